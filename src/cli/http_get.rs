@@ -1,0 +1,16 @@
+//! `netdiag http_get` flags. Not built yet: its issue is open.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use netdiag::exit::Outcome;
+use netdiag::render::Output;
+
+#[derive(Debug, Args)]
+pub struct HttpGetArgs {
+    /// Targets.
+    pub targets: Vec<String>,
+}
+
+pub fn run(_args: HttpGetArgs, _out: &Output) -> Result<Outcome> {
+    bail!("this subcommand is not built yet")
+}

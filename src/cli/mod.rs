@@ -1,0 +1,167 @@
+//! The command line: clap types, one Args struct per subcommand (each in its own file beside this one), and the
+//! dispatch that turns parsed flags into library calls. Library modules never see clap.
+
+mod diagnose;
+mod http_get;
+mod lookup;
+mod ping;
+mod port;
+mod probe;
+mod serve;
+mod sockets;
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use netdiag::exit::{self, Outcome};
+use netdiag::render::{ColorChoice, Format, Output};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    every target answered (found, open, reachable, 2xx)
+  1    a target failed (not found, closed, filtered, unreachable, HTTP error)
+  2    bad input or usage, or netdiag could not run
+  130  interrupted (Ctrl-C); what was found so far is printed";
+
+/// Network diagnostics and troubleshooting: what is this host, what is listening, can I reach it, and if
+/// not, why?
+#[derive(Debug, Parser)]
+#[command(name = "netdiag", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Print machine-readable JSON instead of tables (same as --format json).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, global = true, default_value_t = FormatArg::Table, value_name = "FORMAT")]
+    pub format: FormatArg,
+
+    /// When to color the output (auto: when stdout is a terminal and NO_COLOR is unset).
+    #[arg(long, value_enum, global = true, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    pub color: ColorArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve names to addresses and addresses to names; with no argument, this machine's names and addresses.
+    Lookup(lookup::LookupArgs),
+    /// Name the service on a port, find the ports of a service, list a range, or search the services table.
+    Port(port::PortArgs),
+    /// Probe TCP (or UDP) ports: open, closed, filtered or unreachable, with latency; scan ranges fast.
+    Probe(probe::ProbeArgs),
+    /// Send a raw HTTP/1.1 GET and show the request, status, headers, body size and where the time went.
+    #[command(name = "http-get")]
+    HttpGet(http_get::HttpGetArgs),
+    /// Show this machine's sockets (like ss/netstat): protocol, state, addresses, queues, owning process.
+    Sockets(sockets::SocketsArgs),
+    /// ICMP echo (or TCP connect when ICMP is not allowed) to one or many hosts, with loss and RTT statistics.
+    Ping(ping::PingArgs),
+    /// Walk resolve → reach → connect → talk, and name the first layer that fails and why.
+    Diagnose(diagnose::DiagnoseArgs),
+    /// Run an echo server (TCP and UDP) to test the path between two machines.
+    Serve(serve::ServeArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Runs the parsed command line and says how it went.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let format = if cli.json {
+        Format::Json
+    } else {
+        match cli.format {
+            FormatArg::Table => Format::Table,
+            FormatArg::Json => Format::Json,
+        }
+    };
+    let color = match cli.color {
+        ColorArg::Auto => ColorChoice::Auto,
+        ColorArg::Always => ColorChoice::Always,
+        ColorArg::Never => ColorChoice::Never,
+    };
+    let out = Output::new(format, color);
+    match cli.command {
+        Command::Lookup(a) => lookup::run(a, &out),
+        Command::Port(a) => port::run(a, &out),
+        Command::Probe(a) => probe::run(a, &out),
+        Command::HttpGet(a) => http_get::run(a, &out),
+        Command::Sockets(a) => sockets::run(a, &out),
+        Command::Ping(a) => ping::run(a, &out),
+        Command::Diagnose(a) => diagnose::run(a, &out),
+        Command::Serve(a) => serve::run(a, &out),
+        Command::Completions(a) => {
+            let mut buf = Vec::new();
+            clap_complete::generate(a.shell, &mut Cli::command(), "netdiag", &mut buf);
+            io::stdout().lock().write_all(&buf)?;
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+/// Turns a clap error into netdiag's one-line form and an exit code: help and version print as clap prints them
+/// and exit 0; every usage error prints `netdiag: error: …` on one line and exits 2.
+pub fn clap_exit(e: clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            exit::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            exit::USAGE
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
+            let first = first.trim().trim_start_matches("error: ");
+            let _ = writeln!(
+                io::stderr(),
+                "netdiag: error: {first} (see 'netdiag --help')"
+            );
+            exit::USAGE
+        }
+    }
+}
+
+/// clap value parser for durations: plain seconds (0.5) or humantime (500ms, 2s).
+pub fn duration_arg(s: &str) -> Result<Duration, String> {
+    netdiag::duration::parse(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,16 @@
+//! `netdiag sockets` flags. Not built yet: its issue is open.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use netdiag::exit::Outcome;
+use netdiag::render::Output;
+
+#[derive(Debug, Args)]
+pub struct SocketsArgs {
+    /// Targets.
+    pub targets: Vec<String>,
+}
+
+pub fn run(_args: SocketsArgs, _out: &Output) -> Result<Outcome> {
+    bail!("this subcommand is not built yet")
+}

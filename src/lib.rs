@@ -1,0 +1,14 @@
+//! netdiag: network diagnostics and troubleshooting as a library.
+//!
+//! Every capability module takes parsed inputs and returns a typed, serializable report; it never prints.
+//! [`render`] turns reports into tables or JSON, and [`exit`] maps outcomes to exit codes.
+
+pub mod duration;
+pub mod exit;
+pub mod explain;
+pub mod interrupt;
+pub mod lookup;
+pub mod port;
+pub mod render;
+pub mod services;
+pub mod target;
