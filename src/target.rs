@@ -645,7 +645,9 @@ mod tests {
             assert!(e.contains("expected") || e.contains("punycode") || e.contains("valid") || e.contains("allowed") || e.contains("label"), "{bad}: {e}");
         }
         let long = "a".repeat(300);
-        assert!(Target::parse(&long).unwrap_err().0.contains("63"));
+        assert!(Target::parse(&long).unwrap_err().0.contains("253"));
+        let label = format!("{}.com", "b".repeat(64));
+        assert!(Target::parse(&label).unwrap_err().0.contains("63"));
     }
 
     #[test]
