@@ -10,5 +10,6 @@ pub mod interrupt;
 pub mod lookup;
 pub mod port;
 pub mod render;
+pub mod serve;
 pub mod services;
 pub mod target;

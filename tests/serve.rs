@@ -1,0 +1,346 @@
+//! `netdiag serve`: a real echo server on loopback, many concurrent TCP and UDP clients, idle timeout,
+//! connection limit, Ctrl-C and bad input.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use common::{netdiag, run};
+
+/// A running `netdiag serve` on 127.0.0.1; killed on drop if still running.
+struct Server {
+    child: Child,
+    lines: Receiver<String>,
+    tcp: Option<SocketAddr>,
+    udp: Option<SocketAddr>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let mut child = netdiag()
+            .args(["serve", "--bind", "127.0.0.1"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn netdiag serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut s = Server {
+            child,
+            lines,
+            tcp: None,
+            udp: None,
+            seen: Vec::new(),
+        };
+        let want_tcp = extra.contains(&"--tcp");
+        let want_udp = extra.contains(&"--udp");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while (want_tcp && s.tcp.is_none()) || (want_udp && s.udp.is_none()) {
+            assert!(
+                Instant::now() < deadline,
+                "no listening line; saw {:?}",
+                s.seen
+            );
+            let Ok(line) = s.lines.recv_timeout(Duration::from_secs(1)) else {
+                continue;
+            };
+            if let Some(a) = line.strip_prefix("listening tcp ") {
+                s.tcp = Some(a.parse().expect("tcp address"));
+            } else if let Some(a) = line.strip_prefix("listening udp ") {
+                s.udp = Some(a.parse().expect("udp address"));
+            }
+            s.seen.push(line);
+        }
+        s
+    }
+
+    /// Waits (bounded) for a log line containing `needle`.
+    fn wait_for(&mut self, needle: &str, within: Duration) -> bool {
+        if self.seen.iter().any(|l| l.contains(needle)) {
+            return true;
+        }
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                let hit = line.contains(needle);
+                self.seen.push(line);
+                if hit {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Sends SIGINT and returns (exit code, rest of stdout lines, stderr).
+    fn interrupt(mut self) -> (i32, Vec<String>, String) {
+        // SAFETY: kill on the pid of a child this test started.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGINT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                break st;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGINT");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.seen.push(l);
+        }
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        (
+            status.code().unwrap_or(-1),
+            std::mem::take(&mut self.seen),
+            err,
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tcp_round_trip(addr: SocketAddr, msg: &[u8]) -> Vec<u8> {
+    let mut c = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(msg).unwrap();
+    let mut got = vec![0u8; msg.len()];
+    c.read_exact(&mut got).expect("echo");
+    got
+}
+
+#[test]
+fn fifty_concurrent_tcp_clients_get_their_own_bytes_back() {
+    let mut srv = Server::start(&["--tcp", "0", "--max-conns", "200"]);
+    let addr = srv.tcp.unwrap();
+    let n = 50;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let b = barrier.clone();
+            std::thread::spawn(move || {
+                let mut c =
+                    TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
+                c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+                // Every client is connected before any sends: 50 connections open at once.
+                b.wait();
+                let msg = format!("client {i} says hello\n").repeat(100);
+                c.write_all(msg.as_bytes()).unwrap();
+                let mut got = vec![0u8; msg.len()];
+                c.read_exact(&mut got).expect("echo");
+                assert_eq!(got, msg.as_bytes(), "client {i}");
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("client thread");
+    }
+    assert!(srv.wait_for("connected", Duration::from_secs(5)));
+    let (code, lines, _) = srv.interrupt();
+    assert_eq!(code, 130);
+    let connected = lines
+        .iter()
+        .filter(|l| l.contains(" connected to "))
+        .count();
+    assert_eq!(connected, n, "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("50 connections")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn fifty_concurrent_udp_clients_get_their_datagrams_back() {
+    let mut srv = Server::start(&["--udp", "0"]);
+    let addr = srv.udp.unwrap();
+    let n = 50;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let b = barrier.clone();
+            std::thread::spawn(move || {
+                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                let msg = format!("datagram from client {i}");
+                b.wait();
+                let mut buf = [0u8; 256];
+                // UDP may drop under load: up to 5 tries, each with its own wait.
+                for _ in 0..5 {
+                    s.send_to(msg.as_bytes(), addr).unwrap();
+                    if let Ok((len, from)) = s.recv_from(&mut buf) {
+                        assert_eq!(from, addr);
+                        assert_eq!(&buf[..len], msg.as_bytes(), "client {i}");
+                        return;
+                    }
+                }
+                panic!("client {i}: no echo after 5 tries");
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("client thread");
+    }
+    assert!(srv.wait_for("first datagram", Duration::from_secs(5)));
+    let (code, lines, _) = srv.interrupt();
+    assert_eq!(code, 130);
+    let peers = lines
+        .iter()
+        .filter(|l| l.contains("first datagram"))
+        .count();
+    assert_eq!(peers, n, "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("50 peers")), "{lines:?}");
+}
+
+#[test]
+fn silent_client_is_closed_after_the_idle_timeout() {
+    let mut srv = Server::start(&["--tcp", "0", "--idle-timeout", "1s"]);
+    let addr = srv.tcp.unwrap();
+    // A talking client keeps working while the silent one waits.
+    assert_eq!(tcp_round_trip(addr, b"still here"), b"still here");
+    let mut silent = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 8];
+    let n = silent
+        .read(&mut buf)
+        .expect("server closes, not a read timeout");
+    assert_eq!(n, 0, "expected EOF from the server");
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "closed too early"
+    );
+    assert!(
+        srv.wait_for("idle timeout", Duration::from_secs(10)),
+        "{:?}",
+        srv.seen
+    );
+    let (code, lines, _) = srv.interrupt();
+    assert_eq!(code, 130);
+    assert!(
+        lines.iter().any(|l| l.contains("1 closed idle")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn connections_over_the_limit_are_closed_and_logged() {
+    let mut srv = Server::start(&["--tcp", "0", "--max-conns", "2"]);
+    let addr = srv.tcp.unwrap();
+    let keep: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap())
+        .collect();
+    // Both are accepted (logged) before the third arrives.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while srv
+        .seen
+        .iter()
+        .filter(|l| l.contains(" connected to "))
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "{:?}", srv.seen);
+        srv.wait_for("\u{0}", Duration::from_millis(200));
+    }
+    let mut extra = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 4];
+    let n = extra.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "the extra connection is closed");
+    assert!(
+        srv.wait_for("refused: 2 connections open", Duration::from_secs(10)),
+        "{:?}",
+        srv.seen
+    );
+    drop(keep);
+    let (code, lines, _) = srv.interrupt();
+    assert_eq!(code, 130);
+    assert!(
+        lines.iter().any(|l| l.contains("1 refused (limit)")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn json_summary_stays_valid_and_logs_go_to_stderr() {
+    let child = netdiag()
+        .args([
+            "--json",
+            "serve",
+            "--bind",
+            "127.0.0.1",
+            "--tcp",
+            "0",
+            "--udp",
+            "0",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .expect("run");
+    let (code, out, err) = common::decode(child);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(v["listeners"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["interrupted"], false);
+    assert!(err.contains("listening tcp 127.0.0.1:"), "{err}");
+}
+
+#[test]
+fn port_in_use_is_a_one_line_error() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let (code, out, err) = run(&[
+        "serve",
+        "--bind",
+        "127.0.0.1",
+        "--tcp",
+        &port,
+        "--duration",
+        "1",
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("address already in use"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn bad_bind_and_limits_are_rejected() {
+    let (code, _, err) = run(&["serve", "--bind", "localhostx!", "--tcp", "0"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("invalid --bind address 'localhostx!'"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["serve", "--max-conns", "0", "--tcp", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--max-conns"), "{err}");
+    let (code, _, err) = run(&["serve", "--idle-timeout", "0", "--tcp", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("duration"), "{err}");
+}
