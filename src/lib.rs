@@ -3,6 +3,7 @@
 //! Every capability module takes parsed inputs and returns a typed, serializable report; it never prints.
 //! [`render`] turns reports into tables or JSON, and [`exit`] maps outcomes to exit codes.
 
+pub mod diagnose;
 pub mod duration;
 pub mod exit;
 pub mod explain;

@@ -1,16 +1,65 @@
-//! `netdiag diagnose` flags. Not built yet: its issue is open.
+//! `netdiag diagnose` flags.
+
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::Args;
+use netdiag::diagnose::{self, DiagnoseRequest};
 use netdiag::exit::Outcome;
 use netdiag::render::Output;
+use netdiag::target::Family;
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  netdiag diagnose                          check this machine: hostname, resolver, loopback, listeners, routes
+  netdiag diagnose http://127.0.0.1:8080/   resolve, reach, connect, HTTP GET, verdict
+  netdiag diagnose db.internal:5432 -4      TCP only (no protocol check), IPv4 only
+
+A bare HOST is checked as http://HOST/ (port 80), as curl does. Exit 0 when the target works end to end,
+1 when a step fails (the cause and likely fix are printed), 2 on bad input.")]
 pub struct DiagnoseArgs {
-    /// Targets.
+    /// What to check: HOST, HOST:PORT, [IPv6]:PORT or an http:// or https:// URL. With none, this machine.
+    #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
+
+    /// IPv4 addresses only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// IPv6 addresses only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// How long each network step may take.
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = crate::cli::duration_arg)]
+    pub timeout: Duration,
 }
 
-pub fn run(_args: DiagnoseArgs, _out: &Output) -> Result<Outcome> {
-    bail!("this subcommand is not built yet")
+pub fn run(args: DiagnoseArgs, out: &Output) -> Result<Outcome> {
+    netdiag::interrupt::install();
+    let family = Family::from_flags(args.ipv4, args.ipv6);
+    if args.targets.len() > 1 {
+        bail!(
+            "diagnose takes one target, got {}: run it once per target",
+            args.targets.len()
+        );
+    }
+    let report = match args.targets.first() {
+        None => diagnose::machine::check(args.timeout),
+        Some(t) => {
+            let target = diagnose::parse_target(t)?;
+            diagnose::diagnose(&DiagnoseRequest {
+                target,
+                family,
+                timeout: args.timeout,
+            })
+        }
+    };
+    out.print(&report)?;
+    Ok(if report.interrupted {
+        Outcome::Interrupted
+    } else {
+        Outcome::all([report.ok])
+    })
 }

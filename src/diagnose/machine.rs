@@ -1,0 +1,471 @@
+//! `netdiag diagnose` with no target: checks this machine. The hostname and whether it resolves, the resolver
+//! configuration, loopback over IPv4 and IPv6, a summary of listening sockets and the default routes.
+//!
+//! The files read here (/etc/resolv.conf, /proc/net/*) go through pure parsers that never panic, for fuzzing.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{DiagnoseReport, Step};
+use crate::explain::{self, Explanation, Verdict};
+use crate::target::Family;
+
+/// What /etc/resolv.conf says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ResolvConf {
+    pub nameservers: Vec<String>,
+    pub search: Vec<String>,
+    pub options: Vec<String>,
+}
+
+/// Parses resolv.conf text: `nameserver`, `search`/`domain` and `options` lines; comments (`#`, `;`) and
+/// anything else are ignored. Never panics.
+pub fn parse_resolv_conf(text: &str) -> ResolvConf {
+    let mut rc = ResolvConf::default();
+    for line in text.lines() {
+        let line = line.split(['#', ';']).next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("nameserver") => {
+                if let Some(ns) = words.next() {
+                    // glibc uses at most 3 (MAXNS); more are listed but flagged by the caller.
+                    rc.nameservers.push(ns.to_string());
+                }
+            }
+            // The last search/domain line wins, as in glibc.
+            Some("search") | Some("domain") => rc.search = words.map(str::to_string).collect(),
+            Some("options") => rc.options.extend(words.map(str::to_string)),
+            _ => {}
+        }
+    }
+    rc
+}
+
+/// Listening sockets counted from /proc/net/{tcp,tcp6,udp,udp6}.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Listeners {
+    pub tcp: usize,
+    pub udp: usize,
+    /// Distinct listening TCP ports, ascending.
+    pub tcp_ports: Vec<u16>,
+    /// Distinct bound UDP ports, ascending.
+    pub udp_ports: Vec<u16>,
+}
+
+/// The local ports of sockets in state `state` (hex, as in the `st` column: `0A` LISTEN for TCP, `07` for an
+/// unconnected UDP socket) in a /proc/net/tcp-style table. Malformed lines are skipped. Never panics.
+pub fn parse_proc_net_ports(text: &str, state: &str) -> Vec<u16> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let local = f.nth(1)?;
+            let st = f.nth(1)?;
+            if !st.eq_ignore_ascii_case(state) {
+                return None;
+            }
+            let (_, port) = local.rsplit_once(':')?;
+            u16::from_str_radix(port, 16).ok()
+        })
+        .collect()
+}
+
+/// The IPv4 default route's gateway and device from /proc/net/route (destination and mask 0, route up);
+/// the gateway is `None` for a device route. Never panics.
+pub fn parse_default_route_v4(text: &str) -> Option<(Option<Ipv4Addr>, String)> {
+    text.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 8 || f[1] != "00000000" || f[7] != "00000000" {
+            return None;
+        }
+        let flags = u32::from_str_radix(f[3], 16).ok()?;
+        // RTF_UP = 0x1; RTF_REJECT = 0x200 marks an "unreachable" route.
+        if flags & 0x1 == 0 || flags & 0x200 != 0 {
+            return None;
+        }
+        let gw = u32::from_str_radix(f[2], 16).ok()?;
+        let gw = (gw != 0).then(|| Ipv4Addr::from(gw.to_le_bytes()));
+        Some((gw, f[0].to_string()))
+    })
+}
+
+/// The IPv6 default route's next hop and device from /proc/net/ipv6_route (::/0, up, not a reject route, not
+/// on `lo`). Never panics.
+pub fn parse_default_route_v6(text: &str) -> Option<(Option<Ipv6Addr>, String)> {
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 10 || f[1] != "00" || f[0].len() != 32 || f[0].bytes().any(|b| b != b'0') {
+            return None;
+        }
+        let flags = u32::from_str_radix(f[8], 16).ok()?;
+        if flags & 0x1 == 0 || flags & 0x200 != 0 || f[9] == "lo" {
+            return None;
+        }
+        let hop = u128::from_str_radix(f[4], 16).ok()?;
+        let hop = (hop != 0).then(|| Ipv6Addr::from(hop));
+        Some((hop, f[9].to_string()))
+    })
+}
+
+fn read(path: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// Runs every check on this machine.
+pub fn check(timeout: Duration) -> DiagnoseReport {
+    let mut steps = hostname_steps();
+    steps.push(resolver_step());
+    steps.push(loopback_step(IpAddr::V4(Ipv4Addr::LOCALHOST), timeout));
+    steps.push(loopback_step(IpAddr::V6(Ipv6Addr::LOCALHOST), timeout));
+    steps.push(listeners_step());
+    steps.extend(route_steps());
+    DiagnoseReport::finish(super::MACHINE.into(), steps)
+}
+
+fn hostname_steps() -> Vec<Step> {
+    let start = Instant::now();
+    let name = match dns_lookup::get_hostname() {
+        Ok(n) => n,
+        Err(e) => {
+            return vec![Step::fail(
+                "hostname",
+                "gethostname()".into(),
+                "could not read the hostname".into(),
+                Some(start.elapsed()),
+                explain::io_error(&e),
+            )]
+        }
+    };
+    let mut steps = vec![Step::ok(
+        "hostname",
+        "gethostname()".into(),
+        name.clone(),
+        None,
+    )];
+    let start = Instant::now();
+    let tried = format!("resolve {name} (/etc/hosts, then DNS)");
+    match crate::lookup::forward(&name, Family::Any) {
+        Ok((_, addrs)) => steps.push(Step::ok(
+            "hostname",
+            tried,
+            super::join_addrs(&addrs),
+            Some(start.elapsed()),
+        )),
+        Err(mut e) => {
+            e.fix = format!(
+                "add '127.0.1.1 {name}' to /etc/hosts, or a DNS record; some programs (sudo, mail) stall without it"
+            );
+            steps.push(Step::warn(
+                "hostname",
+                tried,
+                "does not resolve".into(),
+                Some(start.elapsed()),
+                e,
+            ));
+        }
+    }
+    steps
+}
+
+fn resolver_step() -> Step {
+    let tried = "read /etc/resolv.conf".to_string();
+    let Some(text) = read("/etc/resolv.conf") else {
+        return Step::warn(
+            "resolver",
+            tried,
+            "missing".into(),
+            None,
+            Explanation {
+                verdict: Verdict::Error,
+                code: "no-resolv-conf".into(),
+                cause: "there is no /etc/resolv.conf: the resolver falls back to a nameserver on 127.0.0.1".into(),
+                fix: "create /etc/resolv.conf with a 'nameserver' line, or start the local resolver".into(),
+            },
+        );
+    };
+    let rc = parse_resolv_conf(&text);
+    if rc.nameservers.is_empty() {
+        return Step::warn(
+            "resolver",
+            tried,
+            "no nameserver lines".into(),
+            None,
+            Explanation {
+                verdict: Verdict::Error,
+                code: "no-nameserver".into(),
+                cause: "/etc/resolv.conf lists no nameserver: the resolver falls back to 127.0.0.1"
+                    .into(),
+                fix: "add a 'nameserver ADDRESS' line, or start a local resolver".into(),
+            },
+        );
+    }
+    let mut result = format!("nameservers {}", rc.nameservers.join(", "));
+    if !rc.search.is_empty() {
+        result.push_str(&format!("; search {}", rc.search.join(" ")));
+    }
+    if !rc.options.is_empty() {
+        result.push_str(&format!("; options {}", rc.options.join(" ")));
+    }
+    if rc.nameservers.len() > 3 {
+        return Step::warn(
+            "resolver",
+            tried,
+            result,
+            None,
+            Explanation {
+                verdict: Verdict::Error,
+                code: "too-many-nameservers".into(),
+                cause: format!(
+                    "{} nameservers are listed but the resolver uses only the first 3",
+                    rc.nameservers.len()
+                ),
+                fix: "keep the three you want first".into(),
+            },
+        );
+    }
+    Step::ok("resolver", tried, result, None)
+}
+
+/// Opens a listener on the loopback address and connects to it.
+fn loopback_step(ip: IpAddr, timeout: Duration) -> Step {
+    let tried = format!("TCP connect to a listener on {}", SocketAddr::new(ip, 0));
+    let tried = tried.replace(":0", "");
+    let listener = match TcpListener::bind(SocketAddr::new(ip, 0)) {
+        Ok(l) => l,
+        Err(e) if ip.is_ipv6() => {
+            let mut x = explain::io_error(&e);
+            x.cause = format!("cannot use ::1: {}", x.cause);
+            x.fix =
+                "IPv6 looks disabled (net.ipv6.conf.lo.disable_ipv6); fine if you do not need it"
+                    .into();
+            return Step::warn(
+                "loopback",
+                tried,
+                "IPv6 loopback unavailable".into(),
+                None,
+                x,
+            );
+        }
+        Err(e) => {
+            return Step::fail(
+                "loopback",
+                tried,
+                "cannot listen".into(),
+                None,
+                explain::io_error(&e),
+            )
+        }
+    };
+    let Ok(addr) = listener.local_addr() else {
+        return Step::fail(
+            "loopback",
+            tried,
+            "cannot listen".into(),
+            None,
+            explain::errno(libc::EADDRNOTAVAIL),
+        );
+    };
+    let start = Instant::now();
+    match TcpStream::connect_timeout(&addr, timeout) {
+        Ok(_) => Step::ok(
+            "loopback",
+            tried,
+            format!("ok: {addr}"),
+            Some(start.elapsed()),
+        ),
+        Err(e) => {
+            let x = super::connect_error(&e, timeout, addr.port());
+            let down = if ip.is_ipv4() {
+                "lo is down? (ip link set lo up)"
+            } else {
+                ""
+            };
+            let mut x = x;
+            if !down.is_empty() {
+                x.fix = format!("{}; {down}", x.fix);
+            }
+            Step::fail(
+                "loopback",
+                tried,
+                x.verdict.to_string(),
+                Some(start.elapsed()),
+                x,
+            )
+        }
+    }
+}
+
+fn listeners_step() -> Step {
+    let tried = "read /proc/net/tcp, tcp6, udp, udp6".to_string();
+    let mut l = Listeners::default();
+    let mut any = false;
+    for (file, tcp) in [
+        ("tcp", true),
+        ("tcp6", true),
+        ("udp", false),
+        ("udp6", false),
+    ] {
+        let Some(text) = read(&format!("/proc/net/{file}")) else {
+            continue;
+        };
+        any = true;
+        let ports = parse_proc_net_ports(&text, if tcp { "0A" } else { "07" });
+        if tcp {
+            l.tcp += ports.len();
+            l.tcp_ports.extend(ports);
+        } else {
+            l.udp += ports.len();
+            l.udp_ports.extend(ports);
+        }
+    }
+    if !any {
+        return Step::skipped("listening", tried, "/proc/net is not readable here".into());
+    }
+    for v in [&mut l.tcp_ports, &mut l.udp_ports] {
+        v.sort_unstable();
+        v.dedup();
+    }
+    let show = |ports: &[u16]| {
+        let mut s: Vec<String> = ports.iter().take(12).map(u16::to_string).collect();
+        if ports.len() > 12 {
+            s.push(format!("… {} more", ports.len() - 12));
+        }
+        if s.is_empty() {
+            "none".to_string()
+        } else {
+            s.join(",")
+        }
+    };
+    let result = format!(
+        "{} TCP listening (ports {}), {} UDP bound (ports {}); details: netdiag sockets -l",
+        l.tcp,
+        show(&l.tcp_ports),
+        l.udp,
+        show(&l.udp_ports)
+    );
+    Step::ok("listening", tried, result, None)
+}
+
+fn route_steps() -> Vec<Step> {
+    let v4 = read("/proc/net/route").and_then(|t| parse_default_route_v4(&t));
+    let v6 = read("/proc/net/ipv6_route").and_then(|t| parse_default_route_v6(&t));
+    let none = v4.is_none() && v6.is_none();
+    let no_route = |fam: &str| Explanation {
+        verdict: Verdict::Unreachable,
+        code: "no-default-route".into(),
+        cause: format!(
+            "no {fam} default route: only directly connected networks can be reached over {fam}"
+        ),
+        fix:
+            "add one (ip route add default via GATEWAY), or check DHCP / the network configuration"
+                .into(),
+    };
+    let mut steps = Vec::new();
+    let tried4 = "read /proc/net/route".to_string();
+    match v4 {
+        Some((gw, dev)) => steps.push(Step::ok(
+            "route",
+            tried4,
+            via("IPv4", gw.map(IpAddr::V4), &dev),
+            None,
+        )),
+        None if none => steps.push(Step::fail(
+            "route",
+            tried4,
+            "no IPv4 default route".into(),
+            None,
+            no_route("IPv4"),
+        )),
+        None => steps.push(Step::warn(
+            "route",
+            tried4,
+            "no IPv4 default route".into(),
+            None,
+            no_route("IPv4"),
+        )),
+    }
+    let tried6 = "read /proc/net/ipv6_route".to_string();
+    match v6 {
+        Some((gw, dev)) => steps.push(Step::ok(
+            "route",
+            tried6,
+            via("IPv6", gw.map(IpAddr::V6), &dev),
+            None,
+        )),
+        None if none => steps.push(Step::fail(
+            "route",
+            tried6,
+            "no IPv6 default route".into(),
+            None,
+            no_route("IPv6"),
+        )),
+        // Many networks have no IPv6: worth a note, not a failure.
+        None => steps.push(Step::warn(
+            "route",
+            tried6,
+            "no IPv6 default route".into(),
+            None,
+            no_route("IPv6"),
+        )),
+    }
+    steps
+}
+
+fn via(fam: &str, gw: Option<IpAddr>, dev: &str) -> String {
+    match gw {
+        Some(g) => format!("{fam} default via {g} dev {dev}"),
+        None => format!("{fam} default dev {dev}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_lines() {
+        let rc = parse_resolv_conf(
+            "# generated\nnameserver 10.0.0.53\nnameserver ::1 # local\n; x\nsearch a.test b.test\noptions ndots:2 edns0\nbogus\nnameserver\n",
+        );
+        assert_eq!(rc.nameservers, ["10.0.0.53", "::1"]);
+        assert_eq!(rc.search, ["a.test", "b.test"]);
+        assert_eq!(rc.options, ["ndots:2", "edns0"]);
+        assert_eq!(parse_resolv_conf(""), ResolvConf::default());
+    }
+
+    #[test]
+    fn proc_net_listeners() {
+        let t = "  sl  local_address rem_address   st tx_queue\n   0: 00000000:07E8 00000000:0000 0A 0\n   1: 0100007F:82C1 0100007F:862A 06 0\n   2: 0100007F:0050 00000000:0000 0A 0\nbroken\n";
+        assert_eq!(parse_proc_net_ports(t, "0A"), [2024, 80]);
+        let t6 = "sl local\n 0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A x\n";
+        assert_eq!(parse_proc_net_ports(t6, "0A"), [8080]);
+    }
+
+    #[test]
+    fn default_routes() {
+        let r4 = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\nlo\t00000000\t00000000\t0201\t0\t0\t0\t00000000\neth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\n";
+        assert_eq!(
+            parse_default_route_v4(r4),
+            Some((Some(Ipv4Addr::new(192, 0, 2, 1)), "eth0".into()))
+        );
+        assert_eq!(parse_default_route_v4("Iface\n"), None);
+        let r6 = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n00000000000000000000000000000000 00 00000000000000000000000000000000 00 fd000000000000000000000000000001 00000400 00000002 00000000 00000003     eth0\n";
+        assert_eq!(
+            parse_default_route_v6(r6),
+            Some((Some("fd00::1".parse().unwrap()), "eth0".into()))
+        );
+        assert_eq!(parse_default_route_v6(""), None);
+    }
+
+    #[test]
+    fn parsers_survive_garbage() {
+        for s in ["", "\n\n", "x y z", "a:b:c 0A 0A 0A", "\u{0}\u{ffff}:zz 0A"] {
+            let _ = parse_resolv_conf(s);
+            let _ = parse_proc_net_ports(s, "0A");
+            let _ = parse_default_route_v4(s);
+            let _ = parse_default_route_v6(s);
+        }
+    }
+}
