@@ -568,15 +568,12 @@ fn talk_step(t: &DiagnoseTarget, connected: Option<SocketAddr>, timeout: Duratio
             ),
         );
     };
-    let url = format!(
-        "{}://{}{}",
-        scheme.as_str(),
-        Target {
-            host: t.host.clone(),
-            port: Some(t.port)
-        },
-        t.path
-    );
+    let default_port = matches!((scheme, t.port), (Scheme::Http, 80) | (Scheme::Https, 443));
+    let authority = Target {
+        host: t.host.clone(),
+        port: (!default_port).then_some(t.port),
+    };
+    let url = format!("{}://{authority}{}", scheme.as_str(), t.path);
     let Some(addr) = connected else {
         return Step::skipped(
             "talk",
