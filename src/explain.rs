@@ -356,7 +356,8 @@ pub fn certificate(problem: CertProblem, host: &str) -> Explanation {
         ),
         CertProblem::UnknownIssuer => (
             "cert-unknown-issuer",
-            "the server's certificate was issued by an authority this machine does not trust".to_string(),
+            "the server's certificate was issued by an authority this machine does not trust"
+                .to_string(),
             "trust the issuer with --cacert FILE, or use --insecure to look anyway",
         ),
         CertProblem::SelfSigned => (
@@ -386,20 +387,51 @@ pub fn certificate(problem: CertProblem, host: &str) -> Explanation {
 /// Explains an HTTP status; `None` for 1xx-3xx (not failures).
 pub fn http_status(status: u16) -> Option<Explanation> {
     let (cause, fix) = match status {
-        400 => ("400 Bad Request: the server could not understand the request", "check the URL and headers"),
-        401 => ("401 Unauthorized: the resource needs authentication", "send credentials (-H 'Authorization: ...')"),
-        403 => ("403 Forbidden: the server refuses to serve this resource", "check permissions or access rules on the server"),
-        404 => ("404 Not Found: the server has nothing at this path", "check the path in the URL"),
-        405 => ("405 Method Not Allowed: the server does not accept this method here", "try GET, or check the API"),
-        408 => ("408 Request Timeout: the server gave up waiting for the request", "retry; check for slow links"),
-        429 => ("429 Too Many Requests: the server is rate-limiting this client", "slow down and retry later"),
-        500 => ("500 Internal Server Error: the server failed while handling the request", "check the server's logs"),
-        502 => ("502 Bad Gateway: a proxy got a bad answer from the server behind it", "check the upstream server behind the proxy"),
-        503 => ("503 Service Unavailable: the server is overloaded or down for maintenance", "retry later; check the server's health"),
-        504 => ("504 Gateway Timeout: a proxy got no answer in time from the server behind it", "check the upstream server behind the proxy"),
-        400..=499 => ("client error: the server rejected the request", "check the URL, method and headers"),
-        500..=599 => ("server error: the server failed to handle the request", "check the server's logs"),
-        _ => return None,
+        400 => (
+            "400 Bad Request: the server could not understand the request",
+            "check the URL and headers",
+        ),
+        401 => (
+            "401 Unauthorized: the resource needs authentication",
+            "send credentials (-H 'Authorization: ...')",
+        ),
+        403 => (
+            "403 Forbidden: the server refuses to serve this resource",
+            "check permissions or access rules on the server",
+        ),
+        404 => (
+            "404 Not Found: the server has nothing at this path",
+            "check the path in the URL",
+        ),
+        405 => (
+            "405 Method Not Allowed: the server does not accept this method here",
+            "try GET, or check the API",
+        ),
+        408 => (
+            "408 Request Timeout: the server gave up waiting for the request",
+            "retry; check for slow links",
+        ),
+        429 => (
+            "429 Too Many Requests: the server is rate-limiting this client",
+            "slow down and retry later",
+        ),
+        500 => (
+            "500 Internal Server Error: the server failed while handling the request",
+            "check the server's logs",
+        ),
+        502 => (
+            "502 Bad Gateway: a proxy got a bad answer from the server behind it",
+            "check the upstream server behind the proxy",
+        ),
+        503 => (
+            "503 Service Unavailable: the server is overloaded or down for maintenance",
+            "retry later; check the server's health",
+        ),
+        504 => (
+            "504 Gateway Timeout: a proxy got no answer in time from the server behind it",
+            "check the upstream server behind the proxy",
+        ),
+        _ => return http_status_class(status),
     };
     Some(Explanation {
         verdict: Verdict::Protocol,
@@ -407,6 +439,87 @@ pub fn http_status(status: u16) -> Option<Explanation> {
         cause: cause.into(),
         fix: fix.into(),
     })
+}
+
+/// The generic explanation for a 4xx or 5xx status without a specific entry.
+fn http_status_class(status: u16) -> Option<Explanation> {
+    let (cause, fix) = match status / 100 {
+        4 => (
+            format!("{status} client error: the server rejected the request"),
+            "check the URL, method and headers",
+        ),
+        5 => (
+            format!("{status} server error: the server failed to handle the request"),
+            "check the server's logs",
+        ),
+        _ => return None,
+    };
+    Some(Explanation {
+        verdict: Verdict::Protocol,
+        code: format!("HTTP {status}"),
+        cause,
+        fix: fix.into(),
+    })
+}
+
+/// Kinds of TLS failure other than the certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsProblem {
+    /// The peer's first bytes are not a TLS record (plain HTTP, SSH, ... on that port).
+    NotTls,
+    /// No protocol version in common (e.g. the server speaks only TLS 1.0).
+    NoCommonVersion,
+    /// The server sent a handshake_failure alert: no cipher suite or extension in common.
+    HandshakeFailure,
+    /// The server closed the connection in the middle of the handshake.
+    ClosedDuringHandshake,
+    /// Any other alert or error; the text is kept.
+    Other,
+}
+
+/// Explains a TLS handshake failure that is not about the certificate.
+pub fn tls(problem: TlsProblem, detail: &str) -> Explanation {
+    let (code, cause, fix) = match problem {
+        TlsProblem::NotTls => (
+            "tls-not-tls",
+            "the server does not speak TLS on this port (it answered in plain text)".to_string(),
+            "use http:// for this port, or the port the TLS service listens on",
+        ),
+        TlsProblem::NoCommonVersion => (
+            "tls-version",
+            "the server and netdiag share no TLS version (netdiag speaks TLS 1.2 and 1.3)"
+                .to_string(),
+            "the server must enable TLS 1.2 or 1.3",
+        ),
+        TlsProblem::HandshakeFailure => (
+            "tls-handshake",
+            "the TLS handshake failed: the server accepts no cipher suite or option netdiag offers"
+                .to_string(),
+            "check the server's TLS configuration (ciphers, SNI name)",
+        ),
+        TlsProblem::ClosedDuringHandshake => (
+            "tls-closed",
+            "the server closed the connection during the TLS handshake".to_string(),
+            "the server may require a different name (SNI) or client certificate; check its logs",
+        ),
+        TlsProblem::Other => (
+            "tls-error",
+            format!("the TLS handshake failed: {detail}"),
+            "check the server's TLS configuration",
+        ),
+    };
+    Explanation {
+        verdict: Verdict::Protocol,
+        code: code.into(),
+        cause,
+        fix: fix.into(),
+    }
+}
+
+/// Names the port in an explanation's words: "nothing listens on that port" becomes "... on port 8080".
+pub fn on_port(mut e: Explanation, port: u16) -> Explanation {
+    e.cause = e.cause.replace("on that port", &format!("on port {port}"));
+    e
 }
 
 #[cfg(test)]
@@ -476,12 +589,18 @@ mod tests {
 
     #[test]
     fn certificates() {
-        assert!(certificate(CertProblem::Expired, "x").cause.contains("expired"));
+        assert!(certificate(CertProblem::Expired, "x")
+            .cause
+            .contains("expired"));
         assert!(certificate(CertProblem::NameMismatch, "example.test")
             .cause
             .contains("example.test"));
-        assert!(certificate(CertProblem::UnknownIssuer, "x").fix.contains("--cacert"));
-        assert!(certificate(CertProblem::SelfSigned, "x").cause.contains("self-signed"));
+        assert!(certificate(CertProblem::UnknownIssuer, "x")
+            .fix
+            .contains("--cacert"));
+        assert!(certificate(CertProblem::SelfSigned, "x")
+            .cause
+            .contains("self-signed"));
     }
 
     #[test]
@@ -499,5 +618,237 @@ mod tests {
         assert_eq!(e.verdict, Verdict::Error);
         assert!(e.code.starts_with("errno"));
         assert!(!e.cause.is_empty());
+    }
+
+    // One test per case listed in issue 7, item 3.
+
+    #[test]
+    fn econnrefused_says_nothing_listens_and_names_the_port() {
+        let e = on_port(errno(libc::ECONNREFUSED), 8080);
+        assert_eq!(e.verdict, Verdict::Closed);
+        assert_eq!(
+            e.sentence(),
+            "connection refused: the host is up but nothing listens on port 8080; is the service running, or bound to 127.0.0.1 only?"
+        );
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::ConnectionRefused)).code,
+            "ECONNREFUSED"
+        );
+    }
+
+    #[test]
+    fn timeout_names_the_deadline_and_the_firewall() {
+        let e = timeout(Duration::from_millis(500));
+        assert_eq!(e.code, "timeout");
+        assert!(
+            e.cause.starts_with("no answer within 500.0 ms: a firewall"),
+            "{}",
+            e.cause
+        );
+        assert!(e.fix.contains("--timeout"));
+        let e = errno(libc::ETIMEDOUT);
+        assert!(e.cause.contains("firewall"));
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::WouldBlock)).verdict,
+            Verdict::Filtered
+        );
+    }
+
+    #[test]
+    fn ehostunreach_is_unreachable_host() {
+        let e = errno(libc::EHOSTUNREACH);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::Unreachable, "EHOSTUNREACH")
+        );
+        assert!(e.cause.starts_with("host unreachable"));
+        assert!(e.fix.contains("host is up"));
+    }
+
+    #[test]
+    fn enetunreach_points_at_the_routing_table() {
+        let e = errno(libc::ENETUNREACH);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::Unreachable, "ENETUNREACH")
+        );
+        assert!(e.cause.contains("no route"));
+        assert!(e.fix.contains("ip route"));
+    }
+
+    #[test]
+    fn eaddrnotavail_is_about_local_addresses() {
+        let e = errno(libc::EADDRNOTAVAIL);
+        assert_eq!(e.code, "EADDRNOTAVAIL");
+        assert!(e.cause.contains("no local address"));
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::AddrNotAvailable)).code,
+            "EADDRNOTAVAIL"
+        );
+    }
+
+    #[test]
+    fn econnreset_is_a_reset_by_the_peer() {
+        let e = errno(libc::ECONNRESET);
+        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Reset, "ECONNRESET"));
+        assert!(e.cause.starts_with("connection reset by peer"));
+        assert!(e.fix.contains("logs"));
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::ConnectionReset)).code,
+            "ECONNRESET"
+        );
+    }
+
+    #[test]
+    fn epipe_is_a_broken_pipe() {
+        let e = errno(libc::EPIPE);
+        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Reset, "EPIPE"));
+        assert!(e.cause.starts_with("broken pipe"));
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::BrokenPipe)).code,
+            "EPIPE"
+        );
+    }
+
+    #[test]
+    fn eacces_and_eperm_name_privilege_and_firewall() {
+        let e = errno(libc::EACCES);
+        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Denied, "EACCES"));
+        assert!(e.cause.contains("firewall") && e.cause.contains("socket type"));
+        assert!(e.fix.contains("CAP_NET_RAW"));
+        let e = errno(libc::EPERM);
+        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Denied, "EPERM"));
+        assert!(e.fix.contains("nft list ruleset"));
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::PermissionDenied)).code,
+            "EACCES"
+        );
+    }
+
+    #[test]
+    fn eaddrinuse_says_who_to_look_for() {
+        let e = errno(libc::EADDRINUSE);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::Denied, "EADDRINUSE")
+        );
+        assert!(e.fix.contains("netdiag sockets"));
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::AddrInUse)).code,
+            "EADDRINUSE"
+        );
+    }
+
+    #[test]
+    fn emfile_points_at_ulimit() {
+        let e = errno(libc::EMFILE);
+        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Denied, "EMFILE"));
+        assert!(e.cause.contains("open-files limit"));
+        assert!(e.fix.contains("ulimit -n"));
+    }
+
+    #[test]
+    fn eai_noname_is_name_not_found() {
+        let e = resolver(libc::EAI_NONAME);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::NotFound, "EAI_NONAME")
+        );
+        assert_eq!(
+            e.sentence(),
+            "name not found: the resolver knows no such name; check the spelling or the DNS server (/etc/resolv.conf)"
+        );
+    }
+
+    #[test]
+    fn eai_again_is_temporary_and_names_the_nameservers() {
+        let e = resolver(libc::EAI_AGAIN);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::Temporary, "EAI_AGAIN")
+        );
+        assert!(e.cause.contains("did not answer"));
+        assert!(e.fix.contains("/etc/resolv.conf"));
+    }
+
+    #[test]
+    fn eai_fail_is_a_server_failure() {
+        let e = resolver(libc::EAI_FAIL);
+        assert_eq!(e.code, "EAI_FAIL");
+        assert!(e.cause.contains("SERVFAIL"));
+        assert!(e.fix.contains("nameservers"));
+    }
+
+    #[test]
+    fn eai_nodata_and_addrfamily_suggest_the_other_family() {
+        let e = resolver(libc::EAI_NODATA);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::NotFound, "EAI_NODATA")
+        );
+        assert!(e.fix.contains("-4 or -6"));
+        assert_eq!(resolver(EAI_ADDRFAMILY).code, "EAI_ADDRFAMILY");
+    }
+
+    #[test]
+    fn every_certificate_problem_has_its_own_code_and_fix() {
+        let all = [
+            CertProblem::Expired,
+            CertProblem::NotYetValid,
+            CertProblem::NameMismatch,
+            CertProblem::UnknownIssuer,
+            CertProblem::SelfSigned,
+            CertProblem::Revoked,
+            CertProblem::Other,
+        ];
+        let codes: std::collections::HashSet<String> =
+            all.iter().map(|p| certificate(*p, "h.test").code).collect();
+        assert_eq!(codes.len(), all.len());
+        for p in all {
+            let e = certificate(p, "h.test");
+            assert_eq!(e.verdict, Verdict::Protocol);
+            assert!(e.code.starts_with("cert-"));
+            assert!(!e.fix.is_empty(), "{p:?}");
+        }
+        assert!(certificate(CertProblem::NotYetValid, "x")
+            .fix
+            .contains("clock"));
+    }
+
+    #[test]
+    fn tls_handshake_failures_other_than_certificates() {
+        let e = tls(TlsProblem::NotTls, "");
+        assert!(e.cause.contains("does not speak TLS"));
+        assert!(e.fix.contains("http://"));
+        assert!(tls(TlsProblem::NoCommonVersion, "")
+            .cause
+            .contains("TLS 1.2"));
+        assert_eq!(tls(TlsProblem::HandshakeFailure, "").code, "tls-handshake");
+        assert!(tls(TlsProblem::ClosedDuringHandshake, "")
+            .fix
+            .contains("SNI"));
+        assert!(tls(TlsProblem::Other, "bad record mac")
+            .cause
+            .contains("bad record mac"));
+    }
+
+    #[test]
+    fn http_4xx_and_5xx_are_failures_with_specific_words() {
+        for s in [400, 401, 403, 404, 405, 408, 429, 418, 451, 499] {
+            let e = http_status(s).expect("4xx explained");
+            assert_eq!(e.verdict, Verdict::Protocol);
+            assert_eq!(e.code, format!("HTTP {s}"));
+            assert!(e.cause.starts_with(&s.to_string()), "{}", e.cause);
+        }
+        for s in [500, 502, 503, 504, 507, 599] {
+            let e = http_status(s).expect("5xx explained");
+            assert!(e.cause.starts_with(&s.to_string()), "{}", e.cause);
+            assert!(!e.fix.is_empty());
+        }
+        for s in [100, 200, 204, 301, 304, 399, 600, 0] {
+            assert!(http_status(s).is_none(), "{s}");
+        }
+        assert!(http_status(429).unwrap().fix.contains("slow down"));
+        assert!(http_status(503).unwrap().cause.contains("overloaded"));
     }
 }

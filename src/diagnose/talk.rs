@@ -155,7 +155,7 @@ mod tests {
         assert_eq!(h.reason, "Internal Server Error");
         assert_eq!(h.content_length, Some(5));
         assert_eq!(h.server.as_deref(), Some("x"));
-        assert_eq!(h.len, 72);
+        assert_eq!(h.len, 68);
     }
 
     #[test]
