@@ -356,7 +356,8 @@ pub fn certificate(problem: CertProblem, host: &str) -> Explanation {
         ),
         CertProblem::UnknownIssuer => (
             "cert-unknown-issuer",
-            "the server's certificate was issued by an authority this machine does not trust".to_string(),
+            "the server's certificate was issued by an authority this machine does not trust"
+                .to_string(),
             "trust the issuer with --cacert FILE, or use --insecure to look anyway",
         ),
         CertProblem::SelfSigned => (
@@ -384,21 +385,61 @@ pub fn certificate(problem: CertProblem, host: &str) -> Explanation {
 }
 
 /// Explains an HTTP status; `None` for 1xx-3xx (not failures).
+#[allow(clippy::match_overlapping_arm)] // specific codes first, then the class ranges
 pub fn http_status(status: u16) -> Option<Explanation> {
     let (cause, fix) = match status {
-        400 => ("400 Bad Request: the server could not understand the request", "check the URL and headers"),
-        401 => ("401 Unauthorized: the resource needs authentication", "send credentials (-H 'Authorization: ...')"),
-        403 => ("403 Forbidden: the server refuses to serve this resource", "check permissions or access rules on the server"),
-        404 => ("404 Not Found: the server has nothing at this path", "check the path in the URL"),
-        405 => ("405 Method Not Allowed: the server does not accept this method here", "try GET, or check the API"),
-        408 => ("408 Request Timeout: the server gave up waiting for the request", "retry; check for slow links"),
-        429 => ("429 Too Many Requests: the server is rate-limiting this client", "slow down and retry later"),
-        500 => ("500 Internal Server Error: the server failed while handling the request", "check the server's logs"),
-        502 => ("502 Bad Gateway: a proxy got a bad answer from the server behind it", "check the upstream server behind the proxy"),
-        503 => ("503 Service Unavailable: the server is overloaded or down for maintenance", "retry later; check the server's health"),
-        504 => ("504 Gateway Timeout: a proxy got no answer in time from the server behind it", "check the upstream server behind the proxy"),
-        400..=499 => ("client error: the server rejected the request", "check the URL, method and headers"),
-        500..=599 => ("server error: the server failed to handle the request", "check the server's logs"),
+        400 => (
+            "400 Bad Request: the server could not understand the request",
+            "check the URL and headers",
+        ),
+        401 => (
+            "401 Unauthorized: the resource needs authentication",
+            "send credentials (-H 'Authorization: ...')",
+        ),
+        403 => (
+            "403 Forbidden: the server refuses to serve this resource",
+            "check permissions or access rules on the server",
+        ),
+        404 => (
+            "404 Not Found: the server has nothing at this path",
+            "check the path in the URL",
+        ),
+        405 => (
+            "405 Method Not Allowed: the server does not accept this method here",
+            "try GET, or check the API",
+        ),
+        408 => (
+            "408 Request Timeout: the server gave up waiting for the request",
+            "retry; check for slow links",
+        ),
+        429 => (
+            "429 Too Many Requests: the server is rate-limiting this client",
+            "slow down and retry later",
+        ),
+        500 => (
+            "500 Internal Server Error: the server failed while handling the request",
+            "check the server's logs",
+        ),
+        502 => (
+            "502 Bad Gateway: a proxy got a bad answer from the server behind it",
+            "check the upstream server behind the proxy",
+        ),
+        503 => (
+            "503 Service Unavailable: the server is overloaded or down for maintenance",
+            "retry later; check the server's health",
+        ),
+        504 => (
+            "504 Gateway Timeout: a proxy got no answer in time from the server behind it",
+            "check the upstream server behind the proxy",
+        ),
+        400..=499 => (
+            "client error: the server rejected the request",
+            "check the URL, method and headers",
+        ),
+        500..=599 => (
+            "server error: the server failed to handle the request",
+            "check the server's logs",
+        ),
         _ => return None,
     };
     Some(Explanation {
@@ -476,12 +517,18 @@ mod tests {
 
     #[test]
     fn certificates() {
-        assert!(certificate(CertProblem::Expired, "x").cause.contains("expired"));
+        assert!(certificate(CertProblem::Expired, "x")
+            .cause
+            .contains("expired"));
         assert!(certificate(CertProblem::NameMismatch, "example.test")
             .cause
             .contains("example.test"));
-        assert!(certificate(CertProblem::UnknownIssuer, "x").fix.contains("--cacert"));
-        assert!(certificate(CertProblem::SelfSigned, "x").cause.contains("self-signed"));
+        assert!(certificate(CertProblem::UnknownIssuer, "x")
+            .fix
+            .contains("--cacert"));
+        assert!(certificate(CertProblem::SelfSigned, "x")
+            .cause
+            .contains("self-signed"));
     }
 
     #[test]

@@ -89,7 +89,11 @@ impl NetNs {
 
     /// Runs a shell command inside the namespace; panics with its output if it fails.
     pub fn sh(&self, cmd: &str) -> String {
-        sh(&format!("ip netns exec {} sh -c '{}'", self.name, cmd.replace('\'', "'\\''")))
+        sh(&format!(
+            "ip netns exec {} sh -c '{}'",
+            self.name,
+            cmd.replace('\'', "'\\''")
+        ))
     }
 
     /// Adds nftables rules: `rules` is the body of an `inet t` table's input chain, e.g. `tcp dport 9 drop`.
@@ -164,7 +168,14 @@ impl VethPair {
         let (a_ip6, b_ip6) = (format!("fd{net:02x}::1"), format!("fd{net:02x}::2"));
         a.sh(&format!("ip addr add {a_ip}/24 dev {va} && ip -6 addr add {a_ip6}/64 dev {va} nodad && ip link set {va} up"));
         b.sh(&format!("ip addr add {b_ip}/24 dev {vb} && ip -6 addr add {b_ip6}/64 dev {vb} nodad && ip link set {vb} up"));
-        VethPair { a, b, a_ip, b_ip, a_ip6, b_ip6 }
+        VethPair {
+            a,
+            b,
+            a_ip,
+            b_ip,
+            a_ip6,
+            b_ip6,
+        }
     }
 }
 
