@@ -764,3 +764,56 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    //! Round trips: display(parse(x)) parses back to the same value (issue 8).
+    use super::*;
+    use proptest::prelude::*;
+
+    fn host() -> impl Strategy<Value = Host> {
+        prop_oneof![
+            any::<u32>().prop_map(|n| Host::Ip(IpAddr::V4(Ipv4Addr::from(n)))),
+            any::<u128>().prop_map(|n| Host::Ip(IpAddr::V6(Ipv6Addr::from(n)))),
+            "[a-z]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z]([a-z0-9-]{0,20}[a-z0-9])?){0,4}"
+                .prop_map(Host::Name),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn target_round_trips(h in host(), port in proptest::option::of(1u16..)) {
+            let t = Target { host: h, port };
+            let shown = t.to_string();
+            prop_assert_eq!(Target::parse(&shown).unwrap(), t);
+        }
+
+        #[test]
+        fn port_list_round_trips(ranges in proptest::collection::vec((1u16.., 0u16..300), 1..20)) {
+            let ranges: Vec<(u16, u16)> =
+                ranges.into_iter().map(|(a, w)| (a, a.saturating_add(w))).collect();
+            let list = PortList::from_ranges(ranges);
+            let shown = list.to_string();
+            let back = PortList::parse(&shown).unwrap();
+            prop_assert_eq!(back.len(), list.len());
+            prop_assert_eq!(back, list);
+        }
+
+        #[test]
+        fn cidr_round_trips(n in any::<u32>(), p in 0u8..=32, m in any::<u128>(), q in 0u8..=128) {
+            for c in [Cidr::parse(&format!("{}/{p}", Ipv4Addr::from(n))).unwrap(),
+                      Cidr::parse(&format!("{}/{q}", Ipv6Addr::from(m))).unwrap()] {
+                prop_assert_eq!(Cidr::parse(&c.to_string()).unwrap(), c);
+            }
+        }
+
+        #[test]
+        fn parsers_never_panic(s in "\\PC{0,80}") {
+            let _ = Target::parse(&s);
+            let _ = PortList::parse(&s);
+            let _ = PortQuery::parse(&s);
+            let _ = HostSpec::parse(&s);
+            let _ = crate::duration::parse(&s);
+        }
+    }
+}
