@@ -23,7 +23,8 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     } else if t.starts_with('-') {
         return Err(format!("duration '{t}' must be greater than zero: {forms}"));
     } else {
-        humantime::parse_duration(t).map_err(|e| format!("invalid duration '{t}' ({e}): {forms}"))?
+        humantime::parse_duration(t)
+            .map_err(|e| format!("invalid duration '{t}' ({e}): {forms}"))?
     };
     if d.is_zero() {
         return Err(format!("duration '{t}' must be greater than zero: {forms}"));

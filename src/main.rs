@@ -1,14 +1,31 @@
 //! The netdiag binary: parse, run, print the error, map to the exit code.
+//!
+//! `main` is the C entry point (`no_main`): std's runtime start-up reads /proc/self/maps to place a guard for
+//! the main thread's stack, a third of netdiag's start-up cost, which a command that runs for a millisecond
+//! feels. std works the same without it (arguments are captured by glibc's init array); what the runtime did
+//! that netdiag needs — ignoring SIGPIPE so a closed pipe is an error to handle, not a kill — is done here.
+#![no_main]
 
 mod cli;
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::Parser;
 use netdiag::{exit, render};
 
-fn main() -> ExitCode {
+#[no_mangle]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    let code = run();
+    // Flush stdout as the runtime would, then leave with the code.
+    let _ = std::io::stdout().flush();
+    code
+}
+
+fn run() -> libc::c_int {
     // A bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let _ = writeln!(
@@ -18,15 +35,15 @@ fn main() -> ExitCode {
     }));
     let parsed = match cli::Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => return ExitCode::from(cli::clap_exit(e)),
+        Err(e) => return i32::from(cli::clap_exit(e)),
     };
     match cli::run(parsed) {
-        Ok(outcome) => outcome.into(),
-        Err(e) if render::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Ok(outcome) => i32::from(outcome.code()),
+        Err(e) if render::is_broken_pipe(&e) => i32::from(exit::SUCCESS),
         Err(e) => {
             let msg = format!("{e:#}").replace('\n', " ");
             let _ = writeln!(std::io::stderr(), "netdiag: error: {msg}");
-            ExitCode::from(exit::USAGE)
+            i32::from(exit::USAGE)
         }
     }
 }

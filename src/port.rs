@@ -101,12 +101,17 @@ pub fn lookup(req: &PortRequest) -> PortReport {
                 if found.is_empty() {
                     let reason = match &q.what {
                         PortWhat::Port(_) => format!("port {text} has no registered service name"),
-                        PortWhat::Range(..) => format!("no port in {text} has a registered service name"),
+                        PortWhat::Range(..) => {
+                            format!("no port in {text} has a registered service name")
+                        }
                         PortWhat::Name(_) => format!(
                             "no service is registered as '{text}'; try netdiag port --search WORD"
                         ),
                     };
-                    unmatched.push(Unmatched { query: text, reason });
+                    unmatched.push(Unmatched {
+                        query: text,
+                        reason,
+                    });
                 } else {
                     rows.extend(found.into_iter().map(|s| row(&text, s)));
                 }
@@ -132,7 +137,11 @@ impl Report for PortReport {
                     out.cell(r.proto, Tone::Plain),
                     out.cell(r.name, Tone::Good),
                     out.cell(
-                        if r.aliases.is_empty() { "-".to_string() } else { r.aliases.join(",") },
+                        if r.aliases.is_empty() {
+                            "-".to_string()
+                        } else {
+                            r.aliases.join(",")
+                        },
                         Tone::Plain,
                     ),
                     out.cell(r.description, Tone::Plain),

@@ -126,11 +126,10 @@ impl Output {
         if self.color {
             t.enforce_styling();
         }
-        t.set_header(
-            headers
-                .iter()
-                .map(|h| self.cell(h.as_ref(), Tone::Plain).add_attribute(Attribute::Bold)),
-        );
+        t.set_header(headers.iter().map(|h| {
+            self.cell(h.as_ref(), Tone::Plain)
+                .add_attribute(Attribute::Bold)
+        }));
         for col in t.column_iter_mut() {
             col.set_padding((0, 2));
         }
@@ -189,7 +188,10 @@ pub fn kv_table<'a>(out: &Output, rows: impl IntoIterator<Item = (&'a str, Strin
     let mut t = out.table::<&str>(&[]);
     t.set_header(Vec::<Cell>::new());
     for (k, v) in rows {
-        t.add_row(vec![Cell::new(k).add_attribute(Attribute::Bold), Cell::new(v)]);
+        t.add_row(vec![
+            Cell::new(k).add_attribute(Attribute::Bold),
+            Cell::new(v),
+        ]);
     }
     t
 }

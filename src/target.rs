@@ -177,7 +177,10 @@ fn validate_name(s: &str) -> Result<()> {
     }
     for label in name.split('.') {
         if label.is_empty() {
-            return err(format!("{}: empty label (two dots in a row, or a leading dot)", what()));
+            return err(format!(
+                "{}: empty label (two dots in a row, or a leading dot)",
+                what()
+            ));
         }
         if label.len() > 63 {
             return err(format!(
@@ -200,7 +203,10 @@ fn validate_name(s: &str) -> Result<()> {
             return err(format!("{}: a label cannot start or end with '-'", what()));
         }
     }
-    if name.split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit())) {
+    if name
+        .split('.')
+        .all(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
         return err(format!("{}: not a valid IPv4 address", what()));
     }
     Ok(())
@@ -216,7 +222,8 @@ pub struct Target {
 impl Target {
     pub fn parse(s: &str) -> Result<Target> {
         let s_shown = shown(s);
-        let bad = |why: &str| InputError(format!("invalid target '{s_shown}': {why}; {TARGET_FORMS}"));
+        let bad =
+            |why: &str| InputError(format!("invalid target '{s_shown}': {why}; {TARGET_FORMS}"));
         if s.is_empty() {
             return err(format!("empty target: {TARGET_FORMS}"));
         }
@@ -413,17 +420,11 @@ fn parse_port_or_name(s: &str, proto: Proto) -> Result<u16> {
         return match s.parse::<u32>() {
             Ok(n @ 1..=65535) => Ok(n as u16),
             Ok(0) => err(format!("port 0 is not a valid port: {PORT_FORMS}")),
-            _ => err(format!(
-                "port '{}' is out of range: {PORT_FORMS}",
-                shown(s)
-            )),
+            _ => err(format!("port '{}' is out of range: {PORT_FORMS}", shown(s))),
         };
     }
     if s.starts_with('-') || s.starts_with('+') {
-        return err(format!(
-            "port '{}' is out of range: {PORT_FORMS}",
-            shown(s)
-        ));
+        return err(format!("port '{}' is out of range: {PORT_FORMS}", shown(s)));
     }
     if !s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) || s.len() > 64 {
         return err(format!("invalid port '{}': {PORT_FORMS}", shown(s)));
@@ -522,10 +523,7 @@ fn parse_range(item: &str) -> Result<(u16, u16)> {
     match item.split_once('-') {
         Some((a, b)) if !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) => {
             if b.is_empty() {
-                return err(format!(
-                    "range '{}' has no end: {PORT_FORMS}",
-                    shown(item)
-                ));
+                return err(format!("range '{}' has no end: {PORT_FORMS}", shown(item)));
             }
             let lo = parse_port_or_name(a, Proto::Tcp)?;
             let hi = parse_port_or_name(b, Proto::Tcp)?;
@@ -561,8 +559,10 @@ pub enum PortWhat {
 
 impl PortQuery {
     pub fn parse(s: &str) -> Result<PortQuery> {
-        const FORMS: &str = "expected PORT, PORT/PROTO (80/tcp), a range (8000-8010/tcp) or a service name (http)";
-        let bad = |why: String| InputError(format!("invalid port spec '{}': {why}; {FORMS}", shown(s)));
+        const FORMS: &str =
+            "expected PORT, PORT/PROTO (80/tcp), a range (8000-8010/tcp) or a service name (http)";
+        let bad =
+            |why: String| InputError(format!("invalid port spec '{}': {why}; {FORMS}", shown(s)));
         if s.is_empty() {
             return err(format!("empty port spec: {FORMS}"));
         }
@@ -626,7 +626,10 @@ mod tests {
     fn targets() {
         assert_eq!(t("example.com").port, None);
         assert_eq!(t("example.com:80").port, Some(80));
-        assert_eq!(t("127.0.0.1:443").host, Host::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            t("127.0.0.1:443").host,
+            Host::Ip("127.0.0.1".parse().unwrap())
+        );
         assert_eq!(t("[::1]:8080").port, Some(8080));
         assert_eq!(t("[::1]").port, None);
         assert_eq!(t("::1").host, Host::Ip("::1".parse().unwrap()));
@@ -637,12 +640,33 @@ mod tests {
     #[test]
     fn bad_targets_name_the_input() {
         for bad in [
-            "", ":80", "host:", "host:99999", "host:0", "[::1", "[::1]x", "[zz]:80", "a..b", "-a.com",
-            "a b", "1.2.3.4.5", "999.1.1.1", "::1::2", "host:-1", "ex\u{e4}mple.com",
+            "",
+            ":80",
+            "host:",
+            "host:99999",
+            "host:0",
+            "[::1",
+            "[::1]x",
+            "[zz]:80",
+            "a..b",
+            "-a.com",
+            "a b",
+            "1.2.3.4.5",
+            "999.1.1.1",
+            "::1::2",
+            "host:-1",
+            "ex\u{e4}mple.com",
         ] {
             let e = Target::parse(bad).unwrap_err().0;
             assert!(!e.contains('\n'), "{bad}: {e}");
-            assert!(e.contains("expected") || e.contains("punycode") || e.contains("valid") || e.contains("allowed") || e.contains("label"), "{bad}: {e}");
+            assert!(
+                e.contains("expected")
+                    || e.contains("punycode")
+                    || e.contains("valid")
+                    || e.contains("allowed")
+                    || e.contains("label"),
+                "{bad}: {e}"
+            );
         }
         let long = "a".repeat(300);
         assert!(Target::parse(&long).unwrap_err().0.contains("253"));
@@ -652,7 +676,13 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["example.com", "example.com:80", "[::1]:8080", "::1", "10.0.0.1:22"] {
+        for s in [
+            "example.com",
+            "example.com:80",
+            "[::1]:8080",
+            "::1",
+            "10.0.0.1:22",
+        ] {
             assert_eq!(t(s).to_string(), s);
             assert_eq!(t(&t(s).to_string()), t(s));
         }
@@ -669,10 +699,25 @@ mod tests {
 
     #[test]
     fn bad_port_lists() {
-        for bad in ["", "0", "65536", "100-10", "1,,2", "0-", "-1", "1-", "abc!", "22,", "99999999999"] {
+        for bad in [
+            "",
+            "0",
+            "65536",
+            "100-10",
+            "1,,2",
+            "0-",
+            "-1",
+            "1-",
+            "abc!",
+            "22,",
+            "99999999999",
+        ] {
             let e = PortList::parse(bad).unwrap_err().0;
             assert!(!e.contains('\n'), "{bad}: {e}");
-            assert!(e.contains("expected") || e.contains("reversed"), "{bad}: {e}");
+            assert!(
+                e.contains("expected") || e.contains("reversed"),
+                "{bad}: {e}"
+            );
         }
     }
 
@@ -686,7 +731,14 @@ mod tests {
         assert_eq!(Cidr::parse("::1/128").unwrap().len(), 1);
         assert_eq!(Cidr::parse("::/0").unwrap().len(), u128::MAX);
         assert!(Cidr::parse("10.0.0.0/8").unwrap().addresses(65536).is_err());
-        for bad in ["1.2.3.4/33", "1.2.3.4/", "x/24", "/24", "::/129", "1.2.3.4/-1"] {
+        for bad in [
+            "1.2.3.4/33",
+            "1.2.3.4/",
+            "x/24",
+            "/24",
+            "::/129",
+            "1.2.3.4/-1",
+        ] {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
     }
@@ -705,8 +757,63 @@ mod tests {
             PortQuery::parse("http").unwrap().what,
             PortWhat::Name("http".into())
         );
-        for bad in ["", "80/xyz", "/tcp", "0", "65536", "-1", "0-", "10-5", "a b", "80/"] {
+        for bad in [
+            "", "80/xyz", "/tcp", "0", "65536", "-1", "0-", "10-5", "a b", "80/",
+        ] {
             assert!(PortQuery::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod props {
+    //! Round trips: display(parse(x)) parses back to the same value (issue 8).
+    use super::*;
+    use proptest::prelude::*;
+
+    fn host() -> impl Strategy<Value = Host> {
+        prop_oneof![
+            any::<u32>().prop_map(|n| Host::Ip(IpAddr::V4(Ipv4Addr::from(n)))),
+            any::<u128>().prop_map(|n| Host::Ip(IpAddr::V6(Ipv6Addr::from(n)))),
+            "[a-z]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z]([a-z0-9-]{0,20}[a-z0-9])?){0,4}"
+                .prop_map(Host::Name),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn target_round_trips(h in host(), port in proptest::option::of(1u16..)) {
+            let t = Target { host: h, port };
+            let shown = t.to_string();
+            prop_assert_eq!(Target::parse(&shown).unwrap(), t);
+        }
+
+        #[test]
+        fn port_list_round_trips(ranges in proptest::collection::vec((1u16.., 0u16..300), 1..20)) {
+            let ranges: Vec<(u16, u16)> =
+                ranges.into_iter().map(|(a, w)| (a, a.saturating_add(w))).collect();
+            let list = PortList::from_ranges(ranges);
+            let shown = list.to_string();
+            let back = PortList::parse(&shown).unwrap();
+            prop_assert_eq!(back.len(), list.len());
+            prop_assert_eq!(back, list);
+        }
+
+        #[test]
+        fn cidr_round_trips(n in any::<u32>(), p in 0u8..=32, m in any::<u128>(), q in 0u8..=128) {
+            for c in [Cidr::parse(&format!("{}/{p}", Ipv4Addr::from(n))).unwrap(),
+                      Cidr::parse(&format!("{}/{q}", Ipv6Addr::from(m))).unwrap()] {
+                prop_assert_eq!(Cidr::parse(&c.to_string()).unwrap(), c);
+            }
+        }
+
+        #[test]
+        fn parsers_never_panic(s in "\\PC{0,80}") {
+            let _ = Target::parse(&s);
+            let _ = PortList::parse(&s);
+            let _ = PortQuery::parse(&s);
+            let _ = HostSpec::parse(&s);
+            let _ = crate::duration::parse(&s);
         }
     }
 }

@@ -89,7 +89,11 @@ impl NetNs {
 
     /// Runs a shell command inside the namespace; panics with its output if it fails.
     pub fn sh(&self, cmd: &str) -> String {
-        sh(&format!("ip netns exec {} sh -c '{}'", self.name, cmd.replace('\'', "'\\''")))
+        sh(&format!(
+            "ip netns exec {} sh -c '{}'",
+            self.name,
+            cmd.replace('\'', "'\\''")
+        ))
     }
 
     /// Adds nftables rules: `rules` is the body of an `inet t` table's input chain, e.g. `tcp dport 9 drop`.
@@ -164,7 +168,14 @@ impl VethPair {
         let (a_ip6, b_ip6) = (format!("fd{net:02x}::1"), format!("fd{net:02x}::2"));
         a.sh(&format!("ip addr add {a_ip}/24 dev {va} && ip -6 addr add {a_ip6}/64 dev {va} nodad && ip link set {va} up"));
         b.sh(&format!("ip addr add {b_ip}/24 dev {vb} && ip -6 addr add {b_ip6}/64 dev {vb} nodad && ip link set {vb} up"));
-        VethPair { a, b, a_ip, b_ip, a_ip6, b_ip6 }
+        VethPair {
+            a,
+            b,
+            a_ip,
+            b_ip,
+            a_ip6,
+            b_ip6,
+        }
     }
 }
 
@@ -188,4 +199,107 @@ pub fn sh(cmd: &str) -> String {
 pub fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
+}
+
+/// A network namespace whose resolver is a DNS responder of the test's own on 127.0.0.1:53: `ip netns exec`
+/// bind-mounts /etc/netns/NAME/resolv.conf over /etc/resolv.conf, so getaddrinfo inside the namespace asks
+/// only this responder. It answers A/AAAA for the names it is given and NXDOMAIN for everything else, so
+/// tests of unresolvable names never send a query off the machine.
+pub struct DnsNs {
+    pub ns: NetNs,
+    etc: std::path::PathBuf,
+}
+
+impl DnsNs {
+    /// `records`: (name, address) pairs to answer, e.g. ("web.test", "127.0.0.1").
+    pub fn new(tag: &str, records: &[(&str, &str)]) -> DnsNs {
+        let ns = NetNs::new(tag);
+        let etc = std::path::PathBuf::from(format!("/etc/netns/{}", ns.name));
+        std::fs::create_dir_all(&etc).expect("mkdir /etc/netns");
+        std::fs::write(
+            etc.join("resolv.conf"),
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+        )
+        .expect("write resolv.conf");
+        let sock =
+            ns.enter(|| std::net::UdpSocket::bind("127.0.0.1:53").expect("bind :53 in netns"));
+        let records: Vec<(String, std::net::IpAddr)> = records
+            .iter()
+            .map(|(n, a)| {
+                (
+                    n.trim_end_matches('.').to_ascii_lowercase(),
+                    a.parse().expect("record address"),
+                )
+            })
+            .collect();
+        std::thread::spawn(move || serve_dns(sock, records));
+        DnsNs { ns, etc }
+    }
+}
+
+impl Drop for DnsNs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.etc);
+    }
+}
+
+/// Answers DNS queries until the namespace goes away (the socket then errors or idles out after 120 s).
+fn serve_dns(sock: std::net::UdpSocket, records: Vec<(String, std::net::IpAddr)>) {
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .ok();
+    let mut buf = [0u8; 1500];
+    for _ in 0..10_000 {
+        let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+            return;
+        };
+        if let Some(reply) = dns_reply(&buf[..n], &records) {
+            let _ = sock.send_to(&reply, peer);
+        }
+    }
+}
+
+/// A reply to one query: the matching A/AAAA records, NOERROR with no answer for a known name of the other
+/// family, NXDOMAIN otherwise.
+pub fn dns_reply(q: &[u8], records: &[(String, std::net::IpAddr)]) -> Option<Vec<u8>> {
+    if q.len() < 12 {
+        return None;
+    }
+    let mut i = 12;
+    let mut labels = Vec::new();
+    while i < q.len() && q[i] != 0 {
+        let l = q[i] as usize;
+        labels.push(String::from_utf8_lossy(q.get(i + 1..i + 1 + l)?).to_ascii_lowercase());
+        i += 1 + l;
+    }
+    let qend = i + 5; // zero byte, qtype, qclass
+    let qtype = u16::from_be_bytes([*q.get(i + 1)?, *q.get(i + 2)?]);
+    let name = labels.join(".");
+    let answers: Vec<&std::net::IpAddr> = records
+        .iter()
+        .filter(|(n, a)| {
+            *n == name && ((qtype == 1 && a.is_ipv4()) || (qtype == 28 && a.is_ipv6()))
+        })
+        .map(|(_, a)| a)
+        .collect();
+    let known = records.iter().any(|(n, _)| *n == name);
+    let mut r = Vec::with_capacity(512);
+    r.extend_from_slice(&q[0..2]);
+    let rcode = if known { 0 } else { 3 };
+    r.extend_from_slice(&[0x81, 0x80 | rcode]);
+    r.extend_from_slice(&[0, 1]);
+    r.extend_from_slice(&(answers.len() as u16).to_be_bytes());
+    r.extend_from_slice(&[0, 0, 0, 0]);
+    r.extend_from_slice(q.get(12..qend)?);
+    for a in answers {
+        r.extend_from_slice(&[0xc0, 12]);
+        let (t, data) = match a {
+            std::net::IpAddr::V4(v) => (1u16, v.octets().to_vec()),
+            std::net::IpAddr::V6(v) => (28u16, v.octets().to_vec()),
+        };
+        r.extend_from_slice(&t.to_be_bytes());
+        r.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
+        r.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        r.extend_from_slice(&data);
+    }
+    Some(r)
 }

@@ -1,0 +1,163 @@
+//! The command line as a whole: bad input, exit codes, output formats, completions, broken pipes.
+
+mod common;
+use common::{netdiag, run};
+use std::process::Stdio;
+
+/// Malformed inputs across subcommands: each must give exit 2 and exactly one line on stderr, naming the input.
+#[test]
+fn malformed_inputs_exit_2_with_one_line() {
+    let long_label = format!("{}.example", "a".repeat(300));
+    let long_name = format!("{}.com", "abcdefghij.".repeat(30));
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["lookup", ""],
+        vec!["lookup", ":80"],
+        vec!["lookup", "host:"],
+        vec!["lookup", "host:99999"],
+        vec!["lookup", "[::1"],
+        vec!["lookup", "a..b"],
+        vec!["lookup", "-bad-.com"],
+        vec!["lookup", "exa mple.com"],
+        vec!["lookup", "under/score"],
+        vec!["lookup", "999.1.1.1"],
+        vec!["lookup", "1.2.3.4.5"],
+        vec!["lookup", &long_label],
+        vec!["lookup", &long_name],
+        vec!["lookup", "-4", "-6", "localhost"],
+        vec!["lookup", "--nope"],
+        vec!["port"],
+        vec!["port", ""],
+        vec!["port", "80/xyz"],
+        vec!["port", "-1"],
+        vec!["port", "0-"],
+        vec!["port", "0"],
+        vec!["port", "65536"],
+        vec!["port", "99999/tcp"],
+        vec!["port", "100-10"],
+        vec!["port", "/tcp"],
+        vec!["port", "80/"],
+        vec!["port", "a b"],
+        vec!["port", "8000-"],
+        vec!["port", "--search", ""],
+        vec!["port", "http", "--search", "x"],
+        vec!["--format", "xml", "port", "80"],
+        vec!["--color", "sometimes", "port", "80"],
+        vec!["completions", "tcsh"],
+        vec!["frobnicate"],
+    ];
+    assert!(cases.len() >= 30);
+    for args in &cases {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: stdout {out} stderr {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("netdiag: error: "), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn errors_name_the_input_and_the_accepted_forms() {
+    let (_, _, err) = run(&["lookup", ":80"]);
+    assert!(err.contains("':80'"), "{err}");
+    let (_, _, err) = run(&["port", "80/xyz"]);
+    assert!(err.contains("80/xyz") && err.contains("tcp, udp"), "{err}");
+    let (_, _, err) = run(&["port", "100-10"]);
+    assert!(err.contains("reversed"), "{err}");
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Exit codes"), "{out}");
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("netdiag "));
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete"),
+        ("zsh", "#compdef"),
+        ("fish", "complete -c netdiag"),
+    ] {
+        let (code, out, err) = run(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        assert!(out.contains(marker), "{shell}");
+        assert!(out.contains("lookup"), "{shell}");
+    }
+}
+
+#[test]
+fn format_json_is_the_same_as_json_flag() {
+    let (_, a, _) = run(&["--json", "port", "22/tcp"]);
+    let (_, b, _) = run(&["--format", "json", "port", "22/tcp"]);
+    assert_eq!(a, b);
+    serde_json::from_str::<serde_json::Value>(&a).unwrap();
+}
+
+#[test]
+fn color_never_and_no_color_give_plain_text() {
+    let o = netdiag()
+        .args(["--color", "always", "port", "22/tcp"])
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains('\x1b'),
+        "always colors"
+    );
+    let (_, out, _) = run(&["--color", "never", "port", "22/tcp"]);
+    assert!(!out.contains('\x1b'));
+    let o = netdiag().args(["port", "22/tcp"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&o.stdout).contains('\x1b'));
+}
+
+#[test]
+fn closed_pipe_exits_0_quietly() {
+    // `netdiag port --search a | head -1`: the reader goes away after one line.
+    let mut child = netdiag()
+        .args(["port", "--search", "a"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    use std::io::Read;
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn head_dash_1_through_a_shell_pipeline() {
+    let o = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "{} port --search a | head -1; echo \"rc=${{PIPESTATUS[0]}}\"",
+                env!("CARGO_BIN_EXE_netdiag")
+            ),
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("PORT"), "{out}");
+    assert!(out.ends_with("rc=0\n"), "{out}");
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
