@@ -1,7 +1,7 @@
 //! `netdiag diagnose`: every verdict from a real setup in network namespaces the tests create: a working HTTP
 //! server across a veth pair, an HTTP 500, a closed port, a port dropped by nftables, addresses with no route and
-//! unreachable, a name that does not exist (answered NXDOMAIN by a tiny DNS responder on the namespace's
-//! loopback), a DNS server that is down, and the machine check. Skipped with a reason when not root.
+//! unreachable, a name that does not exist (answered NXDOMAIN by common::DnsNs, a DNS responder on the
+//! namespace's loopback), a DNS server that is down, and the machine check. Skipped with a reason when not root.
 //!
 //! Network rule: traffic goes only to loopback or to addresses inside the namespaces created here. Names are
 //! resolved inside a namespace whose resolv.conf (/etc/netns/NAME/resolv.conf, bind-mounted by `ip netns exec`)
@@ -10,12 +10,12 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, UdpSocket};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{can_netns, can_nft, decode, run, NetNs, VethPair};
+use common::{can_netns, can_nft, decode, run, DnsNs, NetNs, VethPair};
 
 /// A tiny HTTP server on a listener (already bound inside a namespace): answers every request with `status`,
 /// for up to 30 s or 20 requests. `hits` counts the requests it answered.
@@ -88,48 +88,6 @@ impl Drop for NsResolvConf {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// The end of the question section of a DNS message (None when malformed).
-fn question_end(q: &[u8]) -> Option<usize> {
-    let mut i = 12;
-    loop {
-        let len = usize::from(*q.get(i)?);
-        if len == 0 {
-            return Some(i + 5).filter(|e| *e <= q.len());
-        }
-        if len > 63 {
-            return None;
-        }
-        i += 1 + len;
-    }
-}
-
-/// A DNS responder on 127.0.0.1:53 inside the namespace that answers every query NXDOMAIN, for up to 30 s.
-fn nxdomain_server(ns: &NetNs) -> Arc<AtomicUsize> {
-    let sock = ns.enter(|| UdpSocket::bind("127.0.0.1:53").expect("bind 127.0.0.1:53 in netns"));
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let queries = Arc::new(AtomicUsize::new(0));
-    let q2 = queries.clone();
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut buf = [0u8; 1500];
-        while Instant::now() < deadline {
-            let Ok((n, peer)) = sock.recv_from(&mut buf) else {
-                continue;
-            };
-            let q = &buf[..n];
-            let Some(end) = question_end(q) else { continue };
-            let mut r = q[..end].to_vec();
-            r[2] = 0x80 | (q[2] & 0x01); // QR, keep RD
-            r[3] = 0x80 | 0x03; // RA, RCODE 3 = NXDOMAIN
-            r[6..12].fill(0); // no answer, authority or additional records
-            let _ = sock.send_to(&r, peer);
-            q2.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    queries
 }
 
 fn diagnose_in(ns: &NetNs, args: &[&str]) -> (i32, String, String) {
@@ -274,10 +232,8 @@ fn unknown_name_is_not_found_and_later_steps_say_why_they_were_skipped() {
     if !can_netns("unknown_name_is_not_found_and_later_steps_say_why_they_were_skipped") {
         return;
     }
-    let ns = NetNs::new("dgnx");
-    let _rc = NsResolvConf::new(&ns, "nameserver 127.0.0.1\n");
-    let queries = nxdomain_server(&ns);
-    let (code, out, err) = diagnose_in(&ns, &["no-such-host.netdiag-test.invalid"]);
+    let dns = DnsNs::new("dgnx", &[("web.test", "127.0.0.1")]);
+    let (code, out, err) = diagnose_in(&dns.ns, &["no-such-host.netdiag-test.invalid"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("FAIL at resolve: not-found"), "{out}");
     assert!(out.contains("name not found"), "{out}");
@@ -288,10 +244,33 @@ fn unknown_name_is_not_found_and_later_steps_say_why_they_were_skipped() {
     assert!(out.contains("skipped: no address to reach"), "{out}");
     assert!(out.contains("skipped: no address to connect to"), "{out}");
     assert!(out.contains("skipped: no connection to talk over"), "{out}");
+}
+
+#[test]
+fn name_with_two_addresses_works_over_one_and_warns_about_the_other() {
+    if !can_netns("name_with_two_addresses_works_over_one_and_warns_about_the_other") {
+        return;
+    }
+    let dns = DnsNs::new("dgtw", &[("web.test", "127.0.0.1"), ("web.test", "::1")]);
+    // The server listens on IPv4 loopback only.
+    let server = HttpResponder::start(dns.ns.listen("127.0.0.1:0"), "200 OK");
+    let url = format!("http://web.test:{}/", server.port);
+    let (code, out, err) = diagnose_in(&dns.ns, &[&url]);
+    assert_eq!(code, 0, "{out}{err}");
     assert!(
-        queries.load(Ordering::SeqCst) >= 1,
-        "the responder saw no query"
+        out.contains("2 addresses: 127.0.0.1, ::1") || out.contains("2 addresses: ::1, 127.0.0.1"),
+        "{out}"
     );
+    assert!(out.contains(&format!("TCP [::1]:{}", server.port)), "{out}");
+    assert!(out.contains("warn: closed (ECONNREFUSED)"), "{out}");
+    assert!(
+        out.contains(&format!("nothing listens on port {}", server.port)),
+        "{out}"
+    );
+    assert!(out.contains("HTTP/1.1 200 OK"), "{out}");
+    assert!(out.contains("ok: works end to end"), "{out}");
+    let (_, out, _) = diagnose_in(&dns.ns, &["-6", &url]);
+    assert!(out.contains("FAIL at connect: closed"), "{out}");
 }
 
 #[test]

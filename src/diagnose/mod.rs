@@ -655,7 +655,10 @@ mod tests {
             "a..b",
         ] {
             let e = parse_target(bad).unwrap_err();
-            assert!(e.0.starts_with("invalid") || e.0.starts_with("empty"), "{bad}: {e}");
+            assert!(
+                e.0.starts_with("invalid") || e.0.starts_with("empty"),
+                "{bad}: {e}"
+            );
             assert!(!e.0.contains('\n'), "{bad}: {e}");
         }
     }
