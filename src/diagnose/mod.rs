@@ -365,6 +365,25 @@ pub struct DiagnoseRequest {
     pub timeout: Duration,
 }
 
+/// Resolved addresses grouped by family: `IPv4 192.0.2.1, 192.0.2.2; IPv6 2001:db8::1`, saying when a family
+/// asked for has none.
+fn by_family(addrs: &[IpAddr], family: Family) -> String {
+    let v4: Vec<IpAddr> = addrs.iter().copied().filter(IpAddr::is_ipv4).collect();
+    let v6: Vec<IpAddr> = addrs.iter().copied().filter(IpAddr::is_ipv6).collect();
+    let mut parts = Vec::new();
+    for (name, list, asked) in [
+        ("IPv4", &v4, family != Family::V6),
+        ("IPv6", &v6, family != Family::V4),
+    ] {
+        match (list.is_empty(), asked) {
+            (false, _) => parts.push(format!("{name} {}", join_addrs(list))),
+            (true, true) => parts.push(format!("no {name} address")),
+            (true, false) => {}
+        }
+    }
+    parts.join("; ")
+}
+
 pub(crate) fn join_addrs(addrs: &[IpAddr]) -> String {
     addrs
         .iter()
@@ -430,12 +449,7 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
         }
         host => match crate::lookup::resolve(host, req.family) {
             Ok(a) => {
-                let n = a.len();
-                let result = format!(
-                    "{n} address{}: {}",
-                    if n == 1 { "" } else { "es" },
-                    join_addrs(&a)
-                );
+                let result = by_family(&a, req.family);
                 steps.push(Step::ok(
                     "resolve",
                     format!("{name} ({fam})"),
@@ -681,6 +695,17 @@ mod tests {
             1,
         );
         assert!(e.cause.starts_with("no answer within 1"), "{}", e.cause);
+    }
+
+    #[test]
+    fn addresses_are_grouped_by_family() {
+        let a: Vec<IpAddr> = vec!["::1".parse().unwrap(), "127.0.0.1".parse().unwrap()];
+        assert_eq!(by_family(&a, Family::Any), "IPv4 127.0.0.1; IPv6 ::1");
+        assert_eq!(
+            by_family(&a[1..], Family::Any),
+            "IPv4 127.0.0.1; no IPv6 address"
+        );
+        assert_eq!(by_family(&a[1..], Family::V4), "IPv4 127.0.0.1");
     }
 
     #[test]
