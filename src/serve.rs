@@ -5,7 +5,7 @@
 //! itself. Each TCP connection is closed after `idle` without data. Ctrl-C (or `max_time`) stops everything;
 //! connection threads notice within a fraction of a second. Events go to a callback, so the module never prints.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -474,7 +474,7 @@ fn echo_tcp(
 
 #[derive(Default)]
 struct UdpState {
-    peers: HashMap<SocketAddr, ()>,
+    peers: HashSet<SocketAddr>,
     peers_seen: u64,
     datagrams: u64,
     bytes: u64,
@@ -494,7 +494,7 @@ impl UdpState {
             let _ = sock.send_to(&buf[..n], peer);
             self.datagrams += 1;
             self.bytes += n as u64;
-            if self.peers.len() < MAX_UDP_PEERS && self.peers.insert(peer, ()).is_none() {
+            if self.peers.len() < MAX_UDP_PEERS && self.peers.insert(peer) {
                 self.peers_seen += 1;
                 let local = sock.local_addr().unwrap_or(peer);
                 log(&Event::UdpPeer {
