@@ -344,3 +344,57 @@ fn bad_bind_and_limits_are_rejected() {
     assert_eq!(code, 2);
     assert!(err.contains("duration"), "{err}");
 }
+
+#[test]
+fn listens_on_ipv4_and_ipv6_binds_at_once() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipping listens_on_ipv4_and_ipv6_binds_at_once: no IPv6 loopback here");
+        return;
+    }
+    let mut child = netdiag()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1",
+            "--bind",
+            "::1",
+            "--tcp",
+            "0",
+            "--udp",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addrs: Vec<(String, SocketAddr)> = Vec::new();
+    while addrs.len() < 4 {
+        let Some(Ok(line)) = lines.next() else { break };
+        let mut w = line.split_whitespace();
+        if let (Some("listening"), Some(p), Some(a)) = (w.next(), w.next(), w.next()) {
+            addrs.push((p.to_string(), a.parse().unwrap()));
+        }
+    }
+    assert_eq!(addrs.len(), 4, "{addrs:?}");
+    for (proto, a) in &addrs {
+        let msg = format!("hello over {proto} {a}");
+        if proto == "tcp" {
+            assert_eq!(tcp_round_trip(*a, msg.as_bytes()), msg.as_bytes());
+        } else {
+            let bind = if a.is_ipv6() {
+                "[::1]:0"
+            } else {
+                "127.0.0.1:0"
+            };
+            let s = UdpSocket::bind(bind).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.send_to(msg.as_bytes(), a).unwrap();
+            let mut buf = [0u8; 128];
+            let (n, from) = s.recv_from(&mut buf).expect("udp echo");
+            assert_eq!((&buf[..n], from), (msg.as_bytes(), *a));
+        }
+    }
+    assert!(addrs.iter().any(|(_, a)| a.is_ipv6()));
+    let _ = child.kill();
+    let _ = child.wait();
+}
