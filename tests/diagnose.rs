@@ -299,7 +299,8 @@ fn machine_check_in_a_bare_namespace_finds_no_default_route() {
     assert!(out.contains("ok: 127.0.0.1:"), "{out}");
     assert!(out.contains("1 TCP listening"), "{out}");
     assert!(out.contains("no IPv4 default route"), "{out}");
-    assert!(out.contains("FAIL at route: unreachable"), "{out}");
+    assert!(out.contains("only loopback has an address"), "{out}");
+    assert!(out.contains("FAIL at interfaces: unreachable"), "{out}");
     assert!(
         out.contains("fix: add one (ip route add default via GATEWAY)"),
         "{out}"
@@ -328,6 +329,7 @@ fn machine_check_with_default_routes_passes() {
         "{out}"
     );
     assert!(out.contains("search example.test"), "{out}");
+    assert!(out.contains(&format!("{}/24", v.a_ip)), "{out}");
     assert!(out.contains("ok: no problem found"), "{out}");
     let (code, out, _) = diagnose_in(&v.a, &["--json"]);
     assert_eq!(code, 0);

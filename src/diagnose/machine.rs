@@ -1,5 +1,6 @@
 //! `netdiag diagnose` with no target: checks this machine. The hostname and whether it resolves, the resolver
-//! configuration, loopback over IPv4 and IPv6, a summary of listening sockets and the default routes.
+//! configuration, loopback over IPv4 and IPv6, the interface addresses, a summary of listening sockets and the
+//! default routes.
 //!
 //! The files read here (/etc/resolv.conf, /proc/net/*) go through pure parsers that never panic, for fuzzing.
 
@@ -119,6 +120,7 @@ pub fn check(timeout: Duration) -> DiagnoseReport {
     steps.push(resolver_step());
     steps.push(loopback_step(IpAddr::V4(Ipv4Addr::LOCALHOST), timeout));
     steps.push(loopback_step(IpAddr::V6(Ipv6Addr::LOCALHOST), timeout));
+    steps.push(interfaces_step());
     steps.push(listeners_step());
     steps.extend(route_steps());
     DiagnoseReport::finish(super::MACHINE.into(), steps)
@@ -295,6 +297,54 @@ fn loopback_step(ip: IpAddr, timeout: Duration) -> Step {
             )
         }
     }
+}
+
+/// The addresses on interfaces other than loopback: without one, nothing beyond this machine is reachable.
+fn interfaces_step() -> Step {
+    let tried = "list interface addresses".to_string();
+    let ifs = match if_addrs::get_if_addrs() {
+        Ok(i) => i,
+        Err(e) => {
+            return Step::warn(
+                "interfaces",
+                tried,
+                "cannot list".into(),
+                None,
+                explain::io_error(&e),
+            )
+        }
+    };
+    let mut shown: Vec<String> = ifs
+        .iter()
+        .filter(|i| !i.is_loopback() && !i.ip().is_loopback())
+        .map(|i| {
+            let prefix = match &i.addr {
+                if_addrs::IfAddr::V4(a) => a.prefixlen,
+                if_addrs::IfAddr::V6(a) => a.prefixlen,
+            };
+            format!("{} {}/{prefix}", i.name, i.ip())
+        })
+        .collect();
+    if shown.is_empty() {
+        return Step::fail(
+            "interfaces",
+            tried,
+            "only loopback has an address".into(),
+            None,
+            Explanation {
+                verdict: Verdict::Unreachable,
+                code: "no-address".into(),
+                cause: "no network interface other than loopback has an address: nothing beyond this machine can be reached".into(),
+                fix: "bring the interface up and configure it (ip link set DEV up; DHCP or ip addr add)".into(),
+            },
+        );
+    }
+    let n = shown.len();
+    if n > 8 {
+        shown.truncate(8);
+        shown.push(format!("… {} more", n - 8));
+    }
+    Step::ok("interfaces", tried, shown.join(", "), None)
 }
 
 fn listeners_step() -> Step {
