@@ -136,7 +136,7 @@ impl Event {
                 format!("tcp {peer} refused: {open} connections open, the --max-conns limit")
             }
             Event::UdpPeer { peer, local, bytes } => {
-                format!("udp {peer} first datagram to {local} ({bytes} bytes), echoing")
+                format!("udp {peer} first datagram ({bytes} bytes) on {local}, echoing")
             }
             Event::Stopping { why } => format!("stopping: {why}"),
         }
@@ -360,6 +360,17 @@ pub fn serve(cfg: &ServeConfig, log: &(dyn Fn(&Event) + Sync)) -> anyhow::Result
     Ok(report)
 }
 
+/// Shows an IPv4 client of a dual-stack socket as IPv4 (`127.0.0.1:5000`, not `[::ffff:127.0.0.1]:5000`).
+fn plain(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => a,
+        },
+        v4 => v4,
+    }
+}
+
 /// Accepts every pending connection (bounded per wake-up) and starts an echo thread for each.
 fn accept_all<'scope, 'env>(
     l: &TcpListener,
@@ -371,7 +382,7 @@ fn accept_all<'scope, 'env>(
 ) {
     for _ in 0..256 {
         let (stream, peer) = match l.accept() {
-            Ok(x) => x,
+            Ok((s, p)) => (s, plain(p)),
             // WouldBlock: nothing more pending. Other errors (ECONNABORTED, EMFILE) concern one client; the
             // listener stays usable, and the next poll retries.
             Err(_) => return,
@@ -385,7 +396,7 @@ fn accept_all<'scope, 'env>(
         }
         counters.open.fetch_add(1, Ordering::SeqCst);
         counters.connections.fetch_add(1, Ordering::SeqCst);
-        let local = stream.local_addr().unwrap_or(peer);
+        let local = stream.local_addr().map_or(peer, plain);
         log(&Event::Connected {
             peer,
             local,
@@ -498,7 +509,7 @@ impl UdpState {
                 self.peers_seen += 1;
                 let local = sock.local_addr().unwrap_or(peer);
                 log(&Event::UdpPeer {
-                    peer,
+                    peer: plain(peer),
                     local,
                     bytes: n,
                 });
@@ -544,6 +555,14 @@ mod tests {
             e.line(),
             "tcp 127.0.0.1:5000 closed after 2.000 s: idle timeout, 3 bytes echoed"
         );
+    }
+
+    #[test]
+    fn mapped_ipv4_clients_show_as_ipv4() {
+        let m: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+        assert_eq!(plain(m), "127.0.0.1:5000".parse::<SocketAddr>().unwrap());
+        let v6: SocketAddr = "[::1]:5000".parse().unwrap();
+        assert_eq!(plain(v6), v6);
     }
 
     #[test]
