@@ -518,4 +518,17 @@ mod tests {
             let _ = parse_default_route_v6(s);
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(s in "\\PC*", lines in proptest::collection::vec("[0-9A-Fa-f: .lo-]{0,80}", 0..6)) {
+            let joined = lines.join("\n");
+            for text in [s.as_str(), joined.as_str()] {
+                let _ = parse_resolv_conf(text);
+                let _ = parse_proc_net_ports(text, "0A");
+                let _ = parse_default_route_v4(text);
+                let _ = parse_default_route_v6(text);
+            }
+        }
+    }
 }

@@ -755,4 +755,20 @@ mod tests {
             r.summary
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_target_never_panics(s in "\\PC{0,300}") {
+            if let Err(e) = parse_target(&s) {
+                proptest::prop_assert!(!e.0.contains('\n'));
+            }
+        }
+
+        #[test]
+        fn parse_target_round_trips_host_port(h in "[a-z][a-z0-9-]{0,20}[a-z0-9]\\.test", p in 1u16..) {
+            let t = parse_target(&format!("{h}:{p}")).unwrap();
+            proptest::prop_assert_eq!(t.port, p);
+            proptest::prop_assert_eq!(t.host.to_string(), h);
+        }
+    }
 }

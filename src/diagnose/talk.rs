@@ -165,4 +165,11 @@ mod tests {
         assert!(parse_head(b"\x16\x03\x01\x00").is_err());
         assert_eq!(parse_head(b""), Ok(None));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_head_never_panics(b in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_head(&b);
+        }
+    }
 }
