@@ -387,7 +387,7 @@ fn bad_targets_are_one_line_errors() {
             "scheme 'ftp' is not http or https",
         ),
         (vec!["diagnose", "host/path"], "a path needs a URL"),
-        (vec!["diagnose", "a", "b"], "one target"),
+        (vec!["diagnose", "a", "b"], "unexpected argument 'b'"),
         (vec!["diagnose", "--timeout", "0", "x"], "duration"),
     ] {
         let (code, out, err) = run(&args);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use netdiag::diagnose::{self, DiagnoseRequest};
 use netdiag::exit::Outcome;
@@ -12,16 +12,18 @@ use netdiag::target::Family;
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
-  netdiag diagnose                          check this machine: hostname, resolver, loopback, listeners, routes
-  netdiag diagnose http://127.0.0.1:8080/   resolve, reach, connect, HTTP GET, verdict
-  netdiag diagnose db.internal:5432 -4      TCP only (no protocol check), IPv4 only
+  netdiag diagnose                         this machine: hostname, resolver, loopback, routes
+  netdiag diagnose http://127.0.0.1:8080/  resolve, reach, connect, HTTP GET, verdict
+  netdiag diagnose https://example.test/   the same with TLS: version, cipher, certificate
+  netdiag diagnose db.internal:5432 -4     TCP only (no protocol check), IPv4 only
 
-A bare HOST is checked as http://HOST/ (port 80), as curl does. Exit 0 when the target works end to end,
-1 when a step fails (the cause and likely fix are printed), 2 on bad input.")]
+A bare HOST is checked as http://HOST/ (port 80), as curl does; HOST:443 as https.
+Exit 0 when the target works end to end, 1 when a step fails (the cause and the likely fix are
+printed), 2 on bad input.")]
 pub struct DiagnoseArgs {
     /// What to check: HOST, HOST:PORT, [IPv6]:PORT or an http:// or https:// URL. With none, this machine.
     #[arg(value_name = "TARGET")]
-    pub targets: Vec<String>,
+    pub target: Option<String>,
 
     /// IPv4 addresses only.
     #[arg(short = '4', conflicts_with = "ipv6")]
@@ -39,13 +41,7 @@ pub struct DiagnoseArgs {
 pub fn run(args: DiagnoseArgs, out: &Output) -> Result<Outcome> {
     netdiag::interrupt::install();
     let family = Family::from_flags(args.ipv4, args.ipv6);
-    if args.targets.len() > 1 {
-        bail!(
-            "diagnose takes one target, got {}: run it once per target",
-            args.targets.len()
-        );
-    }
-    let report = match args.targets.first() {
+    let report = match &args.target {
         None => diagnose::machine::check(args.timeout),
         Some(t) => {
             let target = diagnose::parse_target(t)?;

@@ -21,8 +21,8 @@ Examples:
   netdiag serve --tcp 9000 --bind 127.0.0.1  TCP only, loopback only
   netdiag serve --udp 0 --duration 30s       UDP on a port the kernel picks, for 30 seconds
 
-Each client's address is logged as it connects (first datagram for UDP) and closes. Ctrl-C stops the server,
-prints a summary and exits 130.")]
+Each client's address is logged as it connects (UDP: its first datagram) and as it closes.
+Ctrl-C stops the server, prints a summary and exits 130.")]
 pub struct ServeArgs {
     /// Echo TCP on this port (0: let the kernel pick one; the chosen port is printed).
     #[arg(long, value_name = "PORT")]
