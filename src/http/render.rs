@@ -184,10 +184,13 @@ fn details(hop: &Hop) -> Vec<(&'static str, String)> {
     rows
 }
 
+/// Picks one phase out of a [`Phases`].
+type PhaseOf = fn(&Phases) -> Option<Duration>;
+
 fn timings_table(hop: &Hop, out: &Output) -> comfy_table::Table {
     let t = &hop.timings;
     let mut table = out.table(&["PHASE", "TIME", "CUMULATIVE"]);
-    let names: [(&str, fn(&Phases) -> Option<Duration>); 6] = [
+    let names: [(&str, PhaseOf); 6] = [
         ("dns", |p| p.dns),
         ("connect", |p| p.connect),
         ("tls", |p| p.tls),
