@@ -43,7 +43,15 @@ fn render_report(r: &HttpReport, show: Show, out: &Output, w: &mut dyn Write) ->
         Verdict::Ok => (Tone::Good, "ok"),
         v => (Tone::Bad, v.as_str()),
     };
-    writeln!(w, "{}", out.paint(&format!("{word}: {}", r.summary), tone))?;
+    let code = match &r.error {
+        Some(e) => format!(" ({})", e.code),
+        None => String::new(),
+    };
+    writeln!(
+        w,
+        "{}",
+        out.paint(&format!("{word}: {}{code}", r.summary), tone)
+    )?;
     if let Some(e) = &r.error {
         if !e.fix.is_empty() {
             writeln!(w, "fix: {}", e.fix)?;
@@ -73,7 +81,12 @@ fn render_hop(hop: &Hop, show: Show, out: &Output, w: &mut dyn Write) -> io::Res
         .map(ToString::to_string)
         .collect();
     if !others.is_empty() {
-        rows.push(("also resolved", others.join(", ")));
+        let label = if hop.address.is_some() {
+            "also resolved"
+        } else {
+            "resolved"
+        };
+        rows.push((label, others.join(", ")));
     }
     for a in &hop.failed_addresses {
         rows.push((
@@ -178,9 +191,7 @@ fn details(hop: &Hop) -> Vec<(&'static str, String)> {
     if let Some(loc) = &hop.location {
         rows.push(("location", loc.clone()));
     }
-    if let Some(e) = &hop.error {
-        rows.push(("error", format!("{} ({})", e.cause, e.code)));
-    }
+    // The hop's error is the report's verdict line (fetching stops at the first failed hop).
     rows
 }
 
