@@ -51,17 +51,27 @@ X() { ip netns exec "$NS" "$@"; }
 echo "== sample =="
 X "$BIN" http-get "$URL"
 
-echo "== whole-process wall time: hyperfine -N, $RUNS runs after 5 warm-ups =="
-X hyperfine --style basic -N --warmup 5 --runs "$RUNS" --export-json "$TMP/h.json" \
+echo "== whole-process wall time: hyperfine -N, $RUNS runs after 5 warm-ups, two passes in both orders =="
+# hyperfine runs one command's runs, then the other's: a second pass in the other order evens out load drift.
+X hyperfine --style basic -N --warmup 5 --runs "$RUNS" --export-json "$TMP/h1.json" \
     "$BIN http-get $URL" \
-    "curl -s -o /dev/null $URL" >/dev/null
-python3 - "$TMP/h.json" <<'PYEOF'
-import json, sys
-r = json.load(open(sys.argv[1]))["results"]
-for x in r:
-    print(f'{x["command"]:70s} median {x["median"]*1000:7.2f} ms  min-max {x["min"]*1000:.2f}-{x["max"]*1000:.2f} ms')
-nd, curl = r[0]["median"], r[1]["median"]
-print(f'ratio netdiag/curl: {nd/curl:.2f}  (curl is {curl/nd:.2f}x netdiag\'s time; goal <= 0.50)')
+    "curl -s -o /dev/null $URL" >/dev/null 2>&1
+X hyperfine --style basic -N --warmup 5 --runs "$RUNS" --export-json "$TMP/h2.json" \
+    "curl -s -o /dev/null $URL" \
+    "$BIN http-get $URL" >/dev/null 2>&1
+python3 - "$TMP/h1.json" "$TMP/h2.json" <<'PYEOF'
+import json, statistics, sys
+times = {}
+for f in sys.argv[1:]:
+    for x in json.load(open(f))["results"]:
+        times.setdefault(x["command"], []).extend(x["times"])
+meds = {}
+for cmd, t in times.items():
+    meds[cmd] = statistics.median(t)
+    print(f'{cmd:70s} median {meds[cmd]*1000:7.2f} ms  min-max {min(t)*1000:.2f}-{max(t)*1000:.2f} ms  runs {len(t)}')
+nd = next(v for k, v in meds.items() if "netdiag" in k)
+curl = next(v for k, v in meds.items() if k.startswith("curl"))
+print(f'ratio netdiag/curl: {nd/curl:.2f}  (curl takes {curl/nd:.2f}x netdiag\'s time; goal <= 0.50)')
 PYEOF
 
 rss() {  # rss LABEL cmd... : median peak RSS of 5 runs, in MB

@@ -706,3 +706,32 @@ fn https_to_a_plain_http_port_is_explained() {
     assert!(e["code"] == "tls" || e["code"] == "EOF", "{e}");
     assert!(e["fix"].as_str().unwrap().contains("try http://"), "{e}");
 }
+
+#[test]
+fn ctrl_c_prints_what_was_found_and_exits_130() {
+    let srv = serve(1, |_, s, _| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial");
+        let _ = s.read(&mut [0u8; 1]);
+    });
+    let child = netdiag()
+        .args(["--json", "http-get", "--timeout", "20", &srv.url("/")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the server has the request, then a little for the head to be read.
+    for _ in 0..100 {
+        if srv.hits.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill() on the pid of a child this test started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("valid JSON after Ctrl-C");
+    assert_eq!(last_hop(&v)["response"]["status"], 200);
+    assert_eq!(last_hop(&v)["body"]["length"], 7);
+    assert_eq!(v["results"][0]["error"]["code"], "interrupted");
+}
