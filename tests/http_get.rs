@@ -510,6 +510,30 @@ fn connect_timeout_in_a_namespace_is_filtered() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["results"][0]["verdict"], "filtered");
     assert_eq!(v["results"][0]["error"]["code"], "timeout");
+
+    // Ctrl-C during a long connect ends it at once, with the report so far.
+    let start = Instant::now();
+    let child = ns
+        .netdiag()
+        .args([
+            "--json",
+            "http-get",
+            "--timeout",
+            "30",
+            "http://127.0.0.1:18099/",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(1000));
+    // `ip netns exec` execs netdiag, so the child's pid is netdiag's.
+    // SAFETY: kill() on the pid of a child this test started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["results"][0]["error"]["code"], "interrupted");
+    assert!(start.elapsed() < Duration::from_secs(20));
 }
 
 // ---- TLS ----
