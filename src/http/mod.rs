@@ -392,7 +392,11 @@ fn conclude(
         None => String::new(),
     };
     if let Some(loc) = &last.location {
-        summary = format!("{summary}: redirect to {loc}");
+        let to = last
+            .url
+            .join(loc)
+            .map_or_else(|_| loc.clone(), |u| u.to_string());
+        summary = format!("{summary}: redirect to {to}");
     }
     if report.hops.len() > 1 {
         summary = format!("{summary} after {} redirects", report.hops.len() - 1);

@@ -803,6 +803,31 @@ mod tests {
             prop_assert_eq!(whole, split);
         }
 
+        /// A generated chunked response decodes to its body, whatever the chunk sizes and read boundaries.
+        #[test]
+        fn generated_chunked_bodies_round_trip(
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+            sizes in proptest::collection::vec(1usize..40, 1..20),
+            cuts in proptest::collection::vec(0usize..2000, 0..16),
+        ) {
+            let mut wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            let mut rest = &body[..];
+            let mut i = 0;
+            while !rest.is_empty() {
+                let n = sizes[i % sizes.len()].min(rest.len());
+                wire.extend(format!("{n:x}\r\n").bytes());
+                wire.extend(&rest[..n]);
+                wire.extend(b"\r\n");
+                rest = &rest[n..];
+                i += 1;
+            }
+            wire.extend(b"0\r\nX-T: 1\r\n\r\n");
+            let whole = parse_response(&wire, lim(), false).unwrap();
+            prop_assert_eq!(&whole.body, &body);
+            prop_assert!(whole.complete);
+            prop_assert_eq!(split_parse(&wire, &cuts, lim()), Ok(whole));
+        }
+
         /// Arbitrary bytes never panic and never keep more than the limits allow.
         #[test]
         fn arbitrary_bytes_stay_bounded(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
