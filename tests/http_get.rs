@@ -760,3 +760,27 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
     assert_eq!(last_hop(&v)["body"]["length"], 7);
     assert_eq!(v["results"][0]["error"]["code"], "interrupted");
 }
+
+#[test]
+fn openssl_style_self_signed_ca_certificate_is_explained() {
+    // `openssl req -x509` makes self-signed certificates marked CA:TRUE; rustls refuses them as server certificates.
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let p = Pki {
+        ca_pem: cert.pem(),
+        cert_der: cert.der().to_vec(),
+        key_der: key.serialize_der(),
+    };
+    let srv = tls_server(&p, 1);
+    let (code, v, _) = json(&["http-get", &https(&srv, "127.0.0.1")]);
+    assert_eq!(code, 1);
+    let e = &v["results"][0]["error"];
+    assert_eq!(e["code"], "cert-self-signed", "{e}");
+    assert!(
+        e["cause"].as_str().unwrap().contains("CA certificate"),
+        "{e}"
+    );
+}

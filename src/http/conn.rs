@@ -161,9 +161,10 @@ fn run(
     let mut conn = match url.scheme {
         Scheme::Http => Conn::Plain(sock),
         Scheme::Https => {
-            let c = handshake(sock, url, req, deadline, hop)?;
+            let c = handshake(sock, url, req, deadline, hop);
+            // A failed handshake still shows how long it ran.
             marks.tls = Some(Instant::now());
-            c
+            c?
         }
     };
     let remaining = left(deadline).ok_or_else(|| explain::timeout(req.timeout))?;

@@ -103,7 +103,9 @@ fn render_hop(hop: &Hop, show: Show, out: &Output, w: &mut dyn Write) -> io::Res
         for line in hop.request.lines().filter(|l| !l.is_empty()) {
             writeln!(w, "{}", out.paint(&format!("> {line}"), Tone::Dim))?;
         }
-        writeln!(w)?;
+        if !hop.interim.is_empty() || hop.response.is_some() {
+            writeln!(w)?;
+        }
         for h in &hop.interim {
             writeln!(w, "< {}", h.status_line())?;
         }
@@ -185,7 +187,12 @@ fn details(hop: &Hop) -> Vec<(&'static str, String)> {
             ));
         }
         if !t.verified {
-            rows.push(("verified", "no (--insecure or failed)".into()));
+            let why = if hop.error.is_some() {
+                "no: rejected (see below)"
+            } else {
+                "no (--insecure)"
+            };
+            rows.push(("verified", why.into()));
         }
     }
     if let Some(loc) = &hop.location {

@@ -180,6 +180,8 @@ pub fn explain_error(e: &io::Error, host: &str, cert: Option<&CertInfo>) -> Expl
             }
             CertificateError::UnknownIssuer => CertProblem::UnknownIssuer,
             CertificateError::Revoked => CertProblem::Revoked,
+            // `openssl req -x509` certificates are CAs; rustls refuses a CA as a server certificate.
+            _ if cert.is_some_and(|c| c.self_signed) => CertProblem::SelfSigned,
             _ => CertProblem::Other,
         },
         other => {
@@ -193,7 +195,14 @@ pub fn explain_error(e: &io::Error, host: &str, cert: Option<&CertInfo>) -> Expl
         }
     };
     let mut x = explain::certificate(problem, host);
-    if problem == CertProblem::Other {
+    if format!("{tls:?}").contains("CaUsedAsEndEntity") {
+        x.cause = format!(
+            "{}; it is also a CA certificate (as `openssl req -x509` makes them), which is refused as a server certificate even with --cacert",
+            x.cause
+        );
+        x.fix =
+            "issue a server certificate (CA:FALSE) for it, or use --insecure to look anyway".into();
+    } else if problem == CertProblem::Other {
         x.cause = format!("{} ({tls})", x.cause);
     }
     x
