@@ -153,7 +153,7 @@ fn run(
     hop: &mut Hop,
     body: &mut Vec<u8>,
 ) -> Result<(), Explanation> {
-    hop.resolved = crate::lookup::resolve(&url.host, req.family)?;
+    hop.resolved = resolve(&url.host, req, deadline)?;
     marks.dns = Some(Instant::now());
     let sock = connect(hop, url.port, req, deadline)?;
     marks.connect = Some(Instant::now());
@@ -173,6 +173,51 @@ fn run(
         .map_err(|e| write_error(&e, req.timeout))?;
     marks.request = Some(Instant::now());
     read_response(&mut conn, req, deadline, marks, hop, body)
+}
+
+/// Resolves under the deadline: an address at once; a name on a helper thread (getaddrinfo cannot be
+/// cancelled), waiting in slices so Ctrl-C and the deadline hold. A resolver that outlives the deadline is
+/// left to finish on its own.
+fn resolve(
+    host: &Host,
+    req: &HttpRequest,
+    deadline: Instant,
+) -> Result<Vec<std::net::IpAddr>, Explanation> {
+    if let Host::Ip(_) = host {
+        return crate::lookup::resolve(host, req.family);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (h, family) = (host.clone(), req.family);
+    std::thread::Builder::new()
+        .name("resolve".into())
+        .spawn(move || {
+            let _ = tx.send(crate::lookup::resolve(&h, family));
+        })
+        .map_err(|e| explain::io_error(&e))?;
+    loop {
+        if crate::interrupt::requested() {
+            return Err(interrupted());
+        }
+        let Some(remaining) = left(deadline) else {
+            return Err(Explanation {
+                verdict: Verdict::Temporary,
+                code: "timeout".into(),
+                cause: format!(
+                    "name resolution did not finish within {} (--timeout)",
+                    crate::duration::fmt_ms(req.timeout)
+                ),
+                fix: "check the nameservers in /etc/resolv.conf, or give it a longer --timeout"
+                    .into(),
+            });
+        };
+        match rx.recv_timeout(remaining.min(SLICE)) {
+            Ok(r) => return r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(explain::resolver(libc::EAI_SYSTEM))
+            }
+        }
+    }
 }
 
 fn write_error(e: &io::Error, timeout: Duration) -> Explanation {
