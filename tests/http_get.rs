@@ -99,6 +99,22 @@ fn json(args: &[&str]) -> (i32, Value, String) {
     (code, v, err)
 }
 
+/// Waits (at most 10 s) until process `pid` catches SIGINT, so a Ctrl-C test never races its start-up.
+fn wait_for_sigint_handler(pid: u32) {
+    for _ in 0..200 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|m| m & (1 << (libc::SIGINT - 1)) != 0);
+        if caught {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn last_hop(v: &Value) -> &Value {
     let hops = v["results"][0]["hops"].as_array().expect("hops");
     hops.last().expect("a hop")
@@ -526,8 +542,9 @@ fn connect_timeout_in_a_namespace_is_filtered() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    thread::sleep(Duration::from_millis(1000));
     // `ip netns exec` execs netdiag, so the child's pid is netdiag's.
+    wait_for_sigint_handler(child.id());
+    thread::sleep(Duration::from_millis(500));
     // SAFETY: kill() on the pid of a child this test started.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let o = child.wait_with_output().unwrap();
@@ -744,13 +761,14 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
         .spawn()
         .unwrap();
     // Wait (bounded) until the server has the request, then a little for the head to be read.
-    for _ in 0..100 {
-        if srv.hits.load(Ordering::SeqCst) > 0 {
+    for _ in 0..200 {
+        if srv.requests.lock().unwrap().len() > 0 {
             break;
         }
         thread::sleep(Duration::from_millis(50));
     }
-    thread::sleep(Duration::from_millis(500));
+    wait_for_sigint_handler(child.id());
+    thread::sleep(Duration::from_millis(1000));
     // SAFETY: kill() on the pid of a child this test started.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let o = child.wait_with_output().unwrap();
