@@ -762,7 +762,7 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
         .unwrap();
     // Wait (bounded) until the server has the request, then a little for the head to be read.
     for _ in 0..200 {
-        if srv.requests.lock().unwrap().len() > 0 {
+        if !srv.requests.lock().unwrap().is_empty() {
             break;
         }
         thread::sleep(Duration::from_millis(50));
