@@ -6,6 +6,7 @@
 pub mod duration;
 pub mod exit;
 pub mod explain;
+pub mod http;
 pub mod interrupt;
 pub mod lookup;
 pub mod port;
