@@ -8,6 +8,7 @@ pub mod exit;
 pub mod explain;
 pub mod interrupt;
 pub mod lookup;
+pub mod ping;
 pub mod port;
 pub mod render;
 pub mod services;

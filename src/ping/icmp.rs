@@ -1,0 +1,761 @@
+//! The ICMP engine: one socket per address family for every target (raw when permitted, else the unprivileged
+//! datagram "ping" socket), paced sends, and a poll loop that matches replies by source, identifier and
+//! sequence (plus a run token in the data), counts duplicates and ignores everything else.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::packet::{self, IcmpErrorKind, Parsed, TOKEN_LEN};
+use super::{HostState, IcmpErrorReport, PingEvent, PingRequest, ReplyRecord, Schedule};
+use crate::explain;
+use crate::interrupt;
+
+/// Why the sockets could not be opened.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    /// Neither a raw nor a datagram ICMP socket is allowed for this process.
+    NotPermitted(String),
+    Other(io::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Raw,
+    Dgram,
+}
+
+struct IcmpSocket {
+    sock: Socket,
+    v6: bool,
+    kind: Kind,
+    /// The identifier the kernel gave a datagram socket (its "port").
+    dgram_id: u16,
+}
+
+/// Receive buffer asked for: large enough for a burst of replies from thousands of hosts at `--rate 0`.
+const RCVBUF: usize = 4 << 20;
+/// Largest datagram read.
+const RECV_MAX: usize = 65_536 + 128;
+
+fn not_permitted(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
+}
+
+fn setsockopt_int(sock: &Socket, level: i32, name: i32, val: i32) -> io::Result<()> {
+    // SAFETY: a valid fd and a pointer to an int of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&val as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+impl IcmpSocket {
+    fn open(v6: bool, ttl: Option<u8>) -> Result<IcmpSocket, OpenError> {
+        let (domain, proto) = if v6 {
+            (Domain::IPV6, Protocol::ICMPV6)
+        } else {
+            (Domain::IPV4, Protocol::ICMPV4)
+        };
+        let (sock, kind) = match Socket::new(domain, Type::RAW, Some(proto)) {
+            Ok(s) => (s, Kind::Raw),
+            Err(e) if not_permitted(&e) => match Socket::new(domain, Type::DGRAM, Some(proto)) {
+                Ok(s) => (s, Kind::Dgram),
+                Err(e2) if not_permitted(&e2) => {
+                    return Err(OpenError::NotPermitted(explain::io_error(&e2).code))
+                }
+                Err(e2) => return Err(OpenError::Other(e2)),
+            },
+            Err(e) => return Err(OpenError::Other(e)),
+        };
+        let other = OpenError::Other;
+        sock.set_nonblocking(true).map_err(other)?;
+        // SO_RCVBUFFORCE passes the rmem_max cap when privileged; otherwise take what SO_RCVBUF gives.
+        if setsockopt_int(&sock, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF as i32).is_err() {
+            let _ = sock.set_recv_buffer_size(RCVBUF);
+        }
+        let _ = sock.set_send_buffer_size(RCVBUF);
+        if let Some(t) = ttl {
+            if v6 {
+                sock.set_unicast_hops_v6(u32::from(t)).map_err(other)?;
+            } else {
+                sock.set_ttl(u32::from(t)).map_err(other)?;
+            }
+        }
+        // Ask for the TTL / hop limit of each reply as ancillary data (raw IPv4 has it in the header).
+        if v6 {
+            setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1).map_err(other)?;
+        } else if kind == Kind::Dgram {
+            setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_RECVTTL, 1).map_err(other)?;
+        }
+        let mut dgram_id = 0;
+        if kind == Kind::Dgram {
+            let any: SocketAddr = if v6 {
+                (Ipv6Addr::UNSPECIFIED, 0).into()
+            } else {
+                (Ipv4Addr::UNSPECIFIED, 0).into()
+            };
+            sock.bind(&any.into()).map_err(other)?;
+            dgram_id = sock
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .map(|a| a.port())
+                .unwrap_or(0);
+        }
+        Ok(IcmpSocket {
+            sock,
+            v6,
+            kind,
+            dgram_id,
+        })
+    }
+
+    /// One datagram: (length, source address, TTL or hop limit from ancillary data).
+    fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, Option<IpAddr>, Option<u8>)> {
+        let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+        let mut control = [0u64; 16];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: msghdr is plain data; all-zero is a valid starting value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = name.as_mut_ptr().cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: every pointer in msg refers to live buffers of the lengths given.
+        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = (n as usize).min(buf.len());
+        // SAFETY: the kernel filled msg_name with msg_namelen bytes of a sockaddr.
+        let src = unsafe { sockaddr_ip(name.as_ptr(), msg.msg_namelen) };
+        let mut ttl = None;
+        // SAFETY: walking the control buffer with the CMSG macros the kernel's layout requires.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                let (level, typ) = ((*c).cmsg_level, (*c).cmsg_type);
+                if (level == libc::IPPROTO_IPV6 && typ == libc::IPV6_HOPLIMIT)
+                    || (level == libc::IPPROTO_IP && typ == libc::IP_TTL)
+                {
+                    let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>());
+                    ttl = u8::try_from(v).ok();
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+        Ok((n, src, ttl))
+    }
+
+    fn id_for(&self, base: u16, host: usize) -> u16 {
+        match self.kind {
+            Kind::Dgram => self.dgram_id,
+            Kind::Raw => base.wrapping_add(host as u16),
+        }
+    }
+}
+
+/// # Safety
+/// `sa` must point to `len` readable bytes of a socket address.
+unsafe fn sockaddr_ip(sa: *const libc::sockaddr_storage, len: libc::socklen_t) -> Option<IpAddr> {
+    let len = len as usize;
+    match i32::from((*sa).ss_family) {
+        libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+            let s = &*sa.cast::<libc::sockaddr_in>();
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(s.sin_addr.s_addr))))
+        }
+        libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+            let s = &*sa.cast::<libc::sockaddr_in6>();
+            Some(IpAddr::V6(Ipv6Addr::from(s.sin6_addr.s6_addr)))
+        }
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Replied,
+    Errored,
+}
+
+struct Probe {
+    key: (IpAddr, u16, u16),
+    host: usize,
+    sent: Instant,
+    state: State,
+}
+
+/// The probes in flight, in send order (so timeouts expire from the front), with a map from
+/// (address, identifier, sequence) to the probe's serial number.
+#[derive(Default)]
+pub(crate) struct Inflight {
+    probes: VecDeque<Probe>,
+    first_serial: u64,
+    by_key: HashMap<(IpAddr, u16, u16), u64>,
+    pending: usize,
+}
+
+/// What a received message means for us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Match {
+    Reply {
+        host: usize,
+        rtt: Duration,
+        duplicate: bool,
+    },
+    Error {
+        host: usize,
+    },
+    /// Not ours, or too late.
+    Ignore,
+}
+
+impl Inflight {
+    fn push(&mut self, key: (IpAddr, u16, u16), host: usize, sent: Instant) {
+        let serial = self.first_serial + self.probes.len() as u64;
+        self.by_key.insert(key, serial);
+        self.probes.push_back(Probe {
+            key,
+            host,
+            sent,
+            state: State::Pending,
+        });
+        self.pending += 1;
+    }
+
+    fn get(&mut self, key: &(IpAddr, u16, u16)) -> Option<&mut Probe> {
+        let serial = *self.by_key.get(key)?;
+        let idx = serial.checked_sub(self.first_serial)?;
+        self.probes.get_mut(usize::try_from(idx).ok()?)
+    }
+
+    /// Matches a parsed message from `src` against the probes in flight. Pure apart from updating the probe's
+    /// state; `token` is checked when the request carried one.
+    pub(crate) fn classify(
+        &mut self,
+        parsed: &Parsed,
+        src: Option<IpAddr>,
+        token: Option<[u8; TOKEN_LEN]>,
+        now: Instant,
+    ) -> Match {
+        match parsed {
+            Parsed::EchoReply {
+                id,
+                seq,
+                token: got,
+                source,
+                ..
+            } => {
+                let Some(src) = src.or(*source) else {
+                    return Match::Ignore;
+                };
+                if token.is_some() && *got != token {
+                    return Match::Ignore;
+                }
+                let Some(p) = self.get(&(src, *id, *seq)) else {
+                    return Match::Ignore;
+                };
+                let (host, rtt) = (p.host, now.saturating_duration_since(p.sent));
+                match p.state {
+                    State::Pending => {
+                        p.state = State::Replied;
+                        self.pending -= 1;
+                        Match::Reply {
+                            host,
+                            rtt,
+                            duplicate: false,
+                        }
+                    }
+                    State::Replied => Match::Reply {
+                        host,
+                        rtt,
+                        duplicate: true,
+                    },
+                    State::Errored => Match::Ignore,
+                }
+            }
+            Parsed::Error {
+                original_destination,
+                id,
+                seq,
+                ..
+            } => {
+                let Some(p) = self.get(&(*original_destination, *id, *seq)) else {
+                    return Match::Ignore;
+                };
+                if p.state != State::Pending {
+                    return Match::Ignore;
+                }
+                p.state = State::Errored;
+                let host = p.host;
+                self.pending -= 1;
+                Match::Error { host }
+            }
+        }
+    }
+
+    /// Forgets probes sent more than `timeout` ago (unanswered ones are lost). Returns when the next one
+    /// expires.
+    fn expire(&mut self, now: Instant, timeout: Duration) -> Option<Instant> {
+        while let Some(front) = self.probes.front() {
+            let until = front.sent + timeout;
+            if until > now {
+                return Some(until);
+            }
+            if front.state == State::Pending {
+                self.pending -= 1;
+            }
+            if self.by_key.get(&front.key) == Some(&self.first_serial) {
+                self.by_key.remove(&front.key);
+            }
+            self.probes.pop_front();
+            self.first_serial += 1;
+        }
+        None
+    }
+
+    /// Drops every probe: the run is over; anything unanswered is lost.
+    fn clear(&mut self) {
+        self.probes.clear();
+        self.by_key.clear();
+        self.pending = 0;
+    }
+}
+
+/// Open sockets for the families in use.
+pub(crate) struct Engine {
+    v4: Option<IcmpSocket>,
+    v6: Option<IcmpSocket>,
+    /// Per-family open failures other than permission (IPv6 disabled, ...): hosts of that family get it.
+    v6_error: Option<io::Error>,
+    v4_error: Option<io::Error>,
+}
+
+impl Engine {
+    /// Opens one socket per family listed (`false` = IPv4, `true` = IPv6).
+    pub fn open(families: &[bool], req: &PingRequest) -> Result<Engine, OpenError> {
+        let mut e = Engine {
+            v4: None,
+            v6: None,
+            v4_error: None,
+            v6_error: None,
+        };
+        for &v6 in families {
+            match IcmpSocket::open(v6, req.ttl) {
+                Ok(s) if v6 => e.v6 = Some(s),
+                Ok(s) => e.v4 = Some(s),
+                Err(OpenError::Other(err)) if families.len() > 1 => {
+                    if v6 {
+                        e.v6_error = Some(err)
+                    } else {
+                        e.v4_error = Some(err)
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        if families.len() > 1 && e.v4.is_none() && e.v6.is_none() {
+            return Err(OpenError::Other(
+                e.v4_error
+                    .take()
+                    .unwrap_or_else(|| io::Error::from(io::ErrorKind::Unsupported)),
+            ));
+        }
+        Ok(e)
+    }
+
+    pub fn socket_kind(&self) -> &'static str {
+        let k = self.v4.as_ref().or(self.v6.as_ref()).map(|s| s.kind);
+        match k {
+            Some(Kind::Dgram) => "datagram",
+            _ => "raw",
+        }
+    }
+
+    fn sock(&self, v6: bool) -> Option<&IcmpSocket> {
+        if v6 {
+            self.v6.as_ref()
+        } else {
+            self.v4.as_ref()
+        }
+    }
+
+    /// Runs the sweep to the end (count, deadline or Ctrl-C). Returns whether it was interrupted.
+    pub fn run(
+        &self,
+        req: &PingRequest,
+        hosts: &mut [HostState],
+        start: Instant,
+        on_event: &mut dyn FnMut(&PingEvent),
+    ) -> anyhow::Result<bool> {
+        for h in hosts.iter_mut() {
+            let Some(a) = h.addr else { continue };
+            let err = if a.is_ipv6() {
+                &self.v6_error
+            } else {
+                &self.v4_error
+            };
+            if let Some(e) = err {
+                h.send_error = Some(explain::io_error(e));
+            }
+        }
+        let rs = std::collections::hash_map::RandomState::new();
+        let mut hasher = rs.build_hasher();
+        hasher.write_u32(std::process::id());
+        let random = hasher.finish();
+        let token = random.to_be_bytes();
+        let base_id = (random >> 48) as u16;
+        let data = packet::payload(token, req.size);
+        let check_token = (req.size >= TOKEN_LEN).then_some(token);
+        let mut sched = Schedule::new(hosts, req, start);
+        let mut inflight = Inflight::default();
+        let end = req.deadline.map(|d| start + d);
+        let mut buf = vec![0u8; RECV_MAX];
+        let socks: Vec<&IcmpSocket> = [self.v4.as_ref(), self.v6.as_ref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        loop {
+            if interrupt::requested() {
+                inflight.clear();
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if end.is_some_and(|e| now >= e) {
+                break;
+            }
+            let mut sent_now = 0;
+            while let Some((h, due)) = sched.peek() {
+                if due > now || sent_now >= 256 {
+                    break;
+                }
+                self.send_one(
+                    req,
+                    hosts,
+                    h,
+                    sched.round(),
+                    base_id,
+                    &data,
+                    &mut inflight,
+                    on_event,
+                );
+                sched.advance(due);
+                sent_now += 1;
+                if sent_now % 32 == 0 {
+                    for s in &socks {
+                        self.drain(s, &mut buf, hosts, &mut inflight, check_token, on_event);
+                    }
+                }
+            }
+            for s in &socks {
+                self.drain(s, &mut buf, hosts, &mut inflight, check_token, on_event);
+            }
+            let now = Instant::now();
+            let next_expiry = inflight.expire(now, req.timeout);
+            let next_send = sched.peek().map(|(_, due)| due);
+            if next_send.is_none() && inflight.pending == 0 {
+                break;
+            }
+            let mut wake = now + Duration::from_millis(100);
+            for t in [next_send, next_expiry, end].into_iter().flatten() {
+                wake = wake.min(t);
+            }
+            wait_readable(&socks, wake.saturating_duration_since(now));
+        }
+        inflight.clear();
+        Ok(false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_one(
+        &self,
+        req: &PingRequest,
+        hosts: &mut [HostState],
+        h: usize,
+        round: u64,
+        base_id: u16,
+        data: &[u8],
+        inflight: &mut Inflight,
+        on_event: &mut dyn FnMut(&PingEvent),
+    ) {
+        let _ = req;
+        let Some(addr) = hosts[h].addr else { return };
+        let Some(sock) = self.sock(addr.is_ipv6()) else {
+            return;
+        };
+        let id = sock.id_for(base_id, h);
+        let seq = (round.wrapping_add(1) & 0xffff) as u16;
+        let msg = packet::echo_request(sock.v6, id, seq, data);
+        let dst: SockAddr = SocketAddr::new(addr, 0).into();
+        let mut result = sock.sock.send_to(&msg, &dst);
+        // A full send buffer at --rate 0: wait a little for room, a bounded number of times.
+        for _ in 0..50 {
+            match &result {
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.raw_os_error() == Some(libc::ENOBUFS) =>
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                    result = sock.sock.send_to(&msg, &dst);
+                }
+                _ => break,
+            }
+        }
+        let host = &mut hosts[h];
+        host.sent += 1;
+        match result {
+            Ok(_) => inflight.push((addr, id, seq), h, Instant::now()),
+            Err(e) => {
+                host.errors += 1;
+                let ex = explain::io_error(&e);
+                on_event(&PingEvent::SendError {
+                    host: &host.label,
+                    address: addr,
+                    seq,
+                    error: &ex,
+                });
+                host.send_error = Some(ex);
+            }
+        }
+    }
+
+    fn drain(
+        &self,
+        sock: &IcmpSocket,
+        buf: &mut [u8],
+        hosts: &mut [HostState],
+        inflight: &mut Inflight,
+        token: Option<[u8; TOKEN_LEN]>,
+        on_event: &mut dyn FnMut(&PingEvent),
+    ) {
+        // Bounded: at most this many datagrams per call; the poll loop comes back for more.
+        for _ in 0..4096 {
+            let (n, src, cmsg_ttl) = match sock.recv(buf) {
+                Ok(r) => r,
+                Err(_) => return,
+            };
+            let now = Instant::now();
+            let Some(parsed) = packet::parse_reply(&buf[..n], sock.v6, sock.kind == Kind::Raw)
+            else {
+                continue;
+            };
+            match inflight.classify(&parsed, src, token, now) {
+                Match::Ignore => {}
+                Match::Reply {
+                    host,
+                    rtt,
+                    duplicate,
+                } => {
+                    let (seq, icmp_len, ttl) = match &parsed {
+                        Parsed::EchoReply {
+                            seq, icmp_len, ttl, ..
+                        } => (*seq, *icmp_len, ttl.or(cmsg_ttl)),
+                        Parsed::Error { .. } => continue,
+                    };
+                    let h = &mut hosts[host];
+                    let Some(address) = h.addr else { continue };
+                    h.record(ReplyRecord {
+                        seq,
+                        bytes: icmp_len,
+                        ttl,
+                        rtt,
+                        duplicate,
+                        tcp_port: None,
+                        refused: None,
+                    });
+                    if let Some(r) = h.replies.last() {
+                        on_event(&PingEvent::Reply {
+                            host: &h.label,
+                            address,
+                            reply: r,
+                        });
+                    }
+                }
+                Match::Error { host } => {
+                    let Parsed::Error {
+                        kind,
+                        code,
+                        seq,
+                        source,
+                        ..
+                    } = parsed
+                    else {
+                        continue;
+                    };
+                    let Some(from) = src.or(source) else { continue };
+                    let h = &mut hosts[host];
+                    let Some(address) = h.addr else { continue };
+                    h.errors += 1;
+                    let report = IcmpErrorReport {
+                        from,
+                        seq,
+                        icmp_type: type_name(kind),
+                        code,
+                        message: packet::describe_error(kind, code, sock.v6),
+                    };
+                    on_event(&PingEvent::IcmpError {
+                        host: &h.label,
+                        address,
+                        error: &report,
+                    });
+                    h.icmp_error = Some(report);
+                }
+            }
+        }
+    }
+}
+
+fn type_name(k: IcmpErrorKind) -> &'static str {
+    match k {
+        IcmpErrorKind::DestinationUnreachable => "destination-unreachable",
+        IcmpErrorKind::TimeExceeded => "time-exceeded",
+        IcmpErrorKind::PacketTooBig => "packet-too-big",
+        IcmpErrorKind::ParameterProblem => "parameter-problem",
+    }
+}
+
+/// Waits until a socket is readable or `d` passes (nanosecond precision: pacing gaps are a millisecond or less).
+fn wait_readable(socks: &[&IcmpSocket], d: Duration) {
+    let mut fds: Vec<libc::pollfd> = socks
+        .iter()
+        .map(|s| libc::pollfd {
+            fd: s.sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ts = libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+    };
+    // SAFETY: fds is a live array of fds.len() pollfd; ts is a valid timespec; no signal mask change.
+    unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            &ts,
+            std::ptr::null(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(id: u16, seq: u16, token: Option<[u8; 8]>) -> Parsed {
+        Parsed::EchoReply {
+            id,
+            seq,
+            icmp_len: 64,
+            token,
+            ttl: Some(64),
+            source: None,
+        }
+    }
+
+    #[test]
+    fn replies_match_by_source_id_and_seq_and_dups_are_flagged() {
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let b: IpAddr = "127.0.0.3".parse().unwrap();
+        let tok = Some(*b"tokentok");
+        let mut f = Inflight::default();
+        let t0 = Instant::now();
+        f.push((a, 100, 1), 0, t0);
+        f.push((b, 101, 1), 1, t0);
+        assert_eq!(f.pending, 2);
+        let now = t0 + Duration::from_millis(5);
+        // Wrong source, foreign id, wrong seq, foreign token: ignored.
+        assert_eq!(
+            f.classify(&reply(100, 1, tok), Some(b), tok, now),
+            Match::Ignore
+        );
+        assert_eq!(
+            f.classify(&reply(999, 1, tok), Some(a), tok, now),
+            Match::Ignore
+        );
+        assert_eq!(
+            f.classify(&reply(100, 2, tok), Some(a), tok, now),
+            Match::Ignore
+        );
+        assert_eq!(
+            f.classify(&reply(100, 1, Some(*b"someone ")), Some(a), tok, now),
+            Match::Ignore
+        );
+        assert_eq!(
+            f.classify(&reply(100, 1, tok), Some(a), tok, now),
+            Match::Reply {
+                host: 0,
+                rtt: Duration::from_millis(5),
+                duplicate: false
+            }
+        );
+        assert!(matches!(
+            f.classify(&reply(100, 1, tok), Some(a), tok, now),
+            Match::Reply {
+                duplicate: true,
+                ..
+            }
+        ));
+        assert_eq!(f.pending, 1);
+        let err = Parsed::Error {
+            kind: IcmpErrorKind::DestinationUnreachable,
+            code: 1,
+            original_destination: b,
+            id: 101,
+            seq: 1,
+            source: Some("10.0.0.254".parse().unwrap()),
+        };
+        assert_eq!(f.classify(&err, None, tok, now), Match::Error { host: 1 });
+        assert_eq!(f.classify(&err, None, tok, now), Match::Ignore);
+        assert_eq!(f.pending, 0);
+    }
+
+    #[test]
+    fn late_replies_after_the_timeout_are_ignored() {
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let mut f = Inflight::default();
+        let t0 = Instant::now();
+        f.push((a, 1, 1), 0, t0);
+        f.push((a, 1, 2), 0, t0 + Duration::from_secs(1));
+        let next = f.expire(t0 + Duration::from_millis(1500), Duration::from_secs(1));
+        assert_eq!(next, Some(t0 + Duration::from_secs(2)));
+        assert_eq!(f.pending, 1);
+        let now = t0 + Duration::from_millis(1600);
+        assert_eq!(
+            f.classify(&reply(1, 1, None), Some(a), None, now),
+            Match::Ignore
+        );
+        assert!(matches!(
+            f.classify(&reply(1, 2, None), Some(a), None, now),
+            Match::Reply {
+                host: 0,
+                duplicate: false,
+                ..
+            }
+        ));
+    }
+}
