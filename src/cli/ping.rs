@@ -145,6 +145,7 @@ pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
     interrupt::install();
     let stream = req.hosts.len() == 1 && !out.is_json() && !args.quiet;
     let mut write_err: Option<std::io::Error> = None;
+    let mut seq_name = "icmp_seq";
     let mut on_event = |ev: &PingEvent| {
         let line = match ev {
             PingEvent::Started {
@@ -153,6 +154,9 @@ pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
                 first,
                 ..
             } => {
+                if *method == ping::Method::Tcp {
+                    seq_name = "seq";
+                }
                 if let Some(n) = note {
                     let _ = writeln!(std::io::stderr(), "netdiag: note: {n}");
                 }
@@ -172,7 +176,7 @@ pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
                 error,
                 ..
             } => format!(
-                "To {address} icmp_seq={seq}: send failed: {} ({})",
+                "To {address} {seq_name}={seq}: send failed: {} ({})",
                 error.cause, error.code
             ),
         };
