@@ -66,6 +66,38 @@ fn setsockopt_int(sock: &Socket, level: i32, name: i32, val: i32) -> io::Result<
     }
 }
 
+/// ICMP_FILTER (IPv4, level SOL_RAW) and ICMP6_FILTER (IPv6): a bit set per ICMP type means "block".
+fn set_type_filter(sock: &Socket, v6: bool) -> io::Result<()> {
+    const SOL_RAW: i32 = 255;
+    const ICMP_FILTER: i32 = 1;
+    const ICMP6_FILTER: i32 = 1;
+    let (level, name, words): (i32, i32, Vec<u32>) = if v6 {
+        let mut w = vec![u32::MAX; 8];
+        for t in [1u8, 2, 3, 4, 129] {
+            w[usize::from(t >> 5)] &= !(1u32 << (t & 31));
+        }
+        (libc::IPPROTO_ICMPV6, ICMP6_FILTER, w)
+    } else {
+        let pass = (1u32 << 0) | (1 << 3) | (1 << 11) | (1 << 12);
+        (SOL_RAW, ICMP_FILTER, vec![!pass])
+    };
+    // SAFETY: a valid fd and a pointer to words.len() u32 values of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            words.as_ptr().cast(),
+            (words.len() * 4) as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 impl IcmpSocket {
     fn open(v6: bool, ttl: Option<u8>) -> Result<IcmpSocket, OpenError> {
         let (domain, proto) = if v6 {
@@ -104,6 +136,13 @@ impl IcmpSocket {
         } else if kind == Kind::Dgram {
             setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_RECVTTL, 1).map_err(other)?;
         }
+        // Kernel receive timestamps, as iputils uses: RTTs do not include the time replies wait in our queue.
+        let _ = setsockopt_int(&sock, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1);
+        if kind == Kind::Raw {
+            // Only echo replies and errors reach us; not our own echo requests (a raw socket on loopback sees
+            // them), not neighbour discovery. Best effort: the parser ignores them anyway.
+            let _ = set_type_filter(&sock, v6);
+        }
         let mut dgram_id = 0;
         if kind == Kind::Dgram {
             let any: SocketAddr = if v6 {
@@ -127,8 +166,9 @@ impl IcmpSocket {
         })
     }
 
-    /// One datagram: (length, source address, TTL or hop limit from ancillary data).
-    fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, Option<IpAddr>, Option<u8>)> {
+    /// One datagram: (length, source address, TTL or hop limit, kernel receive time since the epoch), the last
+    /// two from ancillary data.
+    fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, Option<IpAddr>, Option<u8>, Option<Duration>)> {
         let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
         let mut control = [0u64; 16];
         let mut iov = libc::iovec {
@@ -152,6 +192,7 @@ impl IcmpSocket {
         // SAFETY: the kernel filled msg_name with msg_namelen bytes of a sockaddr.
         let src = unsafe { sockaddr_ip(name.as_ptr(), msg.msg_namelen) };
         let mut ttl = None;
+        let mut stamp = None;
         // SAFETY: walking the control buffer with the CMSG macros the kernel's layout requires.
         unsafe {
             let mut c = libc::CMSG_FIRSTHDR(&msg);
@@ -162,11 +203,16 @@ impl IcmpSocket {
                 {
                     let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>());
                     ttl = u8::try_from(v).ok();
+                } else if level == libc::SOL_SOCKET && typ == libc::SO_TIMESTAMPNS {
+                    let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                    if ts.tv_sec >= 0 && (0..1_000_000_000).contains(&ts.tv_nsec) {
+                        stamp = Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+                    }
                 }
                 c = libc::CMSG_NXTHDR(&msg, c);
             }
         }
-        Ok((n, src, ttl))
+        Ok((n, src, ttl, stamp))
     }
 
     fn id_for(&self, base: u16, host: usize) -> u16 {
@@ -205,6 +251,8 @@ struct Probe {
     key: (IpAddr, u16, u16),
     host: usize,
     sent: Instant,
+    /// Wall-clock send time, to compare with the kernel's receive timestamp.
+    sent_wall: Option<Duration>,
     state: State,
 }
 
@@ -234,13 +282,14 @@ pub(crate) enum Match {
 }
 
 impl Inflight {
-    fn push(&mut self, key: (IpAddr, u16, u16), host: usize, sent: Instant) {
+    fn push(&mut self, key: (IpAddr, u16, u16), host: usize, sent: Instant, sent_wall: Option<Duration>) {
         let serial = self.first_serial + self.probes.len() as u64;
         self.by_key.insert(key, serial);
         self.probes.push_back(Probe {
             key,
             host,
             sent,
+            sent_wall,
             state: State::Pending,
         });
         self.pending += 1;
@@ -260,6 +309,7 @@ impl Inflight {
         src: Option<IpAddr>,
         token: Option<[u8; TOKEN_LEN]>,
         now: Instant,
+        rx_wall: Option<Duration>,
     ) -> Match {
         match parsed {
             Parsed::EchoReply {
@@ -278,7 +328,13 @@ impl Inflight {
                 let Some(p) = self.get(&(src, *id, *seq)) else {
                     return Match::Ignore;
                 };
-                let (host, rtt) = (p.host, now.saturating_duration_since(p.sent));
+                let mono = now.saturating_duration_since(p.sent);
+                // The kernel timestamp when it is sane (the wall clock can step); our own clock otherwise.
+                let rtt = match (rx_wall, p.sent_wall) {
+                    (Some(rx), Some(tx)) if rx >= tx && rx - tx <= mono => rx - tx,
+                    _ => mono,
+                };
+                let host = p.host;
                 match p.state {
                     State::Pending => {
                         p.state = State::Replied;
@@ -510,6 +566,10 @@ impl Engine {
         let seq = (round.wrapping_add(1) & 0xffff) as u16;
         let msg = packet::echo_request(sock.v6, id, seq, data);
         let dst: SockAddr = SocketAddr::new(addr, 0).into();
+        let sent = Instant::now();
+        let sent_wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok();
         let mut result = sock.sock.send_to(&msg, &dst);
         // A full send buffer at --rate 0: wait a little for room, a bounded number of times.
         for _ in 0..50 {
@@ -527,7 +587,7 @@ impl Engine {
         let host = &mut hosts[h];
         host.sent += 1;
         match result {
-            Ok(_) => inflight.push((addr, id, seq), h, Instant::now()),
+            Ok(_) => inflight.push((addr, id, seq), h, sent, sent_wall),
             Err(e) => {
                 host.errors += 1;
                 let ex = explain::io_error(&e);
@@ -553,7 +613,7 @@ impl Engine {
     ) {
         // Bounded: at most this many datagrams per call; the poll loop comes back for more.
         for _ in 0..4096 {
-            let (n, src, cmsg_ttl) = match sock.recv(buf) {
+            let (n, src, cmsg_ttl, rx_wall) = match sock.recv(buf) {
                 Ok(r) => r,
                 Err(_) => return,
             };
@@ -562,7 +622,7 @@ impl Engine {
             else {
                 continue;
             };
-            match inflight.classify(&parsed, src, token, now) {
+            match inflight.classify(&parsed, src, token, now, rx_wall) {
                 Match::Ignore => {}
                 Match::Reply {
                     host,
@@ -684,29 +744,29 @@ mod tests {
         let tok = Some(*b"tokentok");
         let mut f = Inflight::default();
         let t0 = Instant::now();
-        f.push((a, 100, 1), 0, t0);
-        f.push((b, 101, 1), 1, t0);
+        f.push((a, 100, 1), 0, t0, None);
+        f.push((b, 101, 1), 1, t0, None);
         assert_eq!(f.pending, 2);
         let now = t0 + Duration::from_millis(5);
         // Wrong source, foreign id, wrong seq, foreign token: ignored.
         assert_eq!(
-            f.classify(&reply(100, 1, tok), Some(b), tok, now),
+            f.classify(&reply(100, 1, tok), Some(b), tok, now, None),
             Match::Ignore
         );
         assert_eq!(
-            f.classify(&reply(999, 1, tok), Some(a), tok, now),
+            f.classify(&reply(999, 1, tok), Some(a), tok, now, None),
             Match::Ignore
         );
         assert_eq!(
-            f.classify(&reply(100, 2, tok), Some(a), tok, now),
+            f.classify(&reply(100, 2, tok), Some(a), tok, now, None),
             Match::Ignore
         );
         assert_eq!(
-            f.classify(&reply(100, 1, Some(*b"someone ")), Some(a), tok, now),
+            f.classify(&reply(100, 1, Some(*b"someone ")), Some(a), tok, now, None),
             Match::Ignore
         );
         assert_eq!(
-            f.classify(&reply(100, 1, tok), Some(a), tok, now),
+            f.classify(&reply(100, 1, tok), Some(a), tok, now, None),
             Match::Reply {
                 host: 0,
                 rtt: Duration::from_millis(5),
@@ -714,7 +774,7 @@ mod tests {
             }
         );
         assert!(matches!(
-            f.classify(&reply(100, 1, tok), Some(a), tok, now),
+            f.classify(&reply(100, 1, tok), Some(a), tok, now, None),
             Match::Reply {
                 duplicate: true,
                 ..
@@ -729,9 +789,30 @@ mod tests {
             seq: 1,
             source: Some("10.0.0.254".parse().unwrap()),
         };
-        assert_eq!(f.classify(&err, None, tok, now), Match::Error { host: 1 });
-        assert_eq!(f.classify(&err, None, tok, now), Match::Ignore);
+        assert_eq!(f.classify(&err, None, tok, now, None), Match::Error { host: 1 });
+        assert_eq!(f.classify(&err, None, tok, now, None), Match::Ignore);
         assert_eq!(f.pending, 0);
+    }
+
+    #[test]
+    fn kernel_timestamps_give_the_rtt_when_sane() {
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let mut f = Inflight::default();
+        let t0 = Instant::now();
+        let tx = Duration::from_secs(1_000_000);
+        f.push((a, 1, 1), 0, t0, Some(tx));
+        f.push((a, 1, 2), 0, t0, Some(tx));
+        let now = t0 + Duration::from_millis(5);
+        // Received 20 us after sending by the kernel's clock, seen by us 5 ms later: 20 us.
+        assert!(matches!(
+            f.classify(&reply(1, 1, None), Some(a), None, now, Some(tx + Duration::from_micros(20))),
+            Match::Reply { rtt, .. } if rtt == Duration::from_micros(20)
+        ));
+        // A wall clock that stepped backwards: our own clock.
+        assert!(matches!(
+            f.classify(&reply(1, 2, None), Some(a), None, now, Some(tx - Duration::from_secs(3))),
+            Match::Reply { rtt, .. } if rtt == Duration::from_millis(5)
+        ));
     }
 
     #[test]
@@ -739,18 +820,18 @@ mod tests {
         let a: IpAddr = "127.0.0.2".parse().unwrap();
         let mut f = Inflight::default();
         let t0 = Instant::now();
-        f.push((a, 1, 1), 0, t0);
-        f.push((a, 1, 2), 0, t0 + Duration::from_secs(1));
+        f.push((a, 1, 1), 0, t0, None);
+        f.push((a, 1, 2), 0, t0 + Duration::from_secs(1), None);
         let next = f.expire(t0 + Duration::from_millis(1500), Duration::from_secs(1));
         assert_eq!(next, Some(t0 + Duration::from_secs(2)));
         assert_eq!(f.pending, 1);
         let now = t0 + Duration::from_millis(1600);
         assert_eq!(
-            f.classify(&reply(1, 1, None), Some(a), None, now),
+            f.classify(&reply(1, 1, None), Some(a), None, now, None),
             Match::Ignore
         );
         assert!(matches!(
-            f.classify(&reply(1, 2, None), Some(a), None, now),
+            f.classify(&reply(1, 2, None), Some(a), None, now, None),
             Match::Reply {
                 host: 0,
                 duplicate: false,
