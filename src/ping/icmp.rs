@@ -168,7 +168,10 @@ impl IcmpSocket {
 
     /// One datagram: (length, source address, TTL or hop limit, kernel receive time since the epoch), the last
     /// two from ancillary data.
-    fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, Option<IpAddr>, Option<u8>, Option<Duration>)> {
+    fn recv(
+        &self,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, Option<IpAddr>, Option<u8>, Option<Duration>)> {
         let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
         let mut control = [0u64; 16];
         let mut iov = libc::iovec {
@@ -282,7 +285,13 @@ pub(crate) enum Match {
 }
 
 impl Inflight {
-    fn push(&mut self, key: (IpAddr, u16, u16), host: usize, sent: Instant, sent_wall: Option<Duration>) {
+    fn push(
+        &mut self,
+        key: (IpAddr, u16, u16),
+        host: usize,
+        sent: Instant,
+        sent_wall: Option<Duration>,
+    ) {
         let serial = self.first_serial + self.probes.len() as u64;
         self.by_key.insert(key, serial);
         self.probes.push_back(Probe {
@@ -789,7 +798,10 @@ mod tests {
             seq: 1,
             source: Some("10.0.0.254".parse().unwrap()),
         };
-        assert_eq!(f.classify(&err, None, tok, now, None), Match::Error { host: 1 });
+        assert_eq!(
+            f.classify(&err, None, tok, now, None),
+            Match::Error { host: 1 }
+        );
         assert_eq!(f.classify(&err, None, tok, now, None), Match::Ignore);
         assert_eq!(f.pending, 0);
     }
