@@ -243,6 +243,126 @@ fn icmp_errors_from_a_router_are_reported_with_their_sender() {
         "{out}"
     );
     assert!(out.contains("+2 errors, 100% packet loss"), "{out}");
+    // --ttl 1 toward a prefix b forwards (back to a): b answers "time exceeded"; with the default TTL the
+    // packet goes back to a, which does not forward, and nothing comes back.
+    v.a.sh(&format!("ip route add 10.78.0.0/16 via {}", v.b_ip));
+    v.b.sh(&format!("ip route add 10.78.0.0/16 via {}", v.a_ip));
+    let o =
+        v.a.netdiag()
+            .args(["ping", "-c", "1", "-W", "1", "--ttl", "1", "10.78.0.5"])
+            .output()
+            .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!("From {} icmp_seq=1 Time to live exceeded", v.b_ip)),
+        "{out}"
+    );
+    let o =
+        v.a.netdiag()
+            .args(["--json", "ping", "-c", "1", "-W", "1", "10.78.0.5"])
+            .output()
+            .unwrap();
+    let (code, out, _) = decode(o);
+    assert_eq!(code, 1);
+    assert_eq!(json(&out)["hosts"][0]["status"], "filtered", "{out}");
+}
+
+/// Runs netdiag in `ns` as user nobody (uid/gid 65534, no capabilities).
+fn netdiag_as_nobody(ns: &NetNs, args: &[&str]) -> Option<(i32, String, String)> {
+    if !Path::new("/usr/bin/setpriv").exists() && !Path::new("/bin/setpriv").exists() {
+        return None;
+    }
+    let o = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "setpriv"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_netdiag"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .ok()?;
+    let r = decode(o);
+    if r.0 == 126 || r.0 == 127 {
+        eprintln!("nobody cannot run the test binary: {}", r.2);
+        return None;
+    }
+    Some(r)
+}
+
+#[test]
+fn unprivileged_datagram_sockets_ping_and_report_icmp_errors() {
+    let test = "unprivileged_datagram_sockets_ping_and_report_icmp_errors";
+    if !common::can_netns(test) {
+        return;
+    }
+    // ping_group_range is per namespace: allow every group in ours, so nobody gets ICMP datagram sockets.
+    let v = VethPair::new("pdgr");
+    v.a.sh("sysctl -qw net.ipv4.ping_group_range=\"0 2147483647\"");
+    v.a.sh(&format!("ip route add 10.77.0.0/16 via {}", v.b_ip));
+    v.b.sh("sysctl -qw net.ipv4.ip_forward=1");
+    let Some((code, out, err)) = netdiag_as_nobody(
+        &v.a,
+        &[
+            "--json",
+            "ping",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "127.0.0.1",
+            "::1",
+            &v.b_ip,
+        ],
+    ) else {
+        eprintln!("skipping {test}: setpriv missing or nobody cannot run the binary");
+        return;
+    };
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.is_empty(), "no fallback note expected: {err}");
+    let j = json(&out);
+    assert_eq!(j["method"], "icmp");
+    assert_eq!(j["socket"], "datagram");
+    assert_eq!(j["alive"], 3);
+    for h in j["hosts"].as_array().unwrap() {
+        assert_eq!(h["received"], 2, "{h}");
+        assert!(
+            h["replies"][0]["ttl"].as_u64().is_some(),
+            "TTL from ancillary data: {h}"
+        );
+    }
+    // A router's "net unreachable" comes through the socket's error queue.
+    let (code, out, err) =
+        netdiag_as_nobody(&v.a, &["ping", "-c", "1", "-W", "2", "10.77.1.1"]).unwrap();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "From {} icmp_seq=1 Destination Net Unreachable",
+            v.b_ip
+        )),
+        "{out}"
+    );
+    assert!(out.contains("(ICMP, datagram socket)"), "{out}");
+}
+
+#[test]
+fn deadline_stops_an_unbounded_ping() {
+    if !can_icmp("deadline_stops_an_unbounded_ping") {
+        return;
+    }
+    let t = Instant::now();
+    let (code, out, err) = run(&["--json", "ping", "-w", "1", "-i", "0.2", "127.0.0.1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(t.elapsed() < Duration::from_secs(20), "deadline ignored");
+    let sent = json(&out)["hosts"][0]["sent"].as_u64().unwrap();
+    assert!(
+        (2..=6).contains(&sent),
+        "about 5 echoes in 1 s at 0.2 s: {sent}"
+    );
 }
 
 #[test]

@@ -136,6 +136,14 @@ impl IcmpSocket {
         } else if kind == Kind::Dgram {
             setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_RECVTTL, 1).map_err(other)?;
         }
+        if kind == Kind::Dgram {
+            // ICMP errors about our requests arrive on the error queue only when asked for.
+            let _ = if v6 {
+                setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVERR, 1)
+            } else {
+                setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_RECVERR, 1)
+            };
+        }
         // Kernel receive timestamps, as iputils uses: RTTs do not include the time replies wait in our queue.
         let _ = setsockopt_int(&sock, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1);
         if kind == Kind::Raw {
@@ -166,14 +174,10 @@ impl IcmpSocket {
         })
     }
 
-    /// One datagram: (length, source address, TTL or hop limit, kernel receive time since the epoch), the last
-    /// two from ancillary data.
-    fn recv(
-        &self,
-        buf: &mut [u8],
-    ) -> io::Result<(usize, Option<IpAddr>, Option<u8>, Option<Duration>)> {
+    /// One datagram (or, with `MSG_ERRQUEUE`, one queued ICMP error) and its ancillary data.
+    fn recv(&self, buf: &mut [u8], flags: i32) -> io::Result<Received> {
         let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
-        let mut control = [0u64; 16];
+        let mut control = [0u64; 32];
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
@@ -187,35 +191,61 @@ impl IcmpSocket {
         msg.msg_control = control.as_mut_ptr().cast();
         msg.msg_controllen = std::mem::size_of_val(&control) as _;
         // SAFETY: every pointer in msg refers to live buffers of the lengths given.
-        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+        let n =
+            unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT | flags) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        let n = (n as usize).min(buf.len());
-        // SAFETY: the kernel filled msg_name with msg_namelen bytes of a sockaddr.
-        let src = unsafe { sockaddr_ip(name.as_ptr(), msg.msg_namelen) };
-        let mut ttl = None;
-        let mut stamp = None;
-        // SAFETY: walking the control buffer with the CMSG macros the kernel's layout requires.
+        let mut r = Received {
+            len: (n as usize).min(buf.len()),
+            // SAFETY: the kernel filled msg_name with msg_namelen bytes of a sockaddr.
+            src: unsafe { sockaddr_ip(name.as_ptr(), msg.msg_namelen) },
+            ttl: None,
+            stamp: None,
+            error: None,
+        };
+        // SAFETY: walking the control buffer with the CMSG macros the kernel's layout requires; every read is
+        // of a type the (level, type) pair says is there, and within cmsg_len.
         unsafe {
             let mut c = libc::CMSG_FIRSTHDR(&msg);
             while !c.is_null() {
                 let (level, typ) = ((*c).cmsg_level, (*c).cmsg_type);
+                let data = libc::CMSG_DATA(c);
+                let data_len = ((*c).cmsg_len as usize).saturating_sub(data as usize - c as usize);
                 if (level == libc::IPPROTO_IPV6 && typ == libc::IPV6_HOPLIMIT)
                     || (level == libc::IPPROTO_IP && typ == libc::IP_TTL)
                 {
-                    let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>());
-                    ttl = u8::try_from(v).ok();
+                    let v = std::ptr::read_unaligned(data.cast::<i32>());
+                    r.ttl = u8::try_from(v).ok();
                 } else if level == libc::SOL_SOCKET && typ == libc::SO_TIMESTAMPNS {
-                    let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                    let ts = std::ptr::read_unaligned(data.cast::<libc::timespec>());
                     if ts.tv_sec >= 0 && (0..1_000_000_000).contains(&ts.tv_nsec) {
-                        stamp = Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+                        r.stamp = Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
                     }
+                } else if ((level == libc::IPPROTO_IP && typ == libc::IP_RECVERR)
+                    || (level == libc::IPPROTO_IPV6 && typ == libc::IPV6_RECVERR))
+                    && data_len >= std::mem::size_of::<libc::sock_extended_err>()
+                {
+                    let ee = std::ptr::read_unaligned(data.cast::<libc::sock_extended_err>());
+                    let off_len = data_len - std::mem::size_of::<libc::sock_extended_err>();
+                    let mut off = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+                    let copy = off_len.min(std::mem::size_of::<libc::sockaddr_storage>());
+                    std::ptr::copy_nonoverlapping(
+                        data.add(std::mem::size_of::<libc::sock_extended_err>()),
+                        off.as_mut_ptr().cast::<u8>(),
+                        copy,
+                    );
+                    r.error = Some(QueuedError {
+                        origin: ee.ee_origin,
+                        icmp_type: ee.ee_type,
+                        code: ee.ee_code,
+                        offender: sockaddr_ip(off.as_ptr(), copy as libc::socklen_t),
+                    });
                 }
                 c = libc::CMSG_NXTHDR(&msg, c);
             }
         }
-        Ok((n, src, ttl, stamp))
+        Ok(r)
     }
 
     fn id_for(&self, base: u16, host: usize) -> u16 {
@@ -225,6 +255,30 @@ impl IcmpSocket {
         }
     }
 }
+
+/// What `recvmsg` returned, with its ancillary data.
+struct Received {
+    len: usize,
+    src: Option<IpAddr>,
+    /// TTL / hop limit (IP_TTL, IPV6_HOPLIMIT).
+    ttl: Option<u8>,
+    /// Kernel receive time since the epoch (SO_TIMESTAMPNS).
+    stamp: Option<Duration>,
+    /// From the error queue (IP_RECVERR / IPV6_RECVERR).
+    error: Option<QueuedError>,
+}
+
+/// An ICMP error queued on a datagram socket (`sock_extended_err`).
+struct QueuedError {
+    origin: u8,
+    icmp_type: u8,
+    code: u8,
+    offender: Option<IpAddr>,
+}
+
+/// sock_extended_err origins for ICMP and ICMPv6 errors.
+const SO_EE_ORIGIN_ICMP: u8 = 2;
+const SO_EE_ORIGIN_ICMP6: u8 = 3;
 
 /// # Safety
 /// `sa` must point to `len` readable bytes of a socket address.
@@ -620,15 +674,38 @@ impl Engine {
         token: Option<[u8; TOKEN_LEN]>,
         on_event: &mut dyn FnMut(&PingEvent),
     ) {
+        // A datagram socket gets ICMP errors on its error queue (IP_RECVERR), not as packets.
+        let mut errqueue = sock.kind == Kind::Dgram;
         // Bounded: at most this many datagrams per call; the poll loop comes back for more.
         for _ in 0..4096 {
-            let (n, src, cmsg_ttl, rx_wall) = match sock.recv(buf) {
+            let flags = if errqueue { libc::MSG_ERRQUEUE } else { 0 };
+            let got = match sock.recv(buf, flags) {
                 Ok(r) => r,
+                Err(_) if errqueue => {
+                    errqueue = false;
+                    continue;
+                }
                 Err(_) => return,
             };
+            let (n, src, cmsg_ttl, rx_wall) = (got.len, got.src, got.ttl, got.stamp);
             let now = Instant::now();
-            let Some(parsed) = packet::parse_reply(&buf[..n], sock.v6, sock.kind == Kind::Raw)
-            else {
+            let parsed = match (&got.error, src) {
+                (Some(e), Some(dst))
+                    if e.origin == SO_EE_ORIGIN_ICMP || e.origin == SO_EE_ORIGIN_ICMP6 =>
+                {
+                    packet::parse_queued_error(
+                        &buf[..n],
+                        sock.v6,
+                        e.icmp_type,
+                        e.code,
+                        dst,
+                        e.offender,
+                    )
+                }
+                (Some(_), _) => None,
+                (None, _) => packet::parse_reply(&buf[..n], sock.v6, sock.kind == Kind::Raw),
+            };
+            let Some(parsed) = parsed else {
                 continue;
             };
             match inflight.classify(&parsed, src, token, now, rx_wall) {
@@ -674,7 +751,7 @@ impl Engine {
                     else {
                         continue;
                     };
-                    let Some(from) = src.or(source) else { continue };
+                    let Some(from) = source.or(src) else { continue };
                     let h = &mut hosts[host];
                     let Some(address) = h.addr else { continue };
                     h.errors += 1;

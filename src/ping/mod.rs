@@ -188,7 +188,7 @@ impl PingReport {
     pub fn method_label(&self) -> String {
         match (self.method, self.socket) {
             (Method::Tcp, _) => "TCP".into(),
-            (Method::Icmp, Some("datagram")) => "ICMP (datagram socket)".into(),
+            (Method::Icmp, Some("datagram")) => "ICMP, datagram socket".into(),
             (Method::Icmp, _) => "ICMP".into(),
         }
     }
@@ -568,7 +568,12 @@ fn host_result(h: HostState, timeout: Duration, interrupted: bool) -> HostResult
                 verdict: Verdict::Unreachable,
                 code: format!("ICMP {} code {}", ie.icmp_type, ie.code),
                 cause: format!("{} reports: {}", ie.from, ie.message),
-                fix: "check that the host is up and the routes toward it (netdiag diagnose)".into(),
+                fix: if ie.icmp_type == "time-exceeded" {
+                    "the packets ran out of hops: a routing loop, or a --ttl too small for the path"
+                        .into()
+                } else {
+                    "check that the host is up and the routes toward it (netdiag diagnose)".into()
+                },
             }),
         )
     } else if let Some(e) = h.send_error {

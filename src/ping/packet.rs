@@ -159,6 +159,36 @@ pub fn parse_reply(buf: &[u8], v6: bool, with_ip_header: bool) -> Option<Parsed>
     })
 }
 
+/// Parses an ICMP error that a datagram (ping) socket queued with IP_RECVERR / IPV6_RECVERR: `original` is our
+/// echo request as the kernel returns it (ICMP header first), `icmp_type`/`code` come from the extended error,
+/// `original_destination` from the message's address and `offender` is who sent the error. Never panics.
+pub fn parse_queued_error(
+    original: &[u8],
+    v6: bool,
+    icmp_type: u8,
+    code: u8,
+    original_destination: IpAddr,
+    offender: Option<IpAddr>,
+) -> Option<Parsed> {
+    let kind = error_kind(icmp_type, v6)?;
+    let echo_request = if v6 {
+        Icmpv6Types::EchoRequest.0
+    } else {
+        IcmpTypes::EchoRequest.0
+    };
+    if *original.first()? != echo_request {
+        return None;
+    }
+    Some(Parsed::Error {
+        kind,
+        code,
+        original_destination,
+        id: be16(original, 4)?,
+        seq: be16(original, 6)?,
+        source: offender,
+    })
+}
+
 fn error_kind(typ: u8, v6: bool) -> Option<IcmpErrorKind> {
     use IcmpErrorKind::*;
     Some(match (v6, typ) {
@@ -493,6 +523,36 @@ mod tests {
     }
 
     #[test]
+    fn queued_errors_from_a_ping_socket() {
+        let req = echo_request(false, 0x55, 3, &payload(TOKEN, 56));
+        let dst: IpAddr = "10.77.1.1".parse().unwrap();
+        let from: IpAddr = "10.1.0.2".parse().unwrap();
+        assert_eq!(
+            parse_queued_error(&req, false, 3, 0, dst, Some(from)),
+            Some(Parsed::Error {
+                kind: IcmpErrorKind::DestinationUnreachable,
+                code: 0,
+                original_destination: dst,
+                id: 0x55,
+                seq: 3,
+                source: Some(from),
+            })
+        );
+        // Not an echo request, unknown type, truncated: nothing.
+        assert_eq!(parse_queued_error(&req, false, 5, 0, dst, None), None);
+        assert_eq!(parse_queued_error(&req[..6], false, 3, 0, dst, None), None);
+        assert_eq!(parse_queued_error(&[], false, 3, 0, dst, None), None);
+        let req6 = echo_request(true, 1, 1, &[]);
+        assert!(matches!(
+            parse_queued_error(&req6, true, 3, 0, dst, None),
+            Some(Parsed::Error {
+                kind: IcmpErrorKind::TimeExceeded,
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn never_panics_on_arbitrary_bytes() {
         // A cheap deterministic sweep; the fuzzer covers the rest.
         let mut x: u32 = 0x1234_5678;
@@ -508,6 +568,9 @@ mod tests {
                     .collect();
                 for (v6, hdr) in [(false, true), (false, false), (true, false), (true, true)] {
                     let _ = parse_reply(&bytes, v6, hdr);
+                    let t = bytes.first().copied().unwrap_or(0);
+                    let _ =
+                        parse_queued_error(&bytes, v6, t, t, IpAddr::V4(Ipv4Addr::LOCALHOST), None);
                 }
             }
         }
