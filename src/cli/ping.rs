@@ -66,7 +66,8 @@ pub struct PingArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Only the summary: no line per reply.
+    /// Quiet: for one host only the statistics (no line per reply); for several, only the hosts that did not
+    /// answer and the counts.
     #[arg(short = 'q', long)]
     pub quiet: bool,
 
@@ -186,7 +187,8 @@ pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
             }
         }
     };
-    let report = ping::ping_with(&req, &mut on_event)?;
+    let mut report = ping::ping_with(&req, &mut on_event)?;
+    report.failures_only = args.quiet;
     if let Some(e) = write_err {
         return Err(e.into());
     }

@@ -176,6 +176,9 @@ pub struct PingReport {
     pub unreachable: usize,
     /// Sorted by address; hosts whose name did not resolve come last.
     pub hosts: Vec<HostResult>,
+    /// Text output only: list just the hosts that did not answer, then the counts (`-q` with many hosts).
+    #[serde(skip)]
+    pub failures_only: bool,
 }
 
 impl PingReport {
@@ -553,6 +556,7 @@ fn build_report(
         alive,
         unreachable: results.len() - alive,
         hosts: results,
+        failures_only: false,
     }
 }
 
@@ -730,7 +734,11 @@ impl Report for PingReport {
             "HOST", "ADDRESS", "STATUS", "SENT", "RECV", "LOSS", "MIN ms", "AVG ms", "MAX ms",
             "MDEV ms", "DETAIL",
         ]);
-        for h in &self.hosts {
+        let shown = self
+            .hosts
+            .iter()
+            .filter(|h| !(self.failures_only && h.alive()));
+        for h in shown {
             let tone = if h.alive() { Tone::Good } else { Tone::Bad };
             let status = if h.alive() {
                 "alive".to_string()
@@ -762,7 +770,9 @@ impl Report for PingReport {
                 out.cell(detail, Tone::Dim),
             ]);
         }
-        write_table(w, &t)?;
+        if t.row_count() > 0 {
+            write_table(w, &t)?;
+        }
         let alive = out.paint(&format!("{} alive", self.alive), Tone::Good);
         let down = out.paint(
             &format!("{} unreachable", self.unreachable),
@@ -943,6 +953,20 @@ mod tests {
         assert_eq!(j["hosts"][0]["loss_percent"], 25.0);
         assert_eq!(j["hosts"][2]["status"], "not-found");
         assert_eq!(j["elapsed"], 3003.0);
+    }
+
+    #[test]
+    fn failures_only_lists_just_the_hosts_that_did_not_answer() {
+        let mut r = sample_report(2);
+        r.failures_only = true;
+        let s = Output::plain(Format::Table).to_string(&r);
+        assert!(!s.contains("127.0.0.8"), "{s}");
+        assert!(s.contains("nx.invalid"), "{s}");
+        assert!(s.contains("2 alive, 1 unreachable"), "{s}");
+        r.hosts.pop();
+        r.unreachable = 0;
+        let s = Output::plain(Format::Table).to_string(&r);
+        assert!(s.starts_with("2 alive, 0 unreachable"), "{s}");
     }
 
     #[test]
