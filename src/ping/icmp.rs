@@ -307,6 +307,7 @@ enum State {
 struct Probe {
     key: (IpAddr, u16, u16),
     host: usize,
+    seq: u16,
     sent: Instant,
     /// Wall-clock send time, to compare with the kernel's receive timestamp.
     sent_wall: Option<Duration>,
@@ -321,6 +322,10 @@ pub(crate) struct Inflight {
     first_serial: u64,
     by_key: HashMap<(IpAddr, u16, u16), u64>,
     pending: usize,
+    /// The next sequence number on the wire for datagram sockets, where every probe shares the kernel's
+    /// identifier: one counter for all hosts keeps (address, id, seq) unique even when two names resolve to
+    /// the same address.
+    wire_seq: u16,
 }
 
 /// What a received message means for us.
@@ -328,11 +333,14 @@ pub(crate) struct Inflight {
 pub(crate) enum Match {
     Reply {
         host: usize,
+        /// The host's own sequence number (icmp_seq as shown), whatever went on the wire.
+        seq: u16,
         rtt: Duration,
         duplicate: bool,
     },
     Error {
         host: usize,
+        seq: u16,
     },
     /// Not ours, or too late.
     Ignore,
@@ -343,6 +351,7 @@ impl Inflight {
         &mut self,
         key: (IpAddr, u16, u16),
         host: usize,
+        seq: u16,
         sent: Instant,
         sent_wall: Option<Duration>,
     ) {
@@ -351,6 +360,7 @@ impl Inflight {
         self.probes.push_back(Probe {
             key,
             host,
+            seq,
             sent,
             sent_wall,
             state: State::Pending,
@@ -397,19 +407,21 @@ impl Inflight {
                     (Some(rx), Some(tx)) if rx >= tx && rx - tx <= mono => rx - tx,
                     _ => mono,
                 };
-                let host = p.host;
+                let (host, seq) = (p.host, p.seq);
                 match p.state {
                     State::Pending => {
                         p.state = State::Replied;
                         self.pending -= 1;
                         Match::Reply {
                             host,
+                            seq,
                             rtt,
                             duplicate: false,
                         }
                     }
                     State::Replied => Match::Reply {
                         host,
+                        seq,
                         rtt,
                         duplicate: true,
                     },
@@ -429,9 +441,9 @@ impl Inflight {
                     return Match::Ignore;
                 }
                 p.state = State::Errored;
-                let host = p.host;
+                let (host, seq) = (p.host, p.seq);
                 self.pending -= 1;
-                Match::Error { host }
+                Match::Error { host, seq }
             }
         }
     }
@@ -627,7 +639,14 @@ impl Engine {
         };
         let id = sock.id_for(base_id, h);
         let seq = (round.wrapping_add(1) & 0xffff) as u16;
-        let msg = packet::echo_request(sock.v6, id, seq, data);
+        let wire_seq = match sock.kind {
+            Kind::Raw => seq,
+            Kind::Dgram => {
+                inflight.wire_seq = inflight.wire_seq.wrapping_add(1);
+                inflight.wire_seq
+            }
+        };
+        let msg = packet::echo_request(sock.v6, id, wire_seq, data);
         let dst: SockAddr = SocketAddr::new(addr, 0).into();
         let sent = Instant::now();
         let sent_wall = std::time::SystemTime::now()
@@ -650,7 +669,7 @@ impl Engine {
         let host = &mut hosts[h];
         host.sent += 1;
         match result {
-            Ok(_) => inflight.push((addr, id, seq), h, sent, sent_wall),
+            Ok(_) => inflight.push((addr, id, wire_seq), h, seq, sent, sent_wall),
             Err(e) => {
                 host.errors += 1;
                 let ex = explain::io_error(&e);
@@ -712,13 +731,12 @@ impl Engine {
                 Match::Ignore => {}
                 Match::Reply {
                     host,
+                    seq,
                     rtt,
                     duplicate,
                 } => {
-                    let (seq, icmp_len, ttl) = match &parsed {
-                        Parsed::EchoReply {
-                            seq, icmp_len, ttl, ..
-                        } => (*seq, *icmp_len, ttl.or(cmsg_ttl)),
+                    let (icmp_len, ttl) = match &parsed {
+                        Parsed::EchoReply { icmp_len, ttl, .. } => (*icmp_len, ttl.or(cmsg_ttl)),
                         Parsed::Error { .. } => continue,
                     };
                     let h = &mut hosts[host];
@@ -740,13 +758,9 @@ impl Engine {
                         });
                     }
                 }
-                Match::Error { host } => {
+                Match::Error { host, seq } => {
                     let Parsed::Error {
-                        kind,
-                        code,
-                        seq,
-                        source,
-                        ..
+                        kind, code, source, ..
                     } = parsed
                     else {
                         continue;
@@ -830,8 +844,8 @@ mod tests {
         let tok = Some(*b"tokentok");
         let mut f = Inflight::default();
         let t0 = Instant::now();
-        f.push((a, 100, 1), 0, t0, None);
-        f.push((b, 101, 1), 1, t0, None);
+        f.push((a, 100, 1), 0, 1, t0, None);
+        f.push((b, 101, 1), 1, 1, t0, None);
         assert_eq!(f.pending, 2);
         let now = t0 + Duration::from_millis(5);
         // Wrong source, foreign id, wrong seq, foreign token: ignored.
@@ -855,6 +869,7 @@ mod tests {
             f.classify(&reply(100, 1, tok), Some(a), tok, now, None),
             Match::Reply {
                 host: 0,
+                seq: 1,
                 rtt: Duration::from_millis(5),
                 duplicate: false
             }
@@ -877,7 +892,7 @@ mod tests {
         };
         assert_eq!(
             f.classify(&err, None, tok, now, None),
-            Match::Error { host: 1 }
+            Match::Error { host: 1, seq: 1 }
         );
         assert_eq!(f.classify(&err, None, tok, now, None), Match::Ignore);
         assert_eq!(f.pending, 0);
@@ -889,8 +904,8 @@ mod tests {
         let mut f = Inflight::default();
         let t0 = Instant::now();
         let tx = Duration::from_secs(1_000_000);
-        f.push((a, 1, 1), 0, t0, Some(tx));
-        f.push((a, 1, 2), 0, t0, Some(tx));
+        f.push((a, 1, 1), 0, 1, t0, Some(tx));
+        f.push((a, 1, 2), 0, 2, t0, Some(tx));
         let now = t0 + Duration::from_millis(5);
         // Received 20 us after sending by the kernel's clock, seen by us 5 ms later: 20 us.
         assert!(matches!(
@@ -909,8 +924,8 @@ mod tests {
         let a: IpAddr = "127.0.0.2".parse().unwrap();
         let mut f = Inflight::default();
         let t0 = Instant::now();
-        f.push((a, 1, 1), 0, t0, None);
-        f.push((a, 1, 2), 0, t0 + Duration::from_secs(1), None);
+        f.push((a, 1, 1), 0, 1, t0, None);
+        f.push((a, 1, 2), 0, 2, t0 + Duration::from_secs(1), None);
         let next = f.expire(t0 + Duration::from_millis(1500), Duration::from_secs(1));
         assert_eq!(next, Some(t0 + Duration::from_secs(2)));
         assert_eq!(f.pending, 1);
