@@ -13,6 +13,8 @@ use netdiag::target::{Family, HostSpec, PortList};
 
 /// Intervals below this need root, as in iputils ping ("cannot flood").
 const MIN_USER_INTERVAL: Duration = Duration::from_millis(2);
+/// Rates above this (and 0, unpaced) need root, as fping's -i below 1 ms does.
+const MAX_USER_RATE: f64 = 1000.0;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -51,6 +53,7 @@ pub struct PingArgs {
     pub ttl: Option<u8>,
 
     /// Packets per second over all hosts (1000 = a 1 ms gap, fping's -i 1); 0 sends as fast as possible.
+    /// Above 1000, and 0, need root.
     #[arg(long, default_value_t = ping::DEFAULT_RATE, value_name = "PPS")]
     pub rate: f64,
 
@@ -103,6 +106,12 @@ pub fn request(args: &PingArgs) -> Result<PingRequest> {
     if !args.rate.is_finite() || args.rate < 0.0 {
         bail!(
             "invalid --rate '{}': expected packets per second, a number >= 0 (0 = unpaced)",
+            args.rate
+        );
+    }
+    if (args.rate == 0.0 || args.rate > MAX_USER_RATE) && !is_root() {
+        bail!(
+            "--rate {} needs root: without it netdiag sends at most {MAX_USER_RATE} packets/s (as fping's -i 1)",
             args.rate
         );
     }

@@ -685,10 +685,16 @@ pub fn error_line(e: &IcmpErrorReport) -> String {
 
 impl PingReport {
     fn render_single(&self, h: &HostResult, w: &mut dyn Write) -> io::Result<()> {
-        let shown = h
-            .address
-            .map(|a| a.to_string())
-            .unwrap_or_else(|| h.host.clone());
+        let Some(addr) = h.address else {
+            // Never pinged: the name did not resolve.
+            let (why, code) = h
+                .error
+                .as_ref()
+                .map(|e| (e.sentence(), e.code.clone()))
+                .unwrap_or_default();
+            return writeln!(w, "{}: {}: {why} ({code})", h.host, h.status);
+        };
+        let shown = addr.to_string();
         writeln!(w)?;
         writeln!(
             w,
@@ -953,6 +959,18 @@ mod tests {
         assert_eq!(j["hosts"][0]["loss_percent"], 25.0);
         assert_eq!(j["hosts"][2]["status"], "not-found");
         assert_eq!(j["elapsed"], 3003.0);
+    }
+
+    #[test]
+    fn a_single_unresolved_host_is_one_line() {
+        let mut r = sample_report(1);
+        r.hosts.remove(0);
+        let s = Output::plain(Format::Table).to_string(&r);
+        assert_eq!(
+            s,
+            "nx.invalid: not-found: name not found: the resolver knows no such name; check the spelling or \
+             the DNS server (/etc/resolv.conf) (EAI_NONAME)\n"
+        );
     }
 
     #[test]
