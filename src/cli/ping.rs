@@ -192,7 +192,9 @@ pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
         };
         if write_err.is_none() {
             if let Err(e) = out.line(&line) {
+                // The reader went away (closed pipe): stop pinging now rather than at the end of the count.
                 write_err = Some(e);
+                interrupt::request();
             }
         }
     };

@@ -4,6 +4,21 @@
 //! The library entry points are [`ping`] and [`ping_with`] (which also streams [`PingEvent`]s, for the
 //! ping-style one-line-per-reply output). Neither prints. `netdiag diagnose` calls [`ping`] for its reach step
 //! and reads [`PingReport::method`] to know whether ICMP was used or it fell back to TCP.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use netdiag::ping::{ping, Method, PingRequest};
+//! use netdiag::target::Host;
+//!
+//! let mut req = PingRequest::new(vec![Host::Ip("127.0.0.1".parse().unwrap())]);
+//! req.count = Some(3);
+//! req.interval = Duration::from_millis(200);
+//! req.timeout = Duration::from_secs(1);
+//! let report = ping(&req).unwrap();
+//! let h = &report.hosts[0];
+//! let via = if report.method == Method::Icmp { "ICMP" } else { "TCP" };
+//! println!("{} via {via}: {}/{} replies, avg {:?} ms", h.host, h.received, h.sent, h.rtt.map(|r| r.avg_ms));
+//! ```
 
 mod icmp;
 pub mod packet;
