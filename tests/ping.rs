@@ -416,6 +416,19 @@ fn tcp_ping_counts_listening_and_closed_ports_as_up() {
     let r = &j["hosts"][0]["replies"][0];
     assert_eq!(r["tcp_port"].as_u64(), closed.parse::<u64>().ok());
     assert_eq!(r["refused"], true);
+    // A paced TCP sweep of a loopback block: every address answers (refused).
+    let (code, out, err) = run(&[
+        "--json",
+        "ping",
+        "--tcp",
+        "--tcp-port",
+        &closed,
+        "127.0.0.0/29",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let j = json(&out);
+    assert_eq!(j["alive"], 6);
+    assert_eq!(j["hosts"][5]["address"], "127.0.0.6");
     drop(l);
 }
 

@@ -1,5 +1,7 @@
-//! TCP ping: a non-blocking connect to each host, many in flight at once. Connected or refused both prove the
-//! host is up (a refusal is the host's own TCP answering); a timeout means no answer; no route is unreachable.
+//! TCP ping: a non-blocking connect to each host, paced like ICMP echoes (the same [`Schedule`]), many in flight
+//! at once. Connected or refused both prove the host is up (a refusal is the host's own TCP answering); a
+//! timeout means no answer; no route is unreachable. A host that does not answer on the first port is tried on
+//! the next (`--tcp-port`, default 80 then 443) within the same ping.
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 
-use super::{HostState, PingEvent, PingRequest, ReplyRecord};
+use super::{HostState, PingEvent, PingRequest, ReplyRecord, Schedule};
 use crate::explain;
 use crate::interrupt;
 
 /// Connects in flight at once (well under the usual 1024 open-files limit).
-const BATCH: usize = 256;
+const MAX_INFLIGHT: usize = 512;
 
 /// How one connect ended.
 #[derive(Debug)]
@@ -23,54 +25,17 @@ enum Outcome {
     Failed(io::Error),
 }
 
-struct Attempt {
-    sock: Option<Socket>,
+/// One connect in flight.
+struct Conn {
+    sock: Socket,
+    host: usize,
+    port_idx: usize,
+    seq: u16,
     started: Instant,
-    outcome: Option<Outcome>,
+    deadline: Instant,
 }
 
-fn start(addr: SocketAddr) -> Attempt {
-    let started = Instant::now();
-    let sock = match Socket::new(Domain::for_address(addr), Type::STREAM, None) {
-        Ok(s) => s,
-        Err(e) => {
-            return Attempt {
-                sock: None,
-                started,
-                outcome: Some(Outcome::Failed(e)),
-            }
-        }
-    };
-    if let Err(e) = sock.set_nonblocking(true) {
-        return Attempt {
-            sock: None,
-            started,
-            outcome: Some(Outcome::Failed(e)),
-        };
-    }
-    match sock.connect(&addr.into()) {
-        Ok(()) => Attempt {
-            sock: None,
-            started,
-            outcome: Some(Outcome::Up {
-                rtt: started.elapsed(),
-                refused: false,
-            }),
-        },
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Attempt {
-            sock: Some(sock),
-            started,
-            outcome: None,
-        },
-        Err(e) => Attempt {
-            sock: None,
-            started,
-            outcome: Some(classify(e, started)),
-        },
-    }
-}
-
-fn classify(e: io::Error, started: Instant) -> Outcome {
+fn refused_or_failed(e: io::Error, started: Instant) -> Outcome {
     if e.raw_os_error() == Some(libc::ECONNREFUSED) {
         Outcome::Up {
             rtt: started.elapsed(),
@@ -81,167 +46,198 @@ fn classify(e: io::Error, started: Instant) -> Outcome {
     }
 }
 
-/// Connects to every address at once and waits for each until `timeout`.
-fn connect_all(addrs: &[SocketAddr], timeout: Duration) -> Vec<Outcome> {
-    let mut attempts: Vec<Attempt> = addrs.iter().map(|a| start(*a)).collect();
-    let deadline = Instant::now() + timeout;
-    loop {
-        let waiting: Vec<usize> = (0..attempts.len())
-            .filter(|&i| attempts[i].outcome.is_none())
-            .collect();
-        let now = Instant::now();
-        if waiting.is_empty() || now >= deadline || interrupt::requested() {
-            break;
+/// Starts a connect: either it is in flight, or it ended at once.
+fn start(addr: SocketAddr) -> Result<(Socket, Instant), Outcome> {
+    let sock =
+        Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(Outcome::Failed)?;
+    sock.set_nonblocking(true).map_err(Outcome::Failed)?;
+    let started = Instant::now();
+    match sock.connect(&addr.into()) {
+        Ok(()) => Err(Outcome::Up {
+            rtt: started.elapsed(),
+            refused: false,
+        }),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok((sock, started)),
+        Err(e) => Err(refused_or_failed(e, started)),
+    }
+}
+
+struct Run<'a> {
+    req: &'a PingRequest,
+    hosts: &'a mut [HostState],
+    conns: Vec<Conn>,
+    end: Option<Instant>,
+    on_event: &'a mut dyn FnMut(&PingEvent),
+}
+
+impl Run<'_> {
+    /// Tries `port_idx` of the port list on host `h`.
+    fn attempt(&mut self, h: usize, port_idx: usize, seq: u16) {
+        let Some(addr) = self.hosts[h].addr else {
+            return;
+        };
+        let port = self.req.tcp_ports[port_idx];
+        match start(SocketAddr::new(addr, port)) {
+            Ok((sock, started)) => {
+                let mut deadline = started + self.req.timeout;
+                if let Some(e) = self.end {
+                    deadline = deadline.min(e);
+                }
+                self.conns.push(Conn {
+                    sock,
+                    host: h,
+                    port_idx,
+                    seq,
+                    started,
+                    deadline,
+                });
+            }
+            Err(outcome) => self.finish(h, port_idx, seq, outcome),
         }
-        let mut fds: Vec<libc::pollfd> = waiting
+    }
+
+    /// Records how a connect ended; a host that did not answer gets its next port.
+    fn finish(&mut self, h: usize, port_idx: usize, seq: u16, outcome: Outcome) {
+        let next_port = port_idx + 1 < self.req.tcp_ports.len() && !self.past_end();
+        let host = &mut self.hosts[h];
+        let Some(address) = host.addr else { return };
+        match outcome {
+            Outcome::Up { rtt, refused } => {
+                host.record(ReplyRecord {
+                    seq,
+                    bytes: 0,
+                    ttl: None,
+                    rtt,
+                    duplicate: false,
+                    tcp_port: Some(self.req.tcp_ports[port_idx]),
+                    refused: Some(refused),
+                });
+                if let Some(r) = host.replies.last() {
+                    (self.on_event)(&PingEvent::Reply {
+                        host: &host.label,
+                        address,
+                        reply: r,
+                    });
+                }
+            }
+            _ if next_port => self.attempt(h, port_idx + 1, seq),
+            Outcome::Timeout => {}
+            Outcome::Failed(e) => {
+                host.errors += 1;
+                let ex = explain::io_error(&e);
+                (self.on_event)(&PingEvent::SendError {
+                    host: &host.label,
+                    address,
+                    seq,
+                    error: &ex,
+                });
+                host.send_error = Some(ex);
+            }
+        }
+    }
+
+    fn past_end(&self) -> bool {
+        self.end.is_some_and(|e| Instant::now() >= e)
+    }
+
+    /// Waits up to `d` for connects to complete, then settles the ones that did or whose time ran out.
+    fn poll(&mut self, d: Duration) {
+        let mut fds: Vec<libc::pollfd> = self
+            .conns
             .iter()
-            .filter_map(|&i| attempts[i].sock.as_ref())
-            .map(|s| libc::pollfd {
-                fd: s.as_raw_fd(),
+            .map(|c| libc::pollfd {
+                fd: c.sock.as_raw_fd(),
                 events: libc::POLLOUT,
                 revents: 0,
             })
             .collect();
-        let ms = (deadline - now).as_millis().clamp(1, 100) as i32;
-        // SAFETY: fds is a live array of fds.len() pollfd.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        for (k, &i) in waiting.iter().enumerate() {
-            if fds.get(k).is_none_or(|f| f.revents == 0) {
-                continue;
+        let ts = libc::timespec {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+        };
+        // SAFETY: fds is a live array of fds.len() pollfd; ts is a valid timespec.
+        unsafe {
+            libc::ppoll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                &ts,
+                std::ptr::null(),
+            )
+        };
+        let now = Instant::now();
+        let mut settled = Vec::new();
+        for (i, (f, c)) in fds.iter().zip(&self.conns).enumerate() {
+            if f.revents != 0 {
+                let o = match c.sock.take_error() {
+                    Ok(None) => Outcome::Up {
+                        rtt: c.started.elapsed(),
+                        refused: false,
+                    },
+                    Ok(Some(e)) | Err(e) => refused_or_failed(e, c.started),
+                };
+                settled.push((i, o));
+            } else if now >= c.deadline {
+                settled.push((i, Outcome::Timeout));
             }
-            let a = &mut attempts[i];
-            let err = a.sock.as_ref().map(|s| s.take_error());
-            a.outcome = Some(match err {
-                Some(Ok(None)) => Outcome::Up {
-                    rtt: a.started.elapsed(),
-                    refused: false,
-                },
-                Some(Ok(Some(e))) | Some(Err(e)) => classify(e, a.started),
-                None => Outcome::Timeout,
-            });
-            a.sock = None;
+        }
+        // Highest index first, so swap_remove only ever moves a connect that stays in flight.
+        let mut done = Vec::new();
+        for (i, o) in settled.into_iter().rev() {
+            let c = self.conns.swap_remove(i);
+            done.push((c.host, c.port_idx, c.seq, o));
+        }
+        for (h, p, seq, o) in done {
+            self.finish(h, p, seq, o);
         }
     }
-    attempts
-        .into_iter()
-        .map(|a| a.outcome.unwrap_or(Outcome::Timeout))
-        .collect()
 }
 
-/// Runs TCP pings: `count` rounds (or until the deadline), `interval` apart, each round over every host in
-/// batches. Returns whether it was interrupted.
+/// Runs TCP pings: `count` rounds (or until the deadline), `interval` apart per host, paced by `rate` over all
+/// hosts. Returns whether it was interrupted.
 pub(crate) fn run(
     req: &PingRequest,
     hosts: &mut [HostState],
     start: Instant,
     on_event: &mut dyn FnMut(&PingEvent),
 ) -> bool {
-    let order: Vec<usize> = (0..hosts.len())
-        .filter(|&i| hosts[i].addr.is_some())
-        .collect();
-    let end = req.deadline.map(|d| start + d);
-    let mut round: u64 = 0;
-    let mut next_round = start;
-    while req.count.is_none_or(|c| round < c) && !order.is_empty() {
-        // Wait for the round's time, in short steps so Ctrl-C and the deadline are seen.
-        loop {
-            if interrupt::requested() {
-                return true;
-            }
-            let now = Instant::now();
-            if end.is_some_and(|e| now >= e) {
-                return false;
-            }
-            if now >= next_round {
+    let mut sched = Schedule::new(hosts, req, start);
+    let mut r = Run {
+        req,
+        hosts,
+        conns: Vec::new(),
+        end: req.deadline.map(|d| start + d),
+        on_event,
+    };
+    loop {
+        if interrupt::requested() {
+            return true;
+        }
+        let now = Instant::now();
+        if r.past_end() {
+            return false;
+        }
+        while let Some((h, due)) = sched.peek() {
+            if due > now || r.conns.len() >= MAX_INFLIGHT {
                 break;
             }
-            std::thread::sleep((next_round - now).min(Duration::from_millis(50)));
+            let seq = (sched.round().wrapping_add(1) & 0xffff) as u16;
+            r.hosts[h].sent += 1;
+            r.attempt(h, 0, seq);
+            sched.advance(due);
         }
-        next_round += req.interval;
-        let seq = (round.wrapping_add(1) & 0xffff) as u16;
-        let timeout = match end {
-            Some(e) => req.timeout.min(e.saturating_duration_since(Instant::now())),
-            None => req.timeout,
-        };
-        for chunk in order.chunks(BATCH) {
-            ping_batch(req, hosts, chunk, seq, timeout, on_event);
-            if interrupt::requested() {
-                return true;
+        let next_send = sched.peek().map(|(_, due)| due);
+        if next_send.is_none() && r.conns.is_empty() {
+            return false;
+        }
+        let mut wake = now + Duration::from_millis(100);
+        if r.conns.len() < MAX_INFLIGHT {
+            if let Some(t) = next_send {
+                wake = wake.min(t);
             }
         }
-        round += 1;
-    }
-    false
-}
-
-/// One TCP ping of each host in `chunk`: the first port, then the next ports for hosts that did not answer.
-fn ping_batch(
-    req: &PingRequest,
-    hosts: &mut [HostState],
-    chunk: &[usize],
-    seq: u16,
-    timeout: Duration,
-    on_event: &mut dyn FnMut(&PingEvent),
-) {
-    let mut todo: Vec<usize> = chunk.to_vec();
-    for &h in chunk {
-        hosts[h].sent += 1;
-    }
-    let mut last_failure: Vec<Option<Outcome>> = (0..hosts.len()).map(|_| None).collect();
-    for &port in &req.tcp_ports {
-        if todo.is_empty() {
-            break;
+        for t in r.conns.iter().map(|c| c.deadline).chain(r.end) {
+            wake = wake.min(t);
         }
-        let addrs: Vec<SocketAddr> = todo
-            .iter()
-            .filter_map(|&h| hosts[h].addr.map(|a| SocketAddr::new(a, port)))
-            .collect();
-        let outcomes = connect_all(&addrs, timeout);
-        let mut again = Vec::new();
-        for (&h, o) in todo.iter().zip(outcomes) {
-            match o {
-                Outcome::Up { rtt, refused } => {
-                    let host = &mut hosts[h];
-                    let Some(address) = host.addr else { continue };
-                    host.record(ReplyRecord {
-                        seq,
-                        bytes: 0,
-                        ttl: None,
-                        rtt,
-                        duplicate: false,
-                        tcp_port: Some(port),
-                        refused: Some(refused),
-                    });
-                    if let Some(r) = host.replies.last() {
-                        on_event(&PingEvent::Reply {
-                            host: &host.label,
-                            address,
-                            reply: r,
-                        });
-                    }
-                }
-                other => {
-                    last_failure[h] = Some(other);
-                    again.push(h);
-                }
-            }
-        }
-        todo = again;
-    }
-    for h in todo {
-        if let Some(Outcome::Failed(e)) = last_failure[h].take() {
-            let host = &mut hosts[h];
-            host.errors += 1;
-            let ex = explain::io_error(&e);
-            if let Some(address) = host.addr {
-                on_event(&PingEvent::SendError {
-                    host: &host.label,
-                    address,
-                    seq,
-                    error: &ex,
-                });
-            }
-            host.send_error = Some(ex);
-        }
+        r.poll(wake.saturating_duration_since(Instant::now()));
     }
 }
