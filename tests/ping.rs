@@ -537,20 +537,36 @@ fn without_icmp_permission_it_says_so_and_pings_with_tcp() {
     assert!(out.contains("ping statistics (TCP)"), "{out}");
 }
 
-/// Starts a long ping, sends SIGINT after about a second, returns (exit code, stdout).
+/// Starts a long ping, sends SIGINT about a second after it started pinging, returns (exit code, stdout).
 fn interrupted(args: &[&str]) -> (i32, String) {
-    let child = netdiag()
+    let mut child = netdiag()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut head = String::new();
+    if !args.contains(&"--json") {
+        // Text mode: the first reply line proves the handler is installed and pings are flowing.
+        for _ in 0..3 {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            head.push_str(&line);
+            if line.contains("bytes from") {
+                break;
+            }
+        }
+    }
     sleep(Duration::from_millis(1200));
     // SAFETY: signalling our own child by its pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let o = child.wait_with_output().unwrap();
-    let (code, out, _) = decode(o);
-    (code, out)
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+    let status = child.wait().unwrap();
+    (status.code().unwrap_or(-1), head + &rest)
 }
 
 #[test]
