@@ -457,7 +457,11 @@ pub fn ping_with(
         .hosts
         .iter()
         .map(|h| {
-            let addr = lookup::resolve(h, req.family).map(|a| a[0]);
+            let addr = lookup::resolve(h, req.family).and_then(|a| {
+                a.first()
+                    .copied()
+                    .ok_or_else(|| explain::resolver(libc::EAI_NODATA))
+            });
             HostState::new(h.to_string(), addr)
         })
         .collect();
