@@ -552,6 +552,33 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+                               v6 in proptest::bool::ANY, hdr in proptest::bool::ANY, t in 0u8..=255) {
+            let _ = parse_reply(&bytes, v6, hdr);
+            let _ = parse_queued_error(&bytes, v6, t, t, IpAddr::V6(Ipv6Addr::LOCALHOST), None);
+        }
+
+        #[test]
+        fn our_echo_round_trips(id in 0u16.., seq in 0u16.., size in 0usize..300, ttl in 1u8..) {
+            let data = payload(TOKEN, size);
+            let pkt = with_ip([127, 0, 0, 1], [127, 0, 0, 1], ttl, &v4_reply(id, seq, &data));
+            let want_token = (size >= TOKEN_LEN).then_some(TOKEN);
+            proptest::prop_assert_eq!(
+                parse_reply(&pkt, false, true),
+                Some(Parsed::EchoReply {
+                    id,
+                    seq,
+                    icmp_len: 8 + size,
+                    token: want_token,
+                    ttl: Some(ttl),
+                    source: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                })
+            );
+        }
+    }
+
     #[test]
     fn never_panics_on_arbitrary_bytes() {
         // A cheap deterministic sweep; the fuzzer covers the rest.
