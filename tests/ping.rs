@@ -597,6 +597,8 @@ fn bad_input_is_one_line_and_exit_2() {
         (vec!["ping", "127.0.0.1:80"], "--tcp-port 80"),
         (vec!["ping", "10.0.0.0/8"], "--force"),
         (vec!["ping", "-c", "0", "127.0.0.1"], "0"),
+        (vec!["ping", "-c", "65536", "127.0.0.1"], "65536"),
+        (vec!["ping", "::/0", "0.0.0.0/0", "--force"], "hosts"),
         (vec!["ping", "--rate=-1", "127.0.0.1"], "rate"),
         (vec!["ping", "-s", "70000", "127.0.0.1"], "70000"),
         (vec!["ping", "-i", "soon", "127.0.0.1"], "expected seconds"),

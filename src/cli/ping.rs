@@ -28,8 +28,9 @@ pub struct PingArgs {
     #[arg(value_name = "HOST|CIDR", required = true)]
     pub targets: Vec<String>,
 
-    /// Echo requests per host [default: 4 for one host, 1 per host for several; unlimited with -w].
-    #[arg(short = 'c', long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    /// Echo requests per host, up to 65535 (the sequence number space; -w runs longer) [default: 4 for one
+    /// host, 1 per host for several; until the deadline with -w].
+    #[arg(short = 'c', long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..=65_535))]
     pub count: Option<u64>,
 
     /// Time between two pings to the same host [default: 1s]. Below 2ms needs root, as in ping.

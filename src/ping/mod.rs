@@ -264,10 +264,10 @@ pub fn expand(specs: &[HostSpec], force: bool) -> Result<Vec<Host>, InputError> 
     };
     let mut total: u128 = 0;
     for s in specs {
-        total += match s {
+        total = total.saturating_add(match s {
             HostSpec::Cidr(c) => c.len(),
             HostSpec::Target(_) => 1,
-        };
+        });
     }
     if total > limit as u128 {
         return Err(too_many(total));
@@ -862,6 +862,7 @@ mod tests {
             65_534
         );
         assert!(expand(&specs(&["10.0.0.0/7"]), true).is_err());
+        assert!(expand(&specs(&["::/0", "::/0", "0.0.0.0/0"]), true).is_err());
     }
 
     #[test]
