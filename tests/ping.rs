@@ -220,7 +220,7 @@ fn icmp_errors_from_a_router_are_reported_with_their_sender() {
     // a routes 10.77.0.0/16 via b; b forwards but has no route there, so it answers "net unreachable".
     let v = VethPair::new("prtr");
     v.a.sh(&format!("ip route add 10.77.0.0/16 via {}", v.b_ip));
-    v.b.sh("sysctl -qw net.ipv4.ip_forward=1");
+    v.b.sh("echo 1 > /proc/sys/net/ipv4/ip_forward");
     let o =
         v.a.netdiag()
             .args(["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.77.1.1"])
@@ -302,9 +302,9 @@ fn unprivileged_datagram_sockets_ping_and_report_icmp_errors() {
     }
     // ping_group_range is per namespace: allow every group in ours, so nobody gets ICMP datagram sockets.
     let v = VethPair::new("pdgr");
-    v.a.sh("sysctl -qw net.ipv4.ping_group_range=\"0 2147483647\"");
+    v.a.sh("echo 0 2147483647 > /proc/sys/net/ipv4/ping_group_range");
     v.a.sh(&format!("ip route add 10.77.0.0/16 via {}", v.b_ip));
-    v.b.sh("sysctl -qw net.ipv4.ip_forward=1");
+    v.b.sh("echo 1 > /proc/sys/net/ipv4/ip_forward");
     let Some((code, out, err)) = netdiag_as_nobody(
         &v.a,
         &[
