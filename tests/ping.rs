@@ -243,6 +243,23 @@ fn icmp_errors_from_a_router_are_reported_with_their_sender() {
         "{out}"
     );
     assert!(out.contains("+2 errors, 100% packet loss"), "{out}");
+    // The same over IPv6: b answers ICMPv6 "no route".
+    v.a.sh(&format!("ip -6 route add fd77::/16 via {}", v.b_ip6));
+    v.b.sh("echo 1 > /proc/sys/net/ipv6/conf/all/forwarding");
+    let o =
+        v.a.netdiag()
+            .args(["ping", "-c", "1", "-W", "3", "fd77::1"])
+            .output()
+            .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "From {} icmp_seq=1 Destination unreachable: No route",
+            v.b_ip6
+        )),
+        "{out}"
+    );
     // --ttl 1 toward a prefix b forwards (back to a): b answers "time exceeded"; with the default TTL the
     // packet goes back to a, which does not forward, and nothing comes back.
     v.a.sh(&format!("ip route add 10.78.0.0/16 via {}", v.b_ip));

@@ -217,7 +217,8 @@ pub fn describe_error(kind: IcmpErrorKind, code: u8, v6: bool) -> &'static str {
         (DestinationUnreachable, true, 4) => "Destination unreachable: Port unreachable",
         (DestinationUnreachable, true, _) => "Destination unreachable",
         (TimeExceeded, _, 1) => "Frag reassembly time exceeded",
-        (TimeExceeded, _, _) => "Time to live exceeded",
+        (TimeExceeded, true, _) => "Time exceeded: Hop limit",
+        (TimeExceeded, false, _) => "Time to live exceeded",
         (PacketTooBig, _, _) => "Packet too big",
         (ParameterProblem, _, _) => "Parameter problem",
     }
