@@ -584,7 +584,6 @@ impl Engine {
                     break;
                 }
                 self.send_one(
-                    req,
                     hosts,
                     h,
                     sched.round(),
@@ -623,7 +622,6 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn send_one(
         &self,
-        req: &PingRequest,
         hosts: &mut [HostState],
         h: usize,
         round: u64,
@@ -632,7 +630,6 @@ impl Engine {
         inflight: &mut Inflight,
         on_event: &mut dyn FnMut(&PingEvent),
     ) {
-        let _ = req;
         let Some(addr) = hosts[h].addr else { return };
         let Some(sock) = self.sock(addr.is_ipv6()) else {
             return;
