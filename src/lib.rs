@@ -9,6 +9,7 @@ pub mod explain;
 pub mod http;
 pub mod interrupt;
 pub mod lookup;
+pub mod ping;
 pub mod port;
 pub mod render;
 pub mod services;
