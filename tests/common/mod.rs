@@ -99,7 +99,7 @@ impl NetNs {
     /// Adds nftables rules: `rules` is the body of an `inet t` table's input chain, e.g. `tcp dport 9 drop`.
     pub fn nft_input(&self, rules: &str) {
         let script = format!(
-            "table inet t {{ chain input {{ type filter hook input priority 0; policy accept; {rules} ; }} }}"
+            "table inet t {{ chain input {{ type filter hook input priority 0; policy accept; {rules} ; }} ; }}"
         );
         self.sh(&format!("echo '{script}' | nft -f -"));
     }

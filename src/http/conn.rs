@@ -1,0 +1,545 @@
+//! One exchange on netdiag's own socket: resolve, connect (each address in turn), TLS, write the request, read
+//! the answer through the bounded decoder. Every step runs against the one deadline of the whole fetch.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, StreamOwned};
+
+use super::parse::{Limits, ResponseDecoder};
+use super::tls::{self, TlsInfo};
+use super::{BodyInfo, Hop, HttpRequest, Marks, Method, Scheme, Url};
+use crate::explain::{self, Explanation, Verdict};
+use crate::target::Host;
+
+/// Longest single wait, so Ctrl-C is noticed soon even in a long read.
+const SLICE: Duration = Duration::from_millis(250);
+/// Read buffer size.
+const READ_BUF: usize = 64 * 1024;
+
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn sock(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(t) => &t.sock,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            // A server that closes without close_notify ends a read-until-close body, as for every client.
+            Conn::Tls(t) => match t.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                r => r,
+            },
+        }
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.write_all(data),
+            Conn::Tls(t) => {
+                t.write_all(data)?;
+                t.flush()
+            }
+        }
+    }
+}
+
+/// Time left before the deadline, or None once it passed.
+fn left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+}
+
+fn interrupted() -> Explanation {
+    Explanation {
+        verdict: Verdict::Error,
+        code: "interrupted".into(),
+        cause: "interrupted (Ctrl-C) before the answer was complete".into(),
+        fix: String::new(),
+    }
+}
+
+/// A deadline that passed after the connection was made: the server is stalled or slow, not filtered.
+fn stalled(timeout: Duration, what: &str) -> Explanation {
+    Explanation {
+        verdict: Verdict::Filtered,
+        code: "timeout".into(),
+        cause: format!(
+            "the server did not finish {what} within {} (--timeout)",
+            crate::duration::fmt_ms(timeout)
+        ),
+        fix: "the server is stalled or very slow; check its logs, or give it a longer --timeout"
+            .into(),
+    }
+}
+
+/// The request bytes: the default headers, replaced or followed by the user's.
+pub(super) fn request_bytes(url: &Url, req: &HttpRequest) -> String {
+    let version = if req.http10 { "HTTP/1.0" } else { "HTTP/1.1" };
+    let ua = format!("netdiag/{}", env!("CARGO_PKG_VERSION"));
+    let defaults = [
+        ("Host", url.authority()),
+        ("User-Agent", ua),
+        ("Accept", "*/*".to_string()),
+        ("Connection", "close".to_string()),
+    ];
+    let mut s = format!("{} {} {version}\r\n", req.method.as_str(), url.path);
+    for (name, value) in &defaults {
+        let user = req
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name));
+        if user.is_none() {
+            s.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    for (name, value) in &req.headers {
+        s.push_str(&format!("{name}: {value}\r\n"));
+    }
+    s.push_str("\r\n");
+    s
+}
+
+fn new_hop(url: &Url, request: String) -> Hop {
+    Hop {
+        url: url.clone(),
+        resolved: Vec::new(),
+        address: None,
+        failed_addresses: Vec::new(),
+        request,
+        tls: None,
+        interim: Vec::new(),
+        response: None,
+        body: BodyInfo::default(),
+        timings: Default::default(),
+        location: None,
+        error: None,
+        raw_head: Vec::new(),
+    }
+}
+
+/// Runs one request/response exchange; returns the hop and the body kept (when asked).
+pub(super) fn exchange(url: &Url, req: &HttpRequest, deadline: Instant) -> (Hop, Vec<u8>) {
+    let mut marks = Marks::new();
+    let mut hop = new_hop(url, request_bytes(url, req));
+    let mut body = Vec::new();
+    if let Err(e) = run(url, req, deadline, &mut marks, &mut hop, &mut body) {
+        hop.error = Some(e);
+    }
+    if marks.end.is_none() {
+        marks.end = Some(Instant::now());
+    }
+    hop.timings = marks.timings();
+    (hop, body)
+}
+
+fn run(
+    url: &Url,
+    req: &HttpRequest,
+    deadline: Instant,
+    marks: &mut Marks,
+    hop: &mut Hop,
+    body: &mut Vec<u8>,
+) -> Result<(), Explanation> {
+    hop.resolved = resolve(&url.host, req, deadline)?;
+    marks.dns = Some(Instant::now());
+    let sock = connect(hop, url.port, req, deadline)?;
+    marks.connect = Some(Instant::now());
+    let _ = sock.set_nodelay(true);
+    let mut conn = match url.scheme {
+        Scheme::Http => Conn::Plain(sock),
+        Scheme::Https => {
+            let c = handshake(sock, url, req, deadline, hop);
+            // A failed handshake still shows how long it ran.
+            marks.tls = Some(Instant::now());
+            c?
+        }
+    };
+    let remaining = left(deadline).ok_or_else(|| explain::timeout(req.timeout))?;
+    let _ = conn.sock().set_write_timeout(Some(remaining));
+    conn.write_all(hop.request.as_bytes())
+        .map_err(|e| write_error(&e, req.timeout))?;
+    marks.request = Some(Instant::now());
+    read_response(&mut conn, req, deadline, marks, hop, body)
+}
+
+/// Resolves under the deadline: an address at once; a name on a helper thread (getaddrinfo cannot be
+/// cancelled), waiting in slices so Ctrl-C and the deadline hold. A resolver that outlives the deadline is
+/// left to finish on its own.
+fn resolve(
+    host: &Host,
+    req: &HttpRequest,
+    deadline: Instant,
+) -> Result<Vec<std::net::IpAddr>, Explanation> {
+    if let Host::Ip(_) = host {
+        return crate::lookup::resolve(host, req.family);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (h, family) = (host.clone(), req.family);
+    std::thread::Builder::new()
+        .name("resolve".into())
+        .spawn(move || {
+            let _ = tx.send(crate::lookup::resolve(&h, family));
+        })
+        .map_err(|e| explain::io_error(&e))?;
+    loop {
+        if crate::interrupt::requested() {
+            return Err(interrupted());
+        }
+        let Some(remaining) = left(deadline) else {
+            return Err(Explanation {
+                verdict: Verdict::Temporary,
+                code: "timeout".into(),
+                cause: format!(
+                    "name resolution did not finish within {} (--timeout)",
+                    crate::duration::fmt_ms(req.timeout)
+                ),
+                fix: "check the nameservers in /etc/resolv.conf, or give it a longer --timeout"
+                    .into(),
+            });
+        };
+        match rx.recv_timeout(remaining.min(SLICE)) {
+            Ok(r) => return r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(explain::resolver(libc::EAI_SYSTEM))
+            }
+        }
+    }
+}
+
+fn write_error(e: &io::Error, timeout: Duration) -> Explanation {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            stalled(timeout, "reading the request")
+        }
+        _ => explain::io_error(e),
+    }
+}
+
+/// Tries each resolved address in order until one accepts; all of them share the deadline.
+fn connect(
+    hop: &mut Hop,
+    port: u16,
+    req: &HttpRequest,
+    deadline: Instant,
+) -> Result<TcpStream, Explanation> {
+    let addrs: Vec<SocketAddr> = hop
+        .resolved
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, port))
+        .collect();
+    let mut last = explain::timeout(req.timeout);
+    for addr in addrs {
+        if crate::interrupt::requested() {
+            return Err(interrupted());
+        }
+        if left(deadline).is_none() {
+            break;
+        }
+        match connect_one(addr, deadline) {
+            Ok(s) => {
+                hop.address = Some(addr);
+                return Ok(s);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(interrupted()),
+            Err(e) => {
+                last = match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                        explain::timeout(req.timeout)
+                    }
+                    _ => explain::io_error(&e),
+                };
+                hop.failed_addresses.push(super::Attempt {
+                    address: addr,
+                    error: last.clone(),
+                });
+            }
+        }
+    }
+    Err(last)
+}
+
+/// A non-blocking connect polled in slices, so Ctrl-C is noticed (`Interrupted`) and the deadline holds
+/// (`TimedOut`). A loopback connect that met itself (source port == destination port, which the kernel allows
+/// on a closed ephemeral port) is what it means: refused.
+fn connect_one(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::os::fd::AsRawFd;
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_nonblocking(true)?;
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => loop {
+            if crate::interrupt::requested() {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let Some(remaining) = left(deadline) else {
+                return Err(io::ErrorKind::TimedOut.into());
+            };
+            let wait = remaining.min(SLICE).as_millis().clamp(1, 1000) as libc::c_int;
+            let mut pfd = libc::pollfd {
+                fd: sock.as_raw_fd(),
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for a socket this function owns.
+            let rc = unsafe { libc::poll(&mut pfd, 1, wait) };
+            if rc < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if rc > 0 {
+                if let Some(e) = sock.take_error()? {
+                    return Err(e);
+                }
+                break;
+            }
+        },
+        Err(e) => return Err(e),
+    }
+    sock.set_nonblocking(false)?;
+    let local = sock.local_addr()?.as_socket();
+    if local == Some(addr) {
+        return Err(io::Error::from_raw_os_error(libc::ECONNREFUSED));
+    }
+    Ok(sock.into())
+}
+
+fn handshake(
+    sock: TcpStream,
+    url: &Url,
+    req: &HttpRequest,
+    deadline: Instant,
+    hop: &mut Hop,
+) -> Result<Conn, Explanation> {
+    let seen: tls::Seen = Arc::new(Mutex::new(None));
+    let config = tls::client_config(&req.tls, seen.clone()).map_err(|e| Explanation {
+        verdict: Verdict::Error,
+        code: "tls-setup".into(),
+        cause: format!("{e:#}"),
+        fix: String::new(),
+    })?;
+    let name = match &url.host {
+        Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
+        Host::Name(n) => ServerName::try_from(n.clone()).map_err(|_| Explanation {
+            verdict: Verdict::Error,
+            code: "tls-name".into(),
+            cause: format!("'{n}' cannot be used as a TLS server name"),
+            fix: String::new(),
+        })?,
+    };
+    let mut tls_conn = ClientConnection::new(config, name).map_err(|e| Explanation {
+        verdict: Verdict::Error,
+        code: "tls-setup".into(),
+        cause: e.to_string(),
+        fix: String::new(),
+    })?;
+    let mut sock = sock;
+    let host = url.host.to_string();
+    let cert_of = |seen: &tls::Seen| {
+        seen.lock()
+            .ok()
+            .and_then(|s| s.as_deref().and_then(super::cert::parse_certificate))
+    };
+    while tls_conn.is_handshaking() {
+        if crate::interrupt::requested() {
+            return Err(interrupted());
+        }
+        let Some(remaining) = left(deadline) else {
+            return Err(stalled(req.timeout, "the TLS handshake"));
+        };
+        let _ = sock.set_read_timeout(Some(remaining.min(SLICE)));
+        let _ = sock.set_write_timeout(Some(remaining));
+        match tls_conn.complete_io(&mut sock) {
+            Ok((0, 0)) if tls_conn.is_handshaking() && tls_conn.wants_read() => {
+                return Err(Explanation {
+                    verdict: Verdict::Reset,
+                    code: "EOF".into(),
+                    cause: "the server closed the connection during the TLS handshake".into(),
+                    fix: "check that the port speaks TLS (try http://)".into(),
+                })
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let cert = cert_of(&seen);
+                let x = tls::explain_error(&e, &host, cert.as_ref());
+                hop.tls = Some(tls_info(&tls_conn, cert, false));
+                return Err(x);
+            }
+        }
+    }
+    hop.tls = Some(tls_info(&tls_conn, cert_of(&seen), !req.tls.insecure));
+    Ok(Conn::Tls(Box::new(StreamOwned::new(tls_conn, sock))))
+}
+
+fn tls_info(c: &ClientConnection, cert: Option<super::cert::CertInfo>, verified: bool) -> TlsInfo {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let version = match c.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+        Some(v) => format!("{v:?}"),
+        None => "-".to_string(),
+    };
+    TlsInfo {
+        version,
+        cipher_suite: c
+            .negotiated_cipher_suite()
+            .map_or_else(|| "-".to_string(), |s| format!("{:?}", s.suite())),
+        alpn: c
+            .alpn_protocol()
+            .map(|a| String::from_utf8_lossy(a).into_owned()),
+        verified,
+        days_left: cert.as_ref().map(|c| c.days_left(now)),
+        certificate: cert,
+    }
+}
+
+fn read_response(
+    conn: &mut Conn,
+    req: &HttpRequest,
+    deadline: Instant,
+    marks: &mut Marks,
+    hop: &mut Hop,
+    body: &mut Vec<u8>,
+) -> Result<(), Explanation> {
+    let limits = Limits {
+        max_body: req.max_size,
+        keep_body: req.keep_body,
+        ..Limits::default()
+    };
+    let mut dec = ResponseDecoder::new(limits, req.method == Method::Head);
+    let mut buf = vec![0u8; READ_BUF];
+    let result = loop {
+        if crate::interrupt::requested() {
+            break Err(interrupted());
+        }
+        let Some(remaining) = left(deadline) else {
+            let what = if dec.has_head() {
+                "the body"
+            } else {
+                "its answer"
+            };
+            break Err(stalled(req.timeout, what));
+        };
+        let _ = conn.sock().set_read_timeout(Some(remaining.min(SLICE)));
+        match conn.read(&mut buf) {
+            Ok(0) => break dec.finish().map_err(|e| parse_error(&e)),
+            Ok(n) => {
+                if marks.first_byte.is_none() {
+                    marks.first_byte = Some(Instant::now());
+                }
+                match dec.feed(&buf[..n]) {
+                    Ok(true) => break Ok(()),
+                    Ok(false) => {}
+                    Err(e) => break Err(parse_error(&e)),
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => break Err(explain::io_error(&e)),
+        }
+    };
+    marks.end = Some(Instant::now());
+    let r = dec.into_response();
+    hop.interim = r.interim;
+    hop.raw_head = r.raw_head;
+    hop.body = BodyInfo {
+        framing: r.framing,
+        content_length: match r.framing {
+            Some(super::Framing::ContentLength(n)) => Some(n),
+            _ => None,
+        },
+        length: r.body_len,
+        truncated: r.truncated,
+        complete: r.complete,
+        trailers: r.trailers,
+    };
+    if let Some(h) = &r.head {
+        if (300..400).contains(&h.status) {
+            hop.location = h.header("location").map(str::to_string);
+        }
+    }
+    hop.response = r.head;
+    *body = r.body;
+    result
+}
+
+/// Explains a response the parser rejected.
+fn parse_error(e: &super::ParseError) -> Explanation {
+    use super::ParseError::*;
+    match e {
+        Empty => Explanation {
+            verdict: Verdict::Reset,
+            code: "EOF".into(),
+            cause: e.to_string(),
+            fix: "the port may not speak HTTP, or the server rejected the request; check its logs"
+                .into(),
+        },
+        Incomplete(_) => Explanation {
+            verdict: Verdict::Reset,
+            code: "incomplete".into(),
+            cause: e.to_string(),
+            fix: "the server may have crashed or hit a limit; check its logs".into(),
+        },
+        _ => Explanation {
+            verdict: Verdict::Protocol,
+            code: "bad-response".into(),
+            cause: format!("the answer is not valid HTTP/1.x: {e}"),
+            fix:
+                "the port may speak another protocol (HTTPS? try https://), or the server is broken"
+                    .into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_has_the_defaults_and_user_headers() {
+        let mut req = HttpRequest::new(Url::parse("http://[::1]:8080/a?b").unwrap());
+        req.headers = vec![
+            ("Accept".into(), "text/plain".into()),
+            ("X-Y".into(), "z".into()),
+        ];
+        let s = request_bytes(&req.url, &req);
+        let want = format!(
+            "GET /a?b HTTP/1.1\r\nHost: [::1]:8080\r\nUser-Agent: netdiag/{}\r\nConnection: close\r\nAccept: text/plain\r\nX-Y: z\r\n\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(s, want);
+        req.http10 = true;
+        req.method = Method::Head;
+        assert!(request_bytes(&req.url, &req).starts_with("HEAD /a?b HTTP/1.0\r\n"));
+    }
+}
