@@ -117,6 +117,8 @@ fn working_http_server_across_a_veth_works_end_to_end() {
     );
     assert!(out.contains("HTTP/1.1 200 OK"), "{out}");
     assert!(out.contains("server tiny-test"), "{out}");
+    assert!(out.contains(&format!("ICMP echo to {}", v.b_ip)), "{out}");
+    assert!(out.contains("echo reply"), "{out}");
     let (code, out, _) = diagnose_in(&v.a, &["--json", &url]);
     assert_eq!(code, 0);
     let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
@@ -173,14 +175,22 @@ fn closed_port_fails_at_connect_with_refused() {
     assert!(out.contains("skipped: no connection to talk over"), "{out}");
 }
 
+/// nftables rules in the namespace's own `inet t` table (input hook). Not common::NetNs::nft_input: its
+/// one-line script lacks the ';' that nft 1.0.6 needs after the chain's '}'.
+fn nft_drop(ns: &NetNs, rules: &[&str]) {
+    ns.sh("nft add table inet t && nft add chain inet t input \"{ type filter hook input priority 0; policy accept; }\"");
+    for r in rules {
+        ns.sh(&format!("nft add rule inet t input {r}"));
+    }
+}
+
 #[test]
-fn dropped_port_is_filtered_after_the_timeout() {
-    if !can_nft("dropped_port_is_filtered_after_the_timeout") {
+fn dropped_port_on_a_pinging_host_blames_a_firewall() {
+    if !can_nft("dropped_port_on_a_pinging_host_blames_a_firewall") {
         return;
     }
     let ns = NetNs::new("dgdr");
-    // Not common::NetNs::nft_input: its one-line script lacks the ';' nft 1.0.6 needs after the chain's '}'.
-    ns.sh("nft add table inet t && nft add chain inet t input \"{ type filter hook input priority 0; policy accept; }\" && nft add rule inet t input tcp dport 8081 drop");
+    nft_drop(&ns, &["tcp dport 8081 drop"]);
     let start = Instant::now();
     let (code, out, err) = diagnose_in(&ns, &["--timeout", "1", "127.0.0.1:8081"]);
     assert_eq!(code, 1, "{out}{err}");
@@ -189,10 +199,42 @@ fn dropped_port_is_filtered_after_the_timeout() {
         "must wait for the deadline"
     );
     assert!(out.contains("FAIL at connect: filtered"), "{out}");
+    assert!(out.contains("echo reply"), "{out}");
+    assert!(
+        out.contains("no answer within 1.000 s, although the host answers ping: a firewall is dropping the packets to port 8081"),
+        "{out}"
+    );
+    assert!(out.contains("fix: open port 8081 in the firewall"), "{out}");
+}
+
+#[test]
+fn silent_host_is_filtered_or_down() {
+    if !can_nft("silent_host_is_filtered_or_down") {
+        return;
+    }
+    let v = VethPair::new("dgsi");
+    // b drops everything that comes in: no ping reply, no SYN-ACK, no RST.
+    nft_drop(&v.b, &["drop"]);
+    let start = Instant::now();
+    let (code, out, err) = diagnose_in(
+        &v.a,
+        &["--timeout", "1", &format!("http://{}:8080/", v.b_ip)],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    // Reach and connect wait at the same time: one deadline, not two.
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(out.contains("reach    ICMP echo to"), "{out}");
+    assert!(out.contains("warn: filtered"), "{out}");
+    assert!(out.contains("FAIL at connect: filtered"), "{out}");
     assert!(
         out.contains("no answer within 1.000 s: a firewall is probably dropping the packets, or the host is down"),
         "{out}"
     );
+    assert!(out.contains("skipped: no connection to talk over"), "{out}");
 }
 
 #[test]
@@ -372,7 +414,8 @@ fn serve_across_a_veth_is_diagnosed_as_open() {
     let _ = child.wait();
     let (code, out, err) = last;
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("open (from "), "{out}");
+    assert!(out.contains(&format!("TCP {target}  ")), "{out}");
+    assert!(out.contains("echo reply"), "{out}");
     assert!(
         out.contains("skipped: no protocol check for port 7788"),
         "{out}"
@@ -384,7 +427,7 @@ fn bad_targets_are_one_line_errors() {
     for (args, needle) in [
         (
             vec!["diagnose", "ftp://example.test/"],
-            "scheme 'ftp' is not http or https",
+            "scheme 'ftp' is not supported",
         ),
         (vec!["diagnose", "host/path"], "a path needs a URL"),
         (vec!["diagnose", "a", "b"], "unexpected argument 'b'"),
@@ -406,4 +449,102 @@ fn closed_loopback_port_without_root() {
         out.contains(&format!("nothing listens on port {port}")),
         "{out}"
     );
+}
+
+/// A self-signed certificate for `names` (DER cert, DER PKCS#8 key, PEM cert).
+fn self_signed(names: &[&str]) -> (Vec<u8>, Vec<u8>, String) {
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "netdiag diagnose test");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert.der().to_vec(), key.serialize_der(), cert.pem())
+}
+
+/// An HTTPS responder (200 OK) on a listener bound inside a namespace, for up to `max` connections or 30 s.
+fn https_responder(listener: TcpListener, cert: Vec<u8>, key: Vec<u8>, max: usize) -> u16 {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert)],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut served = 0;
+        while Instant::now() < deadline && served < max {
+            let Ok((s, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            served += 1;
+            let _ = s.set_nonblocking(false);
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                return;
+            };
+            let mut tls = rustls::StreamOwned::new(conn, s);
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16 * 1024 {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            if req.is_empty() {
+                continue;
+            }
+            let _ = tls.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure",
+            );
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    port
+}
+
+#[test]
+fn https_with_a_self_signed_certificate_fails_at_talk_and_insecure_or_cacert_pass() {
+    if !can_netns("https_with_a_self_signed_certificate_fails_at_talk_and_insecure_or_cacert_pass")
+    {
+        return;
+    }
+    let dns = DnsNs::new("dgtl", &[("secure.test", "127.0.0.1")]);
+    let (cert, key, pem) = self_signed(&["secure.test"]);
+    let port = https_responder(dns.ns.listen("127.0.0.1:0"), cert, key, 10);
+    let url = format!("https://secure.test:{port}/");
+
+    let (code, out, err) = diagnose_in(&dns.ns, &[&url]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("FAIL at talk: protocol"), "{out}");
+    assert!(
+        out.contains("the server's certificate is self-signed"),
+        "{out}"
+    );
+    assert!(out.contains("--insecure"), "{out}");
+
+    let (code, out, err) = diagnose_in(&dns.ns, &["--insecure", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("HTTP/1.1 200 OK"), "{out}");
+    assert!(out.contains("TLSv1.3"), "{out}");
+    assert!(out.contains("CN=netdiag diagnose test"), "{out}");
+
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), pem).unwrap();
+    let (code, out, err) = diagnose_in(&dns.ns, &["--cacert", ca.path().to_str().unwrap(), &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ok: works end to end"), "{out}");
 }

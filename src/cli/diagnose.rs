@@ -33,6 +33,14 @@ pub struct DiagnoseArgs {
     #[arg(short = '6')]
     pub ipv6: bool,
 
+    /// HTTPS: do not verify the server's certificate (it is still shown).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+
+    /// HTTPS: trust the CA certificates in this PEM file instead of the bundled roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
+
     /// How long each network step may take.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = crate::cli::duration_arg)]
     pub timeout: Duration,
@@ -49,6 +57,13 @@ pub fn run(args: DiagnoseArgs, out: &Output) -> Result<Outcome> {
                 target,
                 family,
                 timeout: args.timeout,
+                tls: netdiag::http::TlsOptions {
+                    insecure: args.insecure,
+                    ca_certs: match &args.cacert {
+                        Some(p) => netdiag::http::tls::load_cacert(p)?,
+                        None => Vec::new(),
+                    },
+                },
             })
         }
     };

@@ -6,10 +6,9 @@
 //! connection, and (for HTTP) the server answers with a status below 400.
 
 pub mod machine;
-pub mod talk;
 
 use std::io::{self, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -25,22 +24,7 @@ pub const MACHINE: &str = "this machine";
 /// At most this many addresses are connected to (all at once); more are listed by the resolve step only.
 const MAX_CONNECT: usize = 16;
 
-/// The application protocol checked by the talk step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scheme {
-    Http,
-    Https,
-}
-
-impl Scheme {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-}
+pub use crate::http::Scheme;
 
 /// A target as `diagnose` understands it: host, port, and the HTTP scheme and path when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,72 +43,37 @@ const DIAG_FORMS: &str = "expected HOST, HOST:PORT, [IPv6]:PORT, or a URL such a
 /// Parses `host`, `host:port`, `[v6]:port` or an `http://` / `https://` URL. A bare host means HTTP on port 80
 /// (as curl does); ports 80 and 443 imply HTTP and HTTPS. Never panics.
 pub fn parse_target(s: &str) -> Result<DiagnoseTarget, InputError> {
-    let bad = |why: &str| {
-        InputError(format!(
-            "invalid target '{}': {why}; {DIAG_FORMS}",
+    if s.contains("://") {
+        // URLs have one parser, the http module's.
+        let u = crate::http::Url::parse(s)?;
+        return Ok(DiagnoseTarget {
+            input: s.to_string(),
+            host: u.host,
+            port: u.port,
+            scheme: Some(u.scheme),
+            path: u.path,
+            port_assumed: false,
+        });
+    }
+    if s.contains(['/', '?', '#']) {
+        return Err(InputError(format!(
+            "invalid target '{}': a path needs a URL (http://HOST/PATH); {DIAG_FORMS}",
             shown(s)
-        ))
-    };
-    let (scheme, rest) = match s.split_once("://") {
-        Some((sch, rest)) => {
-            let scheme = match sch.to_ascii_lowercase().as_str() {
-                "http" => Scheme::Http,
-                "https" => Scheme::Https,
-                _ => {
-                    return Err(bad(&format!(
-                        "scheme '{}' is not http or https",
-                        shown(sch)
-                    )))
-                }
-            };
-            (Some(scheme), rest)
-        }
-        None => (None, s),
-    };
-    let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(cut);
-    if scheme.is_none() && !tail.is_empty() {
-        return Err(bad("a path needs a URL (http://HOST/PATH)"));
+        )));
     }
-    if authority.contains('@') {
-        return Err(bad("user names in URLs are not supported"));
-    }
-    if authority.is_empty() {
-        return Err(bad("missing host"));
-    }
-    let t = Target::parse(authority).map_err(|e| match scheme {
-        Some(_) => bad(&e.0),
-        None => e,
-    })?;
-    let mut path = match tail.split('#').next().unwrap_or("") {
-        "" => "/".to_string(),
-        p if p.starts_with('?') => format!("/{p}"),
-        p => p.to_string(),
-    };
-    if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-        return Err(bad(
-            "the path has spaces or control characters; percent-encode them",
-        ));
-    }
-    if path.len() > 8192 {
-        path.truncate(0);
-        return Err(bad("the path is longer than 8192 bytes"));
-    }
-    let (port, scheme, assumed) = match (scheme, t.port) {
-        (Some(sch), Some(p)) => (p, Some(sch), false),
-        (Some(Scheme::Http), None) => (80, Some(Scheme::Http), false),
-        (Some(Scheme::Https), None) => (443, Some(Scheme::Https), false),
-        (None, Some(80)) => (80, Some(Scheme::Http), false),
-        (None, Some(443)) => (443, Some(Scheme::Https), false),
-        (None, Some(p)) => (p, None, false),
-        (None, None) => (80, Some(Scheme::Http), true),
+    let t = Target::parse(s)?;
+    let (port, scheme, assumed) = match t.port {
+        Some(80) => (80, Some(Scheme::Http), false),
+        Some(443) => (443, Some(Scheme::Https), false),
+        Some(p) => (p, None, false),
+        None => (80, Some(Scheme::Http), true),
     };
     Ok(DiagnoseTarget {
         input: s.to_string(),
         host: t.host,
         port,
         scheme,
-        path,
+        path: "/".into(),
         port_assumed: assumed,
     })
 }
@@ -363,6 +312,8 @@ pub struct DiagnoseRequest {
     pub family: Family,
     /// Per-step deadline (resolve is bounded by the system resolver's own timeouts).
     pub timeout: Duration,
+    /// How the talk step checks an HTTPS server's certificate.
+    pub tls: crate::http::TlsOptions,
 }
 
 /// Resolved addresses grouped by family: `IPv4 192.0.2.1, 192.0.2.2; IPv6 2001:db8::1`, saying when a family
@@ -402,42 +353,206 @@ pub(crate) fn connect_error(e: &io::Error, timeout: Duration, port: u16) -> Expl
     explain::on_port(x, port)
 }
 
-/// One TCP connect with a deadline; a self-connect (local == peer, possible on loopback) counts as refused.
-fn connect(addr: SocketAddr, timeout: Duration) -> (Duration, Result<SocketAddr, Explanation>) {
-    let start = Instant::now();
-    let r = TcpStream::connect_timeout(&addr, timeout);
-    let took = start.elapsed();
-    match r {
-        Ok(s) => match (s.local_addr(), s.peer_addr()) {
-            (Ok(l), Ok(p)) if l == p => (
-                took,
-                Err(connect_error(
-                    &io::Error::from_raw_os_error(libc::ECONNREFUSED),
-                    timeout,
-                    addr.port(),
-                )),
-            ),
-            (Ok(l), _) => (took, Ok(l)),
-            (Err(e), _) => (took, Err(explain::io_error(&e))),
-        },
-        Err(e) => (took, Err(connect_error(&e, timeout, addr.port()))),
+/// A stand-in for `crate::probe::connect_once` (same shape) until the probe module is merged: one blocking
+/// connect with a deadline; a loopback self-connect counts as refused.
+mod probe_shim {
+    use std::io;
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::{Duration, Instant};
+
+    use crate::explain::{self, Explanation};
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum PortState {
+        Open,
+        Closed,
+        Filtered,
+        Unreachable,
+        Error,
     }
+
+    impl PortState {
+        pub fn as_str(self) -> &'static str {
+            match self {
+                PortState::Open => "open",
+                PortState::Closed => "closed",
+                PortState::Filtered => "filtered",
+                PortState::Unreachable => "unreachable",
+                PortState::Error => "error",
+            }
+        }
+    }
+
+    pub struct PortResult {
+        pub port: u16,
+        pub state: PortState,
+        pub latency: Option<Duration>,
+        error: Option<Explanation>,
+    }
+
+    impl PortResult {
+        pub fn explanation(&self) -> Option<Explanation> {
+            self.error.clone()
+        }
+    }
+
+    pub fn connect_once(addr: SocketAddr, timeout: Duration) -> PortResult {
+        let start = Instant::now();
+        let r = TcpStream::connect_timeout(&addr, timeout);
+        let took = start.elapsed();
+        let error = match r {
+            Ok(s) => match (s.local_addr(), s.peer_addr()) {
+                (Ok(l), Ok(p)) if l == p => Some(explain::errno(libc::ECONNREFUSED)),
+                _ => None,
+            },
+            Err(e) if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() => {
+                Some(explain::timeout(timeout))
+            }
+            Err(e) => Some(explain::io_error(&e)),
+        };
+        let state = match error.as_ref().map(|e| e.verdict) {
+            None => PortState::Open,
+            Some(explain::Verdict::Closed) => PortState::Closed,
+            Some(explain::Verdict::Filtered) => PortState::Filtered,
+            Some(explain::Verdict::Unreachable) => PortState::Unreachable,
+            Some(_) => PortState::Error,
+        };
+        PortResult {
+            port: addr.port(),
+            state,
+            latency: (state != PortState::Filtered).then_some(took),
+            error,
+        }
+    }
+}
+
+/// What the reach step found for one address.
+enum Reach {
+    Replied(Duration),
+    NoReply(Explanation),
 }
 
 /// Walks the layers for one target. Never fails: every problem is a step in the report.
 pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
     let t = &req.target;
     let mut steps = Vec::new();
-    let name = t.host.to_string();
+    let addrs = resolve_step(req, &mut steps);
+    let targets: Vec<SocketAddr> = addrs
+        .iter()
+        .take(MAX_CONNECT)
+        .map(|ip| SocketAddr::new(*ip, t.port))
+        .collect();
 
-    // 1. resolve
+    // 2 and 3: reach and connect run at the same time, so a silent host costs one timeout, not two.
+    let (reach, connects) = if targets.is_empty() || crate::interrupt::requested() {
+        (None, Vec::new())
+    } else {
+        std::thread::scope(|s| {
+            let ping = s.spawn(|| reach_all(&targets, req));
+            let hs: Vec<_> = targets
+                .iter()
+                .map(|a| s.spawn(move || probe_shim::connect_once(*a, req.timeout)))
+                .collect();
+            let connects: Vec<Option<probe_shim::PortResult>> =
+                hs.into_iter().map(|h| h.join().ok()).collect();
+            (ping.join().ok(), connects)
+        })
+    };
+    let why_not = if addrs.is_empty() {
+        "no address"
+    } else {
+        "interrupted"
+    };
+    match &reach {
+        None => steps.push(Step::skipped(
+            "reach",
+            "ICMP echo".into(),
+            format!("{why_not} to reach"),
+        )),
+        Some(Err(why)) => steps.push(Step::skipped(
+            "reach",
+            format!("ICMP echo to {}", join_addrs(&addrs[..addrs.len().min(4)])),
+            why.clone(),
+        )),
+        Some(Ok(per_addr)) => {
+            for (addr, r) in targets.iter().zip(per_addr) {
+                let tried = format!("ICMP echo to {}", addr.ip());
+                steps.push(match r {
+                    Reach::Replied(rtt) => {
+                        Step::ok("reach", tried, "echo reply".into(), Some(*rtt))
+                    }
+                    // Many hosts and firewalls drop ICMP: not a failure by itself; connect decides.
+                    Reach::NoReply(e) => {
+                        Step::warn("reach", tried, e.verdict.to_string(), None, e.clone())
+                    }
+                });
+            }
+        }
+    }
+
+    let mut connected = None;
+    if connects.is_empty() {
+        steps.push(Step::skipped(
+            "connect",
+            format!("TCP port {}", t.port),
+            format!("{why_not} to connect to"),
+        ));
+    }
+    let any_open = connects
+        .iter()
+        .flatten()
+        .any(|r| r.state == probe_shim::PortState::Open);
+    for (i, (addr, r)) in targets.iter().zip(&connects).enumerate() {
+        let tried = format!("TCP {addr}");
+        let Some(r) = r else {
+            steps.push(Step::fail(
+                "connect",
+                tried,
+                "error".into(),
+                None,
+                explain::errno(libc::EIO),
+            ));
+            continue;
+        };
+        if r.state == probe_shim::PortState::Open {
+            connected.get_or_insert(*addr);
+            steps.push(Step::ok("connect", tried, "open".into(), r.latency));
+            continue;
+        }
+        let pinged = matches!(&reach, Some(Ok(v)) if matches!(v.get(i), Some(Reach::Replied(_))));
+        let e = connect_explanation(r, req.timeout, pinged);
+        let result = r.state.as_str().to_string();
+        steps.push(if any_open {
+            Step::warn("connect", tried, result, r.latency, e)
+        } else {
+            Step::fail("connect", tried, result, r.latency, e)
+        });
+    }
+    if addrs.len() > MAX_CONNECT {
+        steps.push(Step::skipped(
+            "connect",
+            format!("{} more addresses", addrs.len() - MAX_CONNECT),
+            format!("only the first {MAX_CONNECT} are tried"),
+        ));
+    }
+
+    // 4. talk
+    steps.push(talk_step(req, connected));
+    let mut report = DiagnoseReport::finish(t.input.clone(), steps);
+    report.interrupted = crate::interrupt::requested();
+    report
+}
+
+/// Step 1: every address of each family asked for.
+fn resolve_step(req: &DiagnoseRequest, steps: &mut Vec<Step>) -> Vec<IpAddr> {
+    let name = req.target.host.to_string();
     let fam = match req.family {
         Family::Any => "IPv4 and IPv6",
         Family::V4 => "IPv4",
         Family::V6 => "IPv6",
     };
     let start = Instant::now();
-    let addrs = match &t.host {
+    match &req.target.host {
         Host::Ip(ip) if req.family.matches(ip) => {
             steps.push(Step::ok(
                 "resolve",
@@ -469,108 +584,66 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
                 Vec::new()
             }
         },
-    };
-
-    // 2. reach
-    if addrs.is_empty() {
-        steps.push(Step::skipped(
-            "reach",
-            "ICMP echo".into(),
-            "no address to reach".into(),
-        ));
-    } else {
-        steps.push(reach_step(&addrs, req.timeout));
     }
-
-    // 3. connect
-    let mut connected = None;
-    if addrs.is_empty() {
-        steps.push(Step::skipped(
-            "connect",
-            format!("TCP port {}", t.port),
-            "no address to connect to".into(),
-        ));
-    } else if crate::interrupt::requested() {
-        steps.push(Step::skipped(
-            "connect",
-            format!("TCP port {}", t.port),
-            "interrupted".into(),
-        ));
-    } else {
-        let targets: Vec<SocketAddr> = addrs
-            .iter()
-            .take(MAX_CONNECT)
-            .map(|ip| SocketAddr::new(*ip, t.port))
-            .collect();
-        let results: Vec<(Duration, Result<SocketAddr, Explanation>)> = std::thread::scope(|s| {
-            let hs: Vec<_> = targets
-                .iter()
-                .map(|a| s.spawn(move || connect(*a, req.timeout)))
-                .collect();
-            hs.into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or((Duration::ZERO, Err(explain::errno(libc::EIO))))
-                })
-                .collect()
-        });
-        let any_ok = results.iter().any(|(_, r)| r.is_ok());
-        for (addr, (took, r)) in targets.iter().zip(results) {
-            let tried = format!("TCP {addr}");
-            match r {
-                Ok(local) => {
-                    connected.get_or_insert(*addr);
-                    steps.push(Step::ok(
-                        "connect",
-                        tried,
-                        format!("open (from {local})"),
-                        Some(took),
-                    ));
-                }
-                Err(e) if any_ok => {
-                    steps.push(Step::warn(
-                        "connect",
-                        tried,
-                        e.verdict.to_string(),
-                        Some(took),
-                        e,
-                    ));
-                }
-                Err(e) => steps.push(Step::fail(
-                    "connect",
-                    tried,
-                    e.verdict.to_string(),
-                    Some(took),
-                    e,
-                )),
-            }
-        }
-        if addrs.len() > MAX_CONNECT {
-            steps.push(Step::skipped(
-                "connect",
-                format!("{} more addresses", addrs.len() - MAX_CONNECT),
-                format!("only the first {MAX_CONNECT} are tried"),
-            ));
-        }
-    }
-
-    // 4. talk
-    steps.push(talk_step(t, connected, req.timeout));
-    let mut report = DiagnoseReport::finish(t.input.clone(), steps);
-    report.interrupted = crate::interrupt::requested();
-    report
 }
 
-/// The reach step. ICMP echo needs the ping module, which is not wired in yet: say so instead of guessing.
-fn reach_step(addrs: &[IpAddr], _timeout: Duration) -> Step {
-    Step::skipped(
-        "reach",
-        format!("ICMP echo to {}", join_addrs(&addrs[..addrs.len().min(4)])),
-        "ICMP echo is not available in this build yet; the connect step tests reachability".into(),
-    )
+/// The explanation of a connect that did not open, sharpened by what ping said: a host that answers ICMP but
+/// not the port is behind a firewall that drops that port, not down.
+fn connect_explanation(r: &probe_shim::PortResult, timeout: Duration, pinged: bool) -> Explanation {
+    let port = r.port;
+    let mut e = r.explanation().unwrap_or_else(|| match r.state {
+        probe_shim::PortState::Filtered => explain::timeout(timeout),
+        probe_shim::PortState::Closed => explain::errno(libc::ECONNREFUSED),
+        _ => explain::errno(libc::EIO),
+    });
+    if e.verdict == Verdict::Filtered {
+        // One wording for every deadline, naming it: "no answer within 1.000 s: ...".
+        e = explain::timeout(timeout);
+        if pinged {
+            e.cause = format!(
+                "no answer within {}, although the host answers ping: a firewall is dropping the packets to port {port}",
+                fmt_ms(timeout)
+            );
+            e.fix = format!("open port {port} in the firewall (on the host or on the way), or check that the service listens on this address");
+        }
+    }
+    explain::on_port(e, port)
 }
 
-fn talk_step(t: &DiagnoseTarget, connected: Option<SocketAddr>, timeout: Duration) -> Step {
+/// ICMP echo to every address (one echo each, at most `timeout`), through the ping module. `Err` says why
+/// ICMP could not be used (no privilege, no ping socket), which skips the step.
+fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>, String> {
+    let hosts: Vec<Host> = targets.iter().map(|a| Host::Ip(a.ip())).collect();
+    let mut p = crate::ping::PingRequest::new(hosts);
+    p.count = Some(1);
+    p.timeout = req.timeout;
+    p.family = req.family;
+    p.method = crate::ping::MethodChoice::Icmp;
+    let report = crate::ping::ping(&p).map_err(|e| {
+        let msg = format!("{e:#}");
+        format!("ICMP echo is not possible here ({msg}); the connect step tests reachability")
+    })?;
+    Ok(targets
+        .iter()
+        .map(
+            |a| match report.hosts.iter().find(|h| h.address == Some(a.ip())) {
+                Some(h) if h.alive() => {
+                    Reach::Replied(h.replies.first().map_or(Duration::ZERO, |r| r.rtt))
+                }
+                Some(h) => Reach::NoReply(h.error.clone().unwrap_or_else(|| {
+                    let mut e = explain::timeout(req.timeout);
+                    e.cause = format!("no echo reply within {}", fmt_ms(req.timeout));
+                    e
+                })),
+                None => Reach::NoReply(explain::timeout(req.timeout)),
+            },
+        )
+        .collect())
+}
+
+/// Step 4: an HTTP request through the http module (TLS for https), when the target is HTTP.
+fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
+    let t = &req.target;
     let Some(scheme) = t.scheme else {
         return Step::skipped(
             "talk",
@@ -581,56 +654,60 @@ fn talk_step(t: &DiagnoseTarget, connected: Option<SocketAddr>, timeout: Duratio
             ),
         );
     };
-    let default_port = matches!((scheme, t.port), (Scheme::Http, 80) | (Scheme::Https, 443));
-    let authority = Target {
+    let url = crate::http::Url {
+        scheme,
         host: t.host.clone(),
-        port: (!default_port).then_some(t.port),
+        port: t.port,
+        path: t.path.clone(),
     };
-    let url = format!("{}://{authority}{}", scheme.as_str(), t.path);
+    let shown_url = format!("{}://{}{}", scheme.as_str(), url.authority(), url.path);
     let Some(addr) = connected else {
         return Step::skipped(
             "talk",
-            format!("HTTP GET {url}"),
+            format!("HTTP GET {shown_url}"),
             "no connection to talk over".into(),
         );
     };
     if crate::interrupt::requested() {
-        return Step::skipped("talk", format!("HTTP GET {url}"), "interrupted".into());
-    }
-    let tried = format!("HTTP GET {url} via {}", addr.ip());
-    if scheme == Scheme::Https {
         return Step::skipped(
             "talk",
-            tried,
-            "HTTPS (TLS) checks are not available in this build yet".into(),
+            format!("HTTP GET {shown_url}"),
+            "interrupted".into(),
         );
     }
-    let host_header = match (&t.host, t.port) {
-        (h, 80) => h.to_string(),
-        (h, p) => Target {
-            host: h.clone(),
-            port: Some(p),
-        }
-        .to_string(),
+    let mut h = crate::http::HttpRequest::new(url);
+    h.timeout = req.timeout;
+    h.family = req.family;
+    h.max_size = 1024 * 1024;
+    h.tls = req.tls.clone();
+    let report = crate::http::fetch(&h);
+    let hop = report.hops.last();
+    let via = hop.and_then(|h| h.address).map_or(addr.ip(), |a| a.ip());
+    let tried = format!("HTTP GET {shown_url} via {via}");
+    let time = hop.map(|h| h.timings.total);
+    let Some(hop) = hop else {
+        let e = report.error.unwrap_or_else(|| explain::errno(libc::EIO));
+        return Step::fail("talk", tried, e.verdict.to_string(), time, e);
     };
-    match talk::http_get(addr, &host_header, &t.path, timeout) {
-        Ok(x) => {
-            let server = x
-                .head
-                .server
-                .as_deref()
-                .map(|s| format!(", server {s}"))
-                .unwrap_or_default();
-            let result = format!(
-                "HTTP/1.{} {} {}, {} body bytes{server}",
-                x.head.version, x.head.status, x.head.reason, x.body_bytes
-            );
-            match explain::http_status(x.head.status) {
-                Some(e) => Step::fail("talk", tried, result, Some(x.total), e),
-                None => Step::ok("talk", tried, result, Some(x.total)),
-            }
+    let mut result = match &hop.response {
+        Some(head) => format!("{}, {} body bytes", head.status_line(), hop.body.length),
+        None => "no HTTP answer".to_string(),
+    };
+    if let Some(server) = hop.response.as_ref().and_then(|h| h.header("server")) {
+        result.push_str(&format!(", server {}", shown(server)));
+    }
+    if let Some(tls) = &hop.tls {
+        result.push_str(&format!("; {} {}", tls.version, tls.cipher_suite));
+        if let Some(c) = &tls.certificate {
+            result.push_str(&format!(", certificate {}", shown(&c.subject)));
         }
-        Err(e) => Step::fail("talk", tried, e.verdict.to_string(), None, e),
+        if let Some(days) = tls.days_left {
+            result.push_str(&format!(", expires in {days} days"));
+        }
+    }
+    match report.error {
+        Some(e) => Step::fail("talk", tried, result, time, e),
+        None => Step::ok("talk", tried, result, time),
     }
 }
 
@@ -744,6 +821,7 @@ mod tests {
             target: parse_target(&format!("127.0.0.1:{port}")).unwrap(),
             family: Family::Any,
             timeout: Duration::from_secs(5),
+            tls: Default::default(),
         };
         let r = diagnose(&req);
         assert!(!r.ok);
