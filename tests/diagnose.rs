@@ -548,3 +548,47 @@ fn https_with_a_self_signed_certificate_fails_at_talk_and_insecure_or_cacert_pas
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("ok: works end to end"), "{out}");
 }
+
+#[test]
+fn without_icmp_privilege_reach_is_skipped_with_the_reason() {
+    if !can_netns("without_icmp_privilege_reach_is_skipped_with_the_reason") {
+        return;
+    }
+    if std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping without_icmp_privilege_reach_is_skipped_with_the_reason: setpriv (util-linux) is missing");
+        return;
+    }
+    let ns = NetNs::new("dgnp");
+    // A new namespace allows no group to open ping sockets (net.ipv4.ping_group_range = "1 0"); nobody has no
+    // CAP_NET_RAW: ICMP is impossible, TCP is not.
+    ns.sh("sysctl -qw net.ipv4.ping_group_range=\"1 0\"");
+    let l = ns.listen("127.0.0.1:0");
+    let port = l.local_addr().unwrap().port();
+    let o = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .arg(env!("CARGO_BIN_EXE_netdiag"))
+        .args(["diagnose", &format!("127.0.0.1:{port}")])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("skipped: ICMP echo is not possible here"),
+        "{out}"
+    );
+    assert!(out.contains("the connect step tests reachability"), "{out}");
+    assert!(out.contains("ok: works end to end"), "{out}");
+}
