@@ -621,7 +621,12 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
     p.method = crate::ping::MethodChoice::Icmp;
     let report = crate::ping::ping(&p).map_err(|e| {
         let msg = format!("{e:#}");
-        format!("ICMP echo is not possible here ({msg}); the connect step tests reachability")
+        let why = if msg.contains("EACCES") || msg.contains("EPERM") || msg.contains("permission") {
+            "no permission for ICMP: needs root, CAP_NET_RAW or a group in net.ipv4.ping_group_range".to_string()
+        } else {
+            msg
+        };
+        format!("ICMP echo is not possible here ({why}); the connect step tests reachability")
     })?;
     Ok(targets
         .iter()
