@@ -698,6 +698,9 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
         Some(head) => format!("{}, {} body bytes", head.status_line(), hop.body.length),
         None => "no HTTP answer".to_string(),
     };
+    if let Some(loc) = &hop.location {
+        result.push_str(&format!(", redirects to {}", shown(loc)));
+    }
     if let Some(server) = hop.response.as_ref().and_then(|h| h.header("server")) {
         result.push_str(&format!(", server {}", shown(server)));
     }
