@@ -175,22 +175,13 @@ fn closed_port_fails_at_connect_with_refused() {
     assert!(out.contains("skipped: no connection to talk over"), "{out}");
 }
 
-/// nftables rules in the namespace's own `inet t` table (input hook). Not common::NetNs::nft_input: its
-/// one-line script lacks the ';' that nft 1.0.6 needs after the chain's '}'.
-fn nft_drop(ns: &NetNs, rules: &[&str]) {
-    ns.sh("nft add table inet t && nft add chain inet t input \"{ type filter hook input priority 0; policy accept; }\"");
-    for r in rules {
-        ns.sh(&format!("nft add rule inet t input {r}"));
-    }
-}
-
 #[test]
 fn dropped_port_on_a_pinging_host_blames_a_firewall() {
     if !can_nft("dropped_port_on_a_pinging_host_blames_a_firewall") {
         return;
     }
     let ns = NetNs::new("dgdr");
-    nft_drop(&ns, &["tcp dport 8081 drop"]);
+    ns.nft_input("tcp dport 8081 drop");
     let start = Instant::now();
     let (code, out, err) = diagnose_in(&ns, &["--timeout", "1", "127.0.0.1:8081"]);
     assert_eq!(code, 1, "{out}{err}");
@@ -214,7 +205,7 @@ fn silent_host_is_filtered_or_down() {
     }
     let v = VethPair::new("dgsi");
     // b drops everything that comes in: no ping reply, no SYN-ACK, no RST.
-    nft_drop(&v.b, &["drop"]);
+    v.b.nft_input("drop");
     let start = Instant::now();
     let (code, out, err) = diagnose_in(
         &v.a,
