@@ -11,4 +11,5 @@ pub mod lookup;
 pub mod port;
 pub mod render;
 pub mod services;
+pub mod sockets;
 pub mod target;
