@@ -104,7 +104,11 @@ fn read_table(req: &SocketsRequest) -> Result<(Vec<SocketRow>, Source, Vec<Strin
             procnet::read(proto, v6, &mut rows)?;
         }
     }
-    let source = if used_proc { Source::Proc } else { Source::Netlink };
+    let source = if used_proc {
+        Source::Proc
+    } else {
+        Source::Netlink
+    };
     Ok((rows, source, notes))
 }
 

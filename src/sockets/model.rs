@@ -397,7 +397,8 @@ impl SocketsRequest {
             }
         }
         if let Some(ports) = &self.ports {
-            if s.proto.is_unix() || !(port_in(ports, s.local.port()) || port_in(ports, s.peer.port()))
+            if s.proto.is_unix()
+                || !(port_in(ports, s.local.port()) || port_in(ports, s.peer.port()))
             {
                 return false;
             }
@@ -484,7 +485,7 @@ impl SummaryReport {
                 }),
             }
         }
-        protocols.sort_by(|a, b| a.proto.cmp(&b.proto));
+        protocols.sort_by_key(|p| p.proto);
         for p in &mut protocols {
             p.states
                 .sort_by(|a, b| b.count.cmp(&a.count).then(a.state.cmp(&b.state)));

@@ -409,7 +409,10 @@ mod tests {
         assert_eq!(parse_dump(&buf, SockProto::Tcp, &mut out), DumpStatus::More);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].state, State::Listen);
-        assert_eq!(out[0].local, Endpoint::inet("127.0.0.1".parse().unwrap(), 8080));
+        assert_eq!(
+            out[0].local,
+            Endpoint::inet("127.0.0.1".parse().unwrap(), 8080)
+        );
         assert_eq!(out[0].recv_q, 3);
         assert_eq!(out[0].send_q, 128);
         assert_eq!(out[0].uid, Some(1000));
@@ -417,19 +420,34 @@ mod tests {
         assert_eq!(out[1].peer, Endpoint::inet("::1".parse().unwrap(), 50000));
         assert_eq!(out[1].state, State::Established);
         let done = nlmsg(NLMSG_DONE, &0u32.to_ne_bytes());
-        assert_eq!(parse_dump(&done, SockProto::Tcp, &mut out), DumpStatus::Done);
+        assert_eq!(
+            parse_dump(&done, SockProto::Tcp, &mut out),
+            DumpStatus::Done
+        );
     }
 
     #[test]
     fn reports_errors_and_malformed_input() {
         let mut out = Vec::new();
         let err = nlmsg(NLMSG_ERROR, &(-2i32).to_ne_bytes());
-        assert_eq!(parse_dump(&err, SockProto::Udp, &mut out), DumpStatus::Error(2));
+        assert_eq!(
+            parse_dump(&err, SockProto::Udp, &mut out),
+            DumpStatus::Error(2)
+        );
         let mut short = nlmsg(SOCK_DIAG_BY_FAMILY, &[0u8; 10]);
-        assert_eq!(parse_dump(&short, SockProto::Udp, &mut out), DumpStatus::Malformed);
+        assert_eq!(
+            parse_dump(&short, SockProto::Udp, &mut out),
+            DumpStatus::Malformed
+        );
         short[0] = 0xff; // length beyond the buffer
-        assert_eq!(parse_dump(&short, SockProto::Udp, &mut out), DumpStatus::Malformed);
-        assert_eq!(parse_dump(&[1, 2, 3], SockProto::Udp, &mut out), DumpStatus::Malformed);
+        assert_eq!(
+            parse_dump(&short, SockProto::Udp, &mut out),
+            DumpStatus::Malformed
+        );
+        assert_eq!(
+            parse_dump(&[1, 2, 3], SockProto::Udp, &mut out),
+            DumpStatus::Malformed
+        );
         assert_eq!(parse_dump(&[], SockProto::Udp, &mut out), DumpStatus::More);
         assert!(out.is_empty());
     }

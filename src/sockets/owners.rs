@@ -127,14 +127,8 @@ fn scan_pid(pid: u32, wanted: &HashSet<u64>, found: &mut Vec<(u64, u32)>) -> Res
             continue;
         }
         // SAFETY: fd stays valid while dir is open; link is valid for its length.
-        let n = unsafe {
-            libc::readlinkat(
-                fd,
-                name.as_ptr(),
-                link.as_mut_ptr().cast(),
-                link.len(),
-            )
-        };
+        let n =
+            unsafe { libc::readlinkat(fd, name.as_ptr(), link.as_mut_ptr().cast(), link.len()) };
         if n <= 0 {
             continue;
         }

@@ -241,12 +241,18 @@ mod tests {
         let rows = table(TCP, SockProto::Tcp);
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0].state, State::Listen);
-        assert_eq!(rows[0].local, Endpoint::inet("127.0.0.1".parse().unwrap(), 5555));
+        assert_eq!(
+            rows[0].local,
+            Endpoint::inet("127.0.0.1".parse().unwrap(), 5555)
+        );
         assert_eq!(rows[0].peer, Endpoint::inet("0.0.0.0".parse().unwrap(), 0));
         assert_eq!((rows[0].recv_q, rows[0].send_q), (2, 0));
         assert_eq!(rows[0].inode, 123456);
         assert_eq!(rows[1].state, State::Established);
-        assert_eq!(rows[1].peer, Endpoint::inet("127.0.0.1".parse().unwrap(), 54000));
+        assert_eq!(
+            rows[1].peer,
+            Endpoint::inet("127.0.0.1".parse().unwrap(), 54000)
+        );
         assert_eq!((rows[1].send_q, rows[1].uid), (16, Some(1000)));
         assert_eq!((rows[2].state, rows[2].inode), (State::TimeWait, 0));
     }
@@ -256,8 +262,14 @@ mod tests {
         let rows = table(TCP6, SockProto::Tcp);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].local, Endpoint::inet("::1".parse().unwrap(), 8080));
-        assert_eq!(rows[1].local, Endpoint::inet("::ffff:127.0.0.1".parse().unwrap(), 80));
-        assert_eq!(rows[1].peer, Endpoint::inet("::ffff:127.0.0.2".parse().unwrap(), 50000));
+        assert_eq!(
+            rows[1].local,
+            Endpoint::inet("::ffff:127.0.0.1".parse().unwrap(), 80)
+        );
+        assert_eq!(
+            rows[1].peer,
+            Endpoint::inet("::ffff:127.0.0.2".parse().unwrap(), 50000)
+        );
         assert_eq!(rows[1].uid, Some(33));
     }
 
@@ -266,14 +278,20 @@ mod tests {
         let rows = table(UDP, SockProto::Udp);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].state, State::Unconn);
-        assert_eq!(rows[0].local, Endpoint::inet("127.0.0.53".parse().unwrap(), 53));
+        assert_eq!(
+            rows[0].local,
+            Endpoint::inet("127.0.0.53".parse().unwrap(), 53)
+        );
     }
 
     #[test]
     fn parses_unix_lines() {
         let rows = table(UNIX, SockProto::UnixStream);
         assert_eq!(rows.len(), 4);
-        assert_eq!((rows[0].proto, rows[0].state), (SockProto::UnixStream, State::Listen));
+        assert_eq!(
+            (rows[0].proto, rows[0].state),
+            (SockProto::UnixStream, State::Listen)
+        );
         assert_eq!(
             rows[0].local,
             Endpoint::Unix {
@@ -282,8 +300,17 @@ mod tests {
             }
         );
         assert_eq!(rows[1].state, State::Established);
-        assert_eq!(rows[1].local, Endpoint::Unix { path: None, peer_inode: None });
-        assert_eq!((rows[2].proto, rows[2].state), (SockProto::UnixDgram, State::Unconn));
+        assert_eq!(
+            rows[1].local,
+            Endpoint::Unix {
+                path: None,
+                peer_inode: None
+            }
+        );
+        assert_eq!(
+            (rows[2].proto, rows[2].state),
+            (SockProto::UnixDgram, State::Unconn)
+        );
         assert_eq!(
             rows[2].local,
             Endpoint::Unix {
@@ -316,7 +343,10 @@ mod tests {
             "\u{fffd}\u{fffd}: \u{1F600}",
         ];
         for line in bad {
-            assert!(parse_inet_line(line.as_bytes(), SockProto::Tcp).is_none(), "{line:?}");
+            assert!(
+                parse_inet_line(line.as_bytes(), SockProto::Tcp).is_none(),
+                "{line:?}"
+            );
             assert!(parse_unix_line(line.as_bytes()).is_none(), "{line:?}");
         }
         for line in [

@@ -15,7 +15,9 @@ use super::model::{Endpoint, Owner, SocketRow, State, SummaryReport};
 use super::SocketsReport;
 use crate::render::{write_table, Output, Report, Tone};
 
-const HEADERS: [&str; 8] = ["PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "UID", "INODE"];
+const HEADERS: [&str; 8] = [
+    "PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "UID", "INODE",
+];
 const RIGHT: [bool; 10] = [
     false, false, true, true, false, false, true, true, true, false,
 ];
@@ -77,7 +79,12 @@ impl Grid {
 
     /// Writes the grid in netdiag's table layout (as `Output::table` + `write_table` would): each column as
     /// wide as its widest cell, two spaces after each, numbers right-aligned, trailing spaces trimmed.
-    pub(crate) fn write(&self, headers: &[&str], right: &[bool], w: &mut dyn Write) -> io::Result<()> {
+    pub(crate) fn write(
+        &self,
+        headers: &[&str],
+        right: &[bool],
+        w: &mut dyn Write,
+    ) -> io::Result<()> {
         let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
         for row in self.rows() {
             for (c, cell) in row.enumerate() {
@@ -302,7 +309,10 @@ pub(crate) fn sample_row(i: u32) -> SocketRow {
         recv_q: i % 3,
         send_q: i % 11 * 100,
         local: Endpoint::inet(Ipv4Addr::new(127, 0, 0, 1).into(), 5555),
-        peer: Endpoint::inet(Ipv4Addr::new(127, 0, 0, (i % 200) as u8).into(), (30000 + i % 30000) as u16),
+        peer: Endpoint::inet(
+            Ipv4Addr::new(127, 0, 0, (i % 200) as u8).into(),
+            (30000 + i % 30000) as u16,
+        ),
         uid: Some(i % 2 * 1000),
         inode: 100000 + u64::from(i),
         owners: Some(vec![Owner {
