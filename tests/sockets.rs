@@ -2,6 +2,7 @@
 //!
 //! Most tests run inside a network namespace of their own, so the socket table holds exactly the test's sockets
 //! and the expected rows are exact. Network rule: loopback only, inside namespaces the tests create.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -14,8 +14,6 @@ mod text;
 
 pub use model::*;
 
-use std::collections::HashSet;
-
 use anyhow::Result;
 
 /// Lists the sockets the request asks for, sorted by protocol then local port.
@@ -25,7 +23,7 @@ pub fn list(req: &SocketsRequest) -> Result<SocketsReport> {
     sockets.retain(|s| req.matches(s));
     let processes = req.processes || !req.pids.is_empty();
     if processes {
-        let wanted: HashSet<u64> = sockets
+        let wanted: std::collections::HashSet<u64> = sockets
             .iter()
             .filter(|s| s.inode != 0)
             .map(|s| s.inode)
@@ -125,6 +123,7 @@ pub fn sort(rows: &mut [SocketRow]) {
     });
 }
 
+#[cfg(target_os = "linux")]
 fn name_services(rows: &mut [SocketRow]) {
     for s in rows {
         let Some(p) = s.proto.registry_proto() else {
@@ -141,8 +140,10 @@ fn name_services(rows: &mut [SocketRow]) {
 }
 
 /// Most distinct addresses `--resolve` looks up; past that the rest stay numeric (each lookup may wait on DNS).
+#[cfg(target_os = "linux")]
 const MAX_RESOLVE: usize = 256;
 
+#[cfg(target_os = "linux")]
 fn resolve_hosts(rows: &mut [SocketRow]) -> Vec<String> {
     use std::collections::HashMap;
     let mut names: HashMap<std::net::IpAddr, Option<String>> = HashMap::new();

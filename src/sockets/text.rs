@@ -2,8 +2,9 @@
 //!
 //! On a terminal the table is a comfy-table one (colors, wrapping to the terminal's width). Piped, with no color
 //! and no wrapping to do, the same layout is written directly: comfy-table builds a styled `Cell` per value and
-//! formats line by line, which costs about 6x the whole dump on a 20,000-row table (see the ignored
-//! `render_figures` test), while the direct writer stores every cell in one string and pads in a single pass.
+//! lays out line by line, which took 610-710 ms for 20,000 rows against 63-65 ms for the direct writer
+//! (release build, the ignored `render_figures` test, on a busy 2-core machine). The direct writer stores every
+//! cell in one string and pads in a single pass.
 //! A unit test checks that both produce byte-identical text.
 
 use std::fmt::Write as _;
