@@ -134,6 +134,8 @@ fn request(a: &SocketsArgs) -> Result<SocketsRequest> {
 
 pub fn run(args: SocketsArgs, out: &Output) -> Result<Outcome> {
     let req = request(&args)?;
+    // Ctrl-C during the owner walk stops it; what was found is printed and the exit code is 130.
+    netdiag::interrupt::install();
     let report = sockets::list(&req)?;
     let notes = report.notes.clone();
     if args.summary {
@@ -146,6 +148,9 @@ pub fn run(args: SocketsArgs, out: &Output) -> Result<Outcome> {
         for n in &notes {
             let _ = writeln!(err, "note: {n}");
         }
+    }
+    if netdiag::interrupt::requested() {
+        return Ok(Outcome::Interrupted);
     }
     Ok(Outcome::Success)
 }

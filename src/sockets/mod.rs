@@ -29,6 +29,9 @@ pub fn list(req: &SocketsRequest) -> Result<SocketsReport> {
             .map(|s| s.inode)
             .collect();
         let map = owners::owners(&wanted);
+        if crate::interrupt::requested() {
+            notes.push("interrupted: the owner columns may be incomplete".to_string());
+        }
         if map.denied > 0 {
             notes.push(format!(
                 "the owners of sockets in {} processes could not be read (permission denied; run as root to see them)",

@@ -79,6 +79,10 @@ fn walk(pids: &[u32], next: &AtomicUsize, wanted: &HashSet<u64>) -> (Vec<(u64, u
         let Some(&pid) = pids.get(i) else {
             return (found, denied);
         };
+        if crate::interrupt::requested() {
+            // Ctrl-C: stop walking; the caller prints what was found and exits 130.
+            return (found, denied);
+        }
         if let Err(e) = scan_pid(pid, wanted, &mut found) {
             if e == libc::EACCES || e == libc::EPERM {
                 denied += 1;
