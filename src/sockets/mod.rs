@@ -14,6 +14,9 @@ mod text;
 
 pub use model::*;
 
+#[cfg(target_os = "linux")]
+use crate::target::Family;
+
 use anyhow::Result;
 
 /// Lists the sockets the request asks for, sorted by protocol then local port.
@@ -77,12 +80,33 @@ fn read_table(req: &SocketsRequest) -> Result<(Vec<SocketRow>, Source, Vec<Strin
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     let mut used_proc = false;
+    let mut tcp_both = false;
     for (proto, v6) in req.dumps() {
+        if proto == SockProto::Tcp && v6 && tcp_both {
+            continue; // the IPv4 step already dumped both families
+        }
         let from_netlink = match req.source {
             Source::Proc => None,
             Source::Auto | Source::Netlink => {
                 let mask = req.kernel_state_mask(proto);
-                match netlink::dump(proto, v6, mask, &mut rows) {
+                let both = proto == SockProto::Tcp && !v6 && req.family == Family::Any;
+                let mut result = Err(std::io::Error::from(std::io::ErrorKind::Unsupported));
+                if both {
+                    let before = rows.len();
+                    result = netlink::dump_tcp_both(mask, &mut rows);
+                    tcp_both = result.is_ok();
+                    if !tcp_both {
+                        rows.truncate(before);
+                    }
+                }
+                if !tcp_both || proto != SockProto::Tcp {
+                    let before = rows.len();
+                    result = netlink::dump(proto, v6, mask, &mut rows);
+                    if result.is_err() {
+                        rows.truncate(before);
+                    }
+                }
+                match result {
                     Ok(()) => Some(()),
                     Err(e) if req.source == Source::Netlink => {
                         return Err(anyhow::Error::from(e).context(format!(
@@ -116,14 +140,31 @@ fn read_table(req: &SocketsRequest) -> Result<(Vec<SocketRow>, Source, Vec<Strin
 /// Protocol order, then local port, then addresses: a stable order for people and for diffs.
 pub fn sort(rows: &mut [SocketRow]) {
     rows.sort_unstable_by(|a, b| {
-        a.proto
-            .cmp(&b.proto)
-            .then(a.local.port().cmp(&b.local.port()))
+        int_key(a)
+            .cmp(&int_key(b))
             .then_with(|| a.local.sort_key().cmp(&b.local.sort_key()))
             .then_with(|| a.peer.sort_key().cmp(&b.peer.sort_key()))
-            .then(a.peer.port().cmp(&b.peer.port()))
             .then(a.inode.cmp(&b.inode))
     });
+}
+
+/// The integer part of the sort order, cheap to compare: (protocol, local port, local address, peer address,
+/// peer port). IPv4 sorts before IPv6.
+fn int_key(s: &SocketRow) -> (SockProto, u16, (u8, u128), (u8, u128), u16) {
+    fn ip(e: &Endpoint) -> (u8, u128) {
+        match e.ip() {
+            Some(std::net::IpAddr::V4(v4)) => (4, u128::from(u32::from(v4))),
+            Some(std::net::IpAddr::V6(v6)) => (6, u128::from(v6)),
+            None => (0, 0),
+        }
+    }
+    (
+        s.proto,
+        s.local.port(),
+        ip(&s.local),
+        ip(&s.peer),
+        s.peer.port(),
+    )
 }
 
 #[cfg(target_os = "linux")]

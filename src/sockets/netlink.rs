@@ -14,6 +14,9 @@ use super::model::{Endpoint, SockProto, SocketRow, State};
 
 const NETLINK_SOCK_DIAG: libc::c_int = 4;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The older inet_diag request type: its dumps cover IPv4 and IPv6 TCP sockets in one walk of the kernel's
+/// tables (the family-specific request walks every TCP socket once per family). `ss -t` uses it too.
+const TCPDIAG_GETSOCK: u16 = 18;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300;
 const NLMSG_ERROR: u16 = 2;
@@ -85,11 +88,43 @@ pub fn request(proto: SockProto, v6: bool, states: u32, seq: u32) -> Vec<u8> {
     msg
 }
 
+/// Builds the older `inet_diag_req` TCP dump request, which answers for both families at once.
+pub fn request_tcp_both(states: u32, seq: u32) -> Vec<u8> {
+    let mut body = Vec::with_capacity(60);
+    body.push(libc::AF_INET as u8); // ignored: the kernel dumps every family for this request type
+    body.extend_from_slice(&[0, 0, 0]); // src_len, dst_len, ext
+    body.extend_from_slice(&[0u8; 48]); // inet_diag_sockid: match everything
+    body.extend_from_slice(&states.to_ne_bytes());
+    body.extend_from_slice(&0u32.to_ne_bytes()); // dbs
+    let len = (NLMSG_HDRLEN + body.len()) as u32;
+    let mut msg = Vec::with_capacity(len as usize);
+    msg.extend_from_slice(&len.to_ne_bytes());
+    msg.extend_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    msg.extend_from_slice(&seq.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg.extend_from_slice(&body);
+    msg
+}
+
+/// Dumps TCP sockets of both families in one kernel walk.
+pub fn dump_tcp_both(states: u32, out: &mut Vec<SocketRow>) -> io::Result<()> {
+    if states == 0 {
+        return Ok(());
+    }
+    run_dump(&request_tcp_both(states, 1), SockProto::Tcp, out)
+}
+
 /// Dumps one protocol's sockets (one family for TCP/UDP) into `out`.
 pub fn dump(proto: SockProto, v6: bool, states: u32, out: &mut Vec<SocketRow>) -> io::Result<()> {
     if states == 0 {
         return Ok(());
     }
+    run_dump(&request(proto, v6, states, 1), proto, out)
+}
+
+/// Sends one dump request and reads the replies until NLMSG_DONE.
+fn run_dump(req: &[u8], proto: SockProto, out: &mut Vec<SocketRow>) -> io::Result<()> {
     // SAFETY: plain socket(2); the fd is owned right away.
     let fd = unsafe {
         libc::socket(
@@ -104,7 +139,6 @@ pub fn dump(proto: SockProto, v6: bool, states: u32, out: &mut Vec<SocketRow>) -
     // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
     set_recv_timeout(&sock, Duration::from_secs(5))?;
-    let req = request(proto, v6, states, 1);
     // SAFETY: sockaddr_nl is plain data; zeroed means "the kernel" (pid 0, no groups).
     let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
@@ -217,7 +251,7 @@ pub fn parse_dump(buf: &[u8], proto: SockProto, out: &mut Vec<SocketRow>) -> Dum
                     return DumpStatus::Error(code.checked_neg().unwrap_or(libc::EINVAL));
                 }
             }
-            SOCK_DIAG_BY_FAMILY => {
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
                 let row = if proto.is_unix() {
                     parse_unix_msg(payload)
                 } else {
@@ -388,6 +422,10 @@ mod tests {
         assert_eq!(r[16], libc::AF_INET as u8);
         assert_eq!(r[17], libc::IPPROTO_TCP as u8);
         assert_eq!(u32_ne(&r, 20), Some(1 << 10));
+        let b = request_tcp_both(1 << 10, 7);
+        assert_eq!(b.len(), 16 + 60);
+        assert_eq!(u16_ne(&b, 4), Some(TCPDIAG_GETSOCK));
+        assert_eq!(u32_ne(&b, 16 + 52), Some(1 << 10));
         let u = request(SockProto::UnixStream, false, !0, 7);
         assert_eq!(u.len(), 16 + 24);
         assert_eq!(u[16], libc::AF_UNIX as u8);

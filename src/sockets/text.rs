@@ -41,25 +41,30 @@ impl Report for SocketsReport {
     }
 }
 
-/// Every cell of the table in one string: cell i of the grid is `text[ends[i-1]..ends[i]]`.
+/// Every cell of the table in one string: cell i is `text[start(i)..ends[i]]`, `widths[i]` columns wide.
 pub(crate) struct Grid {
     cols: usize,
     text: String,
     ends: Vec<usize>,
+    widths: Vec<u32>,
 }
 
 impl Grid {
     pub(crate) fn new(cols: usize) -> Grid {
         Grid {
-            cols,
+            cols: cols.max(1),
             text: String::new(),
             ends: Vec::new(),
+            widths: Vec::new(),
         }
     }
 
     /// Ends the current cell (whatever was written to `text` since the last one).
     fn end_cell(&mut self) {
+        let start = self.ends.last().copied().unwrap_or(0);
+        let w = width(&self.text[start..]);
         self.ends.push(self.text.len());
+        self.widths.push(u32::try_from(w).unwrap_or(u32::MAX));
     }
 
     fn push(&mut self, s: &str) {
@@ -67,15 +72,18 @@ impl Grid {
         self.end_cell();
     }
 
+    fn cell(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn row_count(&self) -> usize {
+        self.ends.len() / self.cols
+    }
+
     fn rows(&self) -> impl Iterator<Item = impl Iterator<Item = &str>> {
-        let cols = self.cols.max(1);
-        (0..self.ends.len() / cols).map(move |r| {
-            (0..cols).map(move |c| {
-                let i = r * cols + c;
-                let start = if i == 0 { 0 } else { self.ends[i - 1] };
-                &self.text[start..self.ends[i]]
-            })
-        })
+        (0..self.row_count())
+            .map(move |r| (0..self.cols).map(move |c| self.cell(r * self.cols + c)))
     }
 
     /// Writes the grid in netdiag's table layout (as `Output::table` + `write_table` would): each column as
@@ -86,45 +94,64 @@ impl Grid {
         right: &[bool],
         w: &mut dyn Write,
     ) -> io::Result<()> {
+        let cols = self.cols;
         let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
-        for row in self.rows() {
-            for (c, cell) in row.enumerate() {
-                widths[c] = widths[c].max(width(cell));
-            }
+        widths.resize(cols, 0);
+        for (i, cw) in self.widths.iter().enumerate() {
+            let c = i % cols;
+            widths[c] = widths[c].max(*cw as usize);
         }
         let mut w = io::BufWriter::with_capacity(256 * 1024, w);
-        let mut line = String::with_capacity(256);
-        let mut put = |line: &mut String, cells: &mut dyn Iterator<Item = (usize, &str, bool)>| {
-            line.clear();
-            for (c, cell, right) in cells {
-                let pad = widths[c].saturating_sub(width(cell));
-                if right {
-                    line.extend(std::iter::repeat_n(' ', pad));
-                    line.push_str(cell);
-                } else {
-                    line.push_str(cell);
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
-                line.push_str("  ");
+        let mut line: Vec<u8> = Vec::with_capacity(256);
+        let put = |line: &mut Vec<u8>, c: usize, cell: &str, cw: usize, right: bool| {
+            let pad = widths[c].saturating_sub(cw);
+            if right {
+                line.resize(line.len() + pad, b' ');
+                line.extend_from_slice(cell.as_bytes());
+            } else {
+                line.extend_from_slice(cell.as_bytes());
+                line.resize(line.len() + pad, b' ');
             }
-            let t = line.trim_end();
-            w.write_all(t.as_bytes())?;
-            w.write_all(b"\n")
+            line.extend_from_slice(b"  ");
         };
-        put(
-            &mut line,
-            &mut headers.iter().enumerate().map(|(c, h)| (c, *h, false)),
-        )?;
-        for row in self.rows() {
-            put(
-                &mut line,
-                &mut row
-                    .enumerate()
-                    .map(|(c, cell)| (c, cell, right.get(c).copied().unwrap_or(false))),
-            )?;
+        let mut flush = |line: &mut Vec<u8>| -> io::Result<()> {
+            let end = line.iter().rposition(|b| *b != b' ').map_or(0, |i| i + 1);
+            line.truncate(end);
+            line.push(b'\n');
+            w.write_all(line)?;
+            line.clear();
+            Ok(())
+        };
+        for (c, h) in headers.iter().enumerate() {
+            put(&mut line, c, h, width(h), false);
         }
+        flush(&mut line)?;
+        for r in 0..self.row_count() {
+            for c in 0..cols {
+                let i = r * cols + c;
+                let right = right.get(c).copied().unwrap_or(false);
+                put(&mut line, c, self.cell(i), self.widths[i] as usize, right);
+            }
+            flush(&mut line)?;
+        }
+        drop(flush);
         w.flush()
     }
+}
+
+/// Appends a number in decimal without going through `core::fmt` (the table has 100,000+ of them).
+fn push_u64(s: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("?"));
 }
 
 fn width(s: &str) -> usize {
@@ -188,8 +215,8 @@ pub(crate) fn cells(s: &SocketRow, processes: bool, g: &mut Grid) {
     }
 }
 
-fn num(g: &mut Grid, n: impl std::fmt::Display) {
-    let _ = write!(g.text, "{n}");
+fn num(g: &mut Grid, n: impl Into<u64>) {
+    push_u64(&mut g.text, n.into());
     g.end_cell();
 }
 
@@ -208,24 +235,30 @@ fn endpoint(g: &mut Grid, e: &Endpoint, local: bool) {
                 None if address.is_ipv6() => {
                     let _ = write!(t, "[{address}]");
                 }
-                None => {
-                    let _ = write!(t, "{address}");
-                }
+                None => match address {
+                    std::net::IpAddr::V4(v4) => {
+                        for (i, o) in v4.octets().iter().enumerate() {
+                            if i > 0 {
+                                t.push('.');
+                            }
+                            push_u64(t, u64::from(*o));
+                        }
+                    }
+                    v6 => {
+                        let _ = write!(t, "{v6}");
+                    }
+                },
             }
             t.push(':');
             match (service, port) {
                 (Some(name), _) => t.push_str(name),
                 (None, 0) => t.push('*'),
-                (None, p) => {
-                    let _ = write!(t, "{p}");
-                }
+                (None, p) => push_u64(t, u64::from(*p)),
             }
         }
         Endpoint::Unix { path, peer_inode } => match (local, path, peer_inode) {
             (true, Some(p), _) => g.text.push_str(p),
-            (false, _, Some(i)) => {
-                let _ = write!(g.text, "{i}");
-            }
+            (false, _, Some(i)) => push_u64(&mut g.text, *i),
             _ => g.text.push('*'),
         },
     }
@@ -245,7 +278,7 @@ fn owners(g: &mut Grid, o: &[Owner]) {
         if i > 0 {
             g.text.push(',');
         }
-        let _ = write!(g.text, "{}", x.pid);
+        push_u64(&mut g.text, u64::from(x.pid));
     }
     if o.len() > MAX_PIDS_SHOWN {
         let _ = write!(g.text, ",+{}", o.len() - MAX_PIDS_SHOWN);
