@@ -134,7 +134,6 @@ impl Grid {
             }
             flush(&mut line)?;
         }
-        drop(flush);
         w.flush()
     }
 }
