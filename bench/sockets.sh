@@ -69,7 +69,9 @@ for _ in $(seq 1 1200); do      # bounded: 120 s for every holder
     [ "$done_count" -ge $(( 2 * PAIRS )) ] && break
     sleep 0.1
 done
-echo "holders: $PAIRS pair(s); ready files: $(cat "$TMPD"/*.ready 2>/dev/null | tr '\n' ' ')"
+held=0
+for f in "$TMPD"/*.ready; do [ -f "$f" ] && held=$(( held + $(cat "$f") )); done
+echo "holders: $PAIRS pair(s) holding $held connection ends"
 
 in_ns() { ip netns exec "$NS" "$@"; }
 echo "== row counts (must agree) =="
