@@ -70,7 +70,7 @@ for _ in $(seq 1 1200); do      # bounded: 120 s for every holder
     sleep 0.1
 done
 held=0
-for f in "$TMPD"/*.ready; do [ -f "$f" ] && held=$(( held + $(cat "$f") )); done
+for f in "$TMPD"/*.ready; do if [ -f "$f" ]; then held=$(( held + $(cat "$f") )); fi; done
 echo "holders: $PAIRS pair(s) holding $held connection ends"
 
 in_ns() { ip netns exec "$NS" "$@"; }
