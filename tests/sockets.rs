@@ -623,7 +623,7 @@ fn owners_walk_survives_processes_that_come_and_go() {
     };
     std::thread::sleep(Duration::from_millis(200));
     let me = std::process::id();
-    for i in 0..8 {
+    for i in 0..16 {
         let p = port.to_string();
         let args: Vec<&str> = if i % 2 == 0 {
             vec!["--json", "sockets", "-tp", "--port", &p]
