@@ -1,9 +1,9 @@
-//! Socket inode → owning processes, from one walk of /proc/[pid]/fd.
+//! Socket inode → owning processes, from one walk of /proc/PID/fd.
 //!
 //! The walk is the slow part of `ss -p`: one readlink per open file on the machine. It runs on every core
 //! (threads take the next pid from a shared counter, so one process with 10,000 fds does not leave a core
 //! idle), uses `readlinkat` on the fd directory to avoid building paths, keeps only the inodes asked for, and
-//! reads /proc/[pid]/comm only for processes that hold one. Processes that exit mid-walk are skipped; fd
+//! reads /proc/PID/comm only for processes that hold one. Processes that exit mid-walk are skipped; fd
 //! directories we may not read are counted so the caller can say so.
 
 use std::collections::{HashMap, HashSet};
