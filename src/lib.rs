@@ -13,4 +13,5 @@ pub mod ping;
 pub mod port;
 pub mod render;
 pub mod services;
+pub mod sockets;
 pub mod target;
