@@ -15,4 +15,5 @@ pub mod port;
 pub mod render;
 pub mod serve;
 pub mod services;
+pub mod sockets;
 pub mod target;

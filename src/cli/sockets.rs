@@ -1,16 +1,156 @@
-//! `netdiag sockets` flags. Not built yet: its issue is open.
+//! `netdiag sockets` flags: which sockets (protocol, family, state, port, process) and which columns.
 
-use anyhow::{bail, Result};
+use std::io::Write;
+
+use anyhow::{anyhow, Result};
 use clap::Args;
 use netdiag::exit::Outcome;
 use netdiag::render::Output;
+use netdiag::sockets::{self, SocketsRequest, Source, State, SummaryReport};
+use netdiag::target::{Family, PortList};
+
+/// Environment variable that picks the socket-table source (auto, netlink, proc), like the hidden --source.
+const SOURCE_ENV: &str = "NETDIAG_SOCKETS_SOURCE";
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+With no protocol flag, TCP and UDP sockets in every state are listed (like `ss -tua`). Filters combine: \
+`-tl --port 22` lists TCP listeners on port 22. ss/netstat habits such as `-tanp` work.
+
+Examples:
+  netdiag sockets -tl            what is listening on TCP
+  netdiag sockets -tp --port 443 who holds connections to or from port 443
+  netdiag sockets --state time-wait,close-wait
+  netdiag sockets --summary      counts per protocol and state")]
 pub struct SocketsArgs {
-    /// Targets.
-    pub targets: Vec<String>,
+    /// TCP sockets.
+    #[arg(short, long)]
+    pub tcp: bool,
+
+    /// UDP sockets.
+    #[arg(short, long)]
+    pub udp: bool,
+
+    /// UNIX domain sockets.
+    #[arg(short = 'x', long)]
+    pub unix: bool,
+
+    /// Only listening sockets (TCP and UNIX listeners, unconnected UDP sockets).
+    #[arg(short, long)]
+    pub listening: bool,
+
+    /// Sockets in every state; this is the default, accepted for ss/netstat habits.
+    #[arg(short, long)]
+    pub all: bool,
+
+    /// Only sockets in these states (established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, close,
+    /// close-wait, last-ack, listen, closing, unconn); repeat or separate with commas.
+    #[arg(long, value_name = "STATE", value_delimiter = ',')]
+    pub state: Vec<String>,
+
+    /// Only sockets whose local or remote port is one of these (22, 8000-8100, 22,80, http).
+    #[arg(long, value_name = "PORTS")]
+    pub port: Vec<String>,
+
+    /// Only sockets held by these processes (shows the owner columns).
+    #[arg(long, value_name = "PID", value_delimiter = ',')]
+    pub pid: Vec<u32>,
+
+    /// IPv4 sockets only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// IPv6 sockets only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// Show the owning process (pid and program) of each socket; other users' processes need root.
+    #[arg(short, long)]
+    pub processes: bool,
+
+    /// Show port names from the bundled services table (127.0.0.1:ssh) instead of numbers.
+    #[arg(long)]
+    pub services: bool,
+
+    /// Resolve addresses to host names (reverse lookups through the system resolver).
+    #[arg(long)]
+    pub resolve: bool,
+
+    /// Numeric addresses and ports; this is the default, accepted for ss/netstat habits.
+    #[arg(short, long)]
+    pub numeric: bool,
+
+    /// Count sockets per protocol and state (like `ss -s`) instead of listing them.
+    #[arg(long)]
+    pub summary: bool,
+
+    /// Where to read the socket table: netlink (as ss does), proc (/proc/net, as netstat does) or auto.
+    #[arg(long, hide = true, value_name = "SOURCE")]
+    pub source: Option<String>,
 }
 
-pub fn run(_args: SocketsArgs, _out: &Output) -> Result<Outcome> {
-    bail!("this subcommand is not built yet")
+/// Turns the flags into a request.
+fn request(a: &SocketsArgs) -> Result<SocketsRequest> {
+    let states = a
+        .state
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| State::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ports = if a.port.is_empty() {
+        None
+    } else {
+        let mut ranges = Vec::new();
+        for p in &a.port {
+            ranges.extend_from_slice(PortList::parse(p)?.ranges());
+        }
+        Some(PortList::from_ranges(ranges))
+    };
+    let source = match a.source.clone().or_else(|| std::env::var(SOURCE_ENV).ok()) {
+        None => Source::Auto,
+        Some(s) => Source::parse(&s).ok_or_else(|| {
+            anyhow!(
+                "invalid socket source '{}': expected auto, netlink or proc",
+                netdiag::target::shown(&s)
+            )
+        })?,
+    };
+    let none = !a.tcp && !a.udp && !a.unix;
+    Ok(SocketsRequest {
+        tcp: a.tcp || none,
+        udp: a.udp || none,
+        unix: a.unix,
+        family: Family::from_flags(a.ipv4, a.ipv6),
+        listening: a.listening,
+        states,
+        ports,
+        pids: a.pid.clone(),
+        processes: a.processes,
+        services: a.services,
+        resolve: a.resolve,
+        source,
+    })
+}
+
+pub fn run(args: SocketsArgs, out: &Output) -> Result<Outcome> {
+    let req = request(&args)?;
+    // Ctrl-C during the owner walk stops it; what was found is printed and the exit code is 130.
+    netdiag::interrupt::install();
+    let report = sockets::list(&req)?;
+    let notes = report.notes.clone();
+    if args.summary {
+        out.print(&SummaryReport::from_report(&report))?;
+    } else {
+        out.print(&report)?;
+    }
+    if !out.is_json() {
+        let mut err = std::io::stderr().lock();
+        for n in &notes {
+            let _ = writeln!(err, "note: {n}");
+        }
+    }
+    if netdiag::interrupt::requested() {
+        return Ok(Outcome::Interrupted);
+    }
+    Ok(Outcome::Success)
 }

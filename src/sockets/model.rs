@@ -1,0 +1,500 @@
+//! The socket table's types: rows, states, the request and its filters, the summary.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::target::{shown, Family, InputError, PortList, Proto};
+
+/// The kind of socket, in the order tables list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SockProto {
+    Tcp,
+    Udp,
+    UnixStream,
+    UnixSeqpacket,
+    UnixDgram,
+}
+
+impl SockProto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SockProto::Tcp => "tcp",
+            SockProto::Udp => "udp",
+            SockProto::UnixStream => "unix-stream",
+            SockProto::UnixSeqpacket => "unix-seqpacket",
+            SockProto::UnixDgram => "unix-dgram",
+        }
+    }
+
+    pub fn is_unix(self) -> bool {
+        !matches!(self, SockProto::Tcp | SockProto::Udp)
+    }
+
+    /// The protocol the services registry knows this socket by.
+    pub fn registry_proto(self) -> Option<Proto> {
+        match self {
+            SockProto::Tcp => Some(Proto::Tcp),
+            SockProto::Udp => Some(Proto::Udp),
+            _ => None,
+        }
+    }
+
+    /// From a UNIX socket type (SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5).
+    pub fn from_unix_type(t: u32) -> Option<SockProto> {
+        match t {
+            1 => Some(SockProto::UnixStream),
+            2 => Some(SockProto::UnixDgram),
+            5 => Some(SockProto::UnixSeqpacket),
+            _ => None,
+        }
+    }
+}
+
+/// A socket state, named as the kernel's TCP states (UDP and UNIX sockets reuse them; an unconnected one is UNCONN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum State {
+    Established,
+    SynSent,
+    SynRecv,
+    FinWait1,
+    FinWait2,
+    TimeWait,
+    Close,
+    CloseWait,
+    LastAck,
+    Listen,
+    Closing,
+    /// A datagram or UNIX socket with no peer (the kernel's TCP_CLOSE on a socket that never connects).
+    Unconn,
+    Unknown,
+}
+
+impl State {
+    pub const ALL: [State; 13] = [
+        State::Established,
+        State::SynSent,
+        State::SynRecv,
+        State::FinWait1,
+        State::FinWait2,
+        State::TimeWait,
+        State::Close,
+        State::CloseWait,
+        State::LastAck,
+        State::Listen,
+        State::Closing,
+        State::Unconn,
+        State::Unknown,
+    ];
+
+    /// From the kernel's state number (include/net/tcp_states.h). TCP_CLOSE on UDP or UNIX is UNCONN.
+    pub fn from_kernel(proto: SockProto, st: u8) -> State {
+        match st {
+            1 => State::Established,
+            2 => State::SynSent,
+            3 | 12 => State::SynRecv,
+            4 => State::FinWait1,
+            5 => State::FinWait2,
+            6 => State::TimeWait,
+            7 if proto == SockProto::Tcp => State::Close,
+            7 => State::Unconn,
+            8 => State::CloseWait,
+            9 => State::LastAck,
+            10 => State::Listen,
+            11 => State::Closing,
+            _ => State::Unknown,
+        }
+    }
+
+    /// The kernel state numbers that show as this state for a protocol (for the netlink state mask).
+    pub fn kernel_numbers(self, proto: SockProto) -> &'static [u8] {
+        match self {
+            State::Established => &[1],
+            State::SynSent => &[2],
+            State::SynRecv => &[3, 12],
+            State::FinWait1 => &[4],
+            State::FinWait2 => &[5],
+            State::TimeWait => &[6],
+            State::Close if proto == SockProto::Tcp => &[7],
+            State::Unconn if proto != SockProto::Tcp => &[7],
+            State::Close | State::Unconn => &[],
+            State::CloseWait => &[8],
+            State::LastAck => &[9],
+            State::Listen => &[10],
+            State::Closing => &[11],
+            State::Unknown => &[],
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Established => "ESTABLISHED",
+            State::SynSent => "SYN_SENT",
+            State::SynRecv => "SYN_RECV",
+            State::FinWait1 => "FIN_WAIT1",
+            State::FinWait2 => "FIN_WAIT2",
+            State::TimeWait => "TIME_WAIT",
+            State::Close => "CLOSE",
+            State::CloseWait => "CLOSE_WAIT",
+            State::LastAck => "LAST_ACK",
+            State::Listen => "LISTEN",
+            State::Closing => "CLOSING",
+            State::Unconn => "UNCONN",
+            State::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// Parses a state as ss and netstat spell them: `established`/`estab`, `syn-sent`, `syn-recv`,
+    /// `fin-wait-1`, `fin-wait-2`, `time-wait`, `close`/`closed`, `close-wait`, `last-ack`, `listen`/`listening`,
+    /// `closing`, `unconn`/`unconnected`; case-insensitive, `-` and `_` alike.
+    pub fn parse(s: &str) -> Result<State, InputError> {
+        let k: String = s
+            .trim()
+            .chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let st = match k.as_str() {
+            "established" | "estab" => State::Established,
+            "synsent" => State::SynSent,
+            "synrecv" | "synreceived" => State::SynRecv,
+            "finwait1" => State::FinWait1,
+            "finwait2" => State::FinWait2,
+            "timewait" => State::TimeWait,
+            "close" | "closed" => State::Close,
+            "closewait" => State::CloseWait,
+            "lastack" => State::LastAck,
+            "listen" | "listening" => State::Listen,
+            "closing" => State::Closing,
+            "unconn" | "unconnected" => State::Unconn,
+            _ => {
+                return Err(InputError(format!(
+                    "invalid state '{}': expected one of established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, \
+                     time-wait, close, close-wait, last-ack, listen, closing, unconn",
+                    shown(s)
+                )))
+            }
+        };
+        Ok(st)
+    }
+}
+
+/// One end of a socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Endpoint {
+    Inet {
+        address: IpAddr,
+        port: u16,
+        /// The name `--resolve` found for the address.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        /// The registered service name for the port, with `--services`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        service: Option<&'static str>,
+    },
+    Unix {
+        /// The bound path; abstract names start with `@`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        /// The inode of the connected peer socket.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        peer_inode: Option<u64>,
+    },
+}
+
+impl Endpoint {
+    pub fn inet(address: IpAddr, port: u16) -> Endpoint {
+        Endpoint::Inet {
+            address,
+            port,
+            host: None,
+            service: None,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        match self {
+            Endpoint::Inet { port, .. } => *port,
+            Endpoint::Unix { .. } => 0,
+        }
+    }
+
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Endpoint::Inet { address, .. } => Some(*address),
+            Endpoint::Unix { .. } => None,
+        }
+    }
+
+    /// An order for addresses and paths (IPv4 before IPv6, numeric within a family).
+    pub(crate) fn sort_key(&self) -> EndpointKey<'_> {
+        match self {
+            Endpoint::Inet { address, .. } => EndpointKey::Ip(*address),
+            Endpoint::Unix { path, peer_inode } => {
+                EndpointKey::Unix(path.as_deref().unwrap_or(""), peer_inode.unwrap_or(0))
+            }
+        }
+    }
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum EndpointKey<'a> {
+    Ip(IpAddr),
+    Unix(&'a str, u64),
+}
+
+/// A process that holds a socket open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    pub pid: u32,
+    /// The process name from /proc/PID/comm.
+    pub program: String,
+}
+
+/// One socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SocketRow {
+    pub proto: SockProto,
+    pub state: State,
+    /// Bytes waiting to be read (for a listener: connections waiting to be accepted).
+    pub recv_q: u32,
+    /// Bytes not yet acknowledged by the peer (for a listener: the accept backlog).
+    pub send_q: u32,
+    pub local: Endpoint,
+    pub peer: Endpoint,
+    /// The owner's user id; `None` when the source does not say (UNIX sockets on old kernels).
+    pub uid: Option<u32>,
+    /// The socket's inode (0 for TIME_WAIT and other sockets no file refers to).
+    pub inode: u64,
+    /// The processes holding the socket, with `-p`; `None` when not asked, empty when none could be seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owners: Option<Vec<Owner>>,
+}
+
+impl SocketRow {
+    pub fn is_v6(&self) -> bool {
+        self.local.ip().is_some_and(|ip| ip.is_ipv6())
+    }
+}
+
+/// Where the table came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Netlink, falling back to /proc/net when the kernel refuses.
+    #[default]
+    Auto,
+    Netlink,
+    Proc,
+}
+
+impl Source {
+    pub fn parse(s: &str) -> Option<Source> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Some(Source::Auto),
+            "netlink" => Some(Source::Netlink),
+            "proc" => Some(Source::Proc),
+            _ => None,
+        }
+    }
+}
+
+/// Which sockets to list and what to show about them. Filters combine (all must match).
+#[derive(Debug, Clone, Default)]
+pub struct SocketsRequest {
+    pub tcp: bool,
+    pub udp: bool,
+    pub unix: bool,
+    pub family: Family,
+    /// Only listening sockets (TCP LISTEN, UNIX LISTEN, unconnected UDP).
+    pub listening: bool,
+    /// Only these states (empty: every state).
+    pub states: Vec<State>,
+    /// Only sockets whose local or remote port is in the list.
+    pub ports: Option<PortList>,
+    /// Only sockets held by these processes (implies the owner walk).
+    pub pids: Vec<u32>,
+    /// Fill in the owning processes.
+    pub processes: bool,
+    /// Name ports from the bundled services table.
+    pub services: bool,
+    /// Reverse-resolve addresses.
+    pub resolve: bool,
+    pub source: Source,
+}
+
+impl SocketsRequest {
+    /// The (protocol, IPv6?) dumps to make; UNIX sockets are one dump (`v6` false).
+    pub fn dumps(&self) -> Vec<(SockProto, bool)> {
+        let mut d = Vec::new();
+        for (on, p) in [(self.tcp, SockProto::Tcp), (self.udp, SockProto::Udp)] {
+            if !on {
+                continue;
+            }
+            if self.family != Family::V6 {
+                d.push((p, false));
+            }
+            if self.family != Family::V4 {
+                d.push((p, true));
+            }
+        }
+        if self.unix {
+            d.push((SockProto::UnixStream, false));
+        }
+        d
+    }
+
+    fn state_wanted(&self, proto: SockProto, st: State) -> bool {
+        if self.listening {
+            let listening = match proto {
+                SockProto::Tcp | SockProto::UnixStream | SockProto::UnixSeqpacket => {
+                    st == State::Listen
+                }
+                SockProto::Udp | SockProto::UnixDgram => st == State::Unconn,
+            };
+            if !listening {
+                return false;
+            }
+        }
+        self.states.is_empty() || self.states.contains(&st)
+    }
+
+    /// The netlink state bitmask for a dump: every kernel state that can show as a wanted state.
+    pub fn kernel_state_mask(&self, proto: SockProto) -> u32 {
+        let mut mask = 0u32;
+        for st in 1u8..=12 {
+            let wanted = if proto.is_unix() {
+                // One UNIX dump covers every type; filter exactly afterwards.
+                [SockProto::UnixStream, SockProto::UnixDgram]
+                    .iter()
+                    .any(|p| self.state_wanted(*p, State::from_kernel(*p, st)))
+            } else {
+                self.state_wanted(proto, State::from_kernel(proto, st))
+            };
+            if wanted {
+                mask |= 1 << st;
+            }
+        }
+        mask
+    }
+
+    /// True when a row passes every filter except `--pid` (which needs the owners).
+    pub fn matches(&self, s: &SocketRow) -> bool {
+        let proto_on = match s.proto {
+            SockProto::Tcp => self.tcp,
+            SockProto::Udp => self.udp,
+            _ => self.unix,
+        };
+        if !proto_on || !self.state_wanted(s.proto, s.state) {
+            return false;
+        }
+        if let Some(ip) = s.local.ip() {
+            if !self.family.matches(&ip) {
+                return false;
+            }
+        }
+        if let Some(ports) = &self.ports {
+            if s.proto.is_unix()
+                || !(port_in(ports, s.local.port()) || port_in(ports, s.peer.port()))
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn port_in(list: &PortList, port: u16) -> bool {
+    port != 0
+        && list
+            .ranges()
+            .iter()
+            .any(|&(lo, hi)| lo <= port && port <= hi)
+}
+
+/// The socket table.
+#[derive(Debug, Clone, Serialize)]
+pub struct SocketsReport {
+    /// `netlink` or `proc` (when any part came from /proc/net).
+    pub source: Source,
+    /// True when the owner columns were filled in.
+    pub processes: bool,
+    pub sockets: Vec<SocketRow>,
+    /// Things the reader should know (fallbacks, permission limits).
+    pub notes: Vec<String>,
+}
+
+/// Socket counts per protocol and state, like `ss -s`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SummaryReport {
+    pub source: Source,
+    pub total: usize,
+    pub protocols: Vec<ProtoCount>,
+    pub notes: Vec<String>,
+}
+
+/// The counts for one protocol.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProtoCount {
+    pub proto: SockProto,
+    pub total: usize,
+    pub ipv4: usize,
+    pub ipv6: usize,
+    pub states: Vec<StateCount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StateCount {
+    pub state: State,
+    pub count: usize,
+}
+
+impl SummaryReport {
+    /// Counts the rows of a report.
+    pub fn from_report(r: &SocketsReport) -> SummaryReport {
+        let mut protocols: Vec<ProtoCount> = Vec::new();
+        for s in &r.sockets {
+            let i = match protocols.iter().position(|p| p.proto == s.proto) {
+                Some(i) => i,
+                None => {
+                    protocols.push(ProtoCount {
+                        proto: s.proto,
+                        total: 0,
+                        ipv4: 0,
+                        ipv6: 0,
+                        states: Vec::new(),
+                    });
+                    protocols.len() - 1
+                }
+            };
+            let p = &mut protocols[i];
+            p.total += 1;
+            match s.local.ip() {
+                Some(IpAddr::V4(_)) => p.ipv4 += 1,
+                Some(IpAddr::V6(_)) => p.ipv6 += 1,
+                None => {}
+            }
+            match p.states.iter_mut().find(|c| c.state == s.state) {
+                Some(c) => c.count += 1,
+                None => p.states.push(StateCount {
+                    state: s.state,
+                    count: 1,
+                }),
+            }
+        }
+        protocols.sort_by_key(|p| p.proto);
+        for p in &mut protocols {
+            p.states
+                .sort_by(|a, b| b.count.cmp(&a.count).then(a.state.cmp(&b.state)));
+        }
+        SummaryReport {
+            source: r.source,
+            total: r.sockets.len(),
+            protocols,
+            notes: r.notes.clone(),
+        }
+    }
+}
