@@ -9,6 +9,7 @@ pub mod explain;
 pub mod interrupt;
 pub mod lookup;
 pub mod port;
+pub mod probe;
 pub mod render;
 pub mod services;
 pub mod target;

@@ -1,0 +1,801 @@
+//! The TCP connect engine: non-blocking `connect()` over raw epoll, one event loop per core.
+//!
+//! Each thread owns its own epoll instance and takes work in chunks from a shared counter, so the cores stay
+//! busy until the last port. All probes share one timeout, so the order in which they start is the order of
+//! their deadlines: a FIFO of (slot, generation, deadline) replaces a timer per socket. Running out of file
+//! descriptors (EMFILE/ENFILE) or local ports (EADDRNOTAVAIL) is never a port state: the probe is retried once
+//! sockets free up, and the thread lowers its own concurrency.
+//!
+//! On loopback a connect to a closed port in the ephemeral range can connect to itself (the kernel picks the
+//! destination port as the source port) or to another of the scanner's own sockets (simultaneous open). Both
+//! look like an open port; both are detected and reported closed.
+
+use std::collections::VecDeque;
+use std::io;
+use std::mem;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{PortState, Reason};
+use crate::interrupt;
+
+/// The outcome of one probe, kept small: scans hold one per port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Done {
+    pub state: PortState,
+    pub reason: Reason,
+    /// Connect latency in microseconds (for open and refused probes).
+    pub latency_us: u32,
+}
+
+impl Done {
+    const NOT_SCANNED: Done = Done {
+        state: PortState::NotScanned,
+        reason: Reason::None,
+        latency_us: 0,
+    };
+
+    pub fn latency(&self) -> Option<Duration> {
+        match self.state {
+            PortState::Open | PortState::Closed if self.reason != Reason::SelfConnect => {
+                Some(Duration::from_micros(u64::from(self.latency_us)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What the engine is asked to probe: every address × every port, item `i` being
+/// (`addrs[i / ports.len()]`, `ports[i % ports.len()]`).
+pub struct Work<'a> {
+    pub addrs: &'a [IpAddr],
+    pub ports: &'a [u16],
+}
+
+impl Work<'_> {
+    pub fn len(&self) -> usize {
+        self.addrs.len() * self.ports.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn item(&self, i: usize) -> SocketAddr {
+        let n = self.ports.len();
+        SocketAddr::new(self.addrs[i / n], self.ports[i % n])
+    }
+}
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub timeout: Duration,
+    /// Sockets in flight at once, over all threads.
+    pub concurrency: usize,
+    pub threads: usize,
+    /// New connections per second, over all threads.
+    pub rate: Option<u32>,
+}
+
+/// The result of a run: one `Done` per item (`NotScanned` when interrupted first), and whether Ctrl-C stopped it.
+pub struct Outcome {
+    pub done: Vec<Done>,
+    pub interrupted: bool,
+}
+
+const CHUNK: usize = 128;
+/// How often a waiting loop looks at the Ctrl-C flag.
+const POLL_INTERRUPT: Duration = Duration::from_millis(50);
+/// Pause before retrying a probe that hit a resource limit with nothing else in flight.
+const BACKOFF: Duration = Duration::from_millis(5);
+/// Retries of one probe that keeps hitting a resource limit with nothing in flight, before its errno is reported.
+const MAX_IDLE_RETRIES: u32 = 200;
+
+/// Runs every probe of `work` and returns one outcome per item. `progress` counts finished probes.
+pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome {
+    let total = work.len();
+    let threads = cfg.threads.clamp(1, 64).min(total.div_ceil(CHUNK).max(1));
+    let next = AtomicUsize::new(0);
+    let loopback = work.addrs.iter().any(IpAddr::is_loopback);
+    let ports_in_use: Vec<AtomicU16> = if loopback {
+        (0..2 * 65536).map(|_| AtomicU16::new(0)).collect()
+    } else {
+        Vec::new()
+    };
+    let shared = Shared {
+        work,
+        next: &next,
+        progress,
+        ports_in_use: &ports_in_use,
+    };
+    let per_thread = ThreadConfig {
+        timeout: cfg.timeout,
+        concurrency: (cfg.concurrency / threads).max(1),
+        rate: cfg.rate.map(|r| (f64::from(r) / threads as f64).max(0.001)),
+    };
+    let mut done = vec![Done::NOT_SCANNED; total];
+    let mut merge = |res: io::Result<Vec<(u32, Done)>>| match res {
+        Ok(v) => {
+            for (i, d) in v {
+                done[i as usize] = d;
+            }
+        }
+        Err(e) => {
+            // epoll itself failed: no probe of that thread can be trusted; say so on each remaining port.
+            let code = e.raw_os_error().unwrap_or(libc::EIO);
+            for d in done.iter_mut().filter(|d| d.state == PortState::NotScanned) {
+                *d = Done {
+                    state: PortState::Error,
+                    reason: Reason::Errno(code),
+                    latency_us: 0,
+                };
+            }
+        }
+    };
+    if threads == 1 {
+        let r = Loop::new(&shared, &per_thread).and_then(Loop::run);
+        merge(r);
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| s.spawn(|| Loop::new(&shared, &per_thread).and_then(Loop::run)))
+                .collect();
+            for h in handles {
+                let r = h
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("scan thread panicked")));
+                merge(r);
+            }
+        });
+    }
+    let interrupted = done.iter().any(|d| d.state == PortState::NotScanned);
+    Outcome { done, interrupted }
+}
+
+struct Shared<'a> {
+    work: &'a Work<'a>,
+    next: &'a AtomicUsize,
+    progress: Option<&'a AtomicUsize>,
+    /// Per local port (IPv4 then IPv6), how many of our sockets use it; empty when no target is loopback.
+    ports_in_use: &'a [AtomicU16],
+}
+
+struct ThreadConfig {
+    timeout: Duration,
+    concurrency: usize,
+    rate: Option<f64>,
+}
+
+struct Slot {
+    fd: RawFd,
+    item: u32,
+    gen: u32,
+    start: Instant,
+    /// Index into `ports_in_use` (family offset + local port), when tracked.
+    local: Option<usize>,
+}
+
+struct Loop<'a> {
+    sh: &'a Shared<'a>,
+    cfg: &'a ThreadConfig,
+    epfd: RawFd,
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+    gens: Vec<u32>,
+    fifo: VecDeque<(u32, u32, Instant)>,
+    inflight: usize,
+    cap: usize,
+    chunk: std::ops::Range<usize>,
+    retry: VecDeque<(u32, u32)>,
+    backoff_until: Option<Instant>,
+    started: u64,
+    t0: Instant,
+    results: Vec<(u32, Done)>,
+    finished_since_report: usize,
+}
+
+enum Start {
+    Pending,
+    Finished(Done),
+    Retry(i32),
+}
+
+impl<'a> Loop<'a> {
+    fn new(sh: &'a Shared<'a>, cfg: &'a ThreadConfig) -> io::Result<Loop<'a>> {
+        // SAFETY: plain syscall; the fd is owned by this Loop and closed in Drop.
+        let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if epfd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Loop {
+            sh,
+            cfg,
+            epfd,
+            slots: Vec::new(),
+            free: Vec::new(),
+            gens: Vec::new(),
+            fifo: VecDeque::new(),
+            inflight: 0,
+            cap: cfg.concurrency,
+            chunk: 0..0,
+            retry: VecDeque::new(),
+            backoff_until: None,
+            started: 0,
+            t0: Instant::now(),
+            results: Vec::new(),
+            finished_since_report: 0,
+        })
+    }
+
+    fn run(mut self) -> io::Result<Vec<(u32, Done)>> {
+        let mut events: Vec<libc::epoll_event> =
+            vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
+        loop {
+            if interrupt::requested() {
+                break;
+            }
+            let now = Instant::now();
+            let rate_wait = self.fill(now);
+            if self.inflight == 0 && rate_wait.is_none() {
+                // fill() stops with nothing in flight and nothing to wait for only when the work is done.
+                break;
+            }
+            let wait = self.wait_time(Instant::now(), rate_wait);
+            let ms = wait.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+            // SAFETY: events is a valid buffer of events.len() entries.
+            let n = unsafe {
+                libc::epoll_wait(self.epfd, events.as_mut_ptr(), events.len() as i32, ms)
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return Err(e);
+            }
+            for ev in &events[..n as usize] {
+                let data = ev.u64;
+                self.on_event((data & 0xffff_ffff) as u32, (data >> 32) as u32);
+            }
+            self.expire(Instant::now());
+            self.report_progress();
+        }
+        self.report_progress();
+        Ok(mem::take(&mut self.results))
+    }
+
+    /// Starts probes until the concurrency cap, the rate or the work runs out. Returns how long to wait for the
+    /// rate limiter (or backoff) when that is what stopped it.
+    fn fill(&mut self, now: Instant) -> Option<Duration> {
+        if let Some(until) = self.backoff_until {
+            if now < until {
+                return Some(until - now);
+            }
+            self.backoff_until = None;
+        }
+        while self.inflight < self.cap {
+            if let Some(rate) = self.cfg.rate {
+                let allowed = (now.duration_since(self.t0).as_secs_f64() * rate) as u64 + 1;
+                if self.started >= allowed {
+                    let next = (self.started as f64) / rate;
+                    let at = self.t0 + Duration::from_secs_f64(next);
+                    return Some(
+                        at.saturating_duration_since(now)
+                            .max(Duration::from_micros(100)),
+                    );
+                }
+            }
+            let Some((item, tries)) = self.next_item() else {
+                return None;
+            };
+            self.started += 1;
+            match self.start(item) {
+                Start::Pending => {}
+                Start::Finished(d) => self.finish(item, d),
+                Start::Retry(code) => {
+                    if self.inflight == 0 && tries >= MAX_IDLE_RETRIES {
+                        let d = Done {
+                            state: super::state_of_errno(code),
+                            reason: Reason::Errno(code),
+                            latency_us: 0,
+                        };
+                        self.finish(item, d);
+                        continue;
+                    }
+                    self.retry.push_front((item, tries + 1));
+                    if self.inflight > 0 {
+                        // Wait for sockets in flight to finish: they free descriptors and ports.
+                        self.cap = self.inflight;
+                        return None;
+                    }
+                    self.backoff_until = Some(now + BACKOFF);
+                    return Some(BACKOFF);
+                }
+            }
+        }
+        None
+    }
+
+    fn next_item(&mut self) -> Option<(u32, u32)> {
+        if let Some(r) = self.retry.pop_front() {
+            return Some(r);
+        }
+        if self.chunk.is_empty() {
+            let total = self.sh.work.len();
+            let start = self.sh.next.fetch_add(CHUNK, Ordering::Relaxed);
+            if start >= total {
+                return None;
+            }
+            self.chunk = start..(start + CHUNK).min(total);
+        }
+        self.chunk.next().map(|i| (i as u32, 0))
+    }
+
+    fn wait_time(&self, now: Instant, rate_wait: Option<Duration>) -> Duration {
+        let mut wait = POLL_INTERRUPT;
+        if let Some(r) = rate_wait {
+            wait = wait.min(r);
+        }
+        if let Some(&(_, _, deadline)) = self.fifo.front() {
+            wait = wait.min(deadline.saturating_duration_since(now));
+        }
+        wait
+    }
+
+    fn start(&mut self, item: u32) -> Start {
+        let addr = self.sh.work.item(item as usize);
+        let domain = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        // SAFETY: plain syscall; the fd is closed on every path below.
+        let fd = unsafe {
+            libc::socket(
+                domain,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if fd < 0 {
+            let code = last_errno();
+            return match code {
+                libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM => Start::Retry(code),
+                _ => Start::Finished(failed(code, 0)),
+            };
+        }
+        let (sa, len) = sockaddr(&addr);
+        let start = Instant::now();
+        // SAFETY: sa is a valid sockaddr of len bytes for this family.
+        let rc = unsafe { libc::connect(fd, &sa as *const _ as *const libc::sockaddr, len) };
+        let code = if rc == 0 { 0 } else { last_errno() };
+        match code {
+            0 | libc::EINPROGRESS => {}
+            libc::EADDRNOTAVAIL | libc::EAGAIN | libc::ENOBUFS => {
+                close(fd);
+                return Start::Retry(code);
+            }
+            _ => {
+                close(fd);
+                return Start::Finished(failed(code, micros(start.elapsed())));
+            }
+        }
+        let local = self.track_local(fd, addr);
+        if code == 0 {
+            let d = self.connected(fd, addr, start, local);
+            self.release(fd, local, true);
+            return Start::Finished(d);
+        }
+        let slot = self.alloc(Slot {
+            fd,
+            item,
+            gen: 0,
+            start,
+            local,
+        });
+        let gen = self.gens[slot as usize];
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLOUT as u32,
+            u64: u64::from(slot) | (u64::from(gen) << 32),
+        };
+        // SAFETY: fd and epfd are open; ev is valid.
+        let rc = unsafe { libc::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        if rc < 0 {
+            let code = last_errno();
+            let s = self.slots[slot as usize].take();
+            self.free.push(slot);
+            self.release(fd, s.and_then(|s| s.local), false);
+            return match code {
+                libc::ENOMEM | libc::ENOSPC => Start::Retry(code),
+                _ => Start::Finished(failed(code, 0)),
+            };
+        }
+        self.inflight += 1;
+        self.fifo.push_back((slot, gen, start + self.cfg.timeout));
+        Start::Pending
+    }
+
+    fn alloc(&mut self, mut s: Slot) -> u32 {
+        if let Some(i) = self.free.pop() {
+            self.gens[i as usize] = self.gens[i as usize].wrapping_add(1);
+            s.gen = self.gens[i as usize];
+            self.slots[i as usize] = Some(s);
+            i
+        } else {
+            self.slots.push(Some(s));
+            self.gens.push(0);
+            (self.slots.len() - 1) as u32
+        }
+    }
+
+    fn on_event(&mut self, slot: u32, gen: u32) {
+        let i = slot as usize;
+        if self.gens.get(i) != Some(&gen) {
+            return;
+        }
+        let Some(s) = self.slots[i].take() else {
+            return;
+        };
+        self.free.push(slot);
+        self.inflight -= 1;
+        let addr = self.sh.work.item(s.item as usize);
+        let code = so_error(s.fd);
+        let d = if code == 0 {
+            self.connected(s.fd, addr, s.start, s.local)
+        } else {
+            failed(code, micros(s.start.elapsed()))
+        };
+        self.release(s.fd, s.local, code == 0);
+        self.finish(s.item, d);
+        if self.cap < self.cfg.concurrency && self.retry.is_empty() {
+            // Pressure is gone: grow back slowly.
+            self.cap += 1;
+        }
+    }
+
+    /// A connect that succeeded: open, unless it reached itself or another of our own sockets.
+    fn connected(&self, fd: RawFd, addr: SocketAddr, start: Instant, local: Option<usize>) -> Done {
+        let latency_us = micros(start.elapsed());
+        if is_self_connect(fd) {
+            return Done {
+                state: PortState::Closed,
+                reason: Reason::SelfConnect,
+                latency_us,
+            };
+        }
+        if let Some(own) = local {
+            let peer = family_offset(&addr) + usize::from(addr.port());
+            let users = self.sh.ports_in_use[peer].load(Ordering::Relaxed);
+            if peer != own && users > 0 {
+                return Done {
+                    state: PortState::Closed,
+                    reason: Reason::CrossConnect,
+                    latency_us,
+                };
+            }
+        }
+        Done {
+            state: PortState::Open,
+            reason: Reason::None,
+            latency_us,
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(slot, gen, deadline)) = self.fifo.front() {
+            let i = slot as usize;
+            let live = self.gens[i] == gen && self.slots[i].is_some();
+            if !live {
+                self.fifo.pop_front();
+                continue;
+            }
+            if deadline > now {
+                break;
+            }
+            self.fifo.pop_front();
+            if let Some(s) = self.slots[i].take() {
+                self.free.push(slot);
+                self.inflight -= 1;
+                self.release(s.fd, s.local, false);
+                self.finish(
+                    s.item,
+                    Done {
+                        state: PortState::Filtered,
+                        reason: Reason::Timeout(self.cfg.timeout),
+                        latency_us: 0,
+                    },
+                );
+            }
+        }
+    }
+
+    fn finish(&mut self, item: u32, d: Done) {
+        self.results.push((item, d));
+        self.finished_since_report += 1;
+    }
+
+    fn report_progress(&mut self) {
+        if let Some(p) = self.sh.progress {
+            p.fetch_add(self.finished_since_report, Ordering::Relaxed);
+        }
+        self.finished_since_report = 0;
+    }
+
+    /// Notes the local port of a socket to a loopback target, so a connect to it from another of our sockets is
+    /// recognised.
+    fn track_local(&self, fd: RawFd, addr: SocketAddr) -> Option<usize> {
+        if self.sh.ports_in_use.is_empty() || !addr.ip().is_loopback() {
+            return None;
+        }
+        let port = local_port(fd)?;
+        let i = family_offset(&addr) + usize::from(port);
+        self.sh.ports_in_use[i].fetch_add(1, Ordering::Relaxed);
+        Some(i)
+    }
+
+    /// Closes a probe socket; a connected one is reset (SO_LINGER 0) so no TIME_WAIT piles up.
+    fn release(&self, fd: RawFd, local: Option<usize>, connected: bool) {
+        if connected {
+            let l = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: fd is open; l is a valid linger struct.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    &l as *const _ as *const libc::c_void,
+                    mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+        }
+        close(fd);
+        if let Some(i) = local {
+            self.sh.ports_in_use[i].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Loop<'_> {
+    fn drop(&mut self) {
+        for s in self.slots.iter_mut().filter_map(Option::take) {
+            close(s.fd);
+            if let Some(i) = s.local {
+                self.sh.ports_in_use[i].fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        close(self.epfd);
+    }
+}
+
+fn failed(code: i32, latency_us: u32) -> Done {
+    Done {
+        state: super::state_of_errno(code),
+        reason: Reason::Errno(code),
+        latency_us,
+    }
+}
+
+fn micros(d: Duration) -> u32 {
+    d.as_micros().min(u128::from(u32::MAX)) as u32
+}
+
+fn family_offset(addr: &SocketAddr) -> usize {
+    if addr.is_ipv4() {
+        0
+    } else {
+        65536
+    }
+}
+
+fn last_errno() -> i32 {
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+fn close(fd: RawFd) {
+    // SAFETY: fd is a descriptor this module opened and closes exactly once.
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+fn so_error(fd: RawFd) -> i32 {
+    let mut err: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: err and len are valid for writing.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            &mut err as *mut _ as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        last_errno()
+    } else {
+        err
+    }
+}
+
+/// A socket address as the kernel wants it.
+pub(crate) fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut ss: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in and suitably aligned.
+            unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in, sin) };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in6 and suitably aligned.
+            unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in6, sin6) };
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
+}
+
+fn name_bytes(fd: RawFd, peer: bool) -> Option<(libc::sockaddr_storage, libc::socklen_t)> {
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut ss: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let p = &mut ss as *mut _ as *mut libc::sockaddr;
+    // SAFETY: ss and len are valid for writing.
+    let rc = unsafe {
+        if peer {
+            libc::getpeername(fd, p, &mut len)
+        } else {
+            libc::getsockname(fd, p, &mut len)
+        }
+    };
+    (rc == 0).then_some((ss, len))
+}
+
+fn local_port(fd: RawFd) -> Option<u16> {
+    let (ss, _) = name_bytes(fd, false)?;
+    match i32::from(ss.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says this is a sockaddr_in.
+            let sin = unsafe { &*(&ss as *const _ as *const libc::sockaddr_in) };
+            Some(u16::from_be(sin.sin_port))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says this is a sockaddr_in6.
+            let sin6 = unsafe { &*(&ss as *const _ as *const libc::sockaddr_in6) };
+            Some(u16::from_be(sin6.sin6_port))
+        }
+        _ => None,
+    }
+}
+
+/// True when a connected socket's local address equals its peer address: the kernel connected it to itself.
+pub(crate) fn is_self_connect(fd: RawFd) -> bool {
+    let (Some((a, alen)), Some((b, blen))) = (name_bytes(fd, false), name_bytes(fd, true)) else {
+        return false;
+    };
+    let n = alen as usize;
+    if alen != blen || n > mem::size_of::<libc::sockaddr_storage>() {
+        return false;
+    }
+    // SAFETY: both buffers hold at least n initialised bytes (the kernel wrote them; the rest is zeroed).
+    let (x, y) = unsafe {
+        (
+            std::slice::from_raw_parts(&a as *const _ as *const u8, n),
+            std::slice::from_raw_parts(&b as *const _ as *const u8, n),
+        )
+    };
+    x == y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn cfg(timeout_ms: u64) -> Config {
+        Config {
+            timeout: Duration::from_millis(timeout_ms),
+            concurrency: 64,
+            threads: 2,
+            rate: None,
+        }
+    }
+
+    #[test]
+    fn open_and_closed_on_loopback() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = l.local_addr().unwrap().port();
+        let closed = {
+            let c = TcpListener::bind("127.0.0.1:0").unwrap();
+            c.local_addr().unwrap().port()
+        };
+        let addrs = ["127.0.0.1".parse().unwrap()];
+        let ports = [open, closed];
+        let work = Work {
+            addrs: &addrs,
+            ports: &ports,
+        };
+        let out = run(&work, &cfg(2000), None);
+        assert!(!out.interrupted);
+        assert_eq!(out.done[0].state, PortState::Open);
+        assert_eq!(out.done[1].state, PortState::Closed);
+        assert_eq!(out.done[1].reason, Reason::Errno(libc::ECONNREFUSED));
+    }
+
+    #[test]
+    fn many_ports_with_tiny_concurrency_are_exact() {
+        let ls: Vec<TcpListener> = (0..5)
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let mut ports: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
+        let open: Vec<u16> = ports.clone();
+        // Add closed neighbours.
+        for p in open.iter() {
+            if *p > 1 {
+                ports.push(p - 1);
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        let addrs = ["127.0.0.1".parse().unwrap()];
+        let work = Work {
+            addrs: &addrs,
+            ports: &ports,
+        };
+        let mut c = cfg(2000);
+        c.concurrency = 2;
+        let out = run(&work, &c, None);
+        for (i, p) in ports.iter().enumerate() {
+            let want = if open.contains(p) {
+                PortState::Open
+            } else {
+                PortState::Closed
+            };
+            // A neighbour may be another test's listener; only assert our own are open.
+            if open.contains(p) {
+                assert_eq!(out.done[i].state, want, "port {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn sockaddr_round_trip_ports() {
+        let a: SocketAddr = "[::1]:443".parse().unwrap();
+        let (ss, len) = sockaddr(&a);
+        assert_eq!(len as usize, mem::size_of::<libc::sockaddr_in6>());
+        assert_eq!(i32::from(ss.ss_family), libc::AF_INET6);
+        let b: SocketAddr = "10.1.2.3:80".parse().unwrap();
+        let (ss, _) = sockaddr(&b);
+        // SAFETY: AF_INET storage written by sockaddr().
+        let sin = unsafe { &*(&ss as *const _ as *const libc::sockaddr_in) };
+        assert_eq!(u16::from_be(sin.sin_port), 80);
+        assert_eq!(sin.sin_addr.s_addr.to_ne_bytes(), [10, 1, 2, 3]);
+    }
+}
