@@ -288,9 +288,7 @@ impl<'a> Loop<'a> {
                     );
                 }
             }
-            let Some((item, tries)) = self.next_item() else {
-                return None;
-            };
+            let (item, tries) = self.next_item()?;
             self.started += 1;
             match self.start(item) {
                 Start::Pending => {}
@@ -783,6 +781,21 @@ mod tests {
                 assert_eq!(out.done[i].state, want, "port {p}");
             }
         }
+    }
+
+    #[test]
+    fn a_socket_connected_to_itself_is_detected() {
+        use std::os::fd::AsRawFd;
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        let me = s.local_addr().unwrap();
+        // Connecting a bound socket to its own address is a TCP simultaneous open with itself.
+        s.connect(&me).unwrap();
+        assert!(is_self_connect(s.as_raw_fd()));
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        assert!(!is_self_connect(c.as_raw_fd()));
     }
 
     #[test]

@@ -806,6 +806,6 @@ mod tests {
     #[test]
     fn fd_budget_leaves_headroom() {
         let b = fd_budget();
-        assert!(b >= 1 && b <= 16_384);
+        assert!((1..=16_384).contains(&b));
     }
 }

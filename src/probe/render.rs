@@ -189,7 +189,7 @@ impl ProbeReport {
 #[cfg(test)]
 mod tests {
     use super::super::*;
-    use crate::render::Format;
+    use crate::render::{Format, Output};
 
     fn report(scan: bool) -> ProbeReport {
         let mut open = PortResult::new(
@@ -207,9 +207,11 @@ mod tests {
             PortState::Closed,
             Reason::Errno(libc::ECONNREFUSED),
         );
-        let mut counts = Counts::default();
-        counts.open = 1;
-        counts.closed = 1;
+        let counts = Counts {
+            open: 1,
+            closed: 1,
+            ..Counts::default()
+        };
         ProbeReport {
             protocol: Proto::Tcp,
             timeout: Duration::from_secs(1),
@@ -236,7 +238,7 @@ mod tests {
         assert_eq!(lines[0], "ADDRESS    PORT    STATE   SERVICE  TIME");
         assert_eq!(lines[1], "127.0.0.1  22/tcp  open    ssh      0.120 ms");
         assert!(
-            lines[2].starts_with("127.0.0.1  9/tcp   closed  discard"),
+            lines[2].starts_with("127.0.0.1   9/tcp  closed  discard"),
             "{}",
             lines[2]
         );
