@@ -282,6 +282,33 @@ fn count_reports_min_avg_max_and_loss() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("100%"), "{out}");
     assert!(out.contains("MIN"), "{out}");
+    // One line per attempt, as tcping prints them.
+    assert!(
+        out.contains(&format!("{closed}/tcp closed seq=1 ")),
+        "{out}"
+    );
+    assert!(
+        out.lines().next().unwrap().ends_with("ECONNREFUSED"),
+        "{out}"
+    );
+    assert!(out.contains("seq=2"), "{out}");
+}
+
+#[test]
+fn rate_limits_new_connections() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let list = format!("{},{}", port, closed_port());
+    let start = Instant::now();
+    let (code, out, err) = run(&["--json", "probe", "127.0.0.1", "-p", &list, "--rate", "4"]);
+    // Two connects at 4 per second: the second starts a quarter second after the first.
+    assert!(
+        start.elapsed() >= Duration::from_millis(240),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(open_ports(&json(&out)), [port]);
 }
 
 #[test]

@@ -94,7 +94,18 @@ pub fn run(args: ProbeArgs, out: &Output) -> Result<Outcome> {
         let (p, f) = (Arc::clone(&progress), Arc::clone(&finished));
         std::thread::spawn(move || show_progress(&p, &f, total))
     });
-    let report = probe::probe(&req, Some(&progress));
+    let mut line_err = None;
+    let report = probe::probe_observed(&req, Some(&progress), &mut |r, seq| {
+        if line_err.is_none() {
+            if let Err(e) = out.line(&attempt_line(r, seq)) {
+                line_err = Some(e);
+                netdiag::interrupt::request();
+            }
+        }
+    });
+    if let Some(e) = line_err {
+        return Err(e.into());
+    }
     finished.store(true, Ordering::SeqCst);
     if let Some(h) = bar {
         let _ = h.join();
@@ -106,6 +117,22 @@ pub fn run(args: ProbeArgs, out: &Output) -> Result<Outcome> {
     } else {
         Outcome::all([report.ok()])
     })
+}
+
+/// One line per attempt of `--count`, like tcping: `127.0.0.1:22/tcp open seq=1 time=0.120 ms`.
+fn attempt_line(r: &probe::PortResult, seq: u32) -> String {
+    let what = match (r.latency, r.explanation()) {
+        (Some(l), None) => format!("time={}", netdiag::duration::fmt_ms(l)),
+        (Some(l), Some(e)) => format!("time={} {}", netdiag::duration::fmt_ms(l), e.code),
+        (None, Some(e)) => e.code,
+        (None, None) => String::new(),
+    };
+    format!(
+        "{}/{} {} seq={seq} {what}",
+        r.socket_addr(),
+        r.protocol,
+        r.state
+    )
 }
 
 /// Turns the flags into a request, rejecting bad input with one line naming it.

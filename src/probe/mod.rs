@@ -465,6 +465,16 @@ pub const MAX_PROBES: usize = 1 << 21;
 /// Runs the probes of a request: resolves names, connects (or exchanges datagrams), and returns the report.
 /// `progress` counts finished probes for a progress bar. Prints nothing.
 pub fn probe(req: &ProbeRequest, progress: Option<&AtomicUsize>) -> anyhow::Result<ProbeReport> {
+    probe_observed(req, progress, &mut |_, _| {})
+}
+
+/// [`probe`], calling `on_attempt(result, sequence)` after each attempt of a repeated probe (`--count`), so a
+/// caller can stream one line per attempt as tcping does.
+pub fn probe_observed(
+    req: &ProbeRequest,
+    progress: Option<&AtomicUsize>,
+    on_attempt: &mut dyn FnMut(&PortResult, u32),
+) -> anyhow::Result<ProbeReport> {
     let started = Instant::now();
     let mut unresolved = Vec::new();
     // (host label, address, ports) for every address to probe.
@@ -508,7 +518,7 @@ pub fn probe(req: &ProbeRequest, progress: Option<&AtomicUsize>) -> anyhow::Resu
     };
     let listed = |r: &PortResult| !req.scan || req.list_all || r.state == PortState::Open;
     if req.count.is_some() {
-        run_counted(req, &plan, &mut report)?;
+        run_counted(req, &plan, &mut report, on_attempt);
     } else if req.protocol == Proto::Udp {
         for (host, addr, ports) in &plan {
             let addrs: Vec<SocketAddr> = ports.iter().map(|p| SocketAddr::new(*addr, *p)).collect();
@@ -602,7 +612,8 @@ fn run_counted(
     req: &ProbeRequest,
     plan: &[(String, IpAddr, &[u16])],
     report: &mut ProbeReport,
-) -> anyhow::Result<()> {
+    on_attempt: &mut dyn FnMut(&PortResult, u32),
+) {
     let n = req.count.unwrap_or(1).max(1);
     'outer: for (host, addr, ports) in plan {
         let mut counts = Counts::default();
@@ -621,6 +632,7 @@ fn run_counted(
                 let mut r = attempt(sa, req);
                 r.host.clone_from(host);
                 sent += 1;
+                on_attempt(&r, k + 1);
                 if r.ok {
                     if let Some(l) = r.latency {
                         lat.push(l);
@@ -658,7 +670,6 @@ fn run_counted(
             break;
         }
     }
-    Ok(())
 }
 
 /// One attempt of a repeated probe, in the request's protocol and mode.
