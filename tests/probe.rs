@@ -197,6 +197,41 @@ fn banner_shows_the_greeting() {
 }
 
 #[test]
+fn banner_on_a_range_scan_talks_to_open_ports_only() {
+    if !can_netns("banner_on_a_range_scan_talks_to_open_ports_only") {
+        return;
+    }
+    let ns = NetNs::new("pbann");
+    let l = ns.listen("127.0.0.1:2525");
+    serve(l, 2, |mut s| {
+        let _ = s.write_all(b"220 netdiag.test ESMTP\r\n");
+        thread::sleep(Duration::from_millis(300));
+    });
+    let o = ns
+        .netdiag()
+        .args([
+            "--json",
+            "probe",
+            "127.0.0.1",
+            "-p",
+            "1-65535",
+            "--banner",
+            "--timeout",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(open_ports(&v), [2525]);
+    assert_eq!(
+        v["results"][0]["reply"]["text"],
+        "220 netdiag.test ESMTP\\r\\n"
+    );
+}
+
+#[test]
 fn banner_of_a_silent_server_is_empty_within_the_timeout() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();

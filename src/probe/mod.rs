@@ -9,6 +9,7 @@ mod render;
 pub mod talk;
 pub mod udp;
 
+use std::mem;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
@@ -528,7 +529,8 @@ pub fn probe_observed(
                 break;
             }
         }
-    } else if req.banner || req.send.is_some() {
+    } else if (req.banner || req.send.is_some()) && !req.scan {
+        // Explicit ports: one connection each, that both answers the probe and carries the conversation.
         for (host, addr, ports) in &plan {
             let mut rs = Vec::new();
             for p in ports.iter() {
@@ -543,6 +545,21 @@ pub fn probe_observed(
         }
     } else {
         run_engine(req, &plan, concurrency, progress, &mut report, &listed);
+        if req.banner || req.send.is_some() {
+            // Talk only to the ports the scan found open, one after the other.
+            for r in report
+                .results
+                .iter_mut()
+                .filter(|r| r.state == PortState::Open)
+            {
+                if crate::interrupt::requested() {
+                    break;
+                }
+                let mut n = talk::exchange(r.socket_addr(), req);
+                n.host = mem::take(&mut r.host);
+                *r = n;
+            }
+        }
     }
     report.interrupted = crate::interrupt::requested()
         || report.summary.iter().any(|s| s.counts.not_scanned > 0)
