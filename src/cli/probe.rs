@@ -19,7 +19,7 @@ const MAX_CIDR: u128 = 65_536;
 #[command(after_help = "\
 Examples:
   netdiag probe 127.0.0.1:22                     one port: open (with the connect time) or why not
-  netdiag probe localhost -p 1-65535             scan: open ports with their service, a count per state
+  netdiag probe localhost -p 1-65535             scan: open ports and services, a count per state
   netdiag probe 10.0.0.0/30 -p 22,80,443 --all   every port of every address, with the cause
   netdiag probe example.test:25 --banner         what the server says first
   netdiag probe --udp 127.0.0.1:7 --send 'hi\\n' --expect hi
