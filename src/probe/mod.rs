@@ -130,7 +130,7 @@ impl Reason {
             Reason::Unexpected => Some(Explanation {
                 verdict: Verdict::Protocol,
                 code: "unexpected-reply".into(),
-                cause: "unexpected reply: the peer answered, but not with the expected text".into(),
+                cause: "unexpected reply: the reply did not contain the expected text (or nothing came back in time)".into(),
                 fix: "check what is listening on that port and what it answers (see the reply)".into(),
             }),
         }
@@ -443,6 +443,8 @@ pub struct ProbeReport {
     pub elapsed: Duration,
     /// True when Ctrl-C stopped the run; the results are what was found until then.
     pub interrupted: bool,
+    /// True when open ports were talked to (`--banner`, `--send`): their replies are shown.
+    pub talked: bool,
 }
 
 impl ProbeReport {
@@ -516,6 +518,7 @@ pub fn probe_observed(
         unresolved,
         elapsed: Duration::ZERO,
         interrupted: false,
+        talked: req.banner || req.send.is_some(),
     };
     let listed = |r: &PortResult| !req.scan || req.list_all || r.state == PortState::Open;
     if req.count.is_some() {

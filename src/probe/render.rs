@@ -66,7 +66,7 @@ impl ProbeReport {
 
     fn result_table(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
         let named = self.named_hosts();
-        let replies = self.results.iter().any(|r| r.reply.is_some());
+        let replies = self.talked || self.results.iter().any(|r| r.reply.is_some());
         let codes = self.scan && self.all_listed;
         let mut headers = Vec::new();
         if named {
@@ -95,10 +95,11 @@ impl ProbeReport {
                 row.push(out.cell(code, Tone::Dim));
             }
             if replies {
-                let text = r
-                    .reply
-                    .as_ref()
-                    .map_or(String::new(), |rep| cut(&rep.text, REPLY_COLUMN));
+                let text = match (&r.reply, r.state) {
+                    (Some(rep), _) => cut(&rep.text, REPLY_COLUMN),
+                    (None, PortState::Open) => format!("(nothing within {})", fmt_ms(self.timeout)),
+                    (None, _) => String::new(),
+                };
                 row.push(out.cell(text, Tone::Plain));
             }
             t.add_row(row);
@@ -228,6 +229,7 @@ mod tests {
             unresolved: vec![],
             elapsed: Duration::from_millis(3),
             interrupted: false,
+            talked: false,
         }
     }
 
