@@ -39,6 +39,7 @@ need nft nftables
 need ip iproute2
 need ss iproute2
 need python3 python3
+need bc bc
 [ -x /usr/bin/time ] || need /usr/bin/time time
 
 echo "== build =="
@@ -94,7 +95,7 @@ if [ "$HAVE_RS" = 1 ]; then for i in $(seq 1 "$TRIES"); do check rustscan "$(fou
 CMDS=("$ND_FULL" "$NMAP_FULL")
 [ "$HAVE_RS" = 1 ] && CMDS+=("$RS_FULL")
 ip netns exec "$NS_FULL" hyperfine --style basic -N -i --warmup 1 --runs "$RUNS" \
-    --export-json "$TMP/full.json" "${CMDS[@]}" >/dev/null
+    --export-json "$TMP/full.json" "${CMDS[@]}" >/dev/null 2>&1
 echo "wall time (hyperfine -N, $RUNS runs, medians) and peak RSS (median of $RSS_RUNS):"
 ND_MED=$(medians "$TMP/full.json" | awk -F'\t' 'NR==1{print $2}')
 while IFS=$'\t' read -r cmd med; do
@@ -116,7 +117,7 @@ ND_DROP="$ND --json probe 127.0.0.1 -p 20000-20999 --timeout 0.5"
 NMAP_DROP="nmap -sT -p 20000-20999 -T5 -n --min-rate 50000 $TO 127.0.0.1"
 echo "  netdiag: $(ip netns exec "$NS_DROP" $ND_DROP | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"][0]["counts"])')"
 ip netns exec "$NS_DROP" hyperfine --style basic -N -i --warmup 1 --runs "$RUNS" \
-    --export-json "$TMP/drop.json" "$ND_DROP" "$NMAP_DROP" >/dev/null
+    --export-json "$TMP/drop.json" "$ND_DROP" "$NMAP_DROP" >/dev/null 2>&1
 ND_MED=$(medians "$TMP/drop.json" | awk -F'\t' 'NR==1{print $2}')
 while IFS=$'\t' read -r cmd med; do
     # shellcheck disable=SC2086

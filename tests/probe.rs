@@ -676,6 +676,20 @@ fn full_scan_under_ulimit_256_is_exact() {
     assert_eq!(open_ports(&v), want);
     assert_eq!(v["summary"][0]["counts"]["closed"], 65535 - want.len());
     assert!(v["concurrency"].as_u64().unwrap() < 256);
+    // Asking for far more sockets than descriptors: EMFILE is absorbed (retry, lower concurrency), never a state.
+    let cmd = format!(
+        "ulimit -n 64; exec {} --json probe 127.0.0.1 -p 1-65535 --timeout 2 --concurrency 5000",
+        env!("CARGO_BIN_EXE_netdiag")
+    );
+    let o = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "sh", "-c", &cmd])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(open_ports(&v), want);
+    assert_eq!(v["summary"][0]["counts"]["closed"], 65535 - want.len());
 }
 
 #[test]
