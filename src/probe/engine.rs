@@ -107,7 +107,8 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
     let threads = cfg.threads.clamp(1, 64).min(total.div_ceil(CHUNK).max(1));
     let next = AtomicUsize::new(0);
     let loopback = work.addrs.iter().any(IpAddr::is_loopback);
-    let ports_in_use: Vec<AtomicU16> = if loopback {
+    // One probe cannot meet another of ours; only a self-connect is possible, and that is checked directly.
+    let ports_in_use: Vec<AtomicU16> = if loopback && total > 1 {
         (0..2 * 65536).map(|_| AtomicU16::new(0)).collect()
     } else {
         Vec::new()
