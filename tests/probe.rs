@@ -776,7 +776,7 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
         .spawn()
         .unwrap();
     // `ip netns exec` execs netdiag, so this pid is netdiag's own.
-    thread::sleep(Duration::from_millis(1500));
+    thread::sleep(Duration::from_secs(3));
     // SAFETY: kill() on our own child's pid.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
