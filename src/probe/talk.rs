@@ -250,6 +250,19 @@ mod tests {
         assert_eq!(parse_escapes(&s).unwrap(), all);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn escaping_never_panics_and_round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let text = escape_bytes(&bytes);
+            proptest::prop_assert_eq!(parse_escapes(&text).unwrap(), bytes);
+        }
+
+        #[test]
+        fn parse_escapes_never_panics(s in "\\PC{0,40}") {
+            let _ = parse_escapes(&s);
+        }
+    }
+
     #[test]
     fn contains_finds_text() {
         assert!(contains(b"hello world", b"lo w"));
