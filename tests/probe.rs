@@ -633,10 +633,10 @@ fn full_scan_in_a_namespace_is_exact() {
         assert_eq!(c["open"], want.len());
         assert_eq!(c["closed"], 65535 - want.len(), "round {round}: {c}");
     }
-    // Text form: open ports with their service, and a count per state.
+    // Text form: open ports with their service, and a count per state; `-p-` is every port, as in nmap.
     let o = ns
         .netdiag()
-        .args(["probe", "127.0.0.1", "-p", "1-65535"])
+        .args(["probe", "127.0.0.1", "-p-"])
         .output()
         .unwrap();
     let (_, out, _) = decode(o);

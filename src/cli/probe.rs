@@ -31,7 +31,8 @@ pub struct ProbeArgs {
     #[arg(value_name = "TARGET", required = true)]
     pub targets: Vec<String>,
 
-    /// Ports for every target without its own port: 22,80,443, 8000-8100, 1-65535, or service names (http).
+    /// Ports for every target without its own port: 22,80,443, 8000-8100, 1-65535 (or -, as nmap's -p-), or
+    /// service names (http).
     #[arg(short, long, value_name = "LIST")]
     pub ports: Option<String>,
 
@@ -137,7 +138,12 @@ fn attempt_line(r: &probe::PortResult, seq: u32) -> String {
 
 /// Turns the flags into a request, rejecting bad input with one line naming it.
 fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
-    let ports = args.ports.as_deref().map(PortList::parse).transpose()?;
+    let ports = match args.ports.as_deref() {
+        // nmap's spelling of every port.
+        Some("-") => Some(PortList::from_ranges(vec![(1, 65535)])),
+        Some(list) => Some(PortList::parse(list)?),
+        None => None,
+    };
     let mut targets = Vec::new();
     let mut scan = ports
         .as_ref()
