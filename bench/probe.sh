@@ -55,7 +55,7 @@ fi
 
 median_of() { sort -n | awk '{a[NR]=$1} END{ if (NR==0) {print 0; exit} print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2 }'; }
 # hyperfine medians in seconds from an export, one "command<TAB>median" per line
-medians() { python3 -c 'import json,sys; [print(r["command"]+"\t"+str(r["median"])) for r in json.load(open(sys.argv[1]))["results"]]' "$1"; }
+medians() { python3 -c 'import json,sys; [print(r["command"]+"\t"+str(r["median"])+"\t"+"%.3f-%.3f s, cpu %.2f s" % (r["min"], r["max"], r["user"]+r["system"])) for r in json.load(open(sys.argv[1]))["results"]]' "$1"; }
 peak_rss_kib() { # peak_rss_kib NS cmd... -> median peak RSS (KiB) over RSS_RUNS
     local ns="$1"; shift
     for _ in $(seq 1 "$RSS_RUNS"); do
@@ -96,13 +96,14 @@ CMDS=("$ND_FULL" "$NMAP_FULL")
 [ "$HAVE_RS" = 1 ] && CMDS+=("$RS_FULL")
 ip netns exec "$NS_FULL" hyperfine --style basic -N -i --warmup 1 --runs "$RUNS" \
     --export-json "$TMP/full.json" "${CMDS[@]}" >/dev/null 2>&1
-echo "wall time (hyperfine -N, $RUNS runs, medians) and peak RSS (median of $RSS_RUNS):"
+echo "wall time (hyperfine -N, $RUNS runs: median, min-max, mean CPU user+sys) and peak RSS (median of $RSS_RUNS):"
+echo "  load average before: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared; compare ratios from the same run)"
 ND_MED=$(medians "$TMP/full.json" | awk -F'\t' 'NR==1{print $2}')
-while IFS=$'\t' read -r cmd med; do
+while IFS=$'\t' read -r cmd med extra; do
     # shellcheck disable=SC2086
     rss=$(peak_rss_kib "$NS_FULL" $cmd)
-    printf '  %-75s median %7.3f s  ratio to netdiag %5.2fx  peak RSS %6.1f MB\n' \
-        "$cmd" "$med" "$(echo "$med / $ND_MED" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+    printf '  %-75s median %7.3f s (%s)  ratio to netdiag %5.2fx  peak RSS %6.1f MB\n' \
+        "$cmd" "$med" "$extra" "$(echo "$med / $ND_MED" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
 done < <(medians "$TMP/full.json")
 ip netns exec "$NS_FULL" "$ND" probe 127.0.0.1 -p 1-65535 | tail -n 2 | sed 's/^/  netdiag says: /'
 
@@ -119,9 +120,9 @@ echo "  netdiag: $(ip netns exec "$NS_DROP" $ND_DROP | python3 -c 'import json,s
 ip netns exec "$NS_DROP" hyperfine --style basic -N -i --warmup 1 --runs "$RUNS" \
     --export-json "$TMP/drop.json" "$ND_DROP" "$NMAP_DROP" >/dev/null 2>&1
 ND_MED=$(medians "$TMP/drop.json" | awk -F'\t' 'NR==1{print $2}')
-while IFS=$'\t' read -r cmd med; do
+while IFS=$'\t' read -r cmd med extra; do
     # shellcheck disable=SC2086
     rss=$(peak_rss_kib "$NS_DROP" $cmd)
-    printf '  %-75s median %7.3f s  = %.2f x timeout  ratio to netdiag %5.2fx  peak RSS %5.1f MB\n' \
-        "$cmd" "$med" "$(echo "$med / 0.5" | bc -l)" "$(echo "$med / $ND_MED" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+    printf '  %-75s median %7.3f s (%s) = %.2f x timeout  ratio to netdiag %5.2fx  peak RSS %5.1f MB\n' \
+        "$cmd" "$med" "$extra" "$(echo "$med / 0.5" | bc -l)" "$(echo "$med / $ND_MED" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
 done < <(medians "$TMP/drop.json")
