@@ -104,7 +104,11 @@ const YOUNG_AGE: Duration = Duration::from_millis(5);
 /// Runs every probe of `work` and returns one outcome per item. `progress` counts finished probes.
 pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome {
     let total = work.len();
-    let threads = cfg.threads.clamp(1, 64).min(total.div_ceil(CHUNK).max(1));
+    let threads = cfg
+        .threads
+        .clamp(1, 64)
+        .min(total.div_ceil(CHUNK).max(1))
+        .min(cfg.concurrency.max(1));
     let next = AtomicUsize::new(0);
     let loopback = work.addrs.iter().any(IpAddr::is_loopback);
     // One probe cannot meet another of ours; only a self-connect is possible, and that is checked directly.
