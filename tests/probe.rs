@@ -521,6 +521,35 @@ fn unreachable_states_carry_their_errno() {
 }
 
 #[test]
+fn unresolvable_name_is_reported_and_exits_1() {
+    if !can_netns("unresolvable_name_is_reported_and_exits_1") {
+        return;
+    }
+    // Inside a namespace with only loopback, no resolver query can leave the machine.
+    let ns = NetNs::new("pname");
+    let o = ns
+        .netdiag()
+        .args([
+            "--json",
+            "probe",
+            "no-such-host.invalid:80",
+            "--timeout",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 1, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["unresolved"][0]["host"], "no-such-host.invalid");
+    assert!(v["unresolved"][0]["explanation"]["code"]
+        .as_str()
+        .unwrap()
+        .starts_with("EAI"));
+    assert_eq!(v["results"].as_array().unwrap().len(), 0);
+}
+
+#[test]
 fn ipv6_full_scan_in_a_namespace_is_exact() {
     if !can_netns("ipv6_full_scan_in_a_namespace_is_exact") {
         return;
