@@ -549,19 +549,13 @@ pub fn probe_observed(
     } else {
         run_engine(req, &plan, concurrency, progress, &mut report, &listed);
         if req.banner || req.send.is_some() {
-            // Talk only to the ports the scan found open, one after the other.
-            for r in report
+            // Talk only to the ports the scan found open, up to TALKERS at once.
+            let open: Vec<&mut PortResult> = report
                 .results
                 .iter_mut()
                 .filter(|r| r.state == PortState::Open)
-            {
-                if crate::interrupt::requested() {
-                    break;
-                }
-                let mut n = talk::exchange(r.socket_addr(), req);
-                n.host = mem::take(&mut r.host);
-                *r = n;
-            }
+                .collect();
+            talk_all(open, req);
         }
     }
     report.interrupted = crate::interrupt::requested()
@@ -569,6 +563,27 @@ pub fn probe_observed(
         || report.summary.len() < plan.len();
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Conversations (`--banner`, `--send`) with open ports found by a scan, run at most this many at once.
+const TALKERS: usize = 32;
+
+/// Replaces each open result with the result of talking to it, `TALKERS` conversations at a time.
+fn talk_all(mut open: Vec<&mut PortResult>, req: &ProbeRequest) {
+    for chunk in open.chunks_mut(TALKERS) {
+        if crate::interrupt::requested() {
+            break;
+        }
+        std::thread::scope(|s| {
+            for r in chunk.iter_mut() {
+                s.spawn(move || {
+                    let mut n = talk::exchange(r.socket_addr(), req);
+                    n.host = mem::take(&mut r.host);
+                    **r = n;
+                });
+            }
+        });
+    }
 }
 
 /// TCP connects through the engine, grouping addresses that share the same port list into one run so every
