@@ -11,6 +11,7 @@ pub mod interrupt;
 pub mod lookup;
 pub mod ping;
 pub mod port;
+pub mod probe;
 pub mod render;
 pub mod services;
 pub mod sockets;
