@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod lookup;
 pub mod ping;
 pub mod port;
+pub mod probe;
 pub mod render;
 pub mod serve;
 pub mod services;

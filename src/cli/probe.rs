@@ -1,16 +1,226 @@
-//! `netdiag probe` flags. Not built yet: its issue is open.
+//! `netdiag probe` flags: targets and ports in, a probe request out; a progress bar on stderr for long scans.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::Args;
 use netdiag::exit::Outcome;
+use netdiag::probe::{self, HostPorts, ProbeRequest};
 use netdiag::render::Output;
+use netdiag::target::{Family, Host, HostSpec, PortList, Proto};
+
+/// The most addresses one CIDR block may expand to.
+const MAX_CIDR: u128 = 65_536;
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  netdiag probe 127.0.0.1:22                     one port: open (with the connect time) or why not
+  netdiag probe localhost -p 1-65535             scan: open ports and services, a count per state
+  netdiag probe 10.0.0.0/30 -p 22,80,443 --all   every port of every address, with the cause
+  netdiag probe example.test:25 --banner         what the server says first
+  netdiag probe --udp 127.0.0.1:7 --send 'hi\\n' --expect hi
+  netdiag probe 127.0.0.1:443 --count 5          repeat, like tcping: min/avg/max and loss
+
+Exit: 0 when every probed port is open (range scans: at least one open port on each address), 1 otherwise.")]
 pub struct ProbeArgs {
-    /// Targets.
+    /// Hosts to probe: HOST:PORT, [IPv6]:PORT, HOST (with -p), or a CIDR block such as 127.0.0.0/30 (with -p).
+    #[arg(value_name = "TARGET", required = true)]
     pub targets: Vec<String>,
+
+    /// Ports for every target without its own port: 22,80,443, 8000-8100, 1-65535 (or -, as nmap's -p-), or
+    /// service names (http).
+    #[arg(short, long, value_name = "LIST")]
+    pub ports: Option<String>,
+
+    /// Seconds (0.5) or a duration (500ms) to wait for each answer.
+    #[arg(short, long, value_name = "DURATION", default_value = "1", value_parser = crate::cli::duration_arg)]
+    pub timeout: Duration,
+
+    /// List every port of a range scan with its state and cause, not only the open ones.
+    #[arg(short, long)]
+    pub all: bool,
+
+    /// Repeat each probe N times and show min/avg/max latency and loss (like tcping).
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub count: Option<u32>,
+
+    /// Pause between repeated probes (--count).
+    #[arg(short, long, value_name = "DURATION", default_value = "1", value_parser = crate::cli::duration_arg)]
+    pub interval: Duration,
+
+    /// Show what the server says first (an SSH version, an SMTP greeting), read within the timeout.
+    #[arg(short, long)]
+    pub banner: bool,
+
+    /// Write TEXT after connecting (UDP: send it as the datagram) and show the reply. Escapes: \r \n \t \0 \\ \xHH.
+    #[arg(short, long, value_name = "TEXT")]
+    pub send: Option<String>,
+
+    /// The reply (or banner) must contain TEXT, or the probe fails with 'unexpected reply'. Same escapes as --send.
+    #[arg(short, long, value_name = "TEXT")]
+    pub expect: Option<String>,
+
+    /// Probe UDP ports: a reply is open, ICMP port unreachable is closed, silence is open|filtered.
+    #[arg(short, long)]
+    pub udp: bool,
+
+    /// Sockets in flight at once (default: from the open-files limit, raised to its maximum).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub concurrency: Option<u32>,
+
+    /// At most N new connections per second.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub rate: Option<u32>,
+
+    /// IPv4 addresses only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// IPv6 addresses only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
 }
 
-pub fn run(_args: ProbeArgs, _out: &Output) -> Result<Outcome> {
-    bail!("this subcommand is not built yet")
+pub fn run(args: ProbeArgs, out: &Output) -> Result<Outcome> {
+    let req = request(&args)?;
+    netdiag::interrupt::install();
+    let total: usize = req.targets.iter().map(|t| t.ports.len()).sum();
+    let progress = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicBool::new(false));
+    let bar = (std::io::stderr().is_terminal() && total > 1 && req.count.is_none()).then(|| {
+        let (p, f) = (Arc::clone(&progress), Arc::clone(&finished));
+        std::thread::spawn(move || show_progress(&p, &f, total))
+    });
+    let mut line_err = None;
+    let report = probe::probe_observed(&req, Some(&progress), &mut |r, seq| {
+        if line_err.is_none() {
+            if let Err(e) = out.line(&attempt_line(r, seq)) {
+                line_err = Some(e);
+                netdiag::interrupt::request();
+            }
+        }
+    });
+    if let Some(e) = line_err {
+        return Err(e.into());
+    }
+    finished.store(true, Ordering::SeqCst);
+    if let Some(h) = bar {
+        let _ = h.join();
+    }
+    let report = report?;
+    out.print(&report)?;
+    Ok(if report.interrupted {
+        Outcome::Interrupted
+    } else {
+        Outcome::all([report.ok()])
+    })
+}
+
+/// One line per attempt of `--count`, like tcping: `127.0.0.1:22/tcp open seq=1 time=0.120 ms`.
+fn attempt_line(r: &probe::PortResult, seq: u32) -> String {
+    let what = match (r.latency, r.explanation()) {
+        (Some(l), None) => format!("time={}", netdiag::duration::fmt_ms(l)),
+        (Some(l), Some(e)) => format!("time={} {}", netdiag::duration::fmt_ms(l), e.code),
+        (None, Some(e)) => e.code,
+        (None, None) => String::new(),
+    };
+    format!(
+        "{}/{} {} seq={seq} {what}",
+        r.socket_addr(),
+        r.protocol,
+        r.state
+    )
+}
+
+/// Turns the flags into a request, rejecting bad input with one line naming it.
+fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
+    let ports = match args.ports.as_deref() {
+        // nmap's spelling of every port.
+        Some("-") => Some(PortList::from_ranges(vec![(1, 65535)])),
+        Some(list) => Some(PortList::parse(list)?),
+        None => None,
+    };
+    let mut targets = Vec::new();
+    let mut scan = ports
+        .as_ref()
+        .is_some_and(|p| p.len() > 1 && p.ranges().iter().any(|(a, b)| a < b));
+    for t in &args.targets {
+        let hosts: Vec<(Host, Option<u16>)> = match HostSpec::parse(t)? {
+            HostSpec::Target(t) => vec![(t.host, t.port)],
+            HostSpec::Cidr(c) => {
+                let addrs = c.addresses(MAX_CIDR)?;
+                scan |= addrs.len() > 1;
+                addrs.into_iter().map(|a| (Host::Ip(a), None)).collect()
+            }
+        };
+        for (host, port) in hosts {
+            let list: Vec<u16> = match (port, &ports) {
+                (Some(p), _) => vec![p],
+                (None, Some(list)) => list.iter().collect(),
+                (None, None) => bail!(
+                    "no port for '{}': give HOST:PORT, [IPv6]:PORT, or a port list with -p (22,80,8000-8100)",
+                    netdiag::target::shown(t)
+                ),
+            };
+            targets.push(HostPorts { host, ports: list });
+        }
+    }
+    let send = args
+        .send
+        .as_deref()
+        .map(probe::parse_escapes)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--send: {e}"))?;
+    let expect = args
+        .expect
+        .as_deref()
+        .map(probe::parse_escapes)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--expect: {e}"))?;
+    if expect.as_ref().is_some_and(Vec::is_empty) {
+        bail!("--expect: empty text; give the text the reply must contain");
+    }
+    Ok(ProbeRequest {
+        targets,
+        family: Family::from_flags(args.ipv4, args.ipv6),
+        protocol: if args.udp { Proto::Udp } else { Proto::Tcp },
+        timeout: args.timeout,
+        concurrency: args.concurrency.map(|n| n as usize),
+        rate: args.rate,
+        count: args.count,
+        interval: args.interval,
+        // --expect alone on TCP checks the banner.
+        banner: args.banner || (expect.is_some() && send.is_none() && !args.udp),
+        send,
+        expect,
+        list_all: args.all,
+        scan,
+    })
+}
+
+/// Shows a progress bar on stderr once the run has lasted a second, until it finishes.
+fn show_progress(done: &AtomicUsize, finished: &AtomicBool, total: usize) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        if finished.load(Ordering::SeqCst) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} probes  {per_sec}  eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    while !finished.load(Ordering::SeqCst) {
+        bar.set_position(done.load(Ordering::Relaxed) as u64);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bar.finish_and_clear();
 }

@@ -1,0 +1,857 @@
+//! `netdiag probe`: does a TCP (or UDP) port accept connections, and if not, why? Scans ranges fast.
+//!
+//! [`probe`] takes parsed targets and returns a [`ProbeReport`]; [`connect_once`] is the single connect that
+//! `netdiag diagnose` reuses. The connect engine lives in [`engine`], the banner/send/expect exchange in
+//! [`talk`], UDP in [`udp`].
+
+pub mod engine;
+mod render;
+pub mod talk;
+pub mod udp;
+
+use std::mem;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+use serde::{Serialize, Serializer};
+
+use crate::duration::ms;
+use crate::explain::{self, Explanation, Verdict};
+use crate::services;
+use crate::target::{Family, Host, Proto};
+
+pub use talk::{escape_bytes, parse_escapes, Reply};
+
+/// The state of one port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortState {
+    /// The connection was accepted (TCP), or a UDP reply came back.
+    Open,
+    /// The host refused: TCP RST / ECONNREFUSED, or ICMP port unreachable for UDP.
+    Closed,
+    /// No answer before the deadline.
+    Filtered,
+    /// UDP only: no reply and no refusal; the port may be open and silent, or filtered.
+    #[serde(rename = "open|filtered")]
+    OpenFiltered,
+    /// The network says there is no way there (EHOSTUNREACH, ENETUNREACH, …).
+    Unreachable,
+    /// Anything else (a local error).
+    Error,
+    /// Not probed: the run was interrupted first.
+    #[serde(rename = "not-scanned")]
+    NotScanned,
+}
+
+impl PortState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Filtered => "filtered",
+            PortState::OpenFiltered => "open|filtered",
+            PortState::Unreachable => "unreachable",
+            PortState::Error => "error",
+            PortState::NotScanned => "not-scanned",
+        }
+    }
+}
+
+impl std::fmt::Display for PortState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state an errno from connect() means.
+pub fn state_of_errno(code: i32) -> PortState {
+    match explain::errno(code).verdict {
+        Verdict::Closed | Verdict::Reset => PortState::Closed,
+        Verdict::Filtered => PortState::Filtered,
+        Verdict::Unreachable => PortState::Unreachable,
+        _ => PortState::Error,
+    }
+}
+
+/// Why a probe ended as it did, kept compact; [`Reason::explain`] gives the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Nothing to explain (open).
+    None,
+    /// The errno from connect(), send() or recv().
+    Errno(i32),
+    /// No answer within this timeout.
+    Timeout(Duration),
+    /// The connect reached its own socket (loopback, ephemeral port): nothing listens there.
+    SelfConnect,
+    /// The connect reached another of netdiag's own probe sockets (TCP simultaneous open): nothing listens there.
+    CrossConnect,
+    /// UDP: no reply and no refusal within this timeout.
+    NoReply(Duration),
+    /// `--expect` was given and the reply did not contain the text.
+    Unexpected,
+}
+
+impl Reason {
+    /// The plain-language explanation, or `None` for a clean success.
+    pub fn explain(&self) -> Option<Explanation> {
+        match *self {
+            Reason::None => None,
+            Reason::Errno(code) => Some(explain::errno(code)),
+            Reason::Timeout(t) => Some(explain::timeout(t)),
+            Reason::SelfConnect => Some(Explanation {
+                verdict: Verdict::Closed,
+                code: "self-connect".into(),
+                cause: "nothing listens on that port: the connection looped back to its own socket (the kernel \
+                        picked the target port as the source port), which is not a server"
+                    .into(),
+                fix: "this is not an open port; start the service if one should listen there".into(),
+            }),
+            Reason::CrossConnect => Some(Explanation {
+                verdict: Verdict::Closed,
+                code: "self-connect".into(),
+                cause: "nothing listens on that port: the connection reached another of netdiag's own probe \
+                        sockets (TCP simultaneous open), which is not a server"
+                    .into(),
+                fix: "this is not an open port; start the service if one should listen there".into(),
+            }),
+            Reason::NoReply(t) => Some(Explanation {
+                verdict: Verdict::Filtered,
+                code: "no-reply".into(),
+                cause: format!(
+                    "no reply and no refusal within {}: a UDP service may be listening and ignoring this \
+                     payload, or a firewall drops the packets",
+                    crate::duration::fmt_ms(t)
+                ),
+                fix: "send a payload the service answers (--send), or check firewalls on the way".into(),
+            }),
+            Reason::Unexpected => Some(Explanation {
+                verdict: Verdict::Protocol,
+                code: "unexpected-reply".into(),
+                cause: "unexpected reply: the reply did not contain the expected text (or nothing came back in time)".into(),
+                fix: "check what is listening on that port and what it answers (see the reply)".into(),
+            }),
+        }
+    }
+
+    /// The errno behind the result, if any.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Reason::Errno(e) => Some(*e),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.explain().serialize(s)
+    }
+}
+
+/// Latency statistics of a repeated probe (`--count`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Stats {
+    pub sent: u32,
+    /// Attempts that connected (TCP) or got a reply (UDP).
+    pub answered: u32,
+    pub loss_percent: f64,
+    #[serde(serialize_with = "ser_opt_ms", rename = "min_ms")]
+    pub min: Option<Duration>,
+    #[serde(serialize_with = "ser_opt_ms", rename = "avg_ms")]
+    pub avg: Option<Duration>,
+    #[serde(serialize_with = "ser_opt_ms", rename = "max_ms")]
+    pub max: Option<Duration>,
+}
+
+impl Stats {
+    /// Statistics over latencies of answered attempts, out of `sent`.
+    pub fn from_latencies(sent: u32, lat: &[Duration]) -> Stats {
+        let answered = lat.len() as u32;
+        let loss_percent = if sent == 0 {
+            0.0
+        } else {
+            f64::from(sent - answered.min(sent)) * 100.0 / f64::from(sent)
+        };
+        let sum: Duration = lat.iter().sum();
+        Stats {
+            sent,
+            answered,
+            loss_percent,
+            min: lat.iter().min().copied(),
+            avg: (answered > 0).then(|| sum / answered),
+            max: lat.iter().max().copied(),
+        }
+    }
+}
+
+/// The result of probing one address and port.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortResult {
+    /// The host as given (a name, or the address itself).
+    pub host: String,
+    pub address: IpAddr,
+    pub port: u16,
+    pub protocol: Proto,
+    pub state: PortState,
+    /// The registered service name for the port, from the bundled table.
+    pub service: Option<&'static str>,
+    /// Time to connect (TCP) or to the reply (UDP).
+    #[serde(serialize_with = "ser_opt_ms", rename = "latency_ms")]
+    pub latency: Option<Duration>,
+    /// Why, in plain words (null when open and as expected).
+    #[serde(rename = "explanation")]
+    pub reason: Reason,
+    /// What the server said (`--banner`) or answered (`--send`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Reply>,
+    /// Repeated probes (`--count`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
+    /// True when the port answered as asked: open (and, with `--expect`, the reply matched).
+    pub ok: bool,
+}
+
+impl PortResult {
+    fn new(
+        host: &str,
+        addr: SocketAddr,
+        protocol: Proto,
+        state: PortState,
+        reason: Reason,
+    ) -> PortResult {
+        PortResult {
+            host: host.to_string(),
+            address: addr.ip(),
+            port: addr.port(),
+            protocol,
+            state,
+            service: services::name_of(addr.port(), protocol),
+            latency: None,
+            reason,
+            reply: None,
+            stats: None,
+            ok: state == PortState::Open && reason == Reason::None,
+        }
+    }
+
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.address, self.port)
+    }
+
+    /// The plain-language explanation of a result that is not a clean open.
+    pub fn explanation(&self) -> Option<Explanation> {
+        self.reason.explain()
+    }
+
+    /// The errno behind the result, if any.
+    pub fn errno(&self) -> Option<i32> {
+        self.reason.errno()
+    }
+}
+
+/// One TCP connect to `addr` with a deadline: open (with the connect latency), closed, filtered, unreachable
+/// or error, with the errno and its explanation. A loopback self-connect is reported closed, never open.
+///
+/// This is the connect step `netdiag diagnose` uses. It blocks for at most `timeout` (plus a few
+/// milliseconds) and never panics. The socket is closed (reset) before it returns.
+pub fn connect_once(addr: SocketAddr, timeout: Duration) -> PortResult {
+    let host = addr.ip().to_string();
+    let mut r = connect_many(&[addr.ip()], &[addr.port()], timeout, 1, 1, None)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| {
+            PortResult::new(&host, addr, Proto::Tcp, PortState::NotScanned, Reason::None)
+        });
+    r.host = host;
+    r
+}
+
+/// Probes every address × every port through the engine and returns one result per probe, in order.
+fn connect_many(
+    addrs: &[IpAddr],
+    ports: &[u16],
+    timeout: Duration,
+    concurrency: usize,
+    threads: usize,
+    rate: Option<u32>,
+) -> Vec<PortResult> {
+    let work = engine::Work { addrs, ports };
+    let cfg = engine::Config {
+        timeout,
+        concurrency,
+        threads,
+        rate,
+    };
+    let out = engine::run(&work, &cfg, None);
+    out.done
+        .iter()
+        .enumerate()
+        .map(|(i, d)| from_done(&work.item(i).ip().to_string(), work.item(i), d))
+        .collect()
+}
+
+fn from_done(host: &str, addr: SocketAddr, d: &engine::Done) -> PortResult {
+    let mut r = PortResult::new(host, addr, Proto::Tcp, d.state, d.reason);
+    r.latency = d.latency();
+    r
+}
+
+/// How many sockets may be in flight: the open-files soft limit (raised to the hard limit first), minus what is
+/// already open and some headroom, capped at 16,384.
+pub fn fd_budget() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is valid for writing; setrlimit only raises the soft limit to the hard one.
+    let soft = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 256;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+        lim.rlim_cur
+    };
+    let soft = usize::try_from(soft).unwrap_or(usize::MAX).min(1 << 20);
+    let open = std::fs::read_dir("/proc/self/fd").map_or(16, |d| d.count());
+    let headroom = 32 + soft / 50;
+    soft.saturating_sub(open + headroom).clamp(1, 16_384)
+}
+
+/// What to probe.
+#[derive(Debug, Clone)]
+pub struct ProbeRequest {
+    /// Hosts with their ports, in the order given.
+    pub targets: Vec<HostPorts>,
+    pub family: Family,
+    pub protocol: Proto,
+    pub timeout: Duration,
+    /// Sockets in flight at once; `None` derives it from the open-files limit.
+    pub concurrency: Option<usize>,
+    /// New connections per second.
+    pub rate: Option<u32>,
+    /// Repeat each probe this many times and report statistics.
+    pub count: Option<u32>,
+    /// Pause between repeated probes.
+    pub interval: Duration,
+    /// Read what the server says first.
+    pub banner: bool,
+    /// Bytes to send after connecting (TCP) or as the datagram (UDP).
+    pub send: Option<Vec<u8>>,
+    /// With `send`/`banner`: the reply must contain these bytes.
+    pub expect: Option<Vec<u8>>,
+    /// List every port of a range scan, not only the open ones.
+    pub list_all: bool,
+    /// A range scan: list open ports only (unless `list_all`), exit 0 when each address has one open.
+    pub scan: bool,
+}
+
+/// A host and the ports to probe on it.
+#[derive(Debug, Clone)]
+pub struct HostPorts {
+    pub host: Host,
+    pub ports: Vec<u16>,
+}
+
+/// A host that could not be probed (its name did not resolve).
+#[derive(Debug, Clone, Serialize)]
+pub struct HostError {
+    pub host: String,
+    pub explanation: Explanation,
+}
+
+/// Counts of each state for one address.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub open: usize,
+    pub closed: usize,
+    pub filtered: usize,
+    #[serde(rename = "open|filtered")]
+    pub open_filtered: usize,
+    pub unreachable: usize,
+    pub error: usize,
+    #[serde(rename = "not-scanned")]
+    pub not_scanned: usize,
+}
+
+impl Counts {
+    fn add(&mut self, s: PortState) {
+        match s {
+            PortState::Open => self.open += 1,
+            PortState::Closed => self.closed += 1,
+            PortState::Filtered => self.filtered += 1,
+            PortState::OpenFiltered => self.open_filtered += 1,
+            PortState::Unreachable => self.unreachable += 1,
+            PortState::Error => self.error += 1,
+            PortState::NotScanned => self.not_scanned += 1,
+        }
+    }
+
+    /// Non-zero counts as (state, count), in a fixed order.
+    pub fn nonzero(&self) -> Vec<(&'static str, usize)> {
+        [
+            ("open", self.open),
+            ("closed", self.closed),
+            ("filtered", self.filtered),
+            ("open|filtered", self.open_filtered),
+            ("unreachable", self.unreachable),
+            ("error", self.error),
+            ("not scanned", self.not_scanned),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect()
+    }
+}
+
+/// The per-address summary of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub host: String,
+    pub address: IpAddr,
+    pub probed: usize,
+    pub counts: Counts,
+}
+
+/// Everything a probe run found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    pub protocol: Proto,
+    #[serde(serialize_with = "ser_ms", rename = "timeout_ms")]
+    pub timeout: Duration,
+    /// True for range scans (only open ports listed unless `--all`).
+    pub scan: bool,
+    /// True when every probed port is listed in `results`.
+    pub all_listed: bool,
+    pub concurrency: usize,
+    /// The listed results: every probe, or the open ports of a range scan.
+    pub results: Vec<PortResult>,
+    pub summary: Vec<Summary>,
+    /// Hosts whose name did not resolve.
+    pub unresolved: Vec<HostError>,
+    #[serde(serialize_with = "ser_ms", rename = "elapsed_ms")]
+    pub elapsed: Duration,
+    /// True when Ctrl-C stopped the run; the results are what was found until then.
+    pub interrupted: bool,
+    /// True when open ports were talked to (`--banner`, `--send`): their replies are shown.
+    pub talked: bool,
+}
+
+impl ProbeReport {
+    /// True when every target answered as asked: every probe open (range scans: at least one open port on each
+    /// address), and every name resolved.
+    pub fn ok(&self) -> bool {
+        if !self.unresolved.is_empty() || self.summary.is_empty() {
+            return false;
+        }
+        if self.scan {
+            self.summary.iter().all(|s| s.counts.open > 0)
+        } else {
+            self.results.iter().all(|r| r.ok)
+        }
+    }
+}
+
+/// The most probes one run accepts (memory stays bounded: a few dozen bytes per probe).
+pub const MAX_PROBES: usize = 1 << 21;
+
+/// Runs the probes of a request: resolves names, connects (or exchanges datagrams), and returns the report.
+/// `progress` counts finished probes for a progress bar. Prints nothing.
+pub fn probe(req: &ProbeRequest, progress: Option<&AtomicUsize>) -> anyhow::Result<ProbeReport> {
+    probe_observed(req, progress, &mut |_, _| {})
+}
+
+/// [`probe`], calling `on_attempt(result, sequence)` after each attempt of a repeated probe (`--count`), so a
+/// caller can stream one line per attempt as tcping does.
+pub fn probe_observed(
+    req: &ProbeRequest,
+    progress: Option<&AtomicUsize>,
+    on_attempt: &mut dyn FnMut(&PortResult, u32),
+) -> anyhow::Result<ProbeReport> {
+    let started = Instant::now();
+    let mut unresolved = Vec::new();
+    // (host label, address, ports) for every address to probe.
+    let mut plan: Vec<(String, IpAddr, &[u16])> = Vec::new();
+    for t in &req.targets {
+        match crate::lookup::resolve(&t.host, req.family) {
+            Ok(addrs) => {
+                for a in addrs {
+                    if !plan
+                        .iter()
+                        .any(|(_, b, p)| *b == a && *p == t.ports.as_slice())
+                    {
+                        plan.push((t.host.to_string(), a, &t.ports));
+                    }
+                }
+            }
+            Err(e) => unresolved.push(HostError {
+                host: t.host.to_string(),
+                explanation: e,
+            }),
+        }
+    }
+    let total: usize = plan.iter().map(|(_, _, p)| p.len()).sum();
+    if total > MAX_PROBES {
+        anyhow::bail!(
+            "{total} probes asked (hosts × ports), more than the limit of {MAX_PROBES}; scan fewer hosts or ports at once"
+        );
+    }
+    let concurrency = req.concurrency.unwrap_or_else(fd_budget).max(1);
+    let mut report = ProbeReport {
+        protocol: req.protocol,
+        timeout: req.timeout,
+        scan: req.scan,
+        all_listed: !req.scan || req.list_all,
+        concurrency,
+        results: Vec::new(),
+        summary: Vec::new(),
+        unresolved,
+        elapsed: Duration::ZERO,
+        interrupted: false,
+        talked: req.banner || req.send.is_some(),
+    };
+    let listed = |r: &PortResult| !req.scan || req.list_all || r.state == PortState::Open;
+    if req.count.is_some() {
+        run_counted(req, &plan, &mut report, on_attempt);
+    } else if req.protocol == Proto::Udp {
+        for (host, addr, ports) in &plan {
+            let addrs: Vec<SocketAddr> = ports.iter().map(|p| SocketAddr::new(*addr, *p)).collect();
+            let rs = udp::probe(&addrs, req, concurrency.min(1024), progress);
+            report.add(host, *addr, rs, &listed);
+            if crate::interrupt::requested() {
+                break;
+            }
+        }
+    } else if (req.banner || req.send.is_some()) && !req.scan {
+        // Explicit ports: one connection each, that both answers the probe and carries the conversation.
+        for (host, addr, ports) in &plan {
+            let mut rs = Vec::new();
+            for p in ports.iter() {
+                if crate::interrupt::requested() {
+                    break;
+                }
+                let mut r = talk::exchange(SocketAddr::new(*addr, *p), req);
+                r.host.clone_from(host);
+                rs.push(r);
+            }
+            report.add(host, *addr, rs, &listed);
+        }
+    } else {
+        run_engine(req, &plan, concurrency, progress, &mut report, &listed);
+        if req.banner || req.send.is_some() {
+            // Talk only to the ports the scan found open, up to TALKERS at once.
+            let open: Vec<&mut PortResult> = report
+                .results
+                .iter_mut()
+                .filter(|r| r.state == PortState::Open)
+                .collect();
+            talk_all(open, req);
+        }
+    }
+    report.interrupted = crate::interrupt::requested()
+        || report.summary.iter().any(|s| s.counts.not_scanned > 0)
+        || report.summary.len() < plan.len();
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Conversations (`--banner`, `--send`) with open ports found by a scan, run at most this many at once.
+const TALKERS: usize = 32;
+
+/// Replaces each open result with the result of talking to it, `TALKERS` conversations at a time.
+fn talk_all(mut open: Vec<&mut PortResult>, req: &ProbeRequest) {
+    for chunk in open.chunks_mut(TALKERS) {
+        if crate::interrupt::requested() {
+            break;
+        }
+        std::thread::scope(|s| {
+            for r in chunk.iter_mut() {
+                s.spawn(move || {
+                    let mut n = talk::exchange(r.socket_addr(), req);
+                    n.host = mem::take(&mut r.host);
+                    **r = n;
+                });
+            }
+        });
+    }
+}
+
+/// TCP connects through the engine, grouping addresses that share the same port list into one run so every
+/// core works on all of them at once.
+fn run_engine(
+    req: &ProbeRequest,
+    plan: &[(String, IpAddr, &[u16])],
+    concurrency: usize,
+    progress: Option<&AtomicUsize>,
+    report: &mut ProbeReport,
+    listed: &dyn Fn(&PortResult) -> bool,
+) {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let mut i = 0;
+    while i < plan.len() {
+        let ports = plan[i].2;
+        let mut j = i;
+        while j < plan.len() && plan[j].2 == ports {
+            j += 1;
+        }
+        let addrs: Vec<IpAddr> = plan[i..j].iter().map(|(_, a, _)| *a).collect();
+        let work = engine::Work {
+            addrs: &addrs,
+            ports,
+        };
+        let cfg = engine::Config {
+            timeout: req.timeout,
+            concurrency,
+            threads,
+            rate: req.rate,
+        };
+        let out = engine::run(&work, &cfg, progress);
+        for (k, (host, addr, _)) in plan[i..j].iter().enumerate() {
+            let n = ports.len();
+            let mut counts = Counts::default();
+            for (pi, d) in out.done[k * n..(k + 1) * n].iter().enumerate() {
+                counts.add(d.state);
+                let r = from_done(host, SocketAddr::new(*addr, ports[pi]), d);
+                if listed(&r) && d.state != PortState::NotScanned {
+                    report.results.push(r);
+                }
+            }
+            report.summary.push(Summary {
+                host: host.clone(),
+                address: *addr,
+                probed: n - counts.not_scanned,
+                counts,
+            });
+        }
+        if out.interrupted {
+            break;
+        }
+        i = j;
+    }
+}
+
+/// `--count N`: each probe N times, `interval` apart; one result per address and port with statistics.
+fn run_counted(
+    req: &ProbeRequest,
+    plan: &[(String, IpAddr, &[u16])],
+    report: &mut ProbeReport,
+    on_attempt: &mut dyn FnMut(&PortResult, u32),
+) {
+    let n = req.count.unwrap_or(1).max(1);
+    'outer: for (host, addr, ports) in plan {
+        let mut counts = Counts::default();
+        for p in ports.iter() {
+            let sa = SocketAddr::new(*addr, *p);
+            let mut lat = Vec::new();
+            let mut last: Option<PortResult> = None;
+            let mut sent = 0;
+            for k in 0..n {
+                if crate::interrupt::requested() {
+                    break;
+                }
+                if k > 0 && sleep_interruptible(req.interval) {
+                    break;
+                }
+                let mut r = attempt(sa, req);
+                r.host.clone_from(host);
+                sent += 1;
+                on_attempt(&r, k + 1);
+                if r.ok {
+                    if let Some(l) = r.latency {
+                        lat.push(l);
+                    }
+                }
+                last = Some(r);
+            }
+            let Some(mut r) = last else {
+                break 'outer;
+            };
+            let stats = Stats::from_latencies(sent, &lat);
+            r.ok = stats.answered == stats.sent && stats.sent > 0;
+            if !r.ok && r.reason == Reason::None && stats.answered < stats.sent {
+                r.reason = Reason::Timeout(req.timeout);
+            }
+            counts.add(r.state);
+            r.stats = Some(stats);
+            report.results.push(r);
+            if crate::interrupt::requested() {
+                break;
+            }
+        }
+        report.summary.push(Summary {
+            host: host.clone(),
+            address: *addr,
+            probed: counts.open
+                + counts.closed
+                + counts.filtered
+                + counts.open_filtered
+                + counts.unreachable
+                + counts.error,
+            counts,
+        });
+        if crate::interrupt::requested() {
+            break;
+        }
+    }
+}
+
+/// One attempt of a repeated probe, in the request's protocol and mode.
+fn attempt(sa: SocketAddr, req: &ProbeRequest) -> PortResult {
+    if req.protocol == Proto::Udp {
+        udp::probe(&[sa], req, 1, None)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| {
+                PortResult::new("", sa, Proto::Udp, PortState::NotScanned, Reason::None)
+            })
+    } else if req.banner || req.send.is_some() {
+        talk::exchange(sa, req)
+    } else {
+        connect_once(sa, req.timeout)
+    }
+}
+
+/// Sleeps, waking early on Ctrl-C; true when interrupted.
+fn sleep_interruptible(d: Duration) -> bool {
+    let end = Instant::now() + d;
+    loop {
+        if crate::interrupt::requested() {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= end {
+            return false;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(50)));
+    }
+}
+
+impl ProbeReport {
+    fn add(
+        &mut self,
+        host: &str,
+        addr: IpAddr,
+        rs: Vec<PortResult>,
+        listed: &dyn Fn(&PortResult) -> bool,
+    ) {
+        let mut counts = Counts::default();
+        for r in rs {
+            counts.add(r.state);
+            if listed(&r) && r.state != PortState::NotScanned {
+                self.results.push(r);
+            }
+        }
+        self.summary.push(Summary {
+            host: host.to_string(),
+            address: addr,
+            probed: counts.open
+                + counts.closed
+                + counts.filtered
+                + counts.open_filtered
+                + counts.unreachable
+                + counts.error,
+            counts,
+        });
+    }
+}
+
+fn ser_ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(ms(*d))
+}
+
+fn ser_opt_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(ms(*d)),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn connect_once_open_and_closed() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let r = connect_once(l.local_addr().unwrap(), Duration::from_secs(2));
+        assert_eq!(r.state, PortState::Open);
+        assert!(r.ok);
+        assert!(r.latency.is_some());
+        assert!(r.explanation().is_none());
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let r = connect_once(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_secs(2),
+        );
+        assert_eq!(r.state, PortState::Closed);
+        assert_eq!(r.errno(), Some(libc::ECONNREFUSED));
+        assert_eq!(r.explanation().unwrap().code, "ECONNREFUSED");
+        assert!(!r.ok);
+    }
+
+    #[test]
+    fn errno_states() {
+        assert_eq!(state_of_errno(libc::ECONNREFUSED), PortState::Closed);
+        assert_eq!(state_of_errno(libc::ETIMEDOUT), PortState::Filtered);
+        assert_eq!(state_of_errno(libc::EHOSTUNREACH), PortState::Unreachable);
+        assert_eq!(state_of_errno(libc::ENETUNREACH), PortState::Unreachable);
+        assert_eq!(state_of_errno(libc::EACCES), PortState::Error);
+    }
+
+    #[test]
+    fn stats_min_avg_max_loss() {
+        let s = Stats::from_latencies(
+            4,
+            &[
+                Duration::from_millis(1),
+                Duration::from_millis(3),
+                Duration::from_millis(2),
+            ],
+        );
+        assert_eq!(s.answered, 3);
+        assert_eq!(s.loss_percent, 25.0);
+        assert_eq!(s.min, Some(Duration::from_millis(1)));
+        assert_eq!(s.avg, Some(Duration::from_millis(2)));
+        assert_eq!(s.max, Some(Duration::from_millis(3)));
+        let none = Stats::from_latencies(2, &[]);
+        assert_eq!(none.loss_percent, 100.0);
+        assert!(none.avg.is_none());
+    }
+
+    #[test]
+    fn reason_serializes_as_explanation() {
+        let v = serde_json::to_value(Reason::Errno(libc::ECONNREFUSED)).unwrap();
+        assert_eq!(v["code"], "ECONNREFUSED");
+        assert_eq!(v["verdict"], "closed");
+        assert!(serde_json::to_value(Reason::None).unwrap().is_null());
+        assert_eq!(
+            Reason::SelfConnect.explain().unwrap().verdict,
+            Verdict::Closed
+        );
+        assert!(Reason::Unexpected
+            .explain()
+            .unwrap()
+            .cause
+            .contains("unexpected reply"));
+    }
+
+    #[test]
+    fn fd_budget_leaves_headroom() {
+        let b = fd_budget();
+        assert!((1..=16_384).contains(&b));
+    }
+}

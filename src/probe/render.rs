@@ -1,0 +1,276 @@
+//! The text form of a probe report: one row per listed port, a plain-language cause for each failure, and a
+//! summary line per address that counts each state.
+
+use std::io::{self, Write};
+
+use super::{PortResult, PortState, ProbeReport};
+use crate::duration::fmt_ms;
+use crate::render::{write_table, Output, Report, Tone};
+
+/// Replies longer than this are cut in tables (the JSON has them whole, up to the reply limit).
+const REPLY_COLUMN: usize = 60;
+
+fn tone(r: &PortResult) -> Tone {
+    match r.state {
+        PortState::Open if r.ok => Tone::Good,
+        PortState::Open | PortState::OpenFiltered => Tone::Warn,
+        PortState::NotScanned => Tone::Dim,
+        _ => Tone::Bad,
+    }
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(max - 3).collect();
+        format!("{head}...")
+    }
+}
+
+fn latency(r: &PortResult) -> String {
+    r.latency.map(fmt_ms).unwrap_or_else(|| "-".into())
+}
+
+impl Report for ProbeReport {
+    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+        for u in &self.unresolved {
+            writeln!(
+                w,
+                "{}: {} {}",
+                u.host,
+                out.paint(u.explanation.verdict.as_str(), Tone::Bad),
+                u.explanation
+            )?;
+        }
+        let counted = self.results.iter().any(|r| r.stats.is_some());
+        if counted {
+            self.counted_table(out, w)?;
+        } else if !self.results.is_empty() {
+            self.result_table(out, w)?;
+        }
+        if !self.scan || counted {
+            self.causes(out, w)?;
+        }
+        if self.scan || self.interrupted {
+            self.summary_lines(w)?;
+        }
+        Ok(())
+    }
+}
+
+impl ProbeReport {
+    fn named_hosts(&self) -> bool {
+        self.results.iter().any(|r| r.host != r.address.to_string())
+    }
+
+    fn result_table(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+        let named = self.named_hosts();
+        let replies = self.talked || self.results.iter().any(|r| r.reply.is_some());
+        let codes = self.scan && self.all_listed;
+        let mut headers = Vec::new();
+        if named {
+            headers.push("HOST");
+        }
+        headers.extend(["ADDRESS", "PORT", "STATE", "SERVICE", "TIME"]);
+        if codes {
+            headers.push("CODE");
+        }
+        if replies {
+            headers.push("REPLY");
+        }
+        let mut t = out.table(&headers);
+        for r in &self.results {
+            let mut row = Vec::new();
+            if named {
+                row.push(out.cell(&r.host, Tone::Plain));
+            }
+            row.push(out.cell(r.address, Tone::Plain));
+            row.push(out.num(format!("{}/{}", r.port, r.protocol)));
+            row.push(out.cell(r.state, tone(r)));
+            row.push(out.cell(r.service.unwrap_or("-"), Tone::Dim));
+            row.push(out.num(latency(r)));
+            if codes {
+                let code = r.explanation().map(|e| e.code).unwrap_or_default();
+                row.push(out.cell(code, Tone::Dim));
+            }
+            if replies {
+                let text = match (&r.reply, r.state) {
+                    (Some(rep), _) => cut(&rep.text, REPLY_COLUMN),
+                    (None, PortState::Open) => format!("(nothing within {})", fmt_ms(self.timeout)),
+                    (None, _) => String::new(),
+                };
+                row.push(out.cell(text, Tone::Plain));
+            }
+            t.add_row(row);
+        }
+        write_table(w, &t)
+    }
+
+    fn counted_table(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+        let mut t = out.table(&[
+            "ADDRESS", "PORT", "STATE", "SENT", "ANSWERED", "LOSS", "MIN", "AVG", "MAX",
+        ]);
+        let opt = |d: Option<std::time::Duration>| d.map(fmt_ms).unwrap_or_else(|| "-".into());
+        for r in &self.results {
+            let Some(s) = &r.stats else { continue };
+            t.add_row(vec![
+                out.cell(r.address, Tone::Plain),
+                out.num(format!("{}/{}", r.port, r.protocol)),
+                out.cell(r.state, tone(r)),
+                out.num(s.sent),
+                out.num(s.answered),
+                out.num(format!("{:.0}%", s.loss_percent)),
+                out.num(opt(s.min)),
+                out.num(opt(s.avg)),
+                out.num(opt(s.max)),
+            ]);
+        }
+        write_table(w, &t)
+    }
+
+    /// One line per failed probe: what happened and why, in plain words.
+    fn causes(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+        for r in self.results.iter().filter(|r| !r.ok) {
+            let Some(e) = r.explanation() else { continue };
+            writeln!(
+                w,
+                "{}/{} {}: {}",
+                r.socket_addr(),
+                r.protocol,
+                out.paint(r.state.as_str(), tone(r)),
+                e
+            )?;
+            if e.code == "unexpected-reply" {
+                let got = r
+                    .reply
+                    .as_ref()
+                    .map_or("nothing".to_string(), |rep| format!("'{}'", rep.text));
+                writeln!(w, "  got: {got}")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn summary_lines(&self, w: &mut dyn Write) -> io::Result<()> {
+        for s in &self.summary {
+            let states: Vec<String> = s
+                .counts
+                .nonzero()
+                .into_iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            let label = if s.host == s.address.to_string() {
+                s.host.clone()
+            } else {
+                format!("{} ({})", s.host, s.address)
+            };
+            writeln!(
+                w,
+                "{label}: {} {} port{} probed: {}",
+                s.probed,
+                self.protocol,
+                if s.probed == 1 { "" } else { "s" },
+                if states.is_empty() {
+                    "none".to_string()
+                } else {
+                    states.join(", ")
+                }
+            )?;
+        }
+        let probed: usize = self.summary.iter().map(|s| s.probed).sum();
+        write!(w, "{probed} probes in {}", fmt_ms(self.elapsed))?;
+        if self.interrupted {
+            write!(w, " (interrupted: what was found until Ctrl-C)")?;
+        }
+        writeln!(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::*;
+    use crate::render::{Format, Output};
+
+    fn report(scan: bool) -> ProbeReport {
+        let mut open = PortResult::new(
+            "127.0.0.1",
+            "127.0.0.1:22".parse().unwrap(),
+            Proto::Tcp,
+            PortState::Open,
+            Reason::None,
+        );
+        open.latency = Some(Duration::from_micros(120));
+        let closed = PortResult::new(
+            "127.0.0.1",
+            "127.0.0.1:9".parse().unwrap(),
+            Proto::Tcp,
+            PortState::Closed,
+            Reason::Errno(libc::ECONNREFUSED),
+        );
+        let counts = Counts {
+            open: 1,
+            closed: 1,
+            ..Counts::default()
+        };
+        ProbeReport {
+            protocol: Proto::Tcp,
+            timeout: Duration::from_secs(1),
+            scan,
+            all_listed: !scan,
+            concurrency: 10,
+            results: if scan { vec![open] } else { vec![open, closed] },
+            summary: vec![Summary {
+                host: "127.0.0.1".into(),
+                address: "127.0.0.1".parse().unwrap(),
+                probed: 2,
+                counts,
+            }],
+            unresolved: vec![],
+            elapsed: Duration::from_millis(3),
+            interrupted: false,
+            talked: false,
+        }
+    }
+
+    #[test]
+    fn probe_table_and_causes() {
+        let s = Output::plain(Format::Table).to_string(&report(false));
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[0], "ADDRESS    PORT    STATE   SERVICE  TIME");
+        assert_eq!(lines[1], "127.0.0.1  22/tcp  open    ssh      0.120 ms");
+        assert!(
+            lines[2].starts_with("127.0.0.1   9/tcp  closed  discard"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3].starts_with("127.0.0.1:9/tcp closed: connection refused"),
+            "{}",
+            lines[3]
+        );
+        assert!(lines[3].ends_with("(ECONNREFUSED)"));
+    }
+
+    #[test]
+    fn scan_lists_open_and_counts_states() {
+        let s = Output::plain(Format::Table).to_string(&report(true));
+        assert!(s.contains("22/tcp  open"));
+        assert!(!s.contains("9/tcp"));
+        assert!(
+            s.contains("127.0.0.1: 2 tcp ports probed: 1 open, 1 closed"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn json_carries_explanations() {
+        let s = Output::plain(Format::Json).to_string(&report(false));
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["results"][0]["state"], "open");
+        assert_eq!(v["results"][0]["latency_ms"], 0.12);
+        assert!(v["results"][0]["explanation"].is_null());
+        assert_eq!(v["results"][1]["explanation"]["code"], "ECONNREFUSED");
+        assert_eq!(v["summary"][0]["counts"]["closed"], 1);
+    }
+}

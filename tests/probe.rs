@@ -1,0 +1,828 @@
+//! `netdiag probe`: real listeners on loopback; filtered ports, full scans and Ctrl-C inside network namespaces
+//! the tests create (skipped with a message when not root).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{can_netns, can_nft, closed_port, decode, run, NetNs};
+use serde_json::Value;
+
+fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{stdout}"))
+}
+
+/// Open ports listed in a JSON report, sorted.
+fn open_ports(v: &Value) -> Vec<u16> {
+    let mut p: Vec<u16> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "open")
+        .map(|r| r["port"].as_u64().unwrap() as u16)
+        .collect();
+    p.sort_unstable();
+    p
+}
+
+/// A TCP server that accepts connections on a thread and runs `f` on each, for a bounded number of them.
+fn serve(l: TcpListener, max: usize, f: fn(std::net::TcpStream)) {
+    thread::spawn(move || {
+        for s in l.incoming().take(max).flatten() {
+            f(s);
+        }
+    });
+}
+
+#[test]
+fn open_port_exits_0_with_latency() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let (code, out, err) = run(&["probe", &addr]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("open"), "{out}");
+    assert!(out.contains(" ms"), "{out}");
+}
+
+#[test]
+fn closed_port_exits_1_and_says_why() {
+    let port = closed_port();
+    let (code, out, _) = run(&["probe", &format!("127.0.0.1:{port}")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("closed"), "{out}");
+    assert!(out.contains("ECONNREFUSED"), "{out}");
+    assert!(out.contains("nothing listens"), "{out}");
+}
+
+#[test]
+fn ipv6_loopback_open_and_closed() {
+    let Ok(l) = TcpListener::bind("[::1]:0") else {
+        eprintln!("skipping ipv6_loopback_open_and_closed: no ::1 on this machine");
+        return;
+    };
+    let port = l.local_addr().unwrap().port();
+    let (code, out, err) = run(&["--json", "probe", &format!("[::1]:{port}")]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["results"][0]["address"], "::1");
+    assert_eq!(v["results"][0]["state"], "open");
+    drop(l);
+    let (code, out, _) = run(&["--json", "probe", "-6", "::1", "-p", &port.to_string()]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(json(&out)["results"][0]["state"], "closed");
+}
+
+#[test]
+fn several_targets_and_port_lists() {
+    let a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (pa, pb) = (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    );
+    let closed = closed_port();
+    let list = format!("{pa},{pb},{closed}");
+    let (code, out, _) = run(&["--json", "probe", "127.0.0.1", "-p", &list]);
+    assert_eq!(
+        code, 1,
+        "a closed port among explicit ports fails the run: {out}"
+    );
+    let v = json(&out);
+    assert_eq!(
+        v["results"].as_array().unwrap().len(),
+        3,
+        "every explicit port is listed"
+    );
+    let mut want = vec![pa, pb];
+    want.sort_unstable();
+    assert_eq!(open_ports(&v), want);
+    let (code, out, _) = run(&[
+        "probe",
+        &format!("127.0.0.1:{pa}"),
+        &format!("localhost:{pb}"),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("localhost"), "{out}");
+}
+
+#[test]
+fn json_output_has_states_services_and_explanations() {
+    let closed = closed_port();
+    let (code, out, _) = run(&[
+        "--json",
+        "probe",
+        &format!("127.0.0.1:{closed}"),
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(code, 1);
+    let v = json(&out);
+    assert_eq!(v["protocol"], "tcp");
+    assert_eq!(v["timeout_ms"], 2000.0);
+    let r = &v["results"][0];
+    assert_eq!(r["state"], "closed");
+    assert_eq!(r["port"], closed);
+    assert_eq!(r["ok"], false);
+    assert_eq!(r["explanation"]["verdict"], "closed");
+    assert_eq!(r["explanation"]["code"], "ECONNREFUSED");
+    assert!(r["latency_ms"].is_number());
+    assert_eq!(v["summary"][0]["counts"]["closed"], 1);
+    let (_, out, _) = run(&["--json", "probe", "127.0.0.1:22", "--timeout", "2s"]);
+    assert_eq!(json(&out)["results"][0]["service"], "ssh");
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line() {
+    let cases: &[&[&str]] = &[
+        &["probe", "127.0.0.1:0"],
+        &["probe", "127.0.0.1:65536"],
+        &["probe", "127.0.0.1", "-p", "0"],
+        &["probe", "127.0.0.1", "-p", "65536"],
+        &["probe", "127.0.0.1", "-p", "100-10"],
+        &["probe", "127.0.0.1", "-p", ""],
+        &["probe", "127.0.0.1", "-p", "1,,2"],
+        &["probe", "127.0.0.1:80", "--timeout", "0"],
+        &["probe", "127.0.0.1:80", "--timeout", "-1"],
+        &["probe", "127.0.0.1:80", "--timeout", "abc"],
+        &["probe", "127.0.0.1"],
+        &["probe", "not a host:80"],
+        &["probe", "127.0.0.1:80", "--send", "bad\\q"],
+        &["probe", "127.0.0.1:80", "--count", "0"],
+        &["probe", "127.0.0.1:80", "--concurrency", "0"],
+        &["probe", "10.0.0.0/8", "-p", "80"],
+        &["probe"],
+    ];
+    for args in cases {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("netdiag: error: "), "{args:?}: {err}");
+    }
+    let (_, _, err) = run(&["probe", "127.0.0.1", "-p", "100-10"]);
+    assert!(err.contains("100-10") && err.contains("reversed"), "{err}");
+    let (_, _, err) = run(&["probe", "127.0.0.1:80", "--timeout", "abc"]);
+    assert!(err.contains("abc") && err.contains("expected"), "{err}");
+}
+
+#[test]
+fn banner_shows_the_greeting() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    serve(l, 4, |mut s| {
+        let _ = s.write_all(b"SSH-2.0-netdiag_test\r\n");
+        thread::sleep(Duration::from_millis(300));
+    });
+    let (code, out, err) = run(&["probe", &addr, "--banner", "--timeout", "3"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("SSH-2.0-netdiag_test\\r\\n"), "{out}");
+    let (code, out, _) = run(&[
+        "--json",
+        "probe",
+        &addr,
+        "--expect",
+        "SSH-2.0",
+        "--timeout",
+        "3",
+    ]);
+    assert_eq!(code, 0, "--expect alone checks the banner: {out}");
+    assert_eq!(
+        json(&out)["results"][0]["reply"]["text"],
+        "SSH-2.0-netdiag_test\\r\\n"
+    );
+}
+
+#[test]
+fn banner_on_a_range_scan_talks_to_open_ports_only() {
+    if !can_netns("banner_on_a_range_scan_talks_to_open_ports_only") {
+        return;
+    }
+    let ns = NetNs::new("pbann");
+    let l = ns.listen("127.0.0.1:2525");
+    serve(l, 2, |mut s| {
+        let _ = s.write_all(b"220 netdiag.test ESMTP\r\n");
+        thread::sleep(Duration::from_millis(300));
+    });
+    let o = ns
+        .netdiag()
+        .args([
+            "--json",
+            "probe",
+            "127.0.0.1",
+            "-p",
+            "1-65535",
+            "--banner",
+            "--timeout",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(open_ports(&v), [2525]);
+    assert_eq!(
+        v["results"][0]["reply"]["text"],
+        "220 netdiag.test ESMTP\\r\\n"
+    );
+}
+
+#[test]
+fn banner_of_a_silent_server_is_empty_within_the_timeout() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    serve(l, 1, |s| {
+        thread::sleep(Duration::from_secs(3));
+        drop(s);
+    });
+    let start = Instant::now();
+    let (code, out, _) = run(&["--json", "probe", &addr, "--banner", "--timeout", "0.5"]);
+    assert_eq!(code, 0, "open, silent: {out}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(json(&out)["results"][0].get("reply").is_none(), "{out}");
+}
+
+fn echo(mut s: std::net::TcpStream) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = [0u8; 1024];
+    if let Ok(n) = s.read(&mut buf) {
+        let _ = s.write_all(&buf[..n]);
+    }
+}
+
+#[test]
+fn send_shows_the_reply_and_expect_checks_it() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    serve(l, 3, echo);
+    let (code, out, err) = run(&["probe", &addr, "--send", "hello\\r\\n", "--timeout", "3"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("hello\\r\\n"), "{out}");
+    let (code, out, _) = run(&[
+        "probe",
+        &addr,
+        "--send",
+        "ping",
+        "--expect",
+        "ping",
+        "--timeout",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = run(&[
+        "probe",
+        &addr,
+        "--send",
+        "ping",
+        "--expect",
+        "pong",
+        "--timeout",
+        "3",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unexpected reply"), "{out}");
+    assert!(out.contains("got: 'ping'"), "{out}");
+}
+
+#[test]
+fn count_reports_min_avg_max_and_loss() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let (code, out, err) = run(&[
+        "--json",
+        "probe",
+        &addr,
+        "--count",
+        "3",
+        "--interval",
+        "0.05",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let s = &json(&out)["results"][0]["stats"];
+    assert_eq!(s["sent"], 3);
+    assert_eq!(s["answered"], 3);
+    assert_eq!(s["loss_percent"], 0.0);
+    assert!(s["min_ms"].as_f64().unwrap() <= s["avg_ms"].as_f64().unwrap());
+    assert!(s["avg_ms"].as_f64().unwrap() <= s["max_ms"].as_f64().unwrap());
+    let closed = format!("127.0.0.1:{}", closed_port());
+    let (code, out, _) = run(&["probe", &closed, "--count", "2", "--interval", "0.05"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("100%"), "{out}");
+    assert!(out.contains("MIN"), "{out}");
+    // One line per attempt, as tcping prints them.
+    assert!(
+        out.contains(&format!("{closed}/tcp closed seq=1 ")),
+        "{out}"
+    );
+    assert!(
+        out.lines().next().unwrap().ends_with("ECONNREFUSED"),
+        "{out}"
+    );
+    assert!(out.contains("seq=2"), "{out}");
+}
+
+#[test]
+fn rate_limits_new_connections() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let list = format!("{},{}", port, closed_port());
+    let start = Instant::now();
+    let (code, out, err) = run(&["--json", "probe", "127.0.0.1", "-p", &list, "--rate", "4"]);
+    // Two connects at 4 per second: the second starts a quarter second after the first.
+    assert!(
+        start.elapsed() >= Duration::from_millis(240),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(open_ports(&json(&out)), [port]);
+}
+
+#[test]
+fn udp_reply_is_open_refusal_closed_silence_open_filtered() {
+    let echo = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let echo_addr = echo.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        for _ in 0..8 {
+            if let Ok((n, from)) = echo.recv_from(&mut buf) {
+                let _ = echo.send_to(&buf[..n], from);
+            }
+        }
+    });
+    let (code, out, err) = run(&[
+        "--json",
+        "probe",
+        "--udp",
+        &echo_addr,
+        "--send",
+        "hello",
+        "--timeout",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["protocol"], "udp");
+    assert_eq!(v["results"][0]["state"], "open");
+    assert_eq!(v["results"][0]["reply"]["text"], "hello");
+    let (code, out, _) = run(&[
+        "probe",
+        "--udp",
+        &echo_addr,
+        "--send",
+        "hello",
+        "--expect",
+        "hello",
+        "--timeout",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = run(&[
+        "probe",
+        "--udp",
+        &echo_addr,
+        "--send",
+        "hello",
+        "--expect",
+        "bye",
+        "--timeout",
+        "3",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unexpected reply"), "{out}");
+
+    let closed = {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().to_string()
+    };
+    let (code, out, _) = run(&[
+        "--json",
+        "probe",
+        "--udp",
+        &closed,
+        "--send",
+        "x",
+        "--timeout",
+        "2",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(json(&out)["results"][0]["state"], "closed");
+    assert_eq!(
+        json(&out)["results"][0]["explanation"]["code"],
+        "ECONNREFUSED"
+    );
+
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let (code, out, _) = run(&[
+        "--json",
+        "probe",
+        "--udp",
+        &silent_addr,
+        "--send",
+        "x",
+        "--timeout",
+        "0.3",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(json(&out)["results"][0]["state"], "open|filtered");
+    drop(silent);
+}
+
+/// A namespace whose input chain drops TCP connection attempts to `ports` (e.g. "20000-20999"). (Rules are added one command at a
+/// time: nftables 1.0.6 rejects the one-line script that `NetNs::nft_input` builds.)
+fn dropping_ns(tag: &str, ports: &str) -> NetNs {
+    let ns = NetNs::new(tag);
+    ns.sh("nft add table inet t");
+    ns.sh("nft add chain inet t input \"{ type filter hook input priority 0; policy accept; }\"");
+    // Only connection attempts (SYN without ACK) are dropped: the RSTs and SYN-ACKs coming back to netdiag's own
+    // source ports, which may fall in the same range, must still arrive.
+    ns.sh(&format!(
+        "nft add rule inet t input tcp flags \\& \\(syn \\| ack\\) == syn tcp dport {ports} drop"
+    ));
+    ns
+}
+
+#[test]
+fn filtered_port_times_out_on_time() {
+    if !can_nft("filtered_port_times_out_on_time") {
+        return;
+    }
+    let ns = dropping_ns("pflt", "9999");
+    let start = Instant::now();
+    let o = ns
+        .netdiag()
+        .args(["--json", "probe", "127.0.0.1:9999", "--timeout", "0.5"])
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 1, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["results"][0]["state"], "filtered");
+    assert_eq!(v["results"][0]["explanation"]["code"], "timeout");
+    // The timeout is honored: not before it, and (generously, on a busy machine) not long after.
+    let elapsed = v["elapsed_ms"].as_f64().unwrap();
+    assert!((499.0..1500.0).contains(&elapsed), "{elapsed}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    let o = ns
+        .netdiag()
+        .args(["probe", "127.0.0.1:9999", "--timeout", "300ms"])
+        .output()
+        .unwrap();
+    let (code, out, _) = decode(o);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("filtered") && out.contains("no answer within 300"),
+        "{out}"
+    );
+}
+
+#[test]
+fn unreachable_states_carry_their_errno() {
+    if !can_nft("unreachable_states_carry_their_errno") {
+        return;
+    }
+    // A namespace with only loopback has no route to 10.0.0.0/8: connect fails at once, nothing is sent.
+    let ns = NetNs::new("punre");
+    let o = ns
+        .netdiag()
+        .args(["--json", "probe", "10.99.0.1:80", "--timeout", "2"])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 1, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["results"][0]["state"], "unreachable");
+    assert_eq!(v["results"][0]["explanation"]["code"], "ENETUNREACH");
+    // An ICMP host-unreachable answer (nft reject) is EHOSTUNREACH.
+    ns.sh("nft add table inet r");
+    ns.sh("nft add chain inet r input \"{ type filter hook input priority 0; policy accept; }\"");
+    ns.sh("nft add rule inet r input tcp dport 9998 reject with icmpx type host-unreachable");
+    let o = ns
+        .netdiag()
+        .args(["probe", "127.0.0.1:9998", "--timeout", "2"])
+        .output()
+        .unwrap();
+    let (code, out, _) = decode(o);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("unreachable") && out.contains("EHOSTUNREACH"),
+        "{out}"
+    );
+}
+
+#[test]
+fn unresolvable_name_is_reported_and_exits_1() {
+    if !can_netns("unresolvable_name_is_reported_and_exits_1") {
+        return;
+    }
+    // Inside a namespace with only loopback, no resolver query can leave the machine.
+    let ns = NetNs::new("pname");
+    let o = ns
+        .netdiag()
+        .args([
+            "--json",
+            "probe",
+            "no-such-host.invalid:80",
+            "--timeout",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 1, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["unresolved"][0]["host"], "no-such-host.invalid");
+    assert!(v["unresolved"][0]["explanation"]["code"]
+        .as_str()
+        .unwrap()
+        .starts_with("EAI"));
+    assert_eq!(v["results"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn ipv6_full_scan_in_a_namespace_is_exact() {
+    if !can_netns("ipv6_full_scan_in_a_namespace_is_exact") {
+        return;
+    }
+    let ns = NetNs::new("pv6");
+    let ls: Vec<TcpListener> = ["[::1]:22", "[::1]:0", "[::1]:0"]
+        .iter()
+        .map(|a| ns.listen(a))
+        .collect();
+    let mut want: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    want.sort_unstable();
+    let o = ns
+        .netdiag()
+        .args([
+            "--json",
+            "probe",
+            "-6",
+            "::1",
+            "-p",
+            "1-65535",
+            "--timeout",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(open_ports(&v), want);
+    assert_eq!(v["summary"][0]["address"], "::1");
+    assert_eq!(v["summary"][0]["counts"]["closed"], 65535 - want.len());
+}
+
+#[test]
+fn thousand_dropped_ports_finish_near_the_timeout() {
+    if !can_nft("thousand_dropped_ports_finish_near_the_timeout") {
+        return;
+    }
+    let ns = dropping_ns("pthou", "20000-20999");
+    let o = ns
+        .netdiag()
+        .args([
+            "--json",
+            "probe",
+            "127.0.0.1",
+            "-p",
+            "20000-20999",
+            "--timeout",
+            "0.5",
+        ])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 1, "no open port: {out}{err}");
+    let v = json(&out);
+    assert_eq!(v["summary"][0]["counts"]["filtered"], 1000);
+    assert_eq!(v["results"].as_array().unwrap().len(), 0);
+    // All 1,000 in flight at once: about one timeout (generous bound for a loaded machine).
+    let elapsed = v["elapsed_ms"].as_f64().unwrap();
+    assert!((500.0..2500.0).contains(&elapsed), "{elapsed}");
+}
+
+/// Listeners inside `ns`: fixed ports plus ephemeral-range ones; returns them (kept open) and the sorted ports.
+fn listeners(ns: &NetNs) -> (Vec<TcpListener>, Vec<u16>) {
+    let mut ls = Vec::new();
+    for a in [
+        "127.0.0.1:1",
+        "127.0.0.1:8080",
+        "127.0.0.1:65535",
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+    ] {
+        ls.push(ns.listen(a));
+    }
+    let mut ports: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    ports.sort_unstable();
+    assert!(
+        ports.iter().any(|p| (32768..=60999).contains(p)),
+        "a listener in the ephemeral range: {ports:?}"
+    );
+    (ls, ports)
+}
+
+#[test]
+fn full_scan_in_a_namespace_is_exact() {
+    if !can_netns("full_scan_in_a_namespace_is_exact") {
+        return;
+    }
+    let ns = NetNs::new("pfull");
+    let (_ls, want) = listeners(&ns);
+    for round in 0..2 {
+        let o = ns
+            .netdiag()
+            .args([
+                "--json",
+                "probe",
+                "127.0.0.1",
+                "-p",
+                "1-65535",
+                "--timeout",
+                "2",
+            ])
+            .output()
+            .unwrap();
+        let (code, out, err) = decode(o);
+        assert_eq!(code, 0, "{err}");
+        let v = json(&out);
+        assert_eq!(open_ports(&v), want, "round {round}");
+        let c = &v["summary"][0]["counts"];
+        assert_eq!(c["open"], want.len());
+        assert_eq!(c["closed"], 65535 - want.len(), "round {round}: {c}");
+    }
+    // Text form: open ports with their service, and a count per state; `-p-` is every port, as in nmap.
+    let o = ns
+        .netdiag()
+        .args(["probe", "127.0.0.1", "-p-"])
+        .output()
+        .unwrap();
+    let (_, out, _) = decode(o);
+    assert!(
+        out.contains("8080/tcp") && out.contains("http-alt"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "65535 tcp ports probed: {} open, {} closed",
+            want.len(),
+            65535 - want.len()
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn full_scan_under_ulimit_256_is_exact() {
+    if !can_netns("full_scan_under_ulimit_256_is_exact") {
+        return;
+    }
+    let ns = NetNs::new("pulim");
+    let (_ls, want) = listeners(&ns);
+    let cmd = format!(
+        "ulimit -n 256; exec {} --json probe 127.0.0.1 -p 1-65535 --timeout 2",
+        env!("CARGO_BIN_EXE_netdiag")
+    );
+    let o = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "sh", "-c", &cmd])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("EMFILE") && !out.contains("EMFILE"), "{err}");
+    let v = json(&out);
+    assert_eq!(open_ports(&v), want);
+    assert_eq!(v["summary"][0]["counts"]["closed"], 65535 - want.len());
+    assert!(v["concurrency"].as_u64().unwrap() < 256);
+    // Asking for far more sockets than descriptors: EMFILE is absorbed (retry, lower concurrency), never a state.
+    let cmd = format!(
+        "ulimit -n 64; exec {} --json probe 127.0.0.1 -p 1-65535 --timeout 2 --concurrency 5000",
+        env!("CARGO_BIN_EXE_netdiag")
+    );
+    let o = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "sh", "-c", &cmd])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(open_ports(&v), want);
+    assert_eq!(v["summary"][0]["counts"]["closed"], 65535 - want.len());
+}
+
+#[test]
+fn concurrency_one_is_still_exact() {
+    if !can_netns("concurrency_one_is_still_exact") {
+        return;
+    }
+    let ns = NetNs::new("pconc");
+    let (_ls, want) = listeners(&ns);
+    let small: Vec<u16> = want.iter().copied().filter(|p| *p < 9000).collect();
+    let o = ns
+        .netdiag()
+        .args([
+            "--json",
+            "probe",
+            "127.0.0.1",
+            "-p",
+            "1-9000",
+            "--concurrency",
+            "1",
+            "--all",
+        ])
+        .output()
+        .unwrap();
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(
+        v["results"].as_array().unwrap().len(),
+        9000,
+        "--all lists every port"
+    );
+    assert_eq!(open_ports(&v), small);
+}
+
+#[test]
+fn cidr_hosts_in_a_namespace() {
+    if !can_netns("cidr_hosts_in_a_namespace") {
+        return;
+    }
+    let ns = NetNs::new("pcidr");
+    let l = ns.listen("127.0.0.2:0");
+    let port = l.local_addr().unwrap().port().to_string();
+    let o = ns
+        .netdiag()
+        .args(["--json", "probe", "127.0.0.0/30", "-p", &port, "--all"])
+        .output()
+        .unwrap();
+    let (_, out, err) = decode(o);
+    let v = json(&out);
+    assert_eq!(v["summary"].as_array().unwrap().len(), 4, "{err}");
+    let open: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "open")
+        .map(|r| r["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(open, ["127.0.0.2"]);
+}
+
+#[test]
+fn ctrl_c_prints_what_was_found_and_exits_130() {
+    if !can_nft("ctrl_c_prints_what_was_found_and_exits_130") {
+        return;
+    }
+    let ns = dropping_ns("pintr", "10000-65535");
+    let _l = ns.listen("127.0.0.1:4242");
+    let child = ns
+        .netdiag()
+        .args([
+            "--json",
+            "probe",
+            "127.0.0.1",
+            "-p",
+            "1-65535",
+            "--timeout",
+            "5",
+            "--concurrency",
+            "500",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `ip netns exec` execs netdiag, so this pid is netdiag's own.
+    thread::sleep(Duration::from_secs(3));
+    // SAFETY: kill() on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let start = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "stops promptly: {:?}",
+        start.elapsed()
+    );
+    let (code, out, err) = decode(o);
+    assert_eq!(code, 130, "{err}");
+    let v = json(&out);
+    assert_eq!(v["interrupted"], true);
+    assert_eq!(open_ports(&v), [4242], "found before Ctrl-C");
+    let c = &v["summary"][0]["counts"];
+    assert!(c["not-scanned"].as_u64().unwrap() > 0, "{c}");
+    assert!(c["closed"].as_u64().unwrap() > 9000, "{c}");
+}
