@@ -353,79 +353,6 @@ pub(crate) fn connect_error(e: &io::Error, timeout: Duration, port: u16) -> Expl
     explain::on_port(x, port)
 }
 
-/// A stand-in for `crate::probe::connect_once` (same shape) until the probe module is merged: one blocking
-/// connect with a deadline; a loopback self-connect counts as refused.
-mod probe_shim {
-    use std::io;
-    use std::net::{SocketAddr, TcpStream};
-    use std::time::{Duration, Instant};
-
-    use crate::explain::{self, Explanation};
-
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum PortState {
-        Open,
-        Closed,
-        Filtered,
-        Unreachable,
-        Error,
-    }
-
-    impl PortState {
-        pub fn as_str(self) -> &'static str {
-            match self {
-                PortState::Open => "open",
-                PortState::Closed => "closed",
-                PortState::Filtered => "filtered",
-                PortState::Unreachable => "unreachable",
-                PortState::Error => "error",
-            }
-        }
-    }
-
-    pub struct PortResult {
-        pub port: u16,
-        pub state: PortState,
-        pub latency: Option<Duration>,
-        error: Option<Explanation>,
-    }
-
-    impl PortResult {
-        pub fn explanation(&self) -> Option<Explanation> {
-            self.error.clone()
-        }
-    }
-
-    pub fn connect_once(addr: SocketAddr, timeout: Duration) -> PortResult {
-        let start = Instant::now();
-        let r = TcpStream::connect_timeout(&addr, timeout);
-        let took = start.elapsed();
-        let error = match r {
-            Ok(s) => match (s.local_addr(), s.peer_addr()) {
-                (Ok(l), Ok(p)) if l == p => Some(explain::errno(libc::ECONNREFUSED)),
-                _ => None,
-            },
-            Err(e) if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() => {
-                Some(explain::timeout(timeout))
-            }
-            Err(e) => Some(explain::io_error(&e)),
-        };
-        let state = match error.as_ref().map(|e| e.verdict) {
-            None => PortState::Open,
-            Some(explain::Verdict::Closed) => PortState::Closed,
-            Some(explain::Verdict::Filtered) => PortState::Filtered,
-            Some(explain::Verdict::Unreachable) => PortState::Unreachable,
-            Some(_) => PortState::Error,
-        };
-        PortResult {
-            port: addr.port(),
-            state,
-            latency: (state != PortState::Filtered).then_some(took),
-            error,
-        }
-    }
-}
-
 /// What the reach step found for one address.
 enum Reach {
     Replied(Duration),
@@ -451,9 +378,9 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
             let ping = s.spawn(|| reach_all(&targets, req));
             let hs: Vec<_> = targets
                 .iter()
-                .map(|a| s.spawn(move || probe_shim::connect_once(*a, req.timeout)))
+                .map(|a| s.spawn(move || crate::probe::connect_once(*a, req.timeout)))
                 .collect();
-            let connects: Vec<Option<probe_shim::PortResult>> =
+            let connects: Vec<Option<crate::probe::PortResult>> =
                 hs.into_iter().map(|h| h.join().ok()).collect();
             (ping.join().ok(), connects)
         })
@@ -501,7 +428,7 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
     let any_open = connects
         .iter()
         .flatten()
-        .any(|r| r.state == probe_shim::PortState::Open);
+        .any(|r| r.state == crate::probe::PortState::Open);
     for (i, (addr, r)) in targets.iter().zip(&connects).enumerate() {
         let tried = format!("TCP {addr}");
         let Some(r) = r else {
@@ -514,7 +441,7 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
             ));
             continue;
         };
-        if r.state == probe_shim::PortState::Open {
+        if r.state == crate::probe::PortState::Open {
             connected.get_or_insert(*addr);
             steps.push(Step::ok("connect", tried, "open".into(), r.latency));
             continue;
@@ -589,11 +516,15 @@ fn resolve_step(req: &DiagnoseRequest, steps: &mut Vec<Step>) -> Vec<IpAddr> {
 
 /// The explanation of a connect that did not open, sharpened by what ping said: a host that answers ICMP but
 /// not the port is behind a firewall that drops that port, not down.
-fn connect_explanation(r: &probe_shim::PortResult, timeout: Duration, pinged: bool) -> Explanation {
+fn connect_explanation(
+    r: &crate::probe::PortResult,
+    timeout: Duration,
+    pinged: bool,
+) -> Explanation {
     let port = r.port;
     let mut e = r.explanation().unwrap_or_else(|| match r.state {
-        probe_shim::PortState::Filtered => explain::timeout(timeout),
-        probe_shim::PortState::Closed => explain::errno(libc::ECONNREFUSED),
+        crate::probe::PortState::Filtered => explain::timeout(timeout),
+        crate::probe::PortState::Closed => explain::errno(libc::ECONNREFUSED),
         _ => explain::errno(libc::EIO),
     });
     if e.verdict == Verdict::Filtered {
