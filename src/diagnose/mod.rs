@@ -390,7 +390,32 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
     } else {
         "interrupted"
     };
-    match &reach {
+    reach_rows(&reach, &addrs, &targets, why_not, &mut steps);
+    let connected = connect_rows(req, &targets, &connects, &reach, why_not, &mut steps);
+    if addrs.len() > MAX_CONNECT {
+        steps.push(Step::skipped(
+            "connect",
+            format!("{} more addresses", addrs.len() - MAX_CONNECT),
+            format!("only the first {MAX_CONNECT} are tried"),
+        ));
+    }
+
+    // 4. talk
+    steps.push(talk_step(req, connected));
+    let mut report = DiagnoseReport::finish(t.input.clone(), steps);
+    report.interrupted = crate::interrupt::requested();
+    report
+}
+
+/// The reach rows: one per address, or one saying why the step did not run.
+fn reach_rows(
+    reach: &Option<Result<Vec<Reach>, String>>,
+    addrs: &[IpAddr],
+    targets: &[SocketAddr],
+    why_not: &str,
+    steps: &mut Vec<Step>,
+) {
+    match reach {
         None => steps.push(Step::skipped(
             "reach",
             "ICMP echo".into(),
@@ -416,7 +441,18 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
             }
         }
     }
+}
 
+/// The connect rows, one per address; returns the first address that accepted.
+fn connect_rows(
+    req: &DiagnoseRequest,
+    targets: &[SocketAddr],
+    connects: &[Option<crate::probe::PortResult>],
+    reach: &Option<Result<Vec<Reach>, String>>,
+    why_not: &str,
+    steps: &mut Vec<Step>,
+) -> Option<SocketAddr> {
+    let t = &req.target;
     let mut connected = None;
     if connects.is_empty() {
         steps.push(Step::skipped(
@@ -429,7 +465,7 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
         .iter()
         .flatten()
         .any(|r| r.state == crate::probe::PortState::Open);
-    for (i, (addr, r)) in targets.iter().zip(&connects).enumerate() {
+    for (i, (addr, r)) in targets.iter().zip(connects).enumerate() {
         let tried = format!("TCP {addr}");
         let Some(r) = r else {
             steps.push(Step::fail(
@@ -446,7 +482,7 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
             steps.push(Step::ok("connect", tried, "open".into(), r.latency));
             continue;
         }
-        let pinged = matches!(&reach, Some(Ok(v)) if matches!(v.get(i), Some(Reach::Replied(_))));
+        let pinged = matches!(reach, Some(Ok(v)) if matches!(v.get(i), Some(Reach::Replied(_))));
         let e = connect_explanation(r, req.timeout, pinged);
         let result = r.state.as_str().to_string();
         steps.push(if any_open {
@@ -455,19 +491,7 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
             Step::fail("connect", tried, result, r.latency, e)
         });
     }
-    if addrs.len() > MAX_CONNECT {
-        steps.push(Step::skipped(
-            "connect",
-            format!("{} more addresses", addrs.len() - MAX_CONNECT),
-            format!("only the first {MAX_CONNECT} are tried"),
-        ));
-    }
-
-    // 4. talk
-    steps.push(talk_step(req, connected));
-    let mut report = DiagnoseReport::finish(t.input.clone(), steps);
-    report.interrupted = crate::interrupt::requested();
-    report
+    connected
 }
 
 /// Step 1: every address of each family asked for.
