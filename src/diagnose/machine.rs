@@ -2,7 +2,8 @@
 //! configuration, loopback over IPv4 and IPv6, the interface addresses, a summary of listening sockets and the
 //! default routes.
 //!
-//! The files read here (/etc/resolv.conf, /proc/net/*) go through pure parsers that never panic, for fuzzing.
+//! The files read here (/etc/resolv.conf, /proc/net/route, /proc/net/ipv6_route) go through pure parsers that
+//! never panic, for fuzzing; listening sockets come from the sockets module.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -44,7 +45,7 @@ pub fn parse_resolv_conf(text: &str) -> ResolvConf {
     rc
 }
 
-/// Listening sockets counted from /proc/net/{tcp,tcp6,udp,udp6}.
+/// Listening sockets, counted from the sockets module's table (sock_diag, or /proc/net as fallback).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Listeners {
     pub tcp: usize,
@@ -53,24 +54,6 @@ pub struct Listeners {
     pub tcp_ports: Vec<u16>,
     /// Distinct bound UDP ports, ascending.
     pub udp_ports: Vec<u16>,
-}
-
-/// The local ports of sockets in state `state` (hex, as in the `st` column: `0A` LISTEN for TCP, `07` for an
-/// unconnected UDP socket) in a /proc/net/tcp-style table. Malformed lines are skipped. Never panics.
-pub fn parse_proc_net_ports(text: &str, state: &str) -> Vec<u16> {
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let mut f = line.split_whitespace();
-            let local = f.nth(1)?;
-            let st = f.nth(1)?;
-            if !st.eq_ignore_ascii_case(state) {
-                return None;
-            }
-            let (_, port) = local.rsplit_once(':')?;
-            u16::from_str_radix(port, 16).ok()
-        })
-        .collect()
 }
 
 /// The IPv4 default route's gateway and device from /proc/net/route (destination and mask 0, route up);
@@ -348,30 +331,36 @@ fn interfaces_step() -> Step {
 }
 
 fn listeners_step() -> Step {
-    let tried = "read /proc/net/tcp, tcp6, udp, udp6".to_string();
-    let mut l = Listeners::default();
-    let mut any = false;
-    for (file, tcp) in [
-        ("tcp", true),
-        ("tcp6", true),
-        ("udp", false),
-        ("udp6", false),
-    ] {
-        let Some(text) = read(&format!("/proc/net/{file}")) else {
-            continue;
-        };
-        any = true;
-        let ports = parse_proc_net_ports(&text, if tcp { "0A" } else { "07" });
-        if tcp {
-            l.tcp += ports.len();
-            l.tcp_ports.extend(ports);
-        } else {
-            l.udp += ports.len();
-            l.udp_ports.extend(ports);
+    let tried = "list listening sockets (netdiag sockets -l)".to_string();
+    let req = crate::sockets::SocketsRequest {
+        tcp: true,
+        udp: true,
+        listening: true,
+        ..Default::default()
+    };
+    let table = match crate::sockets::list(&req) {
+        Ok(t) => t,
+        Err(e) => {
+            return Step::skipped(
+                "listening",
+                tried,
+                format!("cannot read the socket table ({e:#})"),
+            )
         }
-    }
-    if !any {
-        return Step::skipped("listening", tried, "/proc/net is not readable here".into());
+    };
+    let mut l = Listeners::default();
+    for row in &table.sockets {
+        match row.proto {
+            crate::sockets::SockProto::Tcp => {
+                l.tcp += 1;
+                l.tcp_ports.push(row.local.port());
+            }
+            crate::sockets::SockProto::Udp => {
+                l.udp += 1;
+                l.udp_ports.push(row.local.port());
+            }
+            _ => {}
+        }
     }
     for v in [&mut l.tcp_ports, &mut l.udp_ports] {
         v.sort_unstable();
@@ -389,7 +378,7 @@ fn listeners_step() -> Step {
         }
     };
     let result = format!(
-        "{} TCP listening (ports {}), {} UDP bound (ports {}); details: netdiag sockets -l",
+        "{} TCP listening (ports {}), {} UDP bound (ports {})",
         l.tcp,
         show(&l.tcp_ports),
         l.udp,
@@ -486,14 +475,6 @@ mod tests {
     }
 
     #[test]
-    fn proc_net_listeners() {
-        let t = "  sl  local_address rem_address   st tx_queue\n   0: 00000000:07E8 00000000:0000 0A 0\n   1: 0100007F:82C1 0100007F:862A 06 0\n   2: 0100007F:0050 00000000:0000 0A 0\nbroken\n";
-        assert_eq!(parse_proc_net_ports(t, "0A"), [2024, 80]);
-        let t6 = "sl local\n 0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A x\n";
-        assert_eq!(parse_proc_net_ports(t6, "0A"), [8080]);
-    }
-
-    #[test]
     fn default_routes() {
         let r4 = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\nlo\t00000000\t00000000\t0201\t0\t0\t0\t00000000\neth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\n";
         assert_eq!(
@@ -513,7 +494,6 @@ mod tests {
     fn parsers_survive_garbage() {
         for s in ["", "\n\n", "x y z", "a:b:c 0A 0A 0A", "\u{0}\u{ffff}:zz 0A"] {
             let _ = parse_resolv_conf(s);
-            let _ = parse_proc_net_ports(s, "0A");
             let _ = parse_default_route_v4(s);
             let _ = parse_default_route_v6(s);
         }
@@ -525,7 +505,6 @@ mod tests {
             let joined = lines.join("\n");
             for text in [s.as_str(), joined.as_str()] {
                 let _ = parse_resolv_conf(text);
-                let _ = parse_proc_net_ports(text, "0A");
                 let _ = parse_default_route_v4(text);
                 let _ = parse_default_route_v6(text);
             }
