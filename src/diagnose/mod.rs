@@ -485,10 +485,14 @@ fn connect_rows(
         let pinged = matches!(reach, Some(Ok(v)) if matches!(v.get(i), Some(Reach::Replied(_))));
         let e = connect_explanation(r, req.timeout, pinged);
         let result = r.state.as_str().to_string();
+        // A deadline that passed took the whole deadline.
+        let time = r
+            .latency
+            .or((e.verdict == Verdict::Filtered).then_some(req.timeout));
         steps.push(if any_open {
-            Step::warn("connect", tried, result, r.latency, e)
+            Step::warn("connect", tried, result, time, e)
         } else {
-            Step::fail("connect", tried, result, r.latency, e)
+            Step::fail("connect", tried, result, time, e)
         });
     }
     connected
