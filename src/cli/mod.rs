@@ -152,7 +152,6 @@ pub fn clap_exit(e: clap::Error) -> u8 {
 }
 
 /// clap value parser for durations: plain seconds (0.5) or humantime (500ms, 2s).
-#[allow(dead_code)] // until a subcommand with --timeout lands
 pub fn duration_arg(s: &str) -> Result<Duration, String> {
     netdiag::duration::parse(s)
 }
