@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::duration::{fmt_ms, ms};
+use crate::duration::fmt_ms;
 use crate::explain::{self, Explanation};
 use crate::render::{write_table, Output, Report, Tone};
 use crate::target::{family_name, Family, Host};
@@ -38,7 +38,7 @@ pub struct LookupResult {
     pub addresses: Vec<Address>,
     /// The name found by a reverse lookup.
     pub names: Vec<String>,
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms")]
     pub elapsed: Duration,
     pub error: Option<Explanation>,
 }
@@ -53,10 +53,6 @@ impl LookupResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct LookupReport {
     pub results: Vec<LookupResult>,
-}
-
-fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(ms(*d))
 }
 
 /// Resolves a host to its addresses in the asked family, in the resolver's order, without duplicates.

@@ -16,7 +16,7 @@ use anyhow::Context;
 use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::duration::{fmt_ms, ms};
+use crate::duration::fmt_ms;
 use crate::explain;
 use crate::render::{kv_table, write_table, Output, Report};
 use crate::target::Proto;
@@ -89,7 +89,7 @@ pub enum Event {
         peer: SocketAddr,
         reason: CloseReason,
         bytes: u64,
-        #[serde(serialize_with = "ser_ms")]
+        #[serde(serialize_with = "crate::duration::ser_ms")]
         elapsed: Duration,
         detail: Option<String>,
     },
@@ -154,7 +154,7 @@ pub struct Listener {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ServeReport {
     pub listeners: Vec<Listener>,
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms")]
     pub elapsed: Duration,
     pub tcp_connections: u64,
     pub tcp_refused: u64,
@@ -165,10 +165,6 @@ pub struct ServeReport {
     pub udp_peers: u64,
     /// Whether Ctrl-C stopped the server (as opposed to `max_time`).
     pub interrupted: bool,
-}
-
-fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(ms(*d))
 }
 
 impl Report for ServeReport {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::duration::{fmt_ms, ms};
+use crate::duration::fmt_ms;
 use crate::explain::{self, Explanation, Verdict};
 use crate::render::{write_table, Output, Report, Tone};
 use crate::target::{shown, Family, Host, InputError, Target};
@@ -116,16 +116,9 @@ pub struct Step {
     pub tried: String,
     pub status: Status,
     pub result: String,
-    #[serde(serialize_with = "ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
     pub time: Option<Duration>,
     pub explanation: Option<Explanation>,
-}
-
-fn ser_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_f64(ms(*d)),
-        None => s.serialize_none(),
-    }
 }
 
 impl Step {

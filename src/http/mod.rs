@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::duration::ms;
 use crate::explain::{self, Explanation, Verdict};
 use crate::target::{Family, InputError};
 pub use parse::{Framing, Head, Header, Limits, ParseError, ParsedResponse};
@@ -106,34 +105,23 @@ pub fn check_header(s: &str) -> Result<(String, String), InputError> {
     Ok((name.to_string(), value.trim().to_string()))
 }
 
-fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(ms(*d))
-}
-
-fn ser_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_f64(ms(*d)),
-        None => s.serialize_none(),
-    }
-}
-
 /// Time spent in each phase (null when the phase did not happen: no TLS, or it failed before).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Phases {
-    #[serde(serialize_with = "ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
     pub dns: Option<Duration>,
-    #[serde(serialize_with = "ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
     pub connect: Option<Duration>,
-    #[serde(serialize_with = "ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
     pub tls: Option<Duration>,
     /// Writing the request.
-    #[serde(serialize_with = "ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
     pub request: Option<Duration>,
     /// From the request written to the first response byte (the server's think time).
-    #[serde(serialize_with = "ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
     pub first_byte: Option<Duration>,
     /// From the first byte to the end of the response.
-    #[serde(serialize_with = "ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
     pub body: Option<Duration>,
 }
 
@@ -143,7 +131,7 @@ pub struct Timings {
     pub phases: Phases,
     /// Time from the start of the hop to the end of each phase.
     pub cumulative: Phases,
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms")]
     pub total: Duration,
 }
 

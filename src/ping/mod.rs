@@ -32,7 +32,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::duration::ms;
 use crate::explain::{self, Explanation, Verdict};
 use crate::lookup;
 use crate::render::{write_table, Output, Report, Tone};
@@ -124,7 +123,7 @@ pub struct ReplyRecord {
     /// ICMP message bytes (header + data); 0 for TCP.
     pub bytes: usize,
     pub ttl: Option<u8>,
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms")]
     pub rtt: Duration,
     pub duplicate: bool,
     /// TCP: the port that answered, and whether it refused (which also proves the host is up).
@@ -185,7 +184,7 @@ pub struct PingReport {
     pub interrupted: bool,
     /// ICMP data bytes per echo request.
     pub size: usize,
-    #[serde(serialize_with = "ser_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms")]
     pub elapsed: Duration,
     pub alive: usize,
     pub unreachable: usize,
@@ -243,10 +242,6 @@ pub enum PingEvent<'a> {
         seq: u16,
         error: &'a Explanation,
     },
-}
-
-fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(ms(*d))
 }
 
 /// Expands host arguments: CIDR blocks into addresses (IPv4 blocks up to /30 skip the network and broadcast

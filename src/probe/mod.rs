@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Serialize, Serializer};
 
-use crate::duration::ms;
 use crate::explain::{self, Explanation, Verdict};
 use crate::services;
 use crate::target::{Family, Host, Proto};
@@ -158,11 +157,11 @@ pub struct Stats {
     /// Attempts that connected (TCP) or got a reply (UDP).
     pub answered: u32,
     pub loss_percent: f64,
-    #[serde(serialize_with = "ser_opt_ms", rename = "min_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "min_ms")]
     pub min: Option<Duration>,
-    #[serde(serialize_with = "ser_opt_ms", rename = "avg_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "avg_ms")]
     pub avg: Option<Duration>,
-    #[serde(serialize_with = "ser_opt_ms", rename = "max_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "max_ms")]
     pub max: Option<Duration>,
 }
 
@@ -199,7 +198,7 @@ pub struct PortResult {
     /// The registered service name for the port, from the bundled table.
     pub service: Option<&'static str>,
     /// Time to connect (TCP) or to the reply (UDP).
-    #[serde(serialize_with = "ser_opt_ms", rename = "latency_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "latency_ms")]
     pub latency: Option<Duration>,
     /// Why, in plain words (null when open and as expected).
     #[serde(rename = "explanation")]
@@ -427,7 +426,7 @@ pub struct Summary {
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeReport {
     pub protocol: Proto,
-    #[serde(serialize_with = "ser_ms", rename = "timeout_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms", rename = "timeout_ms")]
     pub timeout: Duration,
     /// True for range scans (only open ports listed unless `--all`).
     pub scan: bool,
@@ -439,7 +438,7 @@ pub struct ProbeReport {
     pub summary: Vec<Summary>,
     /// Hosts whose name did not resolve.
     pub unresolved: Vec<HostError>,
-    #[serde(serialize_with = "ser_ms", rename = "elapsed_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms", rename = "elapsed_ms")]
     pub elapsed: Duration,
     /// True when Ctrl-C stopped the run; the results are what was found until then.
     pub interrupted: bool,
@@ -764,17 +763,6 @@ impl ProbeReport {
                 + counts.error,
             counts,
         });
-    }
-}
-
-fn ser_ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(ms(*d))
-}
-
-fn ser_opt_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_f64(ms(*d)),
-        None => s.serialize_none(),
     }
 }
 
