@@ -804,6 +804,11 @@ fn wait_readable(socks: &[&IcmpSocket], d: Duration) {
             revents: 0,
         })
         .collect();
+    ppoll(&mut fds, d);
+}
+
+/// ppoll(2) over `fds` for at most `d`; the events land in each entry's `revents`.
+pub(super) fn ppoll(fds: &mut [libc::pollfd], d: Duration) {
     let ts = libc::timespec {
         tv_sec: d.as_secs() as libc::time_t,
         tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),

@@ -151,19 +151,7 @@ impl Run<'_> {
                 revents: 0,
             })
             .collect();
-        let ts = libc::timespec {
-            tv_sec: d.as_secs() as libc::time_t,
-            tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
-        };
-        // SAFETY: fds is a live array of fds.len() pollfd; ts is a valid timespec.
-        unsafe {
-            libc::ppoll(
-                fds.as_mut_ptr(),
-                fds.len() as libc::nfds_t,
-                &ts,
-                std::ptr::null(),
-            )
-        };
+        super::icmp::ppoll(&mut fds, d);
         let now = Instant::now();
         let mut settled = Vec::new();
         for (i, (f, c)) in fds.iter().zip(&self.conns).enumerate() {
