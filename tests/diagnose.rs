@@ -556,7 +556,7 @@ fn without_icmp_privilege_reach_is_skipped_with_the_reason() {
     let ns = NetNs::new("dgnp");
     // A new namespace allows no group to open ping sockets (net.ipv4.ping_group_range = "1 0"); nobody has no
     // CAP_NET_RAW: ICMP is impossible, TCP is not.
-    ns.sh("sysctl -qw net.ipv4.ping_group_range=\"1 0\"");
+    ns.sh("echo '1 0' > /proc/sys/net/ipv4/ping_group_range");
     let l = ns.listen("127.0.0.1:0");
     let port = l.local_addr().unwrap().port();
     let o = std::process::Command::new("ip")
