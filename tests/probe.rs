@@ -525,9 +525,10 @@ fn unresolvable_name_is_reported_and_exits_1() {
     if !can_netns("unresolvable_name_is_reported_and_exits_1") {
         return;
     }
-    // Inside a namespace with only loopback, no resolver query can leave the machine.
-    let ns = NetNs::new("pname");
-    let o = ns
+    // Inside a namespace whose resolver is the test's own DNS responder: no query can leave the machine.
+    let dns = common::DnsNs::new("pname", &[]);
+    let o = dns
+        .ns
         .netdiag()
         .args([
             "--json",
@@ -825,4 +826,29 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
     let c = &v["summary"][0]["counts"];
     assert!(c["not-scanned"].as_u64().unwrap() > 0, "{c}");
     assert!(c["closed"].as_u64().unwrap() > 9000, "{c}");
+}
+
+/// Ports listed one by one are questions each, even when adjacent: `-p 40001,40002` lists both and fails when
+/// one is closed, exactly as `-p 40001,40003` does (a range such as `-p 40001-40002` is a scan). In a namespace
+/// of the test's own, where nothing else listens.
+#[test]
+fn adjacent_explicit_ports_are_not_a_scan() {
+    if !common::can_netns("adjacent_explicit_ports_are_not_a_scan") {
+        return;
+    }
+    let ns = common::NetNs::new("padj");
+    let _l = ns.listen("127.0.0.1:40001");
+    let probe = |ports: &str| {
+        common::decode(
+            ns.netdiag()
+                .args(["--json", "probe", "127.0.0.1", "-p", ports])
+                .output()
+                .unwrap(),
+        )
+    };
+    let (code, out, _) = probe("40001,40002");
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(json(&out)["results"].as_array().unwrap().len(), 2, "{out}");
+    let (code, out, _) = probe("40001-40002");
+    assert_eq!(code, 0, "a range scan succeeds with one open port: {out}");
 }

@@ -136,18 +136,35 @@ pub fn clap_exit(e: clap::Error) -> u8 {
             exit::USAGE
         }
         _ => {
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments");
-            let first = first.trim().trim_start_matches("error: ");
             let _ = writeln!(
                 io::stderr(),
-                "netdiag: error: {first} (see 'netdiag --help')"
+                "netdiag: error: {}",
+                one_line(&e.render().to_string())
             );
             exit::USAGE
         }
+    }
+}
+
+/// clap's multi-line error as one line: the message, the arguments or values it lists and any tip, without
+/// the usage block and the "For more information" footer.
+fn one_line(text: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with("Usage:") || l.starts_with("For more information") {
+            break;
+        }
+        if !l.is_empty() {
+            parts.push(l);
+        }
+    }
+    let joined = parts.join(" ").replace(" tip: ", "; tip: ");
+    let msg = joined.trim_start_matches("error: ").trim_end_matches(':');
+    if msg.is_empty() {
+        "invalid arguments (see 'netdiag --help')".to_string()
+    } else {
+        format!("{msg} (see 'netdiag --help')")
     }
 }
 
@@ -163,5 +180,30 @@ mod tests {
     #[test]
     fn clap_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        let e = Cli::try_parse_from(args).unwrap_err();
+        one_line(&e.render().to_string())
+    }
+
+    #[test]
+    fn usage_errors_name_what_is_missing_or_allowed() {
+        let m = usage_error(&["netdiag", "http-get"]);
+        assert!(
+            m.contains("required arguments were not provided: <URL>"),
+            "{m}"
+        );
+        let m = usage_error(&["netdiag", "--format", "xml", "port", "80"]);
+        assert!(
+            m.contains("'xml'") && m.contains("possible values: table, json"),
+            "{m}"
+        );
+        let m = usage_error(&["netdiag", "completions", "tcsh"]);
+        assert!(
+            m.contains("bash") && m.contains("zsh") && m.contains("fish"),
+            "{m}"
+        );
+        assert!(!m.contains('\n'));
     }
 }

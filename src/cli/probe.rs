@@ -145,9 +145,14 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         None => None,
     };
     let mut targets = Vec::new();
-    let mut scan = ports
-        .as_ref()
-        .is_some_and(|p| p.len() > 1 && p.ranges().iter().any(|(a, b)| a < b));
+    // A scan is what the user typed as one (a range, `-p-`, a CIDR block): it lists open ports and succeeds
+    // when each address has one. Ports listed one by one (`-p 22,80`, even when adjacent) are each a question
+    // that must be answered open.
+    let typed_range = args
+        .ports
+        .as_deref()
+        .is_some_and(|l| l == "-" || l.split(',').any(|item| item.trim().contains('-')));
+    let mut scan = typed_range && ports.as_ref().is_some_and(|p| p.len() > 1);
     for t in &args.targets {
         let hosts: Vec<(Host, Option<u16>)> = match HostSpec::parse(t)? {
             HostSpec::Target(t) => vec![(t.host, t.port)],
@@ -211,10 +216,10 @@ fn show_progress(done: &AtomicUsize, finished: &AtomicBool, total: usize) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let bar = indicatif::ProgressBar::new(total as u64);
+    let bar = indicatif::ProgressBar::new(total as u64).with_elapsed(start.elapsed());
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} probes  {per_sec}  eta {eta}",
+            "{bar:30} {pos}/{len} probes ({percent}%), {elapsed} elapsed",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );

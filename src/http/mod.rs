@@ -399,7 +399,15 @@ fn conclude(
         report.verdict = e.verdict;
         summary = if summary.is_empty() {
             e.cause.clone()
-        } else if last.error.is_some() || e.code.starts_with("HTTP") {
+        } else if e.code.starts_with("HTTP") {
+            // The status line is already in the summary: keep only the explanation after "404 Not Found: ".
+            let why = e
+                .cause
+                .split_once(": ")
+                .filter(|(head, _)| head.starts_with(|c: char| c.is_ascii_digit()))
+                .map_or(e.cause.as_str(), |(_, why)| why);
+            format!("{summary}: {why}")
+        } else if last.error.is_some() {
             format!("{summary}: {}", e.cause)
         } else {
             e.cause.clone()
