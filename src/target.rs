@@ -807,6 +807,20 @@ mod props {
             }
         }
 
+        /// Strings as users type them, not values: whatever parses displays to a form that parses back to it.
+        #[test]
+        fn parsed_strings_round_trip(s in "[a-z0-9.:\\[\\]/,-]{1,40}") {
+            if let Ok(t) = Target::parse(&s) {
+                prop_assert_eq!(Target::parse(&t.to_string()).unwrap(), t);
+            }
+            if let Ok(p) = PortList::parse(&s) {
+                prop_assert_eq!(PortList::parse(&p.to_string()).unwrap(), p);
+            }
+            if let Ok(c) = Cidr::parse(&s) {
+                prop_assert_eq!(Cidr::parse(&c.to_string()).unwrap(), c);
+            }
+        }
+
         #[test]
         fn parsers_never_panic(s in "\\PC{0,80}") {
             let _ = Target::parse(&s);

@@ -78,6 +78,9 @@ pub struct Config {
     pub threads: usize,
     /// New connections per second, over all threads.
     pub rate: Option<u32>,
+    /// Close open connections with a FIN (the peer sees a normal close) instead of a reset. Scans reset, so no
+    /// TIME_WAIT piles up; a single check (`diagnose`) closes politely, so the server does not log a reset.
+    pub graceful_close: bool,
 }
 
 /// The result of a run: one `Done` per item (`NotScanned` when interrupted first), and whether Ctrl-C stopped it.
@@ -128,6 +131,7 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
         timeout: cfg.timeout,
         concurrency: (cfg.concurrency / threads).max(1),
         rate: cfg.rate.map(|r| (f64::from(r) / threads as f64).max(0.001)),
+        graceful_close: cfg.graceful_close,
     };
     let mut done = vec![Done::NOT_SCANNED; total];
     let mut merge = |res: io::Result<Vec<(u32, Done)>>| match res {
@@ -200,6 +204,7 @@ struct ThreadConfig {
     timeout: Duration,
     concurrency: usize,
     rate: Option<f64>,
+    graceful_close: bool,
 }
 
 /// One socket of the event loop. A socket whose connect was refused is reset by the kernel when netdiag reads the
@@ -662,13 +667,13 @@ impl<'a> Loop<'a> {
     }
 
     /// Closes a slot's socket and makes the slot empty; a connected socket is reset (SO_LINGER 0) so no
-    /// TIME_WAIT piles up.
+    /// TIME_WAIT piles up, unless the run asked for a graceful close.
     fn drop_socket(&mut self, slot: u32, local: Option<usize>, connected: bool) {
         let s = &mut self.slots[slot as usize];
         let fd = mem::replace(&mut s.fd, -1);
         s.live = false;
         s.local = None;
-        if connected {
+        if connected && !self.cfg.graceful_close {
             let l = libc::linger {
                 l_onoff: 1,
                 l_linger: 0,
@@ -848,6 +853,7 @@ mod tests {
             concurrency: 64,
             threads: 2,
             rate: None,
+            graceful_close: false,
         }
     }
 

@@ -283,6 +283,8 @@ fn connect_many(
         concurrency,
         threads,
         rate,
+        // A single check (connect_once, used by diagnose): close it as a client would, not with a reset.
+        graceful_close: true,
     };
     let out = engine::run(&work, &cfg, None);
     out.done
@@ -615,6 +617,7 @@ fn run_engine(
             concurrency,
             threads,
             rate: req.rate,
+            graceful_close: false,
         };
         let out = engine::run(&work, &cfg, progress);
         for (k, (host, addr, _)) in plan[i..j].iter().enumerate() {
