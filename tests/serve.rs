@@ -398,3 +398,106 @@ fn listens_on_ipv4_and_ipv6_binds_at_once() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Runs `netdiag probe ARGS` with a wall-clock bound (killed after 60 s) and returns (code, stdout, stderr).
+fn probe(args: &[&str]) -> (i32, String, String) {
+    let mut child = netdiag()
+        .arg("probe")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn netdiag probe");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("netdiag probe {args:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    common::decode(child.wait_with_output().expect("probe output"))
+}
+
+/// The table row for `port/proto`, split into fields: ADDRESS PORT STATE SERVICE TIME(2 fields) REPLY.
+fn row<'a>(out: &'a str, port: u16, proto: &str) -> Vec<&'a str> {
+    let col = format!("{port}/{proto}");
+    let line = out
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(col.as_str()))
+        .unwrap_or_else(|| panic!("no row for {col}:\n{out}"));
+    line.split_whitespace().collect()
+}
+
+#[test]
+fn probe_send_expect_round_trips_through_the_real_server() {
+    let mut srv = Server::start(&["--tcp", "0", "--udp", "0"]);
+    let (tcp, udp) = (srv.tcp.unwrap(), srv.udp.unwrap());
+    let (t, u) = (tcp.to_string(), udp.to_string());
+
+    // TCP: the echoed text is the reply, and it contains the expected text.
+    let (code, out, err) = probe(&[&t, "--send", "hello", "--expect", "hello", "-t", "5"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.is_empty(), "{err}");
+    assert!(out.lines().next().unwrap_or("").ends_with("REPLY"), "{out}");
+    let f = row(&out, tcp.port(), "tcp");
+    assert_eq!(f[0], "127.0.0.1", "{out}");
+    assert_eq!(f[2], "open", "{out}");
+    assert_eq!(f.last(), Some(&"hello"), "{out}");
+    assert!(!out.contains("unexpected"), "{out}");
+    assert!(
+        srv.wait_for(" connected to ", Duration::from_secs(10)),
+        "the probe did not reach the server: {:?}",
+        srv.seen
+    );
+
+    // UDP: the echoed datagram makes the port open.
+    let (code, out, err) = probe(&[
+        "--udp", &u, "--send", "hello", "--expect", "hello", "-t", "5",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let f = row(&out, udp.port(), "udp");
+    assert_eq!(f[2], "open", "{out}");
+    assert_eq!(f.last(), Some(&"hello"), "{out}");
+    assert!(!out.contains("unexpected"), "{out}");
+    assert!(
+        srv.wait_for("first datagram", Duration::from_secs(10)),
+        "the probe did not reach the server: {:?}",
+        srv.seen
+    );
+
+    // A reply without the expected text: exit 1, the port still open, the verdict and what came back.
+    for (args, port, proto, addr) in [
+        (vec![t.as_str()], tcp.port(), "tcp", &t),
+        (vec!["--udp", u.as_str()], udp.port(), "udp", &u),
+    ] {
+        let mut args = args;
+        args.extend([
+            "--send",
+            "hello",
+            "--expect",
+            "nothing-like-this",
+            "-t",
+            "5",
+        ]);
+        let (code, out, err) = probe(&args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        let f = row(&out, port, proto);
+        assert_eq!(f[2], "open", "{out}");
+        assert_eq!(f.last(), Some(&"hello"), "{out}");
+        let verdict = format!("{addr}/{proto} open: unexpected reply: ");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&verdict) && l.ends_with("(unexpected-reply)")),
+            "{args:?}: {out}"
+        );
+        assert!(
+            out.lines().any(|l| l == "  got: 'hello'"),
+            "{args:?}: {out}"
+        );
+    }
+
+    let (code, _, _) = srv.interrupt();
+    assert_eq!(code, 130);
+}

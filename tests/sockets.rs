@@ -483,8 +483,10 @@ fn table_text_shows_addresses_services_and_owner() {
         lines[0].starts_with("PROTO  STATE   RECV-Q  SEND-Q  LOCAL"),
         "{text}"
     );
-    assert!(
-        lines[0].ends_with("PID  PROGRAM") || lines[0].contains("PROGRAM"),
+    // -p adds exactly the owner columns, last: the whole header, in order.
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "UID", "INODE", "PID", "PROGRAM"],
         "{text}"
     );
     assert_eq!(lines.len(), 4, "{text}");
@@ -508,17 +510,28 @@ fn table_text_shows_addresses_services_and_owner() {
     let (code, text, _) = common::decode(o);
     assert_eq!(code, 0);
     assert!(text.contains("127.0.0.1:ssh"), "{text}");
+    // 127.0.0.1 is `localhost` in /etc/hosts (the namespace shares it): --resolve shows the name, not the number.
     let o = ns
         .netdiag()
         .args(["sockets", "-tl", "--resolve", "--port", "22"])
         .output()
         .unwrap();
-    let (code, text, _) = common::decode(o);
-    assert_eq!(code, 0);
-    assert!(
-        text.contains("localhost:22") || text.contains("127.0.0.1:22"),
-        "{text}"
-    );
+    let (code, text, err) = common::decode(o);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains(" localhost:22 "), "{text}");
+    assert!(!text.contains("127.0.0.1:22"), "{text}");
+    // Without --resolve the same socket is shown numerically.
+    let o = ns
+        .netdiag()
+        .args(["sockets", "-tl", "--port", "22"])
+        .output()
+        .unwrap();
+    let (code, text, err) = common::decode(o);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains(" 127.0.0.1:22 "), "{text}");
+    assert!(!text.contains("localhost"), "{text}");
     drop(ssh);
 }
 
