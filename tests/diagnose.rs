@@ -583,3 +583,53 @@ fn without_icmp_privilege_reach_is_skipped_with_the_reason() {
     assert!(out.contains("the connect step tests reachability"), "{out}");
     assert!(out.contains("ok: works end to end"), "{out}");
 }
+
+/// Starts `cmd`, sends it SIGINT after `after`, and returns (exit code, stdout, stderr).
+fn interrupted_after(mut cmd: std::process::Command, after: Duration) -> (i32, String, String) {
+    use std::process::Stdio;
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netdiag");
+    std::thread::sleep(after);
+    // SAFETY: signalling our own child by its pid (`ip netns exec` execs netdiag in place).
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    decode(child.wait_with_output().expect("wait for netdiag"))
+}
+
+#[test]
+fn ctrl_c_while_connect_waits_says_interrupted_not_an_errno() {
+    if !can_nft("ctrl_c_while_connect_waits_says_interrupted_not_an_errno") {
+        return;
+    }
+    let ns = NetNs::new("dgint");
+    ns.nft_input("tcp dport 8082 drop");
+    let mut cmd = ns.netdiag();
+    cmd.args(["diagnose", "--timeout", "3", "127.0.0.1:8082"]);
+    let (code, out, err) = interrupted_after(cmd, Duration::from_secs(1));
+    assert_eq!(code, 130, "{out}{err}");
+    assert!(out.contains("interrupted (Ctrl-C)"), "{out}");
+    assert!(out.contains("skipped: interrupted"), "{out}");
+    assert!(!out.contains("errno 5"), "{out}");
+    assert!(!out.contains("input/output error"), "{out}");
+    assert!(!out.contains("FAIL"), "{out}");
+    assert!(!out.contains("filtered"), "{out}");
+
+    let mut cmd = ns.netdiag();
+    cmd.args(["--json", "diagnose", "--timeout", "3", "127.0.0.1:8082"]);
+    let (code, out, err) = interrupted_after(cmd, Duration::from_secs(1));
+    assert_eq!(code, 130, "{out}{err}");
+    assert!(!out.contains("errno 5"), "{out}");
+    assert!(!out.contains("input/output error"), "{out}");
+    let j: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{out}"));
+    assert_eq!(j["verdict"], "interrupted", "{out}");
+    assert_eq!(j["interrupted"], true, "{out}");
+    assert_eq!(j["ok"], false, "{out}");
+    let steps = j["steps"].as_array().unwrap();
+    let connect = steps.iter().find(|s| s["step"] == "connect").unwrap();
+    assert_eq!(connect["status"], "interrupted", "{out}");
+    assert_eq!(connect["result"], "interrupted (Ctrl-C)", "{out}");
+    assert!(connect["explanation"].is_null(), "{out}");
+}

@@ -654,3 +654,69 @@ fn a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(o.status.code(), Some(0), "{err}");
 }
+
+/// Starts `cmd`, sends it SIGINT after `after`, and returns (exit code, stdout, stderr).
+fn interrupted_after(mut cmd: Command, after: Duration) -> (i32, String, String) {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    sleep(after);
+    // SAFETY: signalling our own child by its pid (`ip netns exec` execs netdiag in place).
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    decode(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn ctrl_c_during_a_sweep_reports_the_waiting_host_as_interrupted_not_filtered() {
+    if !common::can_nft(
+        "ctrl_c_during_a_sweep_reports_the_waiting_host_as_interrupted_not_filtered",
+    ) {
+        return;
+    }
+    let v = VethPair::new("pint");
+    nft_input(&v.b, "icmp type echo-request drop");
+    let mut cmd = v.a.netdiag();
+    cmd.args(["ping", "-W", "3", &v.a_ip, &v.b_ip]);
+    let (code, out, err) = interrupted_after(cmd, Duration::from_secs(1));
+    assert_eq!(code, 130, "{out}{err}");
+    assert!(!out.contains("filtered"), "{out}");
+    assert!(!out.contains("no answer within"), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains(&v.b_ip))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains("interrupted"), "{out}");
+    assert!(
+        out.contains("1 alive, 0 unreachable, 1 interrupted"),
+        "{out}"
+    );
+    assert!(out.contains("interrupted: results so far"), "{out}");
+
+    let mut cmd = v.a.netdiag();
+    cmd.args(["--json", "ping", "-W", "3", &v.a_ip, &v.b_ip]);
+    let (code, out, err) = interrupted_after(cmd, Duration::from_secs(1));
+    assert_eq!(code, 130, "{out}{err}");
+    let j = json(&out);
+    assert_eq!(j["interrupted"], true);
+    assert_eq!(j["alive"], 1);
+    assert_eq!(j["unreachable"], 0);
+    assert_eq!(j["unfinished"], 1);
+    for h in j["hosts"].as_array().unwrap() {
+        if h["address"] == v.b_ip.as_str() {
+            assert_eq!(h["status"], "interrupted", "{h}");
+            assert_eq!(h["sent"], 0, "{h}");
+            assert_eq!(h["unfinished"], 1, "{h}");
+            assert_eq!(h["loss_percent"], 0.0, "{h}");
+            assert!(h["error"].is_null(), "{h}");
+        } else {
+            assert_eq!(h["status"], "ok", "{h}");
+            assert_eq!(
+                (h["sent"].as_u64(), h["received"].as_u64()),
+                (Some(1), Some(1)),
+                "{h}"
+            );
+        }
+    }
+}

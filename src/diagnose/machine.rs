@@ -106,7 +106,7 @@ pub fn check(timeout: Duration) -> DiagnoseReport {
     steps.push(interfaces_step());
     steps.push(listeners_step());
     steps.extend(route_steps());
-    DiagnoseReport::finish(super::MACHINE.into(), steps)
+    DiagnoseReport::finish(super::MACHINE.into(), steps, crate::interrupt::requested())
 }
 
 fn hostname_steps() -> Vec<Step> {

@@ -87,6 +87,8 @@ pub enum Status {
     Warn,
     Fail,
     Skipped,
+    /// Ctrl-C came while the step was waiting: it has no result.
+    Interrupted,
 }
 
 impl Status {
@@ -96,6 +98,7 @@ impl Status {
             Status::Warn => "warn",
             Status::Fail => "FAIL",
             Status::Skipped => "skipped",
+            Status::Interrupted => "interrupted",
         }
     }
 
@@ -105,6 +108,7 @@ impl Status {
             Status::Warn => Tone::Warn,
             Status::Fail => Tone::Bad,
             Status::Skipped => Tone::Dim,
+            Status::Interrupted => Tone::Warn,
         }
     }
 }
@@ -163,6 +167,18 @@ impl Step {
         }
     }
 
+    /// A step that Ctrl-C cut short: no result, no cause.
+    pub fn interrupted(step: &'static str, tried: String, time: Option<Duration>) -> Step {
+        Step {
+            step,
+            tried,
+            status: Status::Interrupted,
+            result: "interrupted (Ctrl-C)".into(),
+            time,
+            explanation: None,
+        }
+    }
+
     pub fn skipped(step: &'static str, tried: String, why: String) -> Step {
         Step {
             step,
@@ -175,6 +191,41 @@ impl Step {
     }
 }
 
+/// The verdict of a walk: the verdict of the first failure (or `ok`), or `interrupted` when Ctrl-C cut the
+/// walk short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportVerdict {
+    Verdict(Verdict),
+    Interrupted,
+}
+
+impl ReportVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportVerdict::Verdict(v) => v.as_str(),
+            ReportVerdict::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl PartialEq<Verdict> for ReportVerdict {
+    fn eq(&self, v: &Verdict) -> bool {
+        *self == ReportVerdict::Verdict(*v)
+    }
+}
+
+impl std::fmt::Display for ReportVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ReportVerdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// The walk's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct DiagnoseReport {
@@ -183,9 +234,10 @@ pub struct DiagnoseReport {
     pub steps: Vec<Step>,
     /// True when the target works end to end (no step failed).
     pub ok: bool,
-    /// `ok`, or the verdict of the first failure (closed, filtered, unreachable, not-found, protocol, ...).
-    pub verdict: Verdict,
-    /// The step that failed first.
+    /// `ok`, the verdict of the first failure (closed, filtered, unreachable, not-found, protocol, ...), or
+    /// `interrupted` when Ctrl-C cut the walk short.
+    pub verdict: ReportVerdict,
+    /// The step that failed first (or, when interrupted, the step Ctrl-C cut short).
     pub failed_step: Option<String>,
     /// One sentence: what works, or what fails and why.
     pub summary: String,
@@ -194,7 +246,29 @@ pub struct DiagnoseReport {
 }
 
 impl DiagnoseReport {
-    fn finish(target: String, steps: Vec<Step>) -> DiagnoseReport {
+    /// The report of a walk; `interrupted` when Ctrl-C cut it short, which makes the verdict `interrupted`
+    /// whatever the steps found so far.
+    fn finish(target: String, steps: Vec<Step>, interrupted: bool) -> DiagnoseReport {
+        let interrupted = interrupted || steps.iter().any(|s| s.status == Status::Interrupted);
+        if interrupted {
+            let at = steps
+                .iter()
+                .find(|s| s.status == Status::Interrupted)
+                .map(|s| s.step.to_string());
+            let summary = match &at {
+                Some(step) => format!("{target}: interrupted (Ctrl-C) during {step}: no verdict"),
+                None => format!("{target}: interrupted (Ctrl-C): no verdict"),
+            };
+            return DiagnoseReport {
+                ok: false,
+                target,
+                steps,
+                verdict: ReportVerdict::Interrupted,
+                failed_step: at,
+                summary,
+                interrupted: true,
+            };
+        }
         let first = steps.iter().find(|s| s.status == Status::Fail);
         let (verdict, failed_step, summary) = match first {
             None => {
@@ -226,7 +300,7 @@ impl DiagnoseReport {
             ok: first.is_none(),
             target,
             steps,
-            verdict,
+            verdict: ReportVerdict::Verdict(verdict),
             failed_step,
             summary,
             interrupted: false,
@@ -249,7 +323,14 @@ impl Report for DiagnoseReport {
                 out.num(s.time.map_or("-".to_string(), fmt_ms)),
             ]);
         }
-        let verdict = if self.ok && self.target == MACHINE {
+        let verdict = if self.verdict == ReportVerdict::Interrupted {
+            let at = self
+                .failed_step
+                .as_deref()
+                .map(|s| format!(" during {s}"))
+                .unwrap_or_default();
+            out.cell(format!("interrupted (Ctrl-C){at}"), Tone::Warn)
+        } else if self.ok && self.target == MACHINE {
             out.cell("ok: no problem found", Tone::Good)
         } else if self.ok {
             out.cell("ok: works end to end", Tone::Good)
@@ -350,6 +431,17 @@ pub(crate) fn connect_error(e: &io::Error, timeout: Duration, port: u16) -> Expl
 enum Reach {
     Replied(Duration),
     NoReply(Explanation),
+    /// Ctrl-C came while the echo was still waiting for its reply.
+    Interrupted,
+}
+
+/// Why a step did not run: `interrupted`, or `no address to connect to`.
+fn not_run(why_not: &str, what: &str) -> String {
+    if why_not == "interrupted" {
+        why_not.to_string()
+    } else {
+        format!("{why_not} to {what}")
+    }
 }
 
 /// Walks the layers for one target. Never fails: every problem is a step in the report.
@@ -395,9 +487,7 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
 
     // 4. talk
     steps.push(talk_step(req, connected));
-    let mut report = DiagnoseReport::finish(t.input.clone(), steps);
-    report.interrupted = crate::interrupt::requested();
-    report
+    DiagnoseReport::finish(t.input.clone(), steps, crate::interrupt::requested())
 }
 
 /// The reach rows: one per address, or one saying why the step did not run.
@@ -412,7 +502,7 @@ fn reach_rows(
         None => steps.push(Step::skipped(
             "reach",
             "ICMP echo".into(),
-            format!("{why_not} to reach"),
+            not_run(why_not, "reach"),
         )),
         Some(Err(why)) => steps.push(Step::skipped(
             "reach",
@@ -430,6 +520,7 @@ fn reach_rows(
                     Reach::NoReply(e) => {
                         Step::warn("reach", tried, e.verdict.to_string(), None, e.clone())
                     }
+                    Reach::Interrupted => Step::interrupted("reach", tried, None),
                 });
             }
         }
@@ -451,7 +542,7 @@ fn connect_rows(
         steps.push(Step::skipped(
             "connect",
             format!("TCP port {}", t.port),
-            format!("{why_not} to connect to"),
+            not_run(why_not, "connect to"),
         ));
     }
     let any_open = connects
@@ -461,6 +552,10 @@ fn connect_rows(
     for (i, (addr, r)) in targets.iter().zip(connects).enumerate() {
         let tried = format!("TCP {addr}");
         let Some(r) = r else {
+            if crate::interrupt::requested() {
+                steps.push(Step::interrupted("connect", tried, None));
+                continue;
+            }
             steps.push(Step::fail(
                 "connect",
                 tried,
@@ -470,6 +565,11 @@ fn connect_rows(
             ));
             continue;
         };
+        if r.state == crate::probe::PortState::NotScanned {
+            // Ctrl-C came before the connect had an answer or its deadline: no result, no errno.
+            steps.push(Step::interrupted("connect", tried, None));
+            continue;
+        }
         if r.state == crate::probe::PortState::Open {
             connected.get_or_insert(*addr);
             steps.push(Step::ok("connect", tried, "open".into(), r.latency));
@@ -587,6 +687,7 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
                 Some(h) if h.alive() => {
                     Reach::Replied(h.replies.first().map_or(Duration::ZERO, |r| r.rtt))
                 }
+                Some(h) if h.status == crate::ping::HostStatus::Interrupted => Reach::Interrupted,
                 Some(h) => Reach::NoReply(h.error.clone().unwrap_or_else(|| {
                     let mut e = explain::timeout(req.timeout);
                     e.cause = format!("no echo reply within {}", fmt_ms(req.timeout));
@@ -602,6 +703,9 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
 fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
     let t = &req.target;
     let Some(scheme) = t.scheme else {
+        if crate::interrupt::requested() {
+            return Step::skipped("talk", format!("port {}", t.port), "interrupted".into());
+        }
         return Step::skipped(
             "talk",
             format!("port {}", t.port),
@@ -618,13 +722,6 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
         path: t.path.clone(),
     };
     let shown_url = format!("{}://{}{}", scheme.as_str(), url.authority(), url.path);
-    let Some(addr) = connected else {
-        return Step::skipped(
-            "talk",
-            format!("HTTP GET {shown_url}"),
-            "no connection to talk over".into(),
-        );
-    };
     if crate::interrupt::requested() {
         return Step::skipped(
             "talk",
@@ -632,6 +729,13 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
             "interrupted".into(),
         );
     }
+    let Some(addr) = connected else {
+        return Step::skipped(
+            "talk",
+            format!("HTTP GET {shown_url}"),
+            "no connection to talk over".into(),
+        );
+    };
     let mut h = crate::http::HttpRequest::new(url);
     h.timeout = req.timeout;
     h.family = req.family;
@@ -758,7 +862,7 @@ mod tests {
             ),
             Step::skipped("talk", "HTTP".into(), "no connection to talk over".into()),
         ];
-        let r = DiagnoseReport::finish("x:1".into(), steps);
+        let r = DiagnoseReport::finish("x:1".into(), steps, false);
         assert!(!r.ok);
         assert_eq!(r.verdict, Verdict::Closed);
         assert_eq!(r.failed_step.as_deref(), Some("connect"));
@@ -769,6 +873,28 @@ mod tests {
             text.contains("skipped: no connection to talk over"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn an_interrupted_walk_has_the_interrupted_verdict() {
+        let steps = vec![
+            Step::ok("resolve", "x".into(), "1 address".into(), None),
+            Step::interrupted("connect", "TCP x".into(), None),
+            Step::skipped("talk", "HTTP".into(), "interrupted".into()),
+        ];
+        let r = DiagnoseReport::finish("x:1".into(), steps, false);
+        assert!(!r.ok && r.interrupted);
+        assert_eq!(r.verdict, ReportVerdict::Interrupted);
+        assert_eq!(r.failed_step.as_deref(), Some("connect"));
+        let text = Output::plain(crate::render::Format::Table).to_string(&r);
+        assert!(
+            text.contains("interrupted (Ctrl-C) during connect"),
+            "{text}"
+        );
+        assert!(!text.contains("FAIL"), "{text}");
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["verdict"], "interrupted");
+        assert_eq!(j["steps"][1]["status"], "interrupted");
     }
 
     #[test]

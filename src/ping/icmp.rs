@@ -468,6 +468,16 @@ impl Inflight {
         None
     }
 
+    /// The hosts of the probes still waiting for a reply whose window (`timeout` from the send) has not ended,
+    /// one entry per probe.
+    fn unfinished(&self, now: Instant, timeout: Duration) -> Vec<usize> {
+        self.probes
+            .iter()
+            .filter(|p| p.state == State::Pending && p.sent + timeout > now)
+            .map(|p| p.host)
+            .collect()
+    }
+
     /// Drops every probe: the run is over; anything unanswered is lost.
     fn clear(&mut self) {
         self.probes.clear();
@@ -571,6 +581,12 @@ impl Engine {
             .collect();
         loop {
             if interrupt::requested() {
+                // Probes still within their reply window are not lost: the host simply has not answered yet.
+                for h in inflight.unfinished(Instant::now(), req.timeout) {
+                    if let Some(host) = hosts.get_mut(h) {
+                        host.unfinished += 1;
+                    }
+                }
                 inflight.clear();
                 return Ok(true);
             }

@@ -144,15 +144,60 @@ pub struct IcmpErrorReport {
     pub message: &'static str,
 }
 
+/// How a host did: a verdict (`ok`, `filtered`, `unreachable`, ...), or `interrupted` when Ctrl-C came while
+/// its echo requests were still waiting for their replies (or before any was sent), so nothing is known yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostStatus {
+    Verdict(Verdict),
+    Interrupted,
+}
+
+impl HostStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostStatus::Verdict(v) => v.as_str(),
+            HostStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl From<Verdict> for HostStatus {
+    fn from(v: Verdict) -> HostStatus {
+        HostStatus::Verdict(v)
+    }
+}
+
+impl PartialEq<Verdict> for HostStatus {
+    fn eq(&self, v: &Verdict) -> bool {
+        *self == HostStatus::Verdict(*v)
+    }
+}
+
+impl std::fmt::Display for HostStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for HostStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// The result for one host.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostResult {
     /// The host as given.
     pub host: String,
     pub address: Option<IpAddr>,
-    /// `ok` when at least one reply came back; otherwise why not.
-    pub status: Verdict,
+    /// `ok` when at least one reply came back; otherwise why not, or `interrupted` when Ctrl-C came while
+    /// its echo requests were still within their reply window.
+    pub status: HostStatus,
+    /// Echo requests whose outcome is known: answered, or unanswered for the whole reply window.
     pub sent: u64,
+    /// Echo requests sent but still within their reply window when Ctrl-C came: neither received nor lost.
+    pub unfinished: u64,
     pub received: u64,
     pub duplicates: u64,
     /// ICMP errors and send errors.
@@ -188,6 +233,8 @@ pub struct PingReport {
     pub elapsed: Duration,
     pub alive: usize,
     pub unreachable: usize,
+    /// Hosts with no reply yet whose echo requests were still waiting (or not sent) when Ctrl-C came.
+    pub unfinished: usize,
     /// Sorted by address; hosts whose name did not resolve come last.
     pub hosts: Vec<HostResult>,
     /// Text output only: list just the hosts that did not answer, then the counts (`-q` with many hosts).
@@ -198,7 +245,7 @@ pub struct PingReport {
 impl PingReport {
     /// True when every host answered at least once.
     pub fn all_alive(&self) -> bool {
-        self.unreachable == 0 && !self.hosts.is_empty()
+        self.unreachable == 0 && self.unfinished == 0 && !self.hosts.is_empty()
     }
 
     /// The method as shown to people: `ICMP`, `ICMP (datagram socket)` or `TCP`.
@@ -310,6 +357,8 @@ pub(crate) struct HostState {
     pub addr: Option<IpAddr>,
     pub resolve_error: Option<Explanation>,
     pub sent: u64,
+    /// Of `sent`: still within their reply window when the run was interrupted.
+    pub unfinished: u64,
     pub received: u64,
     pub duplicates: u64,
     pub errors: u64,
@@ -330,6 +379,7 @@ impl HostState {
             addr,
             resolve_error,
             sent: 0,
+            unfinished: 0,
             received: 0,
             duplicates: 0,
             errors: 0,
@@ -560,6 +610,10 @@ fn build_report(
         (None, None) => std::cmp::Ordering::Equal,
     });
     let alive = results.iter().filter(|h| h.alive()).count();
+    let unfinished = results
+        .iter()
+        .filter(|h| h.status == HostStatus::Interrupted)
+        .count();
     PingReport {
         method,
         socket,
@@ -568,20 +622,23 @@ fn build_report(
         size: req.size,
         elapsed,
         alive,
-        unreachable: results.len() - alive,
+        unreachable: results.len() - alive - unfinished,
+        unfinished,
         hosts: results,
         failures_only: false,
     }
 }
 
 fn host_result(h: HostState, timeout: Duration, interrupted: bool) -> HostResult {
+    // Probes still in their reply window at Ctrl-C are neither received nor lost.
+    let sent = h.sent.saturating_sub(h.unfinished);
     let (status, error) = if h.received > 0 {
-        (Verdict::Ok, None)
+        (Verdict::Ok.into(), None)
     } else if let Some(e) = h.resolve_error {
-        (e.verdict, Some(e))
+        (e.verdict.into(), Some(e))
     } else if let Some(ie) = &h.icmp_error {
         (
-            Verdict::Unreachable,
+            Verdict::Unreachable.into(),
             Some(Explanation {
                 verdict: Verdict::Unreachable,
                 code: format!("ICMP {} code {}", ie.icmp_type, ie.code),
@@ -595,38 +652,50 @@ fn host_result(h: HostState, timeout: Duration, interrupted: bool) -> HostResult
             }),
         )
     } else if let Some(e) = h.send_error {
-        (e.verdict, Some(e))
+        (e.verdict.into(), Some(e))
+    } else if interrupted && (h.unfinished > 0 || h.sent == 0) {
+        // Not finished: what is known so far says nothing about the host.
+        (HostStatus::Interrupted, None)
     } else if h.sent == 0 {
-        let why = if interrupted {
-            "interrupted before"
-        } else {
-            "nothing was"
-        };
         (
-            Verdict::Error,
+            Verdict::Error.into(),
             Some(Explanation {
                 verdict: Verdict::Error,
                 code: "not-sent".into(),
-                cause: format!("{why} sent to this host"),
+                cause: "nothing was sent to this host".into(),
                 fix: String::new(),
             }),
         )
     } else {
-        (Verdict::Filtered, Some(explain::timeout(timeout)))
+        (Verdict::Filtered.into(), Some(explain::timeout(timeout)))
     };
     HostResult {
-        loss_percent: stats::loss_percent(h.sent, h.received),
+        loss_percent: stats::loss_percent(sent, h.received),
         rtt: h.rtt.stats(),
         host: h.label,
         address: h.addr,
         status,
-        sent: h.sent,
+        sent,
+        unfinished: h.unfinished,
         received: h.received,
         duplicates: h.duplicates,
         errors: h.errors,
         icmp_error: h.icmp_error,
         error,
         replies: h.replies,
+    }
+}
+
+/// Why a host has no status yet: Ctrl-C came while its echo requests were waiting (or before any was sent).
+fn interrupted_detail(h: &HostResult) -> String {
+    let waiting = match h.unfinished {
+        0 => "Ctrl-C came before a ping was sent".to_string(),
+        1 => "Ctrl-C came while 1 ping still waited for its answer".to_string(),
+        n => format!("Ctrl-C came while {n} pings still waited for their answers"),
+    };
+    match h.sent {
+        0 => waiting,
+        n => format!("{waiting}; {n} earlier got no answer"),
     }
 }
 
@@ -722,6 +791,9 @@ impl PingReport {
         if h.errors > 0 {
             line.push_str(&format!(", +{} errors", h.errors));
         }
+        if h.unfinished > 0 {
+            line.push_str(&format!(", +{} unfinished", h.unfinished));
+        }
         line.push_str(&format!(
             ", {}% packet loss, time {}ms",
             fmt_percent(h.loss_percent),
@@ -737,6 +809,8 @@ impl PingReport {
         }
         if let Some(e) = &h.error {
             writeln!(w, "{}: {} ({})", h.status, e.sentence(), e.code)?;
+        } else if h.status == HostStatus::Interrupted {
+            writeln!(w, "{}: {}", h.status, interrupted_detail(h))?;
         }
         if self.interrupted {
             writeln!(w, "interrupted: statistics so far")?;
@@ -759,7 +833,13 @@ impl Report for PingReport {
             .iter()
             .filter(|h| !(self.failures_only && h.alive()));
         for h in shown {
-            let tone = if h.alive() { Tone::Good } else { Tone::Bad };
+            let tone = if h.alive() {
+                Tone::Good
+            } else if h.status == HostStatus::Interrupted {
+                Tone::Warn
+            } else {
+                Tone::Bad
+            };
             let status = if h.alive() {
                 "alive".to_string()
             } else {
@@ -768,6 +848,7 @@ impl Report for PingReport {
             let r = h.rtt;
             let detail = match (&h.error, h.duplicates) {
                 (Some(e), _) => e.cause.clone(),
+                (None, _) if h.status == HostStatus::Interrupted => interrupted_detail(h),
                 (None, d) if d > 0 => format!("+{d} duplicates"),
                 _ => String::new(),
             };
@@ -782,7 +863,11 @@ impl Report for PingReport {
                 out.cell(status, tone),
                 out.num(h.sent),
                 out.num(h.received),
-                out.num(format!("{}%", fmt_percent(h.loss_percent))),
+                out.num(if h.sent == 0 {
+                    "-".to_string()
+                } else {
+                    format!("{}%", fmt_percent(h.loss_percent))
+                }),
                 out.num(fmt_rtt(r.map(|r| r.min_ms))),
                 out.num(fmt_rtt(r.map(|r| r.avg_ms))),
                 out.num(fmt_rtt(r.map(|r| r.max_ms))),
@@ -802,9 +887,14 @@ impl Report for PingReport {
                 Tone::Plain
             },
         );
+        let unfinished = if self.unfinished > 0 {
+            out.paint(&format!(", {} interrupted", self.unfinished), Tone::Warn)
+        } else {
+            String::new()
+        };
         writeln!(
             w,
-            "{alive}, {down} ({} hosts, {}, {})",
+            "{alive}, {down}{unfinished} ({} hosts, {}, {})",
             self.hosts.len(),
             self.method_label(),
             crate::duration::fmt_ms(self.elapsed)
@@ -1000,6 +1090,27 @@ mod tests {
         r.unreachable = 0;
         let s = Output::plain(Format::Table).to_string(&r);
         assert!(s.starts_with("2 alive, 0 unreachable"), "{s}");
+    }
+
+    #[test]
+    fn pings_still_waiting_at_ctrl_c_are_neither_lost_nor_filtered() {
+        let mut waiting = HostState::new("10.0.0.2".into(), Ok(IpAddr::from([10, 0, 0, 2])));
+        waiting.sent = 3;
+        waiting.unfinished = 1;
+        let h = host_result(waiting, Duration::from_secs(3), true);
+        assert_eq!(h.status, HostStatus::Interrupted);
+        assert_eq!((h.sent, h.unfinished, h.loss_percent), (2, 1, 100.0));
+        assert!(h.error.is_none());
+        let never = HostState::new("10.0.0.3".into(), Ok(IpAddr::from([10, 0, 0, 3])));
+        let h = host_result(never, Duration::from_secs(3), true);
+        assert_eq!(h.status, HostStatus::Interrupted);
+        // Every window ended before Ctrl-C: that is a real loss.
+        let mut lost = HostState::new("10.0.0.4".into(), Ok(IpAddr::from([10, 0, 0, 4])));
+        lost.sent = 2;
+        let h = host_result(lost, Duration::from_secs(3), true);
+        assert_eq!(h.status, Verdict::Filtered);
+        let j = serde_json::to_value(HostStatus::Interrupted).unwrap();
+        assert_eq!(j, "interrupted");
     }
 
     #[test]

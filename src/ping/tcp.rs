@@ -198,6 +198,13 @@ pub(crate) fn run(
     };
     loop {
         if interrupt::requested() {
+            // Connects still within their deadline are not lost: the host has not answered yet.
+            let now = Instant::now();
+            for c in r.conns.iter().filter(|c| c.deadline > now) {
+                if let Some(h) = r.hosts.get_mut(c.host) {
+                    h.unfinished += 1;
+                }
+            }
             return true;
         }
         let now = Instant::now();
