@@ -61,24 +61,54 @@ pub enum ColorArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Resolve names to addresses and addresses to names; with no argument, this machine's names and addresses.
-    Lookup(lookup::LookupArgs),
+    Lookup(Lazy<lookup::LookupArgs>),
     /// Name the service on a port, find the ports of a service, list a range, or search the services table.
-    Port(port::PortArgs),
+    Port(Lazy<port::PortArgs>),
     /// Probe TCP (or UDP) ports: open, closed, filtered or unreachable, with latency; scan ranges fast.
-    Probe(probe::ProbeArgs),
+    Probe(Lazy<probe::ProbeArgs>),
     /// Send a raw HTTP/1.1 GET and show the request, status, headers, body size and where the time went.
     #[command(name = "http-get")]
-    HttpGet(http_get::HttpGetArgs),
+    HttpGet(Lazy<http_get::HttpGetArgs>),
     /// Show this machine's sockets (like ss/netstat): protocol, state, addresses, queues, owning process.
-    Sockets(sockets::SocketsArgs),
+    Sockets(Lazy<sockets::SocketsArgs>),
     /// ICMP echo (or TCP connect when ICMP is not allowed) to one or many hosts, with loss and RTT statistics.
-    Ping(ping::PingArgs),
+    Ping(Lazy<ping::PingArgs>),
     /// Walk resolve → reach → connect → talk, and name the first layer that fails and why.
-    Diagnose(diagnose::DiagnoseArgs),
+    Diagnose(Lazy<diagnose::DiagnoseArgs>),
     /// Run an echo server (TCP and UDP) to test the path between two machines.
-    Serve(serve::ServeArgs),
+    Serve(Lazy<serve::ServeArgs>),
     /// Print a shell completion script.
-    Completions(CompletionsArgs),
+    Completions(Lazy<CompletionsArgs>),
+}
+
+/// A subcommand's flags, added to clap's command tree only when that subcommand is parsed or its help shown.
+/// clap otherwise builds every subcommand's arguments on every start, a large part of the cost of a command
+/// that runs for a millisecond (`netdiag port 80/tcp`).
+#[derive(Debug)]
+pub struct Lazy<T>(pub T);
+
+impl<T: Args> Args for Lazy<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(T::augment_args)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(T::augment_args_for_update)
+    }
+
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+}
+
+impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Lazy)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -105,15 +135,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     let out = Output::new(format, color);
     match cli.command {
-        Command::Lookup(a) => lookup::run(a, &out),
-        Command::Port(a) => port::run(a, &out),
-        Command::Probe(a) => probe::run(a, &out),
-        Command::HttpGet(a) => http_get::run(a, &out),
-        Command::Sockets(a) => sockets::run(a, &out),
-        Command::Ping(a) => ping::run(a, &out),
-        Command::Diagnose(a) => diagnose::run(a, &out),
-        Command::Serve(a) => serve::run(a, &out),
-        Command::Completions(a) => {
+        Command::Lookup(Lazy(a)) => lookup::run(a, &out),
+        Command::Port(Lazy(a)) => port::run(a, &out),
+        Command::Probe(Lazy(a)) => probe::run(a, &out),
+        Command::HttpGet(Lazy(a)) => http_get::run(a, &out),
+        Command::Sockets(Lazy(a)) => sockets::run(a, &out),
+        Command::Ping(Lazy(a)) => ping::run(a, &out),
+        Command::Diagnose(Lazy(a)) => diagnose::run(a, &out),
+        Command::Serve(Lazy(a)) => serve::run(a, &out),
+        Command::Completions(Lazy(a)) => {
             let mut buf = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "netdiag", &mut buf);
             io::stdout().lock().write_all(&buf)?;
