@@ -184,12 +184,7 @@ fn address_without_route_is_unreachable() {
         return;
     }
     let ns = NetNs::new("pnrt");
-    let o = ns
-        .netdiag()
-        .args(["ping", "-c", "2", "-i", "0.2", "-W", "1", "10.9.9.9"])
-        .output()
-        .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) = ns.run(&["ping", "-c", "2", "-i", "0.2", "-W", "1", "10.9.9.9"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("send failed: network unreachable"), "{out}");
     assert!(out.contains("unreachable: network unreachable"), "{out}");
@@ -198,12 +193,7 @@ fn address_without_route_is_unreachable() {
         out.contains("2 packets transmitted, 0 received, +2 errors, 100% packet loss"),
         "{out}"
     );
-    let o = ns
-        .netdiag()
-        .args(["--json", "ping", "-W", "1", "10.9.9.9", "127.0.0.1"])
-        .output()
-        .unwrap();
-    let (code, out, _) = decode(o);
+    let (code, out, _) = ns.run(&["--json", "ping", "-W", "1", "10.9.9.9", "127.0.0.1"]);
     assert_eq!(code, 1);
     let j = json(&out);
     assert_eq!(j["hosts"][0]["address"], "10.9.9.9");

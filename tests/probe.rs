@@ -207,21 +207,16 @@ fn banner_on_a_range_scan_talks_to_open_ports_only() {
         let _ = s.write_all(b"220 netdiag.test ESMTP\r\n");
         thread::sleep(Duration::from_millis(300));
     });
-    let o = ns
-        .netdiag()
-        .args([
-            "--json",
-            "probe",
-            "127.0.0.1",
-            "-p",
-            "1-65535",
-            "--banner",
-            "--timeout",
-            "2",
-        ])
-        .output()
-        .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) = ns.run(&[
+        "--json",
+        "probe",
+        "127.0.0.1",
+        "-p",
+        "1-65535",
+        "--banner",
+        "--timeout",
+        "2",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v = json(&out);
     assert_eq!(open_ports(&v), [2525]);
@@ -437,16 +432,13 @@ fn udp_reply_is_open_refusal_closed_silence_open_filtered() {
     drop(silent);
 }
 
-/// A namespace whose input chain drops TCP connection attempts to `ports` (e.g. "20000-20999"). (Rules are added one command at a
-/// time: nftables 1.0.6 rejects the one-line script that `NetNs::nft_input` builds.)
+/// A namespace whose input chain drops TCP connection attempts to `ports` (e.g. "20000-20999"). Only SYNs
+/// without ACK are dropped: the RSTs and SYN-ACKs coming back to netdiag's own source ports, which may fall in
+/// the same range, must still arrive.
 fn dropping_ns(tag: &str, ports: &str) -> NetNs {
     let ns = NetNs::new(tag);
-    ns.sh("nft add table inet t");
-    ns.sh("nft add chain inet t input \"{ type filter hook input priority 0; policy accept; }\"");
-    // Only connection attempts (SYN without ACK) are dropped: the RSTs and SYN-ACKs coming back to netdiag's own
-    // source ports, which may fall in the same range, must still arrive.
-    ns.sh(&format!(
-        "nft add rule inet t input tcp flags \\& \\(syn \\| ack\\) == syn tcp dport {ports} drop"
+    ns.nft_input(&format!(
+        "tcp flags & (syn | ack) == syn tcp dport {ports} drop"
     ));
     ns
 }
@@ -473,12 +465,7 @@ fn filtered_port_times_out_on_time() {
     let elapsed = v["elapsed_ms"].as_f64().unwrap();
     assert!((499.0..1500.0).contains(&elapsed), "{elapsed}");
     assert!(took < Duration::from_secs(4), "{took:?}");
-    let o = ns
-        .netdiag()
-        .args(["probe", "127.0.0.1:9999", "--timeout", "300ms"])
-        .output()
-        .unwrap();
-    let (code, out, _) = decode(o);
+    let (code, out, _) = ns.run(&["probe", "127.0.0.1:9999", "--timeout", "300ms"]);
     assert_eq!(code, 1);
     assert!(
         out.contains("filtered") && out.contains("no answer within 300"),
@@ -493,12 +480,7 @@ fn unreachable_states_carry_their_errno() {
     }
     // A namespace with only loopback has no route to 10.0.0.0/8: connect fails at once, nothing is sent.
     let ns = NetNs::new("punre");
-    let o = ns
-        .netdiag()
-        .args(["--json", "probe", "10.99.0.1:80", "--timeout", "2"])
-        .output()
-        .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) = ns.run(&["--json", "probe", "10.99.0.1:80", "--timeout", "2"]);
     assert_eq!(code, 1, "{out}{err}");
     let v = json(&out);
     assert_eq!(v["results"][0]["state"], "unreachable");
@@ -507,12 +489,7 @@ fn unreachable_states_carry_their_errno() {
     ns.sh("nft add table inet r");
     ns.sh("nft add chain inet r input \"{ type filter hook input priority 0; policy accept; }\"");
     ns.sh("nft add rule inet r input tcp dport 9998 reject with icmpx type host-unreachable");
-    let o = ns
-        .netdiag()
-        .args(["probe", "127.0.0.1:9998", "--timeout", "2"])
-        .output()
-        .unwrap();
-    let (code, out, _) = decode(o);
+    let (code, out, _) = ns.run(&["probe", "127.0.0.1:9998", "--timeout", "2"]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("unreachable") && out.contains("EHOSTUNREACH"),
@@ -562,21 +539,16 @@ fn ipv6_full_scan_in_a_namespace_is_exact() {
         .collect();
     let mut want: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
     want.sort_unstable();
-    let o = ns
-        .netdiag()
-        .args([
-            "--json",
-            "probe",
-            "-6",
-            "::1",
-            "-p",
-            "1-65535",
-            "--timeout",
-            "2",
-        ])
-        .output()
-        .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) = ns.run(&[
+        "--json",
+        "probe",
+        "-6",
+        "::1",
+        "-p",
+        "1-65535",
+        "--timeout",
+        "2",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v = json(&out);
     assert_eq!(open_ports(&v), want);
@@ -590,20 +562,15 @@ fn thousand_dropped_ports_finish_near_the_timeout() {
         return;
     }
     let ns = dropping_ns("pthou", "20000-20999");
-    let o = ns
-        .netdiag()
-        .args([
-            "--json",
-            "probe",
-            "127.0.0.1",
-            "-p",
-            "20000-20999",
-            "--timeout",
-            "0.5",
-        ])
-        .output()
-        .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) = ns.run(&[
+        "--json",
+        "probe",
+        "127.0.0.1",
+        "-p",
+        "20000-20999",
+        "--timeout",
+        "0.5",
+    ]);
     assert_eq!(code, 1, "no open port: {out}{err}");
     let v = json(&out);
     assert_eq!(v["summary"][0]["counts"]["filtered"], 1000);
@@ -642,20 +609,15 @@ fn full_scan_in_a_namespace_is_exact() {
     let ns = NetNs::new("pfull");
     let (_ls, want) = listeners(&ns);
     for round in 0..2 {
-        let o = ns
-            .netdiag()
-            .args([
-                "--json",
-                "probe",
-                "127.0.0.1",
-                "-p",
-                "1-65535",
-                "--timeout",
-                "2",
-            ])
-            .output()
-            .unwrap();
-        let (code, out, err) = decode(o);
+        let (code, out, err) = ns.run(&[
+            "--json",
+            "probe",
+            "127.0.0.1",
+            "-p",
+            "1-65535",
+            "--timeout",
+            "2",
+        ]);
         assert_eq!(code, 0, "{err}");
         let v = json(&out);
         assert_eq!(open_ports(&v), want, "round {round}");
@@ -664,12 +626,7 @@ fn full_scan_in_a_namespace_is_exact() {
         assert_eq!(c["closed"], 65535 - want.len(), "round {round}: {c}");
     }
     // Text form: open ports with their service, and a count per state; `-p-` is every port, as in nmap.
-    let o = ns
-        .netdiag()
-        .args(["probe", "127.0.0.1", "-p-"])
-        .output()
-        .unwrap();
-    let (_, out, _) = decode(o);
+    let (_, out, _) = ns.run(&["probe", "127.0.0.1", "-p-"]);
     assert!(
         out.contains("8080/tcp") && out.contains("http-alt"),
         "{out}"
@@ -730,21 +687,16 @@ fn concurrency_one_is_still_exact() {
     let ns = NetNs::new("pconc");
     let (_ls, want) = listeners(&ns);
     let small: Vec<u16> = want.iter().copied().filter(|p| *p < 9000).collect();
-    let o = ns
-        .netdiag()
-        .args([
-            "--json",
-            "probe",
-            "127.0.0.1",
-            "-p",
-            "1-9000",
-            "--concurrency",
-            "1",
-            "--all",
-        ])
-        .output()
-        .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) = ns.run(&[
+        "--json",
+        "probe",
+        "127.0.0.1",
+        "-p",
+        "1-9000",
+        "--concurrency",
+        "1",
+        "--all",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v = json(&out);
     assert_eq!(
@@ -763,12 +715,7 @@ fn cidr_hosts_in_a_namespace() {
     let ns = NetNs::new("pcidr");
     let l = ns.listen("127.0.0.2:0");
     let port = l.local_addr().unwrap().port().to_string();
-    let o = ns
-        .netdiag()
-        .args(["--json", "probe", "127.0.0.0/30", "-p", &port, "--all"])
-        .output()
-        .unwrap();
-    let (_, out, err) = decode(o);
+    let (_, out, err) = ns.run(&["--json", "probe", "127.0.0.0/30", "-p", &port, "--all"]);
     let v = json(&out);
     assert_eq!(v["summary"].as_array().unwrap().len(), 4, "{err}");
     let open: Vec<&str> = v["results"]

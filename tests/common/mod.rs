@@ -112,6 +112,16 @@ impl NetNs {
         c
     }
 
+    /// Runs netdiag inside the namespace and returns (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        decode(
+            self.netdiag()
+                .args(args)
+                .output()
+                .expect("run netdiag in netns"),
+        )
+    }
+
     /// Runs a closure on a thread that has entered the namespace: sockets it creates live in the namespace.
     pub fn enter<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
         let path = format!("/var/run/netns/{}", self.name);
