@@ -313,3 +313,33 @@ pub fn dns_reply(q: &[u8], records: &[(String, std::net::IpAddr)]) -> Option<Vec
     }
     Some(r)
 }
+
+/// True when `cmd` (from Debian package `package`) is installed, installing it first when the test runs as root
+/// (as CI does). Installs are serialised with a lock file, since tests run in parallel and apt takes a lock of its
+/// own; `policy-rc.d` keeps package scripts from starting daemons (tests run their own instances). Prints why and
+/// returns false when the tool cannot be had, so the caller skips.
+pub fn need_tool(test: &str, cmd: &str, package: &str) -> bool {
+    if have(cmd) {
+        return true;
+    }
+    if !is_root() {
+        eprintln!("skipping {test}: '{cmd}' (Debian package {package}) is not installed and only root can install it");
+        return false;
+    }
+    let script = format!(
+        "set -e; exec 9>/tmp/netdiag-tests-apt.lock; flock -w 600 9; \
+         command -v {cmd} >/dev/null 2>&1 && exit 0; \
+         [ -e /usr/sbin/policy-rc.d ] || printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
+         export DEBIAN_FRONTEND=noninteractive; \
+         apt-get install -y -qq {package} >/dev/null 2>&1 || {{ apt-get update -qq && apt-get install -y -qq {package} >/dev/null; }}"
+    );
+    let ok = Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok || !have(cmd) {
+        eprintln!("skipping {test}: could not install Debian package {package} for '{cmd}'");
+        return false;
+    }
+    true
+}
