@@ -10,6 +10,7 @@ pub mod explain;
 pub mod http;
 pub mod interrupt;
 pub mod lookup;
+pub mod net;
 pub mod ping;
 pub mod port;
 pub mod probe;
