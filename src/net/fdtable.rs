@@ -65,7 +65,8 @@ impl Drop for Dir {
 /// Fails when the table cannot be opened (EACCES / EPERM for another user's process without root, ENOENT when
 /// it exited); descriptors that close during the walk are skipped.
 pub fn for_each_fd_link(pid: u32, mut f: impl FnMut(&[u8])) -> io::Result<()> {
-    let path = CString::new(format!("/proc/{pid}/fd")).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let path = CString::new(format!("/proc/{pid}/fd"))
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let mut dir = Dir::open(&path)?;
     let dfd = dir.fd();
     let mut name = Vec::with_capacity(16);
@@ -77,7 +78,12 @@ pub fn for_each_fd_link(pid: u32, mut f: impl FnMut(&[u8])) -> io::Result<()> {
         }
         // SAFETY: dfd stays open while dir lives; name is NUL-terminated; link is writable for its length.
         let n = unsafe {
-            libc::readlinkat(dfd, name.as_ptr().cast(), link.as_mut_ptr().cast(), link.len())
+            libc::readlinkat(
+                dfd,
+                name.as_ptr().cast(),
+                link.as_mut_ptr().cast(),
+                link.len(),
+            )
         };
         if n > 0 {
             f(&link[..n as usize]);

@@ -68,7 +68,13 @@ mod tests {
             jf: 0,
             k: 0,
         }];
-        assert_eq!(attach(&rx, &bad).unwrap_err().raw_os_error(), Some(libc::EINVAL));
-        assert_eq!(attach(&rx, &[]).unwrap_err().raw_os_error(), Some(libc::EINVAL));
+        assert_eq!(
+            attach(&rx, &bad).unwrap_err().raw_os_error(),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            attach(&rx, &[]).unwrap_err().raw_os_error(),
+            Some(libc::EINVAL)
+        );
     }
 }

@@ -13,7 +13,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::msg::{self, Received};
-use super::{errqueue, sockopt, socket, OpenError};
+use super::{errqueue, socket, sockopt, OpenError};
 
 /// Which kind of ICMP socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,14 @@ impl IcmpOptions {
         IcmpOptions {
             hop_limit: None,
             buffer: 4 << 20,
-            pass_types: Some(if v6 { ECHO_AND_ERRORS_V6 } else { ECHO_AND_ERRORS_V4 }.to_vec()),
+            pass_types: Some(
+                if v6 {
+                    ECHO_AND_ERRORS_V6
+                } else {
+                    ECHO_AND_ERRORS_V4
+                }
+                .to_vec(),
+            ),
         }
     }
 }
@@ -71,7 +78,11 @@ impl IcmpSocket {
     }
 
     /// Opens the kind asked for.
-    pub fn open_kind(v6: bool, kind: IcmpKind, opts: &IcmpOptions) -> Result<IcmpSocket, OpenError> {
+    pub fn open_kind(
+        v6: bool,
+        kind: IcmpKind,
+        opts: &IcmpOptions,
+    ) -> Result<IcmpSocket, OpenError> {
         let (domain, proto) = if v6 {
             (Domain::IPV6, Protocol::ICMPV6)
         } else {
@@ -81,7 +92,8 @@ impl IcmpSocket {
             IcmpKind::Raw => Type::RAW,
             IcmpKind::Datagram => Type::DGRAM,
         };
-        let sock = Socket::new(domain, ty.nonblocking(), Some(proto)).map_err(OpenError::from_io)?;
+        let sock =
+            Socket::new(domain, ty.nonblocking(), Some(proto)).map_err(OpenError::from_io)?;
         let other = OpenError::Other;
         sockopt::grow_recv_buffer(&sock, opts.buffer);
         let _ = sock.set_send_buffer_size(opts.buffer);
@@ -229,7 +241,8 @@ mod tests {
         let id = sock.ident().unwrap_or(0x4e44);
         sock.set_hop_limit(33).unwrap();
         assert_eq!(sockopt::hop_limit(&sock, v6).unwrap(), 33);
-        sock.send_to(&echo(v6, id, 7, b"netdiag-test"), dst).unwrap();
+        sock.send_to(&echo(v6, id, 7, b"netdiag-test"), dst)
+            .unwrap();
         let end = Instant::now() + Duration::from_secs(10);
         let mut buf = [0u8; 2048];
         while Instant::now() < end {
@@ -276,10 +289,18 @@ mod tests {
             match Socket::new(
                 if v6 { Domain::IPV6 } else { Domain::IPV4 },
                 Type::RAW,
-                Some(if v6 { Protocol::ICMPV6 } else { Protocol::ICMPV4 }),
+                Some(if v6 {
+                    Protocol::ICMPV6
+                } else {
+                    Protocol::ICMPV4
+                }),
             ) {
                 Ok(s) => {
-                    let pass = if v6 { ECHO_AND_ERRORS_V6 } else { ECHO_AND_ERRORS_V4 };
+                    let pass = if v6 {
+                        ECHO_AND_ERRORS_V6
+                    } else {
+                        ECHO_AND_ERRORS_V4
+                    };
                     set_type_filter(&s, v6, pass).unwrap();
                 }
                 Err(e) => eprintln!("skipping the raw filter (v6 {v6}): {e}"),

@@ -103,7 +103,10 @@ mod tests {
     fn permission_errors_are_told_apart() {
         let e = OpenError::from_io(io::Error::from_raw_os_error(libc::EPERM));
         assert!(matches!(e, OpenError::NotPermitted(_)));
-        assert!(e.to_string().starts_with("needs root or CAP_NET_RAW"), "{e}");
+        assert!(
+            e.to_string().starts_with("needs root or CAP_NET_RAW"),
+            "{e}"
+        );
         assert!(matches!(
             OpenError::from_io(io::Error::from_raw_os_error(libc::EACCES)),
             OpenError::NotPermitted(_)

@@ -140,7 +140,11 @@ fn timespec(data: &[u8]) -> Option<Duration> {
     let wn = size_of::<libc::c_long>();
     let sec = ne_int(data, 0, ws)?;
     let nsec = ne_int(data, ws, wn)?;
-    let sec = if ws == 8 { sec as i64 } else { i64::from(sec as u32 as i32) };
+    let sec = if ws == 8 {
+        sec as i64
+    } else {
+        i64::from(sec as u32 as i32)
+    };
     if sec < 0 || nsec >= 1_000_000_000 {
         return None;
     }
@@ -236,7 +240,9 @@ mod tests {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap();
-        assert!(r.timestamp.is_some_and(|t| t <= now && now - t < Duration::from_secs(60)));
+        assert!(r
+            .timestamp
+            .is_some_and(|t| t <= now && now - t < Duration::from_secs(60)));
         assert!(r.error.is_none());
         // Nothing more queued.
         assert_eq!(
@@ -252,7 +258,8 @@ mod tests {
         for a in [v4, v6] {
             let sa = SockAddr::from(a);
             // SAFETY (test): as_ptr points to len bytes of the address.
-            let bytes = unsafe { std::slice::from_raw_parts(sa.as_ptr().cast::<u8>(), sa.len() as usize) };
+            let bytes =
+                unsafe { std::slice::from_raw_parts(sa.as_ptr().cast::<u8>(), sa.len() as usize) };
             assert_eq!(sockaddr_from_bytes(bytes), Some(a));
             assert_eq!(sockaddr_from_bytes(&bytes[..bytes.len() - 1]), None);
         }

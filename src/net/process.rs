@@ -10,7 +10,7 @@ pub fn is_root() -> bool {
 }
 
 /// Raises the open-files soft limit to the hard limit and returns the soft limit now in force.
-pub fn raise_nofile_limit() -> io::Result<u64> {
+pub fn raise_nofile_limit() -> io::Result<libc::rlim_t> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -29,7 +29,7 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
             lim.rlim_cur = lim.rlim_max;
         }
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 /// Installs `handler` for `signal` (signal(2) semantics: BSD, the handler stays installed). The handler must

@@ -51,13 +51,9 @@ impl RawSocket {
     pub fn open(v6: bool, protocol: RawProtocol) -> Result<RawSocket, OpenError> {
         let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
         let proto = Protocol::from(protocol.number(v6));
-        let sock =
-            Socket::new(domain, Type::RAW.nonblocking(), Some(proto)).map_err(OpenError::from_io)?;
-        Ok(RawSocket {
-            sock,
-            v6,
-            protocol,
-        })
+        let sock = Socket::new(domain, Type::RAW.nonblocking(), Some(proto))
+            .map_err(OpenError::from_io)?;
+        Ok(RawSocket { sock, v6, protocol })
     }
 
     pub fn is_v6(&self) -> bool {
@@ -182,7 +178,9 @@ mod tests {
                 .args(["link", "set", "lo", "up"])
                 .status();
             if !up.is_ok_and(|s| s.success()) {
-                eprintln!("skipping raw_batches_in_a_namespace_of_our_own: 'ip link set lo up' failed");
+                eprintln!(
+                    "skipping raw_batches_in_a_namespace_of_our_own: 'ip link set lo up' failed"
+                );
                 return;
             }
             v4_batches();

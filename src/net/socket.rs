@@ -121,19 +121,34 @@ mod tests {
     fn connects_refusals_and_deadlines() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let open = l.local_addr().unwrap();
-        let s = connect_by(open, Instant::now() + Duration::from_secs(10), Duration::from_millis(50), &|| false)
-            .unwrap();
+        let s = connect_by(
+            open,
+            Instant::now() + Duration::from_secs(10),
+            Duration::from_millis(50),
+            &|| false,
+        )
+        .unwrap();
         assert_eq!(s.peer_addr().unwrap().as_socket(), Some(open));
         assert!(!s.nonblocking().unwrap());
         assert!(!is_self_connect(&s));
         assert!(local_port(&s).is_some_and(|p| p != 0));
         drop(l);
-        let e = connect_by(open, Instant::now() + Duration::from_secs(10), Duration::from_millis(50), &|| false)
-            .unwrap_err();
+        let e = connect_by(
+            open,
+            Instant::now() + Duration::from_secs(10),
+            Duration::from_millis(50),
+            &|| false,
+        )
+        .unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
         // A stop request is checked before waiting.
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let e = connect_by(l.local_addr().unwrap(), Instant::now() + Duration::from_secs(10), Duration::from_millis(50), &|| true);
+        let e = connect_by(
+            l.local_addr().unwrap(),
+            Instant::now() + Duration::from_secs(10),
+            Duration::from_millis(50),
+            &|| true,
+        );
         // On loopback the handshake may finish inside connect(2) itself; otherwise the stop wins.
         if let Err(e) = e {
             assert_eq!(e.kind(), io::ErrorKind::Interrupted);

@@ -89,7 +89,12 @@ pub fn hop_limit(sock: &impl AsFd, v6: bool) -> io::Result<u8> {
 /// instead.
 pub fn set_recv_hop_limit(sock: &impl AsFd, v6: bool, on: bool) -> io::Result<()> {
     if v6 {
-        set_int(sock, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, i32::from(on))
+        set_int(
+            sock,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_RECVHOPLIMIT,
+            i32::from(on),
+        )
     } else {
         set_int(sock, libc::IPPROTO_IP, libc::IP_RECVTTL, i32::from(on))
     }
