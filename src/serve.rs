@@ -8,7 +8,6 @@
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::duration::fmt_ms;
 use crate::explain;
+use crate::net::poll::{self, Interest, PollFd};
 use crate::render::{kv_table, write_table, Output, Report};
 use crate::target::Proto;
 
@@ -295,15 +295,10 @@ pub fn serve(cfg: &ServeConfig, log: &(dyn Fn(&Event) + Sync)) -> anyhow::Result
     let counters = Counters::default();
     let mut udp_state = UdpState::default();
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let mut fds: Vec<libc::pollfd> = tcp
+        let mut fds: Vec<PollFd> = tcp
             .iter()
-            .map(|l| l.as_raw_fd())
-            .chain(udp.iter().map(|u| u.as_raw_fd()))
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
+            .map(|l| PollFd::new(l, Interest::Readable))
+            .chain(udp.iter().map(|u| PollFd::new(u, Interest::Readable)))
             .collect();
         let mut buf = vec![0u8; UDP_MAX];
         loop {
@@ -320,21 +315,15 @@ pub fn serve(cfg: &ServeConfig, log: &(dyn Fn(&Event) + Sync)) -> anyhow::Result
                 });
                 break;
             }
-            // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd for the duration of the call.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
+            // A signal ends the wait with nothing ready; the loop then looks at the Ctrl-C flag.
+            if let Err(e) = poll::poll(&mut fds, Instant::now() + Duration::from_millis(100)) {
                 stop.store(true, Ordering::SeqCst);
                 return Err(anyhow::Error::from(e).context("waiting for clients"));
             }
-            for (i, pfd) in fds.iter_mut().enumerate() {
-                if pfd.revents == 0 {
+            for (i, pfd) in fds.iter().enumerate() {
+                if !pfd.ready() {
                     continue;
                 }
-                pfd.revents = 0;
                 if i < tcp.len() {
                     accept_all(&tcp[i], cfg, &counters, &stop, log, scope);
                 } else {

@@ -276,49 +276,8 @@ fn connect(
 /// (`TimedOut`). A loopback connect that met itself (source port == destination port, which the kernel allows
 /// on a closed ephemeral port) is what it means: refused.
 fn connect_one(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    use std::os::fd::AsRawFd;
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    sock.set_nonblocking(true)?;
-    match sock.connect(&addr.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => loop {
-            if crate::interrupt::requested() {
-                return Err(io::ErrorKind::Interrupted.into());
-            }
-            let Some(remaining) = left(deadline) else {
-                return Err(io::ErrorKind::TimedOut.into());
-            };
-            let wait = remaining.min(SLICE).as_millis().clamp(1, 1000) as libc::c_int;
-            let mut pfd = libc::pollfd {
-                fd: sock.as_raw_fd(),
-                events: libc::POLLOUT,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd for a socket this function owns.
-            let rc = unsafe { libc::poll(&mut pfd, 1, wait) };
-            if rc < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            if rc > 0 {
-                if let Some(e) = sock.take_error()? {
-                    return Err(e);
-                }
-                break;
-            }
-        },
-        Err(e) => return Err(e),
-    }
-    sock.set_nonblocking(false)?;
-    let local = sock.local_addr()?.as_socket();
-    if local == Some(addr) {
-        return Err(io::Error::from_raw_os_error(libc::ECONNREFUSED));
-    }
-    Ok(sock.into())
+    let stop = crate::interrupt::requested;
+    crate::net::socket::connect_by(addr, deadline, SLICE, &stop).map(TcpStream::from)
 }
 
 fn handshake(

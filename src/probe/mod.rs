@@ -303,25 +303,8 @@ fn from_done(host: &str, addr: SocketAddr, d: &engine::Done) -> PortResult {
 /// How many sockets may be in flight: the open-files soft limit (raised to the hard limit first), minus what is
 /// already open and some headroom, capped at 16,384.
 pub fn fd_budget() -> usize {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: lim is valid for writing; setrlimit only raises the soft limit to the hard one.
-    let soft = unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 256;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                lim.rlim_cur = lim.rlim_max;
-            }
-        }
-        lim.rlim_cur
+    let Ok(soft) = crate::net::process::raise_nofile_limit() else {
+        return 256;
     };
     let soft = usize::try_from(soft).unwrap_or(usize::MAX).min(1 << 20);
     let open = std::fs::read_dir("/proc/self/fd").map_or(16, |d| d.count());

@@ -4,12 +4,12 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::talk::{contains, Reply, MAX_REPLY};
 use super::{PortResult, PortState, ProbeRequest, Reason};
+use crate::net::poll::{self, Interest, PollFd};
 use crate::target::Proto;
 
 /// Probes each address, `batch` sockets at a time, and returns one result per address in order.
@@ -58,28 +58,21 @@ fn probe_batch(addrs: &[SocketAddr], req: &ProbeRequest) -> Vec<PortResult> {
         if now >= deadline {
             break;
         }
-        let mut fds: Vec<libc::pollfd> = waiting
-            .iter()
-            .map(|&i| libc::pollfd {
-                fd: match &slots[i] {
-                    Pending::Waiting(s, _) => s.as_raw_fd(),
-                    Pending::Done(_) => -1,
-                },
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        let wait = (deadline - now).min(Duration::from_millis(50));
-        let ms = wait.as_nanos().div_ceil(1_000_000) as libc::c_int;
-        // SAFETY: fds is a valid array of fds.len() pollfd entries.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if n <= 0 {
-            continue;
-        }
-        for (k, pfd) in fds.iter().enumerate() {
-            if pfd.revents == 0 {
+        let ready: Vec<usize> = {
+            let mut fds: Vec<PollFd> = waiting
+                .iter()
+                .filter_map(|&i| match &slots[i] {
+                    Pending::Waiting(s, _) => Some(PollFd::new(s, Interest::Readable)),
+                    Pending::Done(_) => None,
+                })
+                .collect();
+            let wake = deadline.min(now + Duration::from_millis(50));
+            if !matches!(poll::poll(&mut fds, wake), Ok(n) if n > 0) {
                 continue;
             }
+            (0..fds.len()).filter(|&k| fds[k].ready()).collect()
+        };
+        for k in ready {
             let i = waiting[k];
             if let Pending::Waiting(sock, t0) = &slots[i] {
                 if let Some(r) = receive(sock, addrs[i], *t0, req) {
