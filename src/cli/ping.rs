@@ -85,8 +85,7 @@ pub struct PingArgs {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    netdiag::net::process::is_root()
 }
 
 /// Turns the flags into a request (without resolving names).
