@@ -43,9 +43,12 @@ fn raw_sockets_as_nobody_are_not_permitted() {
     assert!(stdout.contains("1 passed"), "{stdout}{stderr}");
     for proto in ["Tcp", "Udp", "Icmp", "Raw"] {
         let line = format!("child: raw IPv4 {proto} refused: needs root or CAP_NET_RAW (");
-        assert!(stdout.contains(&line), "{line}\n{stdout}");
+        assert!(stderr.contains(&line), "{line}\n{stdout}{stderr}");
     }
-    assert!(stdout.contains("child: all refusals checked"), "{stdout}");
+    assert!(
+        stderr.contains("child: all refusals checked"),
+        "{stdout}{stderr}"
+    );
 }
 
 /// Run as nobody by the test above; does nothing when run any other way.
@@ -69,10 +72,10 @@ fn child_opens_raw_sockets() {
                     let shown = OpenError::NotPermitted(e).to_string();
                     assert!(shown.starts_with("needs root or CAP_NET_RAW"), "{shown}");
                     let fam = if v6 { "IPv6" } else { "IPv4" };
-                    println!("child: raw {fam} {proto:?} refused: {shown}");
+                    eprintln!("child: raw {fam} {proto:?} refused: {shown}");
                 }
                 Err(OpenError::Other(e)) if v6 && e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {
-                    println!("child: no IPv6 here ({e})");
+                    eprintln!("child: no IPv6 here ({e})");
                 }
                 Ok(_) => panic!("nobody opened a raw {proto:?} socket (v6 {v6})"),
                 Err(e) => panic!("raw {proto:?} (v6 {v6}): not a permission error: {e}"),
@@ -99,7 +102,7 @@ fn child_opens_raw_sockets() {
         Err(OpenError::NotPermitted(_)) => assert!(!allowed, "refused inside {range:?}"),
         Err(e) => panic!("{e}"),
     }
-    println!("child: all refusals checked");
+    eprintln!("child: all refusals checked");
 }
 
 /// Client, router and server namespaces: client 10.77.1.2 — 10.77.1.1 router 10.77.2.1 — 10.77.2.2 server.
