@@ -5,8 +5,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::render::{write_table, Output, Report, Tone};
+use crate::services::Proto;
 use crate::services::{self, Service};
-use crate::target::{PortQuery, PortWhat, Proto};
+use crate::target::{PortQuery, PortWhat};
 
 /// What `netdiag port` was asked.
 #[derive(Debug, Clone)]

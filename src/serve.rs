@@ -19,7 +19,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::duration::fmt_ms;
 use crate::explain;
 use crate::render::{kv_table, write_table, Output, Report};
-use crate::target::Proto;
+use crate::services::Proto;
 
 /// How often blocked threads look at the stop flag.
 const TICK: Duration = Duration::from_millis(200);

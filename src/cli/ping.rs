@@ -34,15 +34,15 @@ pub struct PingArgs {
     pub count: Option<u64>,
 
     /// Time between two pings to the same host [default: 1s]. Below 2ms needs root, as in ping.
-    #[arg(short = 'i', long, value_parser = crate::cli::duration_arg, value_name = "INTERVAL")]
+    #[arg(short = 'i', long, value_parser = crate::cli::args::duration_arg, value_name = "INTERVAL")]
     pub interval: Option<Duration>,
 
     /// How long to wait for each reply.
-    #[arg(short = 'W', long, value_parser = crate::cli::duration_arg, default_value = "2s", value_name = "TIMEOUT")]
+    #[arg(short = 'W', long, value_parser = crate::cli::args::duration_arg, default_value = "2s", value_name = "TIMEOUT")]
     pub timeout: Duration,
 
     /// Stop after this long, whatever is outstanding (with no -c, ping until then).
-    #[arg(short = 'w', long, value_parser = crate::cli::duration_arg, value_name = "DEADLINE")]
+    #[arg(short = 'w', long, value_parser = crate::cli::args::duration_arg, value_name = "DEADLINE")]
     pub deadline: Option<Duration>,
 
     /// ICMP data bytes per echo request (the packet is 8 bytes more, plus the IP header).

@@ -10,7 +10,8 @@ use clap::Args;
 use netdiag::exit::Outcome;
 use netdiag::probe::{self, HostPorts, ProbeRequest};
 use netdiag::render::Output;
-use netdiag::target::{Family, Host, HostSpec, PortList, Proto};
+use netdiag::services::Proto;
+use netdiag::target::{Family, HostSpec, PortList};
 
 /// The most addresses one CIDR block may expand to.
 const MAX_CIDR: u128 = 65_536;
@@ -37,7 +38,7 @@ pub struct ProbeArgs {
     pub ports: Option<String>,
 
     /// Seconds (0.5) or a duration (500ms) to wait for each answer.
-    #[arg(short, long, value_name = "DURATION", default_value = "1", value_parser = crate::cli::duration_arg)]
+    #[arg(short, long, value_name = "DURATION", default_value = "1", value_parser = crate::cli::args::duration_arg)]
     pub timeout: Duration,
 
     /// List every port of a range scan with its state and cause, not only the open ones.
@@ -49,7 +50,7 @@ pub struct ProbeArgs {
     pub count: Option<u32>,
 
     /// Pause between repeated probes (--count).
-    #[arg(short, long, value_name = "DURATION", default_value = "1", value_parser = crate::cli::duration_arg)]
+    #[arg(short, long, value_name = "DURATION", default_value = "1", value_parser = crate::cli::args::duration_arg)]
     pub interval: Duration,
 
     /// Show what the server says first (an SSH version, an SMTP greeting), read within the timeout.
@@ -153,26 +154,43 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         .as_deref()
         .is_some_and(|l| l == "-" || l.split(',').any(|item| item.trim().contains('-')));
     let mut scan = typed_range && ports.as_ref().is_some_and(|p| p.len() > 1);
-    for t in &args.targets {
-        let hosts: Vec<(Host, Option<u16>)> = match HostSpec::parse(t)? {
-            HostSpec::Target(t) => vec![(t.host, t.port)],
+    let specs = args
+        .targets
+        .iter()
+        .map(|t| HostSpec::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (typed, spec) in args.targets.iter().zip(&specs) {
+        let port = match spec {
+            HostSpec::Target(t) => t.port,
             HostSpec::Cidr(c) => {
-                let addrs = c.addresses(MAX_CIDR)?;
-                scan |= addrs.len() > 1;
-                addrs.into_iter().map(|a| (Host::Ip(a), None)).collect()
+                // Per block: a /16 is fine, a /8 by accident is not.
+                if c.len() > MAX_CIDR {
+                    bail!(
+                        "CIDR block {c} holds {} addresses, more than the limit of {MAX_CIDR}; use a longer prefix",
+                        c.len()
+                    );
+                }
+                scan |= c.len() > 1;
+                None
             }
         };
-        for (host, port) in hosts {
-            let list: Vec<u16> = match (port, &ports) {
-                (Some(p), _) => vec![p],
-                (None, Some(list)) => list.iter().collect(),
-                (None, None) => bail!(
-                    "no port for '{}': give HOST:PORT, [IPv6]:PORT, or a port list with -p (22,80,8000-8100)",
-                    netdiag::target::shown(t)
-                ),
-            };
-            targets.push(HostPorts { host, ports: list });
+        if port.is_none() && ports.is_none() {
+            bail!(
+                "no port for '{}': give HOST:PORT, [IPv6]:PORT, or a port list with -p (22,80,8000-8100)",
+                netdiag::target::shown(typed)
+            );
         }
+    }
+    for t in netdiag::target::expand_hosts(&specs, probe::MAX_PROBES as u128, false)? {
+        let list: Vec<u16> = match (t.port, &ports) {
+            (Some(p), _) => vec![p],
+            (None, Some(list)) => list.iter().collect(),
+            (None, None) => Vec::new(), // refused above
+        };
+        targets.push(HostPorts {
+            host: t.host,
+            ports: list,
+        });
     }
     let send = args
         .send

@@ -37,7 +37,7 @@ pub struct ServeArgs {
     pub bind: Vec<String>,
 
     /// Close a TCP connection after this long without data.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::cli::duration_arg)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::cli::args::duration_arg)]
     pub idle_timeout: Duration,
 
     /// At most this many TCP connections at once; further ones are accepted, closed at once and logged.
@@ -45,7 +45,7 @@ pub struct ServeArgs {
     pub max_conns: usize,
 
     /// Stop after this long (default: run until Ctrl-C).
-    #[arg(long, value_name = "DURATION", value_parser = crate::cli::duration_arg)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::args::duration_arg)]
     pub duration: Option<Duration>,
 
     /// Do not log each client; print only the listening lines and the summary.

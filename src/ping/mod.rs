@@ -25,7 +25,6 @@ pub mod packet;
 pub mod stats;
 mod tcp;
 
-use std::collections::HashSet;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -35,7 +34,7 @@ use serde::Serialize;
 use crate::explain::{self, Explanation, Verdict};
 use crate::lookup;
 use crate::render::{write_table, Output, Report, Tone};
-use crate::target::{Cidr, Family, Host, HostSpec, InputError};
+use crate::target::{self, Family, Host, HostSpec, InputError};
 
 pub use stats::{RttAccumulator, RttStats};
 
@@ -297,57 +296,25 @@ pub enum PingEvent<'a> {
 /// takes hosts (`--tcp-port` sets the TCP port).
 pub fn expand(specs: &[HostSpec], force: bool) -> Result<Vec<Host>, InputError> {
     let limit = if force { MAX_HOSTS_FORCED } else { MAX_HOSTS };
-    let too_many = |n: u128| {
-        InputError(if force {
-            format!("{n} hosts is more than netdiag ping handles ({MAX_HOSTS_FORCED}); use longer prefixes")
-        } else {
-            format!("{n} hosts is more than {MAX_HOSTS}; add --force to ping them all, or use longer prefixes")
-        })
-    };
-    let mut total: u128 = 0;
-    for s in specs {
-        total = total.saturating_add(match s {
-            HostSpec::Cidr(c) => c.len(),
-            HostSpec::Target(_) => 1,
-        });
-    }
+    let total = target::host_count(specs);
     if total > limit as u128 {
-        return Err(too_many(total));
+        return Err(InputError(if force {
+            format!("{total} hosts is more than netdiag ping handles ({MAX_HOSTS_FORCED}); use longer prefixes")
+        } else {
+            format!("{total} hosts is more than {MAX_HOSTS}; add --force to ping them all, or use longer prefixes")
+        }));
     }
-    let mut seen = HashSet::new();
     let mut hosts = Vec::new();
-    for s in specs {
-        match s {
-            HostSpec::Target(t) => {
-                if let Some(p) = t.port {
-                    return Err(InputError(format!(
-                        "ping takes hosts, not ports: '{t}' has port {p}; give the host alone (and --tcp-port {p} for a TCP ping)"
-                    )));
-                }
-                if seen.insert(t.host.clone()) {
-                    hosts.push(t.host.clone());
-                }
-            }
-            HostSpec::Cidr(c) => {
-                for ip in cidr_hosts(c, limit as u128)? {
-                    let h = Host::Ip(ip);
-                    if seen.insert(h.clone()) {
-                        hosts.push(h);
-                    }
-                }
-            }
+    for t in target::expand_hosts(specs, limit as u128, true)? {
+        if let Some(p) = t.port {
+            return Err(InputError(format!(
+                "ping takes hosts, not ports: '{t}' has port {p}; give the host alone (and --tcp-port {p} for a TCP ping)"
+            )));
         }
+        // expand_hosts dropped repeats already.
+        hosts.push(t.host);
     }
     Ok(hosts)
-}
-
-fn cidr_hosts(c: &Cidr, max: u128) -> Result<Vec<IpAddr>, InputError> {
-    let mut all = c.addresses(max)?;
-    if c.network.is_ipv4() && c.prefix <= 30 && all.len() >= 4 {
-        all.pop();
-        all.remove(0);
-    }
-    Ok(all)
 }
 
 /// Per-host state during a run (shared by the ICMP and TCP engines).

@@ -18,7 +18,8 @@ use serde::{Serialize, Serializer};
 
 use crate::explain::{self, Explanation, Verdict};
 use crate::services;
-use crate::target::{Family, Host, Proto};
+use crate::services::Proto;
+use crate::target::{Family, Host};
 
 pub use talk::{escape_bytes, parse_escapes, Reply};
 

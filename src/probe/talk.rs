@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::{PortResult, PortState, ProbeRequest, Reason};
-use crate::target::Proto;
+use crate::services::Proto;
 
 /// The most reply bytes kept.
 pub const MAX_REPLY: usize = 4096;

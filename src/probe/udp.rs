@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::talk::{contains, Reply, MAX_REPLY};
 use super::{PortResult, PortState, ProbeRequest, Reason};
-use crate::target::Proto;
+use crate::services::Proto;
 
 /// Probes each address, `batch` sockets at a time, and returns one result per address in order.
 pub fn probe(

@@ -4,7 +4,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::target::{shown, Family, InputError, PortList, Proto};
+use crate::services::Proto;
+use crate::target::{shown, Family, InputError, PortList};
 
 /// The kind of socket, in the order tables list them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
