@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::{DiagnoseReport, Step};
-use crate::explain::{self, Explanation, Verdict};
+use crate::explain;
 use crate::target::Family;
 
 /// What /etc/resolv.conf says.
@@ -138,16 +138,13 @@ fn hostname_steps() -> Vec<Step> {
             super::join_addrs(&addrs),
             Some(start.elapsed()),
         )),
-        Err(mut e) => {
-            e.fix = format!(
-                "add '127.0.1.1 {name}' to /etc/hosts, or a DNS record; some programs (sudo, mail) stall without it"
-            );
+        Err(e) => {
             steps.push(Step::warn(
                 "hostname",
                 tried,
                 "does not resolve".into(),
                 Some(start.elapsed()),
-                e,
+                explain::diagnose::hostname_unresolved(e, &name),
             ));
         }
     }
@@ -162,12 +159,7 @@ fn resolver_step() -> Step {
             tried,
             "missing".into(),
             None,
-            Explanation {
-                verdict: Verdict::Error,
-                code: "no-resolv-conf".into(),
-                cause: "there is no /etc/resolv.conf: the resolver falls back to a nameserver on 127.0.0.1".into(),
-                fix: "create /etc/resolv.conf with a 'nameserver' line, or start the local resolver".into(),
-            },
+            explain::diagnose::no_resolv_conf(),
         );
     };
     let rc = parse_resolv_conf(&text);
@@ -177,13 +169,7 @@ fn resolver_step() -> Step {
             tried,
             "no nameserver lines".into(),
             None,
-            Explanation {
-                verdict: Verdict::Error,
-                code: "no-nameserver".into(),
-                cause: "/etc/resolv.conf lists no nameserver: the resolver falls back to 127.0.0.1"
-                    .into(),
-                fix: "add a 'nameserver ADDRESS' line, or start a local resolver".into(),
-            },
+            explain::diagnose::no_nameserver(),
         );
     }
     let mut result = format!("nameservers {}", rc.nameservers.join(", "));
@@ -199,15 +185,7 @@ fn resolver_step() -> Step {
             tried,
             result,
             None,
-            Explanation {
-                verdict: Verdict::Error,
-                code: "too-many-nameservers".into(),
-                cause: format!(
-                    "{} nameservers are listed but the resolver uses only the first 3",
-                    rc.nameservers.len()
-                ),
-                fix: "keep the three you want first".into(),
-            },
+            explain::diagnose::too_many_nameservers(rc.nameservers.len()),
         );
     }
     Step::ok("resolver", tried, result, None)
@@ -220,11 +198,7 @@ fn loopback_step(ip: IpAddr, timeout: Duration) -> Step {
     let listener = match TcpListener::bind(SocketAddr::new(ip, 0)) {
         Ok(l) => l,
         Err(e) if ip.is_ipv6() => {
-            let mut x = explain::io_error(&e);
-            x.cause = format!("cannot use ::1: {}", x.cause);
-            x.fix =
-                "IPv6 looks disabled (net.ipv6.conf.lo.disable_ipv6); fine if you do not need it"
-                    .into();
+            let x = explain::diagnose::ipv6_loopback_unavailable(explain::io_error(&e));
             return Step::warn(
                 "loopback",
                 tried,
@@ -261,15 +235,9 @@ fn loopback_step(ip: IpAddr, timeout: Duration) -> Step {
             Some(start.elapsed()),
         ),
         Err(e) => {
-            let x = super::connect_error(&e, timeout, addr.port());
-            let down = if ip.is_ipv4() {
-                "lo is down? (ip link set lo up)"
-            } else {
-                ""
-            };
-            let mut x = x;
-            if !down.is_empty() {
-                x.fix = format!("{}; {down}", x.fix);
+            let mut x = super::connect_error(&e, timeout, addr.port());
+            if ip.is_ipv4() {
+                x = explain::diagnose::loopback_v4_failed(x);
             }
             Step::fail(
                 "loopback",
@@ -314,12 +282,7 @@ fn interfaces_step() -> Step {
             tried,
             "only loopback has an address".into(),
             None,
-            Explanation {
-                verdict: Verdict::Unreachable,
-                code: "no-address".into(),
-                cause: "no network interface other than loopback has an address: nothing beyond this machine can be reached".into(),
-                fix: "bring the interface up and configure it (ip link set DEV up; DHCP or ip addr add)".into(),
-            },
+            explain::diagnose::no_interface_address(),
         );
     }
     let n = shown.len();
@@ -391,16 +354,7 @@ fn route_steps() -> Vec<Step> {
     let v4 = read("/proc/net/route").and_then(|t| parse_default_route_v4(&t));
     let v6 = read("/proc/net/ipv6_route").and_then(|t| parse_default_route_v6(&t));
     let none = v4.is_none() && v6.is_none();
-    let no_route = |fam: &str| Explanation {
-        verdict: Verdict::Unreachable,
-        code: "no-default-route".into(),
-        cause: format!(
-            "no {fam} default route: only directly connected networks can be reached over {fam}"
-        ),
-        fix:
-            "add one (ip route add default via GATEWAY), or check DHCP / the network configuration"
-                .into(),
-    };
+    let no_route = explain::diagnose::no_default_route;
     let mut steps = Vec::new();
     let tried4 = "read /proc/net/route".to_string();
     match v4 {

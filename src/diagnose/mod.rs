@@ -78,47 +78,16 @@ pub fn parse_target(s: &str) -> Result<DiagnoseTarget, InputError> {
     })
 }
 
-/// How a step went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    /// Not fatal, but worth knowing (one address of several fails, ICMP blocked while TCP works).
-    Warn,
-    Fail,
-    Skipped,
-    /// Ctrl-C came while the step was waiting: it has no result.
-    Interrupted,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Warn => "warn",
-            Status::Fail => "FAIL",
-            Status::Skipped => "skipped",
-            Status::Interrupted => "interrupted",
-        }
-    }
-
-    fn tone(self) -> Tone {
-        match self {
-            Status::Ok => Tone::Good,
-            Status::Warn => Tone::Warn,
-            Status::Fail => Tone::Bad,
-            Status::Skipped => Tone::Dim,
-            Status::Interrupted => Tone::Warn,
-        }
-    }
-}
-
 /// One row: a step, what was tried, how it went.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub step: &'static str,
     pub tried: String,
-    pub status: Status,
+    /// `ok`, the failure's verdict (`closed`, `filtered`, ...), `skipped` or `interrupted`.
+    pub status: Verdict,
+    /// A failed step that does not decide the verdict: one address of several fails, ICMP is dropped while TCP
+    /// works. Shown as `warn`.
+    pub warning: bool,
     pub result: String,
     #[serde(serialize_with = "crate::duration::ser_opt_ms")]
     pub time: Option<Duration>,
@@ -130,7 +99,8 @@ impl Step {
         Step {
             step,
             tried,
-            status: Status::Ok,
+            status: Verdict::Ok,
+            warning: false,
             result,
             time,
             explanation: None,
@@ -147,7 +117,8 @@ impl Step {
         Step {
             step,
             tried,
-            status: Status::Fail,
+            status: e.verdict,
+            warning: false,
             result,
             time,
             explanation: Some(e),
@@ -162,20 +133,21 @@ impl Step {
         e: Explanation,
     ) -> Step {
         Step {
-            status: Status::Warn,
+            warning: true,
             ..Step::fail(step, tried, result, time, e)
         }
     }
 
-    /// A step that Ctrl-C cut short: no result, no cause.
+    /// A step that Ctrl-C cut short: no result yet.
     pub fn interrupted(step: &'static str, tried: String, time: Option<Duration>) -> Step {
         Step {
             step,
             tried,
-            status: Status::Interrupted,
+            status: Verdict::Interrupted,
+            warning: false,
             result: "interrupted (Ctrl-C)".into(),
             time,
-            explanation: None,
+            explanation: Some(explain::interrupted("the step had a result")),
         }
     }
 
@@ -183,46 +155,36 @@ impl Step {
         Step {
             step,
             tried,
-            status: Status::Skipped,
+            status: Verdict::Skipped,
+            warning: false,
             result: format!("skipped: {why}"),
             time: None,
             explanation: None,
         }
     }
-}
 
-/// The verdict of a walk: the verdict of the first failure (or `ok`), or `interrupted` when Ctrl-C cut the
-/// walk short.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportVerdict {
-    Verdict(Verdict),
-    Interrupted,
-}
+    /// True for a failure that decides the verdict (not a warning).
+    pub fn failed(&self) -> bool {
+        self.status.is_failure() && !self.warning
+    }
 
-impl ReportVerdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportVerdict::Verdict(v) => v.as_str(),
-            ReportVerdict::Interrupted => "interrupted",
+    /// `FAIL` or `warn` for a failed step, as the table shows it.
+    pub fn label(&self) -> Option<&'static str> {
+        match (self.status.is_failure(), self.warning) {
+            (false, _) => None,
+            (true, false) => Some("FAIL"),
+            (true, true) => Some("warn"),
         }
     }
-}
 
-impl PartialEq<Verdict> for ReportVerdict {
-    fn eq(&self, v: &Verdict) -> bool {
-        *self == ReportVerdict::Verdict(*v)
-    }
-}
-
-impl std::fmt::Display for ReportVerdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for ReportVerdict {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+    fn tone(&self) -> Tone {
+        match self.status {
+            Verdict::Ok => Tone::Good,
+            Verdict::Skipped => Tone::Dim,
+            Verdict::Interrupted => Tone::Warn,
+            _ if self.warning => Tone::Warn,
+            _ => Tone::Bad,
+        }
     }
 }
 
@@ -236,7 +198,7 @@ pub struct DiagnoseReport {
     pub ok: bool,
     /// `ok`, the verdict of the first failure (closed, filtered, unreachable, not-found, protocol, ...), or
     /// `interrupted` when Ctrl-C cut the walk short.
-    pub verdict: ReportVerdict,
+    pub verdict: Verdict,
     /// The step that failed first (or, when interrupted, the step Ctrl-C cut short).
     pub failed_step: Option<String>,
     /// One sentence: what works, or what fails and why.
@@ -249,11 +211,11 @@ impl DiagnoseReport {
     /// The report of a walk; `interrupted` when Ctrl-C cut it short, which makes the verdict `interrupted`
     /// whatever the steps found so far.
     fn finish(target: String, steps: Vec<Step>, interrupted: bool) -> DiagnoseReport {
-        let interrupted = interrupted || steps.iter().any(|s| s.status == Status::Interrupted);
+        let interrupted = interrupted || steps.iter().any(|s| s.status == Verdict::Interrupted);
         if interrupted {
             let at = steps
                 .iter()
-                .find(|s| s.status == Status::Interrupted)
+                .find(|s| s.status == Verdict::Interrupted)
                 .map(|s| s.step.to_string());
             let summary = match &at {
                 Some(step) => format!("{target}: interrupted (Ctrl-C) during {step}: no verdict"),
@@ -263,16 +225,16 @@ impl DiagnoseReport {
                 ok: false,
                 target,
                 steps,
-                verdict: ReportVerdict::Interrupted,
+                verdict: Verdict::Interrupted,
                 failed_step: at,
                 summary,
                 interrupted: true,
             };
         }
-        let first = steps.iter().find(|s| s.status == Status::Fail);
+        let first = steps.iter().find(|s| s.failed());
         let (verdict, failed_step, summary) = match first {
             None => {
-                let warns = steps.iter().filter(|s| s.status == Status::Warn).count();
+                let warns = steps.iter().filter(|s| s.warning).count();
                 let summary = match warns {
                     0 => format!("{target}: everything checked works"),
                     n => format!(
@@ -300,7 +262,7 @@ impl DiagnoseReport {
             ok: first.is_none(),
             target,
             steps,
-            verdict: ReportVerdict::Verdict(verdict),
+            verdict,
             failed_step,
             summary,
             interrupted: false,
@@ -312,18 +274,18 @@ impl Report for DiagnoseReport {
     fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
         let mut t = out.table(&["STEP", "TRIED", "RESULT", "TIME"]);
         for s in &self.steps {
-            let result = match (&s.status, &s.explanation) {
-                (Status::Ok | Status::Skipped, _) | (_, None) => s.result.clone(),
-                (_, Some(e)) => format!("{}: {} ({})", s.status.as_str(), s.result, e.code),
+            let result = match (s.label(), &s.explanation) {
+                (Some(label), Some(e)) => format!("{label}: {} ({})", s.result, e.code),
+                _ => s.result.clone(),
             };
             t.add_row(vec![
                 out.cell(s.step, Tone::Plain),
                 out.cell(&s.tried, Tone::Plain),
-                out.cell(result, s.status.tone()),
+                out.cell(result, s.tone()),
                 out.num(s.time.map_or("-".to_string(), fmt_ms)),
             ]);
         }
-        let verdict = if self.verdict == ReportVerdict::Interrupted {
+        let verdict = if self.verdict == Verdict::Interrupted {
             let at = self
                 .failed_step
                 .as_deref()
@@ -354,19 +316,13 @@ impl Report for DiagnoseReport {
         let explained: Vec<&Step> = self
             .steps
             .iter()
-            .filter(|s| matches!(s.status, Status::Fail | Status::Warn) && s.explanation.is_some())
+            .filter(|s| s.status.is_failure() && s.explanation.is_some())
             .collect();
         for s in explained {
-            if let Some(e) = &s.explanation {
-                let tone = s.status.tone();
+            if let (Some(e), Some(label)) = (&s.explanation, s.label()) {
+                let tone = s.tone();
                 writeln!(w)?;
-                writeln!(
-                    w,
-                    "{} {}: {}",
-                    s.step,
-                    s.status.as_str(),
-                    out.paint(&e.cause, tone)
-                )?;
+                writeln!(w, "{} {label}: {}", s.step, out.paint(&e.cause, tone))?;
                 if !e.fix.is_empty() {
                     writeln!(w, "  fix: {}", e.fix)?;
                 }
@@ -435,12 +391,22 @@ enum Reach {
     Interrupted,
 }
 
-/// Why a step did not run: `interrupted`, or `no address to connect to`.
-fn not_run(why_not: &str, what: &str) -> String {
-    if why_not == "interrupted" {
-        why_not.to_string()
-    } else {
-        format!("{why_not} to {what}")
+/// Why the reach and connect steps did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotRun {
+    /// The name gave no address.
+    NoAddress,
+    /// Ctrl-C came first.
+    Interrupted,
+}
+
+impl NotRun {
+    /// `interrupted`, or `no address to connect to`.
+    fn why(self, what: &str) -> String {
+        match self {
+            NotRun::Interrupted => Verdict::Interrupted.to_string(),
+            NotRun::NoAddress => format!("no address to {what}"),
+        }
     }
 }
 
@@ -471,9 +437,9 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
         })
     };
     let why_not = if addrs.is_empty() {
-        "no address"
+        NotRun::NoAddress
     } else {
-        "interrupted"
+        NotRun::Interrupted
     };
     reach_rows(&reach, &addrs, &targets, why_not, &mut steps);
     let connected = connect_rows(req, &targets, &connects, &reach, why_not, &mut steps);
@@ -495,14 +461,14 @@ fn reach_rows(
     reach: &Option<Result<Vec<Reach>, String>>,
     addrs: &[IpAddr],
     targets: &[SocketAddr],
-    why_not: &str,
+    why_not: NotRun,
     steps: &mut Vec<Step>,
 ) {
     match reach {
         None => steps.push(Step::skipped(
             "reach",
             "ICMP echo".into(),
-            not_run(why_not, "reach"),
+            why_not.why("reach"),
         )),
         Some(Err(why)) => steps.push(Step::skipped(
             "reach",
@@ -533,7 +499,7 @@ fn connect_rows(
     targets: &[SocketAddr],
     connects: &[Option<crate::probe::PortResult>],
     reach: &Option<Result<Vec<Reach>, String>>,
-    why_not: &str,
+    why_not: NotRun,
     steps: &mut Vec<Step>,
 ) -> Option<SocketAddr> {
     let t = &req.target;
@@ -542,7 +508,7 @@ fn connect_rows(
         steps.push(Step::skipped(
             "connect",
             format!("TCP port {}", t.port),
-            not_run(why_not, "connect to"),
+            why_not.why("connect to"),
         ));
     }
     let any_open = connects
@@ -565,7 +531,7 @@ fn connect_rows(
             ));
             continue;
         };
-        if r.state == crate::probe::PortState::NotScanned {
+        if r.state == crate::probe::PortState::Interrupted {
             // Ctrl-C came before the connect had an answer or its deadline: no result, no errno.
             steps.push(Step::interrupted("connect", tried, None));
             continue;
@@ -650,14 +616,11 @@ fn connect_explanation(
     });
     if e.verdict == Verdict::Filtered {
         // One wording for every deadline, naming it: "no answer within 1.000 s: ...".
-        e = explain::timeout(timeout);
-        if pinged {
-            e.cause = format!(
-                "no answer within {}, although the host answers ping: a firewall is dropping the packets to port {port}",
-                fmt_ms(timeout)
-            );
-            e.fix = format!("open port {port} in the firewall (on the host or on the way), or check that the service listens on this address");
-        }
+        e = if pinged {
+            explain::diagnose::filtered_but_pings(timeout, port)
+        } else {
+            explain::timeout(timeout)
+        };
     }
     explain::on_port(e, port)
 }
@@ -687,12 +650,12 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
                 Some(h) if h.alive() => {
                     Reach::Replied(h.replies.first().map_or(Duration::ZERO, |r| r.rtt))
                 }
-                Some(h) if h.status == crate::ping::HostStatus::Interrupted => Reach::Interrupted,
-                Some(h) => Reach::NoReply(h.error.clone().unwrap_or_else(|| {
-                    let mut e = explain::timeout(req.timeout);
-                    e.cause = format!("no echo reply within {}", fmt_ms(req.timeout));
-                    e
-                })),
+                Some(h) if h.status == Verdict::Interrupted => Reach::Interrupted,
+                Some(h) => Reach::NoReply(
+                    h.error
+                        .clone()
+                        .unwrap_or_else(|| explain::diagnose::no_echo_reply(req.timeout)),
+                ),
                 None => Reach::NoReply(explain::timeout(req.timeout)),
             },
         )
@@ -884,7 +847,7 @@ mod tests {
         ];
         let r = DiagnoseReport::finish("x:1".into(), steps, false);
         assert!(!r.ok && r.interrupted);
-        assert_eq!(r.verdict, ReportVerdict::Interrupted);
+        assert_eq!(r.verdict, Verdict::Interrupted);
         assert_eq!(r.failed_step.as_deref(), Some("connect"));
         let text = Output::plain(crate::render::Format::Table).to_string(&r);
         assert!(

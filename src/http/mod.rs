@@ -319,19 +319,19 @@ pub fn fetch(req: &HttpRequest) -> HttpReport {
         let next = match url.join(&next) {
             Ok(u) => u,
             Err(e) => {
-                error = Some(redirect_error("bad-location", &e.0));
+                error = Some(explain::http::redirect("bad-location", &e.0));
                 break;
             }
         };
         if hops.len() > req.max_redirects {
-            error = Some(redirect_error(
+            error = Some(explain::http::redirect(
                 "too-many-redirects",
                 &format!("more than {} redirects", req.max_redirects),
             ));
             break;
         }
         if !visited.insert(next.to_string()) {
-            error = Some(redirect_error(
+            error = Some(explain::http::redirect(
                 "redirect-loop",
                 &format!("redirect loop: {next} was already visited"),
             ));
@@ -340,15 +340,6 @@ pub fn fetch(req: &HttpRequest) -> HttpReport {
         url = next;
     }
     conclude(req, hops, body, error)
-}
-
-fn redirect_error(code: &str, cause: &str) -> Explanation {
-    Explanation {
-        verdict: Verdict::Protocol,
-        code: code.into(),
-        cause: cause.into(),
-        fix: "check the server's redirect rules (the Location headers above)".into(),
-    }
 }
 
 fn conclude(
@@ -372,7 +363,7 @@ fn conclude(
     let error = redirect_err.or_else(|| last.error.clone()).or_else(|| {
         last.response
             .as_ref()
-            .and_then(|h| explain::http_status(h.status))
+            .and_then(|h| explain::http::status(h.status))
     });
     let mut summary = match &last.response {
         Some(h) if h.reason.is_empty() => h.status.to_string(),

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::packet::{self, IcmpErrorKind, Parsed, TOKEN_LEN};
+use super::packet::{self, Parsed, TOKEN_LEN};
 use super::{HostState, IcmpErrorReport, PingEvent, PingRequest, ReplyRecord, Schedule};
 use crate::explain;
+use crate::explain::icmp::Message;
 use crate::interrupt;
 
 /// Why the sockets could not be opened.
@@ -785,9 +786,11 @@ impl Engine {
                     let report = IcmpErrorReport {
                         from,
                         seq,
-                        icmp_type: type_name(kind),
-                        code,
-                        message: packet::describe_error(kind, code, sock.v6),
+                        message: Message {
+                            v6: sock.v6,
+                            icmp_type: kind.icmp_type(sock.v6),
+                            code,
+                        },
                     };
                     on_event(&PingEvent::IcmpError {
                         host: &h.label,
@@ -798,15 +801,6 @@ impl Engine {
                 }
             }
         }
-    }
-}
-
-fn type_name(k: IcmpErrorKind) -> &'static str {
-    match k {
-        IcmpErrorKind::DestinationUnreachable => "destination-unreachable",
-        IcmpErrorKind::TimeExceeded => "time-exceeded",
-        IcmpErrorKind::PacketTooBig => "packet-too-big",
-        IcmpErrorKind::ParameterProblem => "parameter-problem",
     }
 }
 
@@ -843,6 +837,7 @@ pub(super) fn ppoll(fds: &mut [libc::pollfd], d: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ping::packet::IcmpErrorKind;
 
     fn reply(id: u16, seq: u16, token: Option<[u8; 8]>) -> Parsed {
         Parsed::EchoReply {

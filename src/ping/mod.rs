@@ -132,55 +132,26 @@ pub struct ReplyRecord {
     pub refused: Option<bool>,
 }
 
-/// An ICMP error received for one of our echo requests.
-#[derive(Debug, Clone, Serialize)]
+/// An ICMP error received for one of our echo requests. JSON: `{from, seq, type, code, name}`, the type and
+/// code as on the wire and the name as the explanation's code says it (`host-unreachable`).
+#[derive(Debug, Clone)]
 pub struct IcmpErrorReport {
     /// The router or host that sent the error.
     pub from: IpAddr,
     pub seq: u16,
-    pub icmp_type: &'static str,
-    pub code: u8,
-    pub message: &'static str,
+    pub message: explain::icmp::Message,
 }
 
-/// How a host did: a verdict (`ok`, `filtered`, `unreachable`, ...), or `interrupted` when Ctrl-C came while
-/// its echo requests were still waiting for their replies (or before any was sent), so nothing is known yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostStatus {
-    Verdict(Verdict),
-    Interrupted,
-}
-
-impl HostStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HostStatus::Verdict(v) => v.as_str(),
-            HostStatus::Interrupted => "interrupted",
-        }
-    }
-}
-
-impl From<Verdict> for HostStatus {
-    fn from(v: Verdict) -> HostStatus {
-        HostStatus::Verdict(v)
-    }
-}
-
-impl PartialEq<Verdict> for HostStatus {
-    fn eq(&self, v: &Verdict) -> bool {
-        *self == HostStatus::Verdict(*v)
-    }
-}
-
-impl std::fmt::Display for HostStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for HostStatus {
+impl Serialize for IcmpErrorReport {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("IcmpErrorReport", 5)?;
+        st.serialize_field("from", &self.from)?;
+        st.serialize_field("seq", &self.seq)?;
+        st.serialize_field("type", &self.message.icmp_type)?;
+        st.serialize_field("code", &self.message.code)?;
+        st.serialize_field("name", self.message.name())?;
+        st.end()
     }
 }
 
@@ -191,8 +162,8 @@ pub struct HostResult {
     pub host: String,
     pub address: Option<IpAddr>,
     /// `ok` when at least one reply came back; otherwise why not, or `interrupted` when Ctrl-C came while
-    /// its echo requests were still within their reply window.
-    pub status: HostStatus,
+    /// its echo requests were still within their reply window (or before any was sent).
+    pub status: Verdict,
     /// Echo requests whose outcome is known: answered, or unanswered for the whole reply window.
     pub sent: u64,
     /// Echo requests sent but still within their reply window when Ctrl-C came: neither received nor lost.
@@ -579,7 +550,7 @@ fn build_report(
     let alive = results.iter().filter(|h| h.alive()).count();
     let unfinished = results
         .iter()
-        .filter(|h| h.status == HostStatus::Interrupted)
+        .filter(|h| h.status == Verdict::Interrupted)
         .count();
     PingReport {
         method,
@@ -600,41 +571,24 @@ fn host_result(h: HostState, timeout: Duration, interrupted: bool) -> HostResult
     // Probes still in their reply window at Ctrl-C are neither received nor lost.
     let sent = h.sent.saturating_sub(h.unfinished);
     let (status, error) = if h.received > 0 {
-        (Verdict::Ok.into(), None)
+        (Verdict::Ok, None)
     } else if let Some(e) = h.resolve_error {
-        (e.verdict.into(), Some(e))
+        (e.verdict, Some(e))
     } else if let Some(ie) = &h.icmp_error {
-        (
-            Verdict::Unreachable.into(),
-            Some(Explanation {
-                verdict: Verdict::Unreachable,
-                code: format!("ICMP {} code {}", ie.icmp_type, ie.code),
-                cause: format!("{} reports: {}", ie.from, ie.message),
-                fix: if ie.icmp_type == "time-exceeded" {
-                    "the packets ran out of hops: a routing loop, or a --ttl too small for the path"
-                        .into()
-                } else {
-                    "check that the host is up and the routes toward it (netdiag diagnose)".into()
-                },
-            }),
-        )
+        let e = explain::icmp::error(ie.message, ie.from, h.addr);
+        (e.verdict, Some(e))
     } else if let Some(e) = h.send_error {
-        (e.verdict.into(), Some(e))
+        (e.verdict, Some(e))
     } else if interrupted && (h.unfinished > 0 || h.sent == 0) {
         // Not finished: what is known so far says nothing about the host.
-        (HostStatus::Interrupted, None)
-    } else if h.sent == 0 {
         (
-            Verdict::Error.into(),
-            Some(Explanation {
-                verdict: Verdict::Error,
-                code: "not-sent".into(),
-                cause: "nothing was sent to this host".into(),
-                fix: String::new(),
-            }),
+            Verdict::Interrupted,
+            Some(explain::ping::interrupted(h.unfinished, sent)),
         )
+    } else if h.sent == 0 {
+        (Verdict::Error, Some(explain::ping::not_sent()))
     } else {
-        (Verdict::Filtered.into(), Some(explain::timeout(timeout)))
+        (Verdict::Filtered, Some(explain::timeout(timeout)))
     };
     HostResult {
         loss_percent: stats::loss_percent(sent, h.received),
@@ -650,19 +604,6 @@ fn host_result(h: HostState, timeout: Duration, interrupted: bool) -> HostResult
         icmp_error: h.icmp_error,
         error,
         replies: h.replies,
-    }
-}
-
-/// Why a host has no status yet: Ctrl-C came while its echo requests were waiting (or before any was sent).
-fn interrupted_detail(h: &HostResult) -> String {
-    let waiting = match h.unfinished {
-        0 => "Ctrl-C came before a ping was sent".to_string(),
-        1 => "Ctrl-C came while 1 ping still waited for its answer".to_string(),
-        n => format!("Ctrl-C came while {n} pings still waited for their answers"),
-    };
-    match h.sent {
-        0 => waiting,
-        n => format!("{waiting}; {n} earlier got no answer"),
     }
 }
 
@@ -730,7 +671,12 @@ pub fn reply_line(address: IpAddr, r: &ReplyRecord) -> String {
 
 /// The line for an ICMP error: `From 10.0.0.1 icmp_seq=1 Destination Host Unreachable`.
 pub fn error_line(e: &IcmpErrorReport) -> String {
-    format!("From {} icmp_seq={} {}", e.from, e.seq, e.message)
+    format!(
+        "From {} icmp_seq={} {}",
+        e.from,
+        e.seq,
+        e.message.ping_words()
+    )
 }
 
 impl PingReport {
@@ -774,10 +720,12 @@ impl PingReport {
                 r.min_ms, r.avg_ms, r.max_ms, r.mdev_ms
             )?;
         }
-        if let Some(e) = &h.error {
-            writeln!(w, "{}: {} ({})", h.status, e.sentence(), e.code)?;
-        } else if h.status == HostStatus::Interrupted {
-            writeln!(w, "{}: {}", h.status, interrupted_detail(h))?;
+        match &h.error {
+            Some(e) if h.status == Verdict::Interrupted => {
+                writeln!(w, "{}: {}", h.status, e.cause)?
+            }
+            Some(e) => writeln!(w, "{}: {} ({})", h.status, e.sentence(), e.code)?,
+            None => {}
         }
         if self.interrupted {
             writeln!(w, "interrupted: statistics so far")?;
@@ -802,7 +750,7 @@ impl Report for PingReport {
         for h in shown {
             let tone = if h.alive() {
                 Tone::Good
-            } else if h.status == HostStatus::Interrupted {
+            } else if h.status == Verdict::Interrupted {
                 Tone::Warn
             } else {
                 Tone::Bad
@@ -815,7 +763,6 @@ impl Report for PingReport {
             let r = h.rtt;
             let detail = match (&h.error, h.duplicates) {
                 (Some(e), _) => e.cause.clone(),
-                (None, _) if h.status == HostStatus::Interrupted => interrupted_detail(h),
                 (None, d) if d > 0 => format!("+{d} duplicates"),
                 _ => String::new(),
             };
@@ -1065,19 +1012,17 @@ mod tests {
         waiting.sent = 3;
         waiting.unfinished = 1;
         let h = host_result(waiting, Duration::from_secs(3), true);
-        assert_eq!(h.status, HostStatus::Interrupted);
+        assert_eq!(h.status, Verdict::Interrupted);
         assert_eq!((h.sent, h.unfinished, h.loss_percent), (2, 1, 100.0));
-        assert!(h.error.is_none());
+        assert!(h.error.unwrap().cause.contains("1 ping still waited"));
         let never = HostState::new("10.0.0.3".into(), Ok(IpAddr::from([10, 0, 0, 3])));
         let h = host_result(never, Duration::from_secs(3), true);
-        assert_eq!(h.status, HostStatus::Interrupted);
+        assert_eq!(h.status, Verdict::Interrupted);
         // Every window ended before Ctrl-C: that is a real loss.
         let mut lost = HostState::new("10.0.0.4".into(), Ok(IpAddr::from([10, 0, 0, 4])));
         lost.sent = 2;
         let h = host_result(lost, Duration::from_secs(3), true);
         assert_eq!(h.status, Verdict::Filtered);
-        let j = serde_json::to_value(HostStatus::Interrupted).unwrap();
-        assert_eq!(j, "interrupted");
     }
 
     #[test]

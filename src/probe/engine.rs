@@ -32,7 +32,7 @@ pub struct Done {
 
 impl Done {
     const NOT_SCANNED: Done = Done {
-        state: PortState::NotScanned,
+        state: PortState::Interrupted,
         reason: Reason::None,
         latency_us: 0,
     };
@@ -83,7 +83,7 @@ pub struct Config {
     pub graceful_close: bool,
 }
 
-/// The result of a run: one `Done` per item (`NotScanned` when interrupted first), and whether Ctrl-C stopped it.
+/// The result of a run: one `Done` per item (`Interrupted` when Ctrl-C came first), and whether Ctrl-C stopped it.
 pub struct Outcome {
     pub done: Vec<Done>,
     pub interrupted: bool,
@@ -143,7 +143,10 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
         Err(e) => {
             // epoll itself failed: no probe of that thread can be trusted; say so on each remaining port.
             let code = e.raw_os_error().unwrap_or(libc::EIO);
-            for d in done.iter_mut().filter(|d| d.state == PortState::NotScanned) {
+            for d in done
+                .iter_mut()
+                .filter(|d| d.state == PortState::Interrupted)
+            {
                 *d = Done {
                     state: PortState::Error,
                     reason: Reason::Errno(code),
@@ -168,7 +171,7 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
             }
         });
     }
-    let interrupted = done.iter().any(|d| d.state == PortState::NotScanned);
+    let interrupted = done.iter().any(|d| d.state == PortState::Interrupted);
     Outcome { done, interrupted }
 }
 

@@ -40,9 +40,8 @@ pub enum PortState {
     Unreachable,
     /// Anything else (a local error).
     Error,
-    /// Not probed: the run was interrupted first.
-    #[serde(rename = "not-scanned")]
-    NotScanned,
+    /// Not probed: Ctrl-C came first.
+    Interrupted,
 }
 
 impl PortState {
@@ -54,7 +53,7 @@ impl PortState {
             PortState::OpenFiltered => "open|filtered",
             PortState::Unreachable => "unreachable",
             PortState::Error => "error",
-            PortState::NotScanned => "not-scanned",
+            PortState::Interrupted => "interrupted",
         }
     }
 }
@@ -101,38 +100,10 @@ impl Reason {
             Reason::None => None,
             Reason::Errno(code) => Some(explain::errno(code)),
             Reason::Timeout(t) => Some(explain::timeout(t)),
-            Reason::SelfConnect => Some(Explanation {
-                verdict: Verdict::Closed,
-                code: "self-connect".into(),
-                cause: "nothing listens on that port: the connection looped back to its own socket (the kernel \
-                        picked the target port as the source port), which is not a server"
-                    .into(),
-                fix: "this is not an open port; start the service if one should listen there".into(),
-            }),
-            Reason::CrossConnect => Some(Explanation {
-                verdict: Verdict::Closed,
-                code: "self-connect".into(),
-                cause: "nothing listens on that port: the connection reached another of netdiag's own probe \
-                        sockets (TCP simultaneous open), which is not a server"
-                    .into(),
-                fix: "this is not an open port; start the service if one should listen there".into(),
-            }),
-            Reason::NoReply(t) => Some(Explanation {
-                verdict: Verdict::Filtered,
-                code: "no-reply".into(),
-                cause: format!(
-                    "no reply and no refusal within {}: a UDP service may be listening and ignoring this \
-                     payload, or a firewall drops the packets",
-                    crate::duration::fmt_ms(t)
-                ),
-                fix: "send a payload the service answers (--send), or check firewalls on the way".into(),
-            }),
-            Reason::Unexpected => Some(Explanation {
-                verdict: Verdict::Protocol,
-                code: "unexpected-reply".into(),
-                cause: "unexpected reply: the reply did not contain the expected text (or nothing came back in time)".into(),
-                fix: "check what is listening on that port and what it answers (see the reply)".into(),
-            }),
+            Reason::SelfConnect => Some(explain::probe::self_connect()),
+            Reason::CrossConnect => Some(explain::probe::cross_connect()),
+            Reason::NoReply(t) => Some(explain::probe::no_reply(t)),
+            Reason::Unexpected => Some(explain::probe::unexpected_reply()),
         }
     }
 
@@ -263,7 +234,13 @@ pub fn connect_once(addr: SocketAddr, timeout: Duration) -> PortResult {
         .into_iter()
         .next()
         .unwrap_or_else(|| {
-            PortResult::new(&host, addr, Proto::Tcp, PortState::NotScanned, Reason::None)
+            PortResult::new(
+                &host,
+                addr,
+                Proto::Tcp,
+                PortState::Interrupted,
+                Reason::None,
+            )
         });
     r.host = host;
     r
@@ -382,8 +359,7 @@ pub struct Counts {
     pub open_filtered: usize,
     pub unreachable: usize,
     pub error: usize,
-    #[serde(rename = "not-scanned")]
-    pub not_scanned: usize,
+    pub interrupted: usize,
 }
 
 impl Counts {
@@ -395,7 +371,7 @@ impl Counts {
             PortState::OpenFiltered => self.open_filtered += 1,
             PortState::Unreachable => self.unreachable += 1,
             PortState::Error => self.error += 1,
-            PortState::NotScanned => self.not_scanned += 1,
+            PortState::Interrupted => self.interrupted += 1,
         }
     }
 
@@ -408,7 +384,7 @@ impl Counts {
             ("open|filtered", self.open_filtered),
             ("unreachable", self.unreachable),
             ("error", self.error),
-            ("not scanned", self.not_scanned),
+            ("interrupted", self.interrupted),
         ]
         .into_iter()
         .filter(|(_, n)| *n > 0)
@@ -561,7 +537,7 @@ pub fn probe_observed(
         }
     }
     report.interrupted = crate::interrupt::requested()
-        || report.summary.iter().any(|s| s.counts.not_scanned > 0)
+        || report.summary.iter().any(|s| s.counts.interrupted > 0)
         || report.summary.len() < plan.len();
     report.elapsed = started.elapsed();
     Ok(report)
@@ -627,14 +603,14 @@ fn run_engine(
             for (pi, d) in out.done[k * n..(k + 1) * n].iter().enumerate() {
                 counts.add(d.state);
                 let r = from_done(host, SocketAddr::new(*addr, ports[pi]), d);
-                if listed(&r) && d.state != PortState::NotScanned {
+                if listed(&r) && d.state != PortState::Interrupted {
                     report.results.push(r);
                 }
             }
             report.summary.push(Summary {
                 host: host.clone(),
                 address: *addr,
-                probed: n - counts.not_scanned,
+                probed: n - counts.interrupted,
                 counts,
             });
         }
@@ -717,7 +693,7 @@ fn attempt(sa: SocketAddr, req: &ProbeRequest) -> PortResult {
             .into_iter()
             .next()
             .unwrap_or_else(|| {
-                PortResult::new("", sa, Proto::Udp, PortState::NotScanned, Reason::None)
+                PortResult::new("", sa, Proto::Udp, PortState::Interrupted, Reason::None)
             })
     } else if req.banner || req.send.is_some() {
         talk::exchange(sa, req)
@@ -752,7 +728,7 @@ impl ProbeReport {
         let mut counts = Counts::default();
         for r in rs {
             counts.add(r.state);
-            if listed(&r) && r.state != PortState::NotScanned {
+            if listed(&r) && r.state != PortState::Interrupted {
                 self.results.push(r);
             }
         }

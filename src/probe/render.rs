@@ -14,7 +14,7 @@ fn tone(r: &PortResult) -> Tone {
     match r.state {
         PortState::Open if r.ok => Tone::Good,
         PortState::Open | PortState::OpenFiltered => Tone::Warn,
-        PortState::NotScanned => Tone::Dim,
+        PortState::Interrupted => Tone::Dim,
         _ => Tone::Bad,
     }
 }

@@ -94,7 +94,7 @@ fn probe_batch(addrs: &[SocketAddr], req: &ProbeRequest) -> Vec<PortResult> {
         .map(|(p, a)| match p {
             Pending::Done(r) => r,
             Pending::Waiting(..) if crate::interrupt::requested() => {
-                result(*a, PortState::NotScanned, Reason::None)
+                result(*a, PortState::Interrupted, Reason::None)
             }
             Pending::Waiting(..) => {
                 let reason = if req.expect.is_some() {

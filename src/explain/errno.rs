@@ -1,0 +1,315 @@
+//! Socket errnos and I/O errors.
+
+use std::io;
+
+use super::{Explanation, Verdict};
+
+/// Explains an errno value from a socket call.
+pub fn errno(code: i32) -> Explanation {
+    use Verdict::*;
+    let (v, name, cause, fix) = match code {
+        libc::ECONNREFUSED => (
+            Closed,
+            "ECONNREFUSED",
+            "connection refused: the host is up but nothing listens on that port",
+            "is the service running, or bound to 127.0.0.1 only?",
+        ),
+        libc::ETIMEDOUT => (
+            Filtered,
+            "ETIMEDOUT",
+            "no answer before the deadline: a firewall is probably dropping the packets, or the host is down",
+            "check firewalls on the way and that the host is up",
+        ),
+        libc::EHOSTUNREACH => (
+            Unreachable,
+            "EHOSTUNREACH",
+            "host unreachable: a router (or this machine) reports that the host cannot be reached",
+            "check that the host is up and that the address is right",
+        ),
+        libc::ENETUNREACH => (
+            Unreachable,
+            "ENETUNREACH",
+            "network unreachable: this machine has no route to that network",
+            "check the routing table (ip route) and the default gateway",
+        ),
+        libc::EADDRNOTAVAIL => (
+            Unreachable,
+            "EADDRNOTAVAIL",
+            "address not available: the address cannot be used from here (no local address of that family, or no free local port)",
+            "check the address family and local interfaces",
+        ),
+        libc::ENETDOWN => (
+            Unreachable,
+            "ENETDOWN",
+            "network is down: the interface toward that network is down",
+            "bring the interface up (ip link)",
+        ),
+        libc::ECONNRESET => (
+            Reset,
+            "ECONNRESET",
+            "connection reset by peer: the other side closed the connection abruptly",
+            "the server may have crashed, rejected the request or hit a limit; check its logs",
+        ),
+        libc::ECONNABORTED => (
+            Reset,
+            "ECONNABORTED",
+            "connection aborted on this machine",
+            "retry; check local firewall rules",
+        ),
+        libc::EPIPE => (
+            Reset,
+            "EPIPE",
+            "broken pipe: the peer closed the connection while data was still being sent",
+            "the server stopped reading; check its limits and logs",
+        ),
+        libc::EACCES => (
+            Denied,
+            "EACCES",
+            "permission denied: this machine refuses the operation (a firewall rule, or a privileged port or socket type)",
+            "run with the needed privilege (root or CAP_NET_RAW) or check local firewall rules",
+        ),
+        libc::EPERM => (
+            Denied,
+            "EPERM",
+            "operation not permitted: a local firewall rule or missing privilege blocked it",
+            "check local firewall rules (nft list ruleset) or run with CAP_NET_RAW",
+        ),
+        libc::EADDRINUSE => (
+            Denied,
+            "EADDRINUSE",
+            "address already in use: another socket is bound to that address and port",
+            "stop the other program (netdiag sockets -l -p shows who) or choose another port",
+        ),
+        libc::EMFILE => (
+            Denied,
+            "EMFILE",
+            "too many open files: this process reached its open-files limit",
+            "raise the limit (ulimit -n) or lower the concurrency",
+        ),
+        libc::ENFILE => (
+            Denied,
+            "ENFILE",
+            "too many open files in the system",
+            "close other programs or raise fs.file-max",
+        ),
+        libc::ENOBUFS | libc::ENOMEM => (
+            Denied,
+            "ENOBUFS",
+            "out of buffer space or memory in the kernel",
+            "lower the concurrency or rate",
+        ),
+        libc::EAFNOSUPPORT => (
+            Unreachable,
+            "EAFNOSUPPORT",
+            "address family not supported: IPv6 (or IPv4) is disabled on this machine",
+            "use the other address family (-4 or -6)",
+        ),
+        libc::EPROTO => (
+            Protocol,
+            "EPROTO",
+            "protocol error reported by the kernel",
+            "",
+        ),
+        libc::EINPROGRESS | libc::EALREADY | libc::EAGAIN => (
+            Filtered,
+            "EINPROGRESS",
+            "the operation did not complete in time",
+            "",
+        ),
+        _ => (Error, "", "", ""),
+    };
+    if v == Error {
+        let msg = io::Error::from_raw_os_error(code).to_string();
+        return Explanation {
+            verdict: Error,
+            code: format!("errno {code}"),
+            cause: msg.to_lowercase(),
+            fix: String::new(),
+        };
+    }
+    Explanation::new(v, name, cause, fix)
+}
+
+/// Explains an I/O error: its errno when it has one, its kind otherwise.
+pub fn io_error(e: &io::Error) -> Explanation {
+    if let Some(code) = e.raw_os_error() {
+        return errno(code);
+    }
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => errno(libc::ETIMEDOUT),
+        io::ErrorKind::ConnectionRefused => errno(libc::ECONNREFUSED),
+        io::ErrorKind::ConnectionReset => errno(libc::ECONNRESET),
+        io::ErrorKind::ConnectionAborted => errno(libc::ECONNABORTED),
+        io::ErrorKind::BrokenPipe => errno(libc::EPIPE),
+        io::ErrorKind::PermissionDenied => errno(libc::EACCES),
+        io::ErrorKind::AddrInUse => errno(libc::EADDRINUSE),
+        io::ErrorKind::AddrNotAvailable => errno(libc::EADDRNOTAVAIL),
+        io::ErrorKind::UnexpectedEof => Explanation::new(
+            Verdict::Reset,
+            "EOF",
+            "the peer closed the connection before answering in full",
+            "the server may have crashed or rejected the request; check its logs",
+        ),
+        _ => Explanation::new(Verdict::Error, "error", e.to_string(), ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::*;
+    use std::io;
+
+    #[test]
+    fn refused_is_closed_with_a_hint() {
+        let e = errno(libc::ECONNREFUSED);
+        assert_eq!(e.verdict, Verdict::Closed);
+        assert_eq!(e.code, "ECONNREFUSED");
+        assert!(e.cause.contains("nothing listens"));
+        assert!(e.fix.contains("127.0.0.1"));
+    }
+
+    #[test]
+    fn unreachable_family() {
+        for (code, name) in [
+            (libc::EHOSTUNREACH, "EHOSTUNREACH"),
+            (libc::ENETUNREACH, "ENETUNREACH"),
+            (libc::EADDRNOTAVAIL, "EADDRNOTAVAIL"),
+        ] {
+            let e = errno(code);
+            assert_eq!(e.verdict, Verdict::Unreachable, "{name}");
+            assert_eq!(e.code, name);
+        }
+        assert!(errno(libc::ENETUNREACH).fix.contains("route"));
+    }
+
+    #[test]
+    fn resets_and_pipes() {
+        assert_eq!(errno(libc::ECONNRESET).verdict, Verdict::Reset);
+        assert_eq!(errno(libc::EPIPE).code, "EPIPE");
+    }
+
+    #[test]
+    fn local_refusals() {
+        assert_eq!(errno(libc::EACCES).verdict, Verdict::Denied);
+        assert!(errno(libc::EPERM).cause.contains("firewall"));
+        assert!(errno(libc::EADDRINUSE).cause.contains("already in use"));
+        assert!(errno(libc::EMFILE).fix.contains("ulimit"));
+    }
+
+    #[test]
+    fn unknown_errno_keeps_the_system_message() {
+        let e = errno(libc::ENOTDIR);
+        assert_eq!(e.verdict, Verdict::Error);
+        assert!(e.code.starts_with("errno"));
+        assert!(!e.cause.is_empty());
+    }
+
+    // One test per case listed in issue 7, item 3.
+
+    #[test]
+    fn econnrefused_says_nothing_listens_and_names_the_port() {
+        let e = on_port(errno(libc::ECONNREFUSED), 8080);
+        assert_eq!(e.verdict, Verdict::Closed);
+        assert_eq!(
+            e.sentence(),
+            "connection refused: the host is up but nothing listens on port 8080; is the service running, or bound to 127.0.0.1 only?"
+        );
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::ConnectionRefused)).code,
+            "ECONNREFUSED"
+        );
+    }
+
+    #[test]
+    fn ehostunreach_is_unreachable_host() {
+        let e = errno(libc::EHOSTUNREACH);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::Unreachable, "EHOSTUNREACH")
+        );
+        assert!(e.cause.starts_with("host unreachable"));
+        assert!(e.fix.contains("host is up"));
+    }
+
+    #[test]
+    fn enetunreach_points_at_the_routing_table() {
+        let e = errno(libc::ENETUNREACH);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::Unreachable, "ENETUNREACH")
+        );
+        assert!(e.cause.contains("no route"));
+        assert!(e.fix.contains("ip route"));
+    }
+
+    #[test]
+    fn eaddrnotavail_is_about_local_addresses() {
+        let e = errno(libc::EADDRNOTAVAIL);
+        assert_eq!(e.code, "EADDRNOTAVAIL");
+        assert!(e.cause.contains("no local address"));
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::AddrNotAvailable)).code,
+            "EADDRNOTAVAIL"
+        );
+    }
+
+    #[test]
+    fn econnreset_is_a_reset_by_the_peer() {
+        let e = errno(libc::ECONNRESET);
+        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Reset, "ECONNRESET"));
+        assert!(e.cause.starts_with("connection reset by peer"));
+        assert!(e.fix.contains("logs"));
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::ConnectionReset)).code,
+            "ECONNRESET"
+        );
+    }
+
+    #[test]
+    fn epipe_is_a_broken_pipe() {
+        let e = errno(libc::EPIPE);
+        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Reset, "EPIPE"));
+        assert!(e.cause.starts_with("broken pipe"));
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::BrokenPipe)).code,
+            "EPIPE"
+        );
+    }
+
+    #[test]
+    fn eacces_and_eperm_name_privilege_and_firewall() {
+        let e = errno(libc::EACCES);
+        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Denied, "EACCES"));
+        assert!(e.cause.contains("firewall") && e.cause.contains("socket type"));
+        assert!(e.fix.contains("CAP_NET_RAW"));
+        let e = errno(libc::EPERM);
+        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Denied, "EPERM"));
+        assert!(e.fix.contains("nft list ruleset"));
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::PermissionDenied)).code,
+            "EACCES"
+        );
+    }
+
+    #[test]
+    fn eaddrinuse_says_who_to_look_for() {
+        let e = errno(libc::EADDRINUSE);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::Denied, "EADDRINUSE")
+        );
+        assert!(e.fix.contains("netdiag sockets"));
+        assert_eq!(
+            io_error(&io::Error::from(io::ErrorKind::AddrInUse)).code,
+            "EADDRINUSE"
+        );
+    }
+
+    #[test]
+    fn emfile_points_at_ulimit() {
+        let e = errno(libc::EMFILE);
+        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Denied, "EMFILE"));
+        assert!(e.cause.contains("open-files limit"));
+        assert!(e.fix.contains("ulimit -n"));
+    }
+}

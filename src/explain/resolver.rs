@@ -1,0 +1,132 @@
+//! The system resolver's failures: getaddrinfo/getnameinfo `EAI_*` codes.
+
+use super::{Explanation, Verdict};
+
+/// glibc's EAI_ADDRFAMILY (not exported by the libc crate): the host has no address in the requested family.
+pub const EAI_ADDRFAMILY: i32 = -9;
+
+/// Explains a getaddrinfo/getnameinfo failure code (`EAI_*`).
+pub fn resolver(eai: i32) -> Explanation {
+    use Verdict::*;
+    let (v, name, cause, fix) = match eai {
+        libc::EAI_NONAME => (
+            NotFound,
+            "EAI_NONAME",
+            "name not found: the resolver knows no such name",
+            "check the spelling or the DNS server (/etc/resolv.conf)",
+        ),
+        libc::EAI_NODATA => (
+            NotFound,
+            "EAI_NODATA",
+            "the name exists but has no address of the kind asked for",
+            "try the other address family (-4 or -6), or check the DNS records",
+        ),
+        EAI_ADDRFAMILY => (
+            NotFound,
+            "EAI_ADDRFAMILY",
+            "the name has no address in the requested family",
+            "try the other address family (-4 or -6)",
+        ),
+        libc::EAI_AGAIN => (
+            Temporary,
+            "EAI_AGAIN",
+            "temporary failure in name resolution: the DNS server did not answer or is unreachable",
+            "check the network and the nameservers in /etc/resolv.conf, then try again",
+        ),
+        libc::EAI_FAIL => (
+            Error,
+            "EAI_FAIL",
+            "the DNS server failed permanently to answer (SERVFAIL or refused)",
+            "check the nameservers in /etc/resolv.conf and the zone's DNS servers",
+        ),
+        libc::EAI_FAMILY => (
+            Error,
+            "EAI_FAMILY",
+            "address family not supported by the resolver",
+            "use -4 or -6",
+        ),
+        libc::EAI_MEMORY => (Denied, "EAI_MEMORY", "the resolver ran out of memory", ""),
+        libc::EAI_SERVICE => (
+            NotFound,
+            "EAI_SERVICE",
+            "service name not known for this socket type",
+            "give the port as a number",
+        ),
+        libc::EAI_SYSTEM => (
+            Error,
+            "EAI_SYSTEM",
+            "a system error happened during name resolution",
+            "",
+        ),
+        _ => (Error, "", "", ""),
+    };
+    if name.is_empty() {
+        return Explanation {
+            verdict: Error,
+            code: format!("EAI {eai}"),
+            cause: "name resolution failed".into(),
+            fix: String::new(),
+        };
+    }
+    Explanation::new(v, name, cause, fix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::*;
+
+    #[test]
+    fn resolver_codes() {
+        let e = resolver(libc::EAI_NONAME);
+        assert_eq!(e.verdict, Verdict::NotFound);
+        assert!(e.cause.starts_with("name not found"));
+        assert!(e.fix.contains("spelling"));
+        assert_eq!(resolver(libc::EAI_AGAIN).verdict, Verdict::Temporary);
+        assert_eq!(resolver(libc::EAI_FAIL).code, "EAI_FAIL");
+        assert_eq!(resolver(libc::EAI_NODATA).verdict, Verdict::NotFound);
+        assert_eq!(resolver(12345).verdict, Verdict::Error);
+    }
+
+    #[test]
+    fn eai_noname_is_name_not_found() {
+        let e = resolver(libc::EAI_NONAME);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::NotFound, "EAI_NONAME")
+        );
+        assert_eq!(
+            e.sentence(),
+            "name not found: the resolver knows no such name; check the spelling or the DNS server (/etc/resolv.conf)"
+        );
+    }
+
+    #[test]
+    fn eai_again_is_temporary_and_names_the_nameservers() {
+        let e = resolver(libc::EAI_AGAIN);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::Temporary, "EAI_AGAIN")
+        );
+        assert!(e.cause.contains("did not answer"));
+        assert!(e.fix.contains("/etc/resolv.conf"));
+    }
+
+    #[test]
+    fn eai_fail_is_a_server_failure() {
+        let e = resolver(libc::EAI_FAIL);
+        assert_eq!(e.code, "EAI_FAIL");
+        assert!(e.cause.contains("SERVFAIL"));
+        assert!(e.fix.contains("nameservers"));
+    }
+
+    #[test]
+    fn eai_nodata_and_addrfamily_suggest_the_other_family() {
+        let e = resolver(libc::EAI_NODATA);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::NotFound, "EAI_NODATA")
+        );
+        assert!(e.fix.contains("-4 or -6"));
+        assert_eq!(resolver(EAI_ADDRFAMILY).code, "EAI_ADDRFAMILY");
+    }
+}
