@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{DiagnoseReport, Step};
+use super::model::{join_addrs, DiagnoseReport, Step, MACHINE};
 use crate::explain;
 use crate::target::Family;
 
@@ -106,7 +106,7 @@ pub fn check(timeout: Duration) -> DiagnoseReport {
     steps.push(interfaces_step());
     steps.push(listeners_step());
     steps.extend(route_steps());
-    DiagnoseReport::finish(super::MACHINE.into(), steps, crate::interrupt::requested())
+    DiagnoseReport::finish(MACHINE.into(), steps, crate::interrupt::requested())
 }
 
 fn hostname_steps() -> Vec<Step> {
@@ -135,7 +135,7 @@ fn hostname_steps() -> Vec<Step> {
         Ok((_, addrs)) => steps.push(Step::ok(
             "hostname",
             tried,
-            super::join_addrs(&addrs),
+            join_addrs(&addrs),
             Some(start.elapsed()),
         )),
         Err(e) => {
@@ -235,7 +235,7 @@ fn loopback_step(ip: IpAddr, timeout: Duration) -> Step {
             Some(start.elapsed()),
         ),
         Err(e) => {
-            let mut x = super::connect_error(&e, timeout, addr.port());
+            let mut x = explain::connect_error(&e, timeout, addr.port());
             if ip.is_ipv4() {
                 x = explain::diagnose::loopback_v4_failed(x);
             }

@@ -6,37 +6,20 @@
 //! connection, and (for HTTP) the server answers with a status below 400.
 
 pub mod machine;
+mod model;
+mod render;
 
-use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use crate::duration::fmt_ms;
 use crate::explain::{self, Explanation, Verdict};
-use crate::render::{write_table, Output, Report, Tone};
 use crate::target::{shown, Family, Host, InputError, Target};
-
-/// The target name of the machine check.
-pub const MACHINE: &str = "this machine";
 
 /// At most this many addresses are connected to (all at once); more are listed by the resolve step only.
 const MAX_CONNECT: usize = 16;
 
 pub use crate::http::Scheme;
-
-/// A target as `diagnose` understands it: host, port, and the HTTP scheme and path when there is one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DiagnoseTarget {
-    pub input: String,
-    pub host: Host,
-    pub port: u16,
-    pub scheme: Option<Scheme>,
-    pub path: String,
-    /// True when no port was given and 80 was assumed, as curl does.
-    pub port_assumed: bool,
-}
+pub use model::*;
 
 const DIAG_FORMS: &str = "expected HOST, HOST:PORT, [IPv6]:PORT, or a URL such as http://HOST:PORT/PATH or https://HOST/";
 
@@ -78,274 +61,6 @@ pub fn parse_target(s: &str) -> Result<DiagnoseTarget, InputError> {
     })
 }
 
-/// One row: a step, what was tried, how it went.
-#[derive(Debug, Clone, Serialize)]
-pub struct Step {
-    pub step: &'static str,
-    pub tried: String,
-    /// `ok`, the failure's verdict (`closed`, `filtered`, ...), `skipped` or `interrupted`.
-    pub status: Verdict,
-    /// A failed step that does not decide the verdict: one address of several fails, ICMP is dropped while TCP
-    /// works. Shown as `warn`.
-    pub warning: bool,
-    pub result: String,
-    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
-    pub time: Option<Duration>,
-    pub explanation: Option<Explanation>,
-}
-
-impl Step {
-    pub fn ok(step: &'static str, tried: String, result: String, time: Option<Duration>) -> Step {
-        Step {
-            step,
-            tried,
-            status: Verdict::Ok,
-            warning: false,
-            result,
-            time,
-            explanation: None,
-        }
-    }
-
-    pub fn fail(
-        step: &'static str,
-        tried: String,
-        result: String,
-        time: Option<Duration>,
-        e: Explanation,
-    ) -> Step {
-        Step {
-            step,
-            tried,
-            status: e.verdict,
-            warning: false,
-            result,
-            time,
-            explanation: Some(e),
-        }
-    }
-
-    pub fn warn(
-        step: &'static str,
-        tried: String,
-        result: String,
-        time: Option<Duration>,
-        e: Explanation,
-    ) -> Step {
-        Step {
-            warning: true,
-            ..Step::fail(step, tried, result, time, e)
-        }
-    }
-
-    /// A step that Ctrl-C cut short: no result yet.
-    pub fn interrupted(step: &'static str, tried: String, time: Option<Duration>) -> Step {
-        Step {
-            step,
-            tried,
-            status: Verdict::Interrupted,
-            warning: false,
-            result: "interrupted (Ctrl-C)".into(),
-            time,
-            explanation: Some(explain::interrupted("the step had a result")),
-        }
-    }
-
-    pub fn skipped(step: &'static str, tried: String, why: String) -> Step {
-        Step {
-            step,
-            tried,
-            status: Verdict::Skipped,
-            warning: false,
-            result: format!("skipped: {why}"),
-            time: None,
-            explanation: None,
-        }
-    }
-
-    /// True for a failure that decides the verdict (not a warning).
-    pub fn failed(&self) -> bool {
-        self.status.is_failure() && !self.warning
-    }
-
-    /// `FAIL` or `warn` for a failed step, as the table shows it.
-    pub fn label(&self) -> Option<&'static str> {
-        match (self.status.is_failure(), self.warning) {
-            (false, _) => None,
-            (true, false) => Some("FAIL"),
-            (true, true) => Some("warn"),
-        }
-    }
-
-    fn tone(&self) -> Tone {
-        match self.status {
-            Verdict::Ok => Tone::Good,
-            Verdict::Skipped => Tone::Dim,
-            Verdict::Interrupted => Tone::Warn,
-            _ if self.warning => Tone::Warn,
-            _ => Tone::Bad,
-        }
-    }
-}
-
-/// The walk's result.
-#[derive(Debug, Clone, Serialize)]
-pub struct DiagnoseReport {
-    /// The target as typed, or `this machine`.
-    pub target: String,
-    pub steps: Vec<Step>,
-    /// True when the target works end to end (no step failed).
-    pub ok: bool,
-    /// `ok`, the verdict of the first failure (closed, filtered, unreachable, not-found, protocol, ...), or
-    /// `interrupted` when Ctrl-C cut the walk short.
-    pub verdict: Verdict,
-    /// The step that failed first (or, when interrupted, the step Ctrl-C cut short).
-    pub failed_step: Option<String>,
-    /// One sentence: what works, or what fails and why.
-    pub summary: String,
-    /// Whether Ctrl-C cut the walk short.
-    pub interrupted: bool,
-}
-
-impl DiagnoseReport {
-    /// The report of a walk; `interrupted` when Ctrl-C cut it short, which makes the verdict `interrupted`
-    /// whatever the steps found so far.
-    fn finish(target: String, steps: Vec<Step>, interrupted: bool) -> DiagnoseReport {
-        let interrupted = interrupted || steps.iter().any(|s| s.status == Verdict::Interrupted);
-        if interrupted {
-            let at = steps
-                .iter()
-                .find(|s| s.status == Verdict::Interrupted)
-                .map(|s| s.step.to_string());
-            let summary = match &at {
-                Some(step) => format!("{target}: interrupted (Ctrl-C) during {step}: no verdict"),
-                None => format!("{target}: interrupted (Ctrl-C): no verdict"),
-            };
-            return DiagnoseReport {
-                ok: false,
-                target,
-                steps,
-                verdict: Verdict::Interrupted,
-                failed_step: at,
-                summary,
-                interrupted: true,
-            };
-        }
-        let first = steps.iter().find(|s| s.failed());
-        let (verdict, failed_step, summary) = match first {
-            None => {
-                let warns = steps.iter().filter(|s| s.warning).count();
-                let summary = match warns {
-                    0 => format!("{target}: everything checked works"),
-                    n => format!(
-                        "{target}: works, with {n} warning{}",
-                        if n == 1 { "" } else { "s" }
-                    ),
-                };
-                (Verdict::Ok, None, summary)
-            }
-            Some(s) => {
-                let (v, why) = s
-                    .explanation
-                    .as_ref()
-                    .map_or((Verdict::Error, s.result.clone()), |e| {
-                        (e.verdict, e.cause.clone())
-                    });
-                (
-                    v,
-                    Some(s.step.to_string()),
-                    format!("{target}: fails at {}: {why}", s.step),
-                )
-            }
-        };
-        DiagnoseReport {
-            ok: first.is_none(),
-            target,
-            steps,
-            verdict,
-            failed_step,
-            summary,
-            interrupted: false,
-        }
-    }
-}
-
-impl Report for DiagnoseReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        let mut t = out.table(&["STEP", "TRIED", "RESULT", "TIME"]);
-        for s in &self.steps {
-            let result = match (s.label(), &s.explanation) {
-                (Some(label), Some(e)) => format!("{label}: {} ({})", s.result, e.code),
-                _ => s.result.clone(),
-            };
-            t.add_row(vec![
-                out.cell(s.step, Tone::Plain),
-                out.cell(&s.tried, Tone::Plain),
-                out.cell(result, s.tone()),
-                out.num(s.time.map_or("-".to_string(), fmt_ms)),
-            ]);
-        }
-        let verdict = if self.verdict == Verdict::Interrupted {
-            let at = self
-                .failed_step
-                .as_deref()
-                .map(|s| format!(" during {s}"))
-                .unwrap_or_default();
-            out.cell(format!("interrupted (Ctrl-C){at}"), Tone::Warn)
-        } else if self.ok && self.target == MACHINE {
-            out.cell("ok: no problem found", Tone::Good)
-        } else if self.ok {
-            out.cell("ok: works end to end", Tone::Good)
-        } else {
-            out.cell(
-                format!(
-                    "FAIL at {}: {}",
-                    self.failed_step.as_deref().unwrap_or("?"),
-                    self.verdict
-                ),
-                Tone::Bad,
-            )
-        };
-        t.add_row(vec![
-            out.cell("verdict", Tone::Plain),
-            out.cell(&self.target, Tone::Plain),
-            verdict,
-            out.num("-"),
-        ]);
-        write_table(w, &t)?;
-        let explained: Vec<&Step> = self
-            .steps
-            .iter()
-            .filter(|s| s.status.is_failure() && s.explanation.is_some())
-            .collect();
-        for s in explained {
-            if let (Some(e), Some(label)) = (&s.explanation, s.label()) {
-                let tone = s.tone();
-                writeln!(w)?;
-                writeln!(w, "{} {label}: {}", s.step, out.paint(&e.cause, tone))?;
-                if !e.fix.is_empty() {
-                    writeln!(w, "  fix: {}", e.fix)?;
-                }
-            }
-        }
-        if self.interrupted {
-            writeln!(w, "\ninterrupted: the walk stopped early")?;
-        }
-        Ok(())
-    }
-}
-
-/// How to diagnose a target.
-#[derive(Debug, Clone)]
-pub struct DiagnoseRequest {
-    pub target: DiagnoseTarget,
-    pub family: Family,
-    /// Per-step deadline (resolve is bounded by the system resolver's own timeouts).
-    pub timeout: Duration,
-    /// How the talk step checks an HTTPS server's certificate.
-    pub tls: crate::http::TlsOptions,
-}
-
 /// Resolved addresses grouped by family: `IPv4 192.0.2.1, 192.0.2.2; IPv6 2001:db8::1`, saying when a family
 /// asked for has none.
 fn by_family(addrs: &[IpAddr], family: Family) -> String {
@@ -363,24 +78,6 @@ fn by_family(addrs: &[IpAddr], family: Family) -> String {
         }
     }
     parts.join("; ")
-}
-
-pub(crate) fn join_addrs(addrs: &[IpAddr]) -> String {
-    addrs
-        .iter()
-        .map(IpAddr::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Explains a failed connect to `port`, naming the port and the deadline in the words.
-pub(crate) fn connect_error(e: &io::Error, timeout: Duration, port: u16) -> Explanation {
-    let x = if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() {
-        explain::timeout(timeout)
-    } else {
-        explain::io_error(e)
-    };
-    explain::on_port(x, port)
 }
 
 /// What the reach step found for one address.
@@ -741,6 +438,8 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::Output;
+    use std::io;
 
     #[test]
     fn targets_and_urls() {
@@ -783,7 +482,7 @@ mod tests {
 
     #[test]
     fn refused_names_the_port() {
-        let e = connect_error(
+        let e = explain::connect_error(
             &io::Error::from_raw_os_error(libc::ECONNREFUSED),
             Duration::from_secs(1),
             8080,
@@ -793,7 +492,7 @@ mod tests {
             "{}",
             e.cause
         );
-        let e = connect_error(
+        let e = explain::connect_error(
             &io::Error::from(io::ErrorKind::TimedOut),
             Duration::from_secs(1),
             1,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Explanation, Verdict};
+use super::verdict::{Explanation, Verdict};
 use crate::duration::fmt_ms;
 
 /// A connect that timed out although the host answers ICMP echo: a firewall drops that port, the host is up.
@@ -23,7 +23,7 @@ pub fn filtered_but_pings(timeout: Duration, port: u16) -> Explanation {
 
 /// An ICMP echo without a reply within `timeout` (a warning: many hosts and firewalls drop ICMP).
 pub fn no_echo_reply(timeout: Duration) -> Explanation {
-    let t = super::timeout(timeout);
+    let t = super::errno::timeout(timeout);
     Explanation::new(
         t.verdict,
         t.code,
@@ -123,10 +123,10 @@ mod tests {
         assert!(no_echo_reply(Duration::from_secs(1))
             .cause
             .starts_with("no echo reply within 1"));
-        let e = hostname_unresolved(super::super::resolver(libc::EAI_NONAME), "box");
+        let e = hostname_unresolved(crate::explain::resolver(libc::EAI_NONAME), "box");
         assert_eq!(e.code, "EAI_NONAME");
         assert!(e.fix.contains("127.0.1.1 box"));
-        let e = loopback_v4_failed(super::super::errno(libc::ECONNREFUSED));
+        let e = loopback_v4_failed(crate::explain::errno(libc::ECONNREFUSED));
         assert!(e.fix.ends_with("lo is down? (ip link set lo up)"));
         assert!(too_many_nameservers(4).cause.starts_with("4 nameservers"));
         assert_eq!(no_default_route("IPv6").code, "no-default-route");

@@ -1,8 +1,9 @@
 //! Socket errnos and I/O errors.
 
 use std::io;
+use std::time::Duration;
 
-use super::{Explanation, Verdict};
+use super::verdict::{Explanation, Verdict};
 
 /// Explains an errno value from a socket call.
 pub fn errno(code: i32) -> Explanation {
@@ -152,6 +153,35 @@ pub fn io_error(e: &io::Error) -> Explanation {
         ),
         _ => Explanation::new(Verdict::Error, "error", e.to_string(), ""),
     }
+}
+
+/// Explains a failed connect to `port`, naming the port and the deadline in the words.
+pub fn connect_error(e: &io::Error, deadline: Duration, port: u16) -> Explanation {
+    let x = if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() {
+        timeout(deadline)
+    } else {
+        io_error(e)
+    };
+    on_port(x, port)
+}
+
+/// Explains a deadline that passed with no answer.
+pub fn timeout(after: Duration) -> Explanation {
+    Explanation::new(
+        Verdict::Filtered,
+        "timeout",
+        format!(
+            "no answer within {}: a firewall is probably dropping the packets, or the host is down",
+            crate::duration::fmt_ms(after)
+        ),
+        "check firewalls on the way and that the host is up; a longer --timeout may help on slow links",
+    )
+}
+
+/// Names the port in an explanation's words: "nothing listens on that port" becomes "... on port 8080".
+pub fn on_port(mut e: Explanation, port: u16) -> Explanation {
+    e.cause = e.cause.replace("on that port", &format!("on port {port}"));
+    e
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Explanation, Verdict};
+use super::verdict::{Explanation, Verdict};
 use crate::duration::fmt_ms;
 
 /// Explains an HTTP status; `None` for 1xx-3xx (not failures).

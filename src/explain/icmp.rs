@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use super::{Explanation, Verdict};
+use super::verdict::{Explanation, Verdict};
 
 /// One ICMP (`v6 == false`) or ICMPv6 message: its type and code, as they arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

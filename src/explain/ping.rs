@@ -1,6 +1,6 @@
 //! Ping: hosts that got nothing sent, and hosts Ctrl-C caught with echo requests still waiting.
 
-use super::{Explanation, Verdict};
+use super::verdict::{Explanation, Verdict};
 
 /// Nothing could be sent to the host (no socket of its family, and no error to say why).
 pub fn not_sent() -> Explanation {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Explanation, Verdict};
+use super::verdict::{Explanation, Verdict};
 use crate::duration::fmt_ms;
 
 /// A loopback connect that reached its own socket (the kernel picked the target port as the source port).

@@ -1,6 +1,6 @@
 //! The system resolver's failures: getaddrinfo/getnameinfo `EAI_*` codes.
 
-use super::{Explanation, Verdict};
+use super::verdict::{Explanation, Verdict};
 
 /// glibc's EAI_ADDRFAMILY (not exported by the libc crate): the host has no address in the requested family.
 pub const EAI_ADDRFAMILY: i32 = -9;

@@ -1,6 +1,6 @@
 //! TLS: certificate failures as rustls reports them, and handshakes that fail for other reasons.
 
-use super::{Explanation, Verdict};
+use super::verdict::{Explanation, Verdict};
 
 /// Kinds of TLS certificate failure, as rustls reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

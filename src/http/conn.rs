@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
+use super::model::{Attempt, BodyInfo, Hop, HttpRequest, Marks, Method};
+use super::parse::{Framing, ParseError};
 use super::parse::{Limits, ResponseDecoder};
 use super::tls::{self, TlsInfo};
-use super::{BodyInfo, Hop, HttpRequest, Marks, Method, Scheme, Url};
+use super::url::{Scheme, Url};
 use crate::explain::{self, Explanation};
 use crate::target::Host;
 
@@ -232,7 +234,7 @@ fn connect(
                     }
                     _ => explain::io_error(&e),
                 };
-                hop.failed_addresses.push(super::Attempt {
+                hop.failed_addresses.push(Attempt {
                     address: addr,
                     error: last.clone(),
                 });
@@ -429,7 +431,7 @@ fn read_response(
     hop.body = BodyInfo {
         framing: r.framing,
         content_length: match r.framing {
-            Some(super::Framing::ContentLength(n)) => Some(n),
+            Some(Framing::ContentLength(n)) => Some(n),
             _ => None,
         },
         length: r.body_len,
@@ -448,10 +450,10 @@ fn read_response(
 }
 
 /// Explains a response the parser rejected.
-fn parse_error(e: &super::ParseError) -> Explanation {
+fn parse_error(e: &ParseError) -> Explanation {
     match e {
-        super::ParseError::Empty => explain::http::no_answer(&e.to_string()),
-        super::ParseError::Incomplete(_) => explain::http::incomplete(&e.to_string()),
+        ParseError::Empty => explain::http::no_answer(&e.to_string()),
+        ParseError::Incomplete(_) => explain::http::incomplete(&e.to_string()),
         _ => explain::http::bad_response(&e.to_string()),
     }
 }

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use super::{Hop, HttpGetReport, HttpReport, Phases, Show};
+use super::model::{Hop, HttpGetReport, HttpReport, Phases, Show};
 use crate::duration::fmt_ms;
 use crate::explain::Verdict;
 use crate::render::{write_table, Output, Report, Tone};

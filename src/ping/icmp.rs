@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use super::model::{IcmpErrorReport, PingEvent, PingRequest, ReplyRecord};
 use super::packet::{self, Parsed, TOKEN_LEN};
-use super::{HostState, IcmpErrorReport, PingEvent, PingRequest, ReplyRecord, Schedule};
+use super::schedule::{HostState, Schedule};
 use crate::explain;
 use crate::explain::icmp::Message;
 use crate::interrupt;

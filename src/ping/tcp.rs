@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 
-use super::{HostState, PingEvent, PingRequest, ReplyRecord, Schedule};
+use super::model::{PingEvent, PingRequest, ReplyRecord};
+use super::schedule::{HostState, Schedule};
 use crate::explain;
 use crate::interrupt;
 

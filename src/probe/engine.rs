@@ -18,7 +18,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{PortState, Reason};
+use super::model::{PortState, Reason};
 use crate::interrupt;
 
 /// The outcome of one probe, kept small: scans hold one per port.
@@ -726,7 +726,7 @@ impl Drop for Loop<'_> {
 
 fn failed(code: i32, latency_us: u32) -> Done {
     Done {
-        state: super::state_of_errno(code),
+        state: super::model::state_of_errno(code),
         reason: Reason::Errno(code),
         latency_us,
     }

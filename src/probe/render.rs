@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{PortResult, PortState, ProbeReport};
+use super::model::{PortResult, PortState, ProbeReport};
 use crate::duration::fmt_ms;
 use crate::render::{write_table, Output, Report, Tone};
 

@@ -6,26 +6,13 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use super::{PortResult, PortState, ProbeRequest, Reason};
+use super::model::{PortResult, PortState, ProbeRequest, Reason, Reply};
 use crate::services::Proto;
 
 /// The most reply bytes kept.
 pub const MAX_REPLY: usize = 4096;
 /// Once some reply arrived, how long a quiet connection is waited on for more.
 const IDLE_GAP: Duration = Duration::from_millis(200);
-
-/// What the peer said, escaped for display.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Reply {
-    /// Bytes received (at most [`MAX_REPLY`]).
-    pub bytes: usize,
-    /// The bytes, printable ASCII as is, everything else escaped (`\r`, `\n`, `\t`, `\\`, `\xHH`).
-    pub text: String,
-    /// True when the peer sent more than [`MAX_REPLY`] bytes before the deadline.
-    pub truncated: bool,
-}
 
 impl Reply {
     pub fn from_bytes(b: &[u8], truncated: bool) -> Reply {
@@ -122,7 +109,7 @@ pub fn exchange(addr: SocketAddr, req: &ProbeRequest) -> PortResult {
         Ok(s) => s,
         Err(e) => {
             return match e.raw_os_error() {
-                Some(code) => fail(super::state_of_errno(code), Reason::Errno(code)),
+                Some(code) => fail(super::model::state_of_errno(code), Reason::Errno(code)),
                 None => fail(PortState::Filtered, Reason::Timeout(req.timeout)),
             }
         }

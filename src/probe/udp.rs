@@ -8,8 +8,9 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::talk::{contains, Reply, MAX_REPLY};
-use super::{PortResult, PortState, ProbeRequest, Reason};
+use super::model::Reply;
+use super::model::{PortResult, PortState, ProbeRequest, Reason};
+use super::talk::{contains, MAX_REPLY};
 use crate::services::Proto;
 
 /// Probes each address, `batch` sockets at a time, and returns one result per address in order.
@@ -119,7 +120,7 @@ fn start(addr: SocketAddr, payload: &[u8]) -> Pending {
         let code = e.raw_os_error().unwrap_or(libc::EIO);
         Pending::Done(result(
             addr,
-            super::state_of_errno(code),
+            super::model::state_of_errno(code),
             Reason::Errno(code),
         ))
     };
@@ -164,7 +165,11 @@ fn receive(
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => None,
         Err(e) => {
             let code = e.raw_os_error().unwrap_or(libc::EIO);
-            let mut r = result(addr, super::state_of_errno(code), Reason::Errno(code));
+            let mut r = result(
+                addr,
+                super::model::state_of_errno(code),
+                Reason::Errno(code),
+            );
             if code == libc::ECONNREFUSED {
                 r.latency = Some(t0.elapsed());
             }

@@ -10,7 +10,7 @@ pub mod netlink;
 #[cfg(target_os = "linux")]
 pub mod owners;
 pub mod procnet;
-mod text;
+mod render;
 
 pub use model::*;
 

@@ -12,8 +12,8 @@ use std::io::{self, Write};
 
 use unicode_width::UnicodeWidthStr;
 
-use super::model::{Endpoint, Owner, SocketRow, State, SummaryReport};
-use super::SocketsReport;
+use super::model::{Endpoint, Owner, SocketRow, SocketsReport, State, SummaryReport};
+
 use crate::render::{write_table, Output, Report, Tone};
 
 const HEADERS: [&str; 8] = [
@@ -359,7 +359,7 @@ pub(crate) fn sample_row(i: u32) -> SocketRow {
 mod tests {
     use super::*;
     use crate::render::Format;
-    use crate::sockets::{SockProto, Source};
+    use crate::sockets::model::{SockProto, Source};
 
     fn report(n: u32, processes: bool) -> SocketsReport {
         let mut sockets: Vec<SocketRow> = (0..n).map(sample_row).collect();

@@ -2,58 +2,17 @@
 //! through the system resolver (getaddrinfo/getnameinfo), so /etc/hosts and nsswitch count as for every
 //! other program.
 
-use std::io::{self, Write};
+mod model;
+mod render;
+
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use crate::duration::fmt_ms;
 use crate::explain::{self, Explanation};
-use crate::render::{write_table, Output, Report, Tone};
 use crate::target::{family_name, Family, Host};
 
-/// What to look up.
-#[derive(Debug, Clone)]
-pub struct LookupRequest {
-    /// Names or addresses, as typed.
-    pub queries: Vec<String>,
-    pub family: Family,
-}
-
-/// One resolved address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Address {
-    pub address: IpAddr,
-    pub family: &'static str,
-}
-
-/// The answer for one query.
-#[derive(Debug, Clone, Serialize)]
-pub struct LookupResult {
-    pub query: String,
-    /// `forward` (name → addresses) or `reverse` (address → name).
-    pub kind: &'static str,
-    pub canonical_name: Option<String>,
-    pub addresses: Vec<Address>,
-    /// The name found by a reverse lookup.
-    pub names: Vec<String>,
-    #[serde(serialize_with = "crate::duration::ser_ms")]
-    pub elapsed: Duration,
-    pub error: Option<Explanation>,
-}
-
-impl LookupResult {
-    pub fn ok(&self) -> bool {
-        self.error.is_none()
-    }
-}
-
-/// The answer for every query.
-#[derive(Debug, Clone, Serialize)]
-pub struct LookupReport {
-    pub results: Vec<LookupResult>,
-}
+pub use model::*;
 
 /// Resolves a host to its addresses in the asked family, in the resolver's order, without duplicates.
 /// Addresses are returned as they are; names go through getaddrinfo.
@@ -184,97 +143,6 @@ pub fn lookup(req: &LookupRequest) -> LookupReport {
     LookupReport { results }
 }
 
-impl LookupReport {
-    pub fn ok(&self) -> bool {
-        self.results.iter().all(LookupResult::ok)
-    }
-}
-
-impl Report for LookupReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        let mut t = out.table(&["QUERY", "TYPE", "ANSWER", "FAMILY", "TIME"]);
-        for r in &self.results {
-            let time = fmt_ms(r.elapsed);
-            if let Some(e) = &r.error {
-                t.add_row(vec![
-                    out.cell(&r.query, Tone::Plain),
-                    out.cell(r.kind, Tone::Plain),
-                    out.cell(format!("{} ({})", e.cause, e.code), Tone::Bad),
-                    out.cell("-", Tone::Dim),
-                    out.num(time),
-                ]);
-                continue;
-            }
-            if r.kind == "reverse" {
-                for n in &r.names {
-                    t.add_row(vec![
-                        out.cell(&r.query, Tone::Plain),
-                        out.cell("PTR", Tone::Plain),
-                        out.cell(n, Tone::Good),
-                        out.cell(r.addresses.first().map_or("-", |a| a.family), Tone::Plain),
-                        out.num(&time),
-                    ]);
-                }
-                continue;
-            }
-            if let Some(c) = r.canonical_name.as_ref().filter(|c| **c != r.query) {
-                t.add_row(vec![
-                    out.cell(&r.query, Tone::Plain),
-                    out.cell("CNAME", Tone::Plain),
-                    out.cell(c, Tone::Plain),
-                    out.cell("-", Tone::Dim),
-                    out.num(&time),
-                ]);
-            }
-            for a in &r.addresses {
-                t.add_row(vec![
-                    out.cell(&r.query, Tone::Plain),
-                    out.cell(if a.address.is_ipv4() { "A" } else { "AAAA" }, Tone::Plain),
-                    out.cell(a.address, Tone::Good),
-                    out.cell(a.family, Tone::Plain),
-                    out.num(&time),
-                ]);
-            }
-        }
-        write_table(w, &t)?;
-        for r in &self.results {
-            if let Some(e) = &r.error {
-                writeln!(w, "{}: {}", r.query, out.paint(&e.sentence(), Tone::Bad))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One address of this machine.
-#[derive(Debug, Clone, Serialize)]
-pub struct LocalAddress {
-    pub interface: String,
-    pub address: IpAddr,
-    pub family: &'static str,
-    pub prefix: Option<u8>,
-    pub loopback: bool,
-}
-
-/// This machine's names and addresses.
-#[derive(Debug, Clone, Serialize)]
-pub struct SelfReport {
-    pub hostname: String,
-    /// The canonical name the hostname resolves to, when it resolves.
-    pub fqdn: Option<String>,
-    /// What the hostname resolves to through the resolver (/etc/hosts, DNS).
-    pub resolved: Vec<IpAddr>,
-    pub resolve_error: Option<Explanation>,
-    /// Addresses on the interfaces.
-    pub addresses: Vec<LocalAddress>,
-}
-
-impl SelfReport {
-    pub fn ok(&self) -> bool {
-        self.resolve_error.is_none()
-    }
-}
-
 /// Looks up this machine: hostname, FQDN, the hostname's addresses and every interface address.
 pub fn local(family: Family) -> io::Result<SelfReport> {
     let hostname = dns_lookup::get_hostname()?;
@@ -315,53 +183,6 @@ pub fn local(family: Family) -> io::Result<SelfReport> {
         resolve_error,
         addresses,
     })
-}
-
-impl Report for SelfReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w, "hostname  {}", self.hostname)?;
-        match (&self.fqdn, &self.resolve_error) {
-            (_, Some(e)) => writeln!(
-                w,
-                "fqdn      {}",
-                out.paint(&format!("does not resolve: {}", e.sentence()), Tone::Bad)
-            )?,
-            (Some(f), None) => writeln!(w, "fqdn      {f}")?,
-            (None, None) => writeln!(w, "fqdn      -")?,
-        }
-        if !self.resolved.is_empty() {
-            let list: Vec<String> = self.resolved.iter().map(ToString::to_string).collect();
-            writeln!(w, "resolves  {}", list.join(", "))?;
-        }
-        writeln!(w)?;
-        let mut t = out.table(&["INTERFACE", "ADDRESS", "FAMILY", "SCOPE"]);
-        for a in &self.addresses {
-            let addr = match a.prefix {
-                Some(p) => format!("{}/{p}", a.address),
-                None => a.address.to_string(),
-            };
-            t.add_row(vec![
-                out.cell(&a.interface, Tone::Plain),
-                out.cell(addr, Tone::Good),
-                out.cell(a.family, Tone::Plain),
-                out.cell(scope(&a.address), Tone::Plain),
-            ]);
-        }
-        write_table(w, &t)
-    }
-}
-
-fn scope(ip: &IpAddr) -> &'static str {
-    match ip {
-        IpAddr::V4(v4) if v4.is_loopback() => "loopback",
-        IpAddr::V4(v4) if v4.is_link_local() => "link",
-        IpAddr::V4(v4) if v4.is_private() => "private",
-        IpAddr::V4(_) => "global",
-        IpAddr::V6(v6) if v6.is_loopback() => "loopback",
-        IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => "link",
-        IpAddr::V6(v6) if (v6.segments()[0] & 0xfe00) == 0xfc00 => "private",
-        IpAddr::V6(_) => "global",
-    }
 }
 
 #[cfg(test)]
