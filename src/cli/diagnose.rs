@@ -67,10 +67,5 @@ pub fn run(args: DiagnoseArgs, out: &Output) -> Result<Outcome> {
             })
         }
     };
-    out.print(&report)?;
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::all([report.ok])
-    })
+    Ok(out.print(&report)?)
 }

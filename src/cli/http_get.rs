@@ -146,16 +146,13 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
     }
     let report = HttpGetReport {
         results,
+        interrupted: netdiag::interrupt::requested(),
         show: Show {
             raw: args.raw,
             body: args.body,
         },
     };
-    out.print(&report)?;
-    if netdiag::interrupt::requested() {
-        return Ok(Outcome::Interrupted);
-    }
-    Ok(Outcome::all([report.ok()]))
+    Ok(out.print(&report)?)
 }
 
 #[cfg(test)]

@@ -48,8 +48,12 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FormatArg {
+    /// Tables and lines for people.
     Table,
+    /// One JSON document (the schema is in docs/json.md).
     Json,
+    /// The report's tables as CSV (RFC 4180 quoting), for spreadsheets.
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -97,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match cli.format {
             FormatArg::Table => Format::Table,
             FormatArg::Json => Format::Json,
+            FormatArg::Csv => Format::Csv,
         }
     };
     let color = match cli.color {
@@ -192,7 +197,7 @@ mod tests {
         );
         let m = usage_error(&["netdiag", "--format", "xml", "port", "80"]);
         assert!(
-            m.contains("'xml'") && m.contains("possible values: table, json"),
+            m.contains("'xml'") && m.contains("possible values: table, json, csv"),
             "{m}"
         );
         let m = usage_error(&["netdiag", "completions", "tcsh"]);

@@ -154,7 +154,7 @@ pub fn request(args: &PingArgs) -> Result<PingRequest> {
 pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
     let req = request(&args)?;
     interrupt::install();
-    let stream = req.hosts.len() == 1 && !out.is_json() && !args.quiet;
+    let stream = req.hosts.len() == 1 && out.is_text() && !args.quiet;
     let mut write_err: Option<std::io::Error> = None;
     let mut seq_name = "icmp_seq";
     let mut on_event = |ev: &PingEvent| {
@@ -204,9 +204,5 @@ pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
     if let Some(e) = write_err {
         return Err(e.into());
     }
-    out.print(&report)?;
-    if report.interrupted {
-        return Ok(Outcome::Interrupted);
-    }
-    Ok(Outcome::all([report.all_alive()]))
+    Ok(out.print(&report)?)
 }

@@ -112,13 +112,7 @@ pub fn run(args: ProbeArgs, out: &Output) -> Result<Outcome> {
     if let Some(h) = bar {
         let _ = h.join();
     }
-    let report = report?;
-    out.print(&report)?;
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::all([report.ok()])
-    })
+    Ok(out.print(&report?)?)
 }
 
 /// One line per attempt of `--count`, like tcping: `127.0.0.1:22/tcp open seq=1 time=0.120 ms`.

@@ -89,24 +89,18 @@ pub fn run(args: ServeArgs, out: &Output) -> Result<Outcome> {
     };
     netdiag::interrupt::install();
     let quiet = args.quiet;
-    // Log lines go to stdout in table mode (they are the output), to stderr in JSON mode (stdout holds one JSON
+    // Log lines go to stdout in table mode (they are the output), to stderr for JSON and CSV (stdout holds one
     // document). A closed stdout must not stop the server: it only loses its log.
     let log = |e: &Event| {
         if quiet && !matches!(e, Event::Listening { .. } | Event::Stopping { .. }) {
             return;
         }
         let line = e.line();
-        if out.is_json() {
+        if !out.is_text() {
             let _ = writeln!(std::io::stderr(), "{line}");
         } else {
             let _ = out.line(&line);
         }
     };
-    let report = serve::serve(&cfg, &log)?;
-    out.print(&report)?;
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::Success
-    })
+    Ok(out.print(&serve::serve(&cfg, &log)?)?)
 }

@@ -130,7 +130,8 @@ pub struct DiagnoseReport {
     /// The target as typed, or `this machine`.
     pub target: String,
     pub steps: Vec<Step>,
-    /// True when the target works end to end (no step failed).
+    /// True when the target works end to end (no step failed). In JSON as the top-level `ok` every report has.
+    #[serde(skip)]
     pub ok: bool,
     /// `ok`, the verdict of the first failure (closed, filtered, unreachable, not-found, protocol, ...), or
     /// `interrupted` when Ctrl-C cut the walk short.

@@ -245,6 +245,8 @@ impl HttpReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpGetReport {
     pub results: Vec<HttpReport>,
+    /// True when Ctrl-C stopped the run: the last result (or the URLs after it) is incomplete.
+    pub interrupted: bool,
     /// What the caller asked to show besides the report.
     #[serde(skip)]
     pub show: Show,

@@ -1,99 +1,114 @@
 //! Lookup as text: one row per answer (A, AAAA, CNAME, PTR), and this machine's names and interface table.
 
-use std::io::{self, Write};
 use std::net::IpAddr;
 
-use super::model::{LookupReport, SelfReport};
+use super::model::{LookupReport, LookupResult, SelfReport};
 use crate::duration::fmt_ms;
-use crate::render::{write_table, Output, Report, Tone};
+use crate::exit::Outcome;
+use crate::render::{Column, Line, Pairs, Report, Table, Tone, View};
 
 impl Report for LookupReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        let mut t = out.table(&["QUERY", "TYPE", "ANSWER", "FAMILY", "TIME"]);
+    fn outcome(&self) -> Outcome {
+        Outcome::all([self.ok()])
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut t = Table::new([
+            Column::left("QUERY"),
+            Column::left("TYPE"),
+            Column::text("ANSWER"),
+            Column::left("FAMILY"),
+            Column::right("TIME"),
+        ]);
         for r in &self.results {
-            let time = fmt_ms(r.elapsed);
-            if let Some(e) = &r.error {
-                t.add_row(vec![
-                    out.cell(&r.query, Tone::Plain),
-                    out.cell(r.kind, Tone::Plain),
-                    out.cell(format!("{} ({})", e.cause, e.code), Tone::Bad),
-                    out.cell("-", Tone::Dim),
-                    out.num(time),
-                ]);
-                continue;
-            }
-            if r.kind == "reverse" {
-                for n in &r.names {
-                    t.add_row(vec![
-                        out.cell(&r.query, Tone::Plain),
-                        out.cell("PTR", Tone::Plain),
-                        out.cell(n, Tone::Good),
-                        out.cell(r.addresses.first().map_or("-", |a| a.family), Tone::Plain),
-                        out.num(&time),
-                    ]);
-                }
-                continue;
-            }
-            if let Some(c) = r.canonical_name.as_ref().filter(|c| **c != r.query) {
-                t.add_row(vec![
-                    out.cell(&r.query, Tone::Plain),
-                    out.cell("CNAME", Tone::Plain),
-                    out.cell(c, Tone::Plain),
-                    out.cell("-", Tone::Dim),
-                    out.num(&time),
-                ]);
-            }
-            for a in &r.addresses {
-                t.add_row(vec![
-                    out.cell(&r.query, Tone::Plain),
-                    out.cell(if a.address.is_ipv4() { "A" } else { "AAAA" }, Tone::Plain),
-                    out.cell(a.address, Tone::Good),
-                    out.cell(a.family, Tone::Plain),
-                    out.num(&time),
-                ]);
-            }
+            answer_rows(r, &mut t);
         }
-        write_table(w, &t)?;
+        let mut v = View::new();
+        v.table(t);
         for r in &self.results {
             if let Some(e) = &r.error {
-                writeln!(w, "{}: {}", r.query, out.paint(&e.sentence(), Tone::Bad))?;
+                v.line(Line::from(format!("{}: ", r.query)).then(e.sentence(), Tone::Bad));
             }
         }
-        Ok(())
+        v
+    }
+}
+
+/// The rows of one query: its error, its PTR names, or its CNAME and addresses.
+fn answer_rows(r: &LookupResult, t: &mut Table) {
+    let time = fmt_ms(r.elapsed);
+    let mut row = |kind: &str, answer: &str, tone: Tone, family: &str| {
+        let family_tone = if family == "-" {
+            Tone::Dim
+        } else {
+            Tone::Plain
+        };
+        t.cell(&r.query)
+            .cell(kind)
+            .cell_toned(answer, tone)
+            .cell_toned(family, family_tone)
+            .cell(&time);
+    };
+    if let Some(e) = &r.error {
+        row(r.kind, &format!("{} ({})", e.cause, e.code), Tone::Bad, "-");
+        return;
+    }
+    if r.kind == "reverse" {
+        let family = r.addresses.first().map_or("-", |a| a.family);
+        for n in &r.names {
+            row("PTR", n, Tone::Good, family);
+        }
+        return;
+    }
+    if let Some(c) = r.canonical_name.as_ref().filter(|c| **c != r.query) {
+        row("CNAME", c, Tone::Plain, "-");
+    }
+    for a in &r.addresses {
+        let kind = if a.address.is_ipv4() { "A" } else { "AAAA" };
+        row(kind, &a.address.to_string(), Tone::Good, a.family);
     }
 }
 
 impl Report for SelfReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w, "hostname  {}", self.hostname)?;
+    fn outcome(&self) -> Outcome {
+        Outcome::all([self.ok()])
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut p = Pairs::new();
+        p.add("hostname", &self.hostname);
         match (&self.fqdn, &self.resolve_error) {
-            (_, Some(e)) => writeln!(
-                w,
-                "fqdn      {}",
-                out.paint(&format!("does not resolve: {}", e.sentence()), Tone::Bad)
-            )?,
-            (Some(f), None) => writeln!(w, "fqdn      {f}")?,
-            (None, None) => writeln!(w, "fqdn      -")?,
-        }
+            (_, Some(e)) => p.add_toned(
+                "fqdn",
+                format!("does not resolve: {}", e.sentence()),
+                Tone::Bad,
+            ),
+            (Some(f), None) => p.add("fqdn", f),
+            (None, None) => p.add("fqdn", "-"),
+        };
         if !self.resolved.is_empty() {
             let list: Vec<String> = self.resolved.iter().map(ToString::to_string).collect();
-            writeln!(w, "resolves  {}", list.join(", "))?;
+            p.add("resolves", list.join(", "));
         }
-        writeln!(w)?;
-        let mut t = out.table(&["INTERFACE", "ADDRESS", "FAMILY", "SCOPE"]);
+        let mut t = Table::new([
+            Column::left("INTERFACE"),
+            Column::left("ADDRESS"),
+            Column::left("FAMILY"),
+            Column::left("SCOPE"),
+        ]);
         for a in &self.addresses {
             let addr = match a.prefix {
                 Some(p) => format!("{}/{p}", a.address),
                 None => a.address.to_string(),
             };
-            t.add_row(vec![
-                out.cell(&a.interface, Tone::Plain),
-                out.cell(addr, Tone::Good),
-                out.cell(a.family, Tone::Plain),
-                out.cell(scope(&a.address), Tone::Plain),
-            ]);
+            t.cell(&a.interface)
+                .cell_toned(addr, Tone::Good)
+                .cell(a.family)
+                .cell(scope(&a.address));
         }
-        write_table(w, &t)
+        let mut v = View::new();
+        v.pairs(p).blank().table(t);
+        v
     }
 }
 

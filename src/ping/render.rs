@@ -1,11 +1,11 @@
 //! Ping as text: iputils' lines for one host (a line per reply, then the statistics) and fping's table for many.
 
-use std::io::{self, Write};
 use std::net::IpAddr;
 
 use super::model::{HostResult, IcmpErrorReport, Method, PingReport, ReplyRecord};
+use crate::exit::Outcome;
 use crate::explain::Verdict;
-use crate::render::{write_table, Output, Report, Tone};
+use crate::render::{Column, Line, Report, Table, Tone, View};
 
 /// TCP ping's ports as a sentence: `80, then 443`.
 pub(crate) fn ports_text(ports: &[u16]) -> String {
@@ -85,8 +85,94 @@ pub fn error_line(e: &IcmpErrorReport) -> String {
     )
 }
 
+impl Report for PingReport {
+    fn outcome(&self) -> Outcome {
+        Outcome::of(self.interrupted, self.all_alive())
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut v = View::new();
+        if let [h] = self.hosts.as_slice() {
+            self.single_view(h, &mut v);
+            v.table(self.hosts_table().data_only());
+            return v;
+        }
+        v.table(self.hosts_table().omit_when_empty());
+        let down_tone = if self.unreachable > 0 {
+            Tone::Bad
+        } else {
+            Tone::Plain
+        };
+        let mut counts = Line::toned(format!("{} alive", self.alive), Tone::Good)
+            .then(", ", Tone::Plain)
+            .then(format!("{} unreachable", self.unreachable), down_tone);
+        if self.unfinished > 0 {
+            counts = counts.then(format!(", {} interrupted", self.unfinished), Tone::Warn);
+        }
+        v.line(counts.then(
+            format!(
+                " ({} hosts, {}, {})",
+                self.hosts.len(),
+                self.method_label(),
+                crate::duration::fmt_ms(self.elapsed)
+            ),
+            Tone::Plain,
+        ));
+        if self.interrupted {
+            v.line("interrupted: results so far");
+        }
+        v
+    }
+}
+
 impl PingReport {
-    fn render_single(&self, h: &HostResult, w: &mut dyn Write) -> io::Result<()> {
+    /// One row per host (with `-q`, only the hosts that did not answer), as fping's summary.
+    fn hosts_table(&self) -> Table {
+        let mut t = Table::new([
+            Column::left("HOST"),
+            Column::left("ADDRESS"),
+            Column::left("STATUS"),
+            Column::right("SENT"),
+            Column::right("RECV"),
+            Column::right("LOSS"),
+            Column::right("MIN ms"),
+            Column::right("AVG ms"),
+            Column::right("MAX ms"),
+            Column::right("MDEV ms"),
+            Column::text("DETAIL"),
+        ]);
+        let shown = self
+            .hosts
+            .iter()
+            .filter(|h| !(self.failures_only && h.alive()));
+        for h in shown {
+            let r = h.rtt;
+            let detail = match (&h.error, h.duplicates) {
+                (Some(e), _) => e.cause.clone(),
+                (None, d) if d > 0 => format!("+{d} duplicates"),
+                _ => String::new(),
+            };
+            t.cell(&h.host)
+                .cell(h.address.map_or_else(|| "-".into(), |a| a.to_string()))
+                .cell_toned(h.status.as_str(), Tone::of(h.status))
+                .num(h.sent)
+                .num(h.received)
+                .cell(if h.sent == 0 {
+                    "-".to_string()
+                } else {
+                    format!("{}%", fmt_percent(h.loss_percent))
+                })
+                .cell(fmt_rtt(r.map(|r| r.min_ms)))
+                .cell(fmt_rtt(r.map(|r| r.avg_ms)))
+                .cell(fmt_rtt(r.map(|r| r.max_ms)))
+                .cell(fmt_rtt(r.map(|r| r.mdev_ms)))
+                .cell_toned(detail, Tone::Dim);
+        }
+        t
+    }
+
+    /// iputils' statistics for one host.
+    fn single_view(&self, h: &HostResult, v: &mut View) {
         let Some(addr) = h.address else {
             // Never pinged: the name did not resolve.
             let (why, code) = h
@@ -94,15 +180,13 @@ impl PingReport {
                 .as_ref()
                 .map(|e| (e.sentence(), e.code.clone()))
                 .unwrap_or_default();
-            return writeln!(w, "{}: {}: {why} ({code})", h.host, h.status);
+            v.line(format!("{}: {}: {why} ({code})", h.host, h.status));
+            return;
         };
-        let shown = addr.to_string();
-        writeln!(w)?;
-        writeln!(
-            w,
-            "--- {shown} ping statistics ({}) ---",
+        v.blank().line(format!(
+            "--- {addr} ping statistics ({}) ---",
             self.method_label()
-        )?;
+        ));
         let mut line = format!("{} packets transmitted, {} received", h.sent, h.received);
         if h.duplicates > 0 {
             line.push_str(&format!(", +{} duplicates", h.duplicates));
@@ -118,110 +202,24 @@ impl PingReport {
             fmt_percent(h.loss_percent),
             self.elapsed.as_millis()
         ));
-        writeln!(w, "{line}")?;
+        v.line(line);
         if let Some(r) = &h.rtt {
-            writeln!(
-                w,
+            v.line(format!(
                 "rtt min/avg/max/mdev = {:.3}/{:.3}/{:.3}/{:.3} ms",
                 r.min_ms, r.avg_ms, r.max_ms, r.mdev_ms
-            )?;
+            ));
         }
         match &h.error {
             Some(e) if h.status == Verdict::Interrupted => {
-                writeln!(w, "{}: {}", h.status, e.cause)?
+                v.line(format!("{}: {}", h.status, e.cause));
             }
-            Some(e) => writeln!(w, "{}: {} ({})", h.status, e.sentence(), e.code)?,
+            Some(e) => {
+                v.line(format!("{}: {} ({})", h.status, e.sentence(), e.code));
+            }
             None => {}
         }
         if self.interrupted {
-            writeln!(w, "interrupted: statistics so far")?;
+            v.line("interrupted: statistics so far");
         }
-        Ok(())
-    }
-}
-
-impl Report for PingReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        if let [h] = self.hosts.as_slice() {
-            return self.render_single(h, w);
-        }
-        let mut t = out.table(&[
-            "HOST", "ADDRESS", "STATUS", "SENT", "RECV", "LOSS", "MIN ms", "AVG ms", "MAX ms",
-            "MDEV ms", "DETAIL",
-        ]);
-        let shown = self
-            .hosts
-            .iter()
-            .filter(|h| !(self.failures_only && h.alive()));
-        for h in shown {
-            let tone = if h.alive() {
-                Tone::Good
-            } else if h.status == Verdict::Interrupted {
-                Tone::Warn
-            } else {
-                Tone::Bad
-            };
-            let status = if h.alive() {
-                "alive".to_string()
-            } else {
-                h.status.to_string()
-            };
-            let r = h.rtt;
-            let detail = match (&h.error, h.duplicates) {
-                (Some(e), _) => e.cause.clone(),
-                (None, d) if d > 0 => format!("+{d} duplicates"),
-                _ => String::new(),
-            };
-            t.add_row(vec![
-                out.cell(&h.host, Tone::Plain),
-                out.cell(
-                    h.address
-                        .map(|a| a.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    Tone::Plain,
-                ),
-                out.cell(status, tone),
-                out.num(h.sent),
-                out.num(h.received),
-                out.num(if h.sent == 0 {
-                    "-".to_string()
-                } else {
-                    format!("{}%", fmt_percent(h.loss_percent))
-                }),
-                out.num(fmt_rtt(r.map(|r| r.min_ms))),
-                out.num(fmt_rtt(r.map(|r| r.avg_ms))),
-                out.num(fmt_rtt(r.map(|r| r.max_ms))),
-                out.num(fmt_rtt(r.map(|r| r.mdev_ms))),
-                out.cell(detail, Tone::Dim),
-            ]);
-        }
-        if t.row_count() > 0 {
-            write_table(w, &t)?;
-        }
-        let alive = out.paint(&format!("{} alive", self.alive), Tone::Good);
-        let down = out.paint(
-            &format!("{} unreachable", self.unreachable),
-            if self.unreachable > 0 {
-                Tone::Bad
-            } else {
-                Tone::Plain
-            },
-        );
-        let unfinished = if self.unfinished > 0 {
-            out.paint(&format!(", {} interrupted", self.unfinished), Tone::Warn)
-        } else {
-            String::new()
-        };
-        writeln!(
-            w,
-            "{alive}, {down}{unfinished} ({} hosts, {}, {})",
-            self.hosts.len(),
-            self.method_label(),
-            crate::duration::fmt_ms(self.elapsed)
-        )?;
-        if self.interrupted {
-            writeln!(w, "interrupted: results so far")?;
-        }
-        Ok(())
     }
 }

@@ -1,10 +1,9 @@
 //! Serve as text: one log line per event while it runs, a summary when it stops.
 
-use std::io;
-
 use super::model::{Event, ServeReport};
 use crate::duration::fmt_ms;
-use crate::render::{kv_table, write_table, Output, Report};
+use crate::exit::Outcome;
+use crate::render::{Column, Pairs, Report, Table, View};
 
 impl Event {
     /// One log line, e.g. `tcp 127.0.0.1:40112 connected (3 open)`.
@@ -43,31 +42,58 @@ impl Event {
 }
 
 impl Report for ServeReport {
-    fn render_text(&self, out: &Output, w: &mut dyn io::Write) -> io::Result<()> {
+    fn outcome(&self) -> Outcome {
+        Outcome::of(self.interrupted, true)
+    }
+
+    fn view(&self) -> View<'_> {
         let listening = self
             .listeners
             .iter()
             .map(|l| format!("{} {}", l.proto, l.address))
             .collect::<Vec<_>>()
             .join(", ");
-        let rows = [
-            ("listened on", listening),
-            ("ran for", fmt_ms(self.elapsed)),
-            (
+        let mut p = Pairs::new();
+        p.add("listened on", listening.clone())
+            .add("ran for", fmt_ms(self.elapsed))
+            .add(
                 "tcp",
                 format!(
                     "{} connections, {} bytes echoed, {} closed idle, {} refused (limit)",
                     self.tcp_connections, self.tcp_bytes, self.tcp_idle_closed, self.tcp_refused
                 ),
-            ),
-            (
+            )
+            .add(
                 "udp",
                 format!(
                     "{} datagrams, {} bytes echoed, {} peers",
                     self.udp_datagrams, self.udp_bytes, self.udp_peers
                 ),
-            ),
-        ];
-        write_table(w, &kv_table(out, rows))
+            );
+        // The same counters as one CSV row.
+        let mut t = Table::new([
+            Column::text("LISTENED ON"),
+            Column::right("RAN FOR"),
+            Column::right("TCP CONNECTIONS"),
+            Column::right("TCP BYTES"),
+            Column::right("TCP IDLE CLOSED"),
+            Column::right("TCP REFUSED"),
+            Column::right("UDP DATAGRAMS"),
+            Column::right("UDP BYTES"),
+            Column::right("UDP PEERS"),
+        ])
+        .data_only();
+        t.cell(listening)
+            .cell(fmt_ms(self.elapsed))
+            .num(self.tcp_connections)
+            .num(self.tcp_bytes)
+            .num(self.tcp_idle_closed)
+            .num(self.tcp_refused)
+            .num(self.udp_datagrams)
+            .num(self.udp_bytes)
+            .num(self.udp_peers);
+        let mut v = View::new();
+        v.blank().pairs(p).table(t);
+        v
     }
 }

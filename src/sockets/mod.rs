@@ -64,6 +64,7 @@ pub fn list(req: &SocketsRequest) -> Result<SocketsReport> {
         processes,
         sockets,
         notes,
+        interrupted: crate::interrupt::requested(),
     })
 }
 

@@ -426,6 +426,8 @@ pub struct SocketsReport {
     pub sockets: Vec<SocketRow>,
     /// Things the reader should know (fallbacks, permission limits).
     pub notes: Vec<String>,
+    /// True when Ctrl-C stopped the owner walk: the owner columns may be incomplete.
+    pub interrupted: bool,
 }
 
 /// Socket counts per protocol and state, like `ss -s`.
@@ -435,6 +437,7 @@ pub struct SummaryReport {
     pub total: usize,
     pub protocols: Vec<ProtoCount>,
     pub notes: Vec<String>,
+    pub interrupted: bool,
 }
 
 /// The counts for one protocol.
@@ -496,6 +499,7 @@ impl SummaryReport {
             total: r.sockets.len(),
             protocols,
             notes: r.notes.clone(),
+            interrupted: r.interrupted,
         }
     }
 }

@@ -1,190 +1,45 @@
-//! The socket table as text.
-//!
-//! On a terminal the table is a comfy-table one (colors, wrapping to the terminal's width). Piped, with no color
-//! and no wrapping to do, the same layout is written directly: comfy-table builds a styled `Cell` per value and
-//! lays out line by line, which took 369 ms for 20,000 rows against 27 ms for the direct writer (release
-//! build, the ignored `render_figures` test, on a busy 2-core machine), longer than the whole `ss -tan` run.
-//! The direct writer stores every cell in one string, formats numbers without `core::fmt`, and pads in one pass.
-//! A unit test checks that both produce byte-identical text.
+//! The socket table as rows: one per socket, numbers and addresses written straight into the table's one
+//! string (20,000 rows are 200,000 cells), and the per-protocol counts of `--summary`.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
-
-use unicode_width::UnicodeWidthStr;
 
 use super::model::{Endpoint, Owner, SocketRow, SocketsReport, State, SummaryReport};
+use crate::exit::Outcome;
+use crate::render::view::push_u64;
+use crate::render::{Column, Line, Report, Table, Tone, View};
 
-use crate::render::{write_table, Output, Report, Tone};
-
-const HEADERS: [&str; 8] = [
-    "PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "UID", "INODE",
-];
-const RIGHT: [bool; 10] = [
-    false, false, true, true, false, false, true, true, true, false,
-];
+fn columns(processes: bool) -> Vec<Column> {
+    let mut c = vec![
+        Column::left("PROTO"),
+        Column::left("STATE"),
+        Column::right("RECV-Q"),
+        Column::right("SEND-Q"),
+        Column::left("LOCAL"),
+        Column::left("PEER"),
+        Column::right("UID"),
+        Column::right("INODE"),
+    ];
+    if processes {
+        c.extend([Column::right("PID"), Column::text("PROGRAM")]);
+    }
+    c
+}
 
 impl Report for SocketsReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        let mut headers: Vec<&str> = HEADERS.to_vec();
-        if self.processes {
-            headers.extend(["PID", "PROGRAM"]);
-        }
-        let mut grid = Grid::new(headers.len());
+    fn outcome(&self) -> Outcome {
+        Outcome::of(self.interrupted, true)
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut t = Table::new(columns(self.processes));
+        t.reserve(self.sockets.len(), 96);
         for s in &self.sockets {
-            cells(s, self.processes, &mut grid);
+            cells(s, self.processes, &mut t);
         }
-        if out.tty || out.color {
-            write_comfy(out, &headers, &grid, &self.sockets, w)
-        } else {
-            grid.write(&headers, &RIGHT, w)
-        }
+        let mut v = View::new();
+        v.table(t);
+        v
     }
-}
-
-/// Every cell of the table in one string: cell i is `text[start(i)..ends[i]]`, `widths[i]` columns wide.
-pub(crate) struct Grid {
-    cols: usize,
-    text: String,
-    ends: Vec<usize>,
-    widths: Vec<u32>,
-}
-
-impl Grid {
-    pub(crate) fn new(cols: usize) -> Grid {
-        Grid {
-            cols: cols.max(1),
-            text: String::new(),
-            ends: Vec::new(),
-            widths: Vec::new(),
-        }
-    }
-
-    /// Ends the current cell (whatever was written to `text` since the last one).
-    fn end_cell(&mut self) {
-        let start = self.ends.last().copied().unwrap_or(0);
-        let w = width(&self.text[start..]);
-        self.ends.push(self.text.len());
-        self.widths.push(u32::try_from(w).unwrap_or(u32::MAX));
-    }
-
-    fn push(&mut self, s: &str) {
-        self.text.push_str(s);
-        self.end_cell();
-    }
-
-    fn cell(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
-    }
-
-    fn row_count(&self) -> usize {
-        self.ends.len() / self.cols
-    }
-
-    fn rows(&self) -> impl Iterator<Item = impl Iterator<Item = &str>> {
-        (0..self.row_count())
-            .map(move |r| (0..self.cols).map(move |c| self.cell(r * self.cols + c)))
-    }
-
-    /// Writes the grid in netdiag's table layout (as `Output::table` + `write_table` would): each column as
-    /// wide as its widest cell, two spaces after each, numbers right-aligned, trailing spaces trimmed.
-    pub(crate) fn write(
-        &self,
-        headers: &[&str],
-        right: &[bool],
-        w: &mut dyn Write,
-    ) -> io::Result<()> {
-        let cols = self.cols;
-        let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
-        widths.resize(cols, 0);
-        for (i, cw) in self.widths.iter().enumerate() {
-            let c = i % cols;
-            widths[c] = widths[c].max(*cw as usize);
-        }
-        let mut w = io::BufWriter::with_capacity(256 * 1024, w);
-        let mut line: Vec<u8> = Vec::with_capacity(256);
-        let put = |line: &mut Vec<u8>, c: usize, cell: &str, cw: usize, right: bool| {
-            let pad = widths[c].saturating_sub(cw);
-            if right {
-                line.resize(line.len() + pad, b' ');
-                line.extend_from_slice(cell.as_bytes());
-            } else {
-                line.extend_from_slice(cell.as_bytes());
-                line.resize(line.len() + pad, b' ');
-            }
-            line.extend_from_slice(b"  ");
-        };
-        let mut flush = |line: &mut Vec<u8>| -> io::Result<()> {
-            let end = line.iter().rposition(|b| *b != b' ').map_or(0, |i| i + 1);
-            line.truncate(end);
-            line.push(b'\n');
-            w.write_all(line)?;
-            line.clear();
-            Ok(())
-        };
-        for (c, h) in headers.iter().enumerate() {
-            put(&mut line, c, h, width(h), false);
-        }
-        flush(&mut line)?;
-        for r in 0..self.row_count() {
-            for c in 0..cols {
-                let i = r * cols + c;
-                let right = right.get(c).copied().unwrap_or(false);
-                put(&mut line, c, self.cell(i), self.widths[i] as usize, right);
-            }
-            flush(&mut line)?;
-        }
-        w.flush()
-    }
-}
-
-/// Appends a number in decimal without going through `core::fmt` (the table has 100,000+ of them).
-fn push_u64(s: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    s.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("?"));
-}
-
-fn width(s: &str) -> usize {
-    if s.is_ascii() {
-        s.len()
-    } else {
-        s.width()
-    }
-}
-
-fn write_comfy(
-    out: &Output,
-    headers: &[&str],
-    grid: &Grid,
-    rows: &[SocketRow],
-    w: &mut dyn Write,
-) -> io::Result<()> {
-    let mut t = out.table(headers);
-    for (row, s) in grid.rows().zip(rows) {
-        t.add_row(
-            row.enumerate()
-                .map(|(c, cell)| {
-                    if RIGHT.get(c).copied().unwrap_or(false) {
-                        out.num(cell)
-                    } else if c == 1 {
-                        out.cell(cell, state_tone(s.state))
-                    } else {
-                        out.cell(cell, Tone::Plain)
-                    }
-                })
-                .collect::<Vec<_>>(),
-        );
-    }
-    write_table(w, &t)
 }
 
 fn state_tone(st: State) -> Tone {
@@ -196,31 +51,27 @@ fn state_tone(st: State) -> Tone {
     }
 }
 
-/// Appends one socket's cells to the grid.
-pub(crate) fn cells(s: &SocketRow, processes: bool, g: &mut Grid) {
-    g.push(s.proto.as_str());
-    g.push(s.state.as_str());
-    num(g, s.recv_q);
-    num(g, s.send_q);
-    endpoint(g, &s.local, true);
-    endpoint(g, &s.peer, false);
+/// Appends one socket's cells to the table.
+fn cells(s: &SocketRow, processes: bool, t: &mut Table) {
+    t.cell(s.proto.as_str())
+        .cell_toned(s.state.as_str(), state_tone(s.state))
+        .num(u64::from(s.recv_q))
+        .num(u64::from(s.send_q));
+    endpoint(t, &s.local, true);
+    endpoint(t, &s.peer, false);
     match s.uid {
-        Some(u) => num(g, u),
-        None => g.push("-"),
-    }
-    num(g, s.inode);
+        Some(u) => t.num(u64::from(u)),
+        None => t.cell("-"),
+    };
+    t.num(s.inode);
     if processes {
-        owners(g, s.owners.as_deref().unwrap_or(&[]));
+        owners(t, s.owners.as_deref().unwrap_or(&[]));
     }
-}
-
-fn num(g: &mut Grid, n: impl Into<u64>) {
-    push_u64(&mut g.text, n.into());
-    g.end_cell();
 }
 
 /// `127.0.0.1:80`, `[::1]:443`, `0.0.0.0:*`; with --services `127.0.0.1:http`; with --resolve `localhost:80`.
-fn endpoint(g: &mut Grid, e: &Endpoint, local: bool) {
+fn endpoint(t: &mut Table, e: &Endpoint, local: bool) {
+    let b = t.buf();
     match e {
         Endpoint::Inet {
             address,
@@ -228,98 +79,103 @@ fn endpoint(g: &mut Grid, e: &Endpoint, local: bool) {
             host,
             service,
         } => {
-            let t = &mut g.text;
             match host {
-                Some(h) => t.push_str(h),
-                None if address.is_ipv6() => {
-                    let _ = write!(t, "[{address}]");
-                }
+                Some(h) => b.push_str(h),
                 None => match address {
                     std::net::IpAddr::V4(v4) => {
                         for (i, o) in v4.octets().iter().enumerate() {
                             if i > 0 {
-                                t.push('.');
+                                b.push('.');
                             }
-                            push_u64(t, u64::from(*o));
+                            push_u64(b, u64::from(*o));
                         }
                     }
                     v6 => {
-                        let _ = write!(t, "{v6}");
+                        let _ = write!(b, "[{v6}]");
                     }
                 },
             }
-            t.push(':');
+            b.push(':');
             match (service, port) {
-                (Some(name), _) => t.push_str(name),
-                (None, 0) => t.push('*'),
-                (None, p) => push_u64(t, u64::from(*p)),
+                (Some(name), _) => b.push_str(name),
+                (None, 0) => b.push('*'),
+                (None, p) => push_u64(b, u64::from(*p)),
             }
         }
         Endpoint::Unix { path, peer_inode } => match (local, path, peer_inode) {
-            (true, Some(p), _) => g.text.push_str(p),
-            (false, _, Some(i)) => push_u64(&mut g.text, *i),
-            _ => g.text.push('*'),
+            (true, Some(p), _) => b.push_str(p),
+            (false, _, Some(i)) => push_u64(b, *i),
+            _ => b.push('*'),
         },
     }
-    g.end_cell();
+    t.end_cell(Tone::Plain);
 }
 
 /// Most pids listed in one cell; a socket shared by a pre-forked server's workers can have hundreds.
 const MAX_PIDS_SHOWN: usize = 3;
 
-fn owners(g: &mut Grid, o: &[Owner]) {
+fn owners(t: &mut Table, o: &[Owner]) {
     if o.is_empty() {
-        g.push("-");
-        g.push("-");
+        t.cell("-").cell("-");
         return;
     }
+    let b = t.buf();
     for (i, x) in o.iter().take(MAX_PIDS_SHOWN).enumerate() {
         if i > 0 {
-            g.text.push(',');
+            b.push(',');
         }
-        push_u64(&mut g.text, u64::from(x.pid));
+        push_u64(b, u64::from(x.pid));
     }
     if o.len() > MAX_PIDS_SHOWN {
-        let _ = write!(g.text, ",+{}", o.len() - MAX_PIDS_SHOWN);
+        let _ = write!(b, ",+{}", o.len() - MAX_PIDS_SHOWN);
     }
-    g.end_cell();
+    t.end_cell(Tone::Plain);
     let mut names: Vec<&str> = o.iter().map(|x| x.program.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    g.push(&names.join(","));
+    t.cell(names.join(","));
 }
 
 impl Report for SummaryReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w, "Total: {} sockets", self.total)?;
-        writeln!(w)?;
-        let mut t = out.table(&["PROTO", "TOTAL", "IPV4", "IPV6"]);
+    fn outcome(&self) -> Outcome {
+        Outcome::of(self.interrupted, true)
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut totals = Table::new([
+            Column::left("PROTO"),
+            Column::right("TOTAL"),
+            Column::right("IPV4"),
+            Column::right("IPV6"),
+        ]);
         for p in &self.protocols {
-            let (v4, v6) = if p.proto.is_unix() {
-                ("-".to_string(), "-".to_string())
+            totals.cell(p.proto.as_str()).num(p.total as u64);
+            if p.proto.is_unix() {
+                totals.cell("-").cell("-");
             } else {
-                (p.ipv4.to_string(), p.ipv6.to_string())
-            };
-            t.add_row(vec![
-                out.cell(p.proto.as_str(), Tone::Plain),
-                out.num(p.total),
-                out.num(v4),
-                out.num(v6),
-            ]);
-        }
-        write_table(w, &t)?;
-        writeln!(w)?;
-        let mut t = out.table(&["PROTO", "STATE", "COUNT"]);
-        for p in &self.protocols {
-            for c in &p.states {
-                t.add_row(vec![
-                    out.cell(p.proto.as_str(), Tone::Plain),
-                    out.cell(c.state.as_str(), state_tone(c.state)),
-                    out.num(c.count),
-                ]);
+                totals.num(p.ipv4 as u64).num(p.ipv6 as u64);
             }
         }
-        write_table(w, &t)
+        let mut states = Table::new([
+            Column::left("PROTO"),
+            Column::left("STATE"),
+            Column::right("COUNT"),
+        ]);
+        for p in &self.protocols {
+            for c in &p.states {
+                states
+                    .cell(p.proto.as_str())
+                    .cell_toned(c.state.as_str(), state_tone(c.state))
+                    .num(c.count as u64);
+            }
+        }
+        let mut v = View::new();
+        v.line(Line::from(format!("Total: {} sockets", self.total)))
+            .blank()
+            .table(totals)
+            .blank()
+            .table(states);
+        v
     }
 }
 
@@ -358,7 +214,7 @@ pub(crate) fn sample_row(i: u32) -> SocketRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::Format;
+    use crate::render::{Format, Output};
     use crate::sockets::model::{SockProto, Source};
 
     fn report(n: u32, processes: bool) -> SocketsReport {
@@ -385,22 +241,12 @@ mod tests {
             processes,
             sockets,
             notes: Vec::new(),
+            interrupted: false,
         }
     }
 
     fn comfy_text(r: &SocketsReport) -> String {
-        let out = Output::plain(Format::Table);
-        let mut headers: Vec<&str> = HEADERS.to_vec();
-        if r.processes {
-            headers.extend(["PID", "PROGRAM"]);
-        }
-        let mut g = Grid::new(headers.len());
-        for s in &r.sockets {
-            cells(s, r.processes, &mut g);
-        }
-        let mut buf = Vec::new();
-        write_comfy(&out, &headers, &g, &r.sockets, &mut buf).unwrap();
-        String::from_utf8(buf).unwrap()
+        crate::render::comfy_text(r)
     }
 
     #[test]
