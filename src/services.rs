@@ -115,6 +115,7 @@ impl Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Service {
     pub port: u16,
+    #[serde(rename = "protocol")]
     pub proto: Proto,
     /// The primary name.
     pub name: &'static str,

@@ -5,7 +5,7 @@
 //! accepted forms.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -47,6 +47,30 @@ pub fn family_name(ip: &IpAddr) -> &'static str {
         "IPv4"
     } else {
         "IPv6"
+    }
+}
+
+/// serde `serialize_with`: a socket address as netdiag's one JSON form of an endpoint, `{"address": "10.0.0.1",
+/// "port": 443}` (never `"10.0.0.1:443"`, which needs parsing and brackets for IPv6).
+pub fn ser_endpoint<S: serde::Serializer>(
+    a: &SocketAddr,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut st = s.serialize_struct("Endpoint", 2)?;
+    st.serialize_field("address", &a.ip())?;
+    st.serialize_field("port", &a.port())?;
+    st.end()
+}
+
+/// serde `serialize_with`: an optional socket address as an endpoint object, or null.
+pub fn ser_opt_endpoint<S: serde::Serializer>(
+    a: &Option<SocketAddr>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match a {
+        Some(a) => ser_endpoint(a, s),
+        None => s.serialize_none(),
     }
 }
 
@@ -563,6 +587,7 @@ fn parse_range(item: &str) -> Result<(u16, u16)> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PortQuery {
     pub what: PortWhat,
+    #[serde(rename = "protocol")]
     pub proto: Option<Proto>,
 }
 

@@ -131,7 +131,7 @@ fn working_http_server_across_a_veth_works_end_to_end() {
         .find(|s| s["step"] == "talk")
         .unwrap();
     assert_eq!(talk["status"], "ok");
-    assert!(talk["time"].as_f64().unwrap() > 0.0);
+    assert!(talk["elapsed_ms"].as_f64().unwrap() > 0.0);
     assert!(server.hits() >= 2);
 }
 

@@ -349,7 +349,7 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
                 }
                 Some(h) if h.status == Verdict::Interrupted => Reach::Interrupted,
                 Some(h) => Reach::NoReply(
-                    h.error
+                    h.explanation
                         .clone()
                         .unwrap_or_else(|| explain::diagnose::no_echo_reply(req.timeout)),
                 ),
@@ -407,7 +407,9 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
     let tried = format!("HTTP GET {shown_url} via {via}");
     let time = hop.map(|h| h.timings.total);
     let Some(hop) = hop else {
-        let e = report.error.unwrap_or_else(|| explain::errno(libc::EIO));
+        let e = report
+            .explanation
+            .unwrap_or_else(|| explain::errno(libc::EIO));
         return Step::fail("talk", tried, e.verdict.to_string(), time, e);
     };
     let mut result = match &hop.response {
@@ -429,7 +431,7 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
             result.push_str(&format!(", expires in {days} days"));
         }
     }
-    match report.error {
+    match report.explanation {
         Some(e) => Step::fail("talk", tried, result, time, e),
         None => Step::ok("talk", tried, result, time),
     }

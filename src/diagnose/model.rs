@@ -35,7 +35,7 @@ pub struct Step {
     /// works. Shown as `warn`.
     pub warning: bool,
     pub result: String,
-    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "elapsed_ms")]
     pub time: Option<Duration>,
     pub explanation: Option<Explanation>,
 }
@@ -138,6 +138,8 @@ pub struct DiagnoseReport {
     pub verdict: Verdict,
     /// The step that failed first (or, when interrupted, the step Ctrl-C cut short).
     pub failed_step: Option<String>,
+    /// That step's explanation: why the target fails, and the likely fix (null when it works).
+    pub explanation: Option<Explanation>,
     /// One sentence: what works, or what fails and why.
     pub summary: String,
     /// Whether Ctrl-C cut the walk short.
@@ -150,10 +152,11 @@ impl DiagnoseReport {
     pub(crate) fn finish(target: String, steps: Vec<Step>, interrupted: bool) -> DiagnoseReport {
         let interrupted = interrupted || steps.iter().any(|s| s.status == Verdict::Interrupted);
         if interrupted {
-            let at = steps
-                .iter()
-                .find(|s| s.status == Verdict::Interrupted)
-                .map(|s| s.step.to_string());
+            let cut = steps.iter().find(|s| s.status == Verdict::Interrupted);
+            let at = cut.map(|s| s.step.to_string());
+            let explanation = cut
+                .and_then(|s| s.explanation.clone())
+                .or_else(|| Some(explain::interrupted("the walk was complete")));
             let summary = match &at {
                 Some(step) => format!("{target}: interrupted (Ctrl-C) during {step}: no verdict"),
                 None => format!("{target}: interrupted (Ctrl-C): no verdict"),
@@ -164,6 +167,7 @@ impl DiagnoseReport {
                 steps,
                 verdict: Verdict::Interrupted,
                 failed_step: at,
+                explanation,
                 summary,
                 interrupted: true,
             };
@@ -195,12 +199,14 @@ impl DiagnoseReport {
                 )
             }
         };
+        let explanation = first.and_then(|s| s.explanation.clone());
         DiagnoseReport {
             ok: first.is_none(),
             target,
             steps,
             verdict,
             failed_step,
+            explanation,
             summary,
             interrupted: false,
         }

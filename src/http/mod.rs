@@ -98,9 +98,11 @@ fn conclude(
     let mut report = HttpReport {
         url: req.url.clone(),
         method: req.method,
+        ok: true,
+        status: None,
         verdict: Verdict::Ok,
         summary: String::new(),
-        error: None,
+        explanation: None,
         body,
         hops,
     };
@@ -152,7 +154,9 @@ fn conclude(
         };
     }
     report.summary = summary;
-    report.error = error;
+    report.ok = report.verdict == Verdict::Ok;
+    report.status = last.response.as_ref().map(|h| h.status);
+    report.explanation = error;
     report
 }
 

@@ -74,20 +74,23 @@ impl HttpRequest {
 /// Time spent in each phase (null when the phase did not happen: no TLS, or it failed before).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Phases {
-    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "dns_ms")]
     pub dns: Option<Duration>,
-    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "connect_ms")]
     pub connect: Option<Duration>,
-    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "tls_ms")]
     pub tls: Option<Duration>,
     /// Writing the request.
-    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "request_ms")]
     pub request: Option<Duration>,
     /// From the request written to the first response byte (the server's think time).
-    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
+    #[serde(
+        serialize_with = "crate::duration::ser_opt_ms",
+        rename = "first_byte_ms"
+    )]
     pub first_byte: Option<Duration>,
     /// From the first byte to the end of the response.
-    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "body_ms")]
     pub body: Option<Duration>,
 }
 
@@ -97,7 +100,7 @@ pub struct Timings {
     pub phases: Phases,
     /// Time from the start of the hop to the end of each phase.
     pub cumulative: Phases,
-    #[serde(serialize_with = "crate::duration::ser_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms", rename = "total_ms")]
     pub total: Duration,
 }
 
@@ -165,7 +168,9 @@ impl Marks {
 /// An address that was tried and failed before the one used (or all of them, when none worked).
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
+    #[serde(serialize_with = "crate::target::ser_endpoint")]
     pub address: SocketAddr,
+    #[serde(rename = "explanation")]
     pub error: Explanation,
 }
 
@@ -192,6 +197,7 @@ pub struct Hop {
     /// Every address the name resolved to, in resolver order.
     pub resolved: Vec<IpAddr>,
     /// The address actually used.
+    #[serde(serialize_with = "crate::target::ser_opt_endpoint")]
     pub address: Option<SocketAddr>,
     /// Addresses that failed before it.
     pub failed_addresses: Vec<Attempt>,
@@ -206,6 +212,7 @@ pub struct Hop {
     /// The next URL, when the answer is a redirect.
     pub location: Option<String>,
     /// What went wrong on this hop, if anything.
+    #[serde(rename = "explanation")]
     pub error: Option<Explanation>,
     /// The response head(s) exactly as received.
     #[serde(skip)]
@@ -217,13 +224,17 @@ pub struct Hop {
 pub struct HttpReport {
     pub url: Url,
     pub method: Method,
-    pub hops: Vec<Hop>,
+    /// True when the target answered as asked: 2xx, or 3xx not followed.
+    pub ok: bool,
+    /// The final HTTP status (the last hop's), or null when no answer came.
+    pub status: Option<u16>,
     /// `ok` for 2xx and 3xx; otherwise what failed.
     pub verdict: Verdict,
     /// One line: `200 OK`, `301 Moved Permanently: redirect to …`, or the cause of the failure.
     pub summary: String,
     /// Why it failed (the last hop's error, an HTTP error status, a redirect loop).
-    pub error: Option<Explanation>,
+    pub explanation: Option<Explanation>,
+    pub hops: Vec<Hop>,
     /// The last hop's body (with `keep_body`), at most `max_size` bytes.
     #[serde(skip)]
     pub body: Vec<u8>,
@@ -232,7 +243,7 @@ pub struct HttpReport {
 impl HttpReport {
     /// True when the target answered as asked (2xx, or 3xx not followed).
     pub fn ok(&self) -> bool {
-        self.verdict == Verdict::Ok
+        self.ok
     }
 
     /// The last hop (there is always at least one).

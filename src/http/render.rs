@@ -86,7 +86,7 @@ fn report_view(r: &HttpReport, show: Show) -> View<'_> {
         Verdict::Ok => "ok",
         v => v.as_str(),
     };
-    let code = match &r.error {
+    let code = match &r.explanation {
         Some(e) => format!(" ({})", e.code),
         None => String::new(),
     };
@@ -98,7 +98,7 @@ fn report_view(r: &HttpReport, show: Show) -> View<'_> {
             Tone::Bad
         },
     ));
-    if let Some(e) = &r.error {
+    if let Some(e) = &r.explanation {
         if !e.fix.is_empty() {
             v.line(format!("fix: {}", e.fix));
         }

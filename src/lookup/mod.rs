@@ -77,12 +77,13 @@ pub fn lookup_one(query: &str, family: Family) -> LookupResult {
     let start = Instant::now();
     let mut r = LookupResult {
         query: query.to_string(),
+        ok: false,
         kind: "forward",
         canonical_name: None,
         addresses: Vec::new(),
         names: Vec::new(),
         elapsed: Duration::ZERO,
-        error: None,
+        explanation: None,
     };
     if let Ok(ip) = query.parse::<IpAddr>() {
         r.kind = "reverse";
@@ -92,7 +93,7 @@ pub fn lookup_one(query: &str, family: Family) -> LookupResult {
         });
         match reverse(ip) {
             Ok(name) => r.names.push(name),
-            Err(e) => r.error = Some(e),
+            Err(e) => r.explanation = Some(e),
         }
     } else {
         match forward(query, family) {
@@ -106,10 +107,11 @@ pub fn lookup_one(query: &str, family: Family) -> LookupResult {
                     })
                     .collect();
             }
-            Err(e) => r.error = Some(e),
+            Err(e) => r.explanation = Some(e),
         }
     }
     r.elapsed = start.elapsed();
+    r.ok = r.explanation.is_none();
     r
 }
 
@@ -130,12 +132,13 @@ pub fn lookup(req: &LookupRequest) -> LookupReport {
             for (h, q) in handles.into_iter().zip(chunk) {
                 results.push(h.join().unwrap_or_else(|_| LookupResult {
                     query: q.clone(),
+                    ok: false,
                     kind: "forward",
                     canonical_name: None,
                     addresses: Vec::new(),
                     names: Vec::new(),
                     elapsed: Duration::ZERO,
-                    error: Some(explain::resolver(libc::EAI_SYSTEM)),
+                    explanation: Some(explain::resolver(libc::EAI_SYSTEM)),
                 }));
             }
         });
@@ -146,7 +149,7 @@ pub fn lookup(req: &LookupRequest) -> LookupReport {
 /// Looks up this machine: hostname, FQDN, the hostname's addresses and every interface address.
 pub fn local(family: Family) -> io::Result<SelfReport> {
     let hostname = dns_lookup::get_hostname()?;
-    let (fqdn, resolved, resolve_error) = match forward(&hostname, family) {
+    let (fqdn, resolved, explanation) = match forward(&hostname, family) {
         Ok((canon, addrs)) => (canon, addrs, None),
         Err(e) => (None, Vec::new(), Some(e)),
     };
@@ -180,7 +183,7 @@ pub fn local(family: Family) -> io::Result<SelfReport> {
         hostname,
         fqdn,
         resolved,
-        resolve_error,
+        explanation,
         addresses,
     })
 }
@@ -192,14 +195,14 @@ mod tests {
     #[test]
     fn localhost_resolves_to_loopback() {
         let r = lookup_one("localhost", Family::Any);
-        assert!(r.ok(), "{:?}", r.error);
+        assert!(r.ok, "{:?}", r.explanation);
         assert!(r.addresses.iter().any(|a| a.address.is_loopback()));
     }
 
     #[test]
     fn family_filter_holds() {
         let r = lookup_one("localhost", Family::V4);
-        if r.ok() {
+        if r.ok {
             assert!(r.addresses.iter().all(|a| a.address.is_ipv4()));
         }
     }

@@ -27,21 +27,18 @@ pub struct Address {
 #[derive(Debug, Clone, Serialize)]
 pub struct LookupResult {
     pub query: String,
+    /// True when the lookup found an answer.
+    pub ok: bool,
     /// `forward` (name → addresses) or `reverse` (address → name).
     pub kind: &'static str,
     pub canonical_name: Option<String>,
     pub addresses: Vec<Address>,
     /// The name found by a reverse lookup.
     pub names: Vec<String>,
-    #[serde(serialize_with = "crate::duration::ser_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms", rename = "elapsed_ms")]
     pub elapsed: Duration,
-    pub error: Option<Explanation>,
-}
-
-impl LookupResult {
-    pub fn ok(&self) -> bool {
-        self.error.is_none()
-    }
+    /// Why the lookup found nothing.
+    pub explanation: Option<Explanation>,
 }
 
 /// The answer for every query.
@@ -52,7 +49,7 @@ pub struct LookupReport {
 
 impl LookupReport {
     pub fn ok(&self) -> bool {
-        self.results.iter().all(LookupResult::ok)
+        self.results.iter().all(|r| r.ok)
     }
 }
 
@@ -74,13 +71,14 @@ pub struct SelfReport {
     pub fqdn: Option<String>,
     /// What the hostname resolves to through the resolver (/etc/hosts, DNS).
     pub resolved: Vec<IpAddr>,
-    pub resolve_error: Option<Explanation>,
+    /// Why the hostname does not resolve.
+    pub explanation: Option<Explanation>,
     /// Addresses on the interfaces.
     pub addresses: Vec<LocalAddress>,
 }
 
 impl SelfReport {
     pub fn ok(&self) -> bool {
-        self.resolve_error.is_none()
+        self.explanation.is_none()
     }
 }

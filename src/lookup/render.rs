@@ -26,7 +26,7 @@ impl Report for LookupReport {
         let mut v = View::new();
         v.table(t);
         for r in &self.results {
-            if let Some(e) = &r.error {
+            if let Some(e) = &r.explanation {
                 v.line(Line::from(format!("{}: ", r.query)).then(e.sentence(), Tone::Bad));
             }
         }
@@ -49,7 +49,7 @@ fn answer_rows(r: &LookupResult, t: &mut Table) {
             .cell_toned(family, family_tone)
             .cell(&time);
     };
-    if let Some(e) = &r.error {
+    if let Some(e) = &r.explanation {
         row(r.kind, &format!("{} ({})", e.cause, e.code), Tone::Bad, "-");
         return;
     }
@@ -77,7 +77,7 @@ impl Report for SelfReport {
     fn view(&self) -> View<'_> {
         let mut p = Pairs::new();
         p.add("hostname", &self.hostname);
-        match (&self.fqdn, &self.resolve_error) {
+        match (&self.fqdn, &self.explanation) {
             (_, Some(e)) => p.add_toned(
                 "fqdn",
                 format!("does not resolve: {}", e.sentence()),

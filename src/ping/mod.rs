@@ -221,7 +221,7 @@ fn build_report(
 fn host_result(h: HostState, timeout: Duration, interrupted: bool) -> HostResult {
     // Probes still in their reply window at Ctrl-C are neither received nor lost.
     let sent = h.sent.saturating_sub(h.unfinished);
-    let (status, error) = if h.received > 0 {
+    let (status, explanation) = if h.received > 0 {
         (Verdict::Ok, None)
     } else if let Some(e) = h.resolve_error {
         (e.verdict, Some(e))
@@ -246,14 +246,15 @@ fn host_result(h: HostState, timeout: Duration, interrupted: bool) -> HostResult
         rtt: h.rtt.stats(),
         host: h.label,
         address: h.addr,
+        ok: status == Verdict::Ok,
         status,
         sent,
         unfinished: h.unfinished,
         received: h.received,
         duplicates: h.duplicates,
         errors: h.errors,
-        icmp_error: h.icmp_error,
-        error,
+        icmp: h.icmp_error,
+        explanation,
         replies: h.replies,
     }
 }
@@ -373,11 +374,11 @@ mod tests {
             serde_json::from_str(&Output::plain(Format::Json).to_string(&r)).unwrap();
         assert_eq!(j["method"], "icmp");
         assert_eq!(j["alive"], 2);
-        assert_eq!(j["hosts"][0]["address"], "127.0.0.8");
-        assert_eq!(j["hosts"][0]["rtt"]["avg_ms"], 0.03);
-        assert_eq!(j["hosts"][0]["loss_percent"], 25.0);
-        assert_eq!(j["hosts"][2]["status"], "not-found");
-        assert_eq!(j["elapsed"], 3003.0);
+        assert_eq!(j["results"][0]["address"], "127.0.0.8");
+        assert_eq!(j["results"][0]["rtt"]["avg_ms"], 0.03);
+        assert_eq!(j["results"][0]["loss_percent"], 25.0);
+        assert_eq!(j["results"][2]["status"], "not-found");
+        assert_eq!(j["elapsed_ms"], 3003.0);
     }
 
     #[test]
@@ -414,7 +415,7 @@ mod tests {
         let h = host_result(waiting, Duration::from_secs(3), true);
         assert_eq!(h.status, Verdict::Interrupted);
         assert_eq!((h.sent, h.unfinished, h.loss_percent), (2, 1, 100.0));
-        assert!(h.error.unwrap().cause.contains("1 ping still waited"));
+        assert!(h.explanation.unwrap().cause.contains("1 ping still waited"));
         let never = HostState::new("10.0.0.3".into(), Ok(IpAddr::from([10, 0, 0, 3])));
         let h = host_result(never, Duration::from_secs(3), true);
         assert_eq!(h.status, Verdict::Interrupted);

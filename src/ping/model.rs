@@ -93,7 +93,7 @@ pub struct ReplyRecord {
     /// ICMP message bytes (header + data); 0 for TCP.
     pub bytes: usize,
     pub ttl: Option<u8>,
-    #[serde(serialize_with = "crate::duration::ser_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms", rename = "rtt_ms")]
     pub rtt: Duration,
     pub duplicate: bool,
     /// TCP: the port that answered, and whether it refused (which also proves the host is up).
@@ -132,6 +132,8 @@ pub struct HostResult {
     /// The host as given.
     pub host: String,
     pub address: Option<IpAddr>,
+    /// True when at least one reply came back.
+    pub ok: bool,
     /// `ok` when at least one reply came back; otherwise why not, or `interrupted` when Ctrl-C came while
     /// its echo requests were still within their reply window (or before any was sent).
     pub status: Verdict,
@@ -145,9 +147,10 @@ pub struct HostResult {
     pub errors: u64,
     pub loss_percent: f64,
     pub rtt: Option<RttStats>,
-    pub icmp_error: Option<IcmpErrorReport>,
-    /// Why the host did not answer (no reply, unreachable, not found).
-    pub error: Option<Explanation>,
+    /// The last ICMP error about the host's echo requests: who sent it, its type and code.
+    pub icmp: Option<IcmpErrorReport>,
+    /// Why the host did not answer (no reply, unreachable, not found), or what Ctrl-C cut short.
+    pub explanation: Option<Explanation>,
     /// Replies in arrival order (at most [`MAX_REPLIES_KEPT`]).
     pub replies: Vec<ReplyRecord>,
 }
@@ -170,13 +173,14 @@ pub struct PingReport {
     pub interrupted: bool,
     /// ICMP data bytes per echo request.
     pub size: usize,
-    #[serde(serialize_with = "crate::duration::ser_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms", rename = "elapsed_ms")]
     pub elapsed: Duration,
     pub alive: usize,
     pub unreachable: usize,
     /// Hosts with no reply yet whose echo requests were still waiting (or not sent) when Ctrl-C came.
     pub unfinished: usize,
-    /// Sorted by address; hosts whose name did not resolve come last.
+    /// One result per host, sorted by address; hosts whose name did not resolve come last.
+    #[serde(rename = "results")]
     pub hosts: Vec<HostResult>,
     /// Text output only: list just the hosts that did not answer, then the counts (`-q` with many hosts).
     #[serde(skip)]

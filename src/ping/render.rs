@@ -147,7 +147,7 @@ impl PingReport {
             .filter(|h| !(self.failures_only && h.alive()));
         for h in shown {
             let r = h.rtt;
-            let detail = match (&h.error, h.duplicates) {
+            let detail = match (&h.explanation, h.duplicates) {
                 (Some(e), _) => e.cause.clone(),
                 (None, d) if d > 0 => format!("+{d} duplicates"),
                 _ => String::new(),
@@ -176,7 +176,7 @@ impl PingReport {
         let Some(addr) = h.address else {
             // Never pinged: the name did not resolve.
             let (why, code) = h
-                .error
+                .explanation
                 .as_ref()
                 .map(|e| (e.sentence(), e.code.clone()))
                 .unwrap_or_default();
@@ -209,7 +209,7 @@ impl PingReport {
                 r.min_ms, r.avg_ms, r.max_ms, r.mdev_ms
             ));
         }
-        match &h.error {
+        match &h.explanation {
             Some(e) if h.status == Verdict::Interrupted => {
                 v.line(format!("{}: {}", h.status, e.cause));
             }

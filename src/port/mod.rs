@@ -3,6 +3,7 @@
 mod model;
 mod render;
 
+use crate::explain;
 use crate::services::{self, Service};
 use crate::target::{PortQuery, PortWhat};
 
@@ -37,7 +38,7 @@ pub fn lookup(req: &PortRequest) -> PortReport {
             if rows.is_empty() {
                 unmatched.push(Unmatched {
                     query: word.clone(),
-                    reason: format!("no registered service name or description contains '{word}'"),
+                    explanation: explain::port::no_match(word),
                 });
             }
         }
@@ -53,18 +54,14 @@ pub fn lookup(req: &PortRequest) -> PortReport {
                         .collect(),
                 };
                 if found.is_empty() {
-                    let reason = match &q.what {
-                        PortWhat::Port(_) => format!("port {text} has no registered service name"),
-                        PortWhat::Range(..) => {
-                            format!("no port in {text} has a registered service name")
-                        }
-                        PortWhat::Name(_) => format!(
-                            "no service is registered as '{text}'; try netdiag port --search WORD"
-                        ),
+                    let explanation = match &q.what {
+                        PortWhat::Port(_) => explain::port::unnamed_port(&text),
+                        PortWhat::Range(..) => explain::port::unnamed_range(&text),
+                        PortWhat::Name(_) => explain::port::unknown_name(&text),
                     };
                     unmatched.push(Unmatched {
                         query: text,
-                        reason,
+                        explanation,
                     });
                 } else {
                     rows.extend(found.into_iter().map(|s| row(&text, s)));
@@ -72,5 +69,8 @@ pub fn lookup(req: &PortRequest) -> PortReport {
             }
         }
     }
-    PortReport { rows, unmatched }
+    PortReport {
+        results: rows,
+        unmatched,
+    }
 }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::explain::Explanation;
 use crate::services::Service;
 use crate::target::PortQuery;
 
@@ -25,13 +26,14 @@ pub struct PortRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct Unmatched {
     pub query: String,
-    pub reason: String,
+    pub explanation: Explanation,
 }
 
 /// Every row found, and the queries that found none.
 #[derive(Debug, Clone, Serialize)]
 pub struct PortReport {
-    pub rows: Vec<PortRow>,
+    /// One row per registered (port, protocol) that answers a query.
+    pub results: Vec<PortRow>,
     pub unmatched: Vec<Unmatched>,
 }
 

@@ -18,7 +18,7 @@ impl Report for PortReport {
             Column::text("DESCRIPTION"),
         ])
         .omit_when_empty();
-        for r in &self.rows {
+        for r in &self.results {
             let s = &r.service;
             // A name query shows a registered range whole (x11: 6000-6063); a port query shows the port.
             let by_name = !r.query.starts_with(|c: char| c.is_ascii_digit());
@@ -37,7 +37,10 @@ impl Report for PortReport {
         let mut v = View::new();
         v.table(t);
         for u in &self.unmatched {
-            v.line(crate::render::Line::toned(&u.reason, Tone::Bad));
+            v.line(crate::render::Line::toned(
+                u.explanation.sentence(),
+                Tone::Bad,
+            ));
         }
         v
     }

@@ -54,28 +54,36 @@ impl CloseReason {
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
     Listening {
+        #[serde(rename = "protocol")]
         proto: Proto,
+        #[serde(serialize_with = "crate::target::ser_endpoint")]
         address: SocketAddr,
     },
     Connected {
+        #[serde(serialize_with = "crate::target::ser_endpoint")]
         peer: SocketAddr,
+        #[serde(serialize_with = "crate::target::ser_endpoint")]
         local: SocketAddr,
         open: usize,
     },
     Closed {
+        #[serde(serialize_with = "crate::target::ser_endpoint")]
         peer: SocketAddr,
         reason: CloseReason,
         bytes: u64,
-        #[serde(serialize_with = "crate::duration::ser_ms")]
+        #[serde(serialize_with = "crate::duration::ser_ms", rename = "elapsed_ms")]
         elapsed: Duration,
         detail: Option<String>,
     },
     Refused {
+        #[serde(serialize_with = "crate::target::ser_endpoint")]
         peer: SocketAddr,
         open: usize,
     },
     UdpPeer {
+        #[serde(serialize_with = "crate::target::ser_endpoint")]
         peer: SocketAddr,
+        #[serde(serialize_with = "crate::target::ser_endpoint")]
         local: SocketAddr,
         bytes: usize,
     },
@@ -87,7 +95,9 @@ pub enum Event {
 /// A socket the server listened on.
 #[derive(Debug, Clone, Serialize)]
 pub struct Listener {
+    #[serde(rename = "protocol")]
     pub proto: Proto,
+    #[serde(serialize_with = "crate::target::ser_endpoint")]
     pub address: SocketAddr,
 }
 
@@ -95,7 +105,7 @@ pub struct Listener {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ServeReport {
     pub listeners: Vec<Listener>,
-    #[serde(serialize_with = "crate::duration::ser_ms")]
+    #[serde(serialize_with = "crate::duration::ser_ms", rename = "elapsed_ms")]
     pub elapsed: Duration,
     pub tcp_connections: u64,
     pub tcp_refused: u64,

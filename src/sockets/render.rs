@@ -264,9 +264,9 @@ mod tests {
         let s = Output::plain(Format::Table).to_string(&r);
         let want = "\
 PROTO        STATE        RECV-Q  SEND-Q  LOCAL              PEER             UID   INODE   PID   PROGRAM
-udp          LISTEN            0       0  127.0.0.1:5555     127.0.0.0:30000     0  100000  4000  python3
-tcp          ESTABLISHED       1     100  127.0.0.1:5555     127.0.0.1:30001  1000  100001  4001  python3
-unix-stream  LISTEN            0     128  /run/ünïcode.sock  *                   -       9     -  -
+udp          listen            0       0  127.0.0.1:5555     127.0.0.0:30000     0  100000  4000  python3
+tcp          established       1     100  127.0.0.1:5555     127.0.0.1:30001  1000  100001  4001  python3
+unix-stream  listen            0     128  /run/ünïcode.sock  *                   -       9     -  -
 ";
         assert_eq!(s, want);
     }
@@ -277,13 +277,13 @@ unix-stream  LISTEN            0     128  /run/ünïcode.sock  *                
         let v: serde_json::Value =
             serde_json::from_str(&Output::plain(Format::Json).to_string(&r)).unwrap();
         let s = &v["sockets"][0];
-        assert_eq!(s["proto"], "udp");
-        assert_eq!(s["state"], "LISTEN");
+        assert_eq!(s["protocol"], "udp");
+        assert_eq!(s["state"], "listen");
         assert_eq!(s["local"]["address"], "127.0.0.1");
         assert_eq!(s["local"]["port"], 5555);
         assert_eq!(s["owners"][0]["pid"], 4000);
         assert_eq!(s["owners"][0]["program"], "python3");
-        assert_eq!(v["sockets"][1]["proto"], "unix-stream");
+        assert_eq!(v["sockets"][1]["protocol"], "unix-stream");
         assert_eq!(v["sockets"][1]["local"]["path"], "/run/ünïcode.sock");
     }
 
