@@ -139,7 +139,6 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         Some(list) => Some(PortList::parse(list)?),
         None => None,
     };
-    let mut targets = Vec::new();
     // A scan is what the user typed as one (a range, `-p-`, a CIDR block): it lists open ports and succeeds
     // when each address has one. Ports listed one by one (`-p 22,80`, even when adjacent) are each a question
     // that must be answered open.
@@ -147,45 +146,8 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         .ports
         .as_deref()
         .is_some_and(|l| l == "-" || l.split(',').any(|item| item.trim().contains('-')));
-    let mut scan = typed_range && ports.as_ref().is_some_and(|p| p.len() > 1);
-    let specs = args
-        .targets
-        .iter()
-        .map(|t| HostSpec::parse(t))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (typed, spec) in args.targets.iter().zip(&specs) {
-        let port = match spec {
-            HostSpec::Target(t) => t.port,
-            HostSpec::Cidr(c) => {
-                // Per block: a /16 is fine, a /8 by accident is not.
-                if c.len() > MAX_CIDR {
-                    bail!(
-                        "CIDR block {c} holds {} addresses, more than the limit of {MAX_CIDR}; use a longer prefix",
-                        c.len()
-                    );
-                }
-                scan |= c.len() > 1;
-                None
-            }
-        };
-        if port.is_none() && ports.is_none() {
-            bail!(
-                "no port for '{}': give HOST:PORT, [IPv6]:PORT, or a port list with -p (22,80,8000-8100)",
-                netdiag::target::shown(typed)
-            );
-        }
-    }
-    for t in netdiag::target::expand_hosts(&specs, probe::MAX_PROBES as u128, false)? {
-        let list: Vec<u16> = match (t.port, &ports) {
-            (Some(p), _) => vec![p],
-            (None, Some(list)) => list.iter().collect(),
-            (None, None) => Vec::new(), // refused above
-        };
-        targets.push(HostPorts {
-            host: t.host,
-            ports: list,
-        });
-    }
+    let (targets, blocks) = targets(&args.targets, ports.as_ref())?;
+    let scan = blocks || (typed_range && ports.as_ref().is_some_and(|p| p.len() > 1));
     let send = args
         .send
         .as_deref()
@@ -217,6 +179,50 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         list_all: args.all,
         scan,
     })
+}
+
+/// The targets with their ports: each argument expanded (a CIDR block into every address, as nmap does), with
+/// its own port or the `-p` list. Also says whether a CIDR block of more than one address was given (a scan).
+fn targets(typed: &[String], ports: Option<&PortList>) -> Result<(Vec<HostPorts>, bool)> {
+    let specs = typed
+        .iter()
+        .map(|t| HostSpec::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut blocks = false;
+    for (t, spec) in typed.iter().zip(&specs) {
+        let port = match spec {
+            HostSpec::Target(t) => t.port,
+            HostSpec::Cidr(c) => {
+                // Per block: a /16 is fine, a /8 by accident is not.
+                if c.len() > MAX_CIDR {
+                    bail!(
+                        "CIDR block {c} holds {} addresses, more than the limit of {MAX_CIDR}; use a longer prefix",
+                        c.len()
+                    );
+                }
+                blocks |= c.len() > 1;
+                None
+            }
+        };
+        if port.is_none() && ports.is_none() {
+            bail!(
+                "no port for '{}': give HOST:PORT, [IPv6]:PORT, or a port list with -p (22,80,8000-8100)",
+                netdiag::target::shown(t)
+            );
+        }
+    }
+    let targets = netdiag::target::expand_hosts(&specs, probe::MAX_PROBES as u128, false)?
+        .into_iter()
+        .map(|t| HostPorts {
+            host: t.host,
+            // Every target without a port has the -p list (checked above).
+            ports: t.port.map_or_else(
+                || ports.map_or_else(Vec::new, |l| l.iter().collect()),
+                |p| vec![p],
+            ),
+        })
+        .collect();
+    Ok((targets, blocks))
 }
 
 /// Shows a progress bar on stderr once the run has lasted a second, until it finishes.

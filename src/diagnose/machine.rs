@@ -307,7 +307,7 @@ fn listeners_step() -> Step {
             return Step::skipped(
                 "listening",
                 tried,
-                format!("cannot read the socket table ({e:#})"),
+                explain::diagnose::skipped_no_socket_table(&format!("{e:#}")),
             )
         }
     };

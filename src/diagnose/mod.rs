@@ -99,10 +99,10 @@ enum NotRun {
 
 impl NotRun {
     /// `interrupted`, or `no address to connect to`.
-    fn why(self, what: &str) -> String {
+    fn why(self, what: &str) -> Explanation {
         match self {
-            NotRun::Interrupted => Verdict::Interrupted.to_string(),
-            NotRun::NoAddress => format!("no address to {what}"),
+            NotRun::Interrupted => explain::diagnose::skipped_interrupted(),
+            NotRun::NoAddress => explain::diagnose::skipped_no_address(what),
         }
     }
 }
@@ -144,7 +144,7 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
         steps.push(Step::skipped(
             "connect",
             format!("{} more addresses", addrs.len() - MAX_CONNECT),
-            format!("only the first {MAX_CONNECT} are tried"),
+            explain::diagnose::skipped_too_many_addresses(MAX_CONNECT),
         ));
     }
 
@@ -155,7 +155,7 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
 
 /// The reach rows: one per address, or one saying why the step did not run.
 fn reach_rows(
-    reach: &Option<Result<Vec<Reach>, String>>,
+    reach: &Option<Result<Vec<Reach>, Explanation>>,
     addrs: &[IpAddr],
     targets: &[SocketAddr],
     why_not: NotRun,
@@ -195,7 +195,7 @@ fn connect_rows(
     req: &DiagnoseRequest,
     targets: &[SocketAddr],
     connects: &[Option<crate::probe::PortResult>],
-    reach: &Option<Result<Vec<Reach>, String>>,
+    reach: &Option<Result<Vec<Reach>, Explanation>>,
     why_not: NotRun,
     steps: &mut Vec<Step>,
 ) -> Option<SocketAddr> {
@@ -324,22 +324,15 @@ fn connect_explanation(
 
 /// ICMP echo to every address (one echo each, at most `timeout`), through the ping module. `Err` says why
 /// ICMP could not be used (no privilege, no ping socket), which skips the step.
-fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>, String> {
+fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>, Explanation> {
     let hosts: Vec<Host> = targets.iter().map(|a| Host::Ip(a.ip())).collect();
     let mut p = crate::ping::PingRequest::new(hosts);
     p.count = Some(1);
     p.timeout = req.timeout;
     p.family = req.family;
     p.method = crate::ping::MethodChoice::Icmp;
-    let report = crate::ping::ping(&p).map_err(|e| {
-        let msg = format!("{e:#}");
-        let why = if msg.contains("EACCES") || msg.contains("EPERM") || msg.contains("permission") {
-            "no permission for ICMP: needs root, CAP_NET_RAW or a group in net.ipv4.ping_group_range".to_string()
-        } else {
-            msg
-        };
-        format!("ICMP echo is not possible here ({why}); the connect step tests reachability")
-    })?;
+    let report =
+        crate::ping::ping(&p).map_err(|e| explain::diagnose::skipped_no_icmp(&format!("{e:#}")))?;
     Ok(targets
         .iter()
         .map(
@@ -363,17 +356,12 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
 fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
     let t = &req.target;
     let Some(scheme) = t.scheme else {
-        if crate::interrupt::requested() {
-            return Step::skipped("talk", format!("port {}", t.port), "interrupted".into());
-        }
-        return Step::skipped(
-            "talk",
-            format!("port {}", t.port),
-            format!(
-                "no protocol check for port {}; give a URL (http://...) to check HTTP",
-                t.port
-            ),
-        );
+        let why = if crate::interrupt::requested() {
+            explain::diagnose::skipped_interrupted()
+        } else {
+            explain::diagnose::skipped_no_protocol_check(t.port)
+        };
+        return Step::skipped("talk", format!("port {}", t.port), why);
     };
     let url = crate::http::Url {
         scheme,
@@ -382,19 +370,14 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
         path: t.path.clone(),
     };
     let shown_url = format!("{}://{}{}", scheme.as_str(), url.authority(), url.path);
-    if crate::interrupt::requested() {
-        return Step::skipped(
-            "talk",
-            format!("HTTP GET {shown_url}"),
-            "interrupted".into(),
-        );
-    }
-    let Some(addr) = connected else {
-        return Step::skipped(
-            "talk",
-            format!("HTTP GET {shown_url}"),
-            "no connection to talk over".into(),
-        );
+    let addr = match connected {
+        _ if crate::interrupt::requested() => Err(explain::diagnose::skipped_interrupted()),
+        None => Err(explain::diagnose::skipped_no_connection()),
+        Some(a) => Ok(a),
+    };
+    let addr = match addr {
+        Ok(a) => a,
+        Err(why) => return Step::skipped("talk", format!("HTTP GET {shown_url}"), why),
     };
     let mut h = crate::http::HttpRequest::new(url);
     h.timeout = req.timeout;
@@ -412,6 +395,15 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
             .unwrap_or_else(|| explain::errno(libc::EIO));
         return Step::fail("talk", tried, e.verdict.to_string(), time, e);
     };
+    let result = hop_result(hop);
+    match report.explanation {
+        Some(e) => Step::fail("talk", tried, result, time, e),
+        None => Step::ok("talk", tried, result, time),
+    }
+}
+
+/// What the talk step found, in one line: the status, body size, redirect, server, TLS and certificate.
+fn hop_result(hop: &crate::http::Hop) -> String {
     let mut result = match &hop.response {
         Some(head) => format!("{}, {} body bytes", head.status_line(), hop.body.length),
         None => "no HTTP answer".to_string(),
@@ -431,10 +423,7 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
             result.push_str(&format!(", expires in {days} days"));
         }
     }
-    match report.explanation {
-        Some(e) => Step::fail("talk", tried, result, time, e),
-        None => Step::ok("talk", tried, result, time),
-    }
+    result
 }
 
 #[cfg(test)]
@@ -524,7 +513,11 @@ mod tests {
                 None,
                 explain::errno(libc::ECONNREFUSED),
             ),
-            Step::skipped("talk", "HTTP".into(), "no connection to talk over".into()),
+            Step::skipped(
+                "talk",
+                "HTTP".into(),
+                explain::diagnose::skipped_no_connection(),
+            ),
         ];
         let r = DiagnoseReport::finish("x:1".into(), steps, false);
         assert!(!r.ok);
@@ -544,7 +537,11 @@ mod tests {
         let steps = vec![
             Step::ok("resolve", "x".into(), "1 address".into(), None),
             Step::interrupted("connect", "TCP x".into(), None),
-            Step::skipped("talk", "HTTP".into(), "interrupted".into()),
+            Step::skipped(
+                "talk",
+                "HTTP".into(),
+                explain::diagnose::skipped_interrupted(),
+            ),
         ];
         let r = DiagnoseReport::finish("x:1".into(), steps, false);
         assert!(!r.ok && r.interrupted);

@@ -97,15 +97,16 @@ impl Step {
         }
     }
 
-    pub fn skipped(step: &'static str, tried: String, why: String) -> Step {
+    /// A step not run, and why (an explanation whose verdict is `skipped`).
+    pub fn skipped(step: &'static str, tried: String, why: Explanation) -> Step {
         Step {
             step,
             tried,
             status: Verdict::Skipped,
             warning: false,
-            result: format!("skipped: {why}"),
+            result: format!("skipped: {}", why.sentence()),
             time: None,
-            explanation: None,
+            explanation: Some(why),
         }
     }
 
@@ -152,25 +153,7 @@ impl DiagnoseReport {
     pub(crate) fn finish(target: String, steps: Vec<Step>, interrupted: bool) -> DiagnoseReport {
         let interrupted = interrupted || steps.iter().any(|s| s.status == Verdict::Interrupted);
         if interrupted {
-            let cut = steps.iter().find(|s| s.status == Verdict::Interrupted);
-            let at = cut.map(|s| s.step.to_string());
-            let explanation = cut
-                .and_then(|s| s.explanation.clone())
-                .or_else(|| Some(explain::interrupted("the walk was complete")));
-            let summary = match &at {
-                Some(step) => format!("{target}: interrupted (Ctrl-C) during {step}: no verdict"),
-                None => format!("{target}: interrupted (Ctrl-C): no verdict"),
-            };
-            return DiagnoseReport {
-                ok: false,
-                target,
-                steps,
-                verdict: Verdict::Interrupted,
-                failed_step: at,
-                explanation,
-                summary,
-                interrupted: true,
-            };
+            return DiagnoseReport::cut_short(target, steps);
         }
         let first = steps.iter().find(|s| s.failed());
         let (verdict, failed_step, summary) = match first {
@@ -209,6 +192,29 @@ impl DiagnoseReport {
             explanation,
             summary,
             interrupted: false,
+        }
+    }
+
+    /// The report of a walk Ctrl-C cut short: no verdict, the step it stopped at and why.
+    fn cut_short(target: String, steps: Vec<Step>) -> DiagnoseReport {
+        let cut = steps.iter().find(|s| s.status == Verdict::Interrupted);
+        let at = cut.map(|s| s.step.to_string());
+        let explanation = cut
+            .and_then(|s| s.explanation.clone())
+            .or_else(|| Some(explain::interrupted("the walk was complete")));
+        let summary = match &at {
+            Some(step) => format!("{target}: interrupted (Ctrl-C) during {step}: no verdict"),
+            None => format!("{target}: interrupted (Ctrl-C): no verdict"),
+        };
+        DiagnoseReport {
+            ok: false,
+            target,
+            steps,
+            verdict: Verdict::Interrupted,
+            failed_step: at,
+            explanation,
+            summary,
+            interrupted: true,
         }
     }
 }

@@ -112,6 +112,80 @@ pub fn no_default_route(family: &str) -> Explanation {
     )
 }
 
+/// A step not run because Ctrl-C came first.
+pub fn skipped_interrupted() -> Explanation {
+    Explanation::new(Verdict::Skipped, "interrupted", "interrupted", "")
+}
+
+/// A step not run because the name gave no address (`what`: "reach", "connect to").
+pub fn skipped_no_address(what: &str) -> Explanation {
+    Explanation::new(
+        Verdict::Skipped,
+        "no-address",
+        format!("no address to {what}"),
+        "",
+    )
+}
+
+/// The reach step not run because ICMP echo could not be sent (`error`, ping's words): most often no
+/// permission.
+pub fn skipped_no_icmp(error: &str) -> Explanation {
+    let permission = ["EACCES", "EPERM", "permission"]
+        .iter()
+        .any(|w| error.contains(w));
+    let why = if permission {
+        "no permission for ICMP: needs root, CAP_NET_RAW or a group in net.ipv4.ping_group_range"
+    } else {
+        error
+    };
+    Explanation::new(
+        Verdict::Skipped,
+        "no-icmp",
+        format!("ICMP echo is not possible here ({why})"),
+        "the connect step tests reachability",
+    )
+}
+
+/// Addresses past the first `max`, which are not connected to.
+pub fn skipped_too_many_addresses(max: usize) -> Explanation {
+    Explanation::new(
+        Verdict::Skipped,
+        "too-many-addresses",
+        format!("only the first {max} are tried"),
+        "",
+    )
+}
+
+/// The talk step for a port with no protocol netdiag checks.
+pub fn skipped_no_protocol_check(port: u16) -> Explanation {
+    Explanation::new(
+        Verdict::Skipped,
+        "no-protocol-check",
+        format!("no protocol check for port {port}"),
+        "give a URL (http://...) to check HTTP",
+    )
+}
+
+/// The talk step when no address accepted a connection.
+pub fn skipped_no_connection() -> Explanation {
+    Explanation::new(
+        Verdict::Skipped,
+        "no-connection",
+        "no connection to talk over",
+        "",
+    )
+}
+
+/// The listening-sockets check when the socket table cannot be read (`detail`).
+pub fn skipped_no_socket_table(detail: &str) -> Explanation {
+    Explanation::new(
+        Verdict::Skipped,
+        "no-socket-table",
+        format!("cannot read the socket table ({detail})"),
+        "",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +204,14 @@ mod tests {
         assert!(e.fix.ends_with("lo is down? (ip link set lo up)"));
         assert!(too_many_nameservers(4).cause.starts_with("4 nameservers"));
         assert_eq!(no_default_route("IPv6").code, "no-default-route");
+        let e = skipped_no_protocol_check(7788);
+        assert_eq!(e.verdict, Verdict::Skipped);
+        assert_eq!(
+            e.sentence(),
+            "no protocol check for port 7788; give a URL (http://...) to check HTTP"
+        );
+        assert!(skipped_no_icmp("x")
+            .sentence()
+            .ends_with("the connect step tests reachability"));
     }
 }

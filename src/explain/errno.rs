@@ -5,130 +5,166 @@ use std::time::Duration;
 
 use super::verdict::{Explanation, Verdict};
 
+/// One row of the errno table: the errnos it covers, the verdict, the symbolic code, the cause and the fix.
+type ErrnoRow = (
+    &'static [i32],
+    Verdict,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// The socket errnos netdiag explains. Any other errno keeps the system's own message.
+const ERRNOS: &[ErrnoRow] = &[
+    (
+        &[libc::ECONNREFUSED],
+        Verdict::Closed,
+        "ECONNREFUSED",
+        "connection refused: the host is up but nothing listens on that port",
+        "is the service running, or bound to 127.0.0.1 only?",
+    ),
+    (
+        &[libc::ETIMEDOUT],
+        Verdict::Filtered,
+        "ETIMEDOUT",
+        "no answer before the deadline: a firewall is probably dropping the packets, or the host is down",
+        "check firewalls on the way and that the host is up",
+    ),
+    (
+        &[libc::EHOSTUNREACH],
+        Verdict::Unreachable,
+        "EHOSTUNREACH",
+        "host unreachable: a router (or this machine) reports that the host cannot be reached",
+        "check that the host is up and that the address is right",
+    ),
+    (
+        &[libc::ENETUNREACH],
+        Verdict::Unreachable,
+        "ENETUNREACH",
+        "network unreachable: this machine has no route to that network",
+        "check the routing table (ip route) and the default gateway",
+    ),
+    (
+        &[libc::EADDRNOTAVAIL],
+        Verdict::Unreachable,
+        "EADDRNOTAVAIL",
+        "address not available: the address cannot be used from here (no local address of that family, or no free local port)",
+        "check the address family and local interfaces",
+    ),
+    (
+        &[libc::ENETDOWN],
+        Verdict::Unreachable,
+        "ENETDOWN",
+        "network is down: the interface toward that network is down",
+        "bring the interface up (ip link)",
+    ),
+    (
+        &[libc::ECONNRESET],
+        Verdict::Reset,
+        "ECONNRESET",
+        "connection reset by peer: the other side closed the connection abruptly",
+        "the server may have crashed, rejected the request or hit a limit; check its logs",
+    ),
+    (
+        &[libc::ECONNABORTED],
+        Verdict::Reset,
+        "ECONNABORTED",
+        "connection aborted on this machine",
+        "retry; check local firewall rules",
+    ),
+    (
+        &[libc::EPIPE],
+        Verdict::Reset,
+        "EPIPE",
+        "broken pipe: the peer closed the connection while data was still being sent",
+        "the server stopped reading; check its limits and logs",
+    ),
+    (
+        &[libc::EACCES],
+        Verdict::Denied,
+        "EACCES",
+        "permission denied: this machine refuses the operation (a firewall rule, or a privileged port or socket type)",
+        "run with the needed privilege (root or CAP_NET_RAW) or check local firewall rules",
+    ),
+    (
+        &[libc::EPERM],
+        Verdict::Denied,
+        "EPERM",
+        "operation not permitted: a local firewall rule or missing privilege blocked it",
+        "check local firewall rules (nft list ruleset) or run with CAP_NET_RAW",
+    ),
+    (
+        &[libc::EADDRINUSE],
+        Verdict::Denied,
+        "EADDRINUSE",
+        "address already in use: another socket is bound to that address and port",
+        "stop the other program (netdiag sockets -l -p shows who) or choose another port",
+    ),
+    (
+        &[libc::EMFILE],
+        Verdict::Denied,
+        "EMFILE",
+        "too many open files: this process reached its open-files limit",
+        "raise the limit (ulimit -n) or lower the concurrency",
+    ),
+    (
+        &[libc::ENFILE],
+        Verdict::Denied,
+        "ENFILE",
+        "too many open files in the system",
+        "close other programs or raise fs.file-max",
+    ),
+    (
+        &[libc::ENOBUFS, libc::ENOMEM],
+        Verdict::Denied,
+        "ENOBUFS",
+        "out of buffer space or memory in the kernel",
+        "lower the concurrency or rate",
+    ),
+    (
+        &[libc::EAFNOSUPPORT],
+        Verdict::Unreachable,
+        "EAFNOSUPPORT",
+        "address family not supported: IPv6 (or IPv4) is disabled on this machine",
+        "use the other address family (-4 or -6)",
+    ),
+    (
+        &[libc::EPROTO],
+        Verdict::Protocol,
+        "EPROTO",
+        "protocol error reported by the kernel",
+        "",
+    ),
+    (
+        &[libc::EINPROGRESS, libc::EALREADY, libc::EAGAIN],
+        Verdict::Filtered,
+        "EINPROGRESS",
+        "the operation did not complete in time",
+        "",
+    ),
+];
+
 /// Explains an errno value from a socket call.
 pub fn errno(code: i32) -> Explanation {
-    use Verdict::*;
-    let (v, name, cause, fix) = match code {
-        libc::ECONNREFUSED => (
-            Closed,
-            "ECONNREFUSED",
-            "connection refused: the host is up but nothing listens on that port",
-            "is the service running, or bound to 127.0.0.1 only?",
-        ),
-        libc::ETIMEDOUT => (
-            Filtered,
-            "ETIMEDOUT",
-            "no answer before the deadline: a firewall is probably dropping the packets, or the host is down",
-            "check firewalls on the way and that the host is up",
-        ),
-        libc::EHOSTUNREACH => (
-            Unreachable,
-            "EHOSTUNREACH",
-            "host unreachable: a router (or this machine) reports that the host cannot be reached",
-            "check that the host is up and that the address is right",
-        ),
-        libc::ENETUNREACH => (
-            Unreachable,
-            "ENETUNREACH",
-            "network unreachable: this machine has no route to that network",
-            "check the routing table (ip route) and the default gateway",
-        ),
-        libc::EADDRNOTAVAIL => (
-            Unreachable,
-            "EADDRNOTAVAIL",
-            "address not available: the address cannot be used from here (no local address of that family, or no free local port)",
-            "check the address family and local interfaces",
-        ),
-        libc::ENETDOWN => (
-            Unreachable,
-            "ENETDOWN",
-            "network is down: the interface toward that network is down",
-            "bring the interface up (ip link)",
-        ),
-        libc::ECONNRESET => (
-            Reset,
-            "ECONNRESET",
-            "connection reset by peer: the other side closed the connection abruptly",
-            "the server may have crashed, rejected the request or hit a limit; check its logs",
-        ),
-        libc::ECONNABORTED => (
-            Reset,
-            "ECONNABORTED",
-            "connection aborted on this machine",
-            "retry; check local firewall rules",
-        ),
-        libc::EPIPE => (
-            Reset,
-            "EPIPE",
-            "broken pipe: the peer closed the connection while data was still being sent",
-            "the server stopped reading; check its limits and logs",
-        ),
-        libc::EACCES => (
-            Denied,
-            "EACCES",
-            "permission denied: this machine refuses the operation (a firewall rule, or a privileged port or socket type)",
-            "run with the needed privilege (root or CAP_NET_RAW) or check local firewall rules",
-        ),
-        libc::EPERM => (
-            Denied,
-            "EPERM",
-            "operation not permitted: a local firewall rule or missing privilege blocked it",
-            "check local firewall rules (nft list ruleset) or run with CAP_NET_RAW",
-        ),
-        libc::EADDRINUSE => (
-            Denied,
-            "EADDRINUSE",
-            "address already in use: another socket is bound to that address and port",
-            "stop the other program (netdiag sockets -l -p shows who) or choose another port",
-        ),
-        libc::EMFILE => (
-            Denied,
-            "EMFILE",
-            "too many open files: this process reached its open-files limit",
-            "raise the limit (ulimit -n) or lower the concurrency",
-        ),
-        libc::ENFILE => (
-            Denied,
-            "ENFILE",
-            "too many open files in the system",
-            "close other programs or raise fs.file-max",
-        ),
-        libc::ENOBUFS | libc::ENOMEM => (
-            Denied,
-            "ENOBUFS",
-            "out of buffer space or memory in the kernel",
-            "lower the concurrency or rate",
-        ),
-        libc::EAFNOSUPPORT => (
-            Unreachable,
-            "EAFNOSUPPORT",
-            "address family not supported: IPv6 (or IPv4) is disabled on this machine",
-            "use the other address family (-4 or -6)",
-        ),
-        libc::EPROTO => (
-            Protocol,
-            "EPROTO",
-            "protocol error reported by the kernel",
+    match ERRNOS.iter().find(|row| row.0.contains(&code)) {
+        Some(&(_, verdict, name, cause, fix)) => Explanation::new(verdict, name, cause, fix),
+        None => Explanation::new(
+            Verdict::Error,
+            format!("errno {code}"),
+            io::Error::from_raw_os_error(code)
+                .to_string()
+                .to_lowercase(),
             "",
         ),
-        libc::EINPROGRESS | libc::EALREADY | libc::EAGAIN => (
-            Filtered,
-            "EINPROGRESS",
-            "the operation did not complete in time",
-            "",
-        ),
-        _ => (Error, "", "", ""),
-    };
-    if v == Error {
-        let msg = io::Error::from_raw_os_error(code).to_string();
-        return Explanation {
-            verdict: Error,
-            code: format!("errno {code}"),
-            cause: msg.to_lowercase(),
-            fix: String::new(),
-        };
     }
-    Explanation::new(v, name, cause, fix)
+}
+
+/// The verdict of an errno alone, without building the words (a scan asks it for every closed port).
+pub fn errno_verdict(code: i32) -> Verdict {
+    ERRNOS
+        .iter()
+        .find(|row| row.0.contains(&code))
+        .map_or(Verdict::Error, |row| row.1)
 }
 
 /// Explains an I/O error: its errno when it has one, its kind otherwise.
@@ -224,6 +260,13 @@ mod tests {
         assert!(errno(libc::EPERM).cause.contains("firewall"));
         assert!(errno(libc::EADDRINUSE).cause.contains("already in use"));
         assert!(errno(libc::EMFILE).fix.contains("ulimit"));
+    }
+
+    #[test]
+    fn the_verdict_alone_matches_the_explanation() {
+        for code in 0..200 {
+            assert_eq!(errno_verdict(code), errno(code).verdict, "errno {code}");
+        }
     }
 
     #[test]

@@ -139,94 +139,98 @@ impl Message {
     }
 }
 
+/// The words for each kind of error: the verdict, the cause and the fix, where `{reporter}` is who reported it
+/// (the host itself, or a router), `{from}` the sender's address and `{name}` the error's name.
+fn words(kind: Kind) -> (Verdict, &'static str, &'static str) {
+    match kind {
+        Kind::NetUnreachable => (
+            Verdict::Unreachable,
+            "network unreachable, reported by {reporter}: it has no route toward the target's network",
+            "check the routes on the way (ip route on each hop; netdiag diagnose)",
+        ),
+        Kind::HostUnreachable => (
+            Verdict::Unreachable,
+            "host unreachable, reported by {reporter}: the last router could not reach the host (no ARP or neighbour answer)",
+            "check that the host is up and on its network, and the address is right",
+        ),
+        Kind::ProtocolUnreachable => (
+            Verdict::Closed,
+            "protocol unreachable, reported by {reporter}: the host does not speak this protocol",
+            "use a protocol the host supports (TCP instead of UDP, or ICMP)",
+        ),
+        Kind::PortUnreachable => (
+            Verdict::Closed,
+            "port unreachable, reported by {reporter}: nothing listens on that port",
+            "is the service running, or bound to another address?",
+        ),
+        Kind::TooBig => (
+            Verdict::Unreachable,
+            "packet too big for the path, reported by {reporter} (ICMP {name}): a link on the way has a smaller MTU",
+            "send smaller packets (-s), or check that path-MTU discovery works (ICMP must not be dropped on the way)",
+        ),
+        Kind::SourceRouteFailed => (
+            Verdict::Unreachable,
+            "source route failed, reported by {reporter}",
+            "send without a source route",
+        ),
+        Kind::AdminProhibited => (
+            Verdict::Filtered,
+            "rejected by a firewall at {from} (ICMP {name})",
+            "a firewall rule on {from} rejects this traffic; check its rules (nft list ruleset) or ask who runs it",
+        ),
+        Kind::BeyondScope => (
+            Verdict::Unreachable,
+            "destination beyond the scope of the source address, reported by {reporter}",
+            "use a source address of a wider scope (not link-local)",
+        ),
+        Kind::TtlExceeded => (
+            Verdict::Unreachable,
+            "time to live exceeded at {reporter}: the packet ran out of hops",
+            "a routing loop, or a --ttl too small for the path; trace the route to see where",
+        ),
+        Kind::ReassemblyTimeout => (
+            Verdict::Unreachable,
+            "fragment reassembly time exceeded at {reporter}: not every fragment arrived",
+            "send smaller packets (-s) so they need no fragments",
+        ),
+        Kind::ParameterProblem => (
+            Verdict::Protocol,
+            "parameter problem, reported by {reporter}: it found a malformed header",
+            "a device on the way rewrites or rejects these packets; check middleboxes",
+        ),
+        Kind::Other => (Verdict::Error, "{name} from {from}", ""),
+    }
+}
+
 /// Explains an ICMP error sent by `from` about a packet to `target` (when known): the verdict, the code
 /// `icmp-NAME`, and a cause that names the sender: "rejected by a firewall at 10.0.2.1 (ICMP admin-prohibited)",
 /// "host unreachable, reported by router 10.0.3.1".
 pub fn error(msg: Message, from: IpAddr, target: Option<IpAddr>) -> Explanation {
-    let by_host = target == Some(from);
     // Who said it: the target itself, or a router on the way.
-    let reporter = if by_host {
-        format!("the host itself ({from})")
-    } else if target.is_some() {
-        format!("router {from}")
-    } else {
-        from.to_string()
+    let reporter = match target {
+        Some(t) if t == from => format!("the host itself ({from})"),
+        Some(_) => format!("router {from}"),
+        None => from.to_string(),
     };
-    let name = msg.name();
-    let code = format!("icmp-{name}");
-    let (verdict, cause, fix): (Verdict, String, String) = match msg.kind() {
-        Kind::NetUnreachable => (
-            Verdict::Unreachable,
-            format!("network unreachable, reported by {reporter}: it has no route toward the target's network"),
-            "check the routes on the way (ip route on each hop; netdiag diagnose)".into(),
-        ),
-        Kind::HostUnreachable => (
-            Verdict::Unreachable,
-            format!("host unreachable, reported by {reporter}: the last router could not reach the host (no ARP or neighbour answer)"),
-            "check that the host is up and on its network, and the address is right".into(),
-        ),
-        Kind::ProtocolUnreachable => (
-            Verdict::Closed,
-            format!("protocol unreachable, reported by {reporter}: the host does not speak this protocol"),
-            "use a protocol the host supports (TCP instead of UDP, or ICMP)".into(),
-        ),
-        Kind::PortUnreachable => (
-            Verdict::Closed,
-            format!("port unreachable, reported by {reporter}: nothing listens on that port"),
-            "is the service running, or bound to another address?".into(),
-        ),
-        Kind::TooBig => (
-            Verdict::Unreachable,
-            format!("packet too big for the path, reported by {reporter} (ICMP {name}): a link on the way has a smaller MTU"),
-            "send smaller packets (-s), or check that path-MTU discovery works (ICMP must not be dropped on the way)".into(),
-        ),
-        Kind::SourceRouteFailed => (
-            Verdict::Unreachable,
-            format!("source route failed, reported by {reporter}"),
-            "send without a source route".into(),
-        ),
-        Kind::AdminProhibited => (
-            Verdict::Filtered,
-            format!("rejected by a firewall at {from} (ICMP {name})"),
-            format!("a firewall rule on {from} rejects this traffic; check its rules (nft list ruleset) or ask who runs it"),
-        ),
-        Kind::BeyondScope => (
-            Verdict::Unreachable,
-            format!("destination beyond the scope of the source address, reported by {reporter}"),
-            "use a source address of a wider scope (not link-local)".into(),
-        ),
-        Kind::TtlExceeded => (
-            Verdict::Unreachable,
-            format!("time to live exceeded at {reporter}: the packet ran out of hops"),
-            "a routing loop, or a --ttl too small for the path; trace the route to see where".into(),
-        ),
-        Kind::ReassemblyTimeout => (
-            Verdict::Unreachable,
-            format!("fragment reassembly time exceeded at {reporter}: not every fragment arrived"),
-            "send smaller packets (-s) so they need no fragments".into(),
-        ),
-        Kind::ParameterProblem => (
-            Verdict::Protocol,
-            format!("parameter problem, reported by {reporter}: it found a malformed header"),
-            "a device on the way rewrites or rejects these packets; check middleboxes".into(),
-        ),
+    let (name, code) = match msg.kind() {
         Kind::Other => (
-            Verdict::Error,
             format!(
-                "ICMP{} type {} code {} from {from}",
+                "ICMP{} type {} code {}",
                 if msg.v6 { "v6" } else { "" },
                 msg.icmp_type,
                 msg.code
             ),
-            String::new(),
+            format!("icmp-type-{}-code-{}", msg.icmp_type, msg.code),
         ),
+        _ => (msg.name().to_string(), format!("icmp-{}", msg.name())),
     };
-    let code = if msg.kind() == Kind::Other {
-        format!("icmp-type-{}-code-{}", msg.icmp_type, msg.code)
-    } else {
-        code
+    let fill = |t: &str| {
+        t.replace("{reporter}", &reporter)
+            .replace("{from}", &from.to_string())
+            .replace("{name}", &name)
     };
-    Explanation::new(verdict, code, cause, fix)
+    let (verdict, cause, fix) = words(msg.kind());
+    Explanation::new(verdict, code, fill(cause), fill(fix))
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ mod resolver;
 pub mod tls;
 mod verdict;
 
-pub use errno::{connect_error, errno, io_error, on_port, timeout};
+pub use errno::{connect_error, errno, errno_verdict, io_error, on_port, timeout};
 pub use resolver::{resolver, EAI_ADDRFAMILY};
 pub use verdict::{interrupted, Explanation, Verdict};
 

@@ -5,70 +5,87 @@ use super::verdict::{Explanation, Verdict};
 /// glibc's EAI_ADDRFAMILY (not exported by the libc crate): the host has no address in the requested family.
 pub const EAI_ADDRFAMILY: i32 = -9;
 
+/// One row of the resolver table: the `EAI_*` code, the verdict, its name, the cause and the fix.
+type EaiRow = (i32, Verdict, &'static str, &'static str, &'static str);
+
+/// The resolver failures netdiag explains.
+const EAIS: &[EaiRow] = &[
+    (
+        libc::EAI_NONAME,
+        Verdict::NotFound,
+        "EAI_NONAME",
+        "name not found: the resolver knows no such name",
+        "check the spelling or the DNS server (/etc/resolv.conf)",
+    ),
+    (
+        libc::EAI_NODATA,
+        Verdict::NotFound,
+        "EAI_NODATA",
+        "the name exists but has no address of the kind asked for",
+        "try the other address family (-4 or -6), or check the DNS records",
+    ),
+    (
+        EAI_ADDRFAMILY,
+        Verdict::NotFound,
+        "EAI_ADDRFAMILY",
+        "the name has no address in the requested family",
+        "try the other address family (-4 or -6)",
+    ),
+    (
+        libc::EAI_AGAIN,
+        Verdict::Temporary,
+        "EAI_AGAIN",
+        "temporary failure in name resolution: the DNS server did not answer or is unreachable",
+        "check the network and the nameservers in /etc/resolv.conf, then try again",
+    ),
+    (
+        libc::EAI_FAIL,
+        Verdict::Error,
+        "EAI_FAIL",
+        "the DNS server failed permanently to answer (SERVFAIL or refused)",
+        "check the nameservers in /etc/resolv.conf and the zone's DNS servers",
+    ),
+    (
+        libc::EAI_FAMILY,
+        Verdict::Error,
+        "EAI_FAMILY",
+        "address family not supported by the resolver",
+        "use -4 or -6",
+    ),
+    (
+        libc::EAI_MEMORY,
+        Verdict::Denied,
+        "EAI_MEMORY",
+        "the resolver ran out of memory",
+        "",
+    ),
+    (
+        libc::EAI_SERVICE,
+        Verdict::NotFound,
+        "EAI_SERVICE",
+        "service name not known for this socket type",
+        "give the port as a number",
+    ),
+    (
+        libc::EAI_SYSTEM,
+        Verdict::Error,
+        "EAI_SYSTEM",
+        "a system error happened during name resolution",
+        "",
+    ),
+];
+
 /// Explains a getaddrinfo/getnameinfo failure code (`EAI_*`).
 pub fn resolver(eai: i32) -> Explanation {
-    use Verdict::*;
-    let (v, name, cause, fix) = match eai {
-        libc::EAI_NONAME => (
-            NotFound,
-            "EAI_NONAME",
-            "name not found: the resolver knows no such name",
-            "check the spelling or the DNS server (/etc/resolv.conf)",
-        ),
-        libc::EAI_NODATA => (
-            NotFound,
-            "EAI_NODATA",
-            "the name exists but has no address of the kind asked for",
-            "try the other address family (-4 or -6), or check the DNS records",
-        ),
-        EAI_ADDRFAMILY => (
-            NotFound,
-            "EAI_ADDRFAMILY",
-            "the name has no address in the requested family",
-            "try the other address family (-4 or -6)",
-        ),
-        libc::EAI_AGAIN => (
-            Temporary,
-            "EAI_AGAIN",
-            "temporary failure in name resolution: the DNS server did not answer or is unreachable",
-            "check the network and the nameservers in /etc/resolv.conf, then try again",
-        ),
-        libc::EAI_FAIL => (
-            Error,
-            "EAI_FAIL",
-            "the DNS server failed permanently to answer (SERVFAIL or refused)",
-            "check the nameservers in /etc/resolv.conf and the zone's DNS servers",
-        ),
-        libc::EAI_FAMILY => (
-            Error,
-            "EAI_FAMILY",
-            "address family not supported by the resolver",
-            "use -4 or -6",
-        ),
-        libc::EAI_MEMORY => (Denied, "EAI_MEMORY", "the resolver ran out of memory", ""),
-        libc::EAI_SERVICE => (
-            NotFound,
-            "EAI_SERVICE",
-            "service name not known for this socket type",
-            "give the port as a number",
-        ),
-        libc::EAI_SYSTEM => (
-            Error,
-            "EAI_SYSTEM",
-            "a system error happened during name resolution",
+    match EAIS.iter().find(|row| row.0 == eai) {
+        Some(&(_, verdict, name, cause, fix)) => Explanation::new(verdict, name, cause, fix),
+        None => Explanation::new(
+            Verdict::Error,
+            format!("EAI {eai}"),
+            "name resolution failed",
             "",
         ),
-        _ => (Error, "", "", ""),
-    };
-    if name.is_empty() {
-        return Explanation {
-            verdict: Error,
-            code: format!("EAI {eai}"),
-            cause: "name resolution failed".into(),
-            fix: String::new(),
-        };
     }
-    Explanation::new(v, name, cause, fix)
 }
 
 #[cfg(test)]

@@ -114,6 +114,20 @@ fn conclude(
             .as_ref()
             .and_then(|h| explain::http::status(h.status))
     });
+    report.summary = summary(&report.hops, error.as_ref());
+    report.verdict = error.as_ref().map_or(Verdict::Ok, |e| e.verdict);
+    report.ok = report.verdict == Verdict::Ok;
+    report.status = last.response.as_ref().map(|h| h.status);
+    report.explanation = error;
+    report
+}
+
+/// The one-line summary of a fetch: `200 OK`, `301 Moved Permanently: redirect to …`, `… after 2 redirects`,
+/// or the status with why it failed.
+fn summary(hops: &[Hop], error: Option<&Explanation>) -> String {
+    let Some(last) = hops.last() else {
+        return String::new();
+    };
     let mut summary = match &last.response {
         Some(h) if h.reason.is_empty() => h.status.to_string(),
         Some(h) => format!("{} {}", h.status, h.reason),
@@ -126,8 +140,8 @@ fn conclude(
             .map_or_else(|_| loc.clone(), |u| u.to_string());
         summary = format!("{summary}: redirect to {to}");
     }
-    if report.hops.len() > 1 {
-        summary = format!("{summary} after {} redirects", report.hops.len() - 1);
+    if hops.len() > 1 {
+        summary = format!("{summary} after {} redirects", hops.len() - 1);
     }
     if last.body.truncated {
         summary = format!(
@@ -135,29 +149,24 @@ fn conclude(
             last.body.length
         );
     }
-    if let Some(e) = &error {
-        report.verdict = e.verdict;
-        summary = if summary.is_empty() {
-            e.cause.clone()
-        } else if e.code.starts_with("HTTP") {
-            // The status line is already in the summary: keep only the explanation after "404 Not Found: ".
-            let why = e
-                .cause
-                .split_once(": ")
-                .filter(|(head, _)| head.starts_with(|c: char| c.is_ascii_digit()))
-                .map_or(e.cause.as_str(), |(_, why)| why);
-            format!("{summary}: {why}")
-        } else if last.error.is_some() {
-            format!("{summary}: {}", e.cause)
-        } else {
-            e.cause.clone()
-        };
+    let Some(e) = error else {
+        return summary;
+    };
+    if summary.is_empty() {
+        e.cause.clone()
+    } else if e.code.starts_with("HTTP") {
+        // The status line is already in the summary: keep only the explanation after "404 Not Found: ".
+        let why = e
+            .cause
+            .split_once(": ")
+            .filter(|(head, _)| head.starts_with(|c: char| c.is_ascii_digit()))
+            .map_or(e.cause.as_str(), |(_, why)| why);
+        format!("{summary}: {why}")
+    } else if last.error.is_some() {
+        format!("{summary}: {}", e.cause)
+    } else {
+        e.cause.clone()
     }
-    report.summary = summary;
-    report.ok = report.verdict == Verdict::Ok;
-    report.status = last.response.as_ref().map(|h| h.status);
-    report.explanation = error;
-    report
 }
 
 #[cfg(test)]

@@ -80,6 +80,32 @@ pub fn ping_with(
     req: &PingRequest,
     on_event: &mut dyn FnMut(&PingEvent),
 ) -> anyhow::Result<PingReport> {
+    validate(req)?;
+    let mut hosts = resolve_all(req);
+    let start = Instant::now();
+    let ran = match req.method {
+        MethodChoice::Tcp => run_tcp(req, &mut hosts, start, None, on_event)?,
+        MethodChoice::Icmp | MethodChoice::Auto => {
+            match run_icmp(req, &mut hosts, start, on_event)? {
+                Ok(ran) => ran,
+                Err(note) => run_tcp(req, &mut hosts, start, Some(note), on_event)?,
+            }
+        }
+    };
+    Ok(build_report(req, hosts, ran, start.elapsed()))
+}
+
+/// How a run went, before it becomes a report.
+struct Ran {
+    method: Method,
+    socket: Option<&'static str>,
+    /// Why the method differs from what was asked.
+    note: Option<String>,
+    interrupted: bool,
+}
+
+/// Refuses a request that cannot run.
+fn validate(req: &PingRequest) -> anyhow::Result<()> {
     if req.count.is_none() && req.deadline.is_none() {
         anyhow::bail!("ping needs a count or a deadline");
     }
@@ -92,8 +118,12 @@ pub fn ping_with(
     if req.tcp_ports.is_empty() && req.method == MethodChoice::Tcp {
         anyhow::bail!("TCP ping needs at least one port");
     }
-    let mut hosts: Vec<HostState> = req
-        .hosts
+    Ok(())
+}
+
+/// Each host with its first address in the asked family, or why it has none.
+fn resolve_all(req: &PingRequest) -> Vec<HostState> {
+    req.hosts
         .iter()
         .map(|h| {
             let addr = lookup::resolve(h, req.family).and_then(|a| {
@@ -103,74 +133,82 @@ pub fn ping_with(
             });
             HostState::new(h.to_string(), addr)
         })
+        .collect()
+}
+
+/// Pings over ICMP. `Ok(Err(note))` when ICMP is not permitted and the request allows the TCP fallback: the note
+/// says why TCP is used instead.
+fn run_icmp(
+    req: &PingRequest,
+    hosts: &mut [HostState],
+    start: Instant,
+    on_event: &mut dyn FnMut(&PingEvent),
+) -> anyhow::Result<Result<Ran, String>> {
+    let families: Vec<bool> = [false, true]
+        .into_iter()
+        .filter(|v6| {
+            hosts
+                .iter()
+                .any(|h| h.addr.is_some_and(|a| a.is_ipv6() == *v6))
+        })
         .collect();
-    let start = Instant::now();
-    let mut note = None;
-    let mut socket = None;
-    let mut interrupted = false;
-    let method = match req.method {
-        MethodChoice::Tcp => Method::Tcp,
-        MethodChoice::Icmp | MethodChoice::Auto => {
-            let families: Vec<bool> = [false, true]
-                .into_iter()
-                .filter(|v6| {
-                    hosts
-                        .iter()
-                        .any(|h| h.addr.is_some_and(|a| a.is_ipv6() == *v6))
-                })
-                .collect();
-            match icmp::Engine::open(&families, req) {
-                Ok(engine) => {
-                    socket = Some(engine.socket_kind());
-                    on_event(&PingEvent::Started {
-                        method: Method::Icmp,
-                        socket,
-                        note: None,
-                        hosts: hosts.len(),
-                        first: first_host(&hosts),
-                    });
-                    interrupted = engine.run(req, &mut hosts, start, on_event)?;
-                    Method::Icmp
-                }
-                Err(icmp::OpenError::NotPermitted(e)) if req.method == MethodChoice::Auto => {
-                    note = Some(format!(
-                        "no permission for ICMP ({e}: needs root or CAP_NET_RAW, or net.ipv4.ping_group_range \
-                         covering your group); using TCP connect to port {} instead",
-                        render::ports_text(&req.tcp_ports)
-                    ));
-                    Method::Tcp
-                }
-                Err(icmp::OpenError::NotPermitted(e)) => anyhow::bail!(
-                    "no permission for ICMP ({e}); run as root or with CAP_NET_RAW, widen net.ipv4.ping_group_range, or use --tcp"
-                ),
-                Err(icmp::OpenError::Other(e)) => {
-                    return Err(anyhow::Error::from(e).context("opening the ICMP socket"))
-                }
-            }
+    match icmp::Engine::open(&families, req) {
+        Ok(engine) => {
+            let socket = Some(engine.socket_kind());
+            on_event(&PingEvent::Started {
+                method: Method::Icmp,
+                socket,
+                note: None,
+                hosts: hosts.len(),
+                first: first_host(hosts),
+            });
+            let interrupted = engine.run(req, hosts, start, on_event)?;
+            Ok(Ok(Ran {
+                method: Method::Icmp,
+                socket,
+                note: None,
+                interrupted,
+            }))
         }
-    };
-    if method == Method::Tcp {
-        if req.tcp_ports.is_empty() {
-            anyhow::bail!("TCP ping needs at least one port");
+        Err(icmp::OpenError::NotPermitted(e)) if req.method == MethodChoice::Auto => Ok(Err(format!(
+            "no permission for ICMP ({e}: needs root or CAP_NET_RAW, or net.ipv4.ping_group_range \
+             covering your group); using TCP connect to port {} instead",
+            render::ports_text(&req.tcp_ports)
+        ))),
+        Err(icmp::OpenError::NotPermitted(e)) => anyhow::bail!(
+            "no permission for ICMP ({e}); run as root or with CAP_NET_RAW, widen net.ipv4.ping_group_range, or use --tcp"
+        ),
+        Err(icmp::OpenError::Other(e)) => {
+            Err(anyhow::Error::from(e).context("opening the ICMP socket"))
         }
-        on_event(&PingEvent::Started {
-            method,
-            socket: None,
-            note: note.as_deref(),
-            hosts: hosts.len(),
-            first: first_host(&hosts),
-        });
-        interrupted = tcp::run(req, &mut hosts, start, on_event);
     }
-    Ok(build_report(
-        req,
-        hosts,
-        method,
-        socket,
+}
+
+/// Pings with TCP connects (`--tcp`, or the fallback with its `note`).
+fn run_tcp(
+    req: &PingRequest,
+    hosts: &mut [HostState],
+    start: Instant,
+    note: Option<String>,
+    on_event: &mut dyn FnMut(&PingEvent),
+) -> anyhow::Result<Ran> {
+    if req.tcp_ports.is_empty() {
+        anyhow::bail!("TCP ping needs at least one port");
+    }
+    on_event(&PingEvent::Started {
+        method: Method::Tcp,
+        socket: None,
+        note: note.as_deref(),
+        hosts: hosts.len(),
+        first: first_host(hosts),
+    });
+    let interrupted = tcp::run(req, hosts, start, on_event);
+    Ok(Ran {
+        method: Method::Tcp,
+        socket: None,
         note,
         interrupted,
-        start.elapsed(),
-    ))
+    })
 }
 
 fn first_host(hosts: &[HostState]) -> Option<(&str, IpAddr)> {
@@ -182,12 +220,15 @@ fn first_host(hosts: &[HostState]) -> Option<(&str, IpAddr)> {
 fn build_report(
     req: &PingRequest,
     hosts: Vec<HostState>,
-    method: Method,
-    socket: Option<&'static str>,
-    note: Option<String>,
-    interrupted: bool,
+    ran: Ran,
     elapsed: Duration,
 ) -> PingReport {
+    let Ran {
+        method,
+        socket,
+        note,
+        interrupted,
+    } = ran;
     let mut results: Vec<HostResult> = hosts
         .into_iter()
         .map(|h| host_result(h, req.timeout, interrupted))
@@ -330,15 +371,13 @@ mod tests {
             Err(explain::resolver(libc::EAI_NONAME)),
         ));
         let req = PingRequest::new(vec![]);
-        build_report(
-            &req,
-            hosts,
-            Method::Icmp,
-            Some("raw"),
-            None,
-            false,
-            Duration::from_millis(3003),
-        )
+        let ran = Ran {
+            method: Method::Icmp,
+            socket: Some("raw"),
+            note: None,
+            interrupted: false,
+        };
+        build_report(&req, hosts, ran, Duration::from_millis(3003))
     }
 
     #[test]

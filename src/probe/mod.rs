@@ -118,27 +118,7 @@ pub fn probe_observed(
     on_attempt: &mut dyn FnMut(&PortResult, u32),
 ) -> anyhow::Result<ProbeReport> {
     let started = Instant::now();
-    let mut unresolved = Vec::new();
-    // (host label, address, ports) for every address to probe.
-    let mut plan: Vec<(String, IpAddr, &[u16])> = Vec::new();
-    for t in &req.targets {
-        match crate::lookup::resolve(&t.host, req.family) {
-            Ok(addrs) => {
-                for a in addrs {
-                    if !plan
-                        .iter()
-                        .any(|(_, b, p)| *b == a && *p == t.ports.as_slice())
-                    {
-                        plan.push((t.host.to_string(), a, &t.ports));
-                    }
-                }
-            }
-            Err(e) => unresolved.push(HostError {
-                host: t.host.to_string(),
-                explanation: e,
-            }),
-        }
-    }
+    let (plan, unresolved) = plan(req);
     let total: usize = plan.iter().map(|(_, _, p)| p.len()).sum();
     if total > MAX_PROBES {
         anyhow::bail!(
@@ -163,28 +143,9 @@ pub fn probe_observed(
     if req.count.is_some() {
         run_counted(req, &plan, &mut report, on_attempt);
     } else if req.protocol == Proto::Udp {
-        for (host, addr, ports) in &plan {
-            let addrs: Vec<SocketAddr> = ports.iter().map(|p| SocketAddr::new(*addr, *p)).collect();
-            let rs = udp::probe(&addrs, req, concurrency.min(1024), progress);
-            report.add(host, *addr, rs, &listed);
-            if crate::interrupt::requested() {
-                break;
-            }
-        }
+        run_udp(req, &plan, progress, &mut report, &listed);
     } else if (req.banner || req.send.is_some()) && !req.scan {
-        // Explicit ports: one connection each, that both answers the probe and carries the conversation.
-        for (host, addr, ports) in &plan {
-            let mut rs = Vec::new();
-            for p in ports.iter() {
-                if crate::interrupt::requested() {
-                    break;
-                }
-                let mut r = talk::exchange(SocketAddr::new(*addr, *p), req);
-                r.host.clone_from(host);
-                rs.push(r);
-            }
-            report.add(host, *addr, rs, &listed);
-        }
+        run_talks(req, &plan, &mut report, &listed);
     } else {
         run_engine(req, &plan, concurrency, progress, &mut report, &listed);
         if req.banner || req.send.is_some() {
@@ -202,6 +163,74 @@ pub fn probe_observed(
         || report.summary.len() < plan.len();
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// One address to probe: the host label as given, the address, and its ports.
+type Planned<'a> = (String, IpAddr, &'a [u16]);
+
+/// Resolves every target: each address once per port list, in order; and the names that did not resolve.
+fn plan(req: &ProbeRequest) -> (Vec<Planned<'_>>, Vec<HostError>) {
+    let mut unresolved = Vec::new();
+    let mut plan: Vec<Planned> = Vec::new();
+    for t in &req.targets {
+        match crate::lookup::resolve(&t.host, req.family) {
+            Ok(addrs) => {
+                for a in addrs {
+                    if !plan
+                        .iter()
+                        .any(|(_, b, p)| *b == a && *p == t.ports.as_slice())
+                    {
+                        plan.push((t.host.to_string(), a, &t.ports));
+                    }
+                }
+            }
+            Err(e) => unresolved.push(HostError {
+                host: t.host.to_string(),
+                explanation: e,
+            }),
+        }
+    }
+    (plan, unresolved)
+}
+
+/// UDP probes, one address at a time, up to 1,024 datagrams in flight.
+fn run_udp(
+    req: &ProbeRequest,
+    plan: &[Planned],
+    progress: Option<&AtomicUsize>,
+    report: &mut ProbeReport,
+    listed: &dyn Fn(&PortResult) -> bool,
+) {
+    for (host, addr, ports) in plan {
+        let addrs: Vec<SocketAddr> = ports.iter().map(|p| SocketAddr::new(*addr, *p)).collect();
+        let rs = udp::probe(&addrs, req, report.concurrency.min(1024), progress);
+        report.add(host, *addr, rs, listed);
+        if crate::interrupt::requested() {
+            break;
+        }
+    }
+}
+
+/// Explicit ports with `--banner`/`--send`: one connection each, that both answers the probe and carries the
+/// conversation.
+fn run_talks(
+    req: &ProbeRequest,
+    plan: &[Planned],
+    report: &mut ProbeReport,
+    listed: &dyn Fn(&PortResult) -> bool,
+) {
+    for (host, addr, ports) in plan {
+        let mut rs = Vec::new();
+        for p in ports.iter() {
+            if crate::interrupt::requested() {
+                break;
+            }
+            let mut r = talk::exchange(SocketAddr::new(*addr, *p), req);
+            r.host.clone_from(host);
+            rs.push(r);
+        }
+        report.add(host, *addr, rs, listed);
+    }
 }
 
 /// Conversations (`--banner`, `--send`) with open ports found by a scan, run at most this many at once.
@@ -229,7 +258,7 @@ fn talk_all(mut open: Vec<&mut PortResult>, req: &ProbeRequest) {
 /// core works on all of them at once.
 fn run_engine(
     req: &ProbeRequest,
-    plan: &[(String, IpAddr, &[u16])],
+    plan: &[Planned],
     concurrency: usize,
     progress: Option<&AtomicUsize>,
     report: &mut ProbeReport,
@@ -285,46 +314,17 @@ fn run_engine(
 /// `--count N`: each probe N times, `interval` apart; one result per address and port with statistics.
 fn run_counted(
     req: &ProbeRequest,
-    plan: &[(String, IpAddr, &[u16])],
+    plan: &[Planned],
     report: &mut ProbeReport,
     on_attempt: &mut dyn FnMut(&PortResult, u32),
 ) {
-    let n = req.count.unwrap_or(1).max(1);
     'outer: for (host, addr, ports) in plan {
         let mut counts = Counts::default();
         for p in ports.iter() {
-            let sa = SocketAddr::new(*addr, *p);
-            let mut lat = Vec::new();
-            let mut last: Option<PortResult> = None;
-            let mut sent = 0;
-            for k in 0..n {
-                if crate::interrupt::requested() {
-                    break;
-                }
-                if k > 0 && sleep_interruptible(req.interval) {
-                    break;
-                }
-                let mut r = attempt(sa, req);
-                r.host.clone_from(host);
-                sent += 1;
-                on_attempt(&r, k + 1);
-                if r.ok {
-                    if let Some(l) = r.latency {
-                        lat.push(l);
-                    }
-                }
-                last = Some(r);
-            }
-            let Some(mut r) = last else {
+            let Some(r) = repeat(SocketAddr::new(*addr, *p), host, req, on_attempt) else {
                 break 'outer;
             };
-            let stats = Stats::from_latencies(sent, &lat);
-            r.ok = stats.answered == stats.sent && stats.sent > 0;
-            if !r.ok && r.reason == Reason::None && stats.answered < stats.sent {
-                r.reason = Reason::Timeout(req.timeout);
-            }
             counts.add(r.state);
-            r.stats = Some(stats);
             report.results.push(r);
             if crate::interrupt::requested() {
                 break;
@@ -333,18 +333,48 @@ fn run_counted(
         report.summary.push(Summary {
             host: host.clone(),
             address: *addr,
-            probed: counts.open
-                + counts.closed
-                + counts.filtered
-                + counts.open_filtered
-                + counts.unreachable
-                + counts.error,
+            probed: counts.probed(),
             counts,
         });
         if crate::interrupt::requested() {
             break;
         }
     }
+}
+
+/// Probes one address and port `--count` times: the last attempt's result with the statistics of all, or
+/// `None` when Ctrl-C came before the first.
+fn repeat(
+    sa: SocketAddr,
+    host: &str,
+    req: &ProbeRequest,
+    on_attempt: &mut dyn FnMut(&PortResult, u32),
+) -> Option<PortResult> {
+    let n = req.count.unwrap_or(1).max(1);
+    let mut lat = Vec::new();
+    let mut last: Option<PortResult> = None;
+    let mut sent = 0;
+    for k in 0..n {
+        if crate::interrupt::requested() || (k > 0 && sleep_interruptible(req.interval)) {
+            break;
+        }
+        let mut r = attempt(sa, req);
+        r.host = host.to_string();
+        sent += 1;
+        on_attempt(&r, k + 1);
+        if r.ok {
+            lat.extend(r.latency);
+        }
+        last = Some(r);
+    }
+    let mut r = last?;
+    let stats = Stats::from_latencies(sent, &lat);
+    r.ok = stats.answered == stats.sent && stats.sent > 0;
+    if !r.ok && r.reason == Reason::None && stats.answered < stats.sent {
+        r.reason = Reason::Timeout(req.timeout);
+    }
+    r.stats = Some(stats);
+    Some(r)
 }
 
 /// One attempt of a repeated probe, in the request's protocol and mode.
@@ -396,12 +426,7 @@ impl ProbeReport {
         self.summary.push(Summary {
             host: host.to_string(),
             address: addr,
-            probed: counts.open
-                + counts.closed
-                + counts.filtered
-                + counts.open_filtered
-                + counts.unreachable
-                + counts.error,
+            probed: counts.probed(),
             counts,
         });
     }

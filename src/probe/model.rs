@@ -52,7 +52,7 @@ impl std::fmt::Display for PortState {
 
 /// The state an errno from connect() means.
 pub fn state_of_errno(code: i32) -> PortState {
-    match explain::errno(code).verdict {
+    match explain::errno_verdict(code) {
         Verdict::Closed | Verdict::Reset => PortState::Closed,
         Verdict::Filtered => PortState::Filtered,
         Verdict::Unreachable => PortState::Unreachable,
@@ -275,6 +275,11 @@ impl Counts {
             PortState::Error => self.error += 1,
             PortState::Interrupted => self.interrupted += 1,
         }
+    }
+
+    /// Ports with an answer or a deadline: every state but `interrupted`.
+    pub fn probed(&self) -> usize {
+        self.open + self.closed + self.filtered + self.open_filtered + self.unreachable + self.error
     }
 
     /// Non-zero counts as (state, count), in a fixed order.

@@ -139,6 +139,15 @@ pub fn exchange(addr: SocketAddr, req: &ProbeRequest) -> PortResult {
 
 /// Writes the request's bytes (if any) and reads until the deadline, EOF, [`MAX_REPLY`] bytes, the expected text,
 /// or a quiet gap after some data. Returns the bytes, whether more were cut, and an errno if reading failed.
+/// True when the reply so far is all the probe waits for: it holds the `--expect` text, or (for a banner, with
+/// nothing sent) a whole line.
+fn answered(buf: &[u8], req: &ProbeRequest) -> bool {
+    req.expect
+        .as_deref()
+        .is_some_and(|want| contains(buf, want))
+        || (req.send.is_none() && buf.contains(&b'\n'))
+}
+
 fn converse(mut s: TcpStream, req: &ProbeRequest) -> (Vec<u8>, bool, Option<i32>) {
     let deadline = Instant::now() + req.timeout;
     let _ = s.set_nodelay(true);
@@ -175,20 +184,8 @@ fn converse(mut s: TcpStream, req: &ProbeRequest) -> (Vec<u8>, bool, Option<i32>
             Ok(n) => {
                 let room = MAX_REPLY - buf.len();
                 buf.extend_from_slice(&chunk[..n.min(room)]);
-                if n > room {
-                    truncated = true;
-                    break;
-                }
-                if buf.len() >= MAX_REPLY {
-                    break;
-                }
-                if let Some(want) = &req.expect {
-                    if contains(&buf, want) {
-                        break;
-                    }
-                }
-                if req.send.is_none() && buf.contains(&b'\n') {
-                    // A banner is a line; do not wait for more.
+                truncated = n > room;
+                if truncated || buf.len() >= MAX_REPLY || answered(&buf, req) {
                     break;
                 }
             }
