@@ -139,13 +139,16 @@ fn hostname_steps() -> Vec<Step> {
             Some(start.elapsed()),
         )),
         Err(e) => {
-            steps.push(Step::warn(
-                "hostname",
-                tried,
-                "does not resolve".into(),
-                Some(start.elapsed()),
-                explain::diagnose::hostname_unresolved(e, &name),
-            ));
+            steps.push(
+                Step::fail(
+                    "hostname",
+                    tried,
+                    "does not resolve".into(),
+                    Some(start.elapsed()),
+                    explain::diagnose::hostname_unresolved(e, &name),
+                )
+                .as_warning(),
+            );
         }
     }
     steps
@@ -154,23 +157,25 @@ fn hostname_steps() -> Vec<Step> {
 fn resolver_step() -> Step {
     let tried = "read /etc/resolv.conf".to_string();
     let Some(text) = read("/etc/resolv.conf") else {
-        return Step::warn(
+        return Step::fail(
             "resolver",
             tried,
             "missing".into(),
             None,
             explain::diagnose::no_resolv_conf(),
-        );
+        )
+        .as_warning();
     };
     let rc = parse_resolv_conf(&text);
     if rc.nameservers.is_empty() {
-        return Step::warn(
+        return Step::fail(
             "resolver",
             tried,
             "no nameserver lines".into(),
             None,
             explain::diagnose::no_nameserver(),
-        );
+        )
+        .as_warning();
     }
     let mut result = format!("nameservers {}", rc.nameservers.join(", "));
     if !rc.search.is_empty() {
@@ -180,13 +185,14 @@ fn resolver_step() -> Step {
         result.push_str(&format!("; options {}", rc.options.join(" ")));
     }
     if rc.nameservers.len() > 3 {
-        return Step::warn(
+        return Step::fail(
             "resolver",
             tried,
             result,
             None,
             explain::diagnose::too_many_nameservers(rc.nameservers.len()),
-        );
+        )
+        .as_warning();
     }
     Step::ok("resolver", tried, result, None)
 }
@@ -199,13 +205,14 @@ fn loopback_step(ip: IpAddr, timeout: Duration) -> Step {
         Ok(l) => l,
         Err(e) if ip.is_ipv6() => {
             let x = explain::diagnose::ipv6_loopback_unavailable(explain::io_error(&e));
-            return Step::warn(
+            return Step::fail(
                 "loopback",
                 tried,
                 "IPv6 loopback unavailable".into(),
                 None,
                 x,
-            );
+            )
+            .as_warning();
         }
         Err(e) => {
             return Step::fail(
@@ -256,13 +263,14 @@ fn interfaces_step() -> Step {
     let ifs = match if_addrs::get_if_addrs() {
         Ok(i) => i,
         Err(e) => {
-            return Step::warn(
+            return Step::fail(
                 "interfaces",
                 tried,
                 "cannot list".into(),
                 None,
                 explain::io_error(&e),
             )
+            .as_warning()
         }
     };
     let mut shown: Vec<String> = ifs
@@ -371,13 +379,16 @@ fn route_steps() -> Vec<Step> {
             None,
             no_route("IPv4"),
         )),
-        None => steps.push(Step::warn(
-            "route",
-            tried4,
-            "no IPv4 default route".into(),
-            None,
-            no_route("IPv4"),
-        )),
+        None => steps.push(
+            Step::fail(
+                "route",
+                tried4,
+                "no IPv4 default route".into(),
+                None,
+                no_route("IPv4"),
+            )
+            .as_warning(),
+        ),
     }
     let tried6 = "read /proc/net/ipv6_route".to_string();
     match v6 {
@@ -395,13 +406,16 @@ fn route_steps() -> Vec<Step> {
             no_route("IPv6"),
         )),
         // Many networks have no IPv6: worth a note, not a failure.
-        None => steps.push(Step::warn(
-            "route",
-            tried6,
-            "no IPv6 default route".into(),
-            None,
-            no_route("IPv6"),
-        )),
+        None => steps.push(
+            Step::fail(
+                "route",
+                tried6,
+                "no IPv6 default route".into(),
+                None,
+                no_route("IPv6"),
+            )
+            .as_warning(),
+        ),
     }
     steps
 }

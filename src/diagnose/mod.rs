@@ -181,7 +181,8 @@ fn reach_rows(
                     }
                     // Many hosts and firewalls drop ICMP: not a failure by itself; connect decides.
                     Reach::NoReply(e) => {
-                        Step::warn("reach", tried, e.verdict.to_string(), None, e.clone())
+                        Step::fail("reach", tried, e.verdict.to_string(), None, e.clone())
+                            .as_warning()
                     }
                     Reach::Interrupted => Step::interrupted("reach", tried, None),
                 });
@@ -246,7 +247,7 @@ fn connect_rows(
             .latency
             .or((e.verdict == Verdict::Filtered).then_some(req.timeout));
         steps.push(if any_open {
-            Step::warn("connect", tried, result, time, e)
+            Step::fail("connect", tried, result, time, e).as_warning()
         } else {
             Step::fail("connect", tried, result, time, e)
         });

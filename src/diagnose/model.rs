@@ -71,16 +71,11 @@ impl Step {
         }
     }
 
-    pub fn warn(
-        step: &'static str,
-        tried: String,
-        result: String,
-        time: Option<Duration>,
-        e: Explanation,
-    ) -> Step {
+    /// The failed step as a warning: it does not decide the verdict (shown as `warn`).
+    pub fn as_warning(self) -> Step {
         Step {
             warning: true,
-            ..Step::fail(step, tried, result, time, e)
+            ..self
         }
     }
 

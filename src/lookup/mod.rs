@@ -7,7 +7,7 @@ mod render;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::explain::{self, Explanation};
 use crate::target::{family_name, Family, Host};
@@ -75,16 +75,7 @@ fn lookup_error(e: dns_lookup::LookupError) -> Explanation {
 /// Looks up one query: an address gets a reverse lookup, anything else a forward one.
 pub fn lookup_one(query: &str, family: Family) -> LookupResult {
     let start = Instant::now();
-    let mut r = LookupResult {
-        query: query.to_string(),
-        ok: false,
-        kind: "forward",
-        canonical_name: None,
-        addresses: Vec::new(),
-        names: Vec::new(),
-        elapsed: Duration::ZERO,
-        explanation: None,
-    };
+    let mut r = LookupResult::new(query);
     if let Ok(ip) = query.parse::<IpAddr>() {
         r.kind = "reverse";
         r.addresses.push(Address {
@@ -130,15 +121,10 @@ pub fn lookup(req: &LookupRequest) -> LookupReport {
                 .map(|q| s.spawn(move || lookup_one(q, req.family)))
                 .collect();
             for (h, q) in handles.into_iter().zip(chunk) {
-                results.push(h.join().unwrap_or_else(|_| LookupResult {
-                    query: q.clone(),
-                    ok: false,
-                    kind: "forward",
-                    canonical_name: None,
-                    addresses: Vec::new(),
-                    names: Vec::new(),
-                    elapsed: Duration::ZERO,
-                    explanation: Some(explain::resolver(libc::EAI_SYSTEM)),
+                results.push(h.join().unwrap_or_else(|_| {
+                    let mut r = LookupResult::new(q);
+                    r.explanation = Some(explain::resolver(libc::EAI_SYSTEM));
+                    r
                 }));
             }
         });

@@ -41,6 +41,22 @@ pub struct LookupResult {
     pub explanation: Option<Explanation>,
 }
 
+impl LookupResult {
+    /// A forward lookup of `query` with no answer yet.
+    pub fn new(query: &str) -> LookupResult {
+        LookupResult {
+            query: query.to_string(),
+            ok: false,
+            kind: "forward",
+            canonical_name: None,
+            addresses: Vec::new(),
+            names: Vec::new(),
+            elapsed: Duration::ZERO,
+            explanation: None,
+        }
+    }
+}
+
 /// The answer for every query.
 #[derive(Debug, Clone, Serialize)]
 pub struct LookupReport {
