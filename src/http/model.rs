@@ -39,7 +39,7 @@ pub struct HttpRequest {
     /// Send `HTTP/1.0` instead of `HTTP/1.1`.
     pub http10: bool,
     /// Extra headers (`-H`); one with the name of a default header (Host, User-Agent, Accept, Connection)
-    /// replaces it. Check them with [`check_header`].
+    /// replaces it. Check them with [`check_header`](super::check_header).
     pub headers: Vec<(String, String)>,
     /// One deadline for everything: resolve, connect, TLS, request, response, and every redirect.
     pub timeout: Duration,

@@ -41,7 +41,7 @@ pub enum Method {
 /// What to ping and how.
 #[derive(Debug, Clone)]
 pub struct PingRequest {
-    /// Hosts (addresses or names; CIDR blocks already expanded with [`expand`]).
+    /// Hosts (addresses or names; CIDR blocks already expanded with [`expand`](super::expand)).
     pub hosts: Vec<Host>,
     pub family: Family,
     /// Echo requests per host; `None` means until `deadline` (which must then be set).
