@@ -143,7 +143,8 @@ pub fn run(args: SocketsArgs, out: &Output) -> Result<Outcome> {
     } else {
         out.print(&report)?
     };
-    if out.is_text() {
+    // JSON carries the notes; text and CSV get them on stderr.
+    if !out.is_json() {
         let mut err = std::io::stderr().lock();
         for n in &notes {
             let _ = writeln!(err, "note: {n}");

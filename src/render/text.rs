@@ -74,10 +74,9 @@ fn width(s: &str) -> usize {
 fn write_direct(t: &Table, w: &mut dyn Write) -> io::Result<()> {
     let cols = t.columns();
     let mut widths: Vec<usize> = cols.iter().map(|c| width(&c.name)).collect();
-    for row in t.rows() {
-        for (c, cell) in row.enumerate() {
-            widths[c] = widths[c].max(cell.width);
-        }
+    for (i, w) in t.widths().iter().enumerate() {
+        let c = i % cols.len();
+        widths[c] = widths[c].max(*w as usize);
     }
     let mut w = io::BufWriter::with_capacity(256 * 1024, w);
     let mut line: Vec<u8> = Vec::with_capacity(256);

@@ -154,8 +154,13 @@ impl Table {
 
     /// A number, written without going through `core::fmt` (large tables have hundreds of thousands).
     pub fn num(&mut self, n: u64) -> &mut Table {
+        let before = self.text.len();
         push_u64(&mut self.text, n);
-        self.end_cell(Tone::Plain);
+        // Digits: as wide as they are long, and no line break to look for.
+        let w = self.text.len() - before;
+        self.ends.push(self.text.len());
+        self.widths.push(w as u32);
+        self.tones.push(Tone::Plain);
         self
     }
 
@@ -203,6 +208,11 @@ impl Table {
 
     pub fn is_empty(&self) -> bool {
         self.row_count() == 0
+    }
+
+    /// The display width of every cell, in row-major order.
+    pub fn widths(&self) -> &[u32] {
+        &self.widths
     }
 
     /// Cell `i` in row-major order.
