@@ -19,8 +19,7 @@ use std::io::{self, IsTerminal, Write};
 use serde::Serialize;
 
 use crate::exit::Outcome;
-use crate::explain::Verdict;
-pub use view::{Align, Block, Column, Fit, Line, Pairs, Shown, Table, View};
+pub use view::{Align, Block, Column, Fit, Line, Pairs, Shown, Table, Tone, View};
 
 /// How reports are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,28 +35,6 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
-}
-
-/// The meaning of a cell or a piece of a line, which decides its color.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tone {
-    Good,
-    Bad,
-    Warn,
-    Dim,
-    Plain,
-}
-
-impl Tone {
-    /// The tone of a status: ok is good, a failure bad, interrupted a warning, skipped dim.
-    pub fn of(v: Verdict) -> Tone {
-        match v {
-            Verdict::Ok => Tone::Good,
-            Verdict::Interrupted => Tone::Warn,
-            Verdict::Skipped => Tone::Dim,
-            _ => Tone::Bad,
-        }
-    }
 }
 
 /// A finished run's report: JSON from `Serialize`, text and CSV from [`Report::view`], so every format carries
@@ -139,7 +116,7 @@ impl Output {
                 serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::from)?;
                 writeln!(w)
             }
-            Format::Table => text::write_view(&report.view(), self, w),
+            Format::Table => text::write_view(&report.view(), self.color, self.tty, w),
             Format::Csv => csv::write_view(&report.view(), w),
         }
     }
@@ -165,17 +142,7 @@ impl Output {
 
     /// Text colored by tone (when color is on).
     pub fn paint(&self, text: &str, tone: Tone) -> String {
-        if !self.color {
-            return text.to_string();
-        }
-        let code = match tone {
-            Tone::Good => "32",
-            Tone::Bad => "31",
-            Tone::Warn => "33",
-            Tone::Dim => "90",
-            Tone::Plain => return text.to_string(),
-        };
-        format!("\x1b[{code}m{text}\x1b[0m")
+        text::paint(text, tone, self.color)
     }
 }
 
@@ -184,7 +151,7 @@ impl Output {
 #[cfg(test)]
 pub(crate) fn comfy_text<R: Report>(r: &R) -> String {
     let mut buf = Vec::new();
-    let _ = text::write_view_via_comfy(&r.view(), &Output::plain(Format::Table), &mut buf);
+    let _ = text::write_view_via_comfy(&r.view(), false, false, &mut buf);
     String::from_utf8_lossy(&buf).into_owned()
 }
 

@@ -12,28 +12,47 @@ use std::io::{self, Write};
 use comfy_table::{presets, Attribute, CellAlignment, Color, ColumnConstraint, ContentArrangement};
 use unicode_width::UnicodeWidthStr;
 
-use super::view::{Align, Block, Fit, Line, Pairs, Shown, Table, View};
-use super::{Output, Tone};
+use super::view::{Align, Block, Fit, Line, Pairs, Shown, Table, Tone, View};
+
+/// How text is written: with color, and for a terminal (wrapping to its width).
+#[derive(Debug, Clone, Copy)]
+struct Style {
+    color: bool,
+    tty: bool,
+}
 
 /// Writes every block of a view that text shows.
-pub(super) fn write_view(view: &View, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-    write_blocks(view, out, w, write_table)
+pub(super) fn write_view(view: &View, color: bool, tty: bool, w: &mut dyn Write) -> io::Result<()> {
+    write_blocks(view, Style { color, tty }, w, write_table)
 }
 
 /// [`write_view`] with every table through comfy-table, for tests of the direct writer.
 #[cfg(test)]
-pub(super) fn write_view_via_comfy(view: &View, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-    write_blocks(view, out, w, write_comfy)
+pub(super) fn write_view_via_comfy(
+    view: &View,
+    color: bool,
+    tty: bool,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    write_blocks(view, Style { color, tty }, w, write_comfy)
 }
 
-type TableWriter = fn(&Table, &Output, &mut dyn Write) -> io::Result<()>;
+/// Text colored by tone, when `color` is on.
+pub(super) fn paint(text: &str, tone: Tone, color: bool) -> String {
+    let code = match tone {
+        _ if !color => return text.to_string(),
+        Tone::Good => "32",
+        Tone::Bad => "31",
+        Tone::Warn => "33",
+        Tone::Dim => "90",
+        Tone::Plain => return text.to_string(),
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
 
-fn write_blocks(
-    view: &View,
-    out: &Output,
-    w: &mut dyn Write,
-    table: TableWriter,
-) -> io::Result<()> {
+type TableWriter = fn(&Table, Style, &mut dyn Write) -> io::Result<()>;
+
+fn write_blocks(view: &View, out: Style, w: &mut dyn Write, table: TableWriter) -> io::Result<()> {
     for b in &view.blocks {
         match b {
             Block::Table(t) => {
@@ -53,7 +72,7 @@ fn write_blocks(
 
 /// Writes a table: comfy-table on a terminal or with color (or for cells with line breaks), the direct
 /// writer otherwise.
-fn write_table(t: &Table, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+fn write_table(t: &Table, out: Style, w: &mut dyn Write) -> io::Result<()> {
     if out.tty || out.color || t.has_multiline_cells() {
         write_comfy(t, out, w)
     } else {
@@ -129,7 +148,7 @@ fn color_of(tone: Tone) -> Option<Color> {
 }
 
 /// The same table through comfy-table: colors, and on a terminal wrapping of the free-text columns.
-fn write_comfy(t: &Table, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+fn write_comfy(t: &Table, out: Style, w: &mut dyn Write) -> io::Result<()> {
     let mut ct = comfy_table::Table::new();
     ct.load_preset(presets::NOTHING);
     if out.tty {
@@ -172,7 +191,7 @@ fn write_comfy(t: &Table, out: &Output, w: &mut dyn Write) -> io::Result<()> {
 }
 
 /// `key  value` lines, keys aligned (bold with color).
-fn write_pairs(p: &Pairs, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+fn write_pairs(p: &Pairs, out: Style, w: &mut dyn Write) -> io::Result<()> {
     let kw = p.rows.iter().map(|(k, _, _)| width(k)).max().unwrap_or(0);
     for (k, v, tone) in &p.rows {
         let pad = " ".repeat(kw - width(k));
@@ -181,15 +200,15 @@ fn write_pairs(p: &Pairs, out: &Output, w: &mut dyn Write) -> io::Result<()> {
         } else {
             k.to_string()
         };
-        let line = format!("{key}{pad}  {}", out.paint(v, *tone));
+        let line = format!("{key}{pad}  {}", paint(v, *tone, out.color));
         writeln!(w, "{}", line.trim_end())?;
     }
     Ok(())
 }
 
-fn write_line(l: &Line, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+fn write_line(l: &Line, out: Style, w: &mut dyn Write) -> io::Result<()> {
     for (text, tone) in &l.spans {
-        w.write_all(out.paint(text, *tone).as_bytes())?;
+        w.write_all(paint(text, *tone, out.color).as_bytes())?;
     }
     writeln!(w)
 }
@@ -198,7 +217,11 @@ fn write_line(l: &Line, out: &Output, w: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::render::view::Column;
-    use crate::render::Format;
+
+    const PLAIN: Style = Style {
+        color: false,
+        tty: false,
+    };
 
     fn sample(n: u64) -> Table {
         let mut t = Table::new([
@@ -216,7 +239,7 @@ mod tests {
 
     fn comfy_plain(t: &Table) -> String {
         let mut buf = Vec::new();
-        write_comfy(t, &Output::plain(Format::Table), &mut buf).unwrap();
+        write_comfy(t, PLAIN, &mut buf).unwrap();
         String::from_utf8(buf).unwrap()
     }
 
@@ -236,7 +259,7 @@ mod tests {
         let mut v = View::new();
         v.table(t);
         let mut buf = Vec::new();
-        write_view(&v, &Output::plain(Format::Table), &mut buf).unwrap();
+        write_view(&v, false, false, &mut buf).unwrap();
         assert_eq!(
             String::from_utf8(buf).unwrap(),
             "NAME    PORT  NOTE\nhost-0     0  ünïcode\nhost-1   997\n"
@@ -255,15 +278,13 @@ mod tests {
             .table(sample(1).data_only())
             .bytes(&b"raw\n"[..]);
         let mut buf = Vec::new();
-        write_view(&v, &Output::plain(Format::Table), &mut buf).unwrap();
+        write_view(&v, false, false, &mut buf).unwrap();
         assert_eq!(
             String::from_utf8(buf).unwrap(),
             "url      http://x/\naddress\n\nok: fine\nraw\n"
         );
-        let mut colored = Output::plain(Format::Table);
-        colored.color = true;
         let mut buf = Vec::new();
-        write_view(&v, &colored, &mut buf).unwrap();
+        write_view(&v, true, false, &mut buf).unwrap();
         let s = String::from_utf8(buf).unwrap();
         assert!(s.contains("\x1b[32mok\x1b[0m"), "{s:?}");
     }

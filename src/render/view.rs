@@ -12,7 +12,29 @@ use std::fmt;
 
 use unicode_width::UnicodeWidthStr;
 
-use super::Tone;
+use crate::explain::Verdict;
+
+/// The meaning of a cell or a piece of a line, which decides its color.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Bad,
+    Warn,
+    Dim,
+    Plain,
+}
+
+impl Tone {
+    /// The tone of a status: ok is good, a failure bad, interrupted a warning, skipped dim.
+    pub fn of(v: Verdict) -> Tone {
+        match v {
+            Verdict::Ok => Tone::Good,
+            Verdict::Interrupted => Tone::Warn,
+            Verdict::Skipped => Tone::Dim,
+            _ => Tone::Bad,
+        }
+    }
+}
 
 /// How a column's cells line up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
