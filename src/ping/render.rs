@@ -135,10 +135,10 @@ impl PingReport {
             Column::right("SENT"),
             Column::right("RECV"),
             Column::right("LOSS"),
-            Column::right("MIN ms"),
+            Column::right("MIN ms").optional(),
             Column::right("AVG ms"),
-            Column::right("MAX ms"),
-            Column::right("MDEV ms"),
+            Column::right("MAX ms").optional(),
+            Column::right("MDEV ms").optional(),
             Column::text("DETAIL"),
         ]);
         let shown = self

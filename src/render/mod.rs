@@ -11,6 +11,7 @@
 //! `main`, which exits 0 quietly.
 
 mod csv;
+mod fit;
 mod text;
 pub mod view;
 
@@ -62,6 +63,34 @@ pub struct Output {
     pub format: Format,
     pub color: bool,
     pub tty: bool,
+    /// The width tables are laid out for: the terminal's, or `NETDIAG_WIDTH` (which lays out for a terminal
+    /// of that width even when piped, for tests and screenshots); `None` when piped.
+    pub width: Option<usize>,
+}
+
+/// The terminal width to lay out for: `NETDIAG_WIDTH` when set to a number, else stdout's terminal (or
+/// `COLUMNS`, or 80) when stdout is one, else none (piped: stable unwrapped text).
+pub fn layout_width(tty: bool) -> Option<usize> {
+    if let Some(w) = std::env::var("NETDIAG_WIDTH")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|w| *w > 0)
+    {
+        return Some(w);
+    }
+    if !tty {
+        return None;
+    }
+    let w = terminal_size::terminal_size_of(io::stdout())
+        .map(|(w, _)| usize::from(w.0))
+        .or_else(|| {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .filter(|w| *w > 0)
+        .unwrap_or(80);
+    Some(w)
 }
 
 impl Output {
@@ -75,7 +104,12 @@ impl Output {
                 ColorChoice::Never => false,
                 ColorChoice::Auto => tty && !no_color_env,
             };
-        Output { format, color, tty }
+        Output {
+            format,
+            color,
+            tty,
+            width: layout_width(tty),
+        }
     }
 
     /// Plain settings for tests: piped, no color.
@@ -84,6 +118,7 @@ impl Output {
             format,
             color: false,
             tty: false,
+            width: None,
         }
     }
 
@@ -116,7 +151,7 @@ impl Output {
                 serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::from)?;
                 writeln!(w)
             }
-            Format::Table => text::write_view(&report.view(), self.color, self.tty, w),
+            Format::Table => text::write_view(&report.view(), self.color, self.width, w),
             Format::Csv => csv::write_view(&report.view(), w),
         }
     }
@@ -151,7 +186,7 @@ impl Output {
 #[cfg(test)]
 pub(crate) fn comfy_text<R: Report>(r: &R) -> String {
     let mut buf = Vec::new();
-    let _ = text::write_view_via_comfy(&r.view(), false, false, &mut buf);
+    let _ = text::write_view_via_comfy(&r.view(), false, None, &mut buf);
     String::from_utf8_lossy(&buf).into_owned()
 }
 

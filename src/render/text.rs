@@ -18,11 +18,17 @@ use super::view::{Align, Block, Fit, Line, Pairs, Shown, Table, Tone, View};
 #[derive(Debug, Clone, Copy)]
 struct Style {
     color: bool,
-    tty: bool,
+    /// The terminal's width when laying out for a terminal; `None` when piped.
+    tty: Option<usize>,
 }
 
 /// Writes every block of a view that text shows.
-pub(super) fn write_view(view: &View, color: bool, tty: bool, w: &mut dyn Write) -> io::Result<()> {
+pub(super) fn write_view(
+    view: &View,
+    color: bool,
+    tty: Option<usize>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     write_blocks(view, Style { color, tty }, w, write_table)
 }
 
@@ -31,7 +37,7 @@ pub(super) fn write_view(view: &View, color: bool, tty: bool, w: &mut dyn Write)
 pub(super) fn write_view_via_comfy(
     view: &View,
     color: bool,
-    tty: bool,
+    tty: Option<usize>,
     w: &mut dyn Write,
 ) -> io::Result<()> {
     write_blocks(view, Style { color, tty }, w, write_comfy)
@@ -73,14 +79,17 @@ fn write_blocks(view: &View, out: Style, w: &mut dyn Write, table: TableWriter) 
 /// Writes a table: comfy-table on a terminal or with color (or for cells with line breaks), the direct
 /// writer otherwise.
 fn write_table(t: &Table, out: Style, w: &mut dyn Write) -> io::Result<()> {
-    if out.tty || out.color || t.has_multiline_cells() {
+    if let Some(width) = out.tty {
+        return super::fit::write_table(t, width, out.color, w);
+    }
+    if out.color || t.has_multiline_cells() {
         write_comfy(t, out, w)
     } else {
         write_direct(t, w)
     }
 }
 
-fn width(s: &str) -> usize {
+pub(super) fn width(s: &str) -> usize {
     if s.is_ascii() {
         s.len()
     } else {
@@ -151,8 +160,9 @@ fn color_of(tone: Tone) -> Option<Color> {
 fn write_comfy(t: &Table, out: Style, w: &mut dyn Write) -> io::Result<()> {
     let mut ct = comfy_table::Table::new();
     ct.load_preset(presets::NOTHING);
-    if out.tty {
+    if let Some(width) = out.tty {
         ct.set_content_arrangement(ContentArrangement::Dynamic);
+        ct.set_width(u16::try_from(width).unwrap_or(u16::MAX));
     } else {
         ct.set_content_arrangement(ContentArrangement::Disabled);
         ct.force_no_tty();
@@ -167,7 +177,7 @@ fn write_comfy(t: &Table, out: Style, w: &mut dyn Write) -> io::Result<()> {
     );
     for (col, spec) in ct.column_iter_mut().zip(t.columns()) {
         col.set_padding((0, 2));
-        if out.tty && spec.fit == Fit::Keep {
+        if out.tty.is_some() && spec.fit == Fit::Keep {
             // Only free text wraps: an address or a port cut in two is wrong, not narrow.
             col.set_constraint(ColumnConstraint::ContentWidth);
         }
@@ -200,13 +210,36 @@ fn write_pairs(p: &Pairs, out: Style, w: &mut dyn Write) -> io::Result<()> {
         } else {
             k.to_string()
         };
-        let line = format!("{key}{pad}  {}", paint(v, *tone, out.color));
-        writeln!(w, "{}", line.trim_end())?;
+        let room = out.tty.map(|t| t.saturating_sub(kw + 2));
+        match room {
+            Some(room) if room >= 20 && width(v) > room => {
+                // On a terminal a long value wraps at words under itself, the key column kept clear.
+                for (i, part) in super::fit::wrap(v, room).iter().enumerate() {
+                    let lead = if i == 0 {
+                        format!("{key}{pad}  ")
+                    } else {
+                        " ".repeat(kw + 2)
+                    };
+                    let line = format!("{lead}{}", paint(part, *tone, out.color));
+                    writeln!(w, "{}", line.trim_end())?;
+                }
+            }
+            _ => {
+                let line = format!("{key}{pad}  {}", paint(v, *tone, out.color));
+                writeln!(w, "{}", line.trim_end())?;
+            }
+        }
     }
     Ok(())
 }
 
 fn write_line(l: &Line, out: Style, w: &mut dyn Write) -> io::Result<()> {
+    if let Some(tw) = out.tty {
+        let total: usize = l.spans.iter().map(|(t, _)| width(t)).sum();
+        if total > tw && !l.spans.iter().any(|(t, _)| t.contains('\n')) {
+            return super::fit::write_wrapped_line(&l.spans, tw, out.color, w);
+        }
+    }
     for (text, tone) in &l.spans {
         w.write_all(paint(text, *tone, out.color).as_bytes())?;
     }
@@ -220,7 +253,7 @@ mod tests {
 
     const PLAIN: Style = Style {
         color: false,
-        tty: false,
+        tty: None,
     };
 
     fn sample(n: u64) -> Table {
@@ -259,7 +292,7 @@ mod tests {
         let mut v = View::new();
         v.table(t);
         let mut buf = Vec::new();
-        write_view(&v, false, false, &mut buf).unwrap();
+        write_view(&v, false, None, &mut buf).unwrap();
         assert_eq!(
             String::from_utf8(buf).unwrap(),
             "NAME    PORT  NOTE\nhost-0     0  ünïcode\nhost-1   997\n"
@@ -278,13 +311,13 @@ mod tests {
             .table(sample(1).data_only())
             .bytes(&b"raw\n"[..]);
         let mut buf = Vec::new();
-        write_view(&v, false, false, &mut buf).unwrap();
+        write_view(&v, false, None, &mut buf).unwrap();
         assert_eq!(
             String::from_utf8(buf).unwrap(),
             "url      http://x/\naddress\n\nok: fine\nraw\n"
         );
         let mut buf = Vec::new();
-        write_view(&v, true, false, &mut buf).unwrap();
+        write_view(&v, true, None, &mut buf).unwrap();
         let s = String::from_utf8(buf).unwrap();
         assert!(s.contains("\x1b[32mok\x1b[0m"), "{s:?}");
     }

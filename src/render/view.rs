@@ -49,8 +49,11 @@ pub enum Align {
 pub enum Fit {
     /// Never break: addresses, ports, states, numbers.
     Keep,
-    /// Free text (a cause, a description, a detail): may wrap or be cut to fit a narrow terminal.
+    /// Free text (a cause, a description, a detail): wraps at words in its column, or moves to a line of its
+    /// own under the row on a narrow terminal.
     Wrap,
+    /// Free text that is cut with `…` to fit (a program name, a reply preview); whole when piped.
+    Cut,
 }
 
 /// One column of a table.
@@ -59,6 +62,8 @@ pub struct Column {
     pub name: Cow<'static, str>,
     pub align: Align,
     pub fit: Fit,
+    /// May be left out on a terminal too narrow for every unbreakable column (the table says so).
+    pub optional: bool,
 }
 
 impl Column {
@@ -68,6 +73,7 @@ impl Column {
             name: name.into(),
             align: Align::Left,
             fit: Fit::Keep,
+            optional: false,
         }
     }
 
@@ -85,6 +91,20 @@ impl Column {
             fit: Fit::Wrap,
             ..Column::left(name)
         }
+    }
+
+    /// A left-aligned column of free text cut with `…` on a narrow terminal.
+    pub fn cut(name: impl Into<Cow<'static, str>>) -> Column {
+        Column {
+            fit: Fit::Cut,
+            ..Column::left(name)
+        }
+    }
+
+    /// Marks the column as one a narrow terminal may leave out.
+    pub fn optional(mut self) -> Column {
+        self.optional = true;
+        self
     }
 }
 

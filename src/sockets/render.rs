@@ -12,15 +12,15 @@ fn columns(processes: bool) -> Vec<Column> {
     let mut c = vec![
         Column::left("PROTO"),
         Column::left("STATE"),
-        Column::right("RECV-Q"),
-        Column::right("SEND-Q"),
+        Column::right("RECV-Q").optional(),
+        Column::right("SEND-Q").optional(),
         Column::left("LOCAL"),
         Column::left("PEER"),
-        Column::right("UID"),
-        Column::right("INODE"),
+        Column::right("UID").optional(),
+        Column::right("INODE").optional(),
     ];
     if processes {
-        c.extend([Column::right("PID"), Column::text("PROGRAM")]);
+        c.extend([Column::right("PID"), Column::cut("PROGRAM")]);
     }
     c
 }
