@@ -12,6 +12,18 @@ pub fn not_sent() -> Explanation {
     )
 }
 
+/// An on-link address nothing answered for at the link layer (the kernel's ARP entry stayed incomplete):
+/// unreachable whether this run timed out first or the kernel already knew, so the word does not flip with the
+/// neighbour cache.
+pub fn no_neighbour(addr: std::net::IpAddr) -> Explanation {
+    Explanation::new(
+        Verdict::Unreachable,
+        "no-arp-reply",
+        format!("nothing on the local link answers ARP for {addr}: the host is down, absent or on another subnet"),
+        "check that the host is up and plugged in, and the address and netmask",
+    )
+}
+
 /// A host with no reply yet when Ctrl-C came: `unfinished` echo requests were still within their reply window
 /// and `lost` earlier ones got no answer.
 pub fn interrupted(unfinished: u64, lost: u64) -> Explanation {

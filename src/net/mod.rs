@@ -26,6 +26,7 @@ pub mod icmp;
 pub mod mmsg;
 #[cfg(target_os = "linux")]
 pub mod msg;
+pub mod neigh;
 #[cfg(target_os = "linux")]
 pub mod netlink;
 pub mod poll;

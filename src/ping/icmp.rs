@@ -221,12 +221,12 @@ impl Inflight {
         None
     }
 
-    /// The hosts of the probes still waiting for a reply whose window (`timeout` from the send) has not ended,
-    /// one entry per probe.
-    fn unfinished(&self, now: Instant, timeout: Duration) -> Vec<usize> {
+    /// The hosts of the probes still waiting for a reply that had no time to answer yet (sent less than
+    /// `window(host)` ago), one entry per probe.
+    fn unfinished(&self, now: Instant, window: impl Fn(usize) -> Duration) -> Vec<usize> {
         self.probes
             .iter()
-            .filter(|p| p.state == State::Pending && p.sent + timeout > now)
+            .filter(|p| p.state == State::Pending && p.sent + window(p.host) > now)
             .map(|p| p.host)
             .collect()
     }
@@ -335,7 +335,10 @@ impl Engine {
         loop {
             if interrupt::requested() {
                 // Probes still within their reply window are not lost: the host simply has not answered yet.
-                for h in inflight.unfinished(Instant::now(), req.timeout) {
+                let windows: Vec<Duration> =
+                    hosts.iter().map(|h| h.answer_time(req.timeout)).collect();
+                let window = |h: usize| windows.get(h).copied().unwrap_or(req.timeout);
+                for h in inflight.unfinished(Instant::now(), window) {
                     if let Some(host) = hosts.get_mut(h) {
                         host.unfinished += 1;
                     }

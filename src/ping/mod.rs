@@ -254,6 +254,10 @@ fn build_report(
         alive,
         unreachable: results.len() - alive - unfinished,
         unfinished,
+        counts: results.iter().fold(Default::default(), |mut m, h| {
+            *m.entry(h.status).or_insert(0) += 1;
+            m
+        }),
         hosts: results,
         failures_only: false,
     }
@@ -279,6 +283,9 @@ fn host_result(h: HostState, timeout: Duration, interrupted: bool) -> HostResult
         )
     } else if h.sent == 0 {
         (Verdict::Error, Some(explain::ping::not_sent()))
+    } else if let Some(a) = h.addr.filter(|a| crate::net::neigh::unresolved(*a)) {
+        let e = explain::ping::no_neighbour(a);
+        (e.verdict, Some(e))
     } else {
         (Verdict::Filtered, Some(explain::timeout(timeout)))
     };
@@ -407,12 +414,15 @@ mod tests {
         let b = s.find("127.0.0.9").unwrap();
         let c = s.find("nx.invalid").unwrap();
         assert!(a < b && b < c, "{s}");
-        assert!(s.contains("2 alive, 1 unreachable (3 hosts, ICMP"), "{s}");
+        assert!(s.contains("2 ok, 1 not-found (3 hosts, ICMP"), "{s}");
         assert!(s.contains("not-found"), "{s}");
         let j: serde_json::Value =
             serde_json::from_str(&Output::plain(Format::Json).to_string(&r)).unwrap();
         assert_eq!(j["method"], "icmp");
         assert_eq!(j["alive"], 2);
+        assert_eq!(j["failed"], 1);
+        assert_eq!(j["counts"]["not-found"], 1);
+        assert_eq!(j["counts"]["ok"], 2);
         assert_eq!(j["results"][0]["address"], "127.0.0.8");
         assert_eq!(j["results"][0]["rtt"]["avg_ms"], 0.03);
         assert_eq!(j["results"][0]["loss_percent"], 25.0);
@@ -433,17 +443,12 @@ mod tests {
     }
 
     #[test]
-    fn failures_only_lists_just_the_hosts_that_did_not_answer() {
+    fn quiet_lists_nothing_per_host() {
         let mut r = sample_report(2);
         r.failures_only = true;
         let s = Output::plain(Format::Table).to_string(&r);
-        assert!(!s.contains("127.0.0.8"), "{s}");
-        assert!(s.contains("nx.invalid"), "{s}");
-        assert!(s.contains("2 alive, 1 unreachable"), "{s}");
-        r.hosts.pop();
-        r.unreachable = 0;
-        let s = Output::plain(Format::Table).to_string(&r);
-        assert!(s.starts_with("2 alive, 0 unreachable"), "{s}");
+        assert!(!s.contains("127.0.0.8") && !s.contains("nx.invalid"), "{s}");
+        assert!(s.starts_with("2 ok, 1 not-found (3 hosts"), "{s}");
     }
 
     #[test]

@@ -176,7 +176,11 @@ pub struct PingReport {
     #[serde(serialize_with = "crate::duration::ser_ms", rename = "elapsed_ms")]
     pub elapsed: Duration,
     pub alive: usize,
+    /// Hosts that did not answer, whatever the reason (`counts` says which).
+    #[serde(rename = "failed")]
     pub unreachable: usize,
+    /// Hosts per status, with the words the table and `results[].status` use.
+    pub counts: std::collections::BTreeMap<Verdict, usize>,
     /// Hosts with no reply yet whose echo requests were still waiting (or not sent) when Ctrl-C came.
     pub unfinished: usize,
     /// One result per host, sorted by address; hosts whose name did not resolve come last.

@@ -97,17 +97,18 @@ impl Report for PingReport {
             v.table(self.hosts_table().data_only());
             return v;
         }
-        v.table(self.hosts_table().omit_when_empty());
-        let down_tone = if self.unreachable > 0 {
-            Tone::Bad
-        } else {
-            Tone::Plain
-        };
-        let mut counts = Line::toned(format!("{} alive", self.alive), Tone::Good)
-            .then(", ", Tone::Plain)
-            .then(format!("{} unreachable", self.unreachable), down_tone);
-        if self.unfinished > 0 {
-            counts = counts.then(format!(", {} interrupted", self.unfinished), Tone::Warn);
+        // -q: nothing per host, only the counts (as fping -q).
+        if !self.failures_only {
+            v.table(self.hosts_table().omit_when_empty());
+        }
+        // One word per host, the one its STATUS cell and its JSON status say: `2 ok, 1 filtered, 1 unreachable`.
+        let mut counts = Line::toned(format!("{} ok", self.alive), Tone::Good);
+        for (&status, n) in &self.counts {
+            if status != Verdict::Ok {
+                counts = counts
+                    .then(", ", Tone::Plain)
+                    .then(format!("{n} {}", status.as_str()), Tone::of(status));
+            }
         }
         v.line(counts.then(
             format!(
@@ -144,7 +145,8 @@ impl PingReport {
         let shown = self
             .hosts
             .iter()
-            .filter(|h| !(self.failures_only && h.alive()));
+            // Hosts Ctrl-C came before were never pinged: the counts say how many, not a row each.
+            .filter(|h| !(h.status == Verdict::Interrupted && h.sent == 0 && h.unfinished == 0));
         for h in shown {
             let r = h.rtt;
             let detail = match (&h.explanation, h.duplicates) {
@@ -187,6 +189,8 @@ impl PingReport {
             "--- {addr} ping statistics ({}) ---",
             self.method_label()
         ));
+        // As iputils: only echo requests that had time to answer count (see `answer_time`); those Ctrl-C caught
+        // younger are in the JSON's `unfinished` and the interrupted line, not here.
         let mut line = format!("{} packets transmitted, {} received", h.sent, h.received);
         if h.duplicates > 0 {
             line.push_str(&format!(", +{} duplicates", h.duplicates));
@@ -194,14 +198,10 @@ impl PingReport {
         if h.errors > 0 {
             line.push_str(&format!(", +{} errors", h.errors));
         }
-        if h.unfinished > 0 {
-            line.push_str(&format!(", +{} unfinished", h.unfinished));
+        if h.sent > 0 {
+            line.push_str(&format!(", {}% packet loss", fmt_percent(h.loss_percent)));
         }
-        line.push_str(&format!(
-            ", {}% packet loss, time {}ms",
-            fmt_percent(h.loss_percent),
-            self.elapsed.as_millis()
-        ));
+        line.push_str(&format!(", time {}ms", self.elapsed.as_millis()));
         v.line(line);
         if let Some(r) = &h.rtt {
             v.line(format!(

@@ -47,6 +47,16 @@ impl HostState {
         }
     }
 
+    /// How long an echo request may wait at Ctrl-C and still count as having had no time to answer: twice the
+    /// slowest reply this host gave (at least 10 ms), or for a host that never answered the shorter of the
+    /// timeout and one second. Older unanswered requests count as sent and lost, as iputils counts them.
+    pub fn answer_time(&self, timeout: Duration) -> Duration {
+        match self.rtt.stats() {
+            Some(s) => Duration::from_secs_f64((2.0 * s.max_ms / 1000.0).max(0.010)).min(timeout),
+            None => timeout.min(Duration::from_secs(1)),
+        }
+    }
+
     /// Records a reply (or duplicate); it is then `self.replies.last()`.
     pub fn record(&mut self, r: ReplyRecord) {
         if r.duplicate {

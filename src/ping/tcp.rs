@@ -197,9 +197,11 @@ pub(crate) fn run(
         if interrupt::requested() {
             // Connects still within their deadline are not lost: the host has not answered yet.
             let now = Instant::now();
-            for c in r.conns.iter().filter(|c| c.deadline > now) {
+            for c in &r.conns {
                 if let Some(h) = r.hosts.get_mut(c.host) {
-                    h.unfinished += 1;
+                    if c.deadline > now && c.started + h.answer_time(r.req.timeout) > now {
+                        h.unfinished += 1;
+                    }
                 }
             }
             return true;
