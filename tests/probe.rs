@@ -799,3 +799,48 @@ fn adjacent_explicit_ports_are_not_a_scan() {
     let (code, out, _) = probe("40001-40002");
     assert_eq!(code, 0, "a range scan succeeds with one open port: {out}");
 }
+
+#[test]
+fn named_ports_are_questions_and_ranges_a_search_in_one_run() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = l.local_addr().unwrap().port();
+    let closed = closed_port();
+    // A range alone: the open port is found, exit 0.
+    let (code, out, err) = run(&["probe", "127.0.0.1", "-p", &format!("{}-{open}", open - 1)]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Adding a range to a named closed port does not hide it or change the exit code.
+    let (code, out, err) = run(&[
+        "probe",
+        "127.0.0.1",
+        "-p",
+        &format!("{closed},{}-{open}", open - 1),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains(&format!("{closed}/tcp  closed")), "{out}");
+    assert!(out.contains(&format!("{open}/tcp  open")), "{out}");
+    let (code, out, _) = run(&["probe", "127.0.0.1", "-p", &closed.to_string()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("{closed}/tcp  closed")), "{out}");
+    drop(l);
+}
+
+#[test]
+fn one_explanation_line_covers_every_port_it_explains() {
+    let ls: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    drop(ls);
+    let list = ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let (code, out, err) = run(&["probe", "127.0.0.1", "-p", &list]);
+    assert_eq!(code, 1, "{out}{err}");
+    let causes: Vec<&str> = out.lines().filter(|l| l.contains("ECONNREFUSED")).collect();
+    assert_eq!(causes.len(), 1, "{out}");
+    for p in &ports {
+        assert!(causes[0].contains(&p.to_string()), "{out}");
+    }
+}

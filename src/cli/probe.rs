@@ -26,7 +26,9 @@ Examples:
   netdiag probe --udp 127.0.0.1:7 --send 'hi\\n' --expect hi
   netdiag probe 127.0.0.1:443 --count 5          repeat, like tcping: min/avg/max and loss
 
-Exit: 0 when every probed port is open (range scans: at least one open port on each address), 1 otherwise.")]
+Ports named one by one (-p 22,80, HOST:PORT) are questions: each is listed and must be open. Ports of a
+range (-p 8000-8100, -p-) or of a CIDR block are a search: only open ones are listed (every one with --all).
+Exit 0 when every named port is open; with only ranges, when each address has an open port; 1 otherwise.")]
 pub struct ProbeArgs {
     /// Hosts to probe: HOST:PORT, [IPv6]:PORT, HOST (with -p), or a CIDR block such as 127.0.0.0/30 (with -p).
     #[arg(value_name = "TARGET", required = true)]
@@ -148,6 +150,24 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         .is_some_and(|l| l == "-" || l.split(',').any(|item| item.trim().contains('-')));
     let (targets, blocks) = targets(&args.targets, ports.as_ref())?;
     let scan = blocks || (typed_range && ports.as_ref().is_some_and(|p| p.len() > 1));
+    // Ports named one by one stay questions inside a scan (listed, and they must be open); a CIDR block's
+    // ports are all a search.
+    let mut named: Vec<u16> = Vec::new();
+    if !blocks {
+        for item in args.ports.as_deref().unwrap_or("").split(',') {
+            let item = item.trim();
+            if !item.is_empty() && item != "-" && !item.contains('-') {
+                named.extend(PortList::parse(item)?.iter());
+            }
+        }
+        for t in &args.targets {
+            if let Ok(HostSpec::Target(t)) = HostSpec::parse(t) {
+                named.extend(t.port);
+            }
+        }
+        named.sort_unstable();
+        named.dedup();
+    }
     let send = args
         .send
         .as_deref()
@@ -178,6 +198,7 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         expect,
         list_all: args.all,
         scan,
+        named,
     })
 }
 

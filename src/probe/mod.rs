@@ -121,8 +121,11 @@ pub fn probe_observed(
         elapsed: Duration::ZERO,
         interrupted: false,
         talked: req.banner || req.send.is_some(),
+        named: req.named.clone(),
     };
-    let listed = |r: &PortResult| !req.scan || req.list_all || r.state == PortState::Open;
+    let listed = |r: &PortResult| {
+        !req.scan || req.list_all || r.state == PortState::Open || req.named.contains(&r.port)
+    };
     if req.count.is_some() {
         run_counted(req, &plan, &mut report, on_attempt);
     } else if req.protocol == Proto::Udp {

@@ -235,6 +235,9 @@ pub struct ProbeRequest {
     pub list_all: bool,
     /// A range scan: list open ports only (unless `list_all`), exit 0 when each address has one open.
     pub scan: bool,
+    /// Ports named one by one (`-p 22,80`, `HOST:PORT`), not from a range or a CIDR block: even in a scan
+    /// they are always listed and must be open for success (see [`ProbeReport::ok`]).
+    pub named: Vec<u16>,
 }
 
 /// A host and the ports to probe on it.
@@ -330,20 +333,35 @@ pub struct ProbeReport {
     pub interrupted: bool,
     /// True when open ports were talked to (`--banner`, `--send`): their replies are shown.
     pub talked: bool,
+    /// Ports named one by one (see [`ProbeRequest::named`]).
+    #[serde(skip)]
+    pub named: Vec<u16>,
 }
 
 impl ProbeReport {
-    /// True when every target answered as asked: every probe open (range scans: at least one open port on each
-    /// address), and every name resolved.
+    /// True when every target answered as asked, by one rule: a port named one by one (`-p 22,80`,
+    /// `HOST:PORT`) is a question and must be open; ports of a range (`-p 8000-8100`, `-p-`) or of a CIDR
+    /// block are a search, and when nothing was named each address must have an open one. Every name must
+    /// resolve.
     pub fn ok(&self) -> bool {
         if !self.unresolved.is_empty() || self.summary.is_empty() {
             return false;
         }
-        if self.scan {
+        if !self.scan {
+            self.results.iter().all(|r| r.ok)
+        } else if self.named.is_empty() {
             self.summary.iter().all(|s| s.counts.open > 0)
         } else {
-            self.results.iter().all(|r| r.ok)
+            self.results
+                .iter()
+                .filter(|r| self.named.contains(&r.port))
+                .all(|r| r.ok)
         }
+    }
+
+    /// True when a result is one the user named (listed and explained even in a scan).
+    pub fn is_named(&self, r: &PortResult) -> bool {
+        !self.scan || self.named.contains(&r.port)
     }
 }
 

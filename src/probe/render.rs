@@ -27,6 +27,45 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
+/// The probes an explanation covers: `127.0.0.1:22/tcp`, `127.0.0.1:80-87,443/tcp`, `[::1]:22/tcp 10.0.0.2:22/tcp`.
+fn where_(rs: &[&PortResult]) -> String {
+    let mut by_addr: Vec<(std::net::IpAddr, Vec<u16>)> = Vec::new();
+    for r in rs {
+        match by_addr.iter_mut().find(|(a, _)| *a == r.address) {
+            Some((_, ports)) => ports.push(r.port),
+            None => by_addr.push((r.address, vec![r.port])),
+        }
+    }
+    let proto = rs.first().map_or(String::new(), |r| r.protocol.to_string());
+    by_addr
+        .into_iter()
+        .map(|(a, mut ports)| {
+            ports.sort_unstable();
+            ports.dedup();
+            let mut spans: Vec<String> = Vec::new();
+            let mut i = 0;
+            while i < ports.len() {
+                let mut j = i;
+                while j + 1 < ports.len() && ports[j + 1] == ports[j] + 1 {
+                    j += 1;
+                }
+                spans.push(if j > i {
+                    format!("{}-{}", ports[i], ports[j])
+                } else {
+                    ports[i].to_string()
+                });
+                i = j + 1;
+            }
+            let host = match a {
+                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                v4 => v4.to_string(),
+            };
+            format!("{host}:{}/{proto}", spans.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn latency(r: &PortResult) -> String {
     r.latency.map(fmt_ms).unwrap_or_else(|| "-".into())
 }
@@ -51,9 +90,7 @@ impl Report for ProbeReport {
         } else {
             v.table(self.result_table());
         }
-        if !self.scan || counted {
-            self.causes(&mut v);
-        }
+        self.causes(&mut v);
         if self.scan || self.interrupted {
             self.summary_lines(&mut v);
         }
@@ -141,22 +178,46 @@ impl ProbeReport {
         t
     }
 
-    /// One line per failed probe: what happened and why, in plain words.
+    /// What happened to the failed probes the user named, and why, in plain words: one line per explanation,
+    /// naming every port it covers (`127.0.0.1:80-87/tcp closed: …`), so seven closed ports are one line.
     fn causes(&self, v: &mut View) {
-        for r in self.results.iter().filter(|r| !r.ok) {
+        let counted = self.results.iter().any(|r| r.stats.is_some());
+        // (state, explanation text, code) -> the results it covers, in order of first appearance.
+        let mut groups: Vec<(String, &PortResult, Vec<&PortResult>)> = Vec::new();
+        for r in self
+            .results
+            .iter()
+            .filter(|r| !r.ok && (counted || self.is_named(r)))
+        {
             let Some(e) = r.explanation() else { continue };
-            v.line(
-                Line::from(format!("{}/{} ", r.socket_addr(), r.protocol))
-                    .then(r.state.as_str(), tone(r))
-                    .then(format!(": {e}"), Tone::Plain),
-            );
             if e.code == "unexpected-reply" {
                 let got = r
                     .reply
                     .as_ref()
                     .map_or("nothing".to_string(), |rep| format!("'{}'", rep.text));
+                v.line(
+                    Line::from(format!("{}/{} ", r.socket_addr(), r.protocol))
+                        .then(r.state.as_str(), tone(r))
+                        .then(format!(": {e}"), Tone::Plain),
+                );
                 v.line(format!("  got: {got}"));
+                continue;
             }
+            let key = format!("{}|{e}", r.state.as_str());
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(g) => g.2.push(r),
+                None => groups.push((key, r, vec![r])),
+            }
+        }
+        for (_, first, rs) in groups {
+            let Some(e) = first.explanation() else {
+                continue;
+            };
+            v.line(
+                Line::from(format!("{} ", where_(&rs)))
+                    .then(first.state.as_str(), tone(first))
+                    .then(format!(": {e}"), Tone::Plain),
+            );
         }
     }
 
@@ -237,6 +298,7 @@ mod tests {
             elapsed: Duration::from_millis(3),
             interrupted: false,
             talked: false,
+            named: vec![],
         }
     }
 
