@@ -8,6 +8,7 @@ use clap::Args;
 use netdiag::exit::Outcome;
 use netdiag::interrupt;
 use netdiag::ping::{self, MethodChoice, PingEvent, PingRequest};
+use netdiag::render::live::Live;
 use netdiag::render::Output;
 use netdiag::target::{Family, HostSpec, PortList};
 
@@ -154,9 +155,42 @@ pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
     let req = request(&args)?;
     interrupt::install();
     let stream = req.hosts.len() == 1 && out.is_text() && !args.quiet;
+    // Several hosts on a terminal: each host as it first answers (fping style) and a progress line.
+    let total = req.hosts.len();
+    let mut live = (total > 1).then(|| Live::new(out));
+    let mut answered: std::collections::HashSet<std::net::IpAddr> = Default::default();
+    let mut drawn = std::time::Instant::now();
     let mut write_err: Option<std::io::Error> = None;
     let mut seq_name = "icmp_seq";
     let mut on_event = |ev: &PingEvent| {
+        if let (
+            Some(l),
+            PingEvent::Reply {
+                host,
+                address,
+                reply,
+            },
+        ) = (live.as_mut(), ev)
+        {
+            if answered.insert(*address) {
+                if !args.quiet {
+                    let who = if *host == address.to_string() {
+                        address.to_string()
+                    } else {
+                        format!("{host} ({address})")
+                    };
+                    l.line(&format!("{who} is alive ({})", ping::reply_time(reply)));
+                }
+                if drawn.elapsed() > std::time::Duration::from_millis(100) {
+                    l.status(&format!(
+                        "{}/{total} hosts answered  {} elapsed",
+                        answered.len(),
+                        netdiag::duration::fmt_ms(l.elapsed())
+                    ));
+                    drawn = std::time::Instant::now();
+                }
+            }
+        }
         let line = match ev {
             PingEvent::Started {
                 method,
@@ -199,6 +233,9 @@ pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
         }
     };
     let mut report = ping::ping_with(&req, &mut on_event)?;
+    if let Some(l) = live.as_mut() {
+        l.clear();
+    }
     report.failures_only = args.quiet;
     if let Some(e) = write_err {
         return Err(e.into());

@@ -1,14 +1,14 @@
 //! `netdiag probe` flags: targets and ports in, a probe request out; a progress bar on stderr for long scans.
 
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::Args;
 use netdiag::exit::Outcome;
-use netdiag::probe::{self, HostPorts, ProbeRequest};
+use netdiag::probe::{self, HostPorts, ProbeRequest, Progress};
+use netdiag::render::live::{progress_text, Live};
 use netdiag::render::Output;
 use netdiag::services::Proto;
 use netdiag::target::{Family, HostSpec, PortList};
@@ -92,11 +92,14 @@ pub fn run(args: ProbeArgs, out: &Output) -> Result<Outcome> {
     let req = request(&args)?;
     netdiag::interrupt::install();
     let total: usize = req.targets.iter().map(|t| t.ports.len()).sum();
-    let progress = Arc::new(AtomicUsize::new(0));
+    let progress = Arc::new(Progress::new());
     let finished = Arc::new(AtomicBool::new(false));
-    let bar = (std::io::stderr().is_terminal() && total > 1 && req.count.is_none()).then(|| {
+    let live = Live::new(out);
+    // Open ports as found (nmap style) and a progress line, for scans and multi-port probes on a terminal.
+    let watcher = (total > 1 && req.count.is_none()).then(|| {
         let (p, f) = (Arc::clone(&progress), Arc::clone(&finished));
-        std::thread::spawn(move || show_progress(&p, &f, total))
+        let protocol = req.protocol;
+        std::thread::spawn(move || watch(live, &p, &f, total, protocol))
     });
     let mut line_err = None;
     let report = probe::probe_observed(&req, Some(&progress), &mut |r, seq| {
@@ -107,14 +110,41 @@ pub fn run(args: ProbeArgs, out: &Output) -> Result<Outcome> {
             }
         }
     });
+    finished.store(true, Ordering::SeqCst);
+    if let Some(h) = watcher {
+        let _ = h.join();
+    }
     if let Some(e) = line_err {
         return Err(e.into());
     }
-    finished.store(true, Ordering::SeqCst);
-    if let Some(h) = bar {
-        let _ = h.join();
-    }
     Ok(out.print(&report?)?)
+}
+
+/// Prints open ports as they are found and redraws the progress line (after half a second) until the run ends;
+/// the line is erased when the run ends or Ctrl-C stops it.
+fn watch(mut live: Live, p: &Progress, finished: &AtomicBool, total: usize, protocol: Proto) {
+    let tick = Duration::from_millis(100);
+    loop {
+        let done = finished.load(Ordering::SeqCst);
+        for a in p.take_found() {
+            let service = netdiag::services::name_of(a.port(), protocol).unwrap_or("");
+            live.line(format!("open  {a}/{protocol}  {service}").trim_end());
+        }
+        if done || netdiag::interrupt::requested() {
+            break;
+        }
+        if live.elapsed() > Duration::from_millis(500) {
+            let open = p.open.load(Ordering::Relaxed);
+            live.status(&progress_text(
+                p.done.load(Ordering::Relaxed),
+                total,
+                live.elapsed(),
+                &format!("{open} open"),
+            ));
+        }
+        std::thread::sleep(tick);
+    }
+    live.clear();
 }
 
 /// One line per attempt of `--count`, like tcping: `127.0.0.1:22/tcp open seq=1 time=0.120 ms`.
@@ -244,27 +274,4 @@ fn targets(typed: &[String], ports: Option<&PortList>) -> Result<(Vec<HostPorts>
         })
         .collect();
     Ok((targets, blocks))
-}
-
-/// Shows a progress bar on stderr once the run has lasted a second, until it finishes.
-fn show_progress(done: &AtomicUsize, finished: &AtomicBool, total: usize) {
-    let start = std::time::Instant::now();
-    while start.elapsed() < Duration::from_secs(1) {
-        if finished.load(Ordering::SeqCst) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let bar = indicatif::ProgressBar::new(total as u64).with_elapsed(start.elapsed());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} probes ({percent}%), {elapsed} elapsed",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    while !finished.load(Ordering::SeqCst) {
-        bar.set_position(done.load(Ordering::Relaxed) as u64);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bar.finish_and_clear();
 }

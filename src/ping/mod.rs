@@ -37,7 +37,7 @@ use crate::target::{self, Host, HostSpec, InputError};
 use schedule::HostState;
 
 pub use model::*;
-pub use render::{error_line, fmt_percent, header_line, reply_line};
+pub use render::{error_line, fmt_percent, header_line, reply_line, reply_time};
 pub use stats::{RttAccumulator, RttStats};
 
 /// Expands host arguments: CIDR blocks into addresses (IPv4 blocks up to /30 skip the network and broadcast

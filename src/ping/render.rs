@@ -42,6 +42,11 @@ pub fn header_line(
     }
 }
 
+/// A reply's round-trip time: `0.033 ms`.
+pub fn reply_time(r: &ReplyRecord) -> String {
+    format!("{:.3} ms", r.rtt.as_secs_f64() * 1000.0)
+}
+
 /// The iputils-style line for one reply: `64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.033 ms`.
 pub fn reply_line(address: IpAddr, r: &ReplyRecord) -> String {
     let t = r.rtt.as_secs_f64() * 1000.0;

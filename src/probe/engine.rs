@@ -16,6 +16,8 @@ use std::mem;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+
+use super::model::Progress;
 use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, Socket};
@@ -109,7 +111,7 @@ const YOUNG_WINDOW: usize = 64;
 const YOUNG_AGE: Duration = Duration::from_millis(5);
 
 /// Runs every probe of `work` and returns one outcome per item. `progress` counts finished probes.
-pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome {
+pub fn run(work: &Work, cfg: &Config, progress: Option<&Progress>) -> Outcome {
     let total = work.len();
     let threads = cfg
         .threads
@@ -182,7 +184,7 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
 struct Shared<'a> {
     work: &'a Work<'a>,
     next: &'a AtomicUsize,
-    progress: Option<&'a AtomicUsize>,
+    progress: Option<&'a Progress>,
     /// Per local port (IPv4 then IPv6), how many of our sockets use it; empty when no target is loopback.
     ports_in_use: &'a [AtomicU16],
     /// The kernel's range of local ports for connect(). A connect can only reach itself or another of our
@@ -613,13 +615,18 @@ impl<'a> Loop<'a> {
     }
 
     fn finish(&mut self, item: u32, d: Done) {
+        if d.state == PortState::Open {
+            if let Some(p) = self.sh.progress {
+                p.found(self.sh.work.item(item as usize));
+            }
+        }
         self.results.push((item, d));
         self.finished_since_report += 1;
     }
 
     fn report_progress(&mut self) {
         if let Some(p) = self.sh.progress {
-            p.fetch_add(self.finished_since_report, Ordering::Relaxed);
+            p.add_done(self.finished_since_report);
         }
         self.finished_since_report = 0;
     }

@@ -12,7 +12,7 @@ pub mod udp;
 
 use std::mem;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::AtomicUsize;
+
 use std::time::{Duration, Instant};
 
 use crate::services::Proto;
@@ -89,7 +89,7 @@ pub fn fd_budget() -> usize {
 
 /// Runs the probes of a request: resolves names, connects (or exchanges datagrams), and returns the report.
 /// `progress` counts finished probes for a progress bar. Prints nothing.
-pub fn probe(req: &ProbeRequest, progress: Option<&AtomicUsize>) -> anyhow::Result<ProbeReport> {
+pub fn probe(req: &ProbeRequest, progress: Option<&Progress>) -> anyhow::Result<ProbeReport> {
     probe_observed(req, progress, &mut |_, _| {})
 }
 
@@ -97,7 +97,7 @@ pub fn probe(req: &ProbeRequest, progress: Option<&AtomicUsize>) -> anyhow::Resu
 /// caller can stream one line per attempt as tcping does.
 pub fn probe_observed(
     req: &ProbeRequest,
-    progress: Option<&AtomicUsize>,
+    progress: Option<&Progress>,
     on_attempt: &mut dyn FnMut(&PortResult, u32),
 ) -> anyhow::Result<ProbeReport> {
     let started = Instant::now();
@@ -183,7 +183,7 @@ fn plan(req: &ProbeRequest) -> (Vec<Planned<'_>>, Vec<HostError>) {
 fn run_udp(
     req: &ProbeRequest,
     plan: &[Planned],
-    progress: Option<&AtomicUsize>,
+    progress: Option<&Progress>,
     report: &mut ProbeReport,
     listed: &dyn Fn(&PortResult) -> bool,
 ) {
@@ -246,7 +246,7 @@ fn run_engine(
     req: &ProbeRequest,
     plan: &[Planned],
     concurrency: usize,
-    progress: Option<&AtomicUsize>,
+    progress: Option<&Progress>,
     report: &mut ProbeReport,
     listed: &dyn Fn(&PortResult) -> bool,
 ) {

@@ -1,6 +1,8 @@
 //! Probe's types: port states, why a probe ended as it did, the request and the report.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
@@ -377,4 +379,40 @@ pub struct Reply {
     pub text: String,
     /// True when the peer sent more than [`MAX_REPLY`](super::talk::MAX_REPLY) bytes before the deadline.
     pub truncated: bool,
+}
+
+/// A run as it happens, for a progress line and for open ports shown as they are found (nmap's "Discovered
+/// open port"): probes finished, open ports so far, and the open ports not yet taken by the watcher.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub done: AtomicUsize,
+    pub open: AtomicUsize,
+    found: Mutex<Vec<SocketAddr>>,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        Progress::default()
+    }
+
+    /// Counts `n` finished probes.
+    pub fn add_done(&self, n: usize) {
+        self.done.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Notes an open port.
+    pub fn found(&self, addr: SocketAddr) {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut f) = self.found.lock() {
+            f.push(addr);
+        }
+    }
+
+    /// The open ports found since the last call.
+    pub fn take_found(&self) -> Vec<SocketAddr> {
+        self.found
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default()
+    }
 }

@@ -4,11 +4,11 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::time::{Duration, Instant};
 
-use super::model::Reply;
 use super::model::{PortResult, PortState, ProbeRequest, Reason};
+use super::model::{Progress, Reply};
 use super::talk::{contains, MAX_REPLY};
 use crate::net::poll::{self, Interest, PollFd};
 use crate::services::Proto;
@@ -18,16 +18,20 @@ pub fn probe(
     addrs: &[SocketAddr],
     req: &ProbeRequest,
     batch: usize,
-    progress: Option<&AtomicUsize>,
+    progress: Option<&Progress>,
 ) -> Vec<PortResult> {
     let mut out = Vec::with_capacity(addrs.len());
     for chunk in addrs.chunks(batch.clamp(1, 1024)) {
         if crate::interrupt::requested() {
             break;
         }
+        let start = out.len();
         out.extend(probe_batch(chunk, req));
         if let Some(p) = progress {
-            p.fetch_add(chunk.len(), Ordering::Relaxed);
+            for r in out[start..].iter().filter(|r| r.state == PortState::Open) {
+                p.found(r.socket_addr());
+            }
+            p.add_done(chunk.len());
         }
     }
     out

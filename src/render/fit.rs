@@ -50,6 +50,18 @@ fn natural_widths(t: &Table) -> Vec<usize> {
     nat
 }
 
+/// The widest cell of column `c` (header not counted).
+fn cell_max(t: &Table, c: usize) -> usize {
+    let n = t.columns().len();
+    t.widths()
+        .iter()
+        .skip(c)
+        .step_by(n.max(1))
+        .map(|w| *w as usize)
+        .max()
+        .unwrap_or(0)
+}
+
 fn span(ws: &[usize]) -> usize {
     ws.iter().sum::<usize>() + GAP * ws.len().saturating_sub(1)
 }
@@ -59,7 +71,12 @@ fn plan(t: &Table, width: usize) -> Plan {
     let cols = t.columns();
     let nat = natural_widths(t);
     let width = width.max(20);
+    // A free-text column with nothing in it (no row has a detail) is left out when space is short.
+    let empty_free = |c: usize| cols[c].fit != Fit::Keep && cell_max(t, c) == 0;
     let mut shown: Vec<usize> = (0..cols.len()).collect();
+    if span(&nat) > width.max(20) {
+        shown.retain(|&c| !empty_free(c));
+    }
     let mut own_line = Vec::new();
     let mut hidden = Vec::new();
     let is_free = |c: usize| cols[c].fit != Fit::Keep;

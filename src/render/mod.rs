@@ -12,6 +12,7 @@
 
 mod csv;
 mod fit;
+pub mod live;
 mod text;
 pub mod view;
 

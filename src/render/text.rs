@@ -46,7 +46,7 @@ pub(super) fn write_view_via_comfy(
 /// Text colored by tone, when `color` is on.
 pub(super) fn paint(text: &str, tone: Tone, color: bool) -> String {
     let code = match tone {
-        _ if !color => return text.to_string(),
+        _ if !color || text.is_empty() => return text.to_string(),
         Tone::Good => "32",
         Tone::Bad => "31",
         Tone::Warn => "33",

@@ -1,0 +1,105 @@
+//! Results as they happen on a terminal (a pseudo-terminal from `script`): open ports appear while the scan is
+//! still running, the progress line is erased at the end, and `--json` on a terminal stays one document.
+//! The scans run inside namespaces the test creates (skipped without root).
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{can_nft, need_tool, VethPair};
+
+/// Runs a shell command line under a pseudo-terminal; returns the child with its terminal output piped.
+fn on_a_terminal(cmdline: &str) -> std::process::Child {
+    Command::new("script")
+        .args(["-qfec", cmdline, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script")
+}
+
+#[test]
+fn open_ports_show_while_the_scan_runs_and_the_progress_line_is_erased() {
+    if !can_nft("open_ports_show_while_the_scan_runs_and_the_progress_line_is_erased")
+        || !need_tool("live", "script", "bsdutils")
+    {
+        return;
+    }
+    let v = VethPair::new("live");
+    let l = v.b.listen(&format!("{}:0", v.b_ip));
+    let port = l.local_addr().unwrap().port();
+    // Every other port of the range is dropped: the scan waits its whole timeout for them.
+    v.b.nft_input(&format!("tcp dport != {port} drop"));
+    let cmdline = format!(
+        "ip netns exec {} {} probe {} -p {}-{} -t 6",
+        v.a.name,
+        env!("CARGO_BIN_EXE_netdiag"),
+        v.b_ip,
+        port - 2,
+        port + 2
+    );
+    let mut child = on_a_terminal(&cmdline);
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let found = format!("open  {}:{port}/tcp", v.b_ip);
+    let mut seen = Vec::new();
+    let mut running_when_found = None;
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_secs(30)) {
+        seen.extend_from_slice(&chunk);
+        if running_when_found.is_none() && String::from_utf8_lossy(&seen).contains(&found) {
+            // The dropped ports keep the scan busy for six seconds: it must still be running.
+            running_when_found = Some(child.try_wait().unwrap().is_none());
+        }
+    }
+    let status = child.wait().unwrap();
+    let text = String::from_utf8_lossy(&seen).replace('\r', "");
+    assert_eq!(running_when_found, Some(true), "{text}");
+    assert_eq!(status.code(), Some(0), "{text}");
+    // The live line comes first, the report after it.
+    let live_at = text.find(&found).unwrap();
+    let table_at = text.find("ADDRESS").unwrap_or_else(|| panic!("{text}"));
+    assert!(live_at < table_at, "{text}");
+    // Whatever progress line was drawn is erased before the report.
+    let before_table = &text[..table_at];
+    if let Some(last_progress) = before_table.rfind("ETA") {
+        assert!(before_table[last_progress..].contains("\x1b[K"), "{text:?}");
+    }
+    assert!(!text[table_at..].contains("ETA"), "{text:?}");
+}
+
+#[test]
+fn json_on_a_terminal_is_one_document() {
+    if !can_nft("json_on_a_terminal_is_one_document") || !need_tool("live", "script", "bsdutils") {
+        return;
+    }
+    let v = VethPair::new("ljsn");
+    let l = v.b.listen(&format!("{}:0", v.b_ip));
+    let port = l.local_addr().unwrap().port();
+    let cmdline = format!(
+        "ip netns exec {} {} --json probe {} -p {}-{} 2>/dev/null",
+        v.a.name,
+        env!("CARGO_BIN_EXE_netdiag"),
+        v.b_ip,
+        port - 2,
+        port + 2
+    );
+    let o = on_a_terminal(&cmdline).wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    let j: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
+    assert_eq!(j["results"][0]["port"], port);
+}
