@@ -19,3 +19,4 @@ pub mod serve;
 pub mod services;
 pub mod sockets;
 pub mod target;
+pub mod trace;

@@ -15,6 +15,8 @@ use serde::Serialize;
 pub enum Format {
     Table,
     Json,
+    /// Comma-separated values, for reports that have rows (trace today; every table once the row model lands).
+    Csv,
 }
 
 /// When to color.
@@ -39,6 +41,14 @@ pub enum Tone {
 pub trait Report: Serialize {
     /// Writes the human-readable form: tables and short lines.
     fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()>;
+
+    /// Writes the CSV form; reports without one say so.
+    fn render_csv(&self, _w: &mut dyn Write) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "--format csv is not available for this command yet (use --json)",
+        ))
+    }
 }
 
 /// The output settings of one run.
@@ -92,6 +102,7 @@ impl Output {
                 writeln!(w)
             }
             Format::Table => report.render_text(self, w),
+            Format::Csv => report.render_csv(w),
         }
     }
 
@@ -103,9 +114,9 @@ impl Output {
         String::from_utf8_lossy(&buf).into_owned()
     }
 
-    /// Writes one line to stdout at once (for streaming output such as ping replies); a no-op in JSON mode.
+    /// Writes one line to stdout at once (for streaming output such as ping replies); a no-op in JSON and CSV.
     pub fn line(&self, text: &str) -> io::Result<()> {
-        if self.is_json() {
+        if self.format != Format::Table {
             return Ok(());
         }
         let mut out = io::stdout().lock();

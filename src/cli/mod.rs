@@ -9,6 +9,7 @@ mod port;
 mod probe;
 mod serve;
 mod sockets;
+mod trace;
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -49,6 +50,8 @@ pub struct Cli {
 pub enum FormatArg {
     Table,
     Json,
+    /// Comma-separated values (trace).
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -77,6 +80,9 @@ pub enum Command {
     Diagnose(Lazy<diagnose::DiagnoseArgs>),
     /// Run an echo server (TCP and UDP) to test the path between two machines.
     Serve(Lazy<serve::ServeArgs>),
+    /// The path to a host hop by hop, as mtr does: loss, round trips and jitter per hop, every router,
+    /// ICMP errors and MPLS labels; TCP to a port finds the firewall that drops it.
+    Trace(Lazy<trace::TraceArgs>),
     /// Print a shell completion script.
     Completions(Lazy<CompletionsArgs>),
 }
@@ -126,6 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match cli.format {
             FormatArg::Table => Format::Table,
             FormatArg::Json => Format::Json,
+            FormatArg::Csv => Format::Csv,
         }
     };
     let color = match cli.color {
@@ -133,6 +140,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         ColorArg::Always => ColorChoice::Always,
         ColorArg::Never => ColorChoice::Never,
     };
+    if format == Format::Csv && !matches!(cli.command, Command::Trace(_)) {
+        anyhow::bail!("--format csv is available for trace only so far; use --json or the table");
+    }
     let out = Output::new(format, color);
     match cli.command {
         Command::Lookup(Lazy(a)) => lookup::run(a, &out),
@@ -143,6 +153,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Ping(Lazy(a)) => ping::run(a, &out),
         Command::Diagnose(Lazy(a)) => diagnose::run(a, &out),
         Command::Serve(Lazy(a)) => serve::run(a, &out),
+        Command::Trace(Lazy(a)) => trace::run(a, &out),
         Command::Completions(Lazy(a)) => {
             let mut buf = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "netdiag", &mut buf);
