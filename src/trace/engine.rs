@@ -174,6 +174,17 @@ fn is_end(kind: ReplyKind, from: IpAddr, cfg: &RunConfig, ttl: u8) -> Option<End
     }
 }
 
+/// The state of one run.
+struct Run<'a> {
+    prober: &'a mut dyn Prober,
+    cfg: &'a RunConfig,
+    p: Progress,
+    inflight: HashMap<u16, Pending>,
+    /// Per round: probes not finished yet.
+    outstanding: Vec<u32>,
+    heard: Vec<Heard>,
+}
+
 /// Runs the rounds. `on_round` sees the progress each time a round is complete (for the live table).
 pub fn run(
     prober: &mut dyn Prober,
@@ -181,33 +192,40 @@ pub fn run(
     on_round: &mut dyn FnMut(&Progress),
 ) -> io::Result<Progress> {
     let start = Instant::now();
-    let mut p = Progress {
-        hops: vec![HopAcc::default(); usize::from(cfg.max_ttl)],
-        end: None,
-        rounds_done: 0,
-        interrupted: false,
-        elapsed: Duration::ZERO,
-        late: 0,
+    let mut r = Run {
+        prober,
+        cfg,
+        p: Progress {
+            hops: vec![HopAcc::default(); usize::from(cfg.max_ttl)],
+            end: None,
+            rounds_done: 0,
+            interrupted: false,
+            elapsed: Duration::ZERO,
+            late: 0,
+        },
+        inflight: HashMap::new(),
+        outstanding: Vec::new(),
+        heard: Vec::new(),
     };
-    let mut inflight: HashMap<u16, Pending> = HashMap::new();
-    let mut outstanding: Vec<u32> = Vec::new(); // per round: probes not finished
     let mut next_seq = cfg.first_seq;
     let mut counter = 0u32;
     let mut rounds_sent = 0u32;
-    let mut heard = Vec::new();
     loop {
         if crate::interrupt::requested() {
-            p.interrupted = true;
+            r.p.interrupted = true;
             break;
         }
         let now = Instant::now();
         let round_due = start + cfg.interval * rounds_sent;
         if rounds_sent < cfg.rounds && now >= round_due {
-            let limit = p.end.map_or(cfg.max_ttl, |e| e.ttl().min(cfg.max_ttl));
-            let mut n = 0;
-            for ttl in cfg.first_ttl..=limit.max(cfg.first_ttl) {
+            r.outstanding.push(0);
+            'round: for ttl in cfg.first_ttl..=cfg.max_ttl.max(cfg.first_ttl) {
                 for flow in 0..cfg.flows {
-                    let seq = take_seq(&mut next_seq, &inflight);
+                    // Past the destination (or the router that rejects) there is nothing to learn.
+                    if r.p.end.is_some_and(|e| ttl > e.ttl()) {
+                        break 'round;
+                    }
+                    let seq = take_seq(&mut next_seq, &r.inflight);
                     let spec = ProbeSpec {
                         seq,
                         ttl,
@@ -215,8 +233,10 @@ pub fn run(
                         counter,
                     };
                     counter = counter.wrapping_add(1);
-                    let sent = prober.send(&spec)?;
-                    inflight.insert(
+                    let sent = r.prober.send(&spec).map_err(|e| {
+                        io::Error::new(e.kind(), format!("sending the probe with TTL {ttl}: {e}"))
+                    })?;
+                    r.inflight.insert(
                         seq,
                         Pending {
                             ttl,
@@ -225,18 +245,24 @@ pub fn run(
                             deadline: sent.at + cfg.timeout,
                         },
                     );
-                    n += 1;
+                    if let Some(n) = r.outstanding.last_mut() {
+                        *n += 1;
+                    }
+                    // Hear what has come meanwhile, without waiting: an answer that arrives while the round is
+                    // still being sent is stamped when it comes, and may end the round early.
+                    r.take_answers(Instant::now())?;
                 }
             }
-            outstanding.push(n);
             rounds_sent += 1;
             continue;
         }
-        if rounds_sent >= cfg.rounds && inflight.is_empty() {
+        r.complete_rounds(start, on_round);
+        if rounds_sent >= cfg.rounds && r.inflight.is_empty() {
             break;
         }
         // Wait for an answer, the next deadline, or the next round.
-        let mut wake = inflight
+        let mut wake = r
+            .inflight
             .values()
             .map(|q| q.deadline)
             .min()
@@ -244,59 +270,107 @@ pub fn run(
         if rounds_sent < cfg.rounds {
             wake = wake.min(round_due);
         }
+        r.take_answers(wake)?;
+        r.expire(Instant::now());
+    }
+    r.p.elapsed = start.elapsed();
+    Ok(r.p)
+}
+
+impl Run<'_> {
+    /// Rounds complete in order: a later one may finish first, the report waits for the earlier ones.
+    fn complete_rounds(&mut self, start: Instant, on_round: &mut dyn FnMut(&Progress)) {
+        while (self.p.rounds_done as usize) < self.outstanding.len()
+            && self.outstanding[self.p.rounds_done as usize] == 0
+        {
+            self.p.rounds_done += 1;
+            self.p.elapsed = start.elapsed();
+            on_round(&self.p);
+        }
+    }
+
+    /// Waits until something is readable or `wake` (a past `wake` only looks), reads it, and records the
+    /// answers.
+    fn take_answers(&mut self, wake: Instant) -> io::Result<()> {
         let ready = {
-            let list = prober.wait_list();
-            let mut fds: Vec<PollFd<'_>> = list.iter().map(|(fd, i)| PollFd::borrowed(*fd, *i)).collect();
-            poll::poll(&mut fds, wake)?;
+            let list = self.prober.wait_list();
+            let mut fds: Vec<PollFd<'_>> =
+                list.iter().map(|(fd, i)| PollFd::borrowed(*fd, *i)).collect();
+            if poll::poll(&mut fds, wake)? == 0 {
+                return Ok(());
+            }
             fds.iter().map(|f| f.ready()).collect::<Vec<bool>>()
         };
-        heard.clear();
-        prober.receive(&ready, &mut heard)?;
-        for h in heard.drain(..) {
-            let Some(q) = inflight.get(&h.seq) else {
-                continue;
-            };
-            let rtt = h.at.since(&q.sent);
-            if rtt > cfg.timeout {
-                p.late += 1;
-                continue;
-            }
-            let Some(q) = inflight.remove(&h.seq) else {
-                continue;
-            };
-            prober.forget(h.seq);
-            let hop = &mut p.hops[usize::from(q.ttl) - 1];
-            hop.answered(h.from, rtt, &h.mpls);
-            hop.note(h.from, h.kind, h.mtu);
-            if let Some(e) = is_end(h.kind, h.from, cfg, q.ttl) {
-                if p.end.is_none_or(|cur| e.ttl() < cur.ttl()) {
-                    p.end = Some(e);
+        self.heard.clear();
+        self.prober.receive(&ready, &mut self.heard)?;
+        let heard = std::mem::take(&mut self.heard);
+        for h in &heard {
+            self.record(h);
+        }
+        self.heard = heard;
+        // Probes beyond the end are not waited for: they only reach the destination (or the same rejecting
+        // router) again, which may rate-limit its ICMP.
+        if let Some(end) = self.p.end {
+            let beyond: Vec<u16> = self
+                .inflight
+                .iter()
+                .filter(|(_, q)| q.ttl > end.ttl())
+                .map(|(s, _)| *s)
+                .collect();
+            for seq in beyond {
+                if let Some(q) = self.inflight.remove(&seq) {
+                    self.prober.forget(seq);
+                    finish(&mut self.outstanding, q.round);
                 }
             }
-            finish(&mut outstanding, q.round);
         }
-        let now = Instant::now();
-        let expired: Vec<u16> = inflight
+        Ok(())
+    }
+
+    fn record(&mut self, h: &Heard) {
+        let Some(q) = self.inflight.get(&h.seq) else {
+            return;
+        };
+        let rtt = h.at.since(&q.sent);
+        if rtt > self.cfg.timeout {
+            self.p.late += 1;
+            return;
+        }
+        let Some(q) = self.inflight.remove(&h.seq) else {
+            return;
+        };
+        self.prober.forget(h.seq);
+        let hop = &mut self.p.hops[usize::from(q.ttl) - 1];
+        hop.answered(h.from, rtt, &h.mpls);
+        let end = is_end(h.kind, h.from, self.cfg, q.ttl);
+        // The destination's own answer (a UDP probe's port unreachable) is arrival, not an error to note.
+        if !matches!(end, Some(End::Reached { .. })) {
+            hop.note(h.from, h.kind, h.mtu);
+        }
+        if let Some(e) = end {
+            if self.p.end.is_none_or(|cur| e.ttl() < cur.ttl()) {
+                self.p.end = Some(e);
+            }
+        }
+        finish(&mut self.outstanding, q.round);
+    }
+
+    /// Probes whose deadline passed are lost.
+    fn expire(&mut self, now: Instant) {
+        let expired: Vec<u16> = self
+            .inflight
             .iter()
             .filter(|(_, q)| q.deadline <= now)
             .map(|(s, _)| *s)
             .collect();
         for seq in expired {
-            if let Some(q) = inflight.remove(&seq) {
-                prober.forget(seq);
-                p.hops[usize::from(q.ttl) - 1].lost();
-                finish(&mut outstanding, q.round);
+            if let Some(q) = self.inflight.remove(&seq) {
+                self.prober.forget(seq);
+                self.p.hops[usize::from(q.ttl) - 1].lost();
+                finish(&mut self.outstanding, q.round);
             }
         }
-        // Rounds complete in order: a later one may finish first, the report waits for the earlier ones.
-        while (p.rounds_done as usize) < outstanding.len() && outstanding[p.rounds_done as usize] == 0 {
-            p.rounds_done += 1;
-            p.elapsed = start.elapsed();
-            on_round(&p);
-        }
     }
-    p.elapsed = start.elapsed();
-    Ok(p)
 }
 
 fn finish(outstanding: &mut [u32], round: u32) {
@@ -321,11 +395,11 @@ mod tests {
     use super::*;
 
     /// A simulated path for the engine alone (the real sockets are tested in tests/trace.rs): hop `ttl`
-    /// answers after `ttl` ms from 10.0.ttl.1, the destination is hop 4, hop 2 is silent, and answers come
-    /// back in reverse order of sending. An idle UDP socket gives the engine a descriptor to wait on.
+    /// answers after 2 × `ttl` ms from 10.0.ttl.1, the destination is hop `dest`, hop `silent` never
+    /// answers, and answers come back in reverse order of sending. A loopback UDP socket is the descriptor the
+    /// engine waits on: a thread writes a byte to it when an answer is due.
     struct Sim {
         queue: Vec<(Instant, Heard)>,
-        /// Never readable: the engine's wait ends at deadlines and round starts.
         rx: std::net::UdpSocket,
         silent: u8,
         dest: u8,
@@ -334,9 +408,11 @@ mod tests {
 
     impl Sim {
         fn new(silent: u8, dest: u8) -> Sim {
+            let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            rx.set_nonblocking(true).unwrap();
             Sim {
                 queue: Vec::new(),
-                rx: std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+                rx,
                 silent,
                 dest,
                 sent: Vec::new(),
@@ -355,10 +431,7 @@ mod tests {
             let (from, kind) = if p.ttl >= self.dest {
                 ("10.0.9.9".parse().unwrap(), ReplyKind::EchoReply)
             } else {
-                (
-                    IpAddr::from([10, 0, hop, 1]),
-                    ReplyKind::TimeExceeded,
-                )
+                (IpAddr::from([10, 0, hop, 1]), ReplyKind::TimeExceeded)
             };
             let delay = Duration::from_millis(u64::from(hop) * 2);
             let mut at = now;
@@ -379,6 +452,12 @@ mod tests {
                     },
                 ),
             );
+            let to = self.rx.local_addr().unwrap();
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                let _ = tx.send_to(&[1], to);
+            });
             Ok(now)
         }
 
@@ -388,10 +467,11 @@ mod tests {
         }
 
         fn receive(&mut self, _ready: &[bool], heard: &mut Vec<Heard>) -> io::Result<()> {
-            // Give everything due by now (the poll above slept until the next deadline or round).
-            std::thread::sleep(Duration::from_millis(1));
+            let mut b = [0u8; 8];
+            while self.rx.recv(&mut b).is_ok() {}
             let now = Instant::now();
-            let (due, later): (Vec<_>, Vec<_>) = self.queue.drain(..).partition(|(t, _)| *t <= now);
+            let (due, later): (Vec<_>, Vec<_>) =
+                self.queue.drain(..).partition(|(t, _)| *t <= now);
             self.queue = later;
             heard.extend(due.into_iter().map(|(_, h)| h));
             Ok(())

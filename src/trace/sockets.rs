@@ -71,6 +71,22 @@ fn queued(e: &errqueue::ExtendedError) -> Option<(IpAddr, ReplyKind)> {
     Some((e.offender?, error_kind(v6, e.icmp_type, e.icmp_code)))
 }
 
+/// Sends with `send`, stamped. An ICMP error about an earlier probe leaves its errno pending on the socket
+/// (besides queueing it), and the next send returns that errno instead of sending; the call clears it, so the
+/// send is tried again. An error that comes back three times is the send's own.
+fn send_past_pending(mut send: impl FnMut() -> io::Result<usize>) -> io::Result<Stamp> {
+    let mut last = None;
+    for _ in 0..3 {
+        let at = Stamp::now();
+        match send() {
+            Ok(_) => return Ok(at),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::Interrupted)))
+}
+
 /// The datagram ICMP ("ping") socket prober.
 pub struct DgramIcmpProber {
     plan: FlowPlan,
@@ -104,9 +120,7 @@ impl Prober for DgramIcmpProber {
     fn send(&mut self, p: &ProbeSpec) -> io::Result<Stamp> {
         let pkt = self.plan.echo_request(p);
         self.sock.set_hop_limit(p.ttl)?;
-        let at = Stamp::now();
-        self.sock.send_to(&pkt, self.plan.dst)?;
-        Ok(at)
+        send_past_pending(|| self.sock.send_to(&pkt, self.plan.dst))
     }
 
     fn wait_list(&self) -> Vec<(BorrowedFd<'_>, Interest)> {
@@ -231,8 +245,7 @@ impl Prober for UdpProber {
         let payload = wire::udp_payload(p.seq, self.plan.token, self.plan.payload_len);
         sockopt::set_hop_limit(s, v6, p.ttl)?;
         let to: SockAddr = SocketAddr::new(self.plan.dst, dport).into();
-        let at = Stamp::now();
-        s.send_to(&payload, &to)?;
+        let at = send_past_pending(|| s.send_to(&payload, &to))?;
         if self.plan.ecmp == Ecmp::Classic {
             self.by_port.insert(dport, p.seq);
         }
@@ -325,7 +338,8 @@ pub fn open_tcp(plan: FlowPlan) -> TcpConnectProber {
 }
 
 impl TcpConnectProber {
-    fn start(&self, p: &ProbeSpec) -> io::Result<Socket> {
+    /// A socket with the probe's TTL, connecting; stamped just before the SYN goes.
+    fn start(&self, p: &ProbeSpec) -> io::Result<(Socket, Stamp)> {
         let v6 = self.plan.dst.is_ipv6();
         let s = socket::tcp_socket(v6)?;
         errqueue::enable(&s, v6)?;
@@ -354,10 +368,11 @@ impl TcpConnectProber {
             s.bind(&SocketAddr::new(self.plan.src, 0).into())?;
         }
         let dst: SockAddr = SocketAddr::new(self.plan.dst, self.plan.dport).into();
+        let at = Stamp::now();
         match socket::connect(&s, &dst) {
-            Ok(_) => Ok(s),
-            // Refused at once (the target on this machine) or no route: the answer comes from poll.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNREFUSED)) => Ok(s),
+            Ok(_) => Ok((s, at)),
+            // Refused at once (the target on this machine): the answer comes from poll.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNREFUSED)) => Ok((s, at)),
             Err(e) => Err(e),
         }
     }
@@ -365,8 +380,7 @@ impl TcpConnectProber {
 
 impl Prober for TcpConnectProber {
     fn send(&mut self, p: &ProbeSpec) -> io::Result<Stamp> {
-        let at = Stamp::now();
-        let s = self.start(p)?;
+        let (s, at) = self.start(p)?;
         if self.plan.ecmp != Ecmp::Classic {
             if let Some(port) = socket::local_port(&s) {
                 self.ports.insert((p.flow, p.ttl), port);
