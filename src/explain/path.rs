@@ -21,7 +21,9 @@ const fn code(name: &'static str, short: &'static str, words: &'static str) -> I
 /// Names an ICMP (`v6` false) or ICMPv6 error by type and code.
 pub fn icmp_code(v6: bool, icmp_type: u8, c: u8) -> IcmpCode {
     match (v6, icmp_type, c) {
-        (false, 11, 0) | (true, 3, 0) => code("ttl-exceeded", "", "time to live exceeded in transit"),
+        (false, 11, 0) | (true, 3, 0) => {
+            code("ttl-exceeded", "", "time to live exceeded in transit")
+        }
         (false, 11, 1) | (true, 3, 1) => code(
             "reassembly-time-exceeded",
             "!R",
@@ -29,31 +31,63 @@ pub fn icmp_code(v6: bool, icmp_type: u8, c: u8) -> IcmpCode {
         ),
         (false, 3, 0) => code("net-unreachable", "!N", "destination network unreachable"),
         (false, 3, 1) => code("host-unreachable", "!H", "destination host unreachable"),
-        (false, 3, 2) => code("protocol-unreachable", "!P", "destination protocol unreachable"),
-        (false, 3, 3) => code("port-unreachable", "!U", "destination port unreachable"),
-        (false, 3, 4) => code(
-            "frag-needed",
-            "!F",
-            "fragmentation needed and DF set",
+        (false, 3, 2) => code(
+            "protocol-unreachable",
+            "!P",
+            "destination protocol unreachable",
         ),
+        (false, 3, 3) => code("port-unreachable", "!U", "destination port unreachable"),
+        (false, 3, 4) => code("frag-needed", "!F", "fragmentation needed and DF set"),
         (false, 3, 5) => code("source-route-failed", "!S", "source route failed"),
         (false, 3, 6) => code("net-unknown", "!N", "destination network unknown"),
         (false, 3, 7) => code("host-unknown", "!H", "destination host unknown"),
         (false, 3, 8) => code("host-isolated", "!H", "source host isolated"),
-        (false, 3, 9) => code("net-prohibited", "!X", "network administratively prohibited"),
+        (false, 3, 9) => code(
+            "net-prohibited",
+            "!X",
+            "network administratively prohibited",
+        ),
         (false, 3, 10) => code("host-prohibited", "!X", "host administratively prohibited"),
-        (false, 3, 11) => code("net-unreachable-tos", "!N", "network unreachable for the type of service"),
-        (false, 3, 12) => code("host-unreachable-tos", "!H", "host unreachable for the type of service"),
-        (false, 3, 13) => code("admin-prohibited", "!X", "communication administratively prohibited"),
-        (false, 3, 14) => code("host-precedence-violation", "!V", "host precedence violation"),
+        (false, 3, 11) => code(
+            "net-unreachable-tos",
+            "!N",
+            "network unreachable for the type of service",
+        ),
+        (false, 3, 12) => code(
+            "host-unreachable-tos",
+            "!H",
+            "host unreachable for the type of service",
+        ),
+        (false, 3, 13) => code(
+            "admin-prohibited",
+            "!X",
+            "communication administratively prohibited",
+        ),
+        (false, 3, 14) => code(
+            "host-precedence-violation",
+            "!V",
+            "host precedence violation",
+        ),
         (false, 3, 15) => code("precedence-cutoff", "!C", "precedence cutoff in effect"),
         (false, 3, _) => code("unreachable", "!", "destination unreachable"),
         (true, 1, 0) => code("no-route", "!N", "no route to destination"),
-        (true, 1, 1) => code("admin-prohibited", "!X", "communication administratively prohibited"),
-        (true, 1, 2) => code("beyond-scope", "!S", "beyond the scope of the source address"),
+        (true, 1, 1) => code(
+            "admin-prohibited",
+            "!X",
+            "communication administratively prohibited",
+        ),
+        (true, 1, 2) => code(
+            "beyond-scope",
+            "!S",
+            "beyond the scope of the source address",
+        ),
         (true, 1, 3) => code("address-unreachable", "!H", "address unreachable"),
         (true, 1, 4) => code("port-unreachable", "!U", "port unreachable"),
-        (true, 1, 5) => code("source-policy-failed", "!X", "source address failed ingress/egress policy"),
+        (true, 1, 5) => code(
+            "source-policy-failed",
+            "!X",
+            "source address failed ingress/egress policy",
+        ),
         (true, 1, 6) => code("reject-route", "!X", "reject route to destination"),
         (true, 1, _) => code("unreachable", "!", "destination unreachable"),
         (true, 2, _) => code("packet-too-big", "!F", "packet too big"),
@@ -229,7 +263,11 @@ mod tests {
             e.cause,
             "SYN to 10.0.3.2:443 passes 10.0.1.1, 10.0.2.1; nothing after 10.0.2.1 (hop 2): a firewall at or after 10.0.2.1 drops it"
         );
-        assert!(e.fix.contains("hop 3") && e.fix.contains("tcp port 443"), "{}", e.fix);
+        assert!(
+            e.fix.contains("hop 3") && e.fix.contains("tcp port 443"),
+            "{}",
+            e.fix
+        );
         assert!(e.fix.contains("--proto icmp"));
         let e = silent_after("UDP to 10.0.3.2:33434", &[], 0, "udp port 33434", None);
         assert_eq!(e.code, "silent-path");
@@ -247,7 +285,10 @@ mod tests {
             None,
             "tcp port 443",
         );
-        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Unreachable, "admin-prohibited"));
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::Unreachable, "admin-prohibited")
+        );
         assert_eq!(
             e.cause,
             "10.0.2.2 (hop 3) rejects the SYN to 10.0.4.2:443 with ICMP communication administratively prohibited (type 3 code 13): a firewall rule there refuses it"
@@ -256,13 +297,37 @@ mod tests {
         let e = rejected("x", ip("fd00::1"), 2, false, (true, 1, 1), None, "y");
         assert_eq!(e.code, "admin-prohibited");
         assert!(e.cause.contains("ICMPv6"));
-        let e = rejected("x", ip("10.0.2.2"), 3, false, (false, 3, 4), Some(1300), "y");
+        let e = rejected(
+            "x",
+            ip("10.0.2.2"),
+            3,
+            false,
+            (false, 3, 4),
+            Some(1300),
+            "y",
+        );
         assert_eq!(e.code, "frag-needed");
         assert!(e.cause.contains("MTU is 1300"), "{}", e.cause);
         assert!(e.fix.contains("--size 1300"));
-        let e = rejected("x", ip("10.0.4.2"), 4, true, (false, 3, 3), None, "tcp port 443");
+        let e = rejected(
+            "x",
+            ip("10.0.4.2"),
+            4,
+            true,
+            (false, 3, 3),
+            None,
+            "tcp port 443",
+        );
         assert_eq!(e.verdict, Verdict::Closed);
-        let e = rejected("x", ip("10.0.2.2"), 2, false, (false, 3, 3), None, "tcp port 443");
+        let e = rejected(
+            "x",
+            ip("10.0.2.2"),
+            2,
+            false,
+            (false, 3, 3),
+            None,
+            "tcp port 443",
+        );
         assert_eq!(e.verdict, Verdict::Unreachable);
         assert!(e.cause.contains("reject rule"));
         let e = rejected("x", ip("10.0.2.2"), 2, false, (false, 3, 1), None, "y");
@@ -278,7 +343,13 @@ mod tests {
         assert_eq!(v4.len(), 16);
         for c in 0..=15 {
             let n = icmp_code(false, 3, c);
-            assert!(n.name.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-'), "{}", n.name);
+            assert!(
+                n.name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '-'),
+                "{}",
+                n.name
+            );
             assert!(n.short.starts_with('!'));
         }
         assert_eq!(icmp_code(false, 3, 13).short, "!X");

@@ -161,13 +161,11 @@ fn is_end(kind: ReplyKind, from: IpAddr, cfg: &RunConfig, ttl: u8) -> Option<End
         k if k.is_port_unreachable() && from == cfg.destination && cfg.port_unreachable_arrives => {
             reached()
         }
-        // Packet too big is about size, not reachability: the path goes on for smaller packets.
-        ReplyKind::Error {
-            v6: true,
-            icmp_type: 2,
-            ..
-        } => None,
-        ReplyKind::Error { icmp_type, .. } if icmp_type == 3 || icmp_type == 1 => {
+        // Unreachables end the path; so does "packet too big" (ICMPv6's "fragmentation needed"): no probe of
+        // this size gets past that router.
+        ReplyKind::Error { v6, icmp_type, .. }
+            if (!v6 && icmp_type == 3) || (v6 && (icmp_type == 1 || icmp_type == 2)) =>
+        {
             Some(End::Rejected { ttl, from, kind })
         }
         _ => None,
@@ -294,8 +292,10 @@ impl Run<'_> {
     fn take_answers(&mut self, wake: Instant) -> io::Result<()> {
         let ready = {
             let list = self.prober.wait_list();
-            let mut fds: Vec<PollFd<'_>> =
-                list.iter().map(|(fd, i)| PollFd::borrowed(*fd, *i)).collect();
+            let mut fds: Vec<PollFd<'_>> = list
+                .iter()
+                .map(|(fd, i)| PollFd::borrowed(*fd, *i))
+                .collect();
             if poll::poll(&mut fds, wake)? == 0 {
                 return Ok(());
             }
@@ -470,8 +470,7 @@ mod tests {
             let mut b = [0u8; 8];
             while self.rx.recv(&mut b).is_ok() {}
             let now = Instant::now();
-            let (due, later): (Vec<_>, Vec<_>) =
-                self.queue.drain(..).partition(|(t, _)| *t <= now);
+            let (due, later): (Vec<_>, Vec<_>) = self.queue.drain(..).partition(|(t, _)| *t <= now);
             self.queue = later;
             heard.extend(due.into_iter().map(|(_, h)| h));
             Ok(())
@@ -504,7 +503,10 @@ mod tests {
         assert!(sim.sent.iter().all(|s| s.seq != 0 && s.seq != 0xffff));
         assert_eq!(p.hops[0].received, 1);
         assert_eq!((p.hops[1].sent, p.hops[1].received), (1, 0));
-        assert_eq!(p.hops[3].responders[0].address, "10.0.9.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            p.hops[3].responders[0].address,
+            "10.0.9.9".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(p.last_ttl(1, 8), 4);
         // One timeout (200 ms) for the silent hop, not one per probe; generous bound for a busy machine.
         assert!(p.elapsed >= Duration::from_millis(200), "{:?}", p.elapsed);
@@ -556,7 +558,7 @@ mod tests {
     }
 
     #[test]
-    fn rejections_end_the_trace_and_packet_too_big_does_not() {
+    fn unreachables_and_packet_too_big_end_the_trace() {
         let c = cfg(1);
         let r2: IpAddr = "10.0.2.1".parse().unwrap();
         let prohibited = ReplyKind::Error {
@@ -577,7 +579,17 @@ mod tests {
             icmp_type: 2,
             code: 0,
         };
-        assert_eq!(is_end(ptb, r2, &c, 3), None);
+        assert!(matches!(
+            is_end(ptb, r2, &c, 3),
+            Some(End::Rejected { ttl: 3, .. })
+        ));
+        // ICMPv6 type 3 is time exceeded, not an unreachable.
+        let te6 = ReplyKind::Error {
+            v6: true,
+            icmp_type: 3,
+            code: 1,
+        };
+        assert_eq!(is_end(te6, r2, &c, 3), None);
         assert_eq!(is_end(ReplyKind::TimeExceeded, r2, &c, 3), None);
         let port = ReplyKind::Error {
             v6: false,
@@ -586,9 +598,15 @@ mod tests {
         };
         let mut udp = c.clone();
         udp.port_unreachable_arrives = true;
-        assert_eq!(is_end(port, c.destination, &udp, 4), Some(End::Reached { ttl: 4 }));
+        assert_eq!(
+            is_end(port, c.destination, &udp, 4),
+            Some(End::Reached { ttl: 4 })
+        );
         // Port unreachable from a router is a rejection.
-        assert!(matches!(is_end(port, r2, &udp, 4), Some(End::Rejected { .. })));
+        assert!(matches!(
+            is_end(port, r2, &udp, 4),
+            Some(End::Rejected { .. })
+        ));
     }
 
     #[test]

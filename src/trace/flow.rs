@@ -113,7 +113,9 @@ impl FlowPlan {
                 self.payload_len,
                 Some(p.seq),
             ),
-            Protocol::Tcp => wire::tcp_syn(pair, (self.sport(p), self.dport(p)), self.tcp_seq(p.seq)),
+            Protocol::Tcp => {
+                wire::tcp_syn(pair, (self.sport(p), self.dport(p)), self.tcp_seq(p.seq))
+            }
         }
     }
 
@@ -150,7 +152,10 @@ impl FlowPlan {
             return None;
         }
         let v6 = self.dst.is_ipv6();
-        match (self.protocol, wire::probe_fields(q.protocol, q.transport, v6)?) {
+        match (
+            self.protocol,
+            wire::probe_fields(q.protocol, q.transport, v6)?,
+        ) {
             (Protocol::Icmp, ProbeFields::Echo { id, seq, mark, .. }) => {
                 (id == self.icmp_id && self.mark_ok(mark, seq)).then_some(seq)
             }
@@ -252,7 +257,11 @@ mod tests {
             let first4: std::collections::HashSet<Vec<u8>> = (0..30u16)
                 .map(|i| p.raw_packet(&spec(100 + i, (i + 1) as u8, 0, u32::from(i)))[..4].to_vec())
                 .collect();
-            assert_eq!(first4.len(), 1, "{proto:?}: ports / type, code and checksum vary");
+            assert_eq!(
+                first4.len(),
+                1,
+                "{proto:?}: ports / type, code and checksum vary"
+            );
         }
     }
 
@@ -362,7 +371,10 @@ mod tests {
         assert_eq!(p.match_tcp(&rst, p.dst), Some(77));
         // From elsewhere, to another port, or a bare ACK: not an answer.
         assert_eq!(p.match_tcp(&seg, p.src), None);
-        let other_port = TcpSegment { dport: 41001, ..seg };
+        let other_port = TcpSegment {
+            dport: 41001,
+            ..seg
+        };
         assert_eq!(p.match_tcp(&other_port, p.dst), None);
         let ack = TcpSegment {
             flags: wire::TCP_ACK,

@@ -193,7 +193,8 @@ impl HopAcc {
             worst_ms: Some(round3(self.worst)),
             stddev_ms: Some(round3(stddev)),
             jitter_ms: self.jitter_last.map(round3),
-            jitter_avg_ms: (self.jitter_n > 0).then(|| round3(self.jitter_sum / self.jitter_n as f64)),
+            jitter_avg_ms: (self.jitter_n > 0)
+                .then(|| round3(self.jitter_sum / self.jitter_n as f64)),
             jitter_max_ms: (self.jitter_n > 0).then(|| round3(self.jitter_max)),
         }
     }
@@ -220,7 +221,10 @@ mod tests {
         assert_eq!((h.sent, h.received), (5, 4));
         assert_eq!(h.loss_percent(), 20.0);
         assert_eq!(s.avg_ms, Some(12.0));
-        assert_eq!((s.best_ms, s.worst_ms, s.last_ms), (Some(10.0), Some(15.0), Some(15.0)));
+        assert_eq!(
+            (s.best_ms, s.worst_ms, s.last_ms),
+            (Some(10.0), Some(15.0), Some(15.0))
+        );
         assert_eq!(s.stddev_ms, Some(2.160));
         assert_eq!(s.jitter_ms, Some(4.0));
         assert_eq!(s.jitter_avg_ms, Some(2.333));

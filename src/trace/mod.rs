@@ -429,7 +429,11 @@ pub fn trace_with(
         protocol,
         method: None,
         ecmp: req.ecmp,
-        flows: if req.ecmp == Ecmp::Dublin { req.flows.max(1) } else { 1 },
+        flows: if req.ecmp == Ecmp::Dublin {
+            req.flows.max(1)
+        } else {
+            1
+        },
         first_ttl: req.first_ttl,
         max_ttl: req.max_ttl,
         timeout: req.timeout,
@@ -442,7 +446,11 @@ pub fn trace_with(
         Err(e) => return Ok(early(&ctx, TraceState::NotFound, e, started)),
     };
     let v6 = dst.is_ipv6();
-    let ip_len = if v6 { wire::IPV6_HEADER } else { wire::IPV4_HEADER };
+    let ip_len = if v6 {
+        wire::IPV6_HEADER
+    } else {
+        wire::IPV4_HEADER
+    };
     let size = req.size.unwrap_or(if v6 { 80 } else { 60 });
     ctx.size = size.max(ip_len + 8 + wire::MIN_PAYLOAD);
     let payload_len = ctx.size - ip_len - 8;
@@ -457,7 +465,12 @@ pub fn trace_with(
         Ok(x) => x,
         Err(OpenFail::NoRoute(e)) => {
             ctx.dst = Some(endpoint(dst, protocol, port));
-            return Ok(early(&ctx, TraceState::Unreachable, explain::io_error(&e), started));
+            return Ok(early(
+                &ctx,
+                TraceState::Unreachable,
+                explain::io_error(&e),
+                started,
+            ));
         }
         Err(OpenFail::Fatal(e)) => return Err(e),
     };
@@ -507,7 +520,11 @@ pub fn trace_with(
 fn endpoint(address: IpAddr, protocol: Protocol, port: Option<u16>) -> Endpoint {
     Endpoint {
         address,
-        port: if protocol == Protocol::Icmp { None } else { port },
+        port: if protocol == Protocol::Icmp {
+            None
+        } else {
+            port
+        },
     }
 }
 
@@ -591,14 +608,16 @@ impl Open<'_> {
         let s = crate::net::socket::udp_socket(self.dst.is_ipv6())?;
         let to = SocketAddr::new(self.dst, self.port.unwrap_or(UDP_PORT));
         if let Err(e) = s.connect(&to.into()) {
-            return Err(if matches!(
-                e.raw_os_error(),
-                Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::EADDRNOTAVAIL)
-            ) {
-                OpenFail::NoRoute(e)
-            } else {
-                OpenFail::Fatal(e.into())
-            });
+            return Err(
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::EADDRNOTAVAIL)
+                ) {
+                    OpenFail::NoRoute(e)
+                } else {
+                    OpenFail::Fatal(e.into())
+                },
+            );
         }
         let local = s.local_addr()?.as_socket().map(|a| a.ip());
         local.ok_or_else(|| OpenFail::Fatal(io::Error::other("no local address").into()))
@@ -691,9 +710,8 @@ impl Open<'_> {
                 Ok((Box::new(p), plan, Method::UdpSockets, note))
             }
             _ => {
-                let mut note = format!(
-                    "{why}: TCP connects with the TTL set per probe and the error queue"
-                );
+                let mut note =
+                    format!("{why}: TCP connects with the TTL set per probe and the error queue");
                 if plan.ecmp != Ecmp::Classic {
                     note.push_str(
                         "; each TTL keeps its own source port, so ECMP routers may put hops on different paths (root traces one flow)",
@@ -747,7 +765,10 @@ fn reserve_ports(plan: &mut FlowPlan, fixed: bool) -> Result<Vec<socket2::Socket
                 if fixed {
                     return Err(io::Error::new(
                         io::ErrorKind::AddrInUse,
-                        format!("source ports {base}-{} are not all free", base.wrapping_add(n - 1)),
+                        format!(
+                            "source ports {base}-{} are not all free",
+                            base.wrapping_add(n - 1)
+                        ),
                     )
                     .into());
                 }
@@ -838,8 +859,7 @@ fn result(ctx: &Ctx, p: &Progress, names: &Names, started: Instant) -> TraceResu
     annotate(&mut hops, p.end.is_some());
     let last_answer = hops
         .iter()
-        .filter(|h| h.received > 0 && h.state == HopState::Answered)
-        .next_back()
+        .rfind(|h| h.received > 0 && h.state == HopState::Answered)
         .and_then(|h| {
             h.responders.first().map(|r| HopRef {
                 hop: h.hop,
@@ -896,7 +916,10 @@ fn result(ctx: &Ctx, p: &Progress, names: &Names, started: Instant) -> TraceResu
                 .then(|| format!("netdiag trace --proto icmp {}", dst.address));
             let last_hop = last_answer.map_or(0, |h| h.hop);
             let e = path::silent_after(&probe, &passed, last_hop, &what, hint.as_deref());
-            let first_silent = Some(last_answer.map_or(ctx.first_ttl, |h| h.hop + 1));
+            let first_silent = match last_answer {
+                None => Some(ctx.first_ttl),
+                Some(h) => (h.hop < ctx.max_ttl).then_some(h.hop + 1),
+            };
             (TraceState::Filtered, None, first_silent, Some(e))
         }
     };

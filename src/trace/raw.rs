@@ -99,7 +99,12 @@ fn from_port_filter(v6: bool, port: u16) -> Vec<libc::sock_filter> {
         prog.push(op(libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH, 0, 0, 0));
         prog.push(op(libc::BPF_LD | libc::BPF_H | libc::BPF_IND, 0, 0, 0));
     }
-    prog.push(op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 1, u32::from(port)));
+    prog.push(op(
+        libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+        0,
+        1,
+        u32::from(port),
+    ));
     prog.push(op(libc::BPF_RET | libc::BPF_K, 0, 0, 0xffff));
     prog.push(op(libc::BPF_RET | libc::BPF_K, 0, 0, 0));
     prog
@@ -114,7 +119,9 @@ impl RawProber {
                 from: hdr_from,
                 ..
             }) => {
-                if let (Some(seq), Some(from)) = (self.plan.match_echo_reply(id, seq), hdr_from.or(from)) {
+                if let (Some(seq), Some(from)) =
+                    (self.plan.match_echo_reply(id, seq), hdr_from.or(from))
+                {
                     heard.push(Heard {
                         seq,
                         from,
@@ -126,7 +133,8 @@ impl RawProber {
                 }
             }
             Some(IcmpMessage::Error(e)) => {
-                let (Some(seq), Some(from)) = (self.plan.match_quoted(&e.quoted), e.from.or(from)) else {
+                let (Some(seq), Some(from)) = (self.plan.match_quoted(&e.quoted), e.from.or(from))
+                else {
                     return;
                 };
                 heard.push(Heard {
@@ -199,7 +207,11 @@ impl Prober for RawProber {
                 Err(e) => return Err(e),
             }
         }
-        let Some(tcp) = self.l4.as_ref().filter(|_| self.plan.protocol == Protocol::Tcp) else {
+        let Some(tcp) = self
+            .l4
+            .as_ref()
+            .filter(|_| self.plan.protocol == Protocol::Tcp)
+        else {
             return Ok(());
         };
         for _ in 0..4096 {

@@ -46,7 +46,15 @@ fn marks(h: &Hop, responder: usize) -> String {
             let labels: Vec<String> = r
                 .mpls
                 .iter()
-                .map(|l| format!("L={} TC={} S={} TTL={}", l.label, l.tc, u8::from(l.bottom), l.ttl))
+                .map(|l| {
+                    format!(
+                        "L={} TC={} S={} TTL={}",
+                        l.label,
+                        l.tc,
+                        u8::from(l.bottom),
+                        l.ttl
+                    )
+                })
                 .collect();
             parts.push(format!("MPLS [{}]", labels.join("; ")));
         }
@@ -57,7 +65,9 @@ fn marks(h: &Hop, responder: usize) -> String {
 /// The line above the table: what is traced, how.
 pub fn header_line(r: &TraceResult) -> String {
     let to = match &r.destination {
-        Some(d) if d.address.to_string() != r.target && !r.target.contains(&d.address.to_string()) => {
+        Some(d)
+            if d.address.to_string() != r.target && !r.target.contains(&d.address.to_string()) =>
+        {
             format!("{} ({})", r.target, d.address)
         }
         Some(d) => d.address.to_string(),
@@ -67,7 +77,9 @@ pub fn header_line(r: &TraceResult) -> String {
         Some(p) => format!(" port {p}"),
         None => String::new(),
     };
-    let method = r.method.map_or(String::new(), |m| format!(", {}", m.as_str()));
+    let method = r
+        .method
+        .map_or(String::new(), |m| format!(", {}", m.as_str()));
     let flows = if r.flows > 1 {
         format!(" ({} flows)", r.flows)
     } else {
@@ -94,11 +106,14 @@ fn hop_tone(h: &Hop) -> Tone {
 /// The hop table.
 pub fn table(r: &TraceResult, out: &Output) -> comfy_table::Table {
     let mut t = out.table(&[
-        "HOP", "HOST", "LOSS%", "SNT", "RCV", "LAST", "AVG", "BEST", "WRST", "STDEV", "JTTR", "NOTE",
+        "HOP", "HOST", "LOSS%", "SNT", "RCV", "LAST", "AVG", "BEST", "WRST", "STDEV", "JTTR",
+        "NOTE",
     ]);
     for h in &r.hops {
         let first = h.responders.first();
-        let host = first.map_or("???".to_string(), |x| host_cell(x.address, x.name.as_deref()));
+        let host = first.map_or("???".to_string(), |x| {
+            host_cell(x.address, x.name.as_deref())
+        });
         let loss = format!("{:.1}%", h.loss_percent);
         let loss_tone = if h.loss_percent >= 100.0 {
             Tone::Bad
@@ -166,7 +181,10 @@ pub fn verdict(r: &TraceResult, out: &Output, w: &mut dyn Write) -> io::Result<(
     match r.state {
         TraceState::Reached => {
             let hop = r.destination_hop.unwrap_or(0);
-            let addr = r.destination.map(|d| d.address.to_string()).unwrap_or_default();
+            let addr = r
+                .destination
+                .map(|d| d.address.to_string())
+                .unwrap_or_default();
             let rounds = if r.rounds == 1 {
                 String::new()
             } else {
@@ -263,7 +281,9 @@ pub fn csv(report: &TraceReport, w: &mut dyn Write) -> io::Result<()> {
                         let mpls: Vec<String> = x
                             .mpls
                             .iter()
-                            .map(|l| format!("{}/{}/{}/{}", l.label, l.tc, u8::from(l.bottom), l.ttl))
+                            .map(|l| {
+                                format!("{}/{}/{}/{}", l.label, l.tc, u8::from(l.bottom), l.ttl)
+                            })
                             .collect();
                         (
                             x.address.to_string(),
@@ -423,12 +443,27 @@ mod tests {
             "trace to server.test:443 (10.0.4.2), tcp port 443, 30 hops max, paris flow, raw"
         );
         assert!(lines[1].starts_with("HOP  HOST"), "{s}");
-        assert!(lines[2].contains("10.0.1.2") && lines[2].contains("0.0%"), "{s}");
-        assert!(lines[3].contains("10.0.1.6") && lines[3].contains("MPLS [L=24001 TC=0 S=1 TTL=1]"), "{s}");
-        assert!(lines[4].contains("???") && lines[4].contains("100.0%"), "{s}");
+        assert!(
+            lines[2].contains("10.0.1.2") && lines[2].contains("0.0%"),
+            "{s}"
+        );
+        assert!(
+            lines[3].contains("10.0.1.6") && lines[3].contains("MPLS [L=24001 TC=0 S=1 TTL=1]"),
+            "{s}"
+        );
+        assert!(
+            lines[4].contains("???") && lines[4].contains("100.0%"),
+            "{s}"
+        );
         assert!(lines[5].contains("!X admin-prohibited"), "{s}");
-        assert!(s.contains("rejected: 10.0.2.2 (hop 3) rejects the SYN"), "{s}");
-        assert!(s.contains("  fix: ask whoever runs 10.0.2.2 to allow tcp port 443"), "{s}");
+        assert!(
+            s.contains("rejected: 10.0.2.2 (hop 3) rejects the SYN"),
+            "{s}"
+        );
+        assert!(
+            s.contains("  fix: ask whoever runs 10.0.2.2 to allow tcp port 443"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -460,9 +495,17 @@ mod tests {
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines.len(), 1 + 2 + 1 + 1);
         assert!(lines[0].starts_with("target,hop,state,address"));
-        assert!(lines[1].starts_with("server.test:443,1,answered,10.0.1.2,,3,3,3,0,"), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with("server.test:443,1,answered,10.0.1.2,,3,3,3,0,"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[2].ends_with(",24001/0/1/1"), "{}", lines[2]);
-        assert!(lines[3].starts_with("server.test:443,2,silent,,,,3,0,100,"), "{}", lines[3]);
+        assert!(
+            lines[3].starts_with("server.test:443,2,silent,,,,3,0,100,"),
+            "{}",
+            lines[3]
+        );
         assert!(lines[4].contains(",admin-prohibited,"), "{}", lines[4]);
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use socket2::{SockAddr, Socket};
 
-use crate::net::{errqueue, msg};
 use crate::net::icmp::{IcmpKind, IcmpOptions, IcmpSocket};
 use crate::net::poll::Interest;
+use crate::net::{errqueue, msg};
 use crate::net::{socket, sockopt, OpenError};
 
 use super::engine::{Heard, Prober, Stamp};
@@ -165,9 +165,15 @@ impl Prober for DgramIcmpProber {
             };
             // The payload is our echo request, ICMP header first.
             let payload = &self.buf[..r.len];
-            let Some(wire::ProbeFields::Echo { id, seq, .. }) =
-                wire::probe_fields(if v6 { wire::PROTO_ICMPV6 } else { wire::PROTO_ICMP }, payload, v6)
-            else {
+            let Some(wire::ProbeFields::Echo { id, seq, .. }) = wire::probe_fields(
+                if v6 {
+                    wire::PROTO_ICMPV6
+                } else {
+                    wire::PROTO_ICMP
+                },
+                payload,
+                v6,
+            ) else {
                 continue;
             };
             if id != self.plan.icmp_id {
@@ -209,7 +215,9 @@ pub fn open_udp(mut plan: FlowPlan, fixed_sport: bool) -> io::Result<UdpProber> 
             0
         };
         s.bind(&SocketAddr::new(plan.src, port).into())
-            .map_err(|e| io::Error::new(e.kind(), format!("binding UDP source port {port}: {e}")))?;
+            .map_err(|e| {
+                io::Error::new(e.kind(), format!("binding UDP source port {port}: {e}"))
+            })?;
         errqueue::enable(&s, v6)?;
         ask_rfc4884(&s, v6);
         let _ = sockopt::set_timestamps(&s, true);
@@ -296,7 +304,11 @@ impl Prober for UdpProber {
                     from,
                     kind,
                     at: Stamp::received(r.timestamp),
-                    mpls: wire::queued_extensions(payload, rfc4884_offset(&e), ip_header_len(v6) + 8),
+                    mpls: wire::queued_extensions(
+                        payload,
+                        rfc4884_offset(&e),
+                        ip_header_len(v6) + 8,
+                    ),
                     mtu: e.mtu(),
                 });
             }
@@ -361,7 +373,9 @@ impl TcpConnectProber {
         if port != 0 {
             let _ = s.set_reuse_address(true);
             // Taken meanwhile (an earlier round's connect to it still open): any port will do.
-            if s.bind(&SocketAddr::new(self.plan.src, port).into()).is_err() {
+            if s.bind(&SocketAddr::new(self.plan.src, port).into())
+                .is_err()
+            {
                 s.bind(&SocketAddr::new(self.plan.src, 0).into())?;
             }
         } else {

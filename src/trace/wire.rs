@@ -307,7 +307,11 @@ fn ipv4_split(b: &[u8]) -> Option<(u8, u8, Ipv4Addr, Ipv4Addr, &[u8])> {
         return None;
     }
     let total = usize::from(be16(b, 2)?);
-    let end = if total >= ihl { total.min(b.len()) } else { b.len() };
+    let end = if total >= ihl {
+        total.min(b.len())
+    } else {
+        b.len()
+    };
     Some((b[8], b[9], v4_at(b, 12)?, v4_at(b, 16)?, &b[ihl..end]))
 }
 
@@ -442,7 +446,11 @@ fn split_extensions(icmp: &[u8], v6: bool) -> (Option<&[u8]>, Vec<MplsLabel>) {
 /// Finds an extension structure at `off` in an error-queue payload (which starts `skipped` bytes into the
 /// original datagram: the kernel strips the IP and, for UDP, the UDP header). `off` is the kernel's RFC 4884
 /// offset when it gave one, else the 128-byte compatibility position is tried.
-pub fn queued_extensions(payload: &[u8], rfc4884_offset: Option<usize>, skipped: usize) -> Vec<MplsLabel> {
+pub fn queued_extensions(
+    payload: &[u8],
+    rfc4884_offset: Option<usize>,
+    skipped: usize,
+) -> Vec<MplsLabel> {
     match rfc4884_offset {
         Some(off) => payload
             .get(off..)
@@ -640,7 +648,13 @@ mod tests {
     }
 
     /// An ICMPv4 error of `typ`/`code` from `from` quoting `original`, with an optional RFC 4884 extension.
-    fn icmp_error_v4(from: [u8; 4], typ: u8, code: u8, original: &[u8], ext: Option<&[u8]>) -> Vec<u8> {
+    fn icmp_error_v4(
+        from: [u8; 4],
+        typ: u8,
+        code: u8,
+        original: &[u8],
+        ext: Option<&[u8]>,
+    ) -> Vec<u8> {
         let mut icmp = vec![typ, code, 0, 0, 0, 0, 0, 0];
         let mut quoted = original.to_vec();
         if let Some(ext) = ext {
@@ -755,7 +769,13 @@ mod tests {
 
     #[test]
     fn frag_needed_carries_the_mtu() {
-        let original = ipv4_packet([10, 0, 0, 1], [10, 0, 4, 2], PROTO_ICMP, 3, &[8, 0, 0, 0, 0, 1, 0, 2]);
+        let original = ipv4_packet(
+            [10, 0, 0, 1],
+            [10, 0, 4, 2],
+            PROTO_ICMP,
+            3,
+            &[8, 0, 0, 0, 0, 1, 0, 2],
+        );
         let mut pkt = icmp_error_v4([10, 0, 2, 2], ICMP_DEST_UNREACH, 4, &original, None);
         // Next-hop MTU in bytes 6-7 of the ICMP header (20-byte IP header first).
         pkt[26..28].copy_from_slice(&1300u16.to_be_bytes());
@@ -886,7 +906,13 @@ mod tests {
 
     #[test]
     fn echo_replies_and_tcp_segments() {
-        let reply = ipv4_packet([10, 0, 4, 2], [10, 0, 0, 1], PROTO_ICMP, 61, &[0, 0, 0, 0, 0, 5, 0, 6]);
+        let reply = ipv4_packet(
+            [10, 0, 4, 2],
+            [10, 0, 0, 1],
+            PROTO_ICMP,
+            61,
+            &[0, 0, 0, 0, 0, 5, 0, 6],
+        );
         assert_eq!(
             parse_icmp(&reply, false),
             Some(IcmpMessage::EchoReply {
@@ -901,12 +927,25 @@ mod tests {
         tcp[2..4].copy_from_slice(&45000u16.to_be_bytes());
         tcp[8..12].copy_from_slice(&8u32.to_be_bytes());
         tcp[13] = TCP_SYN | TCP_ACK;
-        let seg = parse_tcp(&ipv4_packet([10, 0, 4, 2], [10, 0, 0, 1], PROTO_TCP, 61, &tcp), false).unwrap();
-        assert_eq!((seg.sport, seg.dport, seg.ack, seg.flags), (443, 45000, 8, 0x12));
+        let seg = parse_tcp(
+            &ipv4_packet([10, 0, 4, 2], [10, 0, 0, 1], PROTO_TCP, 61, &tcp),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            (seg.sport, seg.dport, seg.ack, seg.flags),
+            (443, 45000, 8, 0x12)
+        );
         assert_eq!(seg.from, Some(v4("10.0.4.2")));
         assert_eq!(parse_tcp(&tcp, true).unwrap().ack, 8);
         // Our own echo requests (a raw socket on loopback sees them) and other types are not replies.
-        let req = ipv4_packet([10, 0, 0, 1], [10, 0, 4, 2], PROTO_ICMP, 64, &[8, 0, 0, 0, 0, 5, 0, 6]);
+        let req = ipv4_packet(
+            [10, 0, 0, 1],
+            [10, 0, 4, 2],
+            PROTO_ICMP,
+            64,
+            &[8, 0, 0, 0, 0, 5, 0, 6],
+        );
         assert_eq!(parse_icmp(&req, false), None);
     }
 
