@@ -1042,3 +1042,89 @@ fn bad_input_is_one_line_and_exit_2() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn unreachable_networks_and_hosts_are_named() {
+    let test = "unreachable_networks_and_hosts_are_named";
+    if !can_netns(test) || !need_tool(test, "traceroute", "traceroute") {
+        return;
+    }
+    let c = Chain::new("trun");
+    // r2 has no route to 10.77.88.0/24 (a throw route: the lookup fails) nor to fd77:88::/64.
+    c.routers[1].sh("ip route add throw 10.77.88.0/24 && ip -6 route add throw fd77:88::/64");
+    for (dst, name, code, mark) in [
+        ("10.77.88.1", "net-unreachable", 0, "!N"),
+        ("fd77:88::1", "no-route", 0, "!N"),
+    ] {
+        let (code_, r, _) = trace(&c.client, &[dst]);
+        assert_eq!(code_, 1);
+        assert_eq!(r["state"], "rejected", "{r}");
+        assert_eq!(r["hops"][1]["icmp"][0]["name"], name, "{r}");
+        assert_eq!(r["hops"][1]["icmp"][0]["code"], code);
+        assert_eq!(r["explanation"]["verdict"], "unreachable");
+        assert!(r["explanation"]["fix"].as_str().unwrap().contains("routes on"));
+        let tr = traceroute(&c.client, &["-I", dst]);
+        assert!(tr[1].1.contains(&mark.to_string()), "{tr:?}");
+    }
+    // 10.77.4.99 is on the server's link but nobody has it: r3 gives up on ARP (neighbour discovery) after
+    // about 3 s and says host (address) unreachable.
+    for (dst, name, hop, addr) in [
+        ("10.77.4.99", "host-unreachable", 4, "10.77.3.2"),
+        ("fd77:4::99", "address-unreachable", 4, "fd77:3::2"),
+    ] {
+        let (code, r, _) = trace(&c.client, &["-w", "6", dst]);
+        assert_eq!(code, 1, "{r}");
+        assert_eq!(r["state"], "rejected", "{r}");
+        assert_eq!(r["rejected_by"]["hop"], hop);
+        assert_eq!(r["rejected_by"]["address"], addr);
+        assert_eq!(r["hops"][hop - 1]["icmp"][0]["name"], name, "{r}");
+        assert!(r["explanation"]["cause"].as_str().unwrap().contains("neighbour discovery"));
+    }
+    let tr = traceroute(&c.client, &["-I", "-w", "6", "10.77.4.99"]);
+    assert!(tr[3].1.contains(&"!H".to_string()), "{tr:?}");
+}
+
+/// Packets counted by an nftables rule of router `i` whose text contains `matching`.
+fn nft_packets(c: &Chain, i: usize, matching: &str) -> u64 {
+    let out = c.routers[i].sh("nft list ruleset");
+    out.lines()
+        .find(|l| l.contains(matching))
+        .and_then(|l| l.split("packets ").nth(1))
+        .and_then(|x| x.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no counter for {matching}: {out}"))
+}
+
+#[test]
+fn first_ttl_and_source_port_are_used() {
+    let test = "first_ttl_and_source_port_are_used";
+    if !can_nft(test) {
+        return;
+    }
+    let c = Chain::new("trsp");
+    // r1 counts what it forwards from each source port.
+    c.nft(
+        0,
+        "forward",
+        "udp sport 40123 counter ; tcp sport 40124 counter ; tcp sport 40200-40260 counter",
+    );
+    let dst = c.server_ip.clone();
+    let (code, r, _) = trace(&c.client, &["-f", "2", "--proto", "udp", "--source-port", "40123", &dst]);
+    assert_eq!(code, 0);
+    assert_eq!(r["first_ttl"], 2);
+    assert_eq!(r["hops"][0]["hop"], 2);
+    assert_eq!(first_hops(&r), all(&c.hops[1..]));
+    // TTLs 2, 3 and 4 pass r1 (TTL 1 would stop there, and -f 2 sends none).
+    assert_eq!(nft_packets(&c, 0, "udp sport 40123"), 3);
+    let (code, r, _) = trace(&c.client, &["-f", "2", "--proto", "tcp", "--source-port", "40124", &dst]);
+    assert_eq!((code, first_hops(&r)), (0, all(&c.hops[1..])));
+    assert_eq!(nft_packets(&c, 0, "tcp sport 40124"), 3);
+    // Without privilege each TTL connects from its own port, counted from --source-port.
+    if let Some((code, out, _)) = c.client.run_as_nobody(&[
+        "--json", "trace", "-n", "-f", "2", "--proto", "tcp", "--source-port", "40200", &dst,
+    ]) {
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(first_hops(&json(&out)["results"][0]), all(&c.hops[1..]));
+        assert!(nft_packets(&c, 0, "tcp sport 40200-40260") >= 3);
+    }
+}

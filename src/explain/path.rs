@@ -196,7 +196,7 @@ pub fn rejected(
         "host-unreachable" | "address-unreachable" | "host-unknown" | "host-unreachable-tos" => (
             Verdict::Unreachable,
             format!(
-                "{head}: the last router cannot reach the host on its network (no answer to ARP or neighbour discovery)"
+                "{head}: that router cannot deliver to the host (no answer to ARP or neighbour discovery on its network, or a route there marks it unreachable)"
             ),
             "check that the host is up and that the address is right".into(),
         ),
