@@ -301,6 +301,40 @@ fn a_firewall_dropping_tcp_443_at_r2_stops_the_tcp_trace_after_r2() {
             out.contains(&format!("filtered: SYN to {target} passes")),
             "{out}"
         );
+        // diagnose: the connect is filtered, the path step names r2 as the last hop that answered.
+        let (code, out, err) = c
+            .client
+            .run(&["--json", "diagnose", &target, "--timeout", "1"]);
+        assert_eq!(code, 1, "{out}{err}");
+        let d = json(&out);
+        assert_eq!(d["verdict"], "filtered");
+        let step = d["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == "path")
+            .unwrap_or_else(|| panic!("no path step: {out}"));
+        assert_eq!(step["result"], format!("nothing after hop 2 ({})", h[1]));
+        let summary = d["summary"].as_str().unwrap();
+        assert!(
+            summary.contains(&format!(
+                "nothing after {} (hop 2): a firewall at or after {} drops it",
+                h[1], h[1]
+            )),
+            "{summary}"
+        );
+        assert_eq!(d["path"]["last_answer"]["address"], h[1].as_str());
+        assert_eq!(d["path"]["first_silent"], 3);
+        // ... and the same as nobody (the trace runs on TCP connects then).
+        if let Some((code, out, _)) =
+            c.client
+                .run_as_nobody(&["--json", "diagnose", &target, "--timeout", "1"])
+        {
+            assert_eq!(code, 1);
+            let d = json(&out);
+            assert_eq!(d["path"]["method"], "tcp-connect", "{out}");
+            assert_eq!(d["path"]["last_answer"]["address"], h[1].as_str(), "{out}");
+        }
     }
 }
 
@@ -353,6 +387,36 @@ fn a_router_rejecting_with_admin_prohibited_is_named_with_its_code() {
             .client
             .run(&["trace", "-n", "--proto", "udp", c.server(v6)]);
         assert!(out.contains("!X admin-prohibited"), "{out}");
+        // diagnose: the connect is unreachable, the path step names the router that rejected and the code.
+        let target = if v6 {
+            format!("[{}]:443", c.server(v6))
+        } else {
+            format!("{}:443", c.server(v6))
+        };
+        let (code, out, err) = c
+            .client
+            .run(&["--json", "diagnose", &target, "--timeout", "1"]);
+        assert_eq!(code, 1, "{out}{err}");
+        let d = json(&out);
+        let step = d["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == "path")
+            .unwrap();
+        assert_eq!(
+            step["result"],
+            format!("rejected at hop 3 by {} (admin-prohibited)", h[1]),
+            "{out}"
+        );
+        assert_eq!(step["explanation"]["code"], "admin-prohibited");
+        assert!(
+            d["summary"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{} (hop 3) rejects the SYN", h[1])),
+            "{out}"
+        );
     }
 }
 
@@ -1062,7 +1126,10 @@ fn unreachable_networks_and_hosts_are_named() {
         assert_eq!(r["hops"][1]["icmp"][0]["name"], name, "{r}");
         assert_eq!(r["hops"][1]["icmp"][0]["code"], code);
         assert_eq!(r["explanation"]["verdict"], "unreachable");
-        assert!(r["explanation"]["fix"].as_str().unwrap().contains("routes on"));
+        assert!(r["explanation"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("routes on"));
         let tr = traceroute(&c.client, &["-I", dst]);
         assert!(tr[1].1.contains(&mark.to_string()), "{tr:?}");
     }
@@ -1078,7 +1145,10 @@ fn unreachable_networks_and_hosts_are_named() {
         assert_eq!(r["rejected_by"]["hop"], hop);
         assert_eq!(r["rejected_by"]["address"], addr);
         assert_eq!(r["hops"][hop - 1]["icmp"][0]["name"], name, "{r}");
-        assert!(r["explanation"]["cause"].as_str().unwrap().contains("neighbour discovery"));
+        assert!(r["explanation"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("neighbour discovery"));
     }
     let tr = traceroute(&c.client, &["-I", "-w", "6", "10.77.4.99"]);
     assert!(tr[3].1.contains(&"!H".to_string()), "{tr:?}");
@@ -1109,19 +1179,34 @@ fn first_ttl_and_source_port_are_used() {
         "udp sport 40123 counter ; tcp sport 40124 counter ; tcp sport 40200-40260 counter",
     );
     let dst = c.server_ip.clone();
-    let (code, r, _) = trace(&c.client, &["-f", "2", "--proto", "udp", "--source-port", "40123", &dst]);
+    let (code, r, _) = trace(
+        &c.client,
+        &["-f", "2", "--proto", "udp", "--source-port", "40123", &dst],
+    );
     assert_eq!(code, 0);
     assert_eq!(r["first_ttl"], 2);
     assert_eq!(r["hops"][0]["hop"], 2);
     assert_eq!(first_hops(&r), all(&c.hops[1..]));
     // TTLs 2, 3 and 4 pass r1 (TTL 1 would stop there, and -f 2 sends none).
     assert_eq!(nft_packets(&c, 0, "udp sport 40123"), 3);
-    let (code, r, _) = trace(&c.client, &["-f", "2", "--proto", "tcp", "--source-port", "40124", &dst]);
+    let (code, r, _) = trace(
+        &c.client,
+        &["-f", "2", "--proto", "tcp", "--source-port", "40124", &dst],
+    );
     assert_eq!((code, first_hops(&r)), (0, all(&c.hops[1..])));
     assert_eq!(nft_packets(&c, 0, "tcp sport 40124"), 3);
     // Without privilege each TTL connects from its own port, counted from --source-port.
     if let Some((code, out, _)) = c.client.run_as_nobody(&[
-        "--json", "trace", "-n", "-f", "2", "--proto", "tcp", "--source-port", "40200", &dst,
+        "--json",
+        "trace",
+        "-n",
+        "-f",
+        "2",
+        "--proto",
+        "tcp",
+        "--source-port",
+        "40200",
+        &dst,
     ]) {
         assert_eq!(code, 0, "{out}");
         assert_eq!(first_hops(&json(&out)["results"][0]), all(&c.hops[1..]));

@@ -6,6 +6,7 @@
 //! connection, and (for HTTP) the server answers with a status below 400.
 
 pub mod machine;
+pub mod path;
 
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -243,6 +244,8 @@ pub struct DiagnoseReport {
     pub summary: String,
     /// Whether Ctrl-C cut the walk short.
     pub interrupted: bool,
+    /// When a connect was filtered or unreachable: the TCP trace to that address and port, hop by hop.
+    pub path: Option<crate::trace::TraceResult>,
 }
 
 impl DiagnoseReport {
@@ -267,6 +270,7 @@ impl DiagnoseReport {
                 failed_step: at,
                 summary,
                 interrupted: true,
+                path: None,
             };
         }
         let first = steps.iter().find(|s| s.status == Status::Fail);
@@ -283,12 +287,20 @@ impl DiagnoseReport {
                 (Verdict::Ok, None, summary)
             }
             Some(s) => {
-                let (v, why) = s
+                let (v, mut why) = s
                     .explanation
                     .as_ref()
                     .map_or((Verdict::Error, s.result.clone()), |e| {
                         (e.verdict, e.cause.clone())
                     });
+                // A connect that got nowhere: the path step says where on the way it stops.
+                if let Some(e) = steps
+                    .iter()
+                    .find(|p| p.step == path::STEP && p.status == Status::Fail)
+                    .and_then(|p| p.explanation.as_ref())
+                {
+                    why = e.cause.clone();
+                }
                 (
                     v,
                     Some(s.step.to_string()),
@@ -304,6 +316,7 @@ impl DiagnoseReport {
             failed_step,
             summary,
             interrupted: false,
+            path: None,
         }
     }
 }
@@ -351,6 +364,11 @@ impl Report for DiagnoseReport {
             out.num("-"),
         ]);
         write_table(w, &t)?;
+        if let Some(p) = &self.path {
+            writeln!(w)?;
+            writeln!(w, "{}", crate::trace::render::header_line(p))?;
+            write_table(w, &crate::trace::render::table(p, out))?;
+        }
         let explained: Vec<&Step> = self
             .steps
             .iter()
@@ -477,6 +495,23 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
     };
     reach_rows(&reach, &addrs, &targets, why_not, &mut steps);
     let connected = connect_rows(req, &targets, &connects, &reach, why_not, &mut steps);
+    // 3b. Where a filtered or unreachable connect stops on the way: a TCP trace to the same port.
+    let mut path = None;
+    if connected.is_none() && !crate::interrupt::requested() {
+        let stuck = targets.iter().zip(&connects).find(|(_, r)| {
+            r.as_ref().is_some_and(|r| {
+                matches!(
+                    r.state,
+                    crate::probe::PortState::Filtered | crate::probe::PortState::Unreachable
+                )
+            })
+        });
+        if let Some((addr, _)) = stuck {
+            let (step, result) = path::step(*addr, req.timeout);
+            steps.push(step);
+            path = result;
+        }
+    }
     if addrs.len() > MAX_CONNECT {
         steps.push(Step::skipped(
             "connect",
@@ -487,7 +522,9 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
 
     // 4. talk
     steps.push(talk_step(req, connected));
-    DiagnoseReport::finish(t.input.clone(), steps, crate::interrupt::requested())
+    let mut report = DiagnoseReport::finish(t.input.clone(), steps, crate::interrupt::requested());
+    report.path = path;
+    report
 }
 
 /// The reach rows: one per address, or one saying why the step did not run.

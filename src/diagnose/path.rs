@@ -1,0 +1,75 @@
+//! The path step of `diagnose`: when a connect is filtered or unreachable, a TCP trace to the same address and
+//! port names where the SYN stops: the last hop that answered and the first that did not, or the router that
+//! rejected it and with what ICMP code. One round, every TTL at once, so the step costs one timeout.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::Step;
+use crate::target::{Family, Host};
+use crate::trace::{self, HopState, TraceResult, TraceState};
+
+/// The step's name in the report.
+pub const STEP: &str = "path";
+
+/// Traces TCP to `addr` and turns the result into a step; the trace's result comes too (its hops go in the
+/// report).
+pub fn step(addr: SocketAddr, timeout: Duration) -> (Step, Option<TraceResult>) {
+    let tried = format!("TCP trace to {addr} (TTL 1-30)");
+    let req = trace::tcp_request(Host::Ip(addr.ip()), addr.port(), Family::Any, timeout);
+    let start = Instant::now();
+    let report = match trace::trace(&req) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                Step::skipped(STEP, tried, format!("the trace could not run: {e}")),
+                None,
+            )
+        }
+    };
+    let time = Some(start.elapsed());
+    if report.interrupted {
+        return (
+            Step::interrupted(STEP, tried, time),
+            report.results.into_iter().next(),
+        );
+    }
+    let Some(r) = report.results.into_iter().next() else {
+        return (Step::skipped(STEP, tried, "no result".into()), None);
+    };
+    let step = match (r.state, &r.explanation) {
+        (TraceState::Reached, _) => Step::ok(
+            STEP,
+            tried,
+            format!(
+                "the SYN reaches {} in {} hops now",
+                addr.ip(),
+                r.destination_hop.unwrap_or(0)
+            ),
+            time,
+        ),
+        (state, Some(e)) => Step::fail(STEP, tried, result_words(&r, state), time, e.clone()),
+        (state, None) => Step::skipped(STEP, tried, state.to_string()),
+    };
+    (step, Some(r))
+}
+
+/// The step's result in a few words: where the SYN stops.
+fn result_words(r: &TraceResult, state: TraceState) -> String {
+    match (state, r.last_answer, r.rejected_by) {
+        (TraceState::Rejected, _, Some(by)) => {
+            let name = r
+                .hops
+                .iter()
+                .find(|h| h.hop == by.hop && h.state == HopState::Rejected)
+                .and_then(|h| h.icmp.first())
+                .map_or("an ICMP error", |n| n.name);
+            format!("rejected at hop {} by {} ({name})", by.hop, by.address)
+        }
+        (TraceState::Filtered, Some(last), _) => {
+            format!("nothing after hop {} ({})", last.hop, last.address)
+        }
+        (TraceState::Filtered, None, _) => "no hop answers".into(),
+        (s, _, _) => s.to_string(),
+    }
+}
