@@ -1,0 +1,304 @@
+//! What a trace reports: the protocol, flow strategy and method, and per hop the routers, statistics, ICMP
+//! errors and MPLS labels; plain data that serializes to netdiag's JSON conventions.
+
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::explain::Explanation;
+
+use super::wire::MplsLabel;
+
+/// The probe protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Icmp,
+    Udp,
+    Tcp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Icmp => "icmp",
+            Protocol::Udp => "udp",
+            Protocol::Tcp => "tcp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How probes keep or vary the fields ECMP routers hash (see [`flow`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Ecmp {
+    Classic,
+    #[default]
+    Paris,
+    Dublin,
+}
+
+impl Ecmp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ecmp::Classic => "classic",
+            Ecmp::Paris => "paris",
+            Ecmp::Dublin => "dublin",
+        }
+    }
+}
+
+/// Which sockets carried the probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Raw sockets (root or CAP_NET_RAW): every probe written whole.
+    Raw,
+    /// The datagram ICMP ("ping") socket and its error queue.
+    DatagramIcmp,
+    /// Ordinary UDP sockets with a TTL per probe and the error queue (tracepath's way).
+    UdpSockets,
+    /// TCP connects with a TTL per probe and the error queue.
+    TcpConnect,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Raw => "raw",
+            Method::DatagramIcmp => "datagram-icmp",
+            Method::UdpSockets => "udp-sockets",
+            Method::TcpConnect => "tcp-connect",
+        }
+    }
+}
+
+/// An address and, for UDP and TCP, a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    pub address: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+/// How a trace ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TraceState {
+    /// The destination answered (echo reply, port unreachable to UDP, SYN-ACK or RST).
+    Reached,
+    /// A router (or the destination) answered with an ICMP error that ends the path: admin-prohibited,
+    /// network or host unreachable, ...
+    Rejected,
+    /// Answers stop after some hop (or never start): something drops the probes.
+    Filtered,
+    /// No route from this machine.
+    Unreachable,
+    /// The name did not resolve.
+    NotFound,
+}
+
+impl TraceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceState::Reached => "reached",
+            TraceState::Rejected => "rejected",
+            TraceState::Filtered => "filtered",
+            TraceState::Unreachable => "unreachable",
+            TraceState::NotFound => "not-found",
+        }
+    }
+}
+
+impl fmt::Display for TraceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened at one hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HopState {
+    /// Routers answered (time exceeded).
+    Answered,
+    /// No answer to any probe of this TTL.
+    Silent,
+    /// The destination answered here.
+    Destination,
+    /// The trace ends here on an ICMP error.
+    Rejected,
+}
+
+impl HopState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HopState::Answered => "answered",
+            HopState::Silent => "silent",
+            HopState::Destination => "destination",
+            HopState::Rejected => "rejected",
+        }
+    }
+}
+
+/// One router (or the destination) that answered at a hop.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Responder {
+    pub address: IpAddr,
+    /// Its name (reverse lookup), unless `-n` or none.
+    pub name: Option<String>,
+    /// Answers it sent at this hop.
+    pub received: u64,
+    /// RFC 4950 MPLS label stack of its latest answer that carried one.
+    pub mpls: Vec<MplsLabel>,
+}
+
+/// An ICMP error other than "time exceeded" heard at a hop.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IcmpNote {
+    pub from: IpAddr,
+    /// `admin-prohibited`, `host-unreachable`, `frag-needed`, `port-unreachable`, ...
+    pub name: &'static str,
+    #[serde(rename = "type")]
+    pub icmp_type: u8,
+    pub code: u8,
+    /// The next-hop MTU of frag-needed / packet-too-big.
+    pub mtu: Option<u32>,
+    pub count: u64,
+}
+
+/// One hop of the report: statistics over every round, as mtr's report shows them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hop {
+    /// The TTL (hop limit) of the probes.
+    pub hop: u8,
+    pub state: HopState,
+    pub sent: u64,
+    pub received: u64,
+    pub loss_percent: f64,
+    pub last_ms: Option<f64>,
+    pub best_ms: Option<f64>,
+    pub avg_ms: Option<f64>,
+    pub worst_ms: Option<f64>,
+    /// Sample standard deviation of the round trips (mtr's StDev).
+    pub stddev_ms: Option<f64>,
+    /// |difference| between the last two round trips.
+    pub jitter_ms: Option<f64>,
+    pub jitter_avg_ms: Option<f64>,
+    pub jitter_max_ms: Option<f64>,
+    pub responders: Vec<Responder>,
+    pub icmp: Vec<IcmpNote>,
+    /// What a silent hop or a hop's own loss means, when it does not mean failure.
+    pub note: Option<String>,
+}
+
+/// A hop and the router that answered there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HopRef {
+    pub hop: u8,
+    pub address: IpAddr,
+}
+
+/// The trace of one target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceResult {
+    /// The target as typed.
+    pub target: String,
+    pub destination: Option<Endpoint>,
+    pub protocol: Protocol,
+    pub method: Option<Method>,
+    pub ecmp: Ecmp,
+    pub flows: u16,
+    pub first_ttl: u8,
+    pub max_ttl: u8,
+    /// Rounds completed.
+    pub rounds: u32,
+    #[serde(rename = "timeout_ms", serialize_with = "crate::duration::ser_ms")]
+    pub timeout: Duration,
+    #[serde(rename = "interval_ms", serialize_with = "crate::duration::ser_ms")]
+    pub interval: Duration,
+    #[serde(rename = "elapsed_ms", serialize_with = "crate::duration::ser_ms")]
+    pub elapsed: Duration,
+    /// IP packet size of ICMP and UDP probes.
+    pub packet_size: usize,
+    /// The headline: reached, rejected, filtered, unreachable, not-found.
+    pub state: TraceState,
+    /// The hop where the destination answered.
+    pub destination_hop: Option<u8>,
+    /// The last hop that answered before the end (or before the silence).
+    pub last_answer: Option<HopRef>,
+    /// Filtered: the first hop after the last answer (every later TTL up to max_ttl was silent too).
+    pub first_silent: Option<u8>,
+    /// Rejected: the router that rejected, and the hop.
+    pub rejected_by: Option<HopRef>,
+    pub hops: Vec<Hop>,
+    /// Answers that came after their probe's deadline (not counted).
+    pub late: u64,
+    pub explanation: Option<Explanation>,
+}
+
+impl TraceResult {
+    pub fn ok(&self) -> bool {
+        self.state == TraceState::Reached
+    }
+}
+
+/// The report: one result per target (one target today), `ok` when every destination was reached.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceReport {
+    pub ok: bool,
+    pub results: Vec<TraceResult>,
+    pub interrupted: bool,
+}
+
+/// What a trace tells as it runs.
+#[derive(Debug)]
+pub enum TraceEvent<'a> {
+    /// The sockets are open: which method runs, in words for stderr.
+    Started { method: Method, note: String },
+    /// A round completed; the result so far (for the live table).
+    Round(&'a TraceResult),
+}
+
+/// Why a trace could not run (as opposed to a target that failed, which is a result).
+#[derive(Debug)]
+pub enum TraceError {
+    /// ICMP was asked for and this process may open neither a raw nor a datagram ICMP socket.
+    IcmpNotPermitted,
+    Io(io::Error),
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceError::IcmpNotPermitted => f.write_str(
+                "ICMP tracing needs root, CAP_NET_RAW or a group in net.ipv4.ping_group_range; use --proto udp or --proto tcp (they work without privilege)",
+            ),
+            TraceError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for TraceError {}
+
+impl From<io::Error> for TraceError {
+    fn from(e: io::Error) -> Self {
+        TraceError::Io(e)
+    }
+}
+
+impl TraceReport {
+    /// The first result (a trace has one target).
+    pub fn result(&self) -> Option<&TraceResult> {
+        self.results.first()
+    }
+}

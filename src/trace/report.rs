@@ -1,0 +1,268 @@
+//! From the engine's progress to the report: hops with their state, routers and names, the notes that say
+//! what silence or loss means, and the verdict with its explanation from the one table.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::explain::{path, Explanation};
+
+use super::engine::{End, Progress};
+use super::hops::{HopAcc, ReplyKind};
+use super::names::Names;
+use super::{Ecmp, Endpoint, Hop, HopRef, HopState, IcmpNote, Method, Protocol, Responder};
+use super::{TraceReport, TraceResult, TraceState};
+
+/// The fixed facts of one run, for building results.
+pub(super) struct Ctx {
+    pub(super) input: String,
+    pub(super) dst: Option<Endpoint>,
+    pub(super) protocol: Protocol,
+    pub(super) method: Option<Method>,
+    pub(super) ecmp: Ecmp,
+    pub(super) flows: u16,
+    pub(super) first_ttl: u8,
+    pub(super) max_ttl: u8,
+    pub(super) timeout: Duration,
+    pub(super) interval: Duration,
+    pub(super) size: usize,
+}
+
+pub(super) fn endpoint(address: IpAddr, protocol: Protocol, port: Option<u16>) -> Endpoint {
+    Endpoint {
+        address,
+        port: if protocol == Protocol::Icmp {
+            None
+        } else {
+            port
+        },
+    }
+}
+
+/// A result for a trace that could not start.
+pub(super) fn early(ctx: &Ctx, state: TraceState, e: Explanation, started: Instant) -> TraceReport {
+    let r = TraceResult {
+        target: ctx.input.clone(),
+        destination: ctx.dst,
+        protocol: ctx.protocol,
+        method: None,
+        ecmp: ctx.ecmp,
+        flows: ctx.flows,
+        first_ttl: ctx.first_ttl,
+        max_ttl: ctx.max_ttl,
+        rounds: 0,
+        timeout: ctx.timeout,
+        interval: ctx.interval,
+        elapsed: started.elapsed(),
+        packet_size: ctx.size,
+        state,
+        destination_hop: None,
+        last_answer: None,
+        first_silent: None,
+        rejected_by: None,
+        hops: Vec::new(),
+        late: 0,
+        explanation: Some(e),
+    };
+    TraceReport {
+        ok: false,
+        results: vec![r],
+        interrupted: false,
+    }
+}
+
+/// How the probe reads in a sentence: "SYN to 10.0.3.2:443", "UDP to [fd00::2]:33434", "ICMP echo to 10.0.3.2".
+pub fn probe_words(protocol: Protocol, dst: &Endpoint) -> String {
+    let at = match dst.port {
+        Some(p) => SocketAddr::new(dst.address, p).to_string(),
+        None => dst.address.to_string(),
+    };
+    match protocol {
+        Protocol::Tcp => format!("SYN to {at}"),
+        Protocol::Udp => format!("UDP to {at}"),
+        Protocol::Icmp => format!("ICMP echo to {at}"),
+    }
+}
+
+/// What a firewall rule would have to allow, for fixes: "tcp port 443", "udp port 33434", "ICMP echo".
+fn what_words(protocol: Protocol, port: Option<u16>) -> String {
+    match (protocol, port) {
+        (Protocol::Icmp, _) | (_, None) => "ICMP echo".into(),
+        (p, Some(port)) => format!("{p} port {port}"),
+    }
+}
+
+fn hop_of(acc: &HopAcc, ttl: u8, state: HopState, names: &Names) -> Hop {
+    let s = acc.stats();
+    Hop {
+        hop: ttl,
+        state,
+        sent: acc.sent,
+        received: acc.received,
+        loss_percent: acc.loss_percent(),
+        last_ms: s.last_ms,
+        best_ms: s.best_ms,
+        avg_ms: s.avg_ms,
+        worst_ms: s.worst_ms,
+        stddev_ms: s.stddev_ms,
+        jitter_ms: s.jitter_ms,
+        jitter_avg_ms: s.jitter_avg_ms,
+        jitter_max_ms: s.jitter_max_ms,
+        responders: acc
+            .responders
+            .iter()
+            .map(|r| Responder {
+                address: r.address,
+                name: names.get(&r.address),
+                received: r.received,
+                mpls: r.mpls.clone(),
+            })
+            .collect(),
+        icmp: acc
+            .notes
+            .iter()
+            .map(|n| IcmpNote {
+                from: n.from,
+                name: path::icmp_code(n.v6, n.icmp_type, n.code).name,
+                icmp_type: n.icmp_type,
+                code: n.code,
+                mtu: n.mtu,
+                count: n.count,
+            })
+            .collect(),
+        note: None,
+    }
+}
+
+/// The result so far from the engine's progress.
+pub(super) fn result(ctx: &Ctx, p: &Progress, names: &Names, started: Instant) -> TraceResult {
+    let last = p.last_ttl(ctx.first_ttl, ctx.max_ttl);
+    let mut hops: Vec<Hop> = (ctx.first_ttl..=last)
+        .map(|ttl| {
+            let acc = &p.hops[usize::from(ttl) - 1];
+            let state = match p.end {
+                Some(End::Reached { ttl: t }) if t == ttl => HopState::Destination,
+                Some(End::Rejected { ttl: t, .. }) if t == ttl => HopState::Rejected,
+                _ if acc.received > 0 => HopState::Answered,
+                _ => HopState::Silent,
+            };
+            hop_of(acc, ttl, state, names)
+        })
+        .collect();
+    annotate(&mut hops, p.end.is_some());
+    let last_answer = hops
+        .iter()
+        .rfind(|h| h.received > 0 && h.state == HopState::Answered)
+        .and_then(|h| {
+            h.responders.first().map(|r| HopRef {
+                hop: h.hop,
+                address: r.address,
+            })
+        });
+    let dst = ctx.dst.unwrap_or(Endpoint {
+        address: IpAddr::from([0, 0, 0, 0]),
+        port: None,
+    });
+    let probe = probe_words(ctx.protocol, &dst);
+    let what = what_words(ctx.protocol, dst.port);
+    let (state, rejected_by, first_silent, explanation) = match p.end {
+        Some(End::Reached { .. }) => (TraceState::Reached, None, None, None),
+        Some(End::Rejected { ttl, from, kind }) => {
+            let ReplyKind::Error {
+                v6,
+                icmp_type,
+                code,
+            } = kind
+            else {
+                unreachable!("only ICMP errors reject")
+            };
+            let mtu = p.hops[usize::from(ttl) - 1]
+                .notes
+                .iter()
+                .find_map(|n| n.mtu);
+            let e = path::rejected(
+                &probe,
+                from,
+                ttl,
+                from == dst.address,
+                (v6, icmp_type, code),
+                mtu,
+                &what,
+            );
+            (
+                TraceState::Rejected,
+                Some(HopRef {
+                    hop: ttl,
+                    address: from,
+                }),
+                None,
+                Some(e),
+            )
+        }
+        None => {
+            let passed: Vec<IpAddr> = hops
+                .iter()
+                .filter(|h| h.state == HopState::Answered)
+                .filter_map(|h| h.responders.first().map(|r| r.address))
+                .collect();
+            let hint = (ctx.protocol != Protocol::Icmp)
+                .then(|| format!("netdiag trace --proto icmp {}", dst.address));
+            let last_hop = last_answer.map_or(0, |h| h.hop);
+            let e = path::silent_after(&probe, &passed, last_hop, &what, hint.as_deref());
+            let first_silent = match last_answer {
+                None => Some(ctx.first_ttl),
+                Some(h) => (h.hop < ctx.max_ttl).then_some(h.hop + 1),
+            };
+            (TraceState::Filtered, None, first_silent, Some(e))
+        }
+    };
+    TraceResult {
+        target: ctx.input.clone(),
+        destination: ctx.dst,
+        protocol: ctx.protocol,
+        method: ctx.method,
+        ecmp: ctx.ecmp,
+        flows: ctx.flows,
+        first_ttl: ctx.first_ttl,
+        max_ttl: ctx.max_ttl,
+        rounds: p.rounds_done,
+        timeout: ctx.timeout,
+        interval: ctx.interval,
+        elapsed: started.elapsed(),
+        packet_size: ctx.size,
+        state,
+        destination_hop: match p.end {
+            Some(End::Reached { ttl }) => Some(ttl),
+            _ => None,
+        },
+        last_answer,
+        first_silent,
+        rejected_by,
+        hops,
+        late: p.late,
+        explanation,
+    }
+}
+
+/// Notes for hops whose silence or loss is not the path's: a silent hop with answers after it, and loss at a
+/// hop that later hops do not share (its ICMP rate limit).
+fn annotate(hops: &mut [Hop], ended: bool) {
+    let n = hops.len();
+    for i in 0..n {
+        let later_ok = hops[i + 1..].iter().any(|h| h.received > 0);
+        let later_loss = hops[i + 1..]
+            .iter()
+            .filter(|h| h.received > 0)
+            .map(|h| h.loss_percent)
+            .fold(f64::INFINITY, f64::min);
+        let h = &mut hops[i];
+        if h.state == HopState::Silent && (later_ok || ended) && i + 1 < n {
+            h.note = Some(path::silent_hop(h.hop));
+        } else if h.state == HopState::Answered
+            && h.loss_percent > 0.0
+            && later_ok
+            && later_loss < h.loss_percent
+        {
+            h.note = Some(path::loss_not_forwarded(h.hop, h.loss_percent - later_loss));
+        }
+    }
+}
