@@ -70,6 +70,10 @@ fn shapes() -> Vec<Vec<&'static str>> {
         vec!["ping", "{}"],
         vec!["ping", "127.0.0.1", "-c", "{}"],
         vec!["diagnose", "{}"],
+        vec!["trace", "-n", "-w", "0.2", "{}"],
+        vec!["trace", "-n", "-w", "0.2", "127.0.0.1", "-m", "{}"],
+        vec!["trace", "-n", "127.0.0.1", "-w", "{}"],
+        vec!["trace", "-n", "-w", "0.2", "127.0.0.1", "--size", "{}"],
         vec!["serve", "--tcp", "{}"],
     ]
 }
