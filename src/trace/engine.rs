@@ -6,7 +6,7 @@
 //! The sockets sit behind [`Prober`]: raw sockets when privileged, ordinary ones (datagram ICMP, UDP and TCP
 //! with the error queue) when not. The engine never sees a packet.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::BorrowedFd;
@@ -178,6 +178,9 @@ struct Run<'a> {
     cfg: &'a RunConfig,
     p: Progress,
     inflight: HashMap<u16, Pending>,
+    /// Probes that timed out lately: an answer to one is late (counted, not used), and their sequence numbers
+    /// are not reused while they may still be answered. Bounded by [`EXPIRED_KEPT`].
+    expired: HashSet<u16>,
     /// Per round: probes not finished yet.
     outstanding: Vec<u32>,
     heard: Vec<Heard>,
@@ -202,6 +205,7 @@ pub fn run(
             late: 0,
         },
         inflight: HashMap::new(),
+        expired: HashSet::new(),
         outstanding: Vec::new(),
         heard: Vec::new(),
     };
@@ -223,7 +227,7 @@ pub fn run(
                     if r.p.end.is_some_and(|e| ttl > e.ttl()) {
                         break 'round;
                     }
-                    let seq = take_seq(&mut next_seq, &r.inflight);
+                    let seq = take_seq(&mut next_seq, &r.inflight, &r.expired);
                     let spec = ProbeSpec {
                         seq,
                         ttl,
@@ -329,6 +333,9 @@ impl Run<'_> {
 
     fn record(&mut self, h: &Heard) {
         let Some(q) = self.inflight.get(&h.seq) else {
+            if self.expired.remove(&h.seq) {
+                self.p.late += 1;
+            }
             return;
         };
         let rtt = h.at.since(&q.sent);
@@ -368,10 +375,17 @@ impl Run<'_> {
                 self.prober.forget(seq);
                 self.p.hops[usize::from(q.ttl) - 1].lost();
                 finish(&mut self.outstanding, q.round);
+                if self.expired.len() >= EXPIRED_KEPT {
+                    self.expired.clear();
+                }
+                self.expired.insert(seq);
             }
         }
     }
 }
+
+/// Timed-out probes remembered for late answers.
+const EXPIRED_KEPT: usize = 8192;
 
 fn finish(outstanding: &mut [u32], round: u32) {
     if let Some(n) = outstanding.get_mut(round as usize) {
@@ -379,12 +393,13 @@ fn finish(outstanding: &mut [u32], round: u32) {
     }
 }
 
-/// The next sequence number not in flight, skipping 0 and 0xffff (they cannot be UDP checksums).
-fn take_seq(next: &mut u16, inflight: &HashMap<u16, Pending>) -> u16 {
+/// The next sequence number neither in flight nor lately timed out, skipping 0 and 0xffff (they cannot be UDP
+/// checksums). In flight and remembered are far fewer than 65,534 together, so the loop ends.
+fn take_seq(next: &mut u16, inflight: &HashMap<u16, Pending>, expired: &HashSet<u16>) -> u16 {
     loop {
         let s = *next;
         *next = next.wrapping_add(1);
-        if s != 0 && s != 0xffff && !inflight.contains_key(&s) {
+        if s != 0 && s != 0xffff && !inflight.contains_key(&s) && !expired.contains(&s) {
             return s;
         }
     }
@@ -403,6 +418,8 @@ mod tests {
         rx: std::net::UdpSocket,
         silent: u8,
         dest: u8,
+        /// This hop answers after 150 ms.
+        slow: u8,
         sent: Vec<ProbeSpec>,
     }
 
@@ -415,6 +432,7 @@ mod tests {
                 rx,
                 silent,
                 dest,
+                slow: 0,
                 sent: Vec::new(),
             }
         }
@@ -433,7 +451,11 @@ mod tests {
             } else {
                 (IpAddr::from([10, 0, hop, 1]), ReplyKind::TimeExceeded)
             };
-            let delay = Duration::from_millis(u64::from(hop) * 2);
+            let delay = if p.ttl == self.slow {
+                Duration::from_millis(150)
+            } else {
+                Duration::from_millis(u64::from(hop) * 2)
+            };
             let mut at = now;
             at.at += delay;
             at.wall = None;
@@ -526,6 +548,24 @@ mod tests {
             assert_eq!(p.hops[ttl].received, 5, "hop {}", ttl + 1);
             assert_eq!(p.hops[ttl].loss_percent(), 0.0);
         }
+    }
+
+    #[test]
+    fn answers_after_the_deadline_are_late_not_received() {
+        let mut sim = Sim::new(0, 4);
+        sim.slow = 2;
+        let mut c = cfg(3);
+        c.timeout = Duration::from_millis(100);
+        c.interval = Duration::from_millis(250);
+        let p = run(&mut sim, &c, &mut |_| {}).unwrap();
+        assert_eq!((p.hops[1].sent, p.hops[1].received), (3, 0));
+        assert!(p.late >= 1, "{}", p.late);
+        assert_eq!(p.hops[2].received, 3);
+        // A timed-out probe's sequence number is not given to a new probe while its answer may come.
+        let mut seqs: Vec<u16> = sim.sent.iter().map(|s| s.seq).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!(seqs.len(), sim.sent.len());
     }
 
     #[test]

@@ -241,7 +241,7 @@ pub struct TraceResult {
     /// Rejected: the router that rejected, and the hop.
     pub rejected_by: Option<HopRef>,
     pub hops: Vec<Hop>,
-    /// Answers that came after their probe's deadline (not counted).
+    /// Answers that came after their probe had timed out (counted here, not in the statistics).
     pub late: u64,
     pub explanation: Option<Explanation>,
 }

@@ -160,6 +160,9 @@ impl Open<'_> {
                         "; each TTL keeps its own source port, so ECMP routers may put hops on different paths (root traces one flow)",
                     );
                 }
+                // One socket per probe in flight: rounds that overlap (a short --interval with a long
+                // --timeout) need many.
+                let _ = crate::net::process::raise_nofile_limit();
                 let p = sockets::open_tcp(plan.clone());
                 Ok((Box::new(p), plan, Method::TcpConnect, note))
             }
