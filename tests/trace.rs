@@ -1195,6 +1195,19 @@ fn first_ttl_and_source_port_are_used() {
     );
     assert_eq!((code, first_hops(&r)), (0, all(&c.hops[1..])));
     assert_eq!(nft_packets(&c, 0, "tcp sport 40124"), 3);
+    // Routers answer every TTL up to -m 2: the destination is further, and the report says so.
+    let (code, r, _) = trace(&c.client, &["-m", "2", &dst]);
+    assert_eq!(code, 1);
+    assert_eq!(r["state"], "filtered");
+    assert_eq!(r["explanation"]["code"], "max-ttl", "{r}");
+    assert_eq!(r["first_silent"], Value::Null);
+    // A --size over the interface's MTU is bad input, said in one line.
+    let (code, _, err) = c.client.run(&["trace", "-n", "--size", "9000", &dst]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--size 9000 is more than the interface toward"),
+        "{err}"
+    );
     // Without privilege each TTL connects from its own port, counted from --source-port.
     if let Some((code, out, _)) = c.client.run_as_nobody(&[
         "--json",

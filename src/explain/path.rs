@@ -136,6 +136,18 @@ pub fn silent_after(
     }
 }
 
+/// Routers answered every TTL up to the last one probed: the destination is further away.
+pub fn beyond_max_ttl(probe: &str, max_ttl: u8, last: IpAddr) -> Explanation {
+    Explanation {
+        verdict: Verdict::Filtered,
+        code: "max-ttl".into(),
+        cause: format!(
+            "{probe}: routers answer up to the last TTL probed ({max_ttl}, {last}): the destination is further than {max_ttl} hops (or the path loops)"
+        ),
+        fix: format!("raise --max-ttl (it is {max_ttl}; the limit is 255)"),
+    }
+}
+
 /// Nothing answers, not even the first router.
 pub fn silent_from_start(probe: &str, what: &str) -> Explanation {
     Explanation {
@@ -272,6 +284,14 @@ mod tests {
         let e = silent_after("UDP to 10.0.3.2:33434", &[], 0, "udp port 33434", None);
         assert_eq!(e.code, "silent-path");
         assert!(e.fix.contains("nft list ruleset"));
+    }
+
+    #[test]
+    fn running_out_of_ttls_says_so() {
+        let e = beyond_max_ttl("ICMP echo to 10.0.3.2", 2, ip("10.0.2.2"));
+        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Filtered, "max-ttl"));
+        assert!(e.cause.contains("further than 2 hops"));
+        assert!(e.fix.contains("--max-ttl"));
     }
 
     #[test]

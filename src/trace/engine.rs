@@ -236,7 +236,15 @@ pub fn run(
                     };
                     counter = counter.wrapping_add(1);
                     let sent = r.prober.send(&spec).map_err(|e| {
-                        io::Error::new(e.kind(), format!("sending the probe with TTL {ttl}: {e}"))
+                        // EMSGSIZE stays as it is, for the caller to say which --size does not fit.
+                        if e.raw_os_error() == Some(libc::EMSGSIZE) {
+                            e
+                        } else {
+                            io::Error::new(
+                                e.kind(),
+                                format!("sending the probe with TTL {ttl}: {e}"),
+                            )
+                        }
                     })?;
                     r.inflight.insert(
                         seq,

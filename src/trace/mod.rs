@@ -29,6 +29,7 @@ mod report;
 pub mod sockets;
 pub mod wire;
 
+use std::io;
 use std::time::{Duration, Instant};
 
 use crate::explain;
@@ -181,6 +182,13 @@ pub fn trace_with(
         timeout = TCP_CONNECT_MAX_WAIT;
         note.push_str("; each probe waits 1 s at most, when the kernel would resend the SYN");
     }
+    if size < ctx.size && plan.protocol != Protocol::Tcp {
+        note.push_str(&format!(
+            "; packets of {} bytes, the smallest probe over {}",
+            ctx.size,
+            if v6 { "IPv6" } else { "IPv4" }
+        ));
+    }
     ctx.timeout = timeout;
     on_event(&TraceEvent::Started { method, note });
     let cfg = RunConfig {
@@ -201,6 +209,20 @@ pub fn trace_with(
         }
         let r = result(&ctx, p, &names, started);
         on_event(&TraceEvent::Round(&r));
+    })
+    .map_err(|e| {
+        if e.raw_os_error() == Some(libc::EMSGSIZE) {
+            let e = io::Error::new(
+                e.kind(),
+                format!(
+                    "--size {} is more than the interface toward {dst} carries (its MTU); give a smaller --size",
+                    ctx.size
+                ),
+            );
+            TraceError::Io(e)
+        } else {
+            TraceError::Io(e)
+        }
     })?;
     if req.resolve_names {
         start_lookups(&progress, &names);

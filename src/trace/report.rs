@@ -207,7 +207,12 @@ pub(super) fn result(ctx: &Ctx, p: &Progress, names: &Names, started: Instant) -
             let hint = (ctx.protocol != Protocol::Icmp)
                 .then(|| format!("netdiag trace --proto icmp {}", dst.address));
             let last_hop = last_answer.map_or(0, |h| h.hop);
-            let e = path::silent_after(&probe, &passed, last_hop, &what, hint.as_deref());
+            let e = match last_answer {
+                Some(h) if h.hop >= ctx.max_ttl => {
+                    path::beyond_max_ttl(&probe, ctx.max_ttl, h.address)
+                }
+                _ => path::silent_after(&probe, &passed, last_hop, &what, hint.as_deref()),
+            };
             let first_silent = match last_answer {
                 None => Some(ctx.first_ttl),
                 Some(h) => (h.hop < ctx.max_ttl).then_some(h.hop + 1),
