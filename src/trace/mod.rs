@@ -116,30 +116,13 @@ pub fn trace_with(
 ) -> Result<TraceReport, TraceError> {
     let started = Instant::now();
     let port = req.target.port.or(req.port);
-    let asked = req.protocol;
-    let protocol = asked.unwrap_or(if port.is_some() {
+    let protocol = req.protocol.unwrap_or(if port.is_some() {
         Protocol::Tcp
     } else {
         Protocol::Icmp
     });
-    let mut ctx = Ctx {
-        input: req.input.clone(),
-        dst: None,
-        protocol,
-        method: None,
-        ecmp: req.ecmp,
-        flows: if req.ecmp == Ecmp::Dublin {
-            req.flows.max(1)
-        } else {
-            1
-        },
-        first_ttl: req.first_ttl,
-        max_ttl: req.max_ttl,
-        timeout: req.timeout,
-        interval: req.interval,
-        size: 0,
-    };
-    // Resolve: the first address of the family asked for, as traceroute does.
+    let mut ctx = Ctx::new(req, protocol);
+    // The first address of the family asked for, as traceroute does.
     let dst = match lookup::resolve(&req.target.host, req.family) {
         Ok(addrs) => addrs[0],
         Err(e) => return Ok(early(&ctx, TraceState::NotFound, e, started)),
@@ -150,53 +133,45 @@ pub fn trace_with(
     } else {
         wire::IPV4_HEADER
     };
-    let size = req.size.unwrap_or(if v6 { 80 } else { 60 });
-    ctx.size = size.max(ip_len + 8 + wire::MIN_PAYLOAD);
-    let payload_len = ctx.size - ip_len - 8;
+    let asked_size = req.size.unwrap_or(if v6 { 80 } else { 60 });
+    ctx.size = asked_size.max(ip_len + 8 + wire::MIN_PAYLOAD);
     let mut open = Open {
         req,
         dst,
         port,
         protocol,
-        payload_len,
+        payload_len: ctx.size - ip_len - 8,
     };
-    let (mut prober, plan, method, note) = match open.prober(asked.is_none()) {
+    let (mut prober, plan, method, mut note) = match open.prober(req.protocol.is_none()) {
         Ok(x) => x,
         Err(OpenFail::NoRoute(e)) => {
             ctx.dst = Some(endpoint(dst, protocol, port));
-            return Ok(early(
-                &ctx,
-                TraceState::Unreachable,
-                explain::io_error(&e),
-                started,
-            ));
+            let e = explain::io_error(&e);
+            return Ok(early(&ctx, TraceState::Unreachable, e, started));
         }
         Err(OpenFail::Fatal(e)) => return Err(e),
     };
     ctx.protocol = plan.protocol;
     ctx.dst = Some(endpoint(dst, plan.protocol, Some(plan.dport)));
     ctx.method = Some(method);
-    let mut timeout = req.timeout;
-    let mut note = note;
-    if method == Method::TcpConnect && timeout > TCP_CONNECT_MAX_WAIT {
-        timeout = TCP_CONNECT_MAX_WAIT;
+    if method == Method::TcpConnect && ctx.timeout > TCP_CONNECT_MAX_WAIT {
+        ctx.timeout = TCP_CONNECT_MAX_WAIT;
         note.push_str("; each probe waits 1 s at most, when the kernel would resend the SYN");
     }
-    if size < ctx.size && plan.protocol != Protocol::Tcp {
+    if asked_size < ctx.size && plan.protocol != Protocol::Tcp {
+        let fam = if v6 { "IPv6" } else { "IPv4" };
         note.push_str(&format!(
-            "; packets of {} bytes, the smallest probe over {}",
-            ctx.size,
-            if v6 { "IPv6" } else { "IPv4" }
+            "; packets of {} bytes, the smallest probe over {fam}",
+            ctx.size
         ));
     }
-    ctx.timeout = timeout;
     on_event(&TraceEvent::Started { method, note });
     let cfg = RunConfig {
         first_ttl: req.first_ttl,
         max_ttl: req.max_ttl,
         rounds: req.rounds,
         interval: req.interval,
-        timeout,
+        timeout: ctx.timeout,
         flows: ctx.flows,
         destination: dst,
         port_unreachable_arrives: plan.protocol == Protocol::Udp,
@@ -207,27 +182,13 @@ pub fn trace_with(
         if req.resolve_names {
             start_lookups(p, &names);
         }
-        let r = result(&ctx, p, &names, started);
-        on_event(&TraceEvent::Round(&r));
+        on_event(&TraceEvent::Round(&result(&ctx, p, &names, started)));
     })
-    .map_err(|e| {
-        if e.raw_os_error() == Some(libc::EMSGSIZE) {
-            let e = io::Error::new(
-                e.kind(),
-                format!(
-                    "--size {} is more than the interface toward {dst} carries (its MTU); give a smaller --size",
-                    ctx.size
-                ),
-            );
-            TraceError::Io(e)
-        } else {
-            TraceError::Io(e)
-        }
-    })?;
+    .map_err(|e| send_error(e, ctx.size, dst))?;
     if req.resolve_names {
         start_lookups(&progress, &names);
         // Names still on their way get a little longer than a probe; then the report goes out without them.
-        names.wait(Instant::now() + timeout.max(Duration::from_secs(1)));
+        names.wait(Instant::now() + ctx.timeout.max(Duration::from_secs(1)));
     }
     let r = result(&ctx, &progress, &names, started);
     Ok(TraceReport {
@@ -235,6 +196,19 @@ pub fn trace_with(
         results: vec![r],
         interrupted: progress.interrupted,
     })
+}
+
+/// A failed send as the user reads it: EMSGSIZE is a --size the interface cannot carry.
+fn send_error(e: io::Error, size: usize, dst: std::net::IpAddr) -> TraceError {
+    if e.raw_os_error() == Some(libc::EMSGSIZE) {
+        return TraceError::Io(io::Error::new(
+            e.kind(),
+            format!(
+                "--size {size} is more than the interface toward {dst} carries (its MTU); give a smaller --size"
+            ),
+        ));
+    }
+    TraceError::Io(e)
 }
 
 fn start_lookups(p: &Progress, names: &Names) {

@@ -97,28 +97,47 @@ impl Open<'_> {
         let src = self.source()?;
         let token = random_u32();
         if !self.req.unprivileged {
-            let mut plan = self.plan(self.protocol, src, token);
-            let reserved = reserve_ports(&mut plan, self.req.source_port.is_some())?;
-            match raw::open(plan.clone(), reserved) {
-                Ok(p) => {
-                    let note = format!(
-                        "raw sockets: {} probes written whole, {} flow{}",
-                        self.protocol,
-                        plan.ecmp.as_str(),
-                        if plan.flows > 1 { "s" } else { "" }
-                    );
-                    return Ok((Box::new(p), plan, Method::Raw, note));
-                }
-                Err(OpenError::NotPermitted(_)) => {}
-                Err(OpenError::Other(e)) => return Err(e.into()),
+            if let Some(opened) = self.raw(src, token)? {
+                return Ok(opened);
             }
         }
+        self.unprivileged(src, token, may_switch)
+    }
+
+    /// Raw sockets, or None when this process may not open them.
+    fn raw(&self, src: IpAddr, token: u32) -> Result<Option<Opened>, OpenFail> {
+        let mut plan = self.plan(self.protocol, src, token);
+        let reserved = reserve_ports(&mut plan, self.req.source_port.is_some())?;
+        match raw::open(plan.clone(), reserved) {
+            Ok(p) => {
+                let note = format!(
+                    "raw sockets: {} probes written whole, {} flow{}",
+                    self.protocol,
+                    plan.ecmp.as_str(),
+                    if plan.flows > 1 { "s" } else { "" }
+                );
+                Ok(Some((Box::new(p), plan, Method::Raw, note)))
+            }
+            Err(OpenError::NotPermitted(_)) => Ok(None),
+            Err(OpenError::Other(e)) => Err(e.into()),
+        }
+    }
+
+    /// The tracepath way: datagram ICMP, UDP sockets or TCP connects, each with the error queue. ICMP that is
+    /// not permitted becomes UDP when `may_switch` (no protocol was asked for by name).
+    fn unprivileged(
+        &mut self,
+        src: IpAddr,
+        token: u32,
+        may_switch: bool,
+    ) -> Result<Opened, OpenFail> {
         let why = if self.req.unprivileged {
             "unprivileged (--unprivileged)"
         } else {
             "no raw socket permission"
         };
         let mut plan = self.plan(self.protocol, src, token);
+        let mut switched = "";
         if self.protocol == Protocol::Icmp {
             match sockets::open_dgram_icmp(plan.clone()) {
                 Ok(p) => {
@@ -131,6 +150,7 @@ impl Open<'_> {
                 Err(OpenError::NotPermitted(_)) if may_switch => {
                     self.protocol = Protocol::Udp;
                     plan = self.plan(Protocol::Udp, src, token);
+                    switched = "ICMP is not permitted here (root, CAP_NET_RAW or net.ipv4.ping_group_range), so UDP: ";
                 }
                 Err(OpenError::NotPermitted(_)) => {
                     return Err(OpenFail::Fatal(TraceError::IcmpNotPermitted))
@@ -138,35 +158,26 @@ impl Open<'_> {
                 Err(OpenError::Other(e)) => return Err(e.into()),
             }
         }
-        match self.protocol {
-            Protocol::Udp => {
-                let switched = if may_switch && self.req.protocol.is_none() && self.port.is_none() {
-                    "ICMP is not permitted here (root, CAP_NET_RAW or net.ipv4.ping_group_range), so UDP: "
-                } else {
-                    ""
-                };
-                let p = sockets::open_udp(plan.clone(), self.req.source_port.is_some())?;
-                plan.sport = p.ports().first().copied().unwrap_or(plan.sport);
-                let note = format!(
-                    "{why}: {switched}UDP through ordinary sockets with the TTL set per probe and the error queue, as tracepath"
-                );
-                Ok((Box::new(p), plan, Method::UdpSockets, note))
-            }
-            _ => {
-                let mut note =
-                    format!("{why}: TCP connects with the TTL set per probe and the error queue");
-                if plan.ecmp != Ecmp::Classic {
-                    note.push_str(
-                        "; each TTL keeps its own source port, so ECMP routers may put hops on different paths (root traces one flow)",
-                    );
-                }
-                // One socket per probe in flight: rounds that overlap (a short --interval with a long
-                // --timeout) need many.
-                let _ = crate::net::process::raise_nofile_limit();
-                let p = sockets::open_tcp(plan.clone());
-                Ok((Box::new(p), plan, Method::TcpConnect, note))
-            }
+        if self.protocol == Protocol::Udp {
+            let p = sockets::open_udp(plan.clone(), self.req.source_port.is_some())?;
+            plan.sport = p.ports().first().copied().unwrap_or(plan.sport);
+            let note = format!(
+                "{why}: {switched}UDP through ordinary sockets with the TTL set per probe and the error queue, as tracepath"
+            );
+            return Ok((Box::new(p), plan, Method::UdpSockets, note));
         }
+        let mut note =
+            format!("{why}: TCP connects with the TTL set per probe and the error queue");
+        if plan.ecmp != Ecmp::Classic {
+            note.push_str(
+                "; each TTL keeps its own source port, so ECMP routers may put hops on different paths (root traces one flow)",
+            );
+        }
+        // One socket per probe in flight: rounds that overlap (a short --interval with a long --timeout) need
+        // many.
+        let _ = crate::net::process::raise_nofile_limit();
+        let p = sockets::open_tcp(plan.clone());
+        Ok((Box::new(p), plan, Method::TcpConnect, note))
     }
 }
 

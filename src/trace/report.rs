@@ -27,6 +27,29 @@ pub(super) struct Ctx {
     pub(super) size: usize,
 }
 
+impl Ctx {
+    /// The facts a request fixes before anything is resolved or opened.
+    pub(super) fn new(req: &super::TraceRequest, protocol: Protocol) -> Ctx {
+        Ctx {
+            input: req.input.clone(),
+            dst: None,
+            protocol,
+            method: None,
+            ecmp: req.ecmp,
+            flows: if req.ecmp == Ecmp::Dublin {
+                req.flows.max(1)
+            } else {
+                1
+            },
+            first_ttl: req.first_ttl,
+            max_ttl: req.max_ttl,
+            timeout: req.timeout,
+            interval: req.interval,
+            size: 0,
+        }
+    }
+}
+
 pub(super) fn endpoint(address: IpAddr, protocol: Protocol, port: Option<u16>) -> Endpoint {
     Endpoint {
         address,
@@ -158,68 +181,7 @@ pub(super) fn result(ctx: &Ctx, p: &Progress, names: &Names, started: Instant) -
                 address: r.address,
             })
         });
-    let dst = ctx.dst.unwrap_or(Endpoint {
-        address: IpAddr::from([0, 0, 0, 0]),
-        port: None,
-    });
-    let probe = probe_words(ctx.protocol, &dst);
-    let what = what_words(ctx.protocol, dst.port);
-    let (state, rejected_by, first_silent, explanation) = match p.end {
-        Some(End::Reached { .. }) => (TraceState::Reached, None, None, None),
-        Some(End::Rejected { ttl, from, kind }) => {
-            let ReplyKind::Error {
-                v6,
-                icmp_type,
-                code,
-            } = kind
-            else {
-                unreachable!("only ICMP errors reject")
-            };
-            let mtu = p.hops[usize::from(ttl) - 1]
-                .notes
-                .iter()
-                .find_map(|n| n.mtu);
-            let e = path::rejected(
-                &probe,
-                from,
-                ttl,
-                from == dst.address,
-                (v6, icmp_type, code),
-                mtu,
-                &what,
-            );
-            (
-                TraceState::Rejected,
-                Some(HopRef {
-                    hop: ttl,
-                    address: from,
-                }),
-                None,
-                Some(e),
-            )
-        }
-        None => {
-            let passed: Vec<IpAddr> = hops
-                .iter()
-                .filter(|h| h.state == HopState::Answered)
-                .filter_map(|h| h.responders.first().map(|r| r.address))
-                .collect();
-            let hint = (ctx.protocol != Protocol::Icmp)
-                .then(|| format!("netdiag trace --proto icmp {}", dst.address));
-            let last_hop = last_answer.map_or(0, |h| h.hop);
-            let e = match last_answer {
-                Some(h) if h.hop >= ctx.max_ttl => {
-                    path::beyond_max_ttl(&probe, ctx.max_ttl, h.address)
-                }
-                _ => path::silent_after(&probe, &passed, last_hop, &what, hint.as_deref()),
-            };
-            let first_silent = match last_answer {
-                None => Some(ctx.first_ttl),
-                Some(h) => (h.hop < ctx.max_ttl).then_some(h.hop + 1),
-            };
-            (TraceState::Filtered, None, first_silent, Some(e))
-        }
-    };
+    let v = verdict(ctx, p, &hops, last_answer);
     TraceResult {
         target: ctx.input.clone(),
         destination: ctx.dst,
@@ -234,17 +196,102 @@ pub(super) fn result(ctx: &Ctx, p: &Progress, names: &Names, started: Instant) -
         interval: ctx.interval,
         elapsed: started.elapsed(),
         packet_size: ctx.size,
-        state,
+        state: v.state,
         destination_hop: match p.end {
             Some(End::Reached { ttl }) => Some(ttl),
             _ => None,
         },
         last_answer,
-        first_silent,
-        rejected_by,
+        first_silent: v.first_silent,
+        rejected_by: v.rejected_by,
         hops,
         late: p.late,
-        explanation,
+        explanation: v.explanation,
+    }
+}
+
+/// How the trace ended, in the report's terms.
+struct Outcome {
+    state: TraceState,
+    rejected_by: Option<HopRef>,
+    first_silent: Option<u8>,
+    explanation: Option<Explanation>,
+}
+
+/// The state and its explanation: reached, rejected by a router, out of TTLs, or silent after some hop.
+fn verdict(ctx: &Ctx, p: &Progress, hops: &[Hop], last_answer: Option<HopRef>) -> Outcome {
+    let dst = ctx.dst.unwrap_or(Endpoint {
+        address: IpAddr::from([0, 0, 0, 0]),
+        port: None,
+    });
+    let probe = probe_words(ctx.protocol, &dst);
+    let what = what_words(ctx.protocol, dst.port);
+    match p.end {
+        Some(End::Reached { .. }) => Outcome {
+            state: TraceState::Reached,
+            rejected_by: None,
+            first_silent: None,
+            explanation: None,
+        },
+        Some(End::Rejected { ttl, from, kind }) => {
+            // The engine ends on ICMP errors only; their type and code are in the kind.
+            let (v6, icmp_type, code) = match kind {
+                ReplyKind::Error {
+                    v6,
+                    icmp_type,
+                    code,
+                } => (v6, icmp_type, code),
+                _ => (from.is_ipv6(), 0, 0),
+            };
+            let mtu = p.hops[usize::from(ttl) - 1]
+                .notes
+                .iter()
+                .find_map(|n| n.mtu);
+            let by_destination = from == dst.address;
+            let e = path::rejected(
+                &probe,
+                from,
+                ttl,
+                by_destination,
+                (v6, icmp_type, code),
+                mtu,
+                &what,
+            );
+            Outcome {
+                state: TraceState::Rejected,
+                rejected_by: Some(HopRef {
+                    hop: ttl,
+                    address: from,
+                }),
+                first_silent: None,
+                explanation: Some(e),
+            }
+        }
+        None => {
+            let passed: Vec<IpAddr> = hops
+                .iter()
+                .filter(|h| h.state == HopState::Answered)
+                .filter_map(|h| h.responders.first().map(|r| r.address))
+                .collect();
+            let hint = (ctx.protocol != Protocol::Icmp)
+                .then(|| format!("netdiag trace --proto icmp {}", dst.address));
+            let e = match last_answer {
+                Some(h) if h.hop >= ctx.max_ttl => {
+                    path::beyond_max_ttl(&probe, ctx.max_ttl, h.address)
+                }
+                Some(h) => path::silent_after(&probe, &passed, h.hop, &what, hint.as_deref()),
+                None => path::silent_after(&probe, &[], 0, &what, hint.as_deref()),
+            };
+            Outcome {
+                state: TraceState::Filtered,
+                rejected_by: None,
+                first_silent: match last_answer {
+                    None => Some(ctx.first_ttl),
+                    Some(h) => (h.hop < ctx.max_ttl).then_some(h.hop + 1),
+                },
+                explanation: Some(e),
+            }
+        }
     }
 }
 
