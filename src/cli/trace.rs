@@ -167,8 +167,9 @@ pub fn request(a: &TraceArgs) -> Result<TraceRequest> {
 pub fn run(args: TraceArgs, out: &Output) -> Result<Outcome> {
     let req = request(&args)?;
     interrupt::install();
-    // mtr's screen on a terminal: the table redrawn after each round. Piped, only the final table.
-    let live = out.format == Format::Table && out.tty;
+    // mtr's screen on a terminal: the table redrawn after each round. Piped (or for one round), only the
+    // final table.
+    let live = out.format == Format::Table && out.tty && req.rounds > 1;
     let mut drawn = 0usize;
     let mut write_err: Option<std::io::Error> = None;
     let mut on_event = |ev: &TraceEvent| match ev {
