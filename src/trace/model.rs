@@ -37,7 +37,7 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// How probes keep or vary the fields ECMP routers hash (see [`flow`]).
+/// How probes keep or vary the fields ECMP routers hash (see [`super::flow`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Ecmp {

@@ -93,7 +93,7 @@ pub(super) fn early(ctx: &Ctx, state: TraceState, e: Explanation, started: Insta
     }
 }
 
-/// How the probe reads in a sentence: "SYN to 10.0.3.2:443", "UDP to [fd00::2]:33434", "ICMP echo to 10.0.3.2".
+/// How the probe reads in a sentence: `SYN to 10.0.3.2:443`, `UDP to [fd00::2]:33434`, `ICMP echo to 10.0.3.2`.
 pub fn probe_words(protocol: Protocol, dst: &Endpoint) -> String {
     let at = match dst.port {
         Some(p) => SocketAddr::new(dst.address, p).to_string(),
