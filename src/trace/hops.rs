@@ -79,14 +79,16 @@ pub struct HopAcc {
     pub notes: Vec<NoteAcc>,
 }
 
-/// The statistics of a hop, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// The statistics of a hop, in milliseconds; None without answers.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct HopStats {
     pub last_ms: Option<f64>,
     pub best_ms: Option<f64>,
     pub avg_ms: Option<f64>,
     pub worst_ms: Option<f64>,
+    /// Sample standard deviation of the round trips (mtr's StDev).
     pub stddev_ms: Option<f64>,
+    /// |difference| between the last two round trips.
     pub jitter_ms: Option<f64>,
     pub jitter_avg_ms: Option<f64>,
     pub jitter_max_ms: Option<f64>,

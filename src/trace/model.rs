@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::explain::Explanation;
 
+use super::hops::HopStats;
 use super::wire::MplsLabel;
 
 /// The probe protocol.
@@ -185,16 +186,9 @@ pub struct Hop {
     pub sent: u64,
     pub received: u64,
     pub loss_percent: f64,
-    pub last_ms: Option<f64>,
-    pub best_ms: Option<f64>,
-    pub avg_ms: Option<f64>,
-    pub worst_ms: Option<f64>,
-    /// Sample standard deviation of the round trips (mtr's StDev).
-    pub stddev_ms: Option<f64>,
-    /// |difference| between the last two round trips.
-    pub jitter_ms: Option<f64>,
-    pub jitter_avg_ms: Option<f64>,
-    pub jitter_max_ms: Option<f64>,
+    /// last/best/avg/worst/stddev and jitter, in milliseconds (flat in the JSON: `last_ms`, `avg_ms`, ...).
+    #[serde(flatten)]
+    pub stats: HopStats,
     pub responders: Vec<Responder>,
     pub icmp: Vec<IcmpNote>,
     /// What a silent hop or a hop's own loss means, when it does not mean failure.

@@ -128,12 +128,12 @@ pub fn table(r: &TraceResult, out: &Output) -> comfy_table::Table {
             out.num(loss).fg_if(out, loss_tone),
             out.num(h.sent),
             out.num(h.received),
-            out.num(ms(h.last_ms)),
-            out.num(ms(h.avg_ms)),
-            out.num(ms(h.best_ms)),
-            out.num(ms(h.worst_ms)),
-            out.num(ms(h.stddev_ms)),
-            out.num(ms(h.jitter_ms)),
+            out.num(ms(h.stats.last_ms)),
+            out.num(ms(h.stats.avg_ms)),
+            out.num(ms(h.stats.best_ms)),
+            out.num(ms(h.stats.worst_ms)),
+            out.num(ms(h.stats.stddev_ms)),
+            out.num(ms(h.stats.jitter_ms)),
             out.cell(marks(h, 0), Tone::Plain),
         ]);
         for (i, x) in h.responders.iter().enumerate().skip(1) {
@@ -313,14 +313,14 @@ pub fn csv(report: &TraceReport, w: &mut dyn Write) -> io::Result<()> {
                     h.sent.to_string(),
                     h.received.to_string(),
                     h.loss_percent.to_string(),
-                    opt(h.last_ms),
-                    opt(h.avg_ms),
-                    opt(h.best_ms),
-                    opt(h.worst_ms),
-                    opt(h.stddev_ms),
-                    opt(h.jitter_ms),
-                    opt(h.jitter_avg_ms),
-                    opt(h.jitter_max_ms),
+                    opt(h.stats.last_ms),
+                    opt(h.stats.avg_ms),
+                    opt(h.stats.best_ms),
+                    opt(h.stats.worst_ms),
+                    opt(h.stats.stddev_ms),
+                    opt(h.stats.jitter_ms),
+                    opt(h.stats.jitter_avg_ms),
+                    opt(h.stats.jitter_max_ms),
                     icmp.join(" "),
                     mpls,
                 ];
@@ -336,6 +336,7 @@ pub fn csv(report: &TraceReport, w: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::render::Format;
+    use crate::trace::hops::HopStats;
     use crate::trace::wire::MplsLabel;
     use crate::trace::{Ecmp, Endpoint, HopRef, IcmpNote, Method, Protocol, Responder};
     use std::time::Duration;
@@ -348,14 +349,16 @@ mod tests {
             sent: 3,
             received,
             loss_percent: if received == 0 { 100.0 } else { 0.0 },
-            last_ms: (received > 0).then_some(0.25),
-            best_ms: (received > 0).then_some(0.2),
-            avg_ms: (received > 0).then_some(0.25),
-            worst_ms: (received > 0).then_some(0.3),
-            stddev_ms: (received > 0).then_some(0.05),
-            jitter_ms: (received > 0).then_some(0.1),
-            jitter_avg_ms: (received > 0).then_some(0.05),
-            jitter_max_ms: (received > 0).then_some(0.1),
+            stats: HopStats {
+                last_ms: (received > 0).then_some(0.25),
+                best_ms: (received > 0).then_some(0.2),
+                avg_ms: (received > 0).then_some(0.25),
+                worst_ms: (received > 0).then_some(0.3),
+                stddev_ms: (received > 0).then_some(0.05),
+                jitter_ms: (received > 0).then_some(0.1),
+                jitter_avg_ms: (received > 0).then_some(0.05),
+                jitter_max_ms: (received > 0).then_some(0.1),
+            },
             responders: addrs
                 .iter()
                 .map(|a| Responder {

@@ -115,21 +115,13 @@ fn what_words(protocol: Protocol, port: Option<u16>) -> String {
 }
 
 fn hop_of(acc: &HopAcc, ttl: u8, state: HopState, names: &Names) -> Hop {
-    let s = acc.stats();
     Hop {
         hop: ttl,
         state,
         sent: acc.sent,
         received: acc.received,
         loss_percent: acc.loss_percent(),
-        last_ms: s.last_ms,
-        best_ms: s.best_ms,
-        avg_ms: s.avg_ms,
-        worst_ms: s.worst_ms,
-        stddev_ms: s.stddev_ms,
-        jitter_ms: s.jitter_ms,
-        jitter_avg_ms: s.jitter_avg_ms,
-        jitter_max_ms: s.jitter_max_ms,
+        stats: acc.stats(),
         responders: acc
             .responders
             .iter()
