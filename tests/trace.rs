@@ -168,7 +168,7 @@ fn every_hop_in_order(v6: bool) {
         assert_eq!(ours, want, "netdiag {proto}: {r}");
         assert_eq!(tr, want, "traceroute {proto}");
         assert_eq!(mt, want, "mtr {proto}");
-        assert_eq!(r["state"], "reached");
+        assert_eq!(r["status"], "ok");
         assert_eq!(r["destination_hop"], 4);
         assert_eq!(r["protocol"], proto);
         assert_eq!(r["method"], "raw");
@@ -184,7 +184,7 @@ fn every_hop_in_order(v6: bool) {
         l.local_addr().unwrap().port()
     };
     let (code, r, _) = trace(&c.client, &[c.server(v6), "-p", &closed.to_string()]);
-    assert_eq!((code, r["state"].as_str()), (0, Some("reached")), "{r}");
+    assert_eq!((code, r["status"].as_str()), (0, Some("ok")), "{r}");
     assert_eq!(first_hops(&r), want);
     drop(listener);
 }
@@ -225,7 +225,7 @@ fn a_router_that_sends_no_time_exceeded_is_a_silent_hop() {
             assert_eq!(ours, want, "netdiag {proto} v6={v6}: {r}");
             assert_eq!(tr, want, "traceroute {proto} v6={v6}");
             assert_eq!(mt, want, "mtr {proto} v6={v6}");
-            assert_eq!(r["state"], "reached");
+            assert_eq!(r["status"], "ok");
             assert_eq!(r["hops"][1]["state"], "silent");
             assert_eq!(r["hops"][1]["loss_percent"], 100.0);
             assert!(
@@ -259,7 +259,7 @@ fn a_firewall_dropping_tcp_443_at_r2_stops_the_tcp_trace_after_r2() {
         assert_eq!(tr, ours, "traceroute -T: hops 1-2 answer, 3 is silent");
         assert_eq!(mt[..2], passed[..], "mtr -T");
         assert!(mt.len() < 3 || mt[2].is_none(), "mtr -T: {mt:?}");
-        assert_eq!(r["state"], "filtered");
+        assert_eq!(r["status"], "filtered");
         assert_eq!(r["last_answer"]["hop"], 2);
         assert_eq!(r["last_answer"]["address"], h[1].as_str());
         assert_eq!(r["first_silent"], 3);
@@ -277,7 +277,7 @@ fn a_firewall_dropping_tcp_443_at_r2_stops_the_tcp_trace_after_r2() {
         assert!(e["fix"].as_str().unwrap().contains("tcp port 443"));
         // Other traffic goes all the way: the ICMP trace reaches the server.
         let (code, r, _) = trace(&c.client, &["--proto", "icmp", c.server(v6)]);
-        assert_eq!((code, r["state"].as_str()), (0, Some("reached")));
+        assert_eq!((code, r["status"].as_str()), (0, Some("ok")));
         assert_eq!(first_hops(&r), all(h));
         // The same without privilege: TCP connects and the error queue, as nobody.
         let target = if v6 {
@@ -290,7 +290,7 @@ fn a_firewall_dropping_tcp_443_at_r2_stops_the_tcp_trace_after_r2() {
             let r = &json(&out)["results"][0];
             assert_eq!(code, 1, "{out}{err}");
             assert_eq!(r["method"], "tcp-connect");
-            assert_eq!(r["state"], "filtered");
+            assert_eq!(r["status"], "filtered");
             assert_eq!(r["last_answer"]["address"], h[1].as_str(), "{out}");
             assert_eq!(r["first_silent"], 3);
         }
@@ -364,14 +364,14 @@ fn a_router_rejecting_with_admin_prohibited_is_named_with_its_code() {
             let want = vec![Some(h[0].clone()), Some(h[1].clone()), Some(h[1].clone())];
             assert_eq!(ours, want, "{proto} v6={v6}: {r}");
             assert_eq!(mt[..2], want[..2], "mtr {proto}");
-            assert_eq!(r["state"], "rejected");
+            assert_eq!(r["status"], "filtered");
             assert_eq!(r["rejected_by"]["hop"], 3);
             assert_eq!(r["rejected_by"]["address"], h[1].as_str());
             let hop3 = &r["hops"][2];
             assert_eq!(hop3["state"], "rejected");
             assert_eq!(hop3["icmp"][0]["name"], "admin-prohibited");
             assert_eq!(hop3["icmp"][0]["code"], code_want);
-            assert_eq!(r["explanation"]["code"], "admin-prohibited");
+            assert_eq!(r["explanation"]["code"], "icmp-admin-prohibited");
             assert!(r["explanation"]["cause"]
                 .as_str()
                 .unwrap()
@@ -409,7 +409,7 @@ fn a_router_rejecting_with_admin_prohibited_is_named_with_its_code() {
             format!("rejected at hop 3 by {} (admin-prohibited)", h[1]),
             "{out}"
         );
-        assert_eq!(step["explanation"]["code"], "admin-prohibited");
+        assert_eq!(step["explanation"]["code"], "icmp-admin-prohibited");
         assert!(
             d["summary"]
                 .as_str()
@@ -740,14 +740,14 @@ fn fragmentation_needed_is_named_with_the_mtu() {
             assert_eq!(code, 1, "{out}{err}");
             let r = &json(&out)["results"][0];
             assert_eq!(
-                r["state"], "rejected",
+                r["status"], "unreachable",
                 "{proto} nobody={nobody} v6={v6}: {out}"
             );
             assert_eq!(r["rejected_by"]["address"], h[1].as_str());
             let note = &r["hops"][2]["icmp"][0];
             assert_eq!(note["name"], name, "{out}");
             assert_eq!(note["mtu"], 1300, "{out}");
-            assert_eq!(r["explanation"]["code"], name);
+            assert_eq!(r["explanation"]["code"], format!("icmp-{name}"));
             assert!(r["explanation"]["fix"]
                 .as_str()
                 .unwrap()
@@ -1065,7 +1065,7 @@ fn loopback_traces_with_and_without_privilege() {
         ]);
         assert_eq!(code, 0, "{proto}: {out}{err}");
         let r = &json(&out)["results"][0];
-        assert_eq!(r["state"], "reached");
+        assert_eq!(r["status"], "ok");
         assert_eq!(r["destination_hop"], 1);
         assert_eq!(r["destination"]["port"], closed.parse::<u16>().unwrap());
     }
@@ -1118,11 +1118,11 @@ fn unreachable_networks_and_hosts_are_named() {
     c.routers[1].sh("ip route add throw 10.77.88.0/24 && ip -6 route add throw fd77:88::/64");
     for (dst, name, code, mark) in [
         ("10.77.88.1", "net-unreachable", 0, "!N"),
-        ("fd77:88::1", "no-route", 0, "!N"),
+        ("fd77:88::1", "net-unreachable", 0, "!N"),
     ] {
         let (code_, r, _) = trace(&c.client, &[dst]);
         assert_eq!(code_, 1);
-        assert_eq!(r["state"], "rejected", "{r}");
+        assert_eq!(r["status"], "unreachable", "{r}");
         assert_eq!(r["hops"][1]["icmp"][0]["name"], name, "{r}");
         assert_eq!(r["hops"][1]["icmp"][0]["code"], code);
         assert_eq!(r["explanation"]["verdict"], "unreachable");
@@ -1137,11 +1137,11 @@ fn unreachable_networks_and_hosts_are_named() {
     // about 3 s and says host (address) unreachable.
     for (dst, name, hop, addr) in [
         ("10.77.4.99", "host-unreachable", 4, "10.77.3.2"),
-        ("fd77:4::99", "address-unreachable", 4, "fd77:3::2"),
+        ("fd77:4::99", "host-unreachable", 4, "fd77:3::2"),
     ] {
         let (code, r, _) = trace(&c.client, &["-w", "6", dst]);
         assert_eq!(code, 1, "{r}");
-        assert_eq!(r["state"], "rejected", "{r}");
+        assert_eq!(r["status"], "unreachable", "{r}");
         assert_eq!(r["rejected_by"]["hop"], hop);
         assert_eq!(r["rejected_by"]["address"], addr);
         assert_eq!(r["hops"][hop - 1]["icmp"][0]["name"], name, "{r}");
@@ -1198,7 +1198,7 @@ fn first_ttl_and_source_port_are_used() {
     // Routers answer every TTL up to -m 2: the destination is further, and the report says so.
     let (code, r, _) = trace(&c.client, &["-m", "2", &dst]);
     assert_eq!(code, 1);
-    assert_eq!(r["state"], "filtered");
+    assert_eq!(r["status"], "filtered");
     assert_eq!(r["explanation"]["code"], "max-ttl", "{r}");
     assert_eq!(r["first_silent"], Value::Null);
     // A --size over the interface's MTU is bad input, said in one line.

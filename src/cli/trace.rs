@@ -76,11 +76,11 @@ pub struct TraceArgs {
     pub rounds: u32,
 
     /// Time between the starts of two rounds; below 0.1 s needs root.
-    #[arg(short = 'i', long, default_value = "1s", value_parser = crate::cli::duration_arg, value_name = "INTERVAL")]
+    #[arg(short = 'i', long, default_value = "1s", value_parser = crate::cli::args::duration_arg, value_name = "INTERVAL")]
     pub interval: Duration,
 
     /// How long each probe waits for its answer; a silent hop costs this once per round.
-    #[arg(short = 'w', long, default_value = "1s", value_parser = crate::cli::duration_arg, value_name = "TIMEOUT")]
+    #[arg(short = 'w', long, default_value = "1s", value_parser = crate::cli::args::duration_arg, value_name = "TIMEOUT")]
     pub timeout: Duration,
 
     /// Show addresses only: no reverse lookups of the hops.
@@ -203,9 +203,5 @@ pub fn run(args: TraceArgs, out: &Output) -> Result<Outcome> {
         write!(o, "\x1b[{drawn}A\x1b[J")?;
         o.flush()?;
     }
-    out.print(&report)?;
-    if report.interrupted {
-        return Ok(Outcome::Interrupted);
-    }
-    Ok(Outcome::all([report.ok]))
+    Ok(out.print(&report)?)
 }

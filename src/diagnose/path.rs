@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::Step;
+use crate::explain::{self, Verdict};
 use crate::target::{Family, Host};
-use crate::trace::{self, HopState, TraceResult, TraceState};
+use crate::trace::{self, HopState, TraceResult};
 
 /// The step's name in the report.
 pub const STEP: &str = "path";
@@ -21,10 +22,8 @@ pub fn step(addr: SocketAddr, timeout: Duration) -> (Step, Option<TraceResult>) 
     let report = match trace::trace(&req) {
         Ok(r) => r,
         Err(e) => {
-            return (
-                Step::skipped(STEP, tried, format!("the trace could not run: {e}")),
-                None,
-            )
+            let why = explain::diagnose::skipped_no_trace(&e.to_string());
+            return (Step::skipped(STEP, tried, why), None);
         }
     };
     let time = Some(start.elapsed());
@@ -35,10 +34,11 @@ pub fn step(addr: SocketAddr, timeout: Duration) -> (Step, Option<TraceResult>) 
         );
     }
     let Some(r) = report.results.into_iter().next() else {
-        return (Step::skipped(STEP, tried, "no result".into()), None);
+        let why = explain::diagnose::skipped_no_trace("no result");
+        return (Step::skipped(STEP, tried, why), None);
     };
-    let step = match (r.state, &r.explanation) {
-        (TraceState::Reached, _) => Step::ok(
+    let step = match &r.explanation {
+        None => Step::ok(
             STEP,
             tried,
             format!(
@@ -48,16 +48,15 @@ pub fn step(addr: SocketAddr, timeout: Duration) -> (Step, Option<TraceResult>) 
             ),
             time,
         ),
-        (state, Some(e)) => Step::fail(STEP, tried, result_words(&r, state), time, e.clone()),
-        (state, None) => Step::skipped(STEP, tried, state.to_string()),
+        Some(e) => Step::fail(STEP, tried, result_words(&r), time, e.clone()),
     };
     (step, Some(r))
 }
 
 /// The step's result in a few words: where the SYN stops.
-fn result_words(r: &TraceResult, state: TraceState) -> String {
-    match (state, r.last_answer, r.rejected_by) {
-        (TraceState::Rejected, _, Some(by)) => {
+fn result_words(r: &TraceResult) -> String {
+    match (r.status, r.last_answer, r.rejected_by) {
+        (_, _, Some(by)) => {
             let name = r
                 .hops
                 .iter()
@@ -66,10 +65,10 @@ fn result_words(r: &TraceResult, state: TraceState) -> String {
                 .map_or("an ICMP error", |n| n.name);
             format!("rejected at hop {} by {} ({name})", by.hop, by.address)
         }
-        (TraceState::Filtered, Some(last), _) => {
+        (Verdict::Filtered, Some(last), _) => {
             format!("nothing after hop {} ({})", last.hop, last.address)
         }
-        (TraceState::Filtered, None, _) => "no hop answers".into(),
+        (Verdict::Filtered, None, _) => "no hop answers".into(),
         (s, _, _) => s.to_string(),
     }
 }

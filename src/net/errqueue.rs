@@ -5,95 +5,13 @@
 //! for a TCP or UDP probe, and how a tracepath-style trace hears "time exceeded" from each hop.
 
 use std::io;
-use std::mem::size_of;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use super::msg::{self, ne_int, Received};
+use super::msg::{self, Received};
+pub use super::msg::{ExtendedError, Origin};
 use super::sockopt;
-
-/// Who produced the error (`ee_origin`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// SO_EE_ORIGIN_NONE.
-    None,
-    /// The local stack (SO_EE_ORIGIN_LOCAL): e.g. EMSGSIZE over the path MTU.
-    Local,
-    /// An ICMP message (SO_EE_ORIGIN_ICMP).
-    Icmp,
-    /// An ICMPv6 message (SO_EE_ORIGIN_ICMP6).
-    Icmp6,
-    /// Timestamping, zero-copy and the like.
-    Other(u8),
-}
-
-impl Origin {
-    fn from_raw(v: u8) -> Origin {
-        match v {
-            0 => Origin::None,
-            1 => Origin::Local,
-            2 => Origin::Icmp,
-            3 => Origin::Icmp6,
-            o => Origin::Other(o),
-        }
-    }
-}
-
-/// `struct sock_extended_err` and the offender address after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExtendedError {
-    /// The errno the error maps to (ECONNREFUSED for port unreachable, EHOSTUNREACH, EMSGSIZE, ...).
-    pub errno: i32,
-    pub origin: Origin,
-    /// ICMP / ICMPv6 type and code (for ICMP origins).
-    pub icmp_type: u8,
-    pub icmp_code: u8,
-    /// Extra information: the next-hop MTU for "fragmentation needed" and "packet too big", the path MTU for a
-    /// local EMSGSIZE.
-    pub info: u32,
-    pub data: u32,
-    /// Who sent the ICMP error (`SO_EE_OFFENDER`): the router or host that answered; None for local errors.
-    pub offender: Option<IpAddr>,
-}
-
-/// sizeof(struct sock_extended_err).
-const EE_LEN: usize = 16;
-
-impl ExtendedError {
-    /// Parses the data of an IP_RECVERR / IPV6_RECVERR control message. Pure; never panics.
-    pub fn parse(data: &[u8]) -> Option<ExtendedError> {
-        if data.len() < EE_LEN {
-            return None;
-        }
-        Some(ExtendedError {
-            errno: ne_int(data, 0, 4)? as u32 as i32,
-            origin: Origin::from_raw(data[4]),
-            icmp_type: data[5],
-            icmp_code: data[6],
-            info: ne_int(data, 8, 4)? as u32,
-            data: ne_int(data, 12, 4)? as u32,
-            offender: msg::sockaddr_from_bytes(&data[EE_LEN..]).map(|a| a.ip()),
-        })
-    }
-
-    /// True when an ICMP or ICMPv6 message caused it (the type, code and offender are meaningful).
-    pub fn is_icmp(&self) -> bool {
-        matches!(self.origin, Origin::Icmp | Origin::Icmp6)
-    }
-
-    /// The MTU the error announces: ICMP "fragmentation needed" (3/4), ICMPv6 "packet too big" (2), or a
-    /// local EMSGSIZE.
-    pub fn mtu(&self) -> Option<u32> {
-        let announced = match self.origin {
-            Origin::Icmp => self.icmp_type == 3 && self.icmp_code == 4,
-            Origin::Icmp6 => self.icmp_type == 2,
-            Origin::Local => self.errno == libc::EMSGSIZE,
-            _ => false,
-        };
-        (announced && self.info > 0).then_some(self.info)
-    }
-}
 
 /// One error read from the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,8 +75,6 @@ pub fn read_into(sock: &impl AsFd, buf: &mut [u8]) -> io::Result<Option<Received
         Err(e) => Err(e),
     }
 }
-
-const _: () = assert!(size_of::<libc::sock_extended_err>() == EE_LEN);
 
 #[cfg(test)]
 mod tests {

@@ -1,16 +1,15 @@
 //! recvmsg(2) with its ancillary data: the sender's address, the TTL / hop limit, the kernel's receive
-//! timestamp and, from the error queue, the extended error. The control messages are parsed from bytes by a
-//! pure function (no pointer walking), so the only unsafe part is the system call itself.
+//! timestamp and, from the error queue, the extended error ([`ExtendedError`], re-exported by `errqueue`).
+//! Control messages are parsed from bytes by pure functions (no pointer walking); the unsafe parts are the
+//! system call and handing addresses to socket2.
 
 use std::io;
 use std::mem::size_of;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 use socket2::SockAddr;
-
-use super::errqueue::ExtendedError;
 
 /// What one recvmsg returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,9 +24,93 @@ pub struct Received {
     pub hop_limit: Option<u8>,
     /// Kernel receive time since the Unix epoch (after `sockopt::set_timestamps`).
     pub timestamp: Option<Duration>,
-    /// The extended error of an error-queue read (after `errqueue::enable`).
+    /// The extended error of an error-queue read (after `errqueue::enable`); see [`crate::net::errqueue`].
     pub error: Option<ExtendedError>,
 }
+
+/// Who produced the error (`ee_origin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// SO_EE_ORIGIN_NONE.
+    None,
+    /// The local stack (SO_EE_ORIGIN_LOCAL): e.g. EMSGSIZE over the path MTU.
+    Local,
+    /// An ICMP message (SO_EE_ORIGIN_ICMP).
+    Icmp,
+    /// An ICMPv6 message (SO_EE_ORIGIN_ICMP6).
+    Icmp6,
+    /// Timestamping, zero-copy and the like.
+    Other(u8),
+}
+
+impl Origin {
+    fn from_raw(v: u8) -> Origin {
+        match v {
+            0 => Origin::None,
+            1 => Origin::Local,
+            2 => Origin::Icmp,
+            3 => Origin::Icmp6,
+            o => Origin::Other(o),
+        }
+    }
+}
+
+/// `struct sock_extended_err` and the offender address after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtendedError {
+    /// The errno the error maps to (ECONNREFUSED for port unreachable, EHOSTUNREACH, EMSGSIZE, ...).
+    pub errno: i32,
+    pub origin: Origin,
+    /// ICMP / ICMPv6 type and code (for ICMP origins).
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+    /// Extra information: the next-hop MTU for "fragmentation needed" and "packet too big", the path MTU for a
+    /// local EMSGSIZE.
+    pub info: u32,
+    pub data: u32,
+    /// Who sent the ICMP error (`SO_EE_OFFENDER`): the router or host that answered; None for local errors.
+    pub offender: Option<IpAddr>,
+}
+
+/// sizeof(struct sock_extended_err).
+const EE_LEN: usize = 16;
+
+impl ExtendedError {
+    /// Parses the data of an IP_RECVERR / IPV6_RECVERR control message. Pure; never panics.
+    pub fn parse(data: &[u8]) -> Option<ExtendedError> {
+        if data.len() < EE_LEN {
+            return None;
+        }
+        Some(ExtendedError {
+            errno: ne_int(data, 0, 4)? as u32 as i32,
+            origin: Origin::from_raw(data[4]),
+            icmp_type: data[5],
+            icmp_code: data[6],
+            info: ne_int(data, 8, 4)? as u32,
+            data: ne_int(data, 12, 4)? as u32,
+            offender: sockaddr_from_bytes(&data[EE_LEN..]).map(|a| a.ip()),
+        })
+    }
+
+    /// True when an ICMP or ICMPv6 message caused it (the type, code and offender are meaningful).
+    pub fn is_icmp(&self) -> bool {
+        matches!(self.origin, Origin::Icmp | Origin::Icmp6)
+    }
+
+    /// The MTU the error announces: ICMP "fragmentation needed" (3/4), ICMPv6 "packet too big" (2), or a
+    /// local EMSGSIZE.
+    pub fn mtu(&self) -> Option<u32> {
+        let announced = match self.origin {
+            Origin::Icmp => self.icmp_type == 3 && self.icmp_code == 4,
+            Origin::Icmp6 => self.icmp_type == 2,
+            Origin::Local => self.errno == libc::EMSGSIZE,
+            _ => false,
+        };
+        (announced && self.info > 0).then_some(self.info)
+    }
+}
+
+const _: () = assert!(size_of::<libc::sock_extended_err>() == EE_LEN);
 
 /// Control buffer size: a timestamp, a hop limit and an extended error with its offender fit several times.
 const CONTROL_LEN: usize = 512;

@@ -22,7 +22,8 @@ pub enum RawProtocol {
     Udp,
     /// ICMP on IPv4, ICMPv6 on IPv6.
     Icmp,
-    /// IPPROTO_RAW: send-only, every packet carries the IP header we wrote (on IPv4 IP_HDRINCL is implied).
+    /// IPPROTO_RAW: send-only, every packet carries the IP header we wrote (the kernel implies IP_HDRINCL /
+    /// IPV6_HDRINCL).
     Raw,
 }
 

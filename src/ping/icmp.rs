@@ -8,9 +8,11 @@ use std::io;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::packet::{self, IcmpErrorKind, Parsed, TOKEN_LEN};
-use super::{HostState, IcmpErrorReport, PingEvent, PingRequest, ReplyRecord, Schedule};
+use super::model::{IcmpErrorReport, PingEvent, PingRequest, ReplyRecord};
+use super::packet::{self, Parsed, TOKEN_LEN};
+use super::schedule::{HostState, Schedule};
 use crate::explain;
+use crate::explain::icmp::Message;
 use crate::interrupt;
 use crate::net::{
     self,
@@ -545,9 +547,11 @@ impl Engine {
                     let report = IcmpErrorReport {
                         from,
                         seq,
-                        icmp_type: type_name(kind),
-                        code,
-                        message: packet::describe_error(kind, code, v6),
+                        message: Message {
+                            v6,
+                            icmp_type: kind.icmp_type(v6),
+                            code,
+                        },
                     };
                     on_event(&PingEvent::IcmpError {
                         host: &h.label,
@@ -561,18 +565,10 @@ impl Engine {
     }
 }
 
-fn type_name(k: IcmpErrorKind) -> &'static str {
-    match k {
-        IcmpErrorKind::DestinationUnreachable => "destination-unreachable",
-        IcmpErrorKind::TimeExceeded => "time-exceeded",
-        IcmpErrorKind::PacketTooBig => "packet-too-big",
-        IcmpErrorKind::ParameterProblem => "parameter-problem",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ping::packet::IcmpErrorKind;
 
     fn reply(id: u16, seq: u16, token: Option<[u8; 8]>) -> Parsed {
         Parsed::EchoReply {

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::{HostState, PingEvent, PingRequest, ReplyRecord, Schedule};
+use super::model::{PingEvent, PingRequest, ReplyRecord};
+use super::schedule::{HostState, Schedule};
 use crate::explain;
 use crate::interrupt;
 use crate::net::poll::{self, Interest, PollFd};

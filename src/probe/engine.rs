@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, Socket};
 
-use super::{PortState, Reason};
+use super::model::{PortState, Reason};
 use crate::interrupt;
 use crate::net::epoll::{self, Epoll, Events};
 use crate::net::socket as netsock;
@@ -36,7 +36,7 @@ pub struct Done {
 
 impl Done {
     const NOT_SCANNED: Done = Done {
-        state: PortState::NotScanned,
+        state: PortState::Interrupted,
         reason: Reason::None,
         latency_us: 0,
     };
@@ -87,7 +87,7 @@ pub struct Config {
     pub graceful_close: bool,
 }
 
-/// The result of a run: one `Done` per item (`NotScanned` when interrupted first), and whether Ctrl-C stopped it.
+/// The result of a run: one `Done` per item (`Interrupted` when Ctrl-C came first), and whether Ctrl-C stopped it.
 pub struct Outcome {
     pub done: Vec<Done>,
     pub interrupted: bool,
@@ -147,7 +147,10 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
         Err(e) => {
             // epoll itself failed: no probe of that thread can be trusted; say so on each remaining port.
             let code = e.raw_os_error().unwrap_or(libc::EIO);
-            for d in done.iter_mut().filter(|d| d.state == PortState::NotScanned) {
+            for d in done
+                .iter_mut()
+                .filter(|d| d.state == PortState::Interrupted)
+            {
                 *d = Done {
                     state: PortState::Error,
                     reason: Reason::Errno(code),
@@ -172,7 +175,7 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
             }
         });
     }
-    let interrupted = done.iter().any(|d| d.state == PortState::NotScanned);
+    let interrupted = done.iter().any(|d| d.state == PortState::Interrupted);
     Outcome { done, interrupted }
 }
 
@@ -684,7 +687,7 @@ impl Drop for Loop<'_> {
 
 fn failed(code: i32, latency_us: u32) -> Done {
     Done {
-        state: super::state_of_errno(code),
+        state: super::model::state_of_errno(code),
         reason: Reason::Errno(code),
         latency_us,
     }

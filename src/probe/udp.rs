@@ -7,10 +7,11 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::talk::{contains, Reply, MAX_REPLY};
-use super::{PortResult, PortState, ProbeRequest, Reason};
+use super::model::Reply;
+use super::model::{PortResult, PortState, ProbeRequest, Reason};
+use super::talk::{contains, MAX_REPLY};
 use crate::net::poll::{self, Interest, PollFd};
-use crate::target::Proto;
+use crate::services::Proto;
 
 /// Probes each address, `batch` sockets at a time, and returns one result per address in order.
 pub fn probe(
@@ -87,7 +88,7 @@ fn probe_batch(addrs: &[SocketAddr], req: &ProbeRequest) -> Vec<PortResult> {
         .map(|(p, a)| match p {
             Pending::Done(r) => r,
             Pending::Waiting(..) if crate::interrupt::requested() => {
-                result(*a, PortState::NotScanned, Reason::None)
+                result(*a, PortState::Interrupted, Reason::None)
             }
             Pending::Waiting(..) => {
                 let reason = if req.expect.is_some() {
@@ -112,7 +113,7 @@ fn start(addr: SocketAddr, payload: &[u8]) -> Pending {
         let code = e.raw_os_error().unwrap_or(libc::EIO);
         Pending::Done(result(
             addr,
-            super::state_of_errno(code),
+            super::model::state_of_errno(code),
             Reason::Errno(code),
         ))
     };
@@ -157,7 +158,11 @@ fn receive(
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => None,
         Err(e) => {
             let code = e.raw_os_error().unwrap_or(libc::EIO);
-            let mut r = result(addr, super::state_of_errno(code), Reason::Errno(code));
+            let mut r = result(
+                addr,
+                super::model::state_of_errno(code),
+                Reason::Errno(code),
+            );
             if code == libc::ECONNREFUSED {
                 r.latency = Some(t0.elapsed());
             }

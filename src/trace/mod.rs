@@ -14,7 +14,7 @@
 //! let req = TraceRequest::new(Target::parse("127.0.0.1").unwrap(), "127.0.0.1");
 //! let report = trace(&req).unwrap();
 //! let r = &report.results[0];
-//! println!("{}: {} in {:?} hops", r.target, r.state, r.destination_hop);
+//! println!("{}: {} in {:?} hops", r.target, r.status, r.destination_hop);
 //! ```
 
 pub mod engine;
@@ -125,7 +125,7 @@ pub fn trace_with(
     // The first address of the family asked for, as traceroute does.
     let dst = match lookup::resolve(&req.target.host, req.family) {
         Ok(addrs) => addrs[0],
-        Err(e) => return Ok(early(&ctx, TraceState::NotFound, e, started)),
+        Err(e) => return Ok(early(&ctx, e, started)),
     };
     let v6 = dst.is_ipv6();
     let ip_len = if v6 {
@@ -147,7 +147,7 @@ pub fn trace_with(
         Err(OpenFail::NoRoute(e)) => {
             ctx.dst = Some(endpoint(dst, protocol, port));
             let e = explain::io_error(&e);
-            return Ok(early(&ctx, TraceState::Unreachable, e, started));
+            return Ok(early(&ctx, e, started));
         }
         Err(OpenFail::Fatal(e)) => return Err(e),
     };
@@ -192,7 +192,6 @@ pub fn trace_with(
     }
     let r = result(&ctx, &progress, &names, started);
     Ok(TraceReport {
-        ok: r.ok() && !progress.interrupted,
         results: vec![r],
         interrupted: progress.interrupted,
     })

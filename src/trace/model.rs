@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::explain::Explanation;
+use crate::explain::{Explanation, Verdict};
 
 use super::hops::HopStats;
 use super::wire::MplsLabel;
@@ -83,47 +83,11 @@ impl Method {
     }
 }
 
-/// An address and, for UDP and TCP, a port.
+/// An address and, for UDP and TCP, a port (null for ICMP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
     pub address: IpAddr,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
-}
-
-/// How a trace ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TraceState {
-    /// The destination answered (echo reply, port unreachable to UDP, SYN-ACK or RST).
-    Reached,
-    /// A router (or the destination) answered with an ICMP error that ends the path: admin-prohibited,
-    /// network or host unreachable, ...
-    Rejected,
-    /// Answers stop after some hop (or never start): something drops the probes.
-    Filtered,
-    /// No route from this machine.
-    Unreachable,
-    /// The name did not resolve.
-    NotFound,
-}
-
-impl TraceState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TraceState::Reached => "reached",
-            TraceState::Rejected => "rejected",
-            TraceState::Filtered => "filtered",
-            TraceState::Unreachable => "unreachable",
-            TraceState::NotFound => "not-found",
-        }
-    }
-}
-
-impl fmt::Display for TraceState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// What happened at one hop.
@@ -167,7 +131,8 @@ pub struct Responder {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IcmpNote {
     pub from: IpAddr,
-    /// `admin-prohibited`, `host-unreachable`, `frag-needed`, `port-unreachable`, ...
+    /// `admin-prohibited`, `host-unreachable`, `frag-needed`, `port-unreachable`, ... (the ICMP table's names,
+    /// [`crate::explain::icmp::Message::name`]).
     pub name: &'static str,
     #[serde(rename = "type")]
     pub icmp_type: u8,
@@ -207,6 +172,8 @@ pub struct HopRef {
 pub struct TraceResult {
     /// The target as typed.
     pub target: String,
+    /// True when the destination answered.
+    pub ok: bool,
     pub destination: Option<Endpoint>,
     pub protocol: Protocol,
     pub method: Option<Method>,
@@ -224,8 +191,10 @@ pub struct TraceResult {
     pub elapsed: Duration,
     /// IP packet size of ICMP and UDP probes.
     pub packet_size: usize,
-    /// The headline: reached, rejected, filtered, unreachable, not-found.
-    pub state: TraceState,
+    /// The headline: `ok` (the destination answered), the failure's verdict (`filtered` when answers stop,
+    /// `filtered`/`unreachable`/`closed` for an ICMP rejection, `unreachable` with no route, `not-found`), or
+    /// `interrupted`.
+    pub status: Verdict,
     /// The hop where the destination answered.
     pub destination_hop: Option<u8>,
     /// The last hop that answered before the end (or before the silence).
@@ -240,16 +209,10 @@ pub struct TraceResult {
     pub explanation: Option<Explanation>,
 }
 
-impl TraceResult {
-    pub fn ok(&self) -> bool {
-        self.state == TraceState::Reached
-    }
-}
-
-/// The report: one result per target (one target today), `ok` when every destination was reached.
+/// The report: one result per target (one target today); the JSON's top-level `ok` is true when every
+/// destination was reached.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TraceReport {
-    pub ok: bool,
     pub results: Vec<TraceResult>,
     pub interrupted: bool,
 }
@@ -291,6 +254,11 @@ impl From<io::Error> for TraceError {
 }
 
 impl TraceReport {
+    /// True when every destination answered and Ctrl-C did not cut the run short.
+    pub fn ok(&self) -> bool {
+        !self.interrupted && self.results.iter().all(|r| r.ok)
+    }
+
     /// The first result (a trace has one target).
     pub fn result(&self) -> Option<&TraceResult> {
         self.results.first()

@@ -1,12 +1,12 @@
 //! The text and CSV forms of a trace: mtr's report table (one row per hop, more rows for more routers at a
 //! hop), the ICMP errors and MPLS labels by hop, the notes that say what silence or loss means, and the verdict
-//! with its cause and fix. On a terminal the CLI redraws [`live`] after each round.
+//! with its cause and fix, as one [`View`] for text and CSV. On a terminal the CLI redraws [`live`] after each
+//! round, from the same table.
 
-use std::io::{self, Write};
-
-use super::{Hop, HopState, TraceReport, TraceResult, TraceState};
-use crate::explain::path;
-use crate::render::{write_table, Output, Report, Tone};
+use super::{Hop, HopState, TraceReport, TraceResult};
+use crate::exit::Outcome;
+use crate::explain::icmp::Message;
+use crate::render::{Column, Line, Output, Report, Table, Tone, View};
 
 /// A round trip for a table cell: three decimals below 10 ms, one below a second, none above.
 fn ms(v: Option<f64>) -> String {
@@ -30,8 +30,12 @@ fn marks(h: &Hop, responder: usize) -> String {
     let mut parts = Vec::new();
     if responder == 0 {
         for n in &h.icmp {
-            let c = path::icmp_code(n.from.is_ipv6(), n.icmp_type, n.code);
-            let mut s = format!("{} {}", c.short, c.name);
+            let m = if n.from.is_ipv6() {
+                Message::v6(n.icmp_type, n.code)
+            } else {
+                Message::v4(n.icmp_type, n.code)
+            };
+            let mut s = format!("{} {}", m.mark(), n.name);
             if let Some(m) = n.mtu {
                 s.push_str(&format!(" mtu {m}"));
             }
@@ -103,238 +107,156 @@ fn hop_tone(h: &Hop) -> Tone {
     }
 }
 
-/// The hop table.
-pub fn table(r: &TraceResult, out: &Output) -> comfy_table::Table {
-    let mut t = out.table(&[
-        "HOP", "HOST", "LOSS%", "SNT", "RCV", "LAST", "AVG", "BEST", "WRST", "STDEV", "JTTR",
-        "NOTE",
+fn loss_tone(h: &Hop) -> Tone {
+    if h.loss_percent >= 100.0 {
+        Tone::Bad
+    } else if h.loss_percent > 0.0 {
+        Tone::Warn
+    } else {
+        Tone::Plain
+    }
+}
+
+/// The hop table, mtr's report columns: one row per hop, and a row more for every further router that answered
+/// at that hop (its address and how many answers it sent).
+pub fn hop_table(r: &TraceResult) -> Table {
+    let mut t = Table::new([
+        Column::right("HOP"),
+        Column::left("HOST"),
+        Column::right("LOSS%"),
+        Column::right("SNT"),
+        Column::right("RCV"),
+        Column::right("LAST"),
+        Column::right("AVG"),
+        Column::right("BEST"),
+        Column::right("WRST"),
+        Column::right("STDEV"),
+        Column::right("JTTR"),
+        Column::text("NOTE"),
     ]);
     for h in &r.hops {
         let first = h.responders.first();
         let host = first.map_or("???".to_string(), |x| {
             host_cell(x.address, x.name.as_deref())
         });
-        let loss = format!("{:.1}%", h.loss_percent);
-        let loss_tone = if h.loss_percent >= 100.0 {
-            Tone::Bad
-        } else if h.loss_percent > 0.0 {
-            Tone::Warn
-        } else {
-            Tone::Plain
-        };
-        t.add_row(vec![
-            out.num(h.hop),
-            out.cell(host, hop_tone(h)),
-            out.num(loss).fg_if(out, loss_tone),
-            out.num(h.sent),
-            out.num(h.received),
-            out.num(ms(h.stats.last_ms)),
-            out.num(ms(h.stats.avg_ms)),
-            out.num(ms(h.stats.best_ms)),
-            out.num(ms(h.stats.worst_ms)),
-            out.num(ms(h.stats.stddev_ms)),
-            out.num(ms(h.stats.jitter_ms)),
-            out.cell(marks(h, 0), Tone::Plain),
-        ]);
+        let s = &h.stats;
+        t.num(u64::from(h.hop))
+            .cell_toned(host, hop_tone(h))
+            .cell_toned(format!("{:.1}%", h.loss_percent), loss_tone(h))
+            .num(h.sent)
+            .num(h.received);
+        for v in [s.last_ms, s.avg_ms, s.best_ms, s.worst_ms, s.stddev_ms, s.jitter_ms] {
+            t.cell(ms(v));
+        }
+        t.cell(marks(h, 0));
         for (i, x) in h.responders.iter().enumerate().skip(1) {
-            let mut row = vec![
-                out.num(""),
-                out.cell(host_cell(x.address, x.name.as_deref()), hop_tone(h)),
-                out.num(""),
-                out.num(""),
-                out.num(x.received),
-            ];
-            row.extend((0..6).map(|_| out.num("")));
-            row.push(out.cell(marks(h, i), Tone::Plain));
-            t.add_row(row);
+            t.cell("")
+                .cell_toned(host_cell(x.address, x.name.as_deref()), hop_tone(h))
+                .cell("")
+                .cell("")
+                .num(x.received);
+            for _ in 0..6 {
+                t.cell("");
+            }
+            t.cell(marks(h, i));
         }
     }
     t
 }
 
-/// A cell colored by tone when color is on (comfy-table's cells take one color).
-trait FgIf {
-    fn fg_if(self, out: &Output, tone: Tone) -> comfy_table::Cell;
-}
-
-impl FgIf for comfy_table::Cell {
-    fn fg_if(self, out: &Output, tone: Tone) -> comfy_table::Cell {
-        if !out.color {
-            return self;
-        }
-        match tone {
-            Tone::Bad => self.fg(comfy_table::Color::Red),
-            Tone::Warn => self.fg(comfy_table::Color::Yellow),
-            _ => self,
-        }
-    }
-}
-
-/// The verdict under the table: reached in N hops, or the cause and the fix.
-pub fn verdict(r: &TraceResult, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+/// What a hop's note and the verdict say under the table: reached in N hops, or the cause and the fix.
+fn verdict_lines(r: &TraceResult, v: &mut View) {
     for h in &r.hops {
         if let Some(n) = &h.note {
-            writeln!(w, "note: {n}")?;
+            v.line(format!("note: {n}"));
         }
     }
     let secs = r.elapsed.as_secs_f64();
-    match r.state {
-        TraceState::Reached => {
-            let hop = r.destination_hop.unwrap_or(0);
-            let addr = r
-                .destination
-                .map(|d| d.address.to_string())
-                .unwrap_or_default();
-            let rounds = if r.rounds == 1 {
-                String::new()
-            } else {
-                format!(", {} rounds", r.rounds)
-            };
-            writeln!(
-                w,
-                "{}",
-                out.paint(
-                    &format!(
-                        "reached {addr} in {hop} hop{}{rounds} ({secs:.2} s)",
-                        if hop == 1 { "" } else { "s" }
-                    ),
-                    Tone::Good
-                )
-            )?;
-        }
-        state => {
-            if let Some(e) = &r.explanation {
-                writeln!(
-                    w,
-                    "{}: {} ({})",
-                    out.paint(state.as_str(), Tone::Bad),
-                    e.cause,
-                    e.code
-                )?;
-                if !e.fix.is_empty() {
-                    writeln!(w, "  fix: {}", e.fix)?;
-                }
-            } else {
-                writeln!(w, "{}", out.paint(state.as_str(), Tone::Bad))?;
+    if r.ok {
+        let hop = r.destination_hop.unwrap_or(0);
+        let addr = r
+            .destination
+            .map(|d| d.address.to_string())
+            .unwrap_or_default();
+        let rounds = if r.rounds == 1 {
+            String::new()
+        } else {
+            format!(", {} rounds", r.rounds)
+        };
+        v.line(Line::toned(
+            format!(
+                "reached {addr} in {hop} hop{}{rounds} ({secs:.2} s)",
+                if hop == 1 { "" } else { "s" }
+            ),
+            Tone::Good,
+        ));
+        return;
+    }
+    let word = match r.rejected_by {
+        Some(_) => format!("{} (rejected)", r.status),
+        None => r.status.to_string(),
+    };
+    match &r.explanation {
+        Some(e) => {
+            v.line(
+                Line::toned(word, Tone::of(r.status))
+                    .then(format!(": {} ({})", e.cause, e.code), Tone::Plain),
+            );
+            if !e.fix.is_empty() {
+                v.line(format!("  fix: {}", e.fix));
             }
         }
+        None => {
+            v.line(Line::toned(word, Tone::of(r.status)));
+        }
     }
-    Ok(())
 }
 
-/// The live view after a round: header, table and a progress line, as mtr redraws its screen.
+/// One trace as text: the header line, the hop table, the notes and the verdict.
+pub fn result_view(r: &TraceResult) -> View<'static> {
+    let mut v = View::new();
+    v.line(header_line(r));
+    v.table(hop_table(r).omit_when_empty());
+    verdict_lines(r, &mut v);
+    v
+}
+
+/// The live screen after a round, as mtr redraws it: the header, the hop table (the same rows as the final
+/// report) and a progress line, laid out for the terminal.
 pub fn live(r: &TraceResult, rounds: u32, out: &Output) -> String {
+    let mut v = View::new();
+    v.line(header_line(r))
+        .table(hop_table(r))
+        .line(format!("round {}/{rounds}", r.rounds));
     let mut buf = Vec::new();
-    let _ = writeln!(buf, "{}", header_line(r));
-    let _ = write_table(&mut buf, &table(r, out));
-    let _ = writeln!(buf, "round {}/{rounds}", r.rounds);
+    let _ = out.write_text(&v, &mut buf);
     String::from_utf8_lossy(&buf).into_owned()
 }
 
 impl Report for TraceReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+    fn outcome(&self) -> Outcome {
+        Outcome::of(self.interrupted, self.ok())
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut v = View::new();
         for r in &self.results {
-            writeln!(w, "{}", header_line(r))?;
-            if !r.hops.is_empty() {
-                write_table(w, &table(r, out))?;
-            }
-            verdict(r, out, w)?;
+            v.extend(result_view(r));
         }
         if self.interrupted {
-            writeln!(w, "interrupted: the trace stopped early")?;
+            v.line(Line::toned(
+                "interrupted: the trace stopped early",
+                Tone::Warn,
+            ));
         }
-        Ok(())
+        v
     }
-
-    fn render_csv(&self, w: &mut dyn Write) -> io::Result<()> {
-        csv(self, w)
-    }
-}
-
-/// A CSV field: quoted when it holds a comma, a quote or a line break.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn opt(v: Option<f64>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
-}
-
-/// The CSV form: a header, then one row per hop and router (a silent hop has one row, no address).
-pub fn csv(report: &TraceReport, w: &mut dyn Write) -> io::Result<()> {
-    writeln!(
-        w,
-        "target,hop,state,address,name,address_received,sent,received,loss_percent,last_ms,avg_ms,best_ms,worst_ms,stddev_ms,jitter_ms,jitter_avg_ms,jitter_max_ms,icmp,mpls"
-    )?;
-    for r in &report.results {
-        for h in &r.hops {
-            let rows: Vec<(String, String, String, String)> = if h.responders.is_empty() {
-                vec![Default::default()]
-            } else {
-                h.responders
-                    .iter()
-                    .map(|x| {
-                        let mpls: Vec<String> = x
-                            .mpls
-                            .iter()
-                            .map(|l| {
-                                format!("{}/{}/{}/{}", l.label, l.tc, u8::from(l.bottom), l.ttl)
-                            })
-                            .collect();
-                        (
-                            x.address.to_string(),
-                            x.name.clone().unwrap_or_default(),
-                            x.received.to_string(),
-                            mpls.join(" "),
-                        )
-                    })
-                    .collect()
-            };
-            let icmp: Vec<String> = h
-                .icmp
-                .iter()
-                .map(|n| match n.mtu {
-                    Some(m) => format!("{} mtu {m}", n.name),
-                    None => n.name.to_string(),
-                })
-                .collect();
-            for (addr, name, got, mpls) in rows {
-                let fields = [
-                    r.target.clone(),
-                    h.hop.to_string(),
-                    h.state.as_str().to_string(),
-                    addr,
-                    name,
-                    got,
-                    h.sent.to_string(),
-                    h.received.to_string(),
-                    h.loss_percent.to_string(),
-                    opt(h.stats.last_ms),
-                    opt(h.stats.avg_ms),
-                    opt(h.stats.best_ms),
-                    opt(h.stats.worst_ms),
-                    opt(h.stats.stddev_ms),
-                    opt(h.stats.jitter_ms),
-                    opt(h.stats.jitter_avg_ms),
-                    opt(h.stats.jitter_max_ms),
-                    icmp.join(" "),
-                    mpls,
-                ];
-                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-                writeln!(w, "{}", line.join(","))?;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explain::{path, Verdict};
     use crate::render::Format;
     use crate::trace::hops::HopStats;
     use crate::trace::wire::MplsLabel;
@@ -377,7 +299,7 @@ mod tests {
         let mut h3 = hop(3, HopState::Rejected, &["10.0.2.2"]);
         h3.icmp.push(IcmpNote {
             from: "10.0.2.2".parse().unwrap(),
-            name: "admin-prohibited",
+            name: Message::v4(3, 13).name(),
             icmp_type: 3,
             code: 13,
             mtu: None,
@@ -392,6 +314,7 @@ mod tests {
         }];
         let r = TraceResult {
             target: "server.test:443".into(),
+            ok: false,
             destination: Some(Endpoint {
                 address: "10.0.4.2".parse().unwrap(),
                 port: Some(443),
@@ -407,7 +330,7 @@ mod tests {
             interval: Duration::from_secs(1),
             elapsed: Duration::from_millis(2100),
             packet_size: 60,
-            state: TraceState::Rejected,
+            status: Verdict::Filtered,
             destination_hop: None,
             last_answer: Some(HopRef {
                 hop: 1,
@@ -425,13 +348,12 @@ mod tests {
                 "10.0.2.2".parse().unwrap(),
                 3,
                 false,
-                (false, 3, 13),
+                Message::v4(3, 13),
                 None,
                 "tcp port 443",
             )),
         };
         TraceReport {
-            ok: false,
             results: vec![r],
             interrupted: false,
         }
@@ -460,9 +382,10 @@ mod tests {
         );
         assert!(lines[5].contains("!X admin-prohibited"), "{s}");
         assert!(
-            s.contains("rejected: 10.0.2.2 (hop 3) rejects the SYN"),
+            s.contains("filtered (rejected): 10.0.2.2 (hop 3) rejects the SYN"),
             "{s}"
         );
+        assert!(s.contains("(icmp-admin-prohibited)"), "{s}");
         assert!(
             s.contains("  fix: ask whoever runs 10.0.2.2 to allow tcp port 443"),
             "{s}"
@@ -475,15 +398,16 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["ok"], false);
         let r = &v["results"][0];
-        assert_eq!(r["state"], "rejected");
+        assert_eq!(r["status"], "filtered");
+        assert_eq!(r["ok"], false);
         assert_eq!(r["protocol"], "tcp");
         assert_eq!(r["method"], "raw");
         assert_eq!(r["destination"]["address"], "10.0.4.2");
         assert_eq!(r["destination"]["port"], 443);
         assert_eq!(r["timeout_ms"], 1000.0);
         assert_eq!(r["rejected_by"]["address"], "10.0.2.2");
-        assert_eq!(r["explanation"]["verdict"], "unreachable");
-        assert_eq!(r["explanation"]["code"], "admin-prohibited");
+        assert_eq!(r["explanation"]["verdict"], "filtered");
+        assert_eq!(r["explanation"]["code"], "icmp-admin-prohibited");
         assert_eq!(r["hops"][2]["icmp"][0]["name"], "admin-prohibited");
         assert_eq!(r["hops"][2]["icmp"][0]["type"], 3);
         assert_eq!(r["hops"][1]["state"], "silent");
@@ -491,26 +415,36 @@ mod tests {
     }
 
     #[test]
-    fn csv_has_a_row_per_router() {
-        let mut buf = Vec::new();
-        csv(&sample(), &mut buf).unwrap();
-        let s = String::from_utf8(buf).unwrap();
+    fn csv_has_the_table_rows() {
+        let s = Output::plain(Format::Csv).to_string(&sample());
         let lines: Vec<&str> = s.lines().collect();
-        assert_eq!(lines.len(), 1 + 2 + 1 + 1);
-        assert!(lines[0].starts_with("target,hop,state,address"));
+        assert_eq!(lines.len(), 1 + 2 + 1 + 1, "{s}");
+        assert_eq!(
+            lines[0],
+            "HOP,HOST,LOSS%,SNT,RCV,LAST,AVG,BEST,WRST,STDEV,JTTR,NOTE"
+        );
         assert!(
-            lines[1].starts_with("server.test:443,1,answered,10.0.1.2,,3,3,3,0,"),
+            lines[1].starts_with("1,10.0.1.2,0.0%,3,3,0.250,"),
             "{}",
             lines[1]
         );
-        assert!(lines[2].ends_with(",24001/0/1/1"), "{}", lines[2]);
         assert!(
-            lines[3].starts_with("server.test:443,2,silent,,,,3,0,100,"),
+            lines[2].starts_with(",10.0.1.6,,,3,") && lines[2].ends_with("MPLS [L=24001 TC=0 S=1 TTL=1]"),
             "{}",
-            lines[3]
+            lines[2]
         );
-        assert!(lines[4].contains(",admin-prohibited,"), "{}", lines[4]);
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+        assert!(lines[3].starts_with("2,???,100.0%,3,0,"), "{}", lines[3]);
+        assert!(lines[4].ends_with(",!X admin-prohibited"), "{}", lines[4]);
+    }
+
+    #[test]
+    fn the_live_screen_draws_the_same_rows() {
+        let r = &sample().results[0];
+        let live = live(r, 10, &Output::plain(Format::Table));
+        let table = Output::plain(Format::Table).to_string(&sample());
+        for line in table.lines().skip(1).take(5) {
+            assert!(live.contains(line), "{line:?} not in\n{live}");
+        }
+        assert!(live.ends_with("round 3/10\n"), "{live}");
     }
 }

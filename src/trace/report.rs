@@ -4,13 +4,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::explain::{path, Explanation};
+use crate::explain::{self, icmp::Message, path, Explanation, Verdict};
 
 use super::engine::{End, Progress};
 use super::hops::{HopAcc, ReplyKind};
 use super::names::Names;
 use super::{Ecmp, Endpoint, Hop, HopRef, HopState, IcmpNote, Method, Protocol, Responder};
-use super::{TraceReport, TraceResult, TraceState};
+use super::{TraceReport, TraceResult};
 
 /// The fixed facts of one run, for building results.
 pub(super) struct Ctx {
@@ -62,9 +62,10 @@ pub(super) fn endpoint(address: IpAddr, protocol: Protocol, port: Option<u16>) -
 }
 
 /// A result for a trace that could not start.
-pub(super) fn early(ctx: &Ctx, state: TraceState, e: Explanation, started: Instant) -> TraceReport {
+pub(super) fn early(ctx: &Ctx, e: Explanation, started: Instant) -> TraceReport {
     let r = TraceResult {
         target: ctx.input.clone(),
+        ok: false,
         destination: ctx.dst,
         protocol: ctx.protocol,
         method: None,
@@ -77,7 +78,7 @@ pub(super) fn early(ctx: &Ctx, state: TraceState, e: Explanation, started: Insta
         interval: ctx.interval,
         elapsed: started.elapsed(),
         packet_size: ctx.size,
-        state,
+        status: e.verdict,
         destination_hop: None,
         last_answer: None,
         first_silent: None,
@@ -87,7 +88,6 @@ pub(super) fn early(ctx: &Ctx, state: TraceState, e: Explanation, started: Insta
         explanation: Some(e),
     };
     TraceReport {
-        ok: false,
         results: vec![r],
         interrupted: false,
     }
@@ -137,7 +137,7 @@ fn hop_of(acc: &HopAcc, ttl: u8, state: HopState, names: &Names) -> Hop {
             .iter()
             .map(|n| IcmpNote {
                 from: n.from,
-                name: path::icmp_code(n.v6, n.icmp_type, n.code).name,
+                name: message(n.v6, n.icmp_type, n.code).name(),
                 icmp_type: n.icmp_type,
                 code: n.code,
                 mtu: n.mtu,
@@ -176,6 +176,7 @@ pub(super) fn result(ctx: &Ctx, p: &Progress, names: &Names, started: Instant) -
     let v = verdict(ctx, p, &hops, last_answer);
     TraceResult {
         target: ctx.input.clone(),
+        ok: v.status == Verdict::Ok,
         destination: ctx.dst,
         protocol: ctx.protocol,
         method: ctx.method,
@@ -188,7 +189,7 @@ pub(super) fn result(ctx: &Ctx, p: &Progress, names: &Names, started: Instant) -
         interval: ctx.interval,
         elapsed: started.elapsed(),
         packet_size: ctx.size,
-        state: v.state,
+        status: v.status,
         destination_hop: match p.end {
             Some(End::Reached { ttl }) => Some(ttl),
             _ => None,
@@ -203,15 +204,15 @@ pub(super) fn result(ctx: &Ctx, p: &Progress, names: &Names, started: Instant) -
 }
 
 /// How the trace ended, in the report's terms.
-struct Outcome {
-    state: TraceState,
+struct Ending {
+    status: Verdict,
     rejected_by: Option<HopRef>,
     first_silent: Option<u8>,
     explanation: Option<Explanation>,
 }
 
 /// The state and its explanation: reached, rejected by a router, out of TTLs, or silent after some hop.
-fn verdict(ctx: &Ctx, p: &Progress, hops: &[Hop], last_answer: Option<HopRef>) -> Outcome {
+fn verdict(ctx: &Ctx, p: &Progress, hops: &[Hop], last_answer: Option<HopRef>) -> Ending {
     let dst = ctx.dst.unwrap_or(Endpoint {
         address: IpAddr::from([0, 0, 0, 0]),
         port: None,
@@ -219,8 +220,8 @@ fn verdict(ctx: &Ctx, p: &Progress, hops: &[Hop], last_answer: Option<HopRef>) -
     let probe = probe_words(ctx.protocol, &dst);
     let what = what_words(ctx.protocol, dst.port);
     match p.end {
-        Some(End::Reached { .. }) => Outcome {
-            state: TraceState::Reached,
+        Some(End::Reached { .. }) => Ending {
+            status: Verdict::Ok,
             rejected_by: None,
             first_silent: None,
             explanation: None,
@@ -245,12 +246,12 @@ fn verdict(ctx: &Ctx, p: &Progress, hops: &[Hop], last_answer: Option<HopRef>) -
                 from,
                 ttl,
                 by_destination,
-                (v6, icmp_type, code),
+                message(v6, icmp_type, code),
                 mtu,
                 &what,
             );
-            Outcome {
-                state: TraceState::Rejected,
+            Ending {
+                status: e.verdict,
                 rejected_by: Some(HopRef {
                     hop: ttl,
                     address: from,
@@ -259,6 +260,12 @@ fn verdict(ctx: &Ctx, p: &Progress, hops: &[Hop], last_answer: Option<HopRef>) -
                 explanation: Some(e),
             }
         }
+        None if p.interrupted => Ending {
+            status: Verdict::Interrupted,
+            rejected_by: None,
+            first_silent: None,
+            explanation: Some(explain::interrupted("the destination answered")),
+        },
         None => {
             let passed: Vec<IpAddr> = hops
                 .iter()
@@ -274,8 +281,8 @@ fn verdict(ctx: &Ctx, p: &Progress, hops: &[Hop], last_answer: Option<HopRef>) -
                 Some(h) => path::silent_after(&probe, &passed, h.hop, &what, hint.as_deref()),
                 None => path::silent_after(&probe, &[], 0, &what, hint.as_deref()),
             };
-            Outcome {
-                state: TraceState::Filtered,
+            Ending {
+                status: e.verdict,
                 rejected_by: None,
                 first_silent: match last_answer {
                     None => Some(ctx.first_ttl),
@@ -284,6 +291,14 @@ fn verdict(ctx: &Ctx, p: &Progress, hops: &[Hop], last_answer: Option<HopRef>) -
                 explanation: Some(e),
             }
         }
+    }
+}
+
+fn message(v6: bool, icmp_type: u8, code: u8) -> Message {
+    if v6 {
+        Message::v6(icmp_type, code)
+    } else {
+        Message::v4(icmp_type, code)
     }
 }
 
