@@ -57,7 +57,7 @@ ip netns exec "${P}s" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelim
 DST=10.77.4.2
 C="ip netns exec ${P}c"
 # Every link answers once before we measure (fresh veth pairs resolve their neighbours on first use).
-$C ping -c 1 -W 3 "$DST" >/dev/null
+$C "$ND" ping -c 1 -W 3 "$DST" >/dev/null
 nft_r2() { echo "table inet t { chain output { type filter hook output priority 0; policy accept; $1 ; } ; }" |
     ip netns exec "${P}r2" nft -f -; }
 

@@ -357,6 +357,19 @@ fn every_subcommand_follows_the_one_schema() {
             "127.0.0.2".into(),
         ],
         vec!["diagnose".into(), format!("127.0.0.1:{closed}")],
+        vec!["trace".into(), "-n".into(), "127.0.0.1".into()],
+        vec![
+            "trace".into(),
+            "-n".into(),
+            "--proto".into(),
+            "udp".into(),
+            "-c".into(),
+            "2".into(),
+            "-i".into(),
+            "0.1".into(),
+            "127.0.0.1".into(),
+        ],
+        vec!["trace".into(), "-n".into(), format!("127.0.0.1:{closed}")],
         vec!["diagnose".into(), url("/missing")],
         vec!["diagnose".into()],
         vec![
@@ -388,7 +401,7 @@ fn every_subcommand_follows_the_one_schema() {
     );
     assert!(seen.ms_numbers >= 20, "durations seen: {}", seen.ms_numbers);
     assert!(seen.endpoints >= 3, "endpoints seen: {}", seen.endpoints);
-    for word in ["open", "closed", "listen", "ok", "not-found"] {
+    for word in ["open", "closed", "listen", "ok", "not-found", "destination"] {
         assert!(
             seen.states.contains(word),
             "{word} not seen: {:?}",
@@ -406,8 +419,9 @@ fn failures_in_a_namespace_follow_the_one_schema() {
         return;
     }
     let dns = DnsNs::new("jsn", &[("web.test", "127.0.0.1")]);
-    dns.ns
-        .nft_input("ip daddr 127.0.0.3 icmp type echo-request drop");
+    dns.ns.nft_input(
+        "ip daddr 127.0.0.3 icmp type echo-request drop ; ip daddr 127.0.0.3 tcp dport 9 drop",
+    );
     let mut seen = Seen::default();
     for args in [
         vec!["lookup", "nx.test", "web.test"],
@@ -424,6 +438,10 @@ fn failures_in_a_namespace_follow_the_one_schema() {
             "nx.test",
         ],
         vec!["diagnose", "--timeout", "1", "nx.test:80"],
+        // The path step's trace inside diagnose, and trace's own failures: silent, and a name that is not found.
+        vec!["diagnose", "--timeout", "1", "127.0.0.3:9"],
+        vec!["trace", "-n", "--timeout", "0.5", "127.0.0.3"],
+        vec!["trace", "nx.test"],
     ] {
         let mut full = vec!["--json"];
         full.extend(&args);
@@ -433,6 +451,7 @@ fn failures_in_a_namespace_follow_the_one_schema() {
     }
     assert!(seen.states.contains("not-found"), "{:?}", seen.states);
     assert!(seen.states.contains("filtered"), "{:?}", seen.states);
+    assert!(seen.states.contains("silent"), "{:?}", seen.states);
     assert!(seen.explanations >= 5);
 }
 
@@ -576,6 +595,7 @@ fn expected(line: &str, out: &str) -> Result<(), String> {
         "netdiag sockets --json" => lines.len() == 1 && lines[0].parse::<u64>().is_ok(),
         "netdiag diagnose http://localhost:8080/ --json" => lines == ["works"],
         "netdiag lookup localhost --json" => lines == ["true"],
+        "netdiag trace -n 127.0.0.1 --json" => lines == ["1 127.0.0.1 0%"],
         other => return Err(format!("no expectation for a new documented line: {other}")),
     };
     if ok {

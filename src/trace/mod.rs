@@ -43,66 +43,6 @@ use engine::{Progress, RunConfig};
 use names::Names;
 use open::{Open, OpenFail};
 use report::{early, endpoint, result, Ctx};
-/// The first UDP destination port, traceroute's.
-pub const UDP_PORT: u16 = 33434;
-/// The TCP destination port when none is given.
-pub const TCP_PORT: u16 = 80;
-/// Flows of a dublin trace when none is asked for.
-pub const DUBLIN_FLOWS: u16 = 8;
-/// The kernel resends an unanswered SYN after 1 s; an unprivileged TCP probe waits no longer than that.
-pub const TCP_CONNECT_MAX_WAIT: Duration = Duration::from_secs(1);
-
-/// What to trace and how.
-#[derive(Debug, Clone)]
-pub struct TraceRequest {
-    /// The target as typed.
-    pub input: String,
-    pub target: Target,
-    /// None: TCP when a port is given, else ICMP (UDP when ICMP is not permitted).
-    pub protocol: Option<Protocol>,
-    pub family: Family,
-    pub first_ttl: u8,
-    pub max_ttl: u8,
-    pub rounds: u32,
-    pub interval: Duration,
-    /// How long each probe waits for its answer.
-    pub timeout: Duration,
-    pub resolve_names: bool,
-    /// Destination port (UDP: the first of classic mode's); the target's port wins over this.
-    pub port: Option<u16>,
-    pub source_port: Option<u16>,
-    pub ecmp: Ecmp,
-    /// Flows of a dublin trace.
-    pub flows: u16,
-    /// IP packet size of ICMP and UDP probes (traceroute's packet length); 60 for IPv4, 80 for IPv6 when None.
-    pub size: Option<usize>,
-    /// Use ordinary sockets even with root.
-    pub unprivileged: bool,
-}
-
-impl TraceRequest {
-    /// mtr's and traceroute's defaults: TTL 1 to 30, one round, 1 s per probe, names resolved, Paris flows.
-    pub fn new(target: Target, input: &str) -> TraceRequest {
-        TraceRequest {
-            input: input.to_string(),
-            target,
-            protocol: None,
-            family: Family::Any,
-            first_ttl: 1,
-            max_ttl: 30,
-            rounds: 1,
-            interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            resolve_names: true,
-            port: None,
-            source_port: None,
-            ecmp: Ecmp::Paris,
-            flows: DUBLIN_FLOWS,
-            size: None,
-            unprivileged: false,
-        }
-    }
-}
 
 /// Traces without events.
 pub fn trace(req: &TraceRequest) -> Result<TraceReport, TraceError> {

@@ -145,7 +145,14 @@ pub fn hop_table(r: &TraceResult) -> Table {
             .cell_toned(format!("{:.1}%", h.loss_percent), loss_tone(h))
             .num(h.sent)
             .num(h.received);
-        for v in [s.last_ms, s.avg_ms, s.best_ms, s.worst_ms, s.stddev_ms, s.jitter_ms] {
+        for v in [
+            s.last_ms,
+            s.avg_ms,
+            s.best_ms,
+            s.worst_ms,
+            s.stddev_ms,
+            s.jitter_ms,
+        ] {
             t.cell(ms(v));
         }
         t.cell(marks(h, 0));
@@ -429,7 +436,8 @@ mod tests {
             lines[1]
         );
         assert!(
-            lines[2].starts_with(",10.0.1.6,,,3,") && lines[2].ends_with("MPLS [L=24001 TC=0 S=1 TTL=1]"),
+            lines[2].starts_with(",10.0.1.6,,,3,")
+                && lines[2].ends_with("MPLS [L=24001 TC=0 S=1 TTL=1]"),
             "{}",
             lines[2]
         );

@@ -416,13 +416,15 @@ fn chain_link<'a>(a: &'a NetNs, b: &NetNs, net: u8) -> [(&'a NetNs, String); 2] 
 
 /// Waits until every link answers: from its client-side end, one ping (IPv4 and IPv6) to the other end, all
 /// links at once. A fresh veth pair ignores the first IPv6 neighbour solicitation (the kernel answers the
-/// retransmission a second later), which would cost a fresh chain's first probes.
+/// retransmission a second later), which would cost a fresh chain's first probes. The pings are netdiag's own,
+/// so the settling does not hang on iputils being installed.
 fn settle(pairs: &[(&NetNs, String)]) {
+    let bin = env!("CARGO_BIN_EXE_netdiag");
     let cmds: Vec<String> = pairs
         .iter()
         .map(|(ns, addr)| {
             format!(
-                "(for i in 1 2 3 4 5; do ip netns exec {} ping -c 1 -W 2 {addr} >/dev/null 2>&1 && exit 0; done; exit 1) &",
+                "(for i in 1 2 3 4 5; do ip netns exec {} {bin} ping -c 1 -W 2 {addr} >/dev/null 2>&1 && exit 0; done; exit 1) &",
                 ns.name
             )
         })
