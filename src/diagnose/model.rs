@@ -9,6 +9,9 @@ use crate::explain::{self, Explanation, Verdict};
 use crate::http::Scheme;
 use crate::target::{Family, Host};
 
+/// The name of the path step (a TCP trace after a filtered or unreachable connect).
+pub const PATH_STEP: &str = "path";
+
 /// The target name of the machine check.
 pub const MACHINE: &str = "this machine";
 
@@ -176,7 +179,7 @@ impl DiagnoseReport {
                 // A connect that got nowhere: the path step says where on the way it stops.
                 if let Some(e) = steps
                     .iter()
-                    .find(|p| p.step == super::path::STEP && p.status.is_failure())
+                    .find(|p| p.step == PATH_STEP && p.status.is_failure())
                     .and_then(|p| p.explanation.as_ref())
                 {
                     why = e.cause.clone();

@@ -5,13 +5,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::Step;
+use super::model::{Step, PATH_STEP as STEP};
 use crate::explain::{self, Verdict};
 use crate::target::{Family, Host};
 use crate::trace::{self, HopState, TraceResult};
-
-/// The step's name in the report.
-pub const STEP: &str = "path";
 
 /// Traces TCP to `addr` and turns the result into a step; the trace's result comes too (its hops go in the
 /// report).

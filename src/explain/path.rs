@@ -95,7 +95,20 @@ pub fn rejected(
         msg.icmp_type,
         msg.code
     );
-    let (verdict, cause, fix) = match msg.kind() {
+    let (verdict, cause, fix) = rejected_words(msg, &head, by, by_destination, mtu, what);
+    Explanation::new(verdict, format!("icmp-{}", msg.name()), cause, fix)
+}
+
+/// The verdict, cause and fix of a rejection, by the kind of ICMP error; `head` says who rejected what.
+fn rejected_words(
+    msg: Message,
+    head: &str,
+    by: IpAddr,
+    by_destination: bool,
+    mtu: Option<u32>,
+    what: &str,
+) -> (Verdict, String, String) {
+    match msg.kind() {
         Kind::AdminProhibited => (
             Verdict::Filtered,
             format!("{head}: a firewall rule there refuses it"),
@@ -135,11 +148,10 @@ pub fn rejected(
         }
         _ => (
             super::icmp::error(msg, by, None).verdict,
-            head,
+            head.to_string(),
             format!("check the router at {by}"),
         ),
-    };
-    Explanation::new(verdict, format!("icmp-{}", msg.name()), cause, fix)
+    }
 }
 
 /// A hop that never answers while later ones do: many routers send no "time exceeded" (or rate-limit it).

@@ -220,49 +220,7 @@ pub fn run(
         let now = Instant::now();
         let round_due = start + cfg.interval * rounds_sent;
         if rounds_sent < cfg.rounds && now >= round_due {
-            r.outstanding.push(0);
-            'round: for ttl in cfg.first_ttl..=cfg.max_ttl.max(cfg.first_ttl) {
-                for flow in 0..cfg.flows {
-                    // Past the destination (or the router that rejects) there is nothing to learn.
-                    if r.p.end.is_some_and(|e| ttl > e.ttl()) {
-                        break 'round;
-                    }
-                    let seq = take_seq(&mut next_seq, &r.inflight, &r.expired);
-                    let spec = ProbeSpec {
-                        seq,
-                        ttl,
-                        flow,
-                        counter,
-                    };
-                    counter = counter.wrapping_add(1);
-                    let sent = r.prober.send(&spec).map_err(|e| {
-                        // EMSGSIZE stays as it is, for the caller to say which --size does not fit.
-                        if e.raw_os_error() == Some(libc::EMSGSIZE) {
-                            e
-                        } else {
-                            io::Error::new(
-                                e.kind(),
-                                format!("sending the probe with TTL {ttl}: {e}"),
-                            )
-                        }
-                    })?;
-                    r.inflight.insert(
-                        seq,
-                        Pending {
-                            ttl,
-                            round: rounds_sent,
-                            sent,
-                            deadline: sent.at + cfg.timeout,
-                        },
-                    );
-                    if let Some(n) = r.outstanding.last_mut() {
-                        *n += 1;
-                    }
-                    // Hear what has come meanwhile, without waiting: an answer that arrives while the round is
-                    // still being sent is stamped when it comes, and may end the round early.
-                    r.take_answers(Instant::now())?;
-                }
-            }
+            r.send_round(rounds_sent, &mut next_seq, &mut counter)?;
             rounds_sent += 1;
             continue;
         }
@@ -288,6 +246,52 @@ pub fn run(
 }
 
 impl Run<'_> {
+    /// Sends round `round`: every TTL (and every flow) at once, up to the destination once it is known.
+    fn send_round(&mut self, round: u32, next_seq: &mut u16, counter: &mut u32) -> io::Result<()> {
+        let cfg = self.cfg;
+        self.outstanding.push(0);
+        for ttl in cfg.first_ttl..=cfg.max_ttl.max(cfg.first_ttl) {
+            for flow in 0..cfg.flows {
+                // Past the destination (or the router that rejects) there is nothing to learn.
+                if self.p.end.is_some_and(|e| ttl > e.ttl()) {
+                    return Ok(());
+                }
+                let seq = take_seq(next_seq, &self.inflight, &self.expired);
+                let spec = ProbeSpec {
+                    seq,
+                    ttl,
+                    flow,
+                    counter: *counter,
+                };
+                *counter = counter.wrapping_add(1);
+                let sent = self.prober.send(&spec).map_err(|e| {
+                    // EMSGSIZE stays as it is, for the caller to say which --size does not fit.
+                    if e.raw_os_error() == Some(libc::EMSGSIZE) {
+                        e
+                    } else {
+                        io::Error::new(e.kind(), format!("sending the probe with TTL {ttl}: {e}"))
+                    }
+                })?;
+                self.inflight.insert(
+                    seq,
+                    Pending {
+                        ttl,
+                        round,
+                        sent,
+                        deadline: sent.at + cfg.timeout,
+                    },
+                );
+                if let Some(n) = self.outstanding.last_mut() {
+                    *n += 1;
+                }
+                // Hear what has come meanwhile, without waiting: an answer that arrives while the round is
+                // still being sent is stamped when it comes, and may end the round early.
+                self.take_answers(Instant::now())?;
+            }
+        }
+        Ok(())
+    }
+
     /// Rounds complete in order: a later one may finish first, the report waits for the earlier ones.
     fn complete_rounds(&mut self, start: Instant, on_round: &mut dyn FnMut(&Progress)) {
         while (self.p.rounds_done as usize) < self.outstanding.len()

@@ -13,8 +13,8 @@
 
 use std::net::IpAddr;
 
+use super::model::{Ecmp, Protocol};
 use super::wire::{self, ProbeFields, Quoted, TcpSegment};
-use super::{Ecmp, Protocol};
 
 /// Classic mode cycles the varying port over this many values.
 pub const CLASSIC_SPAN: u32 = 1024;

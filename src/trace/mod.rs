@@ -94,17 +94,7 @@ pub fn trace_with(
     ctx.protocol = plan.protocol;
     ctx.dst = Some(endpoint(dst, plan.protocol, Some(plan.dport)));
     ctx.method = Some(method);
-    if method == Method::TcpConnect && ctx.timeout > TCP_CONNECT_MAX_WAIT {
-        ctx.timeout = TCP_CONNECT_MAX_WAIT;
-        note.push_str("; each probe waits 1 s at most, when the kernel would resend the SYN");
-    }
-    if asked_size < ctx.size && plan.protocol != Protocol::Tcp {
-        let fam = if v6 { "IPv6" } else { "IPv4" };
-        note.push_str(&format!(
-            "; packets of {} bytes, the smallest probe over {fam}",
-            ctx.size
-        ));
-    }
+    adjust(&mut ctx, &mut note, asked_size, v6);
     on_event(&TraceEvent::Started { method, note });
     let cfg = RunConfig {
         first_ttl: req.first_ttl,
@@ -117,20 +107,48 @@ pub fn trace_with(
         port_unreachable_arrives: plan.protocol == Protocol::Udp,
         first_seq: (plan.token >> 8) as u16,
     };
+    rounds(req, &ctx, prober.as_mut(), &cfg, started, on_event)
+}
+
+/// What the method changes, said in the method's note: unprivileged TCP waits at most until the kernel would
+/// resend the SYN, and a --size below the smallest probe grows to it.
+fn adjust(ctx: &mut Ctx, note: &mut String, asked_size: usize, v6: bool) {
+    if ctx.method == Some(Method::TcpConnect) && ctx.timeout > TCP_CONNECT_MAX_WAIT {
+        ctx.timeout = TCP_CONNECT_MAX_WAIT;
+        note.push_str("; each probe waits 1 s at most, when the kernel would resend the SYN");
+    }
+    if asked_size < ctx.size && ctx.protocol != Protocol::Tcp {
+        let fam = if v6 { "IPv6" } else { "IPv4" };
+        note.push_str(&format!(
+            "; packets of {} bytes, the smallest probe over {fam}",
+            ctx.size
+        ));
+    }
+}
+
+/// Runs the rounds and builds the report, looking hop names up as routers first answer.
+fn rounds(
+    req: &TraceRequest,
+    ctx: &Ctx,
+    prober: &mut dyn engine::Prober,
+    cfg: &RunConfig,
+    started: Instant,
+    on_event: &mut dyn FnMut(&TraceEvent),
+) -> Result<TraceReport, TraceError> {
     let names = Names::default();
-    let progress = engine::run(prober.as_mut(), &cfg, &mut |p| {
+    let progress = engine::run(prober, cfg, &mut |p| {
         if req.resolve_names {
             start_lookups(p, &names);
         }
-        on_event(&TraceEvent::Round(&result(&ctx, p, &names, started)));
+        on_event(&TraceEvent::Round(&result(ctx, p, &names, started)));
     })
-    .map_err(|e| send_error(e, ctx.size, dst))?;
+    .map_err(|e| send_error(e, ctx.size, cfg.destination))?;
     if req.resolve_names {
         start_lookups(&progress, &names);
         // Names still on their way get a little longer than a probe; then the report goes out without them.
         names.wait(Instant::now() + ctx.timeout.max(Duration::from_secs(1)));
     }
-    let r = result(&ctx, &progress, &names, started);
+    let r = result(ctx, &progress, &names, started);
     Ok(TraceReport {
         results: vec![r],
         interrupted: progress.interrupted,

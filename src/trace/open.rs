@@ -7,9 +7,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::net::OpenError;
 
+use super::engine;
 use super::flow::FlowPlan;
-use super::{engine, raw, sockets};
-use super::{Ecmp, Method, Protocol, TraceError, TraceRequest, TCP_PORT, UDP_PORT};
+use super::model::{Ecmp, Method, Protocol, TraceError, TraceRequest, TCP_PORT, UDP_PORT};
+use super::raw;
+use super::sockets;
 
 pub(super) enum OpenFail {
     /// No route from here (the route lookup failed): a result, not an error.

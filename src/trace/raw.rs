@@ -17,8 +17,8 @@ use crate::net::{filter, sockopt, OpenError};
 use super::engine::{Heard, Prober, Stamp};
 use super::flow::{FlowPlan, ProbeSpec};
 use super::hops::ReplyKind;
+use super::model::Protocol;
 use super::wire::{self, IcmpMessage};
-use super::Protocol;
 
 /// Largest packet read.
 const RECV_MAX: usize = 65_536;

@@ -3,7 +3,7 @@
 //! with its cause and fix, as one [`View`] for text and CSV. On a terminal the CLI redraws [`live`] after each
 //! round, from the same table.
 
-use super::{Hop, HopState, TraceReport, TraceResult};
+use super::model::{Hop, HopState, TraceReport, TraceResult};
 use crate::exit::Outcome;
 use crate::explain::icmp::Message;
 use crate::render::{Column, Line, Output, Report, Table, Tone, View};

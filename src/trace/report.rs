@@ -8,9 +8,9 @@ use crate::explain::{self, icmp::Message, path, Explanation, Verdict};
 
 use super::engine::{End, Progress};
 use super::hops::{HopAcc, ReplyKind};
+use super::model::{Ecmp, Endpoint, Hop, HopRef, HopState, IcmpNote, Method, Protocol, Responder};
+use super::model::{TraceReport, TraceRequest, TraceResult};
 use super::names::Names;
-use super::{Ecmp, Endpoint, Hop, HopRef, HopState, IcmpNote, Method, Protocol, Responder};
-use super::{TraceReport, TraceResult};
 
 /// The fixed facts of one run, for building results.
 pub(super) struct Ctx {
@@ -29,7 +29,7 @@ pub(super) struct Ctx {
 
 impl Ctx {
     /// The facts a request fixes before anything is resolved or opened.
-    pub(super) fn new(req: &super::TraceRequest, protocol: Protocol) -> Ctx {
+    pub(super) fn new(req: &TraceRequest, protocol: Protocol) -> Ctx {
         Ctx {
             input: req.input.clone(),
             dst: None,
@@ -219,78 +219,75 @@ fn verdict(ctx: &Ctx, p: &Progress, hops: &[Hop], last_answer: Option<HopRef>) -
     });
     let probe = probe_words(ctx.protocol, &dst);
     let what = what_words(ctx.protocol, dst.port);
-    match p.end {
-        Some(End::Reached { .. }) => Ending {
-            status: Verdict::Ok,
-            rejected_by: None,
-            first_silent: None,
-            explanation: None,
-        },
+    let (e, rejected_by, first_silent) = match p.end {
+        Some(End::Reached { .. }) => {
+            return Ending {
+                status: Verdict::Ok,
+                rejected_by: None,
+                first_silent: None,
+                explanation: None,
+            }
+        }
         Some(End::Rejected { ttl, from, kind }) => {
             // The engine ends on ICMP errors only; their type and code are in the kind.
-            let (v6, icmp_type, code) = match kind {
+            let msg = match kind {
                 ReplyKind::Error {
                     v6,
                     icmp_type,
                     code,
-                } => (v6, icmp_type, code),
-                _ => (from.is_ipv6(), 0, 0),
+                } => message(v6, icmp_type, code),
+                _ => message(from.is_ipv6(), 0, 0),
             };
             let mtu = p.hops[usize::from(ttl) - 1]
                 .notes
                 .iter()
                 .find_map(|n| n.mtu);
             let by_destination = from == dst.address;
-            let e = path::rejected(
-                &probe,
-                from,
-                ttl,
-                by_destination,
-                message(v6, icmp_type, code),
-                mtu,
-                &what,
-            );
-            Ending {
-                status: e.verdict,
-                rejected_by: Some(HopRef {
-                    hop: ttl,
-                    address: from,
-                }),
-                first_silent: None,
-                explanation: Some(e),
-            }
-        }
-        None if p.interrupted => Ending {
-            status: Verdict::Interrupted,
-            rejected_by: None,
-            first_silent: None,
-            explanation: Some(explain::interrupted("the destination answered")),
-        },
-        None => {
-            let passed: Vec<IpAddr> = hops
-                .iter()
-                .filter(|h| h.state == HopState::Answered)
-                .filter_map(|h| h.responders.first().map(|r| r.address))
-                .collect();
-            let hint = (ctx.protocol != Protocol::Icmp)
-                .then(|| format!("netdiag trace --proto icmp {}", dst.address));
-            let e = match last_answer {
-                Some(h) if h.hop >= ctx.max_ttl => {
-                    path::beyond_max_ttl(&probe, ctx.max_ttl, h.address)
-                }
-                Some(h) => path::silent_after(&probe, &passed, h.hop, &what, hint.as_deref()),
-                None => path::silent_after(&probe, &[], 0, &what, hint.as_deref()),
+            let e = path::rejected(&probe, from, ttl, by_destination, msg, mtu, &what);
+            let by = HopRef {
+                hop: ttl,
+                address: from,
             };
-            Ending {
-                status: e.verdict,
-                rejected_by: None,
-                first_silent: match last_answer {
-                    None => Some(ctx.first_ttl),
-                    Some(h) => (h.hop < ctx.max_ttl).then_some(h.hop + 1),
-                },
-                explanation: Some(e),
-            }
+            (e, Some(by), None)
         }
+        None if p.interrupted => (explain::interrupted("the destination answered"), None, None),
+        None => {
+            let first_silent = match last_answer {
+                None => Some(ctx.first_ttl),
+                Some(h) => (h.hop < ctx.max_ttl).then_some(h.hop + 1),
+            };
+            let e = silent(ctx, &dst, hops, last_answer, &probe, &what);
+            (e, None, first_silent)
+        }
+    };
+    Ending {
+        status: e.verdict,
+        rejected_by,
+        first_silent,
+        explanation: Some(e),
+    }
+}
+
+/// Answers stop after `last_answer` (or never start): where, in the explanation table's words.
+fn silent(
+    ctx: &Ctx,
+    dst: &Endpoint,
+    hops: &[Hop],
+    last_answer: Option<HopRef>,
+    probe: &str,
+    what: &str,
+) -> Explanation {
+    let passed: Vec<IpAddr> = hops
+        .iter()
+        .filter(|h| h.state == HopState::Answered)
+        .filter_map(|h| h.responders.first().map(|r| r.address))
+        .collect();
+    let hint = (ctx.protocol != Protocol::Icmp)
+        .then(|| format!("netdiag trace --proto icmp {}", dst.address));
+    match last_answer {
+        Some(h) if h.hop >= ctx.max_ttl => path::beyond_max_ttl(probe, ctx.max_ttl, h.address),
+        Some(h) => path::silent_after(probe, &passed, h.hop, what, hint.as_deref()),
+        None => path::silent_after(probe, &[], 0, what, hint.as_deref()),
     }
 }
 

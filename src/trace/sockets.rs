@@ -27,9 +27,9 @@ use crate::net::{socket, sockopt, OpenError};
 use super::engine::{Heard, Prober, Stamp};
 use super::flow::{FlowPlan, ProbeSpec};
 use super::hops::ReplyKind;
+use super::model::Ecmp;
 use super::raw::error_kind;
 use super::wire::{self, IcmpMessage};
-use super::Ecmp;
 
 const RECV_MAX: usize = 65_536;
 
