@@ -3,6 +3,7 @@
 //! Every capability module takes parsed inputs and returns a typed, serializable report; it never prints.
 //! [`render`] turns reports into tables or JSON, and [`exit`] maps outcomes to exit codes.
 
+pub mod capture;
 pub mod diagnose;
 pub mod duration;
 pub mod exit;
@@ -10,6 +11,7 @@ pub mod explain;
 pub mod http;
 pub mod interrupt;
 pub mod lookup;
+pub mod net;
 pub mod ping;
 pub mod port;
 pub mod probe;

@@ -15,6 +15,8 @@ use serde::Serialize;
 pub enum Format {
     Table,
     Json,
+    /// Comma-separated values with a header line (RFC 4180 quoting).
+    Csv,
 }
 
 /// When to color.
@@ -91,7 +93,7 @@ impl Output {
                 serde_json::to_writer_pretty(&mut *w, report).map_err(io::Error::from)?;
                 writeln!(w)
             }
-            Format::Table => report.render_text(self, w),
+            Format::Table | Format::Csv => report.render_text(self, w),
         }
     }
 

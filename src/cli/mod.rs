@@ -1,6 +1,7 @@
 //! The command line: clap types, one Args struct per subcommand (each in its own file beside this one), and the
 //! dispatch that turns parsed flags into library calls. Library modules never see clap.
 
+mod capture;
 mod diagnose;
 mod http_get;
 mod lookup;
@@ -49,6 +50,8 @@ pub struct Cli {
 pub enum FormatArg {
     Table,
     Json,
+    /// Comma-separated values (capture so far).
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -77,6 +80,9 @@ pub enum Command {
     Diagnose(Lazy<diagnose::DiagnoseArgs>),
     /// Run an echo server (TCP and UDP) to test the path between two machines.
     Serve(Lazy<serve::ServeArgs>),
+    /// Capture packets (like tcpdump): a filter compiled to BPF in the kernel, one line per packet, pcap files,
+    /// and a per-conversation analysis with a verdict for each flow.
+    Capture(Lazy<capture::CaptureArgs>),
     /// Print a shell completion script.
     Completions(Lazy<CompletionsArgs>),
 }
@@ -126,8 +132,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match cli.format {
             FormatArg::Table => Format::Table,
             FormatArg::Json => Format::Json,
+            FormatArg::Csv => Format::Csv,
         }
     };
+    if format == Format::Csv && !matches!(cli.command, Command::Capture(_)) {
+        anyhow::bail!("--format csv is supported by 'capture' only so far; use --format json or table");
+    }
     let color = match cli.color {
         ColorArg::Auto => ColorChoice::Auto,
         ColorArg::Always => ColorChoice::Always,
@@ -143,6 +153,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Ping(Lazy(a)) => ping::run(a, &out),
         Command::Diagnose(Lazy(a)) => diagnose::run(a, &out),
         Command::Serve(Lazy(a)) => serve::run(a, &out),
+        Command::Capture(Lazy(a)) => capture::run(a, &out),
         Command::Completions(Lazy(a)) => {
             let mut buf = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "netdiag", &mut buf);
@@ -226,7 +237,7 @@ mod tests {
         );
         let m = usage_error(&["netdiag", "--format", "xml", "port", "80"]);
         assert!(
-            m.contains("'xml'") && m.contains("possible values: table, json"),
+            m.contains("'xml'") && m.contains("possible values: table, json, csv"),
             "{m}"
         );
         let m = usage_error(&["netdiag", "completions", "tcsh"]);
