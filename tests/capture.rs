@@ -59,6 +59,10 @@ impl Running {
 
     /// Ctrl-C, then the exit code, stdout and the rest of stderr.
     fn interrupt(mut self) -> (i32, String, String) {
+        self.interrupt_inner()
+    }
+
+    fn interrupt_inner(&mut self) -> (i32, String, String) {
         // Let the last packets reach the ring's next block.
         thread::sleep(Duration::from_millis(300));
         // SAFETY: sending SIGINT to our own child process.
@@ -66,7 +70,7 @@ impl Running {
             libc::kill(self.child.id() as i32, libc::SIGINT);
         }
         let mut out = String::new();
-        self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        self.child.stdout.take().expect("stdout once").read_to_string(&mut out).unwrap();
         let status = self.child.wait().unwrap();
         let mut err = String::new();
         while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
@@ -74,6 +78,16 @@ impl Running {
             err.push('\n');
         }
         (status.code().unwrap_or(-1), out, err)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A failed test must not leave a capture running.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -349,4 +363,186 @@ fn pcap_files_round_trip_with_tcpdump_and_the_kernel_filter_matches_tcpdump() {
     let any_lines = lines(&["-nn", "-r", &mine_any]);
     assert!(!any_lines.is_empty() && any_lines.len() <= 5, "{any_lines:?}");
     assert!(any_lines.iter().all(|l| l.contains("ICMP6")), "{any_lines:?}");
+}
+
+/// Finds the flow to a server port (and family) in `--json` output.
+fn flow<'a>(flows: &'a [serde_json::Value], protocol: &str, server: &str, port: Option<u16>) -> &'a serde_json::Value {
+    flows
+        .iter()
+        .find(|f| {
+            f["protocol"] == protocol
+                && f["server"]["address"] == server
+                && port.is_none_or(|p| f["server"]["port"] == p)
+        })
+        .unwrap_or_else(|| panic!("no {protocol} flow to {server}:{port:?} in {flows:#?}"))
+}
+
+#[test]
+fn conversations_explain_real_failures() {
+    if !common::can_nft("conversations_explain_real_failures") {
+        return;
+    }
+    let p = VethPair::new("cconv");
+    // b drops SYNs to 9, rejects 10 with ICMP admin-prohibited, drops the first large segments to 8081 (up to 4000 bytes, then never again), and
+    // drops UDP to 7; nothing listens on TCP 11 or UDP 12.
+    p.b.nft_input(
+        "tcp dport 9 drop ; tcp dport 10 reject with icmpx type admin-prohibited ; \
+         tcp dport 8081 ip length > 200 quota until 4000 bytes drop ; udp dport 7 drop",
+    );
+    let va = veth(&p.a);
+    let mut cmd = netdiag_in(&p.a);
+    cmd.args(["capture", "-i", &va, "--conversations", "--json"]);
+    let cap = Running::start(cmd);
+
+    // Servers in b: 8080 answers and closes; 8081 reads everything; 8082 never reads (zero window); UDP 53 echoes.
+    let l80 = p.b.listen("[::]:8080");
+    let l81 = p.b.listen("[::]:8081");
+    let l82 = p.b.enter(|| {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_recv_buffer_size(4096).unwrap();
+        s.bind(&std::net::SocketAddr::from(([0, 0, 0, 0], 8082)).into()).unwrap();
+        s.listen(4).unwrap();
+        std::net::TcpListener::from(s)
+    });
+    let servers = thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut s, _) = l80.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let mut v = Vec::new();
+            let _ = s.read_to_end(&mut v);
+            let _ = s.write_all(b"ok");
+        }
+        {
+            let (mut s, _) = l81.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+            let mut v = Vec::new();
+            let _ = s.read_to_end(&mut v);
+        }
+        let (held, _) = l82.accept().unwrap();
+        thread::sleep(Duration::from_millis(1500));
+        drop(held);
+    });
+    let u = p.b.enter(|| UdpSocket::bind("[::]:53").unwrap());
+    u.set_read_timeout(Some(Duration::from_secs(60))).ok();
+    let echo = thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        if let Ok((n, from)) = u.recv_from(&mut buf) {
+            let _ = u.send_to(&buf[..n], from);
+        }
+    });
+    let (b4, b6): (IpAddr, IpAddr) = (p.b_ip.parse().unwrap(), p.b_ip6.parse().unwrap());
+    p.a.enter(move || {
+        let talk = |b: IpAddr, port: u16, data: &[u8]| {
+            let mut s = TcpStream::connect_timeout(&(b, port).into(), Duration::from_secs(5)).expect("connect");
+            s.write_all(data).unwrap();
+            s.shutdown(Shutdown::Write).ok();
+            s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+            let mut v = Vec::new();
+            let _ = s.read_to_end(&mut v);
+        };
+        talk(b4, 8080, &[b'a'; 300]);
+        talk(b6, 8080, &[b'a'; 300]);
+        talk(b4, 8081, &[b'r'; 3000]);
+        let refused = TcpStream::connect_timeout(&(b4, 11).into(), Duration::from_secs(5));
+        assert!(refused.is_err());
+        let rejected = TcpStream::connect_timeout(&(b4, 10).into(), Duration::from_secs(5));
+        assert!(rejected.is_err());
+        let rejected6 = TcpStream::connect_timeout(&(b6, 10).into(), Duration::from_secs(5));
+        assert!(rejected6.is_err());
+        // The receiver on 8082 stops reading: write until the window closes.
+        let mut s = TcpStream::connect_timeout(&(b4, 8082).into(), Duration::from_secs(5)).unwrap();
+        s.set_write_timeout(Some(Duration::from_millis(1200))).ok();
+        let chunk = [b'z'; 65536];
+        for _ in 0..64 {
+            if s.write(&chunk).is_err() {
+                break;
+            }
+        }
+        let u = UdpSocket::bind("0.0.0.0:0").unwrap();
+        u.set_read_timeout(Some(Duration::from_secs(2))).ok();
+        u.send_to(b"q", (b4, 53)).unwrap();
+        let mut buf = [0u8; 64];
+        assert!(u.recv_from(&mut buf).is_ok());
+        u.send_to(b"q", (b4, 7)).unwrap();
+        u.send_to(b"q", (b4, 7)).unwrap();
+        u.send_to(b"q", (b4, 12)).unwrap();
+        // SYNs to 9 go unanswered: Linux sends them at 0, 1 and 3 s.
+        let dropped = TcpStream::connect_timeout(&(b4, 9).into(), Duration::from_millis(3500));
+        assert!(dropped.is_err());
+        drop(s);
+    });
+    p.a.sh(&format!("ping -c 2 -i 0.2 -W 1 {} >/dev/null; ping -6 -c 2 -i 0.2 -W 1 {} >/dev/null", p.b_ip, p.b_ip6));
+    servers.join().unwrap();
+    echo.join().unwrap();
+    let (code, out, err) = cap.interrupt();
+    assert_eq!(code, 130, "Ctrl-C ends with 130: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["interrupted"], true);
+    assert!(v["counts"]["received"].as_u64().unwrap() >= v["counts"]["matched"].as_u64().unwrap());
+    assert_eq!(v["counts"]["dropped"], 0);
+    let flows = v["conversations"].as_array().unwrap();
+    let state = |f: &serde_json::Value| f["state"].as_str().unwrap().to_string();
+    let cause = |f: &serde_json::Value| f["explanation"]["cause"].as_str().unwrap().to_string();
+
+    for b in [&p.b_ip, &p.b_ip6] {
+        let f = flow(flows, "tcp", b, Some(8080));
+        assert_eq!(state(f), "completed", "{f:#}");
+        assert_eq!(f["explanation"]["verdict"], "ok");
+        assert_eq!(f["handshake"]["syns"], 1);
+        assert!(f["handshake"]["syn_ack_ms"].as_f64().is_some() && f["handshake"]["ack_ms"].as_f64().is_some());
+        assert!(f["rtt_ms"].as_f64().is_some());
+        assert_eq!(f["fin_from"], "client, server");
+        assert_eq!(f["retransmissions"], 0);
+        assert!(f["bytes_sent"].as_u64().unwrap() > 300);
+    }
+    let f = flow(flows, "tcp", &p.b_ip, Some(11));
+    assert_eq!(state(f), "refused", "{f:#}");
+    assert!(cause(f).starts_with("RST from the server right after SYN"), "{}", cause(f));
+    assert!(cause(f).ends_with("nothing listens on port 11"));
+    assert_eq!(f["rst_from"], "server");
+
+    let f = flow(flows, "tcp", &p.b_ip, Some(9));
+    assert_eq!(state(f), "no-answer", "{f:#}");
+    assert_eq!(f["explanation"]["verdict"], "filtered");
+    let syns = f["handshake"]["syns"].as_u64().unwrap();
+    assert!(syns >= 3, "SYN retransmissions counted: {f:#}");
+    assert!(cause(f).starts_with(&format!("{syns} SYNs over")), "{}", cause(f));
+    assert!(cause(f).contains("no answer: dropped on the way or by the host"));
+
+    for b in [&p.b_ip, &p.b_ip6] {
+        let f = flow(flows, "tcp", b, Some(10));
+        assert_eq!(state(f), "rejected", "{f:#}");
+        assert_eq!(f["icmp_errors"][0]["name"], "administratively prohibited");
+        assert_eq!(f["icmp_errors"][0]["from"], b.as_str());
+        assert!(cause(f).contains("a firewall rejected it"));
+    }
+
+    let f = flow(flows, "tcp", &p.b_ip, Some(8081));
+    assert_eq!(state(f), "retransmissions", "{f:#}");
+    assert!(f["retransmissions"].as_u64().unwrap() >= 1);
+    assert!(cause(f).contains("retransmitted"), "{}", cause(f));
+
+    let f = flow(flows, "tcp", &p.b_ip, Some(8082));
+    assert_eq!(state(f), "zero-window", "{f:#}");
+    assert!(f["zero_window_events"].as_u64().unwrap() >= 1);
+    assert!(f["zero_window_ms"].as_f64().unwrap() >= 200.0, "{f:#}");
+    assert!(cause(f).starts_with("server window stayed 0 for"), "{}", cause(f));
+    assert!(cause(f).contains("the receiver is not reading"));
+
+    let f = flow(flows, "udp", &p.b_ip, Some(53));
+    assert_eq!(state(f), "answered", "{f:#}");
+    let f = flow(flows, "udp", &p.b_ip, Some(7));
+    assert_eq!(state(f), "no-reply", "{f:#}");
+    assert_eq!(f["packets_sent"], 2);
+    let f = flow(flows, "udp", &p.b_ip, Some(12));
+    assert_eq!(state(f), "closed", "{f:#}");
+    assert_eq!(f["icmp_errors"][0]["name"], "port unreachable");
+    assert!(cause(f).contains("nothing listens on UDP port 12"), "{}", cause(f));
+
+    let f = flow(flows, "icmp", &p.b_ip, None);
+    assert_eq!(state(f), "answered", "{f:#}");
+    assert_eq!((f["packets_sent"].as_u64(), f["packets_received"].as_u64()), (Some(2), Some(2)));
+    let f = flow(flows, "icmp6", &p.b_ip6, None);
+    assert_eq!(state(f), "answered", "{f:#}");
 }

@@ -162,8 +162,9 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
             let _ = write!(io::stdout(), "{}", st.program);
             bail!(DumpDone);
         }
-        if format != Format::Json {
-            eprintln!("{}", crender::started_text(&st.source, st.live, st.link, st.snaplen));
+        // On stderr in every format, as tcpdump does: scripts wait for it to know the filter is in place.
+        eprintln!("{}", crender::started_text(&st.source, st.live, st.link, st.snaplen));
+        {
             if verbose {
                 eprintln!(
                     "filter: {} classic BPF instructions, run {}; nothing is left to filter in user space",
