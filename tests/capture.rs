@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{netdiag, need_tool, VethPair};
+use common::{need_tool, netdiag, VethPair};
 
 /// The veth end inside a namespace.
 fn veth(ns: &common::NetNs) -> String {
@@ -70,7 +70,12 @@ impl Running {
             libc::kill(self.child.id() as i32, libc::SIGINT);
         }
         let mut out = String::new();
-        self.child.stdout.take().expect("stdout once").read_to_string(&mut out).unwrap();
+        self.child
+            .stdout
+            .take()
+            .expect("stdout once")
+            .read_to_string(&mut out)
+            .unwrap();
         let status = self.child.wait().unwrap();
         let mut err = String::new();
         while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
@@ -117,7 +122,8 @@ fn traffic(p: &VethPair) {
             }
         }
     });
-    let u = p.b.enter(|| UdpSocket::bind("[::]:53").expect("bind udp 53"));
+    let u =
+        p.b.enter(|| UdpSocket::bind("[::]:53").expect("bind udp 53"));
     u.set_read_timeout(Some(Duration::from_millis(500))).ok();
     let echo = thread::spawn(move || {
         let mut buf = [0u8; 1500];
@@ -130,7 +136,8 @@ fn traffic(p: &VethPair) {
     let (b4, b6): (IpAddr, IpAddr) = (p.b_ip.parse().unwrap(), p.b_ip6.parse().unwrap());
     p.a.enter(move || {
         for b in [b4, b6] {
-            let mut s = TcpStream::connect_timeout(&(b, 8080).into(), Duration::from_secs(5)).expect("connect 8080");
+            let mut s = TcpStream::connect_timeout(&(b, 8080).into(), Duration::from_secs(5))
+                .expect("connect 8080");
             s.write_all(&[b'x'; 300]).unwrap();
             s.shutdown(Shutdown::Write).ok();
             s.set_read_timeout(Some(Duration::from_secs(5))).ok();
@@ -140,7 +147,15 @@ fn traffic(p: &VethPair) {
         let _ = TcpStream::connect_timeout(&(b4, 81).into(), Duration::from_secs(5));
         let u = UdpSocket::bind("[::]:0").unwrap();
         u.set_read_timeout(Some(Duration::from_millis(500))).ok();
-        for (b, port) in [(b4, 53), (b6, 53), (b4, 5000), (b4, 5001), (b4, 5003), (b4, 5004), (b6, 5002)] {
+        for (b, port) in [
+            (b4, 53),
+            (b6, 53),
+            (b4, 5000),
+            (b4, 5001),
+            (b4, 5003),
+            (b4, 5004),
+            (b6, 5002),
+        ] {
             let _ = u.send_to(b"query", (b, port));
             if port == 53 {
                 let mut buf = [0u8; 64];
@@ -148,7 +163,10 @@ fn traffic(p: &VethPair) {
             }
         }
     });
-    p.a.sh(&format!("ping -c 2 -i 0.2 -W 1 {} >/dev/null; ping -6 -c 2 -i 0.2 -W 1 {} >/dev/null", p.b_ip, p.b_ip6));
+    p.a.sh(&format!(
+        "ping -c 2 -i 0.2 -W 1 {} >/dev/null; ping -6 -c 2 -i 0.2 -W 1 {} >/dev/null",
+        p.b_ip, p.b_ip6
+    ));
     p.b.sh(&format!("ping -c 1 -W 1 {} >/dev/null", p.a_ip));
     srv.join().unwrap();
     echo.join().unwrap();
@@ -177,7 +195,11 @@ fn tcpdump_stamps(file: &str, expr: &str) -> Vec<String> {
         .arg(expr)
         .output()
         .unwrap();
-    assert!(o.status.success(), "tcpdump {expr}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "tcpdump {expr}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
@@ -205,18 +227,59 @@ fn netdiag_stamps(file: &str, expr: &str) -> Vec<String> {
 /// The expressions checked against tcpdump: every primitive and their combinations. `A`, `B`, `A6`, `B6`
 /// and `NET`/`NET6` stand for the namespaces' addresses and networks.
 const FILTERS: &[&str] = &[
-    "tcp", "udp", "icmp", "icmp6", "arp", "ip", "ip6",
-    "host B", "src host A", "dst host B", "host B6", "src host A6", "dst host A6",
-    "ip host B", "ip6 host B6", "arp host B", "src or dst host A", "src and dst host A",
-    "net NET", "src net NET", "dst net NET6", "net 10", "ip net NET", "ip6 net NET6",
-    "port 8080", "src port 8080", "dst port 8080", "tcp port 8080", "udp port 53", "port 53",
-    "tcp dst port 81", "udp src port 53", "portrange 5000-5002", "udp portrange 5001-5003",
-    "tcp portrange 8000-8100", "dst portrange 5002-5004",
-    "port 8080 or 53", "tcp port 8080 or 81", "not host A and B", "tcp and port 8080", "not tcp",
-    "not (tcp or udp)", "tcp or udp and not ip6", "icmp or icmp6 or arp", "host B and not port 8080",
-    "!tcp && !udp", "(port 53 or port 8080) and ip6", "ip and not icmp", "ip6 and udp",
-    "dst port 53 and src net NET", "udp and (dst portrange 5000-5001 or dst port 5004)",
-    "src host B6 or dst host B", "not ip6 host B6 and not arp",
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "arp",
+    "ip",
+    "ip6",
+    "host B",
+    "src host A",
+    "dst host B",
+    "host B6",
+    "src host A6",
+    "dst host A6",
+    "ip host B",
+    "ip6 host B6",
+    "arp host B",
+    "src or dst host A",
+    "src and dst host A",
+    "net NET",
+    "src net NET",
+    "dst net NET6",
+    "net 10",
+    "ip net NET",
+    "ip6 net NET6",
+    "port 8080",
+    "src port 8080",
+    "dst port 8080",
+    "tcp port 8080",
+    "udp port 53",
+    "port 53",
+    "tcp dst port 81",
+    "udp src port 53",
+    "portrange 5000-5002",
+    "udp portrange 5001-5003",
+    "tcp portrange 8000-8100",
+    "dst portrange 5002-5004",
+    "port 8080 or 53",
+    "tcp port 8080 or 81",
+    "not host A and B",
+    "tcp and port 8080",
+    "not tcp",
+    "not (tcp or udp)",
+    "tcp or udp and not ip6",
+    "icmp or icmp6 or arp",
+    "host B and not port 8080",
+    "!tcp && !udp",
+    "(port 53 or port 8080) and ip6",
+    "ip and not icmp",
+    "ip6 and udp",
+    "dst port 53 and src net NET",
+    "udp and (dst portrange 5000-5001 or dst port 5004)",
+    "src host B6 or dst host B",
+    "not ip6 host B6 and not arp",
 ];
 
 fn expand(f: &str, p: &VethPair) -> String {
@@ -249,7 +312,11 @@ fn split_parens(w: &str) -> (&str, &str, &str) {
 #[test]
 fn every_filter_selects_the_packets_tcpdump_selects() {
     if !common::can_netns("every_filter_selects_the_packets_tcpdump_selects")
-        || !need_tool("every_filter_selects_the_packets_tcpdump_selects", "tcpdump", "tcpdump")
+        || !need_tool(
+            "every_filter_selects_the_packets_tcpdump_selects",
+            "tcpdump",
+            "tcpdump",
+        )
     {
         return;
     }
@@ -257,17 +324,39 @@ fn every_filter_selects_the_packets_tcpdump_selects() {
     let dir = tempfile::tempdir().unwrap();
     let (eth, any) = reference_pcaps(&p, dir.path());
     let all = tcpdump_stamps(&eth, "");
-    assert!(all.len() >= 30, "too little traffic captured: {}", all.len());
+    assert!(
+        all.len() >= 30,
+        "too little traffic captured: {}",
+        all.len()
+    );
     for f in FILTERS {
         let expr = expand(f, &p);
         for file in [&eth, &any] {
             let want = tcpdump_stamps(file, &expr);
             let got = netdiag_stamps(file, &expr);
-            assert_eq!(got, want, "filter '{expr}' on {file}: netdiag {} packets, tcpdump {}", got.len(), want.len());
+            assert_eq!(
+                got,
+                want,
+                "filter '{expr}' on {file}: netdiag {} packets, tcpdump {}",
+                got.len(),
+                want.len()
+            );
         }
     }
     // The filters are not vacuous: each primitive selects some packets and not all.
-    for f in ["tcp", "udp", "icmp", "icmp6", "arp", "ip6", "host B6", "net NET", "port 8080", "portrange 5000-5002", "tcp dst port 81"] {
+    for f in [
+        "tcp",
+        "udp",
+        "icmp",
+        "icmp6",
+        "arp",
+        "ip6",
+        "host B6",
+        "net NET",
+        "port 8080",
+        "portrange 5000-5002",
+        "tcp dst port 81",
+    ] {
         let n = tcpdump_stamps(&eth, &expand(f, &p)).len();
         assert!(n > 0 && n < all.len(), "'{f}' selects {n} of {}", all.len());
     }
@@ -299,14 +388,20 @@ fn malformed_filters_exit_2_with_one_line_naming_the_column() {
 
 #[test]
 fn pcap_files_round_trip_with_tcpdump_and_the_kernel_filter_matches_tcpdump() {
-    if !common::can_netns("pcap_round_trip") || !need_tool("pcap_round_trip", "tcpdump", "tcpdump") {
+    if !common::can_netns("pcap_round_trip") || !need_tool("pcap_round_trip", "tcpdump", "tcpdump")
+    {
         return;
     }
     let p = VethPair::new("cpcp");
     let va = veth(&p.a);
     let dir = tempfile::tempdir().unwrap();
     let path = |n: &str| dir.path().join(n).display().to_string();
-    let (all, mine, mine_f, mine_any) = (path("all.pcap"), path("mine.pcap"), path("mine-f.pcap"), path("mine-any.pcap"));
+    let (all, mine, mine_f, mine_any) = (
+        path("all.pcap"),
+        path("mine.pcap"),
+        path("mine-f.pcap"),
+        path("mine-any.pcap"),
+    );
     let filter = "tcp port 8080 or icmp or (udp and dst portrange 5000-5002)";
     let mut t = in_ns(&p.a, "tcpdump");
     t.args(["-i", &va, "--immediate-mode", "-U", "-w", &all]);
@@ -316,7 +411,12 @@ fn pcap_files_round_trip_with_tcpdump_and_the_kernel_filter_matches_tcpdump() {
     n2.args(["capture", "-i", &va, "-w", &mine_f, filter]);
     let mut n3 = netdiag_in(&p.a);
     n3.args(["capture", "-i", "any", "-w", &mine_any, "-c", "5", "icmp6"]);
-    let running = [Running::start(t), Running::start(n1), Running::start(n2), Running::start(n3)];
+    let running = [
+        Running::start(t),
+        Running::start(n1),
+        Running::start(n2),
+        Running::start(n3),
+    ];
     traffic(&p);
     let mut results = running.map(Running::interrupt).into_iter();
     let (_, _, terr) = results.next().unwrap();
@@ -327,12 +427,22 @@ fn pcap_files_round_trip_with_tcpdump_and_the_kernel_filter_matches_tcpdump() {
         .find_map(|l| l.strip_suffix(" packets captured"))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no count in: {err}"));
-    assert!(err.contains("packets received by filter") && err.contains("packets dropped by kernel"), "{err}");
+    assert!(
+        err.contains("packets received by filter") && err.contains("packets dropped by kernel"),
+        "{err}"
+    );
     // netdiag's file, read by tcpdump: the count netdiag reported.
     let lines = |args: &[&str]| -> Vec<String> {
         let o = Command::new("tcpdump").args(args).output().unwrap();
-        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-        let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
         v.sort();
         v
     };
@@ -361,12 +471,23 @@ fn pcap_files_round_trip_with_tcpdump_and_the_kernel_filter_matches_tcpdump() {
     let (code, _, err) = results.next().unwrap();
     assert!(code == 0 || code == 130, "{err}");
     let any_lines = lines(&["-nn", "-r", &mine_any]);
-    assert!(!any_lines.is_empty() && any_lines.len() <= 5, "{any_lines:?}");
-    assert!(any_lines.iter().all(|l| l.contains("ICMP6")), "{any_lines:?}");
+    assert!(
+        !any_lines.is_empty() && any_lines.len() <= 5,
+        "{any_lines:?}"
+    );
+    assert!(
+        any_lines.iter().all(|l| l.contains("ICMP6")),
+        "{any_lines:?}"
+    );
 }
 
 /// Finds the flow to a server port (and family) in `--json` output.
-fn flow<'a>(flows: &'a [serde_json::Value], protocol: &str, server: &str, port: Option<u16>) -> &'a serde_json::Value {
+fn flow<'a>(
+    flows: &'a [serde_json::Value],
+    protocol: &str,
+    server: &str,
+    port: Option<u16>,
+) -> &'a serde_json::Value {
     flows
         .iter()
         .find(|f| {
@@ -400,7 +521,8 @@ fn conversations_explain_real_failures() {
     let l82 = p.b.enter(|| {
         let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         s.set_recv_buffer_size(4096).unwrap();
-        s.bind(&std::net::SocketAddr::from(([0, 0, 0, 0], 8082)).into()).unwrap();
+        s.bind(&std::net::SocketAddr::from(([0, 0, 0, 0], 8082)).into())
+            .unwrap();
         s.listen(4).unwrap();
         std::net::TcpListener::from(s)
     });
@@ -433,7 +555,8 @@ fn conversations_explain_real_failures() {
     let (b4, b6): (IpAddr, IpAddr) = (p.b_ip.parse().unwrap(), p.b_ip6.parse().unwrap());
     p.a.enter(move || {
         let talk = |b: IpAddr, port: u16, data: &[u8]| {
-            let mut s = TcpStream::connect_timeout(&(b, port).into(), Duration::from_secs(5)).expect("connect");
+            let mut s = TcpStream::connect_timeout(&(b, port).into(), Duration::from_secs(5))
+                .expect("connect");
             s.write_all(data).unwrap();
             s.shutdown(Shutdown::Write).ok();
             s.set_read_timeout(Some(Duration::from_secs(10))).ok();
@@ -471,7 +594,10 @@ fn conversations_explain_real_failures() {
         assert!(dropped.is_err());
         drop(s);
     });
-    p.a.sh(&format!("ping -c 2 -i 0.2 -W 1 {} >/dev/null; ping -6 -c 2 -i 0.2 -W 1 {} >/dev/null", p.b_ip, p.b_ip6));
+    p.a.sh(&format!(
+        "ping -c 2 -i 0.2 -W 1 {} >/dev/null; ping -6 -c 2 -i 0.2 -W 1 {} >/dev/null",
+        p.b_ip, p.b_ip6
+    ));
     servers.join().unwrap();
     echo.join().unwrap();
     let (code, out, err) = cap.interrupt();
@@ -490,7 +616,10 @@ fn conversations_explain_real_failures() {
         assert_eq!(state(f), "completed", "{f:#}");
         assert_eq!(f["explanation"]["verdict"], "ok");
         assert_eq!(f["handshake"]["syns"], 1);
-        assert!(f["handshake"]["syn_ack_ms"].as_f64().is_some() && f["handshake"]["ack_ms"].as_f64().is_some());
+        assert!(
+            f["handshake"]["syn_ack_ms"].as_f64().is_some()
+                && f["handshake"]["ack_ms"].as_f64().is_some()
+        );
         assert!(f["rtt_ms"].as_f64().is_some());
         assert_eq!(f["fin_from"], "client, server");
         assert_eq!(f["retransmissions"], 0);
@@ -498,7 +627,11 @@ fn conversations_explain_real_failures() {
     }
     let f = flow(flows, "tcp", &p.b_ip, Some(11));
     assert_eq!(state(f), "refused", "{f:#}");
-    assert!(cause(f).starts_with("RST from the server right after SYN"), "{}", cause(f));
+    assert!(
+        cause(f).starts_with("RST from the server right after SYN"),
+        "{}",
+        cause(f)
+    );
     assert!(cause(f).ends_with("nothing listens on port 11"));
     assert_eq!(f["rst_from"], "server");
 
@@ -507,7 +640,11 @@ fn conversations_explain_real_failures() {
     assert_eq!(f["explanation"]["verdict"], "filtered");
     let syns = f["handshake"]["syns"].as_u64().unwrap();
     assert!(syns >= 3, "SYN retransmissions counted: {f:#}");
-    assert!(cause(f).starts_with(&format!("{syns} SYNs over")), "{}", cause(f));
+    assert!(
+        cause(f).starts_with(&format!("{syns} SYNs over")),
+        "{}",
+        cause(f)
+    );
     assert!(cause(f).contains("no answer: dropped on the way or by the host"));
 
     for b in [&p.b_ip, &p.b_ip6] {
@@ -527,7 +664,11 @@ fn conversations_explain_real_failures() {
     assert_eq!(state(f), "zero-window", "{f:#}");
     assert!(f["zero_window_events"].as_u64().unwrap() >= 1);
     assert!(f["zero_window_ms"].as_f64().unwrap() >= 200.0, "{f:#}");
-    assert!(cause(f).starts_with("server window stayed 0 for"), "{}", cause(f));
+    assert!(
+        cause(f).starts_with("server window stayed 0 for"),
+        "{}",
+        cause(f)
+    );
     assert!(cause(f).contains("the receiver is not reading"));
 
     let f = flow(flows, "udp", &p.b_ip, Some(53));
@@ -538,11 +679,18 @@ fn conversations_explain_real_failures() {
     let f = flow(flows, "udp", &p.b_ip, Some(12));
     assert_eq!(state(f), "closed", "{f:#}");
     assert_eq!(f["icmp_errors"][0]["name"], "port unreachable");
-    assert!(cause(f).contains("nothing listens on UDP port 12"), "{}", cause(f));
+    assert!(
+        cause(f).contains("nothing listens on UDP port 12"),
+        "{}",
+        cause(f)
+    );
 
     let f = flow(flows, "icmp", &p.b_ip, None);
     assert_eq!(state(f), "answered", "{f:#}");
-    assert_eq!((f["packets_sent"].as_u64(), f["packets_received"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (f["packets_sent"].as_u64(), f["packets_received"].as_u64()),
+        (Some(2), Some(2))
+    );
     let f = flow(flows, "icmp6", &p.b_ip6, None);
     assert_eq!(state(f), "answered", "{f:#}");
 }

@@ -99,12 +99,16 @@ fn not(a: Node) -> Node {
 fn any(nodes: impl IntoIterator<Item = Node>) -> Node {
     let v: Vec<Node> = nodes.into_iter().collect();
     // Right-nested, so tests on the same value share one load.
-    v.into_iter().rev().fold(Node::Const(false), |acc, n| or(n, acc))
+    v.into_iter()
+        .rev()
+        .fold(Node::Const(false), |acc, n| or(n, acc))
 }
 
 fn all(nodes: impl IntoIterator<Item = Node>) -> Node {
     let v: Vec<Node> = nodes.into_iter().collect();
-    v.into_iter().rev().fold(Node::Const(true), |acc, n| and(n, acc))
+    v.into_iter()
+        .rev()
+        .fold(Node::Const(true), |acc, n| and(n, acc))
 }
 
 fn test(load: Load, mask: Option<u32>, op: u16, k: u32) -> Node {
@@ -137,8 +141,14 @@ pub fn lower(
 ) -> Result<Node, FilterError> {
     Ok(match e {
         Expr::Not(a) => not(lower(a, link, text, resolve)?),
-        Expr::And(a, b) => and(lower(a, link, text, resolve)?, lower(b, link, text, resolve)?),
-        Expr::Or(a, b) => or(lower(a, link, text, resolve)?, lower(b, link, text, resolve)?),
+        Expr::And(a, b) => and(
+            lower(a, link, text, resolve)?,
+            lower(b, link, text, resolve)?,
+        ),
+        Expr::Or(a, b) => or(
+            lower(a, link, text, resolve)?,
+            lower(b, link, text, resolve)?,
+        ),
         Expr::Prim(p) => prim(p, link, text, resolve)?,
     })
 }
@@ -165,13 +175,19 @@ const RARP: u16 = 0x8035;
 
 /// IPv4 protocol `n`.
 fn ip_proto(link: Link, n: u8) -> Node {
-    and(linktype(link, IPV4), eq(Load::Abs(link.nl() + 9, bpf::B), u32::from(n)))
+    and(
+        linktype(link, IPV4),
+        eq(Load::Abs(link.nl() + 9, bpf::B), u32::from(n)),
+    )
 }
 
 /// IPv6 next header `n`, directly or behind one fragment header (as pcap's `ip6 proto`).
 fn ip6_proto(link: Link, n: u8) -> Node {
     let nh = Load::Abs(link.nl() + 6, bpf::B);
-    let frag = and(eq(nh, 44), eq(Load::Abs(link.nl() + 40, bpf::B), u32::from(n)));
+    let frag = and(
+        eq(nh, 44),
+        eq(Load::Abs(link.nl() + 40, bpf::B), u32::from(n)),
+    );
     and(linktype(link, IPV6), or(eq(nh, u32::from(n)), frag))
 }
 
@@ -192,12 +208,21 @@ fn addr_at(off: u32, addr: IpAddr, len: u8) -> Node {
     };
     let words = octets.chunks(4).enumerate().map(|(i, c)| {
         let bits = (i32::from(len) - 32 * i as i32).clamp(0, 32) as u32;
-        let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+        let mask = if bits == 0 {
+            0
+        } else {
+            u32::MAX << (32 - bits)
+        };
         let v = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
         match mask {
             0 => Node::Const(true),
             u32::MAX => eq(Load::Abs(off + 4 * i as u32, bpf::W), v),
-            m => test(Load::Abs(off + 4 * i as u32, bpf::W), Some(m), bpf::JEQ, v & m),
+            m => test(
+                Load::Abs(off + 4 * i as u32, bpf::W),
+                Some(m),
+                bpf::JEQ,
+                v & m,
+            ),
         }
     });
     all(words)
@@ -210,8 +235,26 @@ fn host_net(link: Link, proto: Option<ProtoQ>, dir: Dir, addr: IpAddr, len: u8) 
         let t = by_dir(dir, addr_at(nl + 8, addr, len), addr_at(nl + 24, addr, len));
         return and(linktype(link, IPV6), t);
     }
-    let ip = || and(linktype(link, IPV4), by_dir(dir, addr_at(nl + 12, addr, len), addr_at(nl + 16, addr, len)));
-    let arp_like = |et| and(linktype(link, et), by_dir(dir, addr_at(nl + 14, addr, len), addr_at(nl + 24, addr, len)));
+    let ip = || {
+        and(
+            linktype(link, IPV4),
+            by_dir(
+                dir,
+                addr_at(nl + 12, addr, len),
+                addr_at(nl + 16, addr, len),
+            ),
+        )
+    };
+    let arp_like = |et| {
+        and(
+            linktype(link, et),
+            by_dir(
+                dir,
+                addr_at(nl + 14, addr, len),
+                addr_at(nl + 24, addr, len),
+            ),
+        )
+    };
     match proto {
         Some(ProtoQ::Ip) => ip(),
         Some(ProtoQ::Arp) => arp_like(ARP),
@@ -277,7 +320,9 @@ fn prim(
             ProtoQ::Icmp => ip_proto(link, 1),
             ProtoQ::Icmp6 => ip6_proto(link, 58),
         },
-        Test::Host(HostId::Addr(a)) => host_net(link, p.proto, p.dir, *a, if a.is_ipv4() { 32 } else { 128 }),
+        Test::Host(HostId::Addr(a)) => {
+            host_net(link, p.proto, p.dir, *a, if a.is_ipv4() { 32 } else { 128 })
+        }
         Test::Host(HostId::Name(n)) => {
             let err = |m: String| FilterError {
                 text: text.to_string(),
@@ -297,9 +342,9 @@ fn prim(
             if wanted.is_empty() {
                 return Err(err("the name has no address of the kind asked for".into()));
             }
-            any(wanted.into_iter().map(|a| {
-                host_net(link, p.proto, p.dir, a, if a.is_ipv4() { 32 } else { 128 })
-            }))
+            any(wanted
+                .into_iter()
+                .map(|a| host_net(link, p.proto, p.dir, a, if a.is_ipv4() { 32 } else { 128 })))
         }
         Test::Net(a, len) => host_net(link, p.proto, p.dir, *a, *len),
         Test::Port(protos, lo, hi) => port(link, protos, p.dir, *lo, *hi),
@@ -328,7 +373,8 @@ struct Gen {
 impl Gen {
     fn ja(&mut self, target: usize) -> usize {
         let r = self.rev.len();
-        self.rev.push(Insn::stmt(bpf::JMP | bpf::JA, (r - target - 1) as u32));
+        self.rev
+            .push(Insn::stmt(bpf::JMP | bpf::JA, (r - target - 1) as u32));
         r
     }
 
@@ -351,7 +397,13 @@ impl Gen {
         }
     }
 
-    fn atom(&mut self, at: &Atom, mut t: usize, mut f: usize, a_has: Option<(Load, Option<u32>)>) -> usize {
+    fn atom(
+        &mut self,
+        at: &Atom,
+        mut t: usize,
+        mut f: usize,
+        a_has: Option<(Load, Option<u32>)>,
+    ) -> usize {
         // Far targets go through a `ja` placed right after the jump.
         if self.rev.len() - t - 1 > 255 {
             t = self.ja(t);
@@ -376,7 +428,8 @@ impl Gen {
             Load::Abs(k, size) => self.rev.push(Insn::stmt(bpf::LD | size | bpf::ABS, k)),
             Load::Ind(base, off, size) => {
                 self.rev.push(Insn::stmt(bpf::LD | size | bpf::IND, off));
-                self.rev.push(Insn::stmt(bpf::LDX | bpf::B | bpf::MSH, base));
+                self.rev
+                    .push(Insn::stmt(bpf::LDX | bpf::B | bpf::MSH, base));
             }
         }
         self.rev.len() - 1
@@ -454,13 +507,22 @@ mod tests {
     #[test]
     fn ports_hosts_and_nets_on_ethernet() {
         let p = prog("port 53", Link::Ethernet);
-        assert!(pass(&p, &eth_ip(17, [10, 0, 0, 1], [10, 0, 0, 2], 40000, 53)));
-        assert!(pass(&p, &eth_ip(6, [10, 0, 0, 1], [10, 0, 0, 2], 53, 40000)));
+        assert!(pass(
+            &p,
+            &eth_ip(17, [10, 0, 0, 1], [10, 0, 0, 2], 40000, 53)
+        ));
+        assert!(pass(
+            &p,
+            &eth_ip(6, [10, 0, 0, 1], [10, 0, 0, 2], 53, 40000)
+        ));
         assert!(!pass(&p, &eth_ip(1, [10, 0, 0, 1], [10, 0, 0, 2], 53, 53)));
         let mut frag = eth_ip(17, [10, 0, 0, 1], [10, 0, 0, 2], 40000, 53);
         frag[14 + 7] = 1; // fragment offset 1: not a first fragment
         assert!(!pass(&p, &frag));
-        let p = prog("src net 10.0.0.0/8 and not dst host 10.0.0.2", Link::Ethernet);
+        let p = prog(
+            "src net 10.0.0.0/8 and not dst host 10.0.0.2",
+            Link::Ethernet,
+        );
         assert!(!pass(&p, &eth_ip(6, [10, 0, 0, 1], [10, 0, 0, 2], 1, 2)));
         assert!(pass(&p, &eth_ip(6, [10, 0, 0, 1], [10, 0, 0, 3], 1, 2)));
         assert!(!pass(&p, &eth_ip(6, [11, 0, 0, 1], [10, 0, 0, 3], 1, 2)));

@@ -156,13 +156,40 @@ impl Tracker {
             L4::Udp { sport, dport, .. } => (ep(ip.src, sport), ep(ip.dst, dport)),
             L4::Icmp(m) if is_icmp_error(m.v6, m.ty) => {
                 self.icmp_error(t, ip.src, &m);
-                (Endpoint { address: ip.src, port: None }, Endpoint { address: ip.dst, port: None })
+                (
+                    Endpoint {
+                        address: ip.src,
+                        port: None,
+                    },
+                    Endpoint {
+                        address: ip.dst,
+                        port: None,
+                    },
+                )
             }
             L4::Icmp(m) => {
                 let id = m.echo.map(|e| e.0);
-                (Endpoint { address: ip.src, port: id }, Endpoint { address: ip.dst, port: id })
+                (
+                    Endpoint {
+                        address: ip.src,
+                        port: id,
+                    },
+                    Endpoint {
+                        address: ip.dst,
+                        port: id,
+                    },
+                )
             }
-            _ => (Endpoint { address: ip.src, port: None }, Endpoint { address: ip.dst, port: None }),
+            _ => (
+                Endpoint {
+                    address: ip.src,
+                    port: None,
+                },
+                Endpoint {
+                    address: ip.dst,
+                    port: None,
+                },
+            ),
         };
         if let L4::Icmp(m) = d.l4 {
             if is_icmp_error(m.v6, m.ty) {
@@ -210,8 +237,14 @@ impl Tracker {
     /// captured).
     fn icmp_error(&mut self, t: f64, from: IpAddr, m: &super::decode::IcmpMsg) {
         let Some(q) = m.quoted else { return };
-        let src = Endpoint { address: q.src, port: q.sport };
-        let dst = Endpoint { address: q.dst, port: q.dport };
+        let src = Endpoint {
+            address: q.src,
+            port: q.sport,
+        };
+        let dst = Endpoint {
+            address: q.dst,
+            port: q.dport,
+        };
         let k = key(q.protocol, src, dst);
         let order = self.flows.len();
         if !self.flows.contains_key(&k) && self.flows.len() >= MAX_FLOWS {
@@ -359,7 +392,8 @@ fn tcp(tr: &mut Track, dir: usize, t: f64, s: &super::decode::TcpSeg) {
     if ack && s.len == 0 && !syn && !fin {
         let outstanding = tr.sides[other].next_seq.is_some_and(|n| before(s.ack, n));
         let side = &mut tr.sides[dir];
-        if side.last_ack == Some(s.ack) && side.last_win == Some(s.win) && s.win != 0 && outstanding {
+        if side.last_ack == Some(s.ack) && side.last_win == Some(s.win) && s.win != 0 && outstanding
+        {
             side.dup_acks += 1;
         }
     }
@@ -418,11 +452,12 @@ fn conclude(mut tr: Track) -> Flow {
     };
     let mut rtt = tr.rtt.clone();
     rtt.sort_by(|a, b| a.total_cmp(b));
-    let handshake = (tr.protocol == 6 && (tr.syn.is_some() || tr.syn_ack.is_some())).then(|| Handshake {
-        syns: c.syns,
-        syn_ack: tr.syn.zip(tr.syn_ack).map(|(a, b)| dur(b - a)),
-        ack: tr.syn.zip(tr.ack).map(|(a, b)| dur(b - a)),
-    });
+    let handshake =
+        (tr.protocol == 6 && (tr.syn.is_some() || tr.syn_ack.is_some())).then(|| Handshake {
+            syns: c.syns,
+            syn_ack: tr.syn.zip(tr.syn_ack).map(|(a, b)| dur(b - a)),
+            ack: tr.syn.zip(tr.ack).map(|(a, b)| dur(b - a)),
+        });
     Flow {
         protocol,
         client: tr.client,
@@ -479,17 +514,26 @@ fn verdict(tr: &Track, protocol: &str, still_zero: [bool; 2]) -> Explanation {
                 }
             }
             match (c.rst, s.rst) {
-                (Some(a), Some(b)) if a <= b => return x::tcp_reset("client", c.packets_before_rst),
+                (Some(a), Some(b)) if a <= b => {
+                    return x::tcp_reset("client", c.packets_before_rst)
+                }
                 (Some(_), None) => return x::tcp_reset("client", c.packets_before_rst),
                 (_, Some(_)) => return x::tcp_reset("server", s.packets_before_rst),
                 _ => {}
             }
             let retrans = c.retrans + s.retrans;
             if retrans > 0 {
-                return x::tcp_retransmissions(retrans, c.data_segments + s.data_segments + retrans, c.dup_acks + s.dup_acks);
+                return x::tcp_retransmissions(
+                    retrans,
+                    c.data_segments + s.data_segments + retrans,
+                    c.dup_acks + s.dup_acks,
+                );
             }
             match (c.fin, s.fin) {
-                (Some(a), Some(b)) => x::tcp_completed(if a <= b { "client" } else { "server" }, c.payload + s.payload),
+                (Some(a), Some(b)) => x::tcp_completed(
+                    if a <= b { "client" } else { "server" },
+                    c.payload + s.payload,
+                ),
                 _ if tr.syn.is_none() && tr.syn_ack.is_none() => x::tcp_mid_stream(),
                 _ => x::tcp_open(),
             }
@@ -498,14 +542,22 @@ fn verdict(tr: &Track, protocol: &str, still_zero: [bool; 2]) -> Explanation {
             if s.packets > 0 {
                 x::answered(c.packets, s.packets, "datagrams")
             } else {
-                x::no_reply(c.packets, "datagrams", &format!("to port {}", tr.server.port.unwrap_or(0)))
+                x::no_reply(
+                    c.packets,
+                    "datagrams",
+                    &format!("to port {}", tr.server.port.unwrap_or(0)),
+                )
             }
         }
         1 | 58 if tr.client.port.is_some() => {
             if s.packets > 0 {
                 x::answered(c.packets, s.packets, "echo requests")
             } else {
-                x::no_reply(c.packets, "echo requests", &format!("to {}", tr.server.address))
+                x::no_reply(
+                    c.packets,
+                    "echo requests",
+                    &format!("to {}", tr.server.address),
+                )
             }
         }
         _ => x::seen(protocol),

@@ -139,12 +139,20 @@ pub struct ArpMsg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum L4 {
     Tcp(TcpSeg),
-    Udp { sport: u16, dport: u16, len: u32 },
+    Udp {
+        sport: u16,
+        dport: u16,
+        len: u32,
+    },
     Icmp(IcmpMsg),
     Arp(ArpMsg),
     /// A later IPv4/IPv6 fragment: no transport header in it.
-    Fragment { protocol: u8 },
-    Other { protocol: u8 },
+    Fragment {
+        protocol: u8,
+    },
+    Other {
+        protocol: u8,
+    },
     /// Too short to read, or a network protocol netdiag does not decode.
     None,
 }
@@ -201,7 +209,7 @@ pub fn decode(link: LinkType, data: &[u8]) -> Decoded {
             }
             None => return d,
         },
-        LinkType::Sll => match SLLPacket::new(data) {
+        LinkType::Sll => match SLLPacket::new(data).filter(|_| data.len() >= 16) {
             Some(s) => {
                 d.direction = Some(pkttype_dir(s.get_packet_type() as u8));
                 if s.get_link_layer_address_len() == 6 {
@@ -211,7 +219,7 @@ pub fn decode(link: LinkType, data: &[u8]) -> Decoded {
             }
             None => return d,
         },
-        LinkType::Sll2 => match SLL2Packet::new(data) {
+        LinkType::Sll2 => match SLL2Packet::new(data).filter(|_| data.len() >= 20) {
             Some(s) => {
                 d.direction = Some(pkttype_dir(s.get_packet_type()));
                 d.ifindex = Some(s.get_interface_index());
@@ -310,12 +318,16 @@ fn ipv6(b: &[u8], d: &mut Decoded) {
     for _ in 0..8 {
         match nh {
             0 | 43 | 60 => {
-                let (Some(&n), Some(&l)) = (b.get(off), b.get(off + 1)) else { break };
+                let (Some(&n), Some(&l)) = (b.get(off), b.get(off + 1)) else {
+                    break;
+                };
                 nh = n;
                 off += 8 + usize::from(l) * 8;
             }
             44 => {
-                let (Some(&n), Some(fo)) = (b.get(off), b.get(off + 2..off + 4)) else { break };
+                let (Some(&n), Some(fo)) = (b.get(off), b.get(off + 2..off + 4)) else {
+                    break;
+                };
                 nh = n;
                 fragment = u16::from_be_bytes([fo[0], fo[1]]) & 0xfff8 != 0;
                 off += 8;
@@ -367,11 +379,23 @@ fn transport(proto: u8, b: &[u8], sent: u32, v6: bool) -> L4 {
             None => L4::None,
         },
         1 if !v6 => match IcmpPacket::new(b) {
-            Some(i) => L4::Icmp(icmp(false, i.get_icmp_type().0, i.get_icmp_code().0, i.payload(), sent)),
+            Some(i) => L4::Icmp(icmp(
+                false,
+                i.get_icmp_type().0,
+                i.get_icmp_code().0,
+                i.payload(),
+                sent,
+            )),
             None => L4::None,
         },
         58 if v6 => match Icmpv6Packet::new(b) {
-            Some(i) => L4::Icmp(icmp(true, i.get_icmpv6_type().0, i.get_icmpv6_code().0, i.payload(), sent)),
+            Some(i) => L4::Icmp(icmp(
+                true,
+                i.get_icmpv6_type().0,
+                i.get_icmpv6_code().0,
+                i.payload(),
+                sent,
+            )),
             None => L4::None,
         },
         p => L4::Other { protocol: p },
@@ -390,7 +414,12 @@ pub fn is_icmp_error(v6: bool, ty: u8) -> bool {
 fn icmp(v6: bool, ty: u8, code: u8, rest: &[u8], sent: u32) -> IcmpMsg {
     // `rest` starts at the 4 bytes after type, code and checksum.
     let echo = matches!((v6, ty), (false, 0 | 8) | (true, 128 | 129))
-        .then(|| Some((u16::from_be_bytes([*rest.first()?, *rest.get(1)?]), u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]))))
+        .then(|| {
+            Some((
+                u16::from_be_bytes([*rest.first()?, *rest.get(1)?]),
+                u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]),
+            ))
+        })
         .flatten();
     let quoted = if is_icmp_error(v6, ty) {
         rest.get(4..).and_then(|q| quoted(q, v6))
@@ -411,18 +440,33 @@ fn icmp(v6: bool, ty: u8, code: u8, rest: &[u8], sent: u32) -> IcmpMsg {
 fn quoted(b: &[u8], v6: bool) -> Option<Quoted> {
     let (src, dst, proto, rest) = if v6 {
         let ip = Ipv6Packet::new(b)?;
-        (IpAddr::V6(ip.get_source()), IpAddr::V6(ip.get_destination()), ip.get_next_header().0, b.get(40..))
+        (
+            IpAddr::V6(ip.get_source()),
+            IpAddr::V6(ip.get_destination()),
+            ip.get_next_header().0,
+            b.get(40..),
+        )
     } else {
         let ip = Ipv4Packet::new(b)?;
         let hl = usize::from(ip.get_header_length()) * 4;
         if hl < 20 {
             return None;
         }
-        (IpAddr::V4(ip.get_source()), IpAddr::V4(ip.get_destination()), ip.get_next_level_protocol().0, b.get(hl..))
+        (
+            IpAddr::V4(ip.get_source()),
+            IpAddr::V4(ip.get_destination()),
+            ip.get_next_level_protocol().0,
+            b.get(hl..),
+        )
     };
     let ports = rest
         .filter(|r| matches!(proto, 6 | 17 | 132) && r.len() >= 4)
-        .map(|r| (u16::from_be_bytes([r[0], r[1]]), u16::from_be_bytes([r[2], r[3]])));
+        .map(|r| {
+            (
+                u16::from_be_bytes([r[0], r[1]]),
+                u16::from_be_bytes([r[2], r[3]]),
+            )
+        });
     Some(Quoted {
         protocol: proto,
         src,
@@ -468,7 +512,14 @@ fn tcp_options(mut b: &[u8]) -> TcpOptions {
 }
 
 /// Builds the Linux cooked v2 header (LINKTYPE_LINUX_SLL2) for a packet read from a cooked socket.
-pub fn sll2_header(protocol: u16, ifindex: u32, hatype: u16, pkttype: u8, addr: &[u8; 8], addr_len: u8) -> [u8; 20] {
+pub fn sll2_header(
+    protocol: u16,
+    ifindex: u32,
+    hatype: u16,
+    pkttype: u8,
+    addr: &[u8; 8],
+    addr_len: u8,
+) -> [u8; 20] {
     let mut h = [0u8; 20];
     h[0..2].copy_from_slice(&protocol.to_be_bytes());
     h[4..8].copy_from_slice(&ifindex.to_be_bytes());
@@ -511,7 +562,10 @@ mod tests {
         assert_eq!(ip.src, "10.0.0.1".parse::<IpAddr>().unwrap());
         match d.l4 {
             L4::Tcp(t) => {
-                assert_eq!((t.sport, t.dport, t.seq, t.flags, t.win, t.len), (40000, 80, 1000, 2, 64240, 5));
+                assert_eq!(
+                    (t.sport, t.dport, t.seq, t.flags, t.win, t.len),
+                    (40000, 80, 1000, 2, 64240, 5)
+                );
                 assert_eq!(t.opts.mss, Some(1460));
             }
             other => panic!("{other:?}"),
@@ -543,7 +597,9 @@ mod tests {
         q[22..24].copy_from_slice(&9u16.to_be_bytes());
         let mut icmp = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
         icmp.extend_from_slice(&q);
-        let mut ip = vec![0x45u8, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1];
+        let mut ip = vec![
+            0x45u8, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1,
+        ];
         let total = (ip.len() + icmp.len()) as u16;
         ip[2..4].copy_from_slice(&total.to_be_bytes());
         ip.extend_from_slice(&icmp);
@@ -551,7 +607,10 @@ mod tests {
         match d.l4 {
             L4::Icmp(m) => {
                 let q = m.quoted.unwrap();
-                assert_eq!((m.ty, m.code, q.protocol, q.sport, q.dport), (3, 3, 17, Some(5000), Some(9)));
+                assert_eq!(
+                    (m.ty, m.code, q.protocol, q.sport, q.dport),
+                    (3, 3, 17, Some(5000), Some(9))
+                );
             }
             other => panic!("{other:?}"),
         }

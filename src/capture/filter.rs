@@ -185,13 +185,21 @@ fn lex(text: &str) -> Result<Vec<Token>, FilterError> {
             '(' => (Tok::LParen, 1),
             ')' => (Tok::RParen, 1),
             '!' if two == "!=" => {
-                return Err(err(col, two, "comparisons (tcp[13] != 0, len != 60) are not supported".into()))
+                return Err(err(
+                    col,
+                    two,
+                    "comparisons (tcp[13] != 0, len != 60) are not supported".into(),
+                ))
             }
             '!' => (Tok::Not, 1),
             '&' if two == "&&" => (Tok::And, 2),
             '|' if two == "||" => (Tok::Or, 2),
             '&' | '|' => {
-                return Err(err(col, c.to_string(), format!("use '{c}{c}' or '{}'", if c == '&' { "and" } else { "or" })))
+                return Err(err(
+                    col,
+                    c.to_string(),
+                    format!("use '{c}{c}' or '{}'", if c == '&' { "and" } else { "or" }),
+                ))
             }
             _ => {
                 let start = i;
@@ -321,19 +329,28 @@ impl Parser<'_> {
 
     fn term(&mut self) -> Result<Expr, FilterError> {
         let Some(t) = self.next() else {
-            return Err(self.err_end(format!("the filter ends where a primitive was expected: {PRIMITIVES}")));
+            return Err(self.err_end(format!(
+                "the filter ends where a primitive was expected: {PRIMITIVES}"
+            )));
         };
         match &t.tok {
             Tok::Not => Ok(Expr::Not(Box::new(self.term()?))),
             Tok::LParen => {
                 let e = self.expr()?;
                 match self.next() {
-                    Some(Token { tok: Tok::RParen, .. }) => Ok(e),
+                    Some(Token {
+                        tok: Tok::RParen, ..
+                    }) => Ok(e),
                     Some(other) => Err(self.err_at(&other, "expected ')'".into())),
-                    None => Err(self.err_end(format!("missing ')' for the '(' at column {}", t.col))),
+                    None => {
+                        Err(self.err_end(format!("missing ')' for the '(' at column {}", t.col)))
+                    }
                 }
             }
-            Tok::RParen => Err(self.err_at(&t, format!("expected a primitive ({PRIMITIVES}) before ')'"))),
+            Tok::RParen => Err(self.err_at(
+                &t,
+                format!("expected a primitive ({PRIMITIVES}) before ')'"),
+            )),
             Tok::And | Tok::Or => Err(self.err_at(
                 &t,
                 format!("expected a primitive ({PRIMITIVES}) before '{}'", t.text),
@@ -354,7 +371,9 @@ impl Parser<'_> {
         if let Some(p) = ProtoQ::parse(&word) {
             proto = Some(p);
             match self.peek() {
-                Some(Token { tok: Tok::Word(w), .. }) if is_qualifier(w) => {
+                Some(Token {
+                    tok: Tok::Word(w), ..
+                }) if is_qualifier(w) => {
                     tok = self.next().expect("peeked");
                     word = w_of(&tok);
                 }
@@ -372,12 +391,21 @@ impl Parser<'_> {
         if word == "src" || word == "dst" {
             let mut d = if word == "src" { Dir::Src } else { Dir::Dst };
             // `src or dst` and `src and dst` are one qualifier when the next word is the other direction.
-            if let (Some(op), Some(Token { tok: Tok::Word(other), .. })) =
-                (self.toks.get(self.pos), self.toks.get(self.pos + 1))
+            if let (
+                Some(op),
+                Some(Token {
+                    tok: Tok::Word(other),
+                    ..
+                }),
+            ) = (self.toks.get(self.pos), self.toks.get(self.pos + 1))
             {
                 let pair = (word == "src" && other == "dst") || (word == "dst" && other == "src");
                 if pair && matches!(op.tok, Tok::And | Tok::Or) {
-                    d = if op.tok == Tok::And { Dir::SrcAndDst } else { Dir::SrcOrDst };
+                    d = if op.tok == Tok::And {
+                        Dir::SrcAndDst
+                    } else {
+                        Dir::SrcOrDst
+                    };
                     self.pos += 2;
                 }
             }
@@ -387,7 +415,12 @@ impl Parser<'_> {
                     tok = n;
                     word = w_of(&tok);
                 }
-                None => return Err(self.err_end("expected host, net, port, portrange or an address after the direction".into())),
+                None => {
+                    return Err(self.err_end(
+                        "expected host, net, port, portrange or an address after the direction"
+                            .into(),
+                    ))
+                }
             }
         }
         let kind = match word.as_str() {
@@ -397,18 +430,25 @@ impl Parser<'_> {
             "portrange" => Some(Kind::PortRange),
             _ => None,
         };
-        let id = if kind.is_some() {
+        let id = if let Some(k) = kind {
             match self.next() {
-                Some(n @ Token { tok: Tok::Word(_), .. }) if !is_qualifier(&n.text) => n,
+                Some(
+                    n @ Token {
+                        tok: Tok::Word(_), ..
+                    },
+                ) if !is_qualifier(&n.text) => n,
                 Some(n) => {
-                    return Err(self.err_at(&n, format!("expected {} after '{word}'", id_name(kind.unwrap()))))
+                    return Err(self.err_at(&n, format!("expected {} after '{word}'", id_name(k))))
                 }
-                None => return Err(self.err_end(format!("expected {} after '{word}'", id_name(kind.unwrap())))),
+                None => return Err(self.err_end(format!("expected {} after '{word}'", id_name(k)))),
             }
         } else if proto.is_some() || dir.is_some() {
             // `src 10.0.0.1`: the type defaults to host.
             if !matches!(tok.tok, Tok::Word(_)) || is_qualifier(&word) {
-                return Err(self.err_at(&tok, "expected host, net, port, portrange or an address".into()));
+                return Err(self.err_at(
+                    &tok,
+                    "expected host, net, port, portrange or an address".into(),
+                ));
             }
             tok.clone()
         } else {
@@ -435,32 +475,56 @@ impl Parser<'_> {
         let w = id.text.as_str();
         let test = match q.kind {
             Kind::Host => {
-                if let Some(p) = q.proto.filter(|p| !matches!(p, ProtoQ::Ip | ProtoQ::Ip6 | ProtoQ::Arp | ProtoQ::Rarp)) {
-                    return Err(bad(format!("'{}' cannot qualify host (use ip, ip6, arp or rarp)", p.as_str())));
+                if let Some(p) = q
+                    .proto
+                    .filter(|p| !matches!(p, ProtoQ::Ip | ProtoQ::Ip6 | ProtoQ::Arp | ProtoQ::Rarp))
+                {
+                    return Err(bad(format!(
+                        "'{}' cannot qualify host (use ip, ip6, arp or rarp)",
+                        p.as_str()
+                    )));
                 }
                 if w.contains('/') {
-                    return Err(bad("a host is one address; use 'net' for a CIDR block".into()));
+                    return Err(bad(
+                        "a host is one address; use 'net' for a CIDR block".into()
+                    ));
                 }
                 let h = match w.parse::<IpAddr>() {
                     Ok(a) => HostId::Addr(a),
                     Err(_) if is_hostname(w) => HostId::Name(w.to_string()),
-                    Err(_) => return Err(bad("expected an IPv4 or IPv6 address or a host name".into())),
+                    Err(_) => {
+                        return Err(bad("expected an IPv4 or IPv6 address or a host name".into()))
+                    }
                 };
                 if let (HostId::Addr(a), Some(p)) = (&h, q.proto) {
                     if a.is_ipv6() != (p == ProtoQ::Ip6) {
-                        return Err(bad(format!("'{}' does not go with an IPv{} address", p.as_str(), if a.is_ipv6() { 6 } else { 4 })));
+                        return Err(bad(format!(
+                            "'{}' does not go with an IPv{} address",
+                            p.as_str(),
+                            if a.is_ipv6() { 6 } else { 4 }
+                        )));
                     }
                 }
                 Test::Host(h)
             }
             Kind::Net => {
-                if let Some(p) = q.proto.filter(|p| !matches!(p, ProtoQ::Ip | ProtoQ::Ip6 | ProtoQ::Arp | ProtoQ::Rarp)) {
-                    return Err(bad(format!("'{}' cannot qualify net (use ip, ip6, arp or rarp)", p.as_str())));
+                if let Some(p) = q
+                    .proto
+                    .filter(|p| !matches!(p, ProtoQ::Ip | ProtoQ::Ip6 | ProtoQ::Arp | ProtoQ::Rarp))
+                {
+                    return Err(bad(format!(
+                        "'{}' cannot qualify net (use ip, ip6, arp or rarp)",
+                        p.as_str()
+                    )));
                 }
                 let (a, len) = parse_net(w).map_err(bad)?;
                 if let Some(p) = q.proto {
                     if a.is_ipv6() != (p == ProtoQ::Ip6) {
-                        return Err(bad(format!("'{}' does not go with an IPv{} network", p.as_str(), if a.is_ipv6() { 6 } else { 4 })));
+                        return Err(bad(format!(
+                            "'{}' does not go with an IPv{} network",
+                            p.as_str(),
+                            if a.is_ipv6() { 6 } else { 4 }
+                        )));
                     }
                 }
                 Test::Net(a, len)
@@ -471,16 +535,24 @@ impl Parser<'_> {
                     Some(ProtoQ::Tcp) => vec![6],
                     Some(ProtoQ::Udp) => vec![17],
                     Some(ProtoQ::Sctp) => vec![132],
-                    Some(p) => return Err(bad(format!("'{}' cannot qualify a port (use tcp, udp or sctp)", p.as_str()))),
+                    Some(p) => {
+                        return Err(bad(format!(
+                            "'{}' cannot qualify a port (use tcp, udp or sctp)",
+                            p.as_str()
+                        )))
+                    }
                 };
                 let (lo, hi) = if q.kind == Kind::Port {
                     let p = parse_port(w, &protos).map_err(bad)?;
                     (p, p)
                 } else {
-                    let (a, b) = w
-                        .split_once('-')
-                        .ok_or_else(|| bad("expected a port range LO-HI such as 1000-2000".into()))?;
-                    let (a, b) = (parse_port(a, &protos).map_err(bad)?, parse_port(b, &protos).map_err(bad)?);
+                    let (a, b) = w.split_once('-').ok_or_else(|| {
+                        bad("expected a port range LO-HI such as 1000-2000".into())
+                    })?;
+                    let (a, b) = (
+                        parse_port(a, &protos).map_err(bad)?,
+                        parse_port(b, &protos).map_err(bad)?,
+                    );
                     (a.min(b), a.max(b))
                 };
                 Test::Port(protos, lo, hi)
@@ -516,7 +588,8 @@ fn is_hostname(w: &str) -> bool {
     !w.is_empty()
         && w.len() <= 253
         && w.chars().any(|c| c.is_ascii_alphabetic())
-        && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
 }
 
 /// A port number, or a service name from the bundled services table registered for one of `protos`.
@@ -536,7 +609,10 @@ fn parse_port(w: &str, protos: &[u8]) -> Result<u16, String> {
         .into_iter()
         .find(|(_, p)| wanted(*p))
         .map(|(n, _)| n)
-        .ok_or_else(|| "expected a port number 0-65535 or a known service name (netdiag port NAME lists them)".to_string())
+        .ok_or_else(|| {
+            "expected a port number 0-65535 or a known service name (netdiag port NAME lists them)"
+                .to_string()
+        })
 }
 
 /// `10.0.0.0/8`, `fd00::/64`, or a dotted IPv4 prefix (`10`, `192.168`, `10.1.2`) whose mask is its length,
@@ -544,7 +620,9 @@ fn parse_port(w: &str, protos: &[u8]) -> Result<u16, String> {
 fn parse_net(w: &str) -> Result<(IpAddr, u8), String> {
     let (addr, len) = match w.split_once('/') {
         Some((a, l)) => {
-            let a: IpAddr = a.parse().map_err(|_| format!("'{a}' is not an IP address"))?;
+            let a: IpAddr = a
+                .parse()
+                .map_err(|_| format!("'{a}' is not an IP address"))?;
             let max = if a.is_ipv4() { 32 } else { 128 };
             let l: u8 = l
                 .parse()
@@ -565,7 +643,11 @@ fn parse_net(w: &str) -> Result<(IpAddr, u8), String> {
                         b[..o.len()].copy_from_slice(&o);
                         (IpAddr::from(b), 8 * o.len() as u8)
                     }
-                    _ => return Err("expected a network such as 10.0.0.0/8, 192.168 or fd00::/64".into()),
+                    _ => {
+                        return Err(
+                            "expected a network such as 10.0.0.0/8, 192.168 or fd00::/64".into(),
+                        )
+                    }
                 }
             }
         }
@@ -574,7 +656,9 @@ fn parse_net(w: &str) -> Result<(IpAddr, u8), String> {
         .map_err(|e| e.to_string())?
         .network;
     if masked != addr {
-        return Err(format!("non-network bits set in {addr}/{len} (the network is {masked}/{len})"));
+        return Err(format!(
+            "non-network bits set in {addr}/{len} (the network is {masked}/{len})"
+        ));
     }
     Ok((addr, len))
 }
@@ -637,7 +721,10 @@ mod tests {
         match p("not host 10.0.0.1 and 10.0.0.2") {
             Expr::And(l, r) => {
                 assert!(matches!(*l, Expr::Not(_)));
-                assert_eq!(prim(&r).test, Test::Host(HostId::Addr("10.0.0.2".parse().unwrap())));
+                assert_eq!(
+                    prim(&r).test,
+                    Test::Host(HostId::Addr("10.0.0.2".parse().unwrap()))
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -647,13 +734,34 @@ mod tests {
     fn directions_nets_and_ranges() {
         assert_eq!(prim(&p("src or dst host ::1")).dir, Dir::SrcOrDst);
         assert_eq!(prim(&p("src and dst host ::1")).dir, Dir::SrcAndDst);
-        assert_eq!(prim(&p("src 10.1.2.3")).test, Test::Host(HostId::Addr("10.1.2.3".parse().unwrap())));
-        assert_eq!(prim(&p("net 10.0.0.0/8")).test, Test::Net("10.0.0.0".parse().unwrap(), 8));
-        assert_eq!(prim(&p("net 192.168")).test, Test::Net("192.168.0.0".parse().unwrap(), 16));
-        assert_eq!(prim(&p("dst net fd00::/64")).test, Test::Net("fd00::".parse().unwrap(), 64));
-        assert_eq!(prim(&p("udp portrange 2000-1000")).test, Test::Port(vec![17], 1000, 2000));
-        assert_eq!(prim(&p("port domain")).test, Test::Port(vec![6, 17, 132], 53, 53));
-        assert_eq!(prim(&p("host web.test")).test, Test::Host(HostId::Name("web.test".into())));
+        assert_eq!(
+            prim(&p("src 10.1.2.3")).test,
+            Test::Host(HostId::Addr("10.1.2.3".parse().unwrap()))
+        );
+        assert_eq!(
+            prim(&p("net 10.0.0.0/8")).test,
+            Test::Net("10.0.0.0".parse().unwrap(), 8)
+        );
+        assert_eq!(
+            prim(&p("net 192.168")).test,
+            Test::Net("192.168.0.0".parse().unwrap(), 16)
+        );
+        assert_eq!(
+            prim(&p("dst net fd00::/64")).test,
+            Test::Net("fd00::".parse().unwrap(), 64)
+        );
+        assert_eq!(
+            prim(&p("udp portrange 2000-1000")).test,
+            Test::Port(vec![17], 1000, 2000)
+        );
+        assert_eq!(
+            prim(&p("port domain")).test,
+            Test::Port(vec![6, 17, 132], 53, 53)
+        );
+        assert_eq!(
+            prim(&p("host web.test")).test,
+            Test::Host(HostId::Name("web.test".into()))
+        );
     }
 
     #[test]

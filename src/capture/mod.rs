@@ -118,7 +118,12 @@ fn resolve(name: &str) -> Result<Vec<IpAddr>, String> {
 }
 
 /// Parses and compiles a filter for a link, with `prelude` (loopback de-duplication) in front.
-pub fn compile_filter(text: &str, link: Link, snaplen: u32, prelude: Option<Node>) -> Result<Program> {
+pub fn compile_filter(
+    text: &str,
+    link: Link,
+    snaplen: u32,
+    prelude: Option<Node>,
+) -> Result<Program> {
     let expr = filter::parse(text)?;
     let node = match expr {
         Some(e) => compile::lower(&e, link, text, &resolve)?,
@@ -128,7 +133,8 @@ pub fn compile_filter(text: &str, link: Link, snaplen: u32, prelude: Option<Node
         Some(p) => Node::And(Box::new(p), Box::new(node)),
         None => node,
     };
-    compile::assemble(&node, snaplen).map_err(|e| anyhow::anyhow!("the filter does not fit in a classic BPF program: {e}"))
+    compile::assemble(&node, snaplen)
+        .map_err(|e| anyhow::anyhow!("the filter does not fit in a classic BPF program: {e}"))
 }
 
 /// Where matched packets go besides the caller.
@@ -175,7 +181,8 @@ impl Outputs {
     ) -> Result<()> {
         self.matched += 1;
         if let Some(w) = &mut self.writer {
-            w.write(sec as u32, nsec, wire_len, head, data).context("writing the capture file")?;
+            w.write(sec as u32, nsec, wire_len, head, data)
+                .context("writing the capture file")?;
         }
         if self.show || self.tracker.is_some() {
             let d = decode();
@@ -198,7 +205,10 @@ impl Outputs {
         Ok(())
     }
 
-    fn finish(self, written: Option<PathBuf>) -> Result<(Option<PathBuf>, Option<Vec<conv::Flow>>)> {
+    fn finish(
+        self,
+        written: Option<PathBuf>,
+    ) -> Result<(Option<PathBuf>, Option<Vec<conv::Flow>>)> {
         if let Some(w) = self.writer {
             w.finish().context("writing the capture file")?;
         }
@@ -250,12 +260,15 @@ fn live(
     let lo = packet::loopback_index();
     let prelude = match interface.as_deref() {
         None => lo.map(|i| compile::skip_loopback_outgoing(Some(i))),
-        Some(n) if lo.is_some() && packet::interface_index(n).ok() == lo => Some(compile::skip_loopback_outgoing(None)),
+        Some(n) if lo.is_some() && packet::interface_index(n).ok() == lo => {
+            Some(compile::skip_loopback_outgoing(None))
+        }
         Some(_) => None,
     };
     let program = compile_filter(&req.filter, link, req.snaplen, prelude)?;
     let mut out = Outputs::new(req, plink)?;
-    cap.start(&program, &opts).map_err(|e| open_error(e, &name))?;
+    cap.start(&program, &opts)
+        .map_err(|e| open_error(e, &name))?;
     on_start(&Started {
         source: name,
         live: true,
@@ -273,7 +286,9 @@ fn live(
             return false;
         }
         let head = if framing == Framing::Cooked {
-            Some(decode::sll2_header(f.protocol, f.ifindex, f.hatype, f.pkttype, &f.addr, f.addr_len))
+            Some(decode::sll2_header(
+                f.protocol, f.ifindex, f.hatype, f.pkttype, &f.addr, f.addr_len,
+            ))
         } else {
             None
         };
@@ -282,7 +297,16 @@ fn live(
             None => decode::decode(plink, f.data),
         };
         let head = head.as_ref().map_or(&[][..], |h| &h[..]);
-        if let Err(e) = out.take(u64::from(f.sec), f.nsec, plink, f.wire_len, head, f.data, &dec, on_packet) {
+        if let Err(e) = out.take(
+            u64::from(f.sec),
+            f.nsec,
+            plink,
+            f.wire_len,
+            head,
+            f.data,
+            &dec,
+            on_packet,
+        ) {
             failure = Some(e);
             done.set(true);
             return false;
@@ -300,15 +324,19 @@ fn live(
         if deadline.is_some_and(|d| now >= d) || done.get() {
             break;
         }
-        let wait = deadline.map_or(Duration::from_millis(100), |d| (d - now).min(Duration::from_millis(100)));
-        cap.dispatch(wait, &mut handle).context("reading the capture ring")?;
+        let wait = deadline.map_or(Duration::from_millis(100), |d| {
+            (d - now).min(Duration::from_millis(100))
+        });
+        cap.dispatch(wait, &mut handle)
+            .context("reading the capture ring")?;
     }
     cap.stop(&mut handle).context("reading the capture ring")?;
-    drop(handle);
     if let Some(e) = failure {
         return Err(e);
     }
-    let st = cap.stats().context("reading the kernel's packet counters")?;
+    let st = cap
+        .stats()
+        .context("reading the kernel's packet counters")?;
     let matched = out.matched;
     let (written, conversations) = out.finish(req.write.clone())?;
     Ok(Summary {
@@ -377,7 +405,16 @@ fn file(
         }
         let link = rec.link;
         let data = &rec.data;
-        out.take(rec.sec, rec.nsec, link, rec.wire_len, &[], data, &|| decode::decode(link, data), on_packet)?;
+        out.take(
+            rec.sec,
+            rec.nsec,
+            link,
+            rec.wire_len,
+            &[],
+            data,
+            &|| decode::decode(link, data),
+            on_packet,
+        )?;
         if out.full() {
             break;
         }

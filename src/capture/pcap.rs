@@ -47,7 +47,14 @@ impl<W: Write> Writer<W> {
     }
 
     /// Writes one record: `head` (a link header built for the packet, possibly empty) then `data`.
-    pub fn write(&mut self, sec: u32, nsec: u32, wire_len: u32, head: &[u8], data: &[u8]) -> io::Result<()> {
+    pub fn write(
+        &mut self,
+        sec: u32,
+        nsec: u32,
+        wire_len: u32,
+        head: &[u8],
+        data: &[u8],
+    ) -> io::Result<()> {
         let caplen = (head.len() + data.len()) as u32;
         let mut r = [0u8; 16];
         r[0..4].copy_from_slice(&sec.to_le_bytes());
@@ -106,12 +113,14 @@ impl Reader {
 
     pub fn new(mut r: Box<dyn Read>) -> Result<Reader> {
         let mut magic = [0u8; 4];
-        r.read_exact(&mut magic).context("the file is shorter than a capture file header")?;
+        r.read_exact(&mut magic)
+            .context("the file is shorter than a capture file header")?;
         let chained: Box<dyn Read> = Box::new(io::Cursor::new(magic).chain(r));
         let br = BufReader::with_capacity(1 << 20, chained);
         match u32::from_le_bytes(magic) {
             0x0a0d_0d0a => {
-                let ng = PcapNgReader::new(br).map_err(|e| anyhow::anyhow!("not a valid pcapng file: {e}"))?;
+                let ng = PcapNgReader::new(br)
+                    .map_err(|e| anyhow::anyhow!("not a valid pcapng file: {e}"))?;
                 // The first interface is usually described right after the section header; packets of other
                 // interfaces carry their own link type.
                 let link = match ng.interfaces().first() {
@@ -124,7 +133,8 @@ impl Reader {
                 })
             }
             0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 => {
-                let p = PcapReader::new(br).map_err(|e| anyhow::anyhow!("not a valid pcap file: {e}"))?;
+                let p = PcapReader::new(br)
+                    .map_err(|e| anyhow::anyhow!("not a valid pcap file: {e}"))?;
                 let h = p.header();
                 let link = link_of(u32::from(h.datalink))?;
                 Ok(Reader {
@@ -132,7 +142,10 @@ impl Reader {
                     link,
                 })
             }
-            _ => bail!("not a pcap or pcapng file (unknown magic number {:02x?})", magic),
+            _ => bail!(
+                "not a pcap or pcapng file (unknown magic number {:02x?})",
+                magic
+            ),
         }
     }
 
@@ -149,7 +162,9 @@ impl Reader {
                     TsResolution::NanoSecond => raw.ts_frac,
                 };
                 if nsec >= 1_000_000_000 || raw.data.len() != raw.incl_len as usize {
-                    return Some(Err(anyhow::anyhow!("bad packet record: invalid timestamp or length")));
+                    return Some(Err(anyhow::anyhow!(
+                        "bad packet record: invalid timestamp or length"
+                    )));
                 }
                 Some(Ok(Record {
                     sec: u64::from(raw.ts_sec),
@@ -159,46 +174,48 @@ impl Reader {
                     data: raw.data.into_owned(),
                 }))
             }
-            Inner::PcapNg(ng) => loop {
-                let block = match ng.next_block()? {
-                    Ok(b) => b,
-                    Err(e) => return Some(Err(anyhow::anyhow!("bad pcapng block: {e}"))),
-                };
-                let (iface, ticks, wire_len, data) = match block {
-                    Block::EnhancedPacket(p) => (
-                        p.interface_id,
-                        // pcap-file stores the raw 64-bit timestamp as nanoseconds.
-                        p.timestamp.as_nanos(),
-                        p.original_len,
-                        p.data.into_owned(),
-                    ),
-                    Block::SimplePacket(p) => (0, 0, p.original_len, p.data.into_owned()),
-                    _ => continue,
-                };
-                let Some(idb) = ng.interfaces().get(iface as usize) else {
-                    return Some(Err(anyhow::anyhow!("a packet refers to interface {iface}, which the file does not describe")));
-                };
-                let link = match link_of(u32::from(idb.linktype)) {
-                    Ok(l) => l,
-                    Err(e) => return Some(Err(e)),
-                };
-                let resol = idb
-                    .options
-                    .iter()
-                    .find_map(|o| match o {
-                        InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
-                        _ => None,
-                    })
-                    .unwrap_or(6);
-                let (sec, nsec) = scale(ticks, resol);
-                return Some(Ok(Record {
-                    sec,
-                    nsec,
-                    link,
-                    wire_len: wire_len.max(data.len() as u32),
-                    data,
-                }));
-            },
+            Inner::PcapNg(ng) => {
+                loop {
+                    let block = match ng.next_block()? {
+                        Ok(b) => b,
+                        Err(e) => return Some(Err(anyhow::anyhow!("bad pcapng block: {e}"))),
+                    };
+                    let (iface, ticks, wire_len, data) = match block {
+                        Block::EnhancedPacket(p) => (
+                            p.interface_id,
+                            // pcap-file stores the raw 64-bit timestamp as nanoseconds.
+                            p.timestamp.as_nanos(),
+                            p.original_len,
+                            p.data.into_owned(),
+                        ),
+                        Block::SimplePacket(p) => (0, 0, p.original_len, p.data.into_owned()),
+                        _ => continue,
+                    };
+                    let Some(idb) = ng.interfaces().get(iface as usize) else {
+                        return Some(Err(anyhow::anyhow!("a packet refers to interface {iface}, which the file does not describe")));
+                    };
+                    let link = match link_of(u32::from(idb.linktype)) {
+                        Ok(l) => l,
+                        Err(e) => return Some(Err(e)),
+                    };
+                    let resol = idb
+                        .options
+                        .iter()
+                        .find_map(|o| match o {
+                            InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
+                            _ => None,
+                        })
+                        .unwrap_or(6);
+                    let (sec, nsec) = scale(ticks, resol);
+                    return Some(Ok(Record {
+                        sec,
+                        nsec,
+                        link,
+                        wire_len: wire_len.max(data.len() as u32),
+                        data,
+                    }));
+                }
+            }
         }
     }
 }
@@ -225,14 +242,18 @@ mod tests {
     #[test]
     fn written_pcap_reads_back() {
         let mut w = Writer::new(Vec::new(), LinkType::Ethernet, 262144).unwrap();
-        w.write(1_700_000_000, 123_456_789, 60, &[], &[1u8; 42]).unwrap();
+        w.write(1_700_000_000, 123_456_789, 60, &[], &[1u8; 42])
+            .unwrap();
         w.write(1_700_000_001, 0, 1500, &[], &[2u8; 100]).unwrap();
         let bytes = w.finish().unwrap();
         assert_eq!(bytes.len(), 24 + 16 + 42 + 16 + 100);
         let mut r = Reader::new(Box::new(io::Cursor::new(bytes))).unwrap();
         assert_eq!(r.link, LinkType::Ethernet);
         let a = r.next_record().unwrap().unwrap();
-        assert_eq!((a.sec, a.nsec, a.wire_len, a.data.len()), (1_700_000_000, 123_456_000, 60, 42));
+        assert_eq!(
+            (a.sec, a.nsec, a.wire_len, a.data.len()),
+            (1_700_000_000, 123_456_000, 60, 42)
+        );
         let b = r.next_record().unwrap().unwrap();
         assert_eq!((b.wire_len, b.data.len()), (1500, 100));
         assert!(r.next_record().is_none());
@@ -240,15 +261,23 @@ mod tests {
 
     #[test]
     fn not_a_capture_file_says_so() {
-        let e = Reader::new(Box::new(io::Cursor::new(b"hello world".to_vec()))).err().unwrap();
+        let e = Reader::new(Box::new(io::Cursor::new(b"hello world".to_vec())))
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("not a pcap or pcapng"), "{e}");
         assert!(Reader::new(Box::new(io::Cursor::new(vec![1u8, 2]))).is_err());
     }
 
     #[test]
     fn pcapng_timestamps_follow_if_tsresol() {
-        assert_eq!(scale(1_700_000_000_123_456, 6), (1_700_000_000, 123_456_000));
-        assert_eq!(scale(1_700_000_000_123_456_789, 9), (1_700_000_000, 123_456_789));
+        assert_eq!(
+            scale(1_700_000_000_123_456, 6),
+            (1_700_000_000, 123_456_000)
+        );
+        assert_eq!(
+            scale(1_700_000_000_123_456_789, 9),
+            (1_700_000_000, 123_456_789)
+        );
         assert_eq!(scale(3 << 20 | 1 << 19, 0x80 | 20), (3, 500_000_000));
     }
 }

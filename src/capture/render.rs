@@ -105,7 +105,11 @@ fn tcp_flags(f: u8) -> String {
         (0x40, "ECE"),
         (0x80, "CWR"),
     ];
-    let v: Vec<&str> = NAMES.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect();
+    let v: Vec<&str> = NAMES
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
     if v.is_empty() {
         "none".into()
     } else {
@@ -114,7 +118,10 @@ fn tcp_flags(f: u8) -> String {
 }
 
 fn mac_text(m: &[u8; 6]) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// The fields of one packet, shared by the line, JSON and CSV forms.
@@ -183,7 +190,9 @@ impl Packets {
         }
         self.names
             .entry(i)
-            .or_insert_with(|| crate::net::packet::interface_name(i).unwrap_or_else(|| format!("if{i}")))
+            .or_insert_with(|| {
+                crate::net::packet::interface_name(i).unwrap_or_else(|| format!("if{i}"))
+            })
             .clone()
     }
 
@@ -196,7 +205,12 @@ impl Packets {
             TimeFormat::Absolute | TimeFormat::Date => {
                 let local = sec as i64 + crate::net::clock::utc_offset(sec as i64);
                 let day = local.rem_euclid(86_400);
-                let hms = format!("{:02}:{:02}:{:02}.{us:06}", day / 3600, day / 60 % 60, day % 60);
+                let hms = format!(
+                    "{:02}:{:02}:{:02}.{us:06}",
+                    day / 3600,
+                    day / 60 % 60,
+                    day % 60
+                );
                 if self.time == TimeFormat::Date {
                     let (y, m, d) = civil(local.div_euclid(86_400));
                     format!("{y:04}-{m:02}-{d:02} {hms}")
@@ -211,7 +225,13 @@ impl Packets {
         (s, Duration::from_secs_f64((t - first).max(0.0)))
     }
 
-    fn endpoint(&self, a: IpAddr, port: Option<u16>, other: Option<u16>, proto: Proto) -> (String, Value) {
+    fn endpoint(
+        &self,
+        a: IpAddr,
+        port: Option<u16>,
+        other: Option<u16>,
+        proto: Proto,
+    ) -> (String, Value) {
         let host = match a {
             IpAddr::V4(v) => v.to_string(),
             IpAddr::V6(v) => format!("[{v}]"),
@@ -261,9 +281,12 @@ impl Packets {
     pub fn row(&mut self, s: &Seen<'_>) -> PacketRow {
         let d: &Decoded = s.decoded;
         let (stamp, elapsed) = self.stamp(s.sec, s.nsec);
-        let time = humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::new(s.sec, s.nsec)).to_string();
+        let time =
+            humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::new(s.sec, s.nsec)).to_string();
         let interface = d.ifindex.map(|i| self.iface(i));
-        let direction = d.direction.map(|x| if x == Direction::Out { "out" } else { "in" });
+        let direction = d
+            .direction
+            .map(|x| if x == Direction::Out { "out" } else { "in" });
         let mut row = PacketRow {
             time,
             elapsed,
@@ -310,7 +333,11 @@ impl Packets {
                 let (st, sj) = self.endpoint(ip.src, Some(t.sport), Some(t.dport), Proto::Tcp);
                 let (dt, dj) = self.endpoint(ip.dst, Some(t.dport), Some(t.sport), Proto::Tcp);
                 (row.src_text, row.dst_text, row.src, row.dst) = (st, dt, Some(sj), Some(dj));
-                let (seq, ack) = if self.verbose { (t.seq, (t.flags & 0x10 != 0).then_some(t.ack)) } else { self.relative(ip.src, ip.dst, &t) };
+                let (seq, ack) = if self.verbose {
+                    (t.seq, (t.flags & 0x10 != 0).then_some(t.ack))
+                } else {
+                    self.relative(ip.src, ip.dst, &t)
+                };
                 let flags = tcp_flags(t.flags);
                 let mut m = format!("[{flags}] seq {seq}");
                 if t.len > 0 {
@@ -339,8 +366,17 @@ impl Packets {
                     }
                 }
                 let _ = write!(m, " len {}", t.len);
-                row.tcp = Some(json!({"flags": flags, "seq": seq, "ack": ack, "window": t.win, "payload_length": t.len}));
-                row.csv = [flags, seq.to_string(), ack.map(|a| a.to_string()).unwrap_or_default(), t.win.to_string(), t.len.to_string(), String::new()];
+                row.tcp = Some(
+                    json!({"flags": flags, "seq": seq, "ack": ack, "window": t.win, "payload_length": t.len}),
+                );
+                row.csv = [
+                    flags,
+                    seq.to_string(),
+                    ack.map(|a| a.to_string()).unwrap_or_default(),
+                    t.win.to_string(),
+                    t.len.to_string(),
+                    String::new(),
+                ];
                 row.summary = m;
             }
             L4::Udp { sport, dport, len } => {
@@ -369,7 +405,8 @@ impl Packets {
                     quoted = json!({"protocol": ip_proto_name(q.protocol).to_lowercase(), "src": qsj, "dst": qdj});
                 }
                 let _ = write!(text, " len {}", m.len);
-                row.icmp = Some(json!({"type": m.ty, "code": m.code, "name": name, "quoted": quoted}));
+                row.icmp =
+                    Some(json!({"type": m.ty, "code": m.code, "name": name, "quoted": quoted}));
                 row.csv[5] = name;
                 row.summary = text;
             }
@@ -388,7 +425,11 @@ impl Packets {
                 row.summary = format!("iplen {}", ip.len);
             }
             L4::None | L4::Arp(_) => {
-                row.protocol = if ip.src.is_ipv6() { "IP6".into() } else { "IP".into() };
+                row.protocol = if ip.src.is_ipv6() {
+                    "IP6".into()
+                } else {
+                    "IP".into()
+                };
                 (row.src_text, row.dst_text) = (ip.src.to_string(), ip.dst.to_string());
                 row.summary = format!("truncated, iplen {}", ip.len);
             }
@@ -409,7 +450,11 @@ impl Packets {
         if r.src_text.is_empty() {
             let _ = write!(l, " {} {}", r.protocol, r.summary);
         } else {
-            let _ = write!(l, " {} {} > {}: {}", r.protocol, r.src_text, r.dst_text, r.summary);
+            let _ = write!(
+                l,
+                " {} {} > {}: {}",
+                r.protocol, r.src_text, r.dst_text, r.summary
+            );
         }
         l
     }
@@ -419,7 +464,12 @@ impl Packets {
     /// One CSV row, in the order of [`Packets::CSV_HEADER`].
     pub fn csv(&mut self, s: &Seen<'_>) -> String {
         let r = self.row(s);
-        let addr = |v: &Option<Value>, k: &str| v.as_ref().and_then(|x| x.get(k)).map(|x| x.to_string().trim_matches('"').to_string()).unwrap_or_default();
+        let addr = |v: &Option<Value>, k: &str| {
+            v.as_ref()
+                .and_then(|x| x.get(k))
+                .map(|x| x.to_string().trim_matches('"').to_string())
+                .unwrap_or_default()
+        };
         let fields = [
             r.time.clone(),
             r.interface.clone().unwrap_or_default(),
@@ -438,7 +488,11 @@ impl Packets {
             r.csv[5].clone(),
             r.summary.clone(),
         ];
-        fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",")
+        fields
+            .iter()
+            .map(|f| csv_field(f))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -480,7 +534,10 @@ pub fn counts_text(c: &Counts) -> String {
 /// The opening line, on stderr, as tcpdump writes it.
 pub fn started_text(source: &str, live: bool, link: LinkType, snaplen: u32) -> String {
     if live {
-        format!("listening on {source}, link-type {}, snapshot length {snaplen} bytes", link.describe())
+        format!(
+            "listening on {source}, link-type {}, snapshot length {snaplen} bytes",
+            link.describe()
+        )
     } else {
         format!("reading from file {source}, link-type {}", link.describe())
     }
@@ -509,8 +566,24 @@ fn handshake_text(f: &Flow) -> String {
 /// The conversation table's headers and rows (the row model: the terminal table and CSV are drawn from it).
 pub fn conversation_rows(flows: &[Flow]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let headers = vec![
-        "#", "PROTO", "CLIENT", "SERVER", "PKTS >", "PKTS <", "BYTES >", "BYTES <", "DURATION", "HANDSHAKE", "RTT",
-        "RETRANS", "DUP ACK", "ZERO WIN", "FIN", "RST", "ICMP", "STATE",
+        "#",
+        "PROTO",
+        "CLIENT",
+        "SERVER",
+        "PKTS >",
+        "PKTS <",
+        "BYTES >",
+        "BYTES <",
+        "DURATION",
+        "HANDSHAKE",
+        "RTT",
+        "RETRANS",
+        "DUP ACK",
+        "ZERO WIN",
+        "FIN",
+        "RST",
+        "ICMP",
+        "STATE",
     ];
     let rows = flows
         .iter()
@@ -530,10 +603,22 @@ pub fn conversation_rows(flows: &[Flow]) -> (Vec<&'static str>, Vec<Vec<String>>
                 f.rtt.map(fmt_ms).unwrap_or_else(|| "-".into()),
                 f.retransmissions.to_string(),
                 f.dup_acks.to_string(),
-                if f.zero_window_events == 0 { "0".into() } else { format!("{} ({})", f.zero_window_events, fmt_ms(f.zero_window)) },
+                if f.zero_window_events == 0 {
+                    "0".into()
+                } else {
+                    format!("{} ({})", f.zero_window_events, fmt_ms(f.zero_window))
+                },
                 f.fin_from.clone().unwrap_or_else(|| "-".into()),
                 f.rst_from.clone().unwrap_or_else(|| "-".into()),
-                if f.icmp_errors.is_empty() { "-".into() } else { f.icmp_errors.iter().map(|e| format!("{} from {}", e.name, e.from)).collect::<Vec<_>>().join("; ") },
+                if f.icmp_errors.is_empty() {
+                    "-".into()
+                } else {
+                    f.icmp_errors
+                        .iter()
+                        .map(|e| format!("{} from {}", e.name, e.from))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                },
                 f.state.clone(),
             ]
         })
@@ -558,14 +643,30 @@ pub fn write_conversations(out: &Output, flows: &[Flow], w: &mut dyn Write) -> i
         let cells: Vec<comfy_table::Cell> = r
             .into_iter()
             .enumerate()
-            .map(|(i, c)| if i + 1 == n { out.cell(c, tone) } else if (4..8).contains(&i) || i == 0 { out.num(c) } else { out.cell(c, Tone::Plain) })
+            .map(|(i, c)| {
+                if i + 1 == n {
+                    out.cell(c, tone)
+                } else if (4..8).contains(&i) || i == 0 {
+                    out.num(c)
+                } else {
+                    out.cell(c, Tone::Plain)
+                }
+            })
             .collect();
         t.add_row(cells);
     }
     write_table(w, &t)?;
     writeln!(w)?;
     for (i, f) in flows.iter().enumerate() {
-        writeln!(w, "#{} {} {} > {}: {}", i + 1, f.protocol, endpoint_text(&f.client), endpoint_text(&f.server), f.explanation.sentence())?;
+        writeln!(
+            w,
+            "#{} {} {} > {}: {}",
+            i + 1,
+            f.protocol,
+            endpoint_text(&f.client),
+            endpoint_text(&f.server),
+            f.explanation.sentence()
+        )?;
     }
     Ok(())
 }
@@ -573,7 +674,15 @@ pub fn write_conversations(out: &Output, flows: &[Flow], w: &mut dyn Write) -> i
 /// The conversations as CSV (same columns as the table, plus the verdict's cause and fix).
 pub fn conversations_csv(flows: &[Flow], w: &mut dyn Write) -> io::Result<()> {
     let (headers, rows) = conversation_rows(flows);
-    let h: Vec<String> = headers.iter().map(|h| h.to_lowercase().replace([' ', '#'], "_").replace(">", "sent").replace("<", "received")).collect();
+    let h: Vec<String> = headers
+        .iter()
+        .map(|h| {
+            h.to_lowercase()
+                .replace([' ', '#'], "_")
+                .replace(">", "sent")
+                .replace("<", "received")
+        })
+        .collect();
     writeln!(w, "{},cause,fix", h.join(","))?;
     for (r, f) in rows.iter().zip(flows) {
         let mut cells: Vec<String> = r.iter().map(|c| csv_field(c)).collect();
@@ -586,7 +695,10 @@ pub fn conversations_csv(flows: &[Flow], w: &mut dyn Write) -> io::Result<()> {
 
 /// Seconds since the epoch for a JSON time stamp.
 pub fn epoch_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 #[cfg(test)]

@@ -137,7 +137,11 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
         show: show && !a.dump,
         conversations: a.conversations,
         // Lines want packets promptly; a file only wants them all.
-        block_timeout: if show { Duration::from_millis(10) } else { Duration::from_millis(100) },
+        block_timeout: if show {
+            Duration::from_millis(10)
+        } else {
+            Duration::from_millis(100)
+        },
     };
     let time = match a.time {
         TimeArg::Absolute => TimeFormat::Absolute,
@@ -163,7 +167,10 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
             bail!(DumpDone);
         }
         // On stderr in every format, as tcpdump does: scripts wait for it to know the filter is in place.
-        eprintln!("{}", crender::started_text(&st.source, st.live, st.link, st.snaplen));
+        eprintln!(
+            "{}",
+            crender::started_text(&st.source, st.live, st.link, st.snaplen)
+        );
         {
             if verbose {
                 eprintln!(
@@ -186,7 +193,11 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
                 writeln!(w, "{}", view.csv(s))?;
             }
             Format::Json => {
-                w.write_all(if first { b"{\n  \"packets\": [\n    " } else { b",\n    " })?;
+                w.write_all(if first {
+                    b"{\n  \"packets\": [\n    "
+                } else {
+                    b",\n    "
+                })?;
                 serde_json::to_writer(&mut w, &view.row(s)).map_err(io::Error::from)?;
             }
         }
@@ -207,7 +218,11 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
             return Err(e);
         }
     };
-    let outcome = if summary.interrupted { Outcome::Interrupted } else { Outcome::Success };
+    let outcome = if summary.interrupted {
+        Outcome::Interrupted
+    } else {
+        Outcome::Success
+    };
     match format {
         Format::Json => {
             if first {
@@ -226,7 +241,11 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
             });
             let text = serde_json::to_string_pretty(&rest)?;
             // Splice the rest of the object after the streamed packets array.
-            w.write_all(text.trim_start_matches('{').trim_start_matches('\n').as_bytes())?;
+            w.write_all(
+                text.trim_start_matches('{')
+                    .trim_start_matches('\n')
+                    .as_bytes(),
+            )?;
             writeln!(w)?;
         }
         Format::Csv => {

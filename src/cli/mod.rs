@@ -136,7 +136,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
     };
     if format == Format::Csv && !matches!(cli.command, Command::Capture(_)) {
-        anyhow::bail!("--format csv is supported by 'capture' only so far; use --format json or table");
+        anyhow::bail!(
+            "--format csv is supported by 'capture' only so far; use --format json or table"
+        );
     }
     let color = match cli.color {
         ColorArg::Auto => ColorChoice::Auto,

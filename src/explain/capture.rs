@@ -44,9 +44,18 @@ pub fn tcp_refused(port: u16, after: f64) -> Explanation {
 }
 
 /// An ICMP error answered the flow.
-pub fn icmp_rejected(v6: bool, ty: u8, code: u8, from: IpAddr, protocol: &str, port: Option<u16>) -> Explanation {
+pub fn icmp_rejected(
+    v6: bool,
+    ty: u8,
+    code: u8,
+    from: IpAddr,
+    protocol: &str,
+    port: Option<u16>,
+) -> Explanation {
     let name = crate::capture::render::icmp_name(v6, ty, code);
-    let on = port.map(|p| format!(" {} port {p}", protocol.to_uppercase())).unwrap_or_default();
+    let on = port
+        .map(|p| format!(" {} port {p}", protocol.to_uppercase()))
+        .unwrap_or_default();
     let (verdict, code_word, cause, fix) = match (v6, ty, code) {
         (false, 3, 3) | (true, 1, 4) if protocol == "udp" => (
             Verdict::Closed,
@@ -134,7 +143,12 @@ pub fn tcp_completed(closed_by: &str, bytes: u64) -> Explanation {
 
 /// Up when the capture ended.
 pub fn tcp_open() -> Explanation {
-    Explanation::new(Verdict::Ok, "open", "established; still open when the capture ended", "")
+    Explanation::new(
+        Verdict::Ok,
+        "open",
+        "established; still open when the capture ended",
+        "",
+    )
 }
 
 /// No handshake in the capture.
@@ -162,7 +176,9 @@ pub fn no_reply(sent: u64, what: &str, to: &str) -> Explanation {
     Explanation::new(
         Verdict::Filtered,
         "no-reply",
-        &format!("{sent} {what} {to}, no reply: dropped on the way, or the other side does not answer"),
+        &format!(
+            "{sent} {what} {to}, no reply: dropped on the way, or the other side does not answer"
+        ),
         "check firewalls on the path; for UDP, check that the service listens (netdiag probe -u)",
     )
 }
@@ -179,26 +195,61 @@ mod tests {
     #[test]
     fn the_issue_s_three_examples() {
         let e = tcp_no_answer(3, 3.0, 8080);
-        assert_eq!((e.verdict, e.code.as_str()), (Verdict::Filtered, "no-answer"));
-        assert!(e.cause.starts_with("3 SYNs over 3.0 s to port 8080, no answer: dropped on the way or by the host"), "{}", e.cause);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::Filtered, "no-answer")
+        );
+        assert!(
+            e.cause.starts_with(
+                "3 SYNs over 3.0 s to port 8080, no answer: dropped on the way or by the host"
+            ),
+            "{}",
+            e.cause
+        );
         let e = tcp_refused(8080, 0.0002);
         assert_eq!(e.verdict, Verdict::Closed);
         assert!(e.cause.starts_with("RST from the server right after SYN"));
         assert!(e.cause.ends_with("nothing listens on port 8080"));
         let e = tcp_zero_window("server", 2.1, false);
-        assert_eq!(e.cause, "server window stayed 0 for 2.1 s: the receiver is not reading");
+        assert_eq!(
+            e.cause,
+            "server window stayed 0 for 2.1 s: the receiver is not reading"
+        );
     }
 
     #[test]
     fn icmp_errors_by_type_and_code() {
         let from: IpAddr = "10.0.0.2".parse().unwrap();
-        assert_eq!(icmp_rejected(false, 3, 3, from, "udp", Some(9)).code, "closed");
-        assert_eq!(icmp_rejected(false, 3, 3, from, "tcp", Some(80)).code, "rejected");
-        assert_eq!(icmp_rejected(false, 3, 13, from, "tcp", Some(80)).code, "rejected");
-        assert_eq!(icmp_rejected(true, 1, 1, from, "tcp", Some(80)).code, "rejected");
-        assert_eq!(icmp_rejected(false, 3, 1, from, "tcp", None).code, "unreachable");
-        assert_eq!(icmp_rejected(false, 11, 0, from, "udp", None).code, "ttl-exceeded");
-        assert_eq!(icmp_rejected(false, 3, 4, from, "tcp", None).code, "too-big");
-        assert!(icmp_rejected(false, 3, 13, from, "tcp", Some(80)).fix.contains("10.0.0.2"));
+        assert_eq!(
+            icmp_rejected(false, 3, 3, from, "udp", Some(9)).code,
+            "closed"
+        );
+        assert_eq!(
+            icmp_rejected(false, 3, 3, from, "tcp", Some(80)).code,
+            "rejected"
+        );
+        assert_eq!(
+            icmp_rejected(false, 3, 13, from, "tcp", Some(80)).code,
+            "rejected"
+        );
+        assert_eq!(
+            icmp_rejected(true, 1, 1, from, "tcp", Some(80)).code,
+            "rejected"
+        );
+        assert_eq!(
+            icmp_rejected(false, 3, 1, from, "tcp", None).code,
+            "unreachable"
+        );
+        assert_eq!(
+            icmp_rejected(false, 11, 0, from, "udp", None).code,
+            "ttl-exceeded"
+        );
+        assert_eq!(
+            icmp_rejected(false, 3, 4, from, "tcp", None).code,
+            "too-big"
+        );
+        assert!(icmp_rejected(false, 3, 13, from, "tcp", Some(80))
+            .fix
+            .contains("10.0.0.2"));
     }
 }

@@ -440,7 +440,9 @@ mod tests {
             Insn::stmt(LD | B | IND, 0),
             Insn::stmt(RET | A, 0),
         ]);
-        let pkt = [0x45u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+        let pkt = [
+            0x45u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7,
+        ];
         assert_eq!(p.run(&pkt, 21, &Meta::default()), 7);
         let p = prog(&[Insn::stmt(LD | W | ABS, AD_IFINDEX), Insn::stmt(RET | A, 0)]);
         let m = Meta {

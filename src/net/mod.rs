@@ -3,6 +3,6 @@
 
 #[cfg(target_os = "linux")]
 pub mod bpf;
+pub mod clock;
 #[cfg(target_os = "linux")]
 pub mod packet;
-pub mod clock;

@@ -146,7 +146,11 @@ pub fn interface_name(index: u32) -> Option<String> {
 fn hardware_type(fd: BorrowedFd<'_>, name: &str) -> io::Result<u16> {
     // SAFETY: an all-zero ifreq is a valid value.
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in ifr.ifr_name.iter_mut().zip(name.bytes().take(libc::IF_NAMESIZE - 1)) {
+    for (d, s) in ifr
+        .ifr_name
+        .iter_mut()
+        .zip(name.bytes().take(libc::IF_NAMESIZE - 1))
+    {
         *d = s as libc::c_char;
     }
     // SAFETY: `ifr` is a valid ifreq with a NUL-terminated name; SIOCGIFHWADDR writes into it.
@@ -202,7 +206,12 @@ impl Capture {
     /// here on, each one already filtered by the kernel.
     pub fn start(&mut self, filter: &Program, opts: &Options) -> io::Result<()> {
         filter.attach(self.fd.as_fd())?;
-        setopt(self.fd.as_fd(), libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3)?;
+        setopt(
+            self.fd.as_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_VERSION,
+            &TPACKET_V3,
+        )?;
         // libpcap's geometry: 256 KiB blocks (room for a packet of the largest snapshot length), as many as
         // fit in the buffer.
         let block_size = 256 * 1024usize;
@@ -216,7 +225,12 @@ impl Capture {
             sizeof_priv: 0,
             feature_req_word: 0,
         };
-        setopt(self.fd.as_fd(), libc::SOL_PACKET, libc::PACKET_RX_RING, &req)?;
+        setopt(
+            self.fd.as_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_RX_RING,
+            &req,
+        )?;
         let len = block_size * block_nr;
         // SAFETY: mapping the ring the kernel just allocated for this socket, shared, at a kernel-chosen address.
         let p = unsafe {
@@ -242,7 +256,12 @@ impl Capture {
                 mr_alen: 0,
                 mr_address: [0; 8],
             };
-            setopt(self.fd.as_fd(), libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)?;
+            setopt(
+                self.fd.as_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_ADD_MEMBERSHIP,
+                &mreq,
+            )?;
         }
         self.bind(ETH_P_ALL)?;
         self.bound = true;
@@ -289,7 +308,11 @@ impl Capture {
     /// Waits up to `timeout` for a block, then hands every packet of every ready block to `f`, returning each
     /// block to the kernel after it. Returns the number of packets handed over; stops early (between packets)
     /// when `f` returns false.
-    pub fn dispatch(&mut self, timeout: Duration, f: &mut dyn FnMut(&Frame<'_>) -> bool) -> io::Result<usize> {
+    pub fn dispatch(
+        &mut self,
+        timeout: Duration,
+        f: &mut dyn FnMut(&Frame<'_>) -> bool,
+    ) -> io::Result<usize> {
         if self.ring.is_null() {
             return Ok(0);
         }
@@ -318,7 +341,8 @@ impl Capture {
             }
             let (count, more) = self.walk_block(self.current, f);
             n += count;
-            self.status(self.current).store(TP_STATUS_KERNEL, Ordering::Release);
+            self.status(self.current)
+                .store(TP_STATUS_KERNEL, Ordering::Release);
             self.current = (self.current + 1) % self.block_nr;
             if !more {
                 break;
@@ -355,7 +379,11 @@ impl Capture {
             };
             // The sockaddr_ll sits after the 48-byte header (TPACKET_ALIGN(sizeof(tpacket3_hdr))).
             let sll = unsafe { h.add(48) };
-            let start = if self.framing == Framing::Cooked { net } else { mac };
+            let start = if self.framing == Framing::Cooked {
+                net
+            } else {
+                mac
+            };
             let wire_len = if self.framing == Framing::Cooked {
                 wire_len.saturating_sub((net - mac.min(net)) as u32)
             } else {
@@ -426,7 +454,8 @@ impl Capture {
             std::ptr::read_volatile(self.ring.add(self.current * self.block_size + 12) as *const u32)
         };
         if pending > 0 {
-            let deadline = std::time::Instant::now() + self.block_timeout + Duration::from_millis(200);
+            let deadline =
+                std::time::Instant::now() + self.block_timeout + Duration::from_millis(200);
             while std::time::Instant::now() < deadline {
                 let got = self.dispatch(Duration::from_millis(20), f)?;
                 n += got;
@@ -468,7 +497,10 @@ impl Drop for Capture {
         if !self.ring.is_null() {
             // SAFETY: unmapping exactly the region mapped in `start`; no frame borrows outlive `dispatch`.
             unsafe {
-                libc::munmap(self.ring as *mut libc::c_void, self.block_size * self.block_nr);
+                libc::munmap(
+                    self.ring as *mut libc::c_void,
+                    self.block_size * self.block_nr,
+                );
             }
         }
     }
