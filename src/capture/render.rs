@@ -267,7 +267,7 @@ impl Packets {
             self.isn.insert(k, t.seq);
             t.seq
         } else {
-            *self.isn.entry(k).or_insert(t.seq.wrapping_sub(1))
+            *self.isn.entry(k).or_insert(t.seq)
         };
         let ack = (t.flags & ACK != 0).then(|| {
             let rk = (dst, t.dport, src, t.sport);

@@ -6,10 +6,10 @@ use std::net::IpAddr;
 
 use super::{Explanation, Verdict};
 
-/// Seconds as text: `850 ms`, `2.1 s`.
+/// Seconds as text: `0.012 ms`, `850.0 ms`, `2.1 s`.
 fn secs(s: f64) -> String {
     if s < 1.0 {
-        format!("{:.0} ms", s * 1000.0)
+        crate::duration::fmt_ms(std::time::Duration::from_secs_f64(s.max(0.0)))
     } else {
         format!("{s:.1} s")
     }
