@@ -694,3 +694,79 @@ fn conversations_explain_real_failures() {
     let f = flow(flows, "icmp6", &p.b_ip6, None);
     assert_eq!(state(f), "answered", "{f:#}");
 }
+
+#[test]
+fn diagnose_capture_adds_the_packet_evidence() {
+    if !common::can_nft("diagnose_capture_adds_the_packet_evidence") {
+        return;
+    }
+    let p = VethPair::new("cdiag");
+    p.b.nft_input("tcp dport 9 drop ; tcp dport 10 reject with icmpx type admin-prohibited");
+    let run = |port: u16| -> serde_json::Value {
+        let target = format!("{}:{port}", p.b_ip);
+        let (code, out, err) =
+            p.a.run(&["--json", "diagnose", "--capture", "--timeout", "2", &target]);
+        assert_eq!(code, 1, "{target}: {err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let tcp_flow = |v: &serde_json::Value, port: u16| -> serde_json::Value {
+        v["capture"]["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["protocol"] == "tcp" && f["server"]["port"] == port)
+            .cloned()
+            .unwrap_or_else(|| panic!("no tcp flow to {port}: {v:#}"))
+    };
+    let evidence = |v: &serde_json::Value| v["capture"]["evidence"].to_string();
+
+    let v = run(9);
+    assert_eq!(v["verdict"], "filtered");
+    let f = tcp_flow(&v, 9);
+    assert_eq!(f["state"], "no-answer");
+    assert!(f["handshake"]["syns"].as_u64().unwrap() >= 2, "{f:#}");
+    assert!(
+        evidence(&v).contains(&format!("SYNs sent to {}:9, nothing came back", p.b_ip)),
+        "{}",
+        evidence(&v)
+    );
+    assert!(v["capture"]["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l.as_str().unwrap().contains("[SYN]")));
+
+    let v = run(11);
+    assert_eq!(v["verdict"], "closed");
+    assert_eq!(tcp_flow(&v, 11)["state"], "refused");
+    assert!(
+        evidence(&v).contains(&format!(
+            "1 SYN sent to {}:11, RST came back from {}",
+            p.b_ip, p.b_ip
+        )),
+        "{}",
+        evidence(&v)
+    );
+
+    let v = run(10);
+    assert_eq!(tcp_flow(&v, 10)["state"], "rejected");
+    assert!(
+        evidence(&v).contains(&format!(
+            "ICMP administratively prohibited came back from {}",
+            p.b_ip
+        )),
+        "{}",
+        evidence(&v)
+    );
+    // The ping of the reach step is evidence too: answered.
+    let echo = v["capture"]["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["protocol"] == "icmp")
+        .cloned();
+    assert_eq!(
+        echo.map(|f| f["state"].clone()),
+        Some(serde_json::json!("answered"))
+    );
+}

@@ -221,7 +221,13 @@ impl Tracker {
             }
         });
         tr.last = tr.last.max(t);
-        let dir = usize::from(src != tr.client);
+        // Echo replies go back to the client even when both ends share an address (loopback).
+        let dir = match d.l4 {
+            L4::Icmp(m) if m.echo.is_some() => {
+                usize::from(matches!((m.v6, m.ty), (false, 0) | (true, 129)))
+            }
+            _ => usize::from(src != tr.client),
+        };
         let side = &mut tr.sides[dir];
         side.packets += 1;
         side.bytes += u64::from(wire_len);

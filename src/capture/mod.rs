@@ -59,6 +59,16 @@ pub struct Request {
     pub conversations: bool,
     /// How long the kernel may hold a block of packets before handing it over.
     pub block_timeout: Duration,
+    /// Set by another thread to end the capture (as Ctrl-C does, but not counted as an interruption).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Request {
+    fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 /// What the capture looks at, known once it has started.
@@ -321,7 +331,7 @@ fn live(
             break;
         }
         let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) || done.get() {
+        if deadline.is_some_and(|d| now >= d) || done.get() || req.stopped() {
             break;
         }
         let wait = deadline.map_or(Duration::from_millis(100), |d| {
@@ -391,7 +401,7 @@ fn file(
                 interrupted = true;
                 break;
             }
-            if req.duration.is_some_and(|d| start.elapsed() >= d) {
+            if req.duration.is_some_and(|d| start.elapsed() >= d) || req.stopped() {
                 break;
             }
         }

@@ -142,6 +142,7 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
         } else {
             Duration::from_millis(100)
         },
+        stop: None,
     };
     let time = match a.time {
         TimeArg::Absolute => TimeFormat::Absolute,

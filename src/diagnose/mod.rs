@@ -5,6 +5,7 @@
 //! cannot run after a failure say why. The target works when it resolves, at least one address accepts a TCP
 //! connection, and (for HTTP) the server answers with a status below 400.
 
+pub mod capture;
 pub mod machine;
 
 use std::io::{self, Write};
@@ -243,6 +244,9 @@ pub struct DiagnoseReport {
     pub summary: String,
     /// Whether Ctrl-C cut the walk short.
     pub interrupted: bool,
+    /// With `--capture`: the packets of the walk and what they show.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<capture::Evidence>,
 }
 
 impl DiagnoseReport {
@@ -267,6 +271,7 @@ impl DiagnoseReport {
                 failed_step: at,
                 summary,
                 interrupted: true,
+                capture: None,
             };
         }
         let first = steps.iter().find(|s| s.status == Status::Fail);
@@ -304,6 +309,7 @@ impl DiagnoseReport {
             failed_step,
             summary,
             interrupted: false,
+            capture: None,
         }
     }
 }
@@ -371,6 +377,9 @@ impl Report for DiagnoseReport {
                     writeln!(w, "  fix: {}", e.fix)?;
                 }
             }
+        }
+        if let Some(c) = &self.capture {
+            c.render_text(out, w)?;
         }
         if self.interrupted {
             writeln!(w, "\ninterrupted: the walk stopped early")?;
