@@ -447,6 +447,56 @@ fn pcap_files_round_trip_with_tcpdump_and_the_kernel_filter_matches_tcpdump() {
         v
     };
     assert_eq!(lines(&["-nn", "-r", &mine]).len(), captured);
+    // Per packet and per conversation, as JSON and CSV.
+    let (code, out, err) = common::run(&[
+        "--json",
+        "capture",
+        "-r",
+        &mine,
+        "--conversations",
+        "--print",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["ok"], true);
+    let pkts = v["packets"].as_array().unwrap();
+    assert_eq!(pkts.len(), captured);
+    assert_eq!(v["counts"]["matched"], captured);
+    let syn = pkts
+        .iter()
+        .find(|x| x["tcp"]["flags"] == "SYN" && x["dst"]["port"] == 8080)
+        .expect("the SYN to 8080");
+    assert_eq!(syn["protocol"], "TCP");
+    assert_eq!(syn["dst"]["address"], p.b_ip.as_str());
+    assert!(syn["elapsed_ms"].as_f64().is_some() && syn["time"].as_str().unwrap().ends_with('Z'));
+    let conv = v["conversations"].as_array().unwrap();
+    assert!(
+        conv.iter()
+            .any(|f| f["server"]["port"] == 8080 && f["state"] == "completed"),
+        "{conv:#?}"
+    );
+    let (code, out, _) = common::run(&["--format", "csv", "capture", "-r", &mine]);
+    assert_eq!(code, 0);
+    let rows: Vec<&str> = out.lines().collect();
+    assert!(rows[0].starts_with("time,interface,direction,protocol,src_address,src_port"));
+    assert_eq!(rows.len(), captured + 1);
+    assert!(rows
+        .iter()
+        .any(|r| r.contains(",tcp,") && r.contains(",8080,") && r.contains("SYN")));
+    let (code, out, _) =
+        common::run(&["--format", "csv", "capture", "-r", &mine, "--conversations"]);
+    assert_eq!(code, 0);
+    let mut it = out.lines();
+    assert!(
+        it.next()
+            .unwrap()
+            .starts_with("flow,proto,client,server,pkts_sent"),
+        "{out}"
+    );
+    assert!(
+        it.any(|r| r.contains(":8080,") && r.contains(",completed,")),
+        "{out}"
+    );
     // tcpdump's file, read by netdiag: the count tcpdump reads back, and the same packets netdiag wrote live.
     let theirs = lines(&["-nn", "-r", &all]).len();
     let (code, out, err) = common::run(&["capture", "-n", "-r", &all]);

@@ -676,11 +676,13 @@ pub fn conversations_csv(flows: &[Flow], w: &mut dyn Write) -> io::Result<()> {
     let (headers, rows) = conversation_rows(flows);
     let h: Vec<String> = headers
         .iter()
-        .map(|h| {
-            h.to_lowercase()
-                .replace([' ', '#'], "_")
-                .replace(">", "sent")
-                .replace("<", "received")
+        .map(|h| match *h {
+            "#" => "flow".to_string(),
+            h => h
+                .to_lowercase()
+                .replace(' ', "_")
+                .replace('>', "sent")
+                .replace('<', "received"),
         })
         .collect();
     writeln!(w, "{},cause,fix", h.join(","))?;
