@@ -408,7 +408,7 @@ fn pcap_files_round_trip_with_tcpdump_and_the_kernel_filter_matches_tcpdump() {
     let mut n1 = netdiag_in(&p.a);
     n1.args(["capture", "-i", &va, "-w", &mine]);
     let mut n2 = netdiag_in(&p.a);
-    n2.args(["capture", "-i", &va, "-w", &mine_f, filter]);
+    n2.args(["capture", "-i", &va, "--promisc", "-w", &mine_f, filter]);
     let mut n3 = netdiag_in(&p.a);
     n3.args(["capture", "-i", "any", "-w", &mine_any, "-c", "5", "icmp6"]);
     let running = [
@@ -447,6 +447,14 @@ fn pcap_files_round_trip_with_tcpdump_and_the_kernel_filter_matches_tcpdump() {
         v
     };
     assert_eq!(lines(&["-nn", "-r", &mine]).len(), captured);
+    // The same file as pcapng (editcap from Wireshark writes it): the same packets and time stamps.
+    if need_tool("pcapng", "editcap", "wireshark-common") {
+        let ng = path("mine.pcapng");
+        common::sh(&format!("editcap -F pcapng {mine} {ng}"));
+        let stamps = |f: &str| netdiag_stamps(f, "");
+        assert_eq!(stamps(&ng), stamps(&mine));
+        assert_eq!(stamps(&ng), tcpdump_stamps(&mine, ""));
+    }
     // Per packet and per conversation, as JSON and CSV.
     let (code, out, err) = common::run(&[
         "--json",
@@ -818,5 +826,42 @@ fn diagnose_capture_adds_the_packet_evidence() {
     assert_eq!(
         echo.map(|f| f["state"].clone()),
         Some(serde_json::json!("answered"))
+    );
+}
+
+#[test]
+fn duration_ends_a_capture_and_a_missing_interface_is_named() {
+    if !common::can_netns("duration_ends_a_capture") {
+        return;
+    }
+    let ns = common::NetNs::new("cdur");
+    let t0 = Instant::now();
+    let (code, out, err) = ns.run(&[
+        "capture",
+        "-i",
+        "lo",
+        "--duration",
+        "1s",
+        "-c",
+        "1000",
+        "icmp",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("listening on lo, link-type EN10MB (Ethernet)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("0 packets captured") && err.contains("0 packets dropped by kernel"),
+        "{err}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30));
+    let (code, _, err) = ns.run(&["capture", "-i", "nosuchif0", "-c", "1"]);
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot capture on nosuchif0") && err.contains("ip link"),
+        "{err}"
     );
 }
