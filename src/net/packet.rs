@@ -332,6 +332,24 @@ impl Capture {
                 }
                 return Err(e);
             }
+            if pfd.revents & libc::POLLERR != 0 {
+                // The interface went away or down: say so instead of polling an error forever.
+                let mut err: libc::c_int = 0;
+                let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+                // SAFETY: `err` has room for an int, whose size is passed in `len`.
+                check(unsafe {
+                    libc::getsockopt(
+                        self.fd.as_raw_fd(),
+                        libc::SOL_SOCKET,
+                        libc::SO_ERROR,
+                        &mut err as *mut libc::c_int as *mut libc::c_void,
+                        &mut len,
+                    )
+                })?;
+                if err != 0 {
+                    return Err(io::Error::from_raw_os_error(err));
+                }
+            }
         }
         let mut n = 0;
         // At most one pass over the ring per call, so a busy ring cannot starve the caller's own checks.
