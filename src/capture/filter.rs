@@ -133,11 +133,16 @@ impl fmt::Display for FilterError {
         } else {
             format!("'{}'", self.token)
         };
-        write!(
-            f,
+        let line = format!(
             "bad filter '{}' at column {} ({at}): {} (see pcap-filter(7))",
             self.text, self.column, self.message
-        )
+        );
+        // One line whatever the filter holds: control characters (a pasted newline, a tab) show as '?'.
+        let line: String = line
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        f.write_str(&line)
     }
 }
 
@@ -794,5 +799,9 @@ mod tests {
         let x = e("and tcp");
         assert_eq!(x.column, 1);
         assert!(!x.to_string().contains('\n'));
+        // Found by fuzzing: a newline in the filter must not break the one-line error.
+        let x = e("\n)");
+        assert_eq!(x.column, 2);
+        assert!(!x.to_string().contains('\n'), "{x}");
     }
 }
