@@ -71,6 +71,9 @@ fn shapes() -> Vec<Vec<&'static str>> {
         vec!["ping", "127.0.0.1", "-c", "{}"],
         vec!["diagnose", "{}"],
         vec!["serve", "--tcp", "{}"],
+        vec!["capture", "-r", "/dev/null", "{}"],
+        vec!["capture", "-r", "{}"],
+        vec!["capture", "-i", "{}", "-c", "1", "--duration", "1s"],
     ]
 }
 
