@@ -865,3 +865,44 @@ fn duration_ends_a_capture_and_a_missing_interface_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn any_shows_each_loopback_packet_once_like_tcpdump() {
+    if !common::can_netns("any_shows_each_loopback_packet_once")
+        || !need_tool("any_shows_each_loopback_packet_once", "tcpdump", "tcpdump")
+    {
+        return;
+    }
+    let ns = common::NetNs::new("cany");
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = dir.path().join("any.pcap").display().to_string();
+    let mut t = in_ns(&ns, "tcpdump");
+    t.args(["-i", "any", "--immediate-mode", "-U", "-w", &theirs, "icmp"]);
+    let mut n = netdiag_in(&ns);
+    n.args(["capture", "-i", "any", "-n", "icmp"]);
+    let (t, n) = (Running::start(t), Running::start(n));
+    ns.sh("ping -c 2 -i 0.2 -W 1 127.0.0.1 >/dev/null");
+    t.interrupt();
+    let (code, out, err) = n.interrupt();
+    assert_eq!(code, 130, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.len(),
+        4,
+        "two requests and two replies, each once: {out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(" lo In  ICMP 127.0.0.1 > 127.0.0.1: echo ")),
+        "{out}"
+    );
+    let o = Command::new("tcpdump")
+        .args(["-nn", "-r", &theirs])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        lines.len()
+    );
+}
