@@ -235,31 +235,22 @@ fn host_net(link: Link, proto: Option<ProtoQ>, dir: Dir, addr: IpAddr, len: u8) 
         let t = by_dir(dir, addr_at(nl + 8, addr, len), addr_at(nl + 24, addr, len));
         return and(linktype(link, IPV6), t);
     }
-    let ip = || {
-        and(
-            linktype(link, IPV4),
-            by_dir(
-                dir,
-                addr_at(nl + 12, addr, len),
-                addr_at(nl + 16, addr, len),
-            ),
-        )
-    };
-    let arp_like = |et| {
+    // IPv4 addresses at 12/16 of the IP header; ARP and RARP sender/target protocol addresses at 14/24.
+    let at = |et, src: u32, dst: u32| {
         and(
             linktype(link, et),
             by_dir(
                 dir,
-                addr_at(nl + 14, addr, len),
-                addr_at(nl + 24, addr, len),
+                addr_at(nl + src, addr, len),
+                addr_at(nl + dst, addr, len),
             ),
         )
     };
     match proto {
-        Some(ProtoQ::Ip) => ip(),
-        Some(ProtoQ::Arp) => arp_like(ARP),
-        Some(ProtoQ::Rarp) => arp_like(RARP),
-        _ => or(ip(), or(arp_like(ARP), arp_like(RARP))),
+        Some(ProtoQ::Ip) => at(IPV4, 12, 16),
+        Some(ProtoQ::Arp) => at(ARP, 14, 24),
+        Some(ProtoQ::Rarp) => at(RARP, 14, 24),
+        _ => or(at(IPV4, 12, 16), or(at(ARP, 14, 24), at(RARP, 14, 24))),
     }
 }
 

@@ -115,6 +115,33 @@ struct Track {
     order: usize,
 }
 
+impl Track {
+    fn new(
+        protocol: u8,
+        v6: bool,
+        client: Endpoint,
+        server: Endpoint,
+        t: f64,
+        order: usize,
+    ) -> Track {
+        Track {
+            protocol,
+            v6,
+            client,
+            server,
+            first: t,
+            last: t,
+            sides: Default::default(),
+            syn: None,
+            syn_ack: None,
+            ack: None,
+            rtt: Vec::new(),
+            icmp: Vec::new(),
+            order,
+        }
+    }
+}
+
 /// Sequence number comparison modulo 2^32.
 fn before(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
@@ -151,51 +178,25 @@ impl Tracker {
         let Some(ip) = d.ip else { return };
         let t = sec as f64 + f64::from(nsec) / 1e9;
         let v6 = ip.src.is_ipv6();
-        let (src, dst) = match d.l4 {
-            L4::Tcp(s) => (ep(ip.src, s.sport), ep(ip.dst, s.dport)),
-            L4::Udp { sport, dport, .. } => (ep(ip.src, sport), ep(ip.dst, dport)),
+        // Ports for TCP and UDP; the echo identifier stands for them in ICMP echo.
+        let (sport, dport) = match d.l4 {
+            L4::Tcp(s) => (Some(s.sport), Some(s.dport)),
+            L4::Udp { sport, dport, .. } => (Some(sport), Some(dport)),
             L4::Icmp(m) if is_icmp_error(m.v6, m.ty) => {
                 self.icmp_error(t, ip.src, &m);
-                (
-                    Endpoint {
-                        address: ip.src,
-                        port: None,
-                    },
-                    Endpoint {
-                        address: ip.dst,
-                        port: None,
-                    },
-                )
-            }
-            L4::Icmp(m) => {
-                let id = m.echo.map(|e| e.0);
-                (
-                    Endpoint {
-                        address: ip.src,
-                        port: id,
-                    },
-                    Endpoint {
-                        address: ip.dst,
-                        port: id,
-                    },
-                )
-            }
-            _ => (
-                Endpoint {
-                    address: ip.src,
-                    port: None,
-                },
-                Endpoint {
-                    address: ip.dst,
-                    port: None,
-                },
-            ),
-        };
-        if let L4::Icmp(m) = d.l4 {
-            if is_icmp_error(m.v6, m.ty) {
                 return;
             }
-        }
+            L4::Icmp(m) => (m.echo.map(|e| e.0), m.echo.map(|e| e.0)),
+            _ => (None, None),
+        };
+        let src = Endpoint {
+            address: ip.src,
+            port: sport,
+        };
+        let dst = Endpoint {
+            address: ip.dst,
+            port: dport,
+        };
         let k = key(ip.protocol, src, dst);
         let order = self.flows.len();
         if !self.flows.contains_key(&k) && self.flows.len() >= MAX_FLOWS {
@@ -204,21 +205,7 @@ impl Tracker {
         }
         let tr = self.flows.entry(k).or_insert_with(|| {
             let (client, server) = pick_client(d, src, dst);
-            Track {
-                protocol: ip.protocol,
-                v6,
-                client,
-                server,
-                first: t,
-                last: t,
-                sides: Default::default(),
-                syn: None,
-                syn_ack: None,
-                ack: None,
-                rtt: Vec::new(),
-                icmp: Vec::new(),
-                order,
-            }
+            Track::new(ip.protocol, v6, client, server, t, order)
         });
         tr.last = tr.last.max(t);
         // Echo replies go back to the client even when both ends share an address (loopback).
@@ -256,21 +243,10 @@ impl Tracker {
         if !self.flows.contains_key(&k) && self.flows.len() >= MAX_FLOWS {
             return;
         }
-        let tr = self.flows.entry(k).or_insert_with(|| Track {
-            protocol: q.protocol,
-            v6: m.v6,
-            client: src,
-            server: dst,
-            first: t,
-            last: t,
-            sides: Default::default(),
-            syn: None,
-            syn_ack: None,
-            ack: None,
-            rtt: Vec::new(),
-            icmp: Vec::new(),
-            order,
-        });
+        let tr = self
+            .flows
+            .entry(k)
+            .or_insert_with(|| Track::new(q.protocol, m.v6, src, dst, t, order));
         tr.last = tr.last.max(t);
         if tr.icmp.len() < 16 {
             tr.icmp.push(IcmpError {
@@ -287,13 +263,6 @@ impl Tracker {
         let mut v: Vec<Track> = self.flows.into_values().collect();
         v.sort_by_key(|t| t.order);
         v.into_iter().map(conclude).collect()
-    }
-}
-
-fn ep(address: IpAddr, port: u16) -> Endpoint {
-    Endpoint {
-        address,
-        port: Some(port),
     }
 }
 
