@@ -172,20 +172,34 @@ fn traffic(p: &VethPair) {
     echo.join().unwrap();
 }
 
-/// tcpdump's capture of the traffic, on the veth end (Ethernet) and on `any` (Linux cooked v2), in namespace a.
-fn reference_pcaps(p: &VethPair, dir: &std::path::Path) -> (String, String) {
+/// tcpdump's capture of the traffic in namespace a: on the veth end (Ethernet), and on `any` as Linux cooked v2
+/// and v1.
+fn reference_pcaps(p: &VethPair, dir: &std::path::Path) -> (String, String, String) {
     let va = veth(&p.a);
     let eth = dir.join("eth.pcap").display().to_string();
     let any = dir.join("any.pcap").display().to_string();
+    let sll = dir.join("sll.pcap").display().to_string();
     let mut t1 = in_ns(&p.a, "tcpdump");
     t1.args(["-i", &va, "--immediate-mode", "-U", "-w", &eth]);
     let mut t2 = in_ns(&p.a, "tcpdump");
     t2.args(["-i", "any", "--immediate-mode", "-U", "-w", &any]);
-    let (r1, r2) = (Running::start(t1), Running::start(t2));
+    let mut t3 = in_ns(&p.a, "tcpdump");
+    t3.args([
+        "-i",
+        "any",
+        "-y",
+        "LINUX_SLL",
+        "--immediate-mode",
+        "-U",
+        "-w",
+        &sll,
+    ]);
+    let (r1, r2, r3) = (Running::start(t1), Running::start(t2), Running::start(t3));
     traffic(p);
     r1.interrupt();
     r2.interrupt();
-    (eth, any)
+    r3.interrupt();
+    (eth, any, sll)
 }
 
 /// The time stamps (epoch, microseconds) of the packets tcpdump shows for a filter, sorted.
@@ -322,7 +336,7 @@ fn every_filter_selects_the_packets_tcpdump_selects() {
     }
     let p = VethPair::new("cflt");
     let dir = tempfile::tempdir().unwrap();
-    let (eth, any) = reference_pcaps(&p, dir.path());
+    let (eth, any, sll) = reference_pcaps(&p, dir.path());
     let all = tcpdump_stamps(&eth, "");
     assert!(
         all.len() >= 30,
@@ -331,7 +345,7 @@ fn every_filter_selects_the_packets_tcpdump_selects() {
     );
     for f in FILTERS {
         let expr = expand(f, &p);
-        for file in [&eth, &any] {
+        for file in [&eth, &any, &sll] {
             let want = tcpdump_stamps(file, &expr);
             let got = netdiag_stamps(file, &expr);
             assert_eq!(
