@@ -8,7 +8,9 @@
 # turn, alternating which goes first, RUNS (default 5) times:
 #   1. everything:          netdiag capture -i IF -w FILE       vs  tcpdump -i IF -w FILE
 #   2. 1 % (udp dst 9001):  the same with the filter 'udp dst port 9001'
-# Both use a 2 MiB ring (tcpdump's default; netdiag's default too) and snapshot length 262144.
+#   3. everything through a small ring: both with -B 512 (512 KiB, two blocks), where drops show first
+# Both use a 2 MiB ring (tcpdump's default; netdiag's default too) unless -B is given, and snapshot length
+# 262144.
 # Reported: packets captured, dropped by the kernel, CPU seconds of the capture process (user + system), and
 # CPU per received packet; medians over the runs and netdiag/tcpdump ratios.
 #
@@ -49,8 +51,9 @@ run() { # run TOOL FILTER...
 OUT="$RESULTS/capture.jsonl"
 : > "$OUT"
 for i in $(seq 1 "$RUNS"); do
-    for mode in all filtered; do
+    for mode in all filtered small; do
         f=(); [ "$mode" = filtered ] && f=(udp dst port 9001)
+        [ "$mode" = small ] && f=(-B 512)
         if [ $((i % 2)) = 1 ]; then order="netdiag tcpdump"; else order="tcpdump netdiag"; fi
         for tool in $order; do
             line=$(run "$tool" "${f[@]}")
@@ -64,6 +67,10 @@ python3 - "$OUT" "$COUNT" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 count = int(sys.argv[2])
+def sent_rate(mode):
+    import re
+    v = [float(re.search(r"\(([0-9]+)/s\)", r["r"]["sender"]).group(1)) for r in rows if r["mode"] == mode]
+    return statistics.median(v)
 def med(mode, tool, key):
     v = [r["r"][key] for r in rows if r["mode"] == mode and r["tool"] == tool and r["r"][key] is not None]
     return statistics.median(v) if v else float("nan")
@@ -71,10 +78,10 @@ def per_pkt(mode, tool):
     v = [r["r"]["cpu_s"] / max(1, r["r"]["received"]) * 1e6 for r in rows if r["mode"] == mode and r["tool"] == tool]
     return statistics.median(v)
 print()
-print(f"{count:,} datagrams per run, medians of {len(rows)//4} runs")
+print(f"{count:,} datagrams per run, medians of {len(rows)//6} runs")
 print(f"{'':24}{'captured':>12}{'dropped':>12}{'CPU s':>10}{'CPU us/pkt':>12}")
-for mode, title in [("all", "everything"), ("filtered", "1% (udp dst port 9001)")]:
-    print(title)
+for mode, title in [("all", "everything"), ("filtered", "1% (udp dst port 9001)"), ("small", "everything, 512 KiB ring (-B 512)")]:
+    print(f"{title} (sender: median {sent_rate(mode):,.0f} datagrams/s)")
     for tool in ["netdiag", "tcpdump"]:
         print(f"  {tool:22}{med(mode, tool, 'captured'):>12,.0f}{med(mode, tool, 'dropped'):>12,.0f}{med(mode, tool, 'cpu_s'):>10.3f}{per_pkt(mode, tool):>12.3f}")
     n, t = med(mode, "netdiag", "cpu_s"), med(mode, "tcpdump", "cpu_s")

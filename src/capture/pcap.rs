@@ -8,8 +8,9 @@
 //! header and a record per packet, done here straight from the capture ring.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
+use std::sync::mpsc;
 
 use anyhow::{bail, Context, Result};
 use pcap_file::pcap::PcapReader;
@@ -19,9 +20,18 @@ use pcap_file::TsResolution;
 
 use super::decode::LinkType;
 
-/// Writes a pcap file.
-pub struct Writer<W: Write> {
-    w: BufWriter<W>,
+/// Bytes gathered before a chunk goes to the writer thread.
+const CHUNK: usize = 256 * 1024;
+/// Chunks that may wait for the disk (16 MiB): a stalled disk then holds up the capture ring only after this.
+const CHUNKS_QUEUED: usize = 64;
+
+/// Writes a pcap file. Records are gathered in memory and written by a thread of their own, so a slow or
+/// stalled disk does not keep the capture from handing blocks back to the kernel (which would drop packets).
+pub struct Writer<W: Write + Send + 'static> {
+    buf: Vec<u8>,
+    full: Option<mpsc::SyncSender<Vec<u8>>>,
+    free: mpsc::Receiver<Vec<u8>>,
+    thread: Option<std::thread::JoinHandle<io::Result<W>>>,
     pub packets: u64,
 }
 
@@ -33,17 +43,36 @@ impl Writer<File> {
     }
 }
 
-impl<W: Write> Writer<W> {
-    pub fn new(w: W, link: LinkType, snaplen: u32) -> io::Result<Writer<W>> {
-        let mut w = BufWriter::with_capacity(1 << 20, w);
+impl<W: Write + Send + 'static> Writer<W> {
+    pub fn new(mut w: W, link: LinkType, snaplen: u32) -> io::Result<Writer<W>> {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_QUEUED);
+        let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+        let thread = std::thread::Builder::new()
+            .name("pcap-writer".into())
+            .spawn(move || -> io::Result<W> {
+                for mut chunk in full_rx {
+                    w.write_all(&chunk)?;
+                    chunk.clear();
+                    let _ = free_tx.send(chunk);
+                }
+                w.flush()?;
+                Ok(w)
+            })?;
+        let mut buf = Vec::with_capacity(CHUNK + 64 * 1024);
         let mut h = [0u8; 24];
         h[0..4].copy_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
         h[4..6].copy_from_slice(&2u16.to_le_bytes());
         h[6..8].copy_from_slice(&4u16.to_le_bytes());
         h[16..20].copy_from_slice(&snaplen.to_le_bytes());
         h[20..24].copy_from_slice(&link.pcap().to_le_bytes());
-        w.write_all(&h)?;
-        Ok(Writer { w, packets: 0 })
+        buf.extend_from_slice(&h);
+        Ok(Writer {
+            buf,
+            full: Some(full_tx),
+            free: free_rx,
+            thread: Some(thread),
+            packets: 0,
+        })
     }
 
     /// Writes one record: `head` (a link header built for the packet, possibly empty) then `data`.
@@ -61,19 +90,49 @@ impl<W: Write> Writer<W> {
         r[4..8].copy_from_slice(&(nsec / 1000).to_le_bytes());
         r[8..12].copy_from_slice(&caplen.to_le_bytes());
         r[12..16].copy_from_slice(&(wire_len + head.len() as u32).max(caplen).to_le_bytes());
-        self.w.write_all(&r)?;
-        if !head.is_empty() {
-            self.w.write_all(head)?;
-        }
-        self.w.write_all(data)?;
+        self.buf.extend_from_slice(&r);
+        self.buf.extend_from_slice(head);
+        self.buf.extend_from_slice(data);
         self.packets += 1;
+        if self.buf.len() >= CHUNK {
+            self.ship()?;
+        }
         Ok(())
     }
 
-    /// Flushes everything to the file; an error here means the file is not whole.
+    /// Hands the gathered bytes to the writer thread and takes an empty buffer back.
+    fn ship(&mut self) -> io::Result<()> {
+        let next = self
+            .free
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK + 64 * 1024));
+        let chunk = std::mem::replace(&mut self.buf, next);
+        let sent = self.full.as_ref().map(|tx| tx.send(chunk));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            // The writer thread stopped: its error says why.
+            _ => Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| io::Error::other("the capture file writer stopped"))),
+        }
+    }
+
+    fn join(&mut self) -> io::Result<W> {
+        self.full = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the capture file writer failed")),
+            None => Err(io::Error::other("the capture file writer stopped")),
+        }
+    }
+
+    /// Writes everything out and flushes the file; an error here means the file is not whole.
     pub fn finish(mut self) -> io::Result<W> {
-        self.w.flush()?;
-        self.w.into_inner().map_err(|e| e.into_error())
+        if !self.buf.is_empty() {
+            self.ship()?;
+        }
+        self.join()
     }
 }
 
@@ -257,6 +316,41 @@ mod tests {
         let b = r.next_record().unwrap().unwrap();
         assert_eq!((b.wire_len, b.data.len()), (1500, 100));
         assert!(r.next_record().is_none());
+    }
+
+    /// A file that fails on the second write, as a full disk does.
+    struct Full(usize);
+
+    impl Write for Full {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0 += 1;
+            if self.0 > 1 {
+                Err(io::Error::from_raw_os_error(libc::ENOSPC))
+            } else {
+                Ok(b.len())
+            }
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_reported_not_lost() {
+        let mut w = Writer::new(Full(0), LinkType::Ethernet, 262144).unwrap();
+        let mut failed = None;
+        for i in 0..20_000u32 {
+            if let Err(e) = w.write(i, 0, 100, &[], &[0u8; 100]) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let e = match failed {
+            Some(e) => e,
+            None => w.finish().err().expect("the full disk is reported"),
+        };
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
     }
 
     #[test]
