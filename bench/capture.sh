@@ -16,7 +16,7 @@
 #
 # Network rule: traffic only inside the two namespaces this script creates. Every loop is bounded.
 source "$(dirname "$0")/common.sh"
-RUNS="${RUNS:-5}"
+RUNS="${RUNS:-5}"   # MODES (default "all filtered small") picks the modes
 COUNT="${COUNT:-1000000}"
 need tcpdump tcpdump
 need nft nftables
@@ -51,7 +51,7 @@ run() { # run TOOL FILTER...
 OUT="$RESULTS/capture.jsonl"
 : > "$OUT"
 for i in $(seq 1 "$RUNS"); do
-    for mode in all filtered small; do
+    for mode in ${MODES:-all filtered small}; do
         f=(); [ "$mode" = filtered ] && f=(udp dst port 9001)
         [ "$mode" = small ] && f=(-B 512)
         if [ $((i % 2)) = 1 ]; then order="netdiag tcpdump"; else order="tcpdump netdiag"; fi
@@ -78,9 +78,11 @@ def per_pkt(mode, tool):
     v = [r["r"]["cpu_s"] / max(1, r["r"]["received"]) * 1e6 for r in rows if r["mode"] == mode and r["tool"] == tool]
     return statistics.median(v)
 print()
-print(f"{count:,} datagrams per run, medians of {len(rows)//6} runs")
+print(f"{count:,} datagrams per run, medians of {len({r['run'] for r in rows})} runs")
 print(f"{'':24}{'captured':>12}{'dropped':>12}{'CPU s':>10}{'CPU us/pkt':>12}")
 for mode, title in [("all", "everything"), ("filtered", "1% (udp dst port 9001)"), ("small", "everything, 512 KiB ring (-B 512)")]:
+    if not any(r["mode"] == mode for r in rows):
+        continue
     print(f"{title} (sender: median {sent_rate(mode):,.0f} datagrams/s)")
     for tool in ["netdiag", "tcpdump"]:
         print(f"  {tool:22}{med(mode, tool, 'captured'):>12,.0f}{med(mode, tool, 'dropped'):>12,.0f}{med(mode, tool, 'cpu_s'):>10.3f}{per_pkt(mode, tool):>12.3f}")

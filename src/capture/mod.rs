@@ -340,7 +340,10 @@ fn live(
         cap.dispatch(wait, &mut handle)
             .context("reading the capture ring")?;
     }
-    cap.stop(&mut handle).context("reading the capture ring")?;
+    // After Ctrl-C, --duration or a stop request, what the kernel still holds is read; after -c, nothing.
+    let drain = !done.get();
+    cap.stop(drain, &mut handle)
+        .context("reading the capture ring")?;
     if let Some(e) = failure {
         return Err(e);
     }

@@ -136,11 +136,11 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
         write: a.write.clone(),
         show: show && !a.dump,
         conversations: a.conversations,
-        // Lines want packets promptly; a file only wants them all.
+        // Lines want packets promptly; a file only wants them all (1 s, as tcpdump -w: fewer, fuller blocks).
         block_timeout: if show {
             Duration::from_millis(10)
         } else {
-            Duration::from_millis(100)
+            Duration::from_millis(1000)
         },
         stop: None,
     };

@@ -458,13 +458,21 @@ impl Capture {
     /// Stops the flow of packets and hands over what the kernel still holds: unbinding stops new packets at
     /// once; a block the kernel has begun filling is handed over by its timer, so this waits for it (at most
     /// the block timeout and a little more).
-    pub fn stop(&mut self, f: &mut dyn FnMut(&Frame<'_>) -> bool) -> io::Result<usize> {
+    /// With `drain` false (the caller has all it wants), nothing more is read.
+    pub fn stop(
+        &mut self,
+        drain: bool,
+        f: &mut dyn FnMut(&Frame<'_>) -> bool,
+    ) -> io::Result<usize> {
         if !self.bound || self.ring.is_null() {
             return Ok(0);
         }
         self.stats_now()?;
         self.bind(0)?;
         self.bound = false;
+        if !drain {
+            return Ok(0);
+        }
         let mut n = self.dispatch(Duration::ZERO, f)?;
         // SAFETY: reading the packet count of the block the kernel was filling; with the socket unbound no
         // packet is added any more, so the value is stable (a torn read would only make the wait shorter).
