@@ -488,7 +488,7 @@ fn pcap_files_round_trip_with_tcpdump_and_the_kernel_filter_matches_tcpdump() {
         .iter()
         .find(|x| x["tcp"]["flags"] == "SYN" && x["dst"]["port"] == 8080)
         .expect("the SYN to 8080");
-    assert_eq!(syn["protocol"], "TCP");
+    assert_eq!(syn["protocol"], "tcp");
     assert_eq!(syn["dst"]["address"], p.b_ip.as_str());
     assert!(syn["elapsed_ms"].as_f64().is_some() && syn["time"].as_str().unwrap().ends_with('Z'));
     let conv = v["conversations"].as_array().unwrap();
@@ -500,7 +500,7 @@ fn pcap_files_round_trip_with_tcpdump_and_the_kernel_filter_matches_tcpdump() {
     let (code, out, _) = common::run(&["--format", "csv", "capture", "-r", &mine]);
     assert_eq!(code, 0);
     let rows: Vec<&str> = out.lines().collect();
-    assert!(rows[0].starts_with("time,interface,direction,protocol,src_address,src_port"));
+    assert!(rows[0].starts_with("TIME,INTERFACE,DIRECTION,PROTOCOL,SRC ADDRESS,SRC PORT"));
     assert_eq!(rows.len(), captured + 1);
     assert!(rows
         .iter()
@@ -512,11 +512,11 @@ fn pcap_files_round_trip_with_tcpdump_and_the_kernel_filter_matches_tcpdump() {
     assert!(
         it.next()
             .unwrap()
-            .starts_with("flow,proto,client,server,pkts_sent"),
+            .starts_with("#,PROTO,CLIENT,SERVER,PKTS >"),
         "{out}"
     );
     assert!(
-        it.any(|r| r.contains(":8080,") && r.contains(",completed,")),
+        it.any(|r| r.contains(":8080,") && r.ends_with(",completed")),
         "{out}"
     );
     // tcpdump's file, read by netdiag: the count tcpdump reads back, and the same packets netdiag wrote live.

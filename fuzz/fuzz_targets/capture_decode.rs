@@ -4,7 +4,8 @@
 use libfuzzer_sys::fuzz_target;
 use netdiag::capture::conv::Tracker;
 use netdiag::capture::decode::{decode, decode_cooked, LinkType};
-use netdiag::capture::render::{Packets, TimeFormat};
+use netdiag::capture::rows::Packets;
+use netdiag::capture::TimeFormat;
 use netdiag::capture::Seen;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         tracker.add(1_700_000_000 + i as u64, 0, d, rest.len() as u32);
         let seen = Seen { sec: 1_700_000_000, nsec: 0, link, wire_len: rest.len() as u32, caplen: rest.len() as u32, decoded: d };
         let _ = view.line(&seen);
-        let _ = view.csv(&seen);
+        let _ = view.row(&seen);
     }
     for f in tracker.finish() {
         assert!(!f.state.is_empty());

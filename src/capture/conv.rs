@@ -5,73 +5,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-use serde::Serialize;
-
 use super::decode::{is_icmp_error, Decoded, L4};
+use super::model::{Endpoint, Flow, Handshake, IcmpError};
 use crate::explain::{self, Explanation};
-
-/// An endpoint: address and (for TCP/UDP) port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-pub struct Endpoint {
-    pub address: IpAddr,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-}
-
-/// The TCP handshake as seen: times from the first SYN.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Handshake {
-    /// SYNs the client sent (more than 1: retransmitted, unanswered).
-    pub syns: u64,
-    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "syn_ack_ms")]
-    pub syn_ack: Option<std::time::Duration>,
-    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "ack_ms")]
-    pub ack: Option<std::time::Duration>,
-}
-
-/// An ICMP error that quotes a packet of the flow.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct IcmpError {
-    pub from: IpAddr,
-    #[serde(rename = "type")]
-    pub ty: u8,
-    pub code: u8,
-    pub name: String,
-}
-
-/// One conversation and what it says.
-#[derive(Debug, Clone, Serialize)]
-pub struct Flow {
-    pub protocol: String,
-    pub client: Endpoint,
-    pub server: Endpoint,
-    pub packets_sent: u64,
-    pub packets_received: u64,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-    /// Seconds since the epoch of the first packet.
-    pub start: f64,
-    #[serde(serialize_with = "crate::duration::ser_ms", rename = "duration_ms")]
-    pub duration: std::time::Duration,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub handshake: Option<Handshake>,
-    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "rtt_ms")]
-    pub rtt: Option<std::time::Duration>,
-    pub retransmissions: u64,
-    pub dup_acks: u64,
-    pub zero_window_events: u64,
-    #[serde(serialize_with = "crate::duration::ser_ms", rename = "zero_window_ms")]
-    pub zero_window: std::time::Duration,
-    /// Who sent the first FIN: client, server, both (in that order).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fin_from: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rst_from: Option<String>,
-    pub icmp_errors: Vec<IcmpError>,
-    /// The headline: the explanation's code (completed, refused, no-answer, ...).
-    pub state: String,
-    pub explanation: Explanation,
-}
 
 /// Per direction (0: client → server, 1: server → client).
 #[derive(Debug, Default, Clone)]
@@ -253,7 +189,7 @@ impl Tracker {
                 from,
                 ty: m.ty,
                 code: m.code,
-                name: super::render::icmp_name(m.v6, m.ty, m.code),
+                name: super::rows::icmp_name(m.v6, m.ty, m.code),
             });
         }
     }

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::target::Proto;
+use crate::services::Proto;
 
 /// A protocol qualifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,13 +5,20 @@
 //! attached in the kernel, so packets the filter rejects are never copied; `-r` reads pcap or pcapng and runs
 //! the same program in user space. Every accepted packet can be written to a pcap file, shown as one line
 //! (streamed to the caller), and fed to the conversation analysis ([`conv`]).
+//!
+//! The shape of every subsystem: the types in `model.rs` (the request, [`CaptureReport`], the packet and flow
+//! rows), the engine here and in its files ([`pcap`], [`decode`], [`filter`], [`compile`], [`conv`], [`rows`]
+//! for packet lines), and `render.rs`, whose `render::Report` draws the packets and conversations as rows for
+//! the text table and CSV (JSON is the report's `Serialize`).
 
 pub mod compile;
 pub mod conv;
 pub mod decode;
 pub mod filter;
+mod model;
 pub mod pcap;
-pub mod render;
+mod render;
+pub mod rows;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,106 +26,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 
 use crate::net::bpf::{Meta, Program};
 use crate::net::packet::{self, Capture, Frame, Framing};
 use compile::{Link, Node};
 use decode::{Decoded, LinkType};
-
-/// Where packets come from.
-#[derive(Debug, Clone)]
-pub enum Source {
-    /// A live interface (`None`: all of them, `any`).
-    Live {
-        interface: Option<String>,
-        promiscuous: bool,
-        /// The ring's size in bytes.
-        buffer: usize,
-    },
-    /// A pcap or pcapng file.
-    File(PathBuf),
-}
-
-/// What to capture and what to do with it.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub source: Source,
-    /// The filter expression (pcap-filter syntax); empty for every packet.
-    pub filter: String,
-    pub snaplen: u32,
-    /// Stop after this many packets have matched.
-    pub count: Option<u64>,
-    /// Stop after this long.
-    pub duration: Option<Duration>,
-    /// Write matched packets to this pcap file.
-    pub write: Option<PathBuf>,
-    /// Decode packets for the caller (lines, JSON, CSV).
-    pub show: bool,
-    /// Track conversations and explain each one.
-    pub conversations: bool,
-    /// How long the kernel may hold a block of packets before handing it over.
-    pub block_timeout: Duration,
-    /// Set by another thread to end the capture (as Ctrl-C does, but not counted as an interruption).
-    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-}
-
-impl Request {
-    fn stopped(&self) -> bool {
-        self.stop
-            .as_ref()
-            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
-    }
-}
-
-/// What the capture looks at, known once it has started.
-#[derive(Debug, Clone)]
-pub struct Started {
-    /// The interface name, `any`, or the file.
-    pub source: String,
-    pub live: bool,
-    pub link: LinkType,
-    pub snaplen: u32,
-    /// The program for the first link type (the kernel's, for a live capture).
-    pub program: Program,
-}
-
-/// One matched packet, decoded.
-#[derive(Debug, Clone, Copy)]
-pub struct Seen<'a> {
-    pub sec: u64,
-    pub nsec: u32,
-    pub link: LinkType,
-    pub wire_len: u32,
-    pub caplen: u32,
-    pub decoded: &'a Decoded,
-}
-
-/// Packet counts, as tcpdump reports them at the end.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
-pub struct Counts {
-    /// Packets that matched the filter and were shown or written.
-    pub matched: u64,
-    /// Packets that passed the kernel's filter, including those it dropped (live captures only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub received: Option<u64>,
-    /// Packets the kernel dropped because the ring was full (live captures only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dropped: Option<u64>,
-}
-
-/// The outcome of a capture.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub counts: Counts,
-    /// True when Ctrl-C ended the capture.
-    pub interrupted: bool,
-    /// The file written, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub written: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub conversations: Option<Vec<conv::Flow>>,
-}
+pub use model::*;
+pub use render::{conversations_view, counts_text, packet_table, started_text};
 
 /// Resolves a host name in a filter with the system resolver, as tcpdump does when it compiles a filter.
 fn resolve(name: &str) -> Result<Vec<IpAddr>, String> {
@@ -215,10 +129,7 @@ impl Outputs {
         Ok(())
     }
 
-    fn finish(
-        self,
-        written: Option<PathBuf>,
-    ) -> Result<(Option<PathBuf>, Option<Vec<conv::Flow>>)> {
+    fn finish(self, written: Option<PathBuf>) -> Result<(Option<PathBuf>, Option<Vec<Flow>>)> {
         if let Some(w) = self.writer {
             w.finish().context("writing the capture file")?;
         }

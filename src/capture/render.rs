@@ -1,525 +1,234 @@
-//! How captured packets and conversations are shown: one readable line per packet (tcpdump-like), JSON
-//! objects, CSV rows, the conversation table with a verdict per flow, and tcpdump's closing counts.
+//! Capture as text and CSV: the packets (a data table: text has streamed them as lines while the capture ran),
+//! the conversation table with a verdict per flow, and tcpdump's opening and closing lines (stderr).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{self, Write};
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-use serde_json::{json, Value};
-
-use super::conv::Flow;
-use super::decode::{Decoded, Direction, LinkType, TcpSeg, L4};
-use super::{Counts, Seen};
+use super::decode::LinkType;
+use super::model::{CaptureReport, Counts, Endpoint, Flow, PacketRow};
 use crate::duration::fmt_ms;
-use crate::render::{write_table, Output, Tone};
-use crate::target::Proto;
+use crate::exit::Outcome;
+use crate::explain::Verdict;
+use crate::render::{Column, Line, Report, Table, Tone, View};
 
-/// How time stamps are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeFormat {
-    /// Local time of day, microseconds (tcpdump's default).
-    Absolute,
-    /// Seconds since the first packet.
-    Relative,
-    /// Seconds since the previous packet.
-    Delta,
-    /// Seconds since the epoch.
-    Epoch,
-    /// Local date and time.
-    Date,
+impl Report for CaptureReport {
+    /// A capture that ran to its end (count, duration, end of file) succeeded; what its conversations show is
+    /// in their verdicts, not in the exit code. Ctrl-C makes it interrupted.
+    fn outcome(&self) -> Outcome {
+        Outcome::of(self.interrupted, true)
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut v = View::new();
+        if self.packets_shown {
+            v.table(packet_table(&self.packets));
+        }
+        if let Some(flows) = &self.conversations {
+            v.extend(conversations_view(flows));
+        }
+        v
+    }
 }
 
-/// The ICMP/ICMPv6 message name for a type and code.
-pub fn icmp_name(v6: bool, ty: u8, code: u8) -> String {
-    let s = if !v6 {
-        match (ty, code) {
-            (0, _) => "echo reply",
-            (8, _) => "echo request",
-            (3, 0) => "net unreachable",
-            (3, 1) => "host unreachable",
-            (3, 2) => "protocol unreachable",
-            (3, 3) => "port unreachable",
-            (3, 4) => "fragmentation needed",
-            (3, 9) | (3, 10) => "network/host prohibited",
-            (3, 13) => "administratively prohibited",
-            (3, _) => "destination unreachable",
-            (4, _) => "source quench",
-            (5, _) => "redirect",
-            (11, 0) => "time exceeded in transit",
-            (11, _) => "fragment reassembly time exceeded",
-            (12, _) => "parameter problem",
-            (13, _) => "timestamp request",
-            (14, _) => "timestamp reply",
-            _ => return format!("type {ty} code {code}"),
-        }
-    } else {
-        match (ty, code) {
-            (1, 0) => "no route to destination",
-            (1, 1) => "administratively prohibited",
-            (1, 3) => "address unreachable",
-            (1, 4) => "port unreachable",
-            (1, 5) | (1, 6) => "source address failed policy",
-            (1, _) => "destination unreachable",
-            (2, _) => "packet too big",
-            (3, _) => "time exceeded",
-            (4, _) => "parameter problem",
-            (128, _) => "echo request",
-            (129, _) => "echo reply",
-            (133, _) => "router solicitation",
-            (134, _) => "router advertisement",
-            (135, _) => "neighbor solicitation",
-            (136, _) => "neighbor advertisement",
-            (137, _) => "redirect",
-            (143, _) => "multicast listener report v2",
-            _ => return format!("type {ty} code {code}"),
-        }
+/// The packets as a data table (CSV): text shows them as lines while the capture runs.
+pub fn packet_table(packets: &[PacketRow]) -> Table {
+    let mut t = Table::new([
+        Column::left("TIME"),
+        Column::left("INTERFACE"),
+        Column::left("DIRECTION"),
+        Column::left("PROTOCOL"),
+        Column::left("SRC ADDRESS"),
+        Column::right("SRC PORT"),
+        Column::left("DST ADDRESS"),
+        Column::right("DST PORT"),
+        Column::right("LENGTH"),
+        Column::left("TCP FLAGS"),
+        Column::right("SEQ"),
+        Column::right("ACK"),
+        Column::right("WINDOW"),
+        Column::right("PAYLOAD LENGTH"),
+        Column::left("ICMP"),
+        Column::text("SUMMARY"),
+    ])
+    .data_only();
+    t.reserve(packets.len(), 160);
+    let opt = |t: &mut Table, n: Option<u64>| {
+        match n {
+            Some(n) => t.num(n),
+            None => t.cell(""),
+        };
     };
-    s.to_string()
-}
-
-fn ip_proto_name(p: u8) -> String {
-    match p {
-        1 => "ICMP".into(),
-        2 => "IGMP".into(),
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        47 => "GRE".into(),
-        50 => "ESP".into(),
-        58 => "ICMP6".into(),
-        132 => "SCTP".into(),
-        p => format!("ip-proto-{p}"),
-    }
-}
-
-fn tcp_flags(f: u8) -> String {
-    const NAMES: [(u8, &str); 8] = [
-        (0x02, "SYN"),
-        (0x01, "FIN"),
-        (0x04, "RST"),
-        (0x08, "PSH"),
-        (0x10, "ACK"),
-        (0x20, "URG"),
-        (0x40, "ECE"),
-        (0x80, "CWR"),
-    ];
-    let v: Vec<&str> = NAMES
-        .iter()
-        .filter(|(b, _)| f & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    if v.is_empty() {
-        "none".into()
-    } else {
-        v.join(",")
-    }
-}
-
-fn mac_text(m: &[u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// The fields of one packet, shared by the line, JSON and CSV forms.
-#[derive(Debug, Clone, Serialize)]
-pub struct PacketRow {
-    pub time: String,
-    #[serde(serialize_with = "crate::duration::ser_ms", rename = "elapsed_ms")]
-    pub elapsed: Duration,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interface: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub direction: Option<&'static str>,
-    pub protocol: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub src: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dst: Option<Value>,
-    pub length: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tcp: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub icmp: Option<Value>,
-    pub summary: String,
-    #[serde(skip)]
-    src_text: String,
-    #[serde(skip)]
-    dst_text: String,
-    #[serde(skip)]
-    stamp: String,
-    #[serde(skip)]
-    csv: [String; 6],
-}
-
-/// Turns packets into lines, JSON or CSV rows; keeps what relative numbers need (first time, each TCP
-/// direction's initial sequence number).
-pub struct Packets {
-    pub time: TimeFormat,
-    /// Port numbers as numbers (no service names).
-    pub numeric: bool,
-    pub verbose: bool,
-    /// Interface names can be looked up (a live capture on this machine).
-    pub live: bool,
-    first: Option<f64>,
-    prev: Option<f64>,
-    isn: HashMap<(IpAddr, u16, IpAddr, u16), u32>,
-    names: HashMap<u32, String>,
-}
-
-impl Packets {
-    pub fn new(time: TimeFormat, numeric: bool, verbose: bool, live: bool) -> Packets {
-        Packets {
-            time,
-            numeric,
-            verbose,
-            live,
-            first: None,
-            prev: None,
-            isn: HashMap::new(),
-            names: HashMap::new(),
-        }
-    }
-
-    fn iface(&mut self, i: u32) -> String {
-        if !self.live {
-            return format!("if{i}");
-        }
-        self.names
-            .entry(i)
-            .or_insert_with(|| {
-                crate::net::packet::interface_name(i).unwrap_or_else(|| format!("if{i}"))
-            })
-            .clone()
-    }
-
-    fn stamp(&mut self, sec: u64, nsec: u32) -> (String, Duration) {
-        let t = sec as f64 + f64::from(nsec) / 1e9;
-        let first = *self.first.get_or_insert(t);
-        let prev = self.prev.replace(t).unwrap_or(t);
-        let us = nsec / 1000;
-        let s = match self.time {
-            TimeFormat::Absolute | TimeFormat::Date => {
-                let local = sec as i64 + crate::net::clock::utc_offset(sec as i64);
-                let day = local.rem_euclid(86_400);
-                let hms = format!(
-                    "{:02}:{:02}:{:02}.{us:06}",
-                    day / 3600,
-                    day / 60 % 60,
-                    day % 60
-                );
-                if self.time == TimeFormat::Date {
-                    let (y, m, d) = civil(local.div_euclid(86_400));
-                    format!("{y:04}-{m:02}-{d:02} {hms}")
-                } else {
-                    hms
+    for p in packets {
+        t.cell(&p.time)
+            .cell(p.interface.as_deref().unwrap_or(""))
+            .cell(p.direction.unwrap_or(""))
+            .cell(&p.protocol);
+        for e in [&p.src, &p.dst] {
+            match e {
+                Some(e) => {
+                    write!(t, "{}", e.address).ok();
+                    t.end_cell(Tone::Plain);
+                    opt(&mut t, e.port.map(u64::from));
+                }
+                None => {
+                    t.cell("").cell("");
                 }
             }
-            TimeFormat::Relative => format!("{:.6}", (t - first).max(0.0)),
-            TimeFormat::Delta => format!("{:.6}", (t - prev).max(0.0)),
-            TimeFormat::Epoch => format!("{sec}.{us:06}"),
-        };
-        (s, Duration::from_secs_f64((t - first).max(0.0)))
-    }
-
-    fn endpoint(
-        &self,
-        a: IpAddr,
-        port: Option<u16>,
-        other: Option<u16>,
-        proto: Proto,
-    ) -> (String, Value) {
-        let host = match a {
-            IpAddr::V4(v) => v.to_string(),
-            IpAddr::V6(v) => format!("[{v}]"),
-        };
-        let j = match port {
-            Some(p) => json!({"address": a.to_string(), "port": p}),
-            None => json!({"address": a.to_string()}),
-        };
-        let text = match port {
-            None => a.to_string(),
-            Some(p) => {
-                // Name the service side only: the lower port of the two, when the services table knows it.
-                let named = (!self.numeric && other.is_none_or(|o| p <= o))
-                    .then(|| crate::services::name_of(p, proto))
-                    .flatten();
-                match named {
-                    Some(n) => format!("{host}:{n}"),
-                    None => format!("{host}:{p}"),
-                }
-            }
-        };
-        (text, j)
-    }
-
-    fn relative(&mut self, src: IpAddr, dst: IpAddr, t: &TcpSeg) -> (u32, Option<u32>) {
-        const SYN: u8 = 0x02;
-        const ACK: u8 = 0x10;
-        let k = (src, t.sport, dst, t.dport);
-        if self.isn.len() > 100_000 {
-            self.isn.clear();
         }
-        let base = if t.flags & SYN != 0 {
-            self.isn.insert(k, t.seq);
-            t.seq
+        t.num(u64::from(p.length));
+        match &p.tcp {
+            Some(tcp) => {
+                t.cell(&tcp.flags).num(u64::from(tcp.seq));
+                opt(&mut t, tcp.ack.map(u64::from));
+                t.num(u64::from(tcp.window));
+            }
+            None => {
+                t.cell("").cell("").cell("").cell("");
+            }
+        }
+        let payload = p
+            .tcp
+            .as_ref()
+            .map(|x| x.payload_length)
+            .or(p.udp.as_ref().map(|u| u.payload_length));
+        opt(&mut t, payload.map(u64::from));
+        t.cell(p.icmp.as_ref().map_or("", |i| i.name.as_str()))
+            .cell(&p.summary);
+    }
+    t
+}
+
+fn endpoint_text(e: &Endpoint) -> String {
+    match (e.address, e.port) {
+        (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
+        (a, Some(p)) => format!("{a}:{p}"),
+        (a, None) => a.to_string(),
+    }
+}
+
+fn handshake_text(f: &Flow) -> String {
+    match &f.handshake {
+        None => "-".into(),
+        Some(h) => match (h.syn_ack, h.ack) {
+            (Some(a), Some(b)) => format!("{} / {}", fmt_ms(a), fmt_ms(b)),
+            (Some(a), None) => format!("{} / no ACK", fmt_ms(a)),
+            _ if h.syns > 0 => format!("{} SYN, no SYN-ACK", h.syns),
+            _ => "-".into(),
+        },
+    }
+}
+
+/// A flow's color: ok is good, loss and protocol trouble a warning, the rest bad.
+fn flow_tone(f: &Flow) -> Tone {
+    match f.explanation.verdict {
+        Verdict::Temporary | Verdict::Protocol => Tone::Warn,
+        v => Tone::of(v),
+    }
+}
+
+/// The conversations: one row per flow (text and CSV), one line per flow with its verdict in words (text), and
+/// the verdicts as a data table (CSV: flow, verdict, code, cause, fix).
+pub fn conversations_view(flows: &[Flow]) -> View<'static> {
+    let mut v = View::new();
+    if flows.is_empty() {
+        v.line("no conversations");
+    }
+    let mut t = Table::new([
+        Column::right("#"),
+        Column::left("PROTO"),
+        Column::left("CLIENT"),
+        Column::left("SERVER"),
+        Column::right("PKTS >"),
+        Column::right("PKTS <"),
+        Column::right("BYTES >"),
+        Column::right("BYTES <"),
+        Column::right("DURATION"),
+        Column::left("HANDSHAKE"),
+        Column::right("RTT"),
+        Column::right("RETRANS"),
+        Column::right("DUP ACK"),
+        Column::left("ZERO WIN"),
+        Column::left("FIN"),
+        Column::left("RST"),
+        Column::text("ICMP"),
+        Column::left("STATE"),
+    ])
+    .omit_when_empty();
+    let mut verdicts = Table::new([
+        Column::right("#"),
+        Column::left("VERDICT"),
+        Column::left("CODE"),
+        Column::text("CAUSE"),
+        Column::text("FIX"),
+    ])
+    .data_only();
+    for (i, f) in flows.iter().enumerate() {
+        let n = i as u64 + 1;
+        t.num(n)
+            .cell(&f.protocol)
+            .cell(endpoint_text(&f.client))
+            .cell(endpoint_text(&f.server))
+            .num(f.packets_sent)
+            .num(f.packets_received)
+            .num(f.bytes_sent)
+            .num(f.bytes_received)
+            .cell(fmt_ms(f.duration))
+            .cell(handshake_text(f))
+            .cell(f.rtt.map(fmt_ms).unwrap_or_else(|| "-".into()))
+            .num(f.retransmissions)
+            .num(f.dup_acks);
+        if f.zero_window_events == 0 {
+            t.cell("0");
         } else {
-            *self.isn.entry(k).or_insert(t.seq)
-        };
-        let ack = (t.flags & ACK != 0).then(|| {
-            let rk = (dst, t.dport, src, t.sport);
-            let rb = *self.isn.entry(rk).or_insert(t.ack.wrapping_sub(1));
-            t.ack.wrapping_sub(rb)
-        });
-        (t.seq.wrapping_sub(base), ack)
-    }
-
-    /// The fields of one packet.
-    pub fn row(&mut self, s: &Seen<'_>) -> PacketRow {
-        let d: &Decoded = s.decoded;
-        let (stamp, elapsed) = self.stamp(s.sec, s.nsec);
-        let time =
-            humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::new(s.sec, s.nsec)).to_string();
-        let interface = d.ifindex.map(|i| self.iface(i));
-        let direction = d
-            .direction
-            .map(|x| if x == Direction::Out { "out" } else { "in" });
-        let mut row = PacketRow {
-            time,
-            elapsed,
-            interface,
-            direction,
-            protocol: String::new(),
-            src: None,
-            dst: None,
-            length: s.wire_len,
-            tcp: None,
-            icmp: None,
-            summary: String::new(),
-            src_text: String::new(),
-            dst_text: String::new(),
-            stamp,
-            csv: Default::default(),
-        };
-        let Some(ip) = d.ip else {
-            match d.l4 {
-                L4::Arp(a) => {
-                    row.protocol = "ARP".into();
-                    row.summary = match a.op {
-                        1 => format!("who-has {} tell {}", a.tpa, a.spa),
-                        2 => format!("reply {} is-at {}", a.spa, mac_text(&a.sha)),
-                        op => format!("operation {op} {} > {}", a.spa, a.tpa),
-                    };
-                    row.src = Some(json!({"address": a.spa.to_string()}));
-                    row.dst = Some(json!({"address": a.tpa.to_string()}));
-                }
-                _ => {
-                    row.protocol = format!("ethertype 0x{:04x}", d.ethertype);
-                    row.summary = format!("length {}", s.wire_len);
-                }
-            }
-            return row;
-        };
-        let verbose_ip = || {
-            let id = ip.id.map(|i| format!(", id {i}")).unwrap_or_default();
-            format!(" (ttl {}{id}, iplen {})", ip.ttl, ip.len)
-        };
-        match d.l4 {
-            L4::Tcp(t) => {
-                row.protocol = "TCP".into();
-                let (st, sj) = self.endpoint(ip.src, Some(t.sport), Some(t.dport), Proto::Tcp);
-                let (dt, dj) = self.endpoint(ip.dst, Some(t.dport), Some(t.sport), Proto::Tcp);
-                (row.src_text, row.dst_text, row.src, row.dst) = (st, dt, Some(sj), Some(dj));
-                let (seq, ack) = if self.verbose {
-                    (t.seq, (t.flags & 0x10 != 0).then_some(t.ack))
-                } else {
-                    self.relative(ip.src, ip.dst, &t)
-                };
-                let flags = tcp_flags(t.flags);
-                let mut m = format!("[{flags}] seq {seq}");
-                if t.len > 0 {
-                    let _ = write!(m, ":{}", seq.wrapping_add(t.len));
-                }
-                if let Some(a) = ack {
-                    let _ = write!(m, " ack {a}");
-                }
-                let _ = write!(m, " win {}", t.win);
-                if self.verbose {
-                    let mut o = Vec::new();
-                    if let Some(v) = t.opts.mss {
-                        o.push(format!("mss {v}"));
-                    }
-                    if t.opts.sack_ok {
-                        o.push("sackOK".into());
-                    }
-                    if let Some((a, b)) = t.opts.ts {
-                        o.push(format!("TS val {a} ecr {b}"));
-                    }
-                    if let Some(v) = t.opts.wscale {
-                        o.push(format!("wscale {v}"));
-                    }
-                    if !o.is_empty() {
-                        let _ = write!(m, " [{}]", o.join(","));
-                    }
-                }
-                let _ = write!(m, " len {}", t.len);
-                row.tcp = Some(
-                    json!({"flags": flags, "seq": seq, "ack": ack, "window": t.win, "payload_length": t.len}),
-                );
-                row.csv = [
-                    flags,
-                    seq.to_string(),
-                    ack.map(|a| a.to_string()).unwrap_or_default(),
-                    t.win.to_string(),
-                    t.len.to_string(),
-                    String::new(),
-                ];
-                row.summary = m;
-            }
-            L4::Udp { sport, dport, len } => {
-                row.protocol = "UDP".into();
-                let (st, sj) = self.endpoint(ip.src, Some(sport), Some(dport), Proto::Udp);
-                let (dt, dj) = self.endpoint(ip.dst, Some(dport), Some(sport), Proto::Udp);
-                (row.src_text, row.dst_text, row.src, row.dst) = (st, dt, Some(sj), Some(dj));
-                row.summary = format!("len {len}");
-                row.csv[4] = len.to_string();
-            }
-            L4::Icmp(m) => {
-                row.protocol = if m.v6 { "ICMP6".into() } else { "ICMP".into() };
-                let (st, sj) = self.endpoint(ip.src, None, None, Proto::Tcp);
-                let (dt, dj) = self.endpoint(ip.dst, None, None, Proto::Tcp);
-                (row.src_text, row.dst_text, row.src, row.dst) = (st, dt, Some(sj), Some(dj));
-                let name = icmp_name(m.v6, m.ty, m.code);
-                let mut text = format!("{name} ({}/{})", m.ty, m.code);
-                if let Some((id, seq)) = m.echo {
-                    let _ = write!(text, " id {id} seq {seq}");
-                }
-                let mut quoted = Value::Null;
-                if let Some(q) = m.quoted {
-                    let (qs, qsj) = self.endpoint(q.src, q.sport, None, Proto::Tcp);
-                    let (qd, qdj) = self.endpoint(q.dst, q.dport, None, Proto::Tcp);
-                    let _ = write!(text, " for {} {qs} > {qd}", ip_proto_name(q.protocol));
-                    quoted = json!({"protocol": ip_proto_name(q.protocol).to_lowercase(), "src": qsj, "dst": qdj});
-                }
-                let _ = write!(text, " len {}", m.len);
-                row.icmp =
-                    Some(json!({"type": m.ty, "code": m.code, "name": name, "quoted": quoted}));
-                row.csv[5] = name;
-                row.summary = text;
-            }
-            L4::Fragment { protocol } => {
-                row.protocol = ip_proto_name(protocol);
-                (row.src_text, row.dst_text) = (ip.src.to_string(), ip.dst.to_string());
-                row.src = Some(json!({"address": ip.src.to_string()}));
-                row.dst = Some(json!({"address": ip.dst.to_string()}));
-                row.summary = format!("fragment, iplen {}", ip.len);
-            }
-            L4::Other { protocol } => {
-                row.protocol = ip_proto_name(protocol);
-                (row.src_text, row.dst_text) = (ip.src.to_string(), ip.dst.to_string());
-                row.src = Some(json!({"address": ip.src.to_string()}));
-                row.dst = Some(json!({"address": ip.dst.to_string()}));
-                row.summary = format!("iplen {}", ip.len);
-            }
-            L4::None | L4::Arp(_) => {
-                row.protocol = if ip.src.is_ipv6() {
-                    "IP6".into()
-                } else {
-                    "IP".into()
-                };
-                (row.src_text, row.dst_text) = (ip.src.to_string(), ip.dst.to_string());
-                row.summary = format!("truncated, iplen {}", ip.len);
-            }
+            t.cell(format!(
+                "{} ({})",
+                f.zero_window_events,
+                fmt_ms(f.zero_window)
+            ));
         }
-        if self.verbose {
-            row.summary.push_str(&verbose_ip());
-        }
-        row
-    }
-
-    /// One readable line: `TIME [IFACE DIR] PROTO SRC > DST: DETAILS`.
-    pub fn line(&mut self, s: &Seen<'_>) -> String {
-        let r = self.row(s);
-        let mut l = r.stamp.clone();
-        if let (Some(i), Some(d)) = (&r.interface, r.direction) {
-            let _ = write!(l, " {i} {}", if d == "out" { "Out" } else { "In " });
-        }
-        if r.src_text.is_empty() {
-            let _ = write!(l, " {} {}", r.protocol, r.summary);
+        t.cell(f.fin_from.as_deref().unwrap_or("-"))
+            .cell(f.rst_from.as_deref().unwrap_or("-"));
+        if f.icmp_errors.is_empty() {
+            t.cell("-");
         } else {
-            let _ = write!(
-                l,
-                " {} {} > {}: {}",
-                r.protocol, r.src_text, r.dst_text, r.summary
+            t.cell(
+                f.icmp_errors
+                    .iter()
+                    .map(|e| format!("{} from {}", e.name, e.from))
+                    .collect::<Vec<_>>()
+                    .join("; "),
             );
         }
-        l
+        t.cell_toned(&f.state, flow_tone(f));
+        let e = &f.explanation;
+        verdicts
+            .num(n)
+            .cell_toned(e.verdict.as_str(), flow_tone(f))
+            .cell(&e.code)
+            .cell(&e.cause)
+            .cell(&e.fix);
     }
-
-    pub const CSV_HEADER: &'static str = "time,interface,direction,protocol,src_address,src_port,dst_address,dst_port,length,tcp_flags,seq,ack,window,payload_length,icmp,summary";
-
-    /// One CSV row, in the order of [`Packets::CSV_HEADER`].
-    pub fn csv(&mut self, s: &Seen<'_>) -> String {
-        let r = self.row(s);
-        let addr = |v: &Option<Value>, k: &str| {
-            v.as_ref()
-                .and_then(|x| x.get(k))
-                .map(|x| x.to_string().trim_matches('"').to_string())
-                .unwrap_or_default()
-        };
-        let fields = [
-            r.time.clone(),
-            r.interface.clone().unwrap_or_default(),
-            r.direction.unwrap_or("").to_string(),
-            r.protocol.to_lowercase(),
-            addr(&r.src, "address"),
-            addr(&r.src, "port"),
-            addr(&r.dst, "address"),
-            addr(&r.dst, "port"),
-            r.length.to_string(),
-            r.csv[0].clone(),
-            r.csv[1].clone(),
-            r.csv[2].clone(),
-            r.csv[3].clone(),
-            r.csv[4].clone(),
-            r.csv[5].clone(),
-            r.summary.clone(),
-        ];
-        fields
-            .iter()
-            .map(|f| csv_field(f))
-            .collect::<Vec<_>>()
-            .join(",")
+    v.table(t);
+    if !flows.is_empty() {
+        v.blank();
     }
+    for (i, f) in flows.iter().enumerate() {
+        v.line(
+            Line::from(format!(
+                "#{} {} {} > {}: ",
+                i + 1,
+                f.protocol,
+                endpoint_text(&f.client),
+                endpoint_text(&f.server)
+            ))
+            .then(f.explanation.sentence(), flow_tone(f)),
+        );
+    }
+    v.table(verdicts);
+    v
 }
 
-/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// Days since 1970-01-01 as (year, month, day) (Howard Hinnant's civil_from_days).
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// tcpdump's closing lines.
+/// tcpdump's closing lines (stderr).
 pub fn counts_text(c: &Counts) -> String {
     let mut s = format!("{} packets captured\n", c.matched);
     if let Some(r) = c.received {
@@ -543,190 +252,92 @@ pub fn started_text(source: &str, live: bool, link: LinkType, snaplen: u32) -> S
     }
 }
 
-fn endpoint_text(e: &super::conv::Endpoint) -> String {
-    match (e.address, e.port) {
-        (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
-        (a, Some(p)) => format!("{a}:{p}"),
-        (a, None) => a.to_string(),
-    }
-}
-
-fn handshake_text(f: &Flow) -> String {
-    match &f.handshake {
-        None => "-".into(),
-        Some(h) => match (h.syn_ack, h.ack) {
-            (Some(a), Some(b)) => format!("{} / {}", fmt_ms(a), fmt_ms(b)),
-            (Some(a), None) => format!("{} / no ACK", fmt_ms(a)),
-            _ if h.syns > 0 => format!("{} SYN, no SYN-ACK", h.syns),
-            _ => "-".into(),
-        },
-    }
-}
-
-/// The conversation table's headers and rows (the row model: the terminal table and CSV are drawn from it).
-pub fn conversation_rows(flows: &[Flow]) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let headers = vec![
-        "#",
-        "PROTO",
-        "CLIENT",
-        "SERVER",
-        "PKTS >",
-        "PKTS <",
-        "BYTES >",
-        "BYTES <",
-        "DURATION",
-        "HANDSHAKE",
-        "RTT",
-        "RETRANS",
-        "DUP ACK",
-        "ZERO WIN",
-        "FIN",
-        "RST",
-        "ICMP",
-        "STATE",
-    ];
-    let rows = flows
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            vec![
-                (i + 1).to_string(),
-                f.protocol.clone(),
-                endpoint_text(&f.client),
-                endpoint_text(&f.server),
-                f.packets_sent.to_string(),
-                f.packets_received.to_string(),
-                f.bytes_sent.to_string(),
-                f.bytes_received.to_string(),
-                fmt_ms(f.duration),
-                handshake_text(f),
-                f.rtt.map(fmt_ms).unwrap_or_else(|| "-".into()),
-                f.retransmissions.to_string(),
-                f.dup_acks.to_string(),
-                if f.zero_window_events == 0 {
-                    "0".into()
-                } else {
-                    format!("{} ({})", f.zero_window_events, fmt_ms(f.zero_window))
-                },
-                f.fin_from.clone().unwrap_or_else(|| "-".into()),
-                f.rst_from.clone().unwrap_or_else(|| "-".into()),
-                if f.icmp_errors.is_empty() {
-                    "-".into()
-                } else {
-                    f.icmp_errors
-                        .iter()
-                        .map(|e| format!("{} from {}", e.name, e.from))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                },
-                f.state.clone(),
-            ]
-        })
-        .collect();
-    (headers, rows)
-}
-
-/// The conversation table, then one line per flow with its verdict in words.
-pub fn write_conversations(out: &Output, flows: &[Flow], w: &mut dyn Write) -> io::Result<()> {
-    if flows.is_empty() {
-        return writeln!(w, "no conversations");
-    }
-    let (headers, rows) = conversation_rows(flows);
-    let mut t = out.table(&headers);
-    for (r, f) in rows.into_iter().zip(flows) {
-        let tone = match f.explanation.verdict {
-            crate::explain::Verdict::Ok => Tone::Good,
-            crate::explain::Verdict::Temporary | crate::explain::Verdict::Protocol => Tone::Warn,
-            _ => Tone::Bad,
-        };
-        let n = r.len();
-        let cells: Vec<comfy_table::Cell> = r
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if i + 1 == n {
-                    out.cell(c, tone)
-                } else if (4..8).contains(&i) || i == 0 {
-                    out.num(c)
-                } else {
-                    out.cell(c, Tone::Plain)
-                }
-            })
-            .collect();
-        t.add_row(cells);
-    }
-    write_table(w, &t)?;
-    writeln!(w)?;
-    for (i, f) in flows.iter().enumerate() {
-        writeln!(
-            w,
-            "#{} {} {} > {}: {}",
-            i + 1,
-            f.protocol,
-            endpoint_text(&f.client),
-            endpoint_text(&f.server),
-            f.explanation.sentence()
-        )?;
-    }
-    Ok(())
-}
-
-/// The conversations as CSV (same columns as the table, plus the verdict's cause and fix).
-pub fn conversations_csv(flows: &[Flow], w: &mut dyn Write) -> io::Result<()> {
-    let (headers, rows) = conversation_rows(flows);
-    let h: Vec<String> = headers
-        .iter()
-        .map(|h| match *h {
-            "#" => "flow".to_string(),
-            h => h
-                .to_lowercase()
-                .replace(' ', "_")
-                .replace('>', "sent")
-                .replace('<', "received"),
-        })
-        .collect();
-    writeln!(w, "{},cause,fix", h.join(","))?;
-    for (r, f) in rows.iter().zip(flows) {
-        let mut cells: Vec<String> = r.iter().map(|c| csv_field(c)).collect();
-        cells.push(csv_field(&f.explanation.cause));
-        cells.push(csv_field(&f.explanation.fix));
-        writeln!(w, "{}", cells.join(","))?;
-    }
-    Ok(())
-}
-
-/// Seconds since the epoch for a JSON time stamp.
-pub fn epoch_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::model::Handshake;
+    use crate::render::{Format, Output};
+    use std::time::Duration;
 
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(19_723), (2024, 1, 1));
-        assert_eq!(civil(20_513), (2026, 3, 1));
+    fn flow() -> Flow {
+        let ep = |a: &str, p| Endpoint {
+            address: a.parse().unwrap(),
+            port: Some(p),
+        };
+        Flow {
+            protocol: "tcp".into(),
+            client: ep("10.0.0.1", 40000),
+            server: ep("10.0.0.2", 8080),
+            packets_sent: 3,
+            packets_received: 0,
+            bytes_sent: 180,
+            bytes_received: 0,
+            start: 0.0,
+            duration: Duration::from_secs(3),
+            handshake: Some(Handshake {
+                syns: 3,
+                syn_ack: None,
+                ack: None,
+            }),
+            rtt: None,
+            retransmissions: 0,
+            dup_acks: 0,
+            zero_window_events: 0,
+            zero_window: Duration::ZERO,
+            fin_from: None,
+            rst_from: None,
+            icmp_errors: Vec::new(),
+            state: "no-answer".into(),
+            explanation: crate::explain::capture::tcp_no_answer(3, 3.0, 8080),
+        }
+    }
+
+    fn report(flows: Option<Vec<Flow>>) -> CaptureReport {
+        CaptureReport {
+            source: "lo".into(),
+            live: true,
+            link_type: "EN10MB (Ethernet)".into(),
+            filter: String::new(),
+            packets: Vec::new(),
+            counts: Counts::default(),
+            conversations: flows,
+            written: None,
+            interrupted: false,
+            packets_shown: true,
+        }
     }
 
     #[test]
-    fn csv_quotes_what_needs_it() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
-        assert_eq!(csv_field("plain"), "plain");
+    fn conversations_in_text_and_csv_come_from_the_same_rows() {
+        let r = report(Some(vec![flow()]));
+        let text = Output::plain(Format::Table).to_string(&r);
+        assert!(text.contains("10.0.0.2:8080"), "{text}");
+        assert!(text.contains("3 SYN, no SYN-ACK"), "{text}");
+        assert!(
+            text.contains("#1 tcp 10.0.0.1:40000 > 10.0.0.2:8080: 3 SYNs over 3.0 s"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("TIME"),
+            "packets are streamed in text: {text}"
+        );
+        let csv = Output::plain(Format::Csv).to_string(&r);
+        let tables: Vec<&str> = csv.split("\n\n").collect();
+        assert_eq!(tables.len(), 3, "{csv}");
+        assert!(tables[0].starts_with("TIME,INTERFACE,DIRECTION,PROTOCOL,SRC ADDRESS"));
+        assert!(tables[1].starts_with("#,PROTO,CLIENT,SERVER"), "{csv}");
+        assert!(tables[1].contains("\n1,tcp,10.0.0.1:40000,10.0.0.2:8080,3,0,180,0,"));
+        assert!(tables[2].starts_with("#,VERDICT,CODE,CAUSE,FIX\n1,filtered,no-answer,"));
     }
 
     #[test]
-    fn flags_and_icmp_names() {
-        assert_eq!(tcp_flags(0x12), "SYN,ACK");
-        assert_eq!(tcp_flags(0x18), "PSH,ACK");
-        assert_eq!(icmp_name(false, 3, 3), "port unreachable");
-        assert_eq!(icmp_name(true, 1, 4), "port unreachable");
-        assert_eq!(icmp_name(false, 99, 1), "type 99 code 1");
+    fn no_conversations_is_said() {
+        let text = Output::plain(Format::Table).to_string(&report(Some(Vec::new())));
+        assert_eq!(text, "no conversations\n");
+        assert_eq!(
+            Output::plain(Format::Table).to_string(&report(None)),
+            "",
+            "the packets were lines already"
+        );
     }
 }

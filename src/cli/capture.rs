@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::{ArgAction, Args, ValueEnum};
-use netdiag::capture::render::{self as crender, Packets, TimeFormat};
-use netdiag::capture::{self, Request, Source, Started};
+use netdiag::capture::rows::Packets;
+use netdiag::capture::{self, CaptureReport, PacketRow, Request, Source, Started, TimeFormat};
 use netdiag::exit::Outcome;
 use netdiag::interrupt;
-use netdiag::render::{Format, Output};
+use netdiag::render::Output;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TimeArg {
@@ -68,7 +68,7 @@ pub struct CaptureArgs {
     pub count: Option<u64>,
 
     /// Stop after this long (e.g. 10s, 500ms, 2m).
-    #[arg(long, value_parser = crate::cli::duration_arg, value_name = "TIME")]
+    #[arg(long, value_parser = crate::cli::args::duration_arg, value_name = "TIME")]
     pub duration: Option<Duration>,
 
     /// Numbers only: no service names for ports (-n and -nn do the same; host names are never looked up).
@@ -151,13 +151,15 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
         TimeArg::Epoch => TimeFormat::Epoch,
         TimeArg::Date => TimeFormat::Date,
     };
-    let mut view = Packets::new(time, a.numeric > 0, a.verbose > 0, live);
+    let mut rows = Packets::new(time, a.numeric > 0, a.verbose > 0, live);
+    // Text streams each packet's line as it comes; JSON and CSV keep the rows for the one document.
+    let text = out.is_text();
     let stdout = io::stdout();
     let tty = stdout.is_terminal();
     let mut w = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut kept: Vec<PacketRow> = Vec::new();
     let mut started_info: Option<Started> = None;
-    let format = out.format;
-    let mut first = true;
+    let mut lines = 0u64;
     let mut last_flush = Instant::now();
     let verbose = a.verbose > 0;
     let dump = a.dump;
@@ -170,39 +172,25 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
         // On stderr in every format, as tcpdump does: scripts wait for it to know the filter is in place.
         eprintln!(
             "{}",
-            crender::started_text(&st.source, st.live, st.link, st.snaplen)
+            capture::started_text(&st.source, st.live, st.link, st.snaplen)
         );
-        {
-            if verbose {
-                eprintln!(
-                    "filter: {} classic BPF instructions, run {}; nothing is left to filter in user space",
-                    st.program.len(),
-                    if st.live { "by the kernel on the socket" } else { "on each packet of the file" }
-                );
-            }
+        if verbose {
+            eprintln!(
+                "filter: {} classic BPF instructions, run {}; nothing is left to filter in user space",
+                st.program.len(),
+                if st.live { "by the kernel on the socket" } else { "on each packet of the file" }
+            );
         }
         started_info = Some(st.clone());
         Ok(())
     };
     let mut on_packet = |s: &capture::Seen<'_>| -> io::Result<()> {
-        match format {
-            Format::Table => writeln!(w, "{}", view.line(s))?,
-            Format::Csv => {
-                if first {
-                    writeln!(w, "{}", Packets::CSV_HEADER)?;
-                }
-                writeln!(w, "{}", view.csv(s))?;
-            }
-            Format::Json => {
-                w.write_all(if first {
-                    b"{\n  \"packets\": [\n    "
-                } else {
-                    b",\n    "
-                })?;
-                serde_json::to_writer(&mut w, &view.row(s)).map_err(io::Error::from)?;
-            }
+        if !text {
+            kept.push(rows.row(s));
+            return Ok(());
         }
-        first = false;
+        writeln!(w, "{}", rows.line(s))?;
+        lines += 1;
         if tty || last_flush.elapsed() >= Duration::from_millis(200) {
             w.flush()?;
             last_flush = Instant::now();
@@ -219,59 +207,32 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
             return Err(e);
         }
     };
-    let outcome = if summary.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::Success
-    };
-    match format {
-        Format::Json => {
-            if first {
-                w.write_all(b"{\n  \"packets\": [")?;
-            }
-            w.write_all(b"\n  ],\n")?;
-            let st = started_info.as_ref();
-            let rest = serde_json::json!({
-                "ok": outcome == Outcome::Success,
-                "source": st.map(|s| s.source.clone()),
-                "link_type": st.map(|s| s.link.describe()),
-                "counts": summary.counts,
-                "interrupted": summary.interrupted,
-                "written": summary.written,
-                "conversations": summary.conversations,
-            });
-            let text = serde_json::to_string_pretty(&rest)?;
-            // Splice the rest of the object after the streamed packets array.
-            w.write_all(
-                text.trim_start_matches('{')
-                    .trim_start_matches('\n')
-                    .as_bytes(),
-            )?;
-            writeln!(w)?;
-        }
-        Format::Csv => {
-            if let Some(flows) = &summary.conversations {
-                if !first {
-                    writeln!(w)?;
-                }
-                crender::conversations_csv(flows, &mut w)?;
-            }
-        }
-        Format::Table => {
-            if let Some(flows) = &summary.conversations {
-                if !first {
-                    writeln!(w)?;
-                }
-                crender::write_conversations(out, flows, &mut w)?;
-            }
-        }
+    if text && lines > 0 && summary.conversations.is_some() {
+        writeln!(w)?;
     }
     w.flush()?;
-    if format != Format::Json {
-        if summary.interrupted {
+    drop(w);
+    let st = started_info.as_ref();
+    let report = CaptureReport {
+        source: st.map(|s| s.source.clone()).unwrap_or_default(),
+        live,
+        link_type: st
+            .map(|s| s.link.describe().to_string())
+            .unwrap_or_default(),
+        filter: req.filter.clone(),
+        packets: kept,
+        counts: summary.counts,
+        conversations: summary.conversations,
+        written: summary.written,
+        interrupted: summary.interrupted,
+        packets_shown: req.show,
+    };
+    let outcome = out.print(&report)?;
+    if !out.is_json() {
+        if report.interrupted {
             eprintln!();
         }
-        eprint!("{}", crender::counts_text(&summary.counts));
+        eprint!("{}", capture::counts_text(&report.counts));
     }
     Ok(outcome)
 }

@@ -47,7 +47,7 @@ pub struct DiagnoseArgs {
     pub capture: bool,
 
     /// How long each network step may take.
-    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = crate::cli::duration_arg)]
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = crate::cli::args::duration_arg)]
     pub timeout: Duration,
 }
 
@@ -81,10 +81,5 @@ pub fn run(args: DiagnoseArgs, out: &Output) -> Result<Outcome> {
             }
         }
     };
-    out.print(&report)?;
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::all([report.ok])
-    })
+    Ok(out.print(&report)?)
 }

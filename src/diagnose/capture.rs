@@ -2,53 +2,17 @@
 //! the verdict: the SYNs sent, what came back and from which address, with each conversation's verdict from
 //! the shared explanation table.
 
-use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
-
-use crate::capture::conv::Flow;
-use crate::capture::render::{Packets, TimeFormat};
-use crate::capture::{self, Request, Source};
-use crate::render::Output;
+use super::model::Evidence;
+use crate::capture::rows::Packets;
+use crate::capture::{self, Flow, Request, Source, TimeFormat};
+use crate::explain;
 
 /// Packet lines kept for the report (the walk's packets are few; a busy port must not grow it without bound).
 const MAX_LINES: usize = 200;
-
-/// What the capture saw.
-#[derive(Debug, Clone, Serialize)]
-pub struct Evidence {
-    /// The filter the capture ran with (on all interfaces).
-    pub filter: String,
-    /// One sentence per conversation of the walk: what was sent and what came back, from which address.
-    pub evidence: Vec<String>,
-    /// The conversations to the target's port (and ICMP echo), each with its verdict.
-    pub flows: Vec<Flow>,
-    /// The packets, one line each (at most 200).
-    pub packets: Vec<String>,
-    /// Why there is no capture, when it could not run (no root, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl Evidence {
-    pub fn render_text(&self, _out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w)?;
-        if let Some(e) = &self.error {
-            return writeln!(w, "capture: not possible: {e}");
-        }
-        writeln!(w, "capture ({}):", self.filter)?;
-        for l in &self.packets {
-            writeln!(w, "  {l}")?;
-        }
-        for e in &self.evidence {
-            writeln!(w, "evidence: {e}")?;
-        }
-        Ok(())
-    }
-}
 
 /// Runs `walk` while capturing TCP to `port` and ICMP on every interface; returns its result and the evidence.
 pub fn with_capture<T>(port: u16, walk: impl FnOnce() -> T) -> (T, Evidence) {
@@ -102,7 +66,11 @@ pub fn with_capture<T>(port: u16, walk: impl FnOnce() -> T) -> (T, Evidence) {
         evidence: Vec::new(),
         flows: Vec::new(),
         packets: Vec::new(),
-        error: None,
+        explanation: None,
+    };
+    let failed = |why: String| {
+        let permission = why.contains("CAP_NET_RAW");
+        Some(explain::capture::not_captured(&why, permission))
     };
     match started {
         Ok(Ok(())) => {
@@ -121,14 +89,14 @@ pub fn with_capture<T>(port: u16, walk: impl FnOnce() -> T) -> (T, Evidence) {
                         .collect();
                     ev.evidence = ev.flows.iter().map(sentence).collect();
                 }
-                Ok(Err(e)) => ev.error = Some(format!("{e:#}")),
-                Err(_) => ev.error = Some("the capture thread failed".into()),
+                Ok(Err(e)) => ev.explanation = failed(format!("{e:#}")),
+                Err(_) => ev.explanation = failed("the capture thread failed".into()),
             }
         }
-        Ok(Err(e)) => ev.error = Some(e),
+        Ok(Err(e)) => ev.explanation = failed(e),
         Err(_) => {
             stop.store(true, Ordering::Relaxed);
-            ev.error = Some("the capture did not start within 5 s".into());
+            ev.explanation = failed("the capture did not start within 5 s".into());
         }
     }
     (out, ev)

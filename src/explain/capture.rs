@@ -25,7 +25,7 @@ pub fn tcp_no_answer(syns: u64, over: f64, port: u16) -> Explanation {
     Explanation::new(
         Verdict::Filtered,
         "no-answer",
-        &format!("{what} to port {port}, no answer: dropped on the way or by the host"),
+        format!("{what} to port {port}, no answer: dropped on the way or by the host"),
         "check firewalls on the path and on the host (nft list ruleset) and that the host is up",
     )
 }
@@ -35,7 +35,7 @@ pub fn tcp_refused(port: u16, after: f64) -> Explanation {
     Explanation::new(
         Verdict::Closed,
         "refused",
-        &format!(
+        format!(
             "RST from the server right after SYN ({} later): nothing listens on port {port}",
             secs(after)
         ),
@@ -52,7 +52,7 @@ pub fn icmp_rejected(
     protocol: &str,
     port: Option<u16>,
 ) -> Explanation {
-    let name = crate::capture::render::icmp_name(v6, ty, code);
+    let name = crate::capture::rows::icmp_name(v6, ty, code);
     let on = port
         .map(|p| format!(" {} port {p}", protocol.to_uppercase()))
         .unwrap_or_default();
@@ -88,7 +88,7 @@ pub fn icmp_rejected(
             "check that the host is up and the routes toward it (ip route)".to_string(),
         ),
     };
-    Explanation::new(verdict, code_word, &cause, &fix)
+    Explanation::new(verdict, code_word, cause, fix)
 }
 
 /// A receiver advertised a zero window and kept it.
@@ -101,8 +101,8 @@ pub fn tcp_zero_window(side: &str, longest: f64, still_zero: bool) -> Explanatio
     Explanation::new(
         Verdict::Protocol,
         "zero-window",
-        &format!("{side} window stayed 0 for {}{tail}: the receiver is not reading", secs(longest)),
-        &format!("the program on the {side} side stopped reading its socket (blocked or overloaded); netdiag sockets shows its Recv-Q"),
+        format!("{side} window stayed 0 for {}{tail}: the receiver is not reading", secs(longest)),
+        format!("the program on the {side} side stopped reading its socket (blocked or overloaded); netdiag sockets shows its Recv-Q"),
     )
 }
 
@@ -111,8 +111,8 @@ pub fn tcp_reset(side: &str, after_packets: u64) -> Explanation {
     Explanation::new(
         Verdict::Reset,
         "reset",
-        &format!("connection reset by the {side} after {after_packets} packets"),
-        &format!("the {side} aborted the connection (crash, limit or rejection) or a middlebox cut it; check its logs"),
+        format!("connection reset by the {side} after {after_packets} packets"),
+        format!("the {side} aborted the connection (crash, limit or rejection) or a middlebox cut it; check its logs"),
     )
 }
 
@@ -126,7 +126,7 @@ pub fn tcp_retransmissions(retrans: u64, segments: u64, dup_acks: u64) -> Explan
     Explanation::new(
         Verdict::Temporary,
         "retransmissions",
-        &format!("{retrans} of {segments} data segments retransmitted{dups}: packets are lost on the path"),
+        format!("{retrans} of {segments} data segments retransmitted{dups}: packets are lost on the path"),
         "look for loss on the path (netdiag ping -c 100 shows the rate; ip -s link shows interface drops)",
     )
 }
@@ -136,7 +136,7 @@ pub fn tcp_completed(closed_by: &str, bytes: u64) -> Explanation {
     Explanation::new(
         Verdict::Ok,
         "completed",
-        &format!("completed: handshake, {bytes} bytes of data, closed by the {closed_by}"),
+        format!("completed: handshake, {bytes} bytes of data, closed by the {closed_by}"),
         "",
     )
 }
@@ -166,7 +166,7 @@ pub fn answered(sent: u64, back: u64, what: &str) -> Explanation {
     Explanation::new(
         Verdict::Ok,
         "answered",
-        &format!("answered: {sent} {what} out, {back} back"),
+        format!("answered: {sent} {what} out, {back} back"),
         "",
     )
 }
@@ -176,16 +176,36 @@ pub fn no_reply(sent: u64, what: &str, to: &str) -> Explanation {
     Explanation::new(
         Verdict::Filtered,
         "no-reply",
-        &format!(
+        format!(
             "{sent} {what} {to}, no reply: dropped on the way, or the other side does not answer"
         ),
         "check firewalls on the path; for UDP, check that the service listens (netdiag probe -u)",
     )
 }
 
+/// `diagnose --capture` could not capture: `why` is the capture's error; `permission` when it lacked root or
+/// CAP_NET_RAW.
+pub fn not_captured(why: &str, permission: bool) -> Explanation {
+    if permission {
+        Explanation::new(
+            Verdict::Denied,
+            "EPERM",
+            format!("the capture could not start: {why}"),
+            "run as root, or give the binary CAP_NET_RAW (setcap cap_net_raw+ep)",
+        )
+    } else {
+        Explanation::new(
+            Verdict::Error,
+            "capture-failed",
+            format!("the capture could not run: {why}"),
+            "run netdiag capture alone to see why it fails",
+        )
+    }
+}
+
 /// Anything else: seen, nothing to judge.
 pub fn seen(protocol: &str) -> Explanation {
-    Explanation::new(Verdict::Ok, "seen", &format!("{protocol} packets seen"), "")
+    Explanation::new(Verdict::Ok, "seen", format!("{protocol} packets seen"), "")
 }
 
 #[cfg(test)]
