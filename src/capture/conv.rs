@@ -189,7 +189,7 @@ impl Tracker {
                 from,
                 ty: m.ty,
                 code: m.code,
-                name: super::rows::icmp_name(m.v6, m.ty, m.code),
+                name: crate::explain::capture::icmp_name(m.v6, m.ty, m.code),
             });
         }
     }

@@ -133,6 +133,45 @@ pub fn conversations_view(flows: &[Flow]) -> View<'static> {
     if flows.is_empty() {
         v.line("no conversations");
     }
+    v.table(flow_table(flows));
+    if !flows.is_empty() {
+        v.blank();
+    }
+    for (i, f) in flows.iter().enumerate() {
+        v.line(
+            Line::from(format!(
+                "#{} {} {} > {}: ",
+                i + 1,
+                f.protocol,
+                endpoint_text(&f.client),
+                endpoint_text(&f.server)
+            ))
+            .then(f.explanation.sentence(), flow_tone(f)),
+        );
+    }
+    let mut verdicts = Table::new([
+        Column::right("#"),
+        Column::left("VERDICT"),
+        Column::left("CODE"),
+        Column::text("CAUSE"),
+        Column::text("FIX"),
+    ])
+    .data_only();
+    for (i, f) in flows.iter().enumerate() {
+        let e = &f.explanation;
+        verdicts
+            .num(i as u64 + 1)
+            .cell_toned(e.verdict.as_str(), flow_tone(f))
+            .cell(&e.code)
+            .cell(&e.cause)
+            .cell(&e.fix);
+    }
+    v.table(verdicts);
+    v
+}
+
+/// One row per flow: counts each way, handshake, RTT, TCP analysis, ICMP errors and the state.
+fn flow_table(flows: &[Flow]) -> Table {
     let mut t = Table::new([
         Column::right("#"),
         Column::left("PROTO"),
@@ -154,17 +193,8 @@ pub fn conversations_view(flows: &[Flow]) -> View<'static> {
         Column::left("STATE"),
     ])
     .omit_when_empty();
-    let mut verdicts = Table::new([
-        Column::right("#"),
-        Column::left("VERDICT"),
-        Column::left("CODE"),
-        Column::text("CAUSE"),
-        Column::text("FIX"),
-    ])
-    .data_only();
     for (i, f) in flows.iter().enumerate() {
-        let n = i as u64 + 1;
-        t.num(n)
+        t.num(i as u64 + 1)
             .cell(&f.protocol)
             .cell(endpoint_text(&f.client))
             .cell(endpoint_text(&f.server))
@@ -200,32 +230,8 @@ pub fn conversations_view(flows: &[Flow]) -> View<'static> {
             );
         }
         t.cell_toned(&f.state, flow_tone(f));
-        let e = &f.explanation;
-        verdicts
-            .num(n)
-            .cell_toned(e.verdict.as_str(), flow_tone(f))
-            .cell(&e.code)
-            .cell(&e.cause)
-            .cell(&e.fix);
     }
-    v.table(t);
-    if !flows.is_empty() {
-        v.blank();
-    }
-    for (i, f) in flows.iter().enumerate() {
-        v.line(
-            Line::from(format!(
-                "#{} {} {} > {}: ",
-                i + 1,
-                f.protocol,
-                endpoint_text(&f.client),
-                endpoint_text(&f.server)
-            ))
-            .then(f.explanation.sentence(), flow_tone(f)),
-        );
-    }
-    v.table(verdicts);
-    v
+    t
 }
 
 /// tcpdump's closing lines (stderr).

@@ -15,6 +15,54 @@ fn secs(s: f64) -> String {
     }
 }
 
+/// The ICMP/ICMPv6 message name for a type and code, in the words of capture's lines and verdicts.
+pub fn icmp_name(v6: bool, ty: u8, code: u8) -> String {
+    let s = if !v6 {
+        match (ty, code) {
+            (0, _) => "echo reply",
+            (8, _) => "echo request",
+            (3, 0) => "net unreachable",
+            (3, 1) => "host unreachable",
+            (3, 2) => "protocol unreachable",
+            (3, 3) => "port unreachable",
+            (3, 4) => "fragmentation needed",
+            (3, 9) | (3, 10) => "network/host prohibited",
+            (3, 13) => "administratively prohibited",
+            (3, _) => "destination unreachable",
+            (4, _) => "source quench",
+            (5, _) => "redirect",
+            (11, 0) => "time exceeded in transit",
+            (11, _) => "fragment reassembly time exceeded",
+            (12, _) => "parameter problem",
+            (13, _) => "timestamp request",
+            (14, _) => "timestamp reply",
+            _ => return format!("type {ty} code {code}"),
+        }
+    } else {
+        match (ty, code) {
+            (1, 0) => "no route to destination",
+            (1, 1) => "administratively prohibited",
+            (1, 3) => "address unreachable",
+            (1, 4) => "port unreachable",
+            (1, 5) | (1, 6) => "source address failed policy",
+            (1, _) => "destination unreachable",
+            (2, _) => "packet too big",
+            (3, _) => "time exceeded",
+            (4, _) => "parameter problem",
+            (128, _) => "echo request",
+            (129, _) => "echo reply",
+            (133, _) => "router solicitation",
+            (134, _) => "router advertisement",
+            (135, _) => "neighbor solicitation",
+            (136, _) => "neighbor advertisement",
+            (137, _) => "redirect",
+            (143, _) => "multicast listener report v2",
+            _ => return format!("type {ty} code {code}"),
+        }
+    };
+    s.to_string()
+}
+
 /// SYNs with no answer at all.
 pub fn tcp_no_answer(syns: u64, over: f64, port: u16) -> Explanation {
     let what = if syns == 1 {
@@ -52,7 +100,7 @@ pub fn icmp_rejected(
     protocol: &str,
     port: Option<u16>,
 ) -> Explanation {
-    let name = crate::capture::rows::icmp_name(v6, ty, code);
+    let name = icmp_name(v6, ty, code);
     let on = port
         .map(|p| format!(" {} port {p}", protocol.to_uppercase()))
         .unwrap_or_default();
