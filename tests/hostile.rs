@@ -75,6 +75,9 @@ fn shapes() -> Vec<Vec<&'static str>> {
         vec!["trace", "-n", "127.0.0.1", "-w", "{}"],
         vec!["trace", "-n", "-w", "0.2", "127.0.0.1", "--size", "{}"],
         vec!["serve", "--tcp", "{}"],
+        vec!["capture", "-r", "/dev/null", "{}"],
+        vec!["capture", "-r", "{}"],
+        vec!["capture", "-i", "{}", "-c", "1", "--duration", "1s"],
     ]
 }
 

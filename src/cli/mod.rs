@@ -2,6 +2,7 @@
 //! dispatch that turns parsed flags into library calls. Library modules never see clap.
 
 mod args;
+mod capture;
 mod diagnose;
 mod http_get;
 mod lookup;
@@ -86,6 +87,9 @@ pub enum Command {
     /// The path to a host hop by hop, as mtr does: loss, round trips and jitter per hop, every router,
     /// ICMP errors and MPLS labels; TCP to a port finds the firewall that drops it.
     Trace(Lazy<trace::TraceArgs>),
+    /// Capture packets (like tcpdump): a filter compiled to BPF in the kernel, one line per packet, pcap files,
+    /// and a per-conversation analysis with a verdict for each flow.
+    Capture(Lazy<capture::CaptureArgs>),
     /// Print a shell completion script.
     Completions(Lazy<CompletionsArgs>),
 }
@@ -124,6 +128,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diagnose(Lazy(a)) => diagnose::run(a, &out),
         Command::Serve(Lazy(a)) => serve::run(a, &out),
         Command::Trace(Lazy(a)) => trace::run(a, &out),
+        Command::Capture(Lazy(a)) => capture::run(a, &out),
         Command::Completions(Lazy(a)) => {
             let mut buf = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "netdiag", &mut buf);

@@ -5,6 +5,7 @@
 //! cannot run after a failure say why. The target works when it resolves, at least one address accepts a TCP
 //! connection, and (for HTTP) the server answers with a status below 400.
 
+pub mod capture;
 pub mod machine;
 mod model;
 pub mod path;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::capture::Flow;
 use crate::explain::{self, Explanation, Verdict};
 use crate::http::Scheme;
 use crate::target::{Family, Host};
@@ -146,6 +147,24 @@ pub struct DiagnoseReport {
     /// When a connect was filtered or unreachable: the TCP trace to that address and port, hop by hop (the
     /// path step's details; null otherwise).
     pub path: Option<crate::trace::TraceResult>,
+    /// With `--capture`: the packets of the walk and what they show (absent without `--capture`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<Evidence>,
+}
+
+/// What `--capture` saw during the walk.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    /// The filter the capture ran with (on all interfaces).
+    pub filter: String,
+    /// One sentence per conversation of the walk: what was sent and what came back, from which address.
+    pub evidence: Vec<String>,
+    /// The conversations to the target's port (and ICMP), each with its verdict.
+    pub flows: Vec<Flow>,
+    /// The packets, one line each (at most 200).
+    pub packets: Vec<String>,
+    /// Why there is no capture, when it could not run (no root, ...); null when it ran.
+    pub explanation: Option<Explanation>,
 }
 
 impl DiagnoseReport {
@@ -202,6 +221,7 @@ impl DiagnoseReport {
             summary,
             interrupted: false,
             path: None,
+            capture: None,
         }
     }
 
@@ -226,6 +246,7 @@ impl DiagnoseReport {
             summary,
             interrupted: true,
             path: None,
+            capture: None,
         }
     }
 }
