@@ -160,6 +160,10 @@ fn loopback_reports_fit_80_and_200_columns() {
             ],
         ),
     ];
+    let mut cases = cases;
+    if common::is_root() {
+        cases.push(("trace", vec!["trace".into(), "127.0.0.1".into()]));
+    }
     for (what, args) in &cases {
         check(what, || {
             let mut c = netdiag();

@@ -160,7 +160,7 @@ impl Output {
     /// Writes a view as text with these settings, whatever the format: for a screen redrawn while a run goes
     /// on (trace's live table), drawn from the same rows as the final report.
     pub fn write_text(&self, view: &View, w: &mut dyn Write) -> io::Result<()> {
-        text::write_view(view, self.color, self.tty, w)
+        text::write_view(view, self.color, self.width, w)
     }
 
     /// Renders a report to a string (for tests).

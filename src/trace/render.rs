@@ -126,12 +126,12 @@ pub fn hop_table(r: &TraceResult) -> Table {
         Column::right("LOSS%"),
         Column::right("SNT"),
         Column::right("RCV"),
-        Column::right("LAST"),
+        Column::right("LAST").optional(),
         Column::right("AVG"),
-        Column::right("BEST"),
-        Column::right("WRST"),
-        Column::right("STDEV"),
-        Column::right("JTTR"),
+        Column::right("BEST").optional(),
+        Column::right("WRST").optional(),
+        Column::right("STDEV").optional(),
+        Column::right("JTTR").optional(),
         Column::text("NOTE"),
     ]);
     for h in &r.hops {
