@@ -36,6 +36,14 @@ fn run() -> libc::c_int {
             "netdiag: internal error: {info} (this is a bug; please report it)"
         );
     }));
+    // `netdiag help --help` (and `help -h`): the help of help is the top-level help.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(args.as_slice(), [h, f] if h == "help" && (f == "--help" || f == "-h")) {
+        return match cli::Cli::try_parse_from(["netdiag", "--help"]) {
+            Err(e) => i32::from(cli::clap_exit(e)),
+            Ok(_) => 0,
+        };
+    }
     let parsed = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return i32::from(cli::clap_exit(e)),

@@ -161,3 +161,53 @@ fn head_dash_1_through_a_shell_pipeline() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn every_subcommand_has_help_at_80_columns_with_examples_both_ways() {
+    let (_, top, _) = run(&["--help"]);
+    let subs: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|s| s != "help")
+        .collect();
+    assert!(subs.len() >= 8, "{top}");
+    for sub in &subs {
+        let (code, a, err) = run(&[sub, "--help"]);
+        assert_eq!(code, 0, "{sub}: {err}");
+        let (code, b, err) = run(&["help", sub]);
+        assert_eq!(code, 0, "{sub}: {err}");
+        assert_eq!(a, b, "{sub}: 'help {sub}' and '{sub} --help' differ");
+        assert!(
+            a.contains("\nExamples"),
+            "{sub} --help has no Examples:\n{a}"
+        );
+        assert!(
+            a.contains("Global options:"),
+            "{sub}: global options not apart:\n{a}"
+        );
+        for l in a.lines() {
+            assert!(l.chars().count() <= 80, "{sub} --help: {l}");
+        }
+    }
+    let (code, out, err) = run(&["help", "--help"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Usage: netdiag"), "{out}");
+}
+
+#[test]
+fn usage_errors_point_at_the_subcommands_own_help() {
+    let (code, _, err) = run(&["probe", "--no-such-flag"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("(see 'netdiag probe --help')"), "{err}");
+    let (code, _, err) = run(&["ping", "-c", "-3", "127.0.0.1"]);
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("negative number '-3'") && err.contains("netdiag ping --help"),
+        "{err}"
+    );
+}

@@ -14,6 +14,11 @@ use netdiag::render::Output;
 use netdiag::target::Family;
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  netdiag http-get http://127.0.0.1:8080/        status, headers, body size, where the time went
+  netdiag http-get -L https://localhost:8443/ -k follow redirects, accept a self-signed certificate
+  netdiag http-get http://localhost/ --json      the same as one JSON document")]
 pub struct HttpGetArgs {
     /// What to fetch: HOST, HOST:PORT, [IPv6]:PORT, http://HOST[:PORT]/PATH?QUERY or https://…
     /// (a bare host means http://HOST/).

@@ -8,6 +8,12 @@ use netdiag::render::Output;
 use netdiag::target::{Family, Host};
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  netdiag lookup localhost           every address of a name, IPv4 and IPv6
+  netdiag lookup 127.0.0.1           the name of an address (PTR)
+  netdiag lookup -6 localhost        IPv6 only: says so when the name has none
+  netdiag lookup                     this machine: hostname, FQDN, interface addresses")]
 pub struct LookupArgs {
     /// Names to resolve (every IPv4 and IPv6 address, the canonical name) or addresses to reverse-resolve.
     /// With none, this machine's hostname, FQDN and addresses.

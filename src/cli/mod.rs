@@ -30,21 +30,21 @@ Exit codes:
 /// Network diagnostics and troubleshooting: what is this host, what is listening, can I reach it, and if
 /// not, why?
 #[derive(Debug, Parser)]
-#[command(name = "netdiag", version, after_help = EXIT_CODES, max_term_width = 100)]
+#[command(name = "netdiag", version, after_help = EXIT_CODES, max_term_width = 80)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
     /// Print machine-readable JSON instead of tables (same as --format json).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     /// Output format.
-    #[arg(long, value_enum, global = true, default_value_t = FormatArg::Table, value_name = "FORMAT")]
+    #[arg(long, value_enum, global = true, default_value_t = FormatArg::Table, value_name = "FORMAT", help_heading = "Global options")]
     pub format: FormatArg,
 
     /// When to color the output (auto: when stdout is a terminal and NO_COLOR is unset).
-    #[arg(long, value_enum, global = true, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    #[arg(long, value_enum, global = true, default_value_t = ColorArg::Auto, value_name = "WHEN", help_heading = "Global options")]
     pub color: ColorArg,
 }
 
@@ -95,6 +95,11 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  netdiag completions bash > /etc/bash_completion.d/netdiag
+  netdiag completions zsh > \"${fpath[1]}/_netdiag\"
+  netdiag completions fish > ~/.config/fish/completions/netdiag.fish")]
 pub struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
@@ -141,6 +146,23 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// Turns a clap error into netdiag's one-line form and an exit code: help and version print as clap prints them
 /// and exit 0; every usage error prints `netdiag: error: …` on one line and exits 2.
 pub fn clap_exit(e: clap::Error) -> u8 {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    clap_exit_for(e, &args)
+}
+
+/// The subcommand a command line names (the first argument that is one), for pointing at its own help.
+fn subcommand_in(args: &[String]) -> Option<String> {
+    let cmd = Cli::command();
+    args.iter()
+        .find(|a| {
+            cmd.get_subcommands()
+                .any(|s| s.get_name() == a.as_str() && a.as_str() != "help")
+        })
+        .cloned()
+}
+
+/// [`clap_exit`] for a given command line (without the program name).
+fn clap_exit_for(e: clap::Error, args: &[String]) -> u8 {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -155,7 +177,7 @@ pub fn clap_exit(e: clap::Error) -> u8 {
             let _ = writeln!(
                 io::stderr(),
                 "netdiag: error: {}",
-                one_line(&e.render().to_string())
+                one_line_for(&e.render().to_string(), subcommand_in(args).as_deref())
             );
             exit::USAGE
         }
@@ -164,7 +186,31 @@ pub fn clap_exit(e: clap::Error) -> u8 {
 
 /// clap's multi-line error as one line: the message, the arguments or values it lists and any tip, without
 /// the usage block and the "For more information" footer.
+#[cfg(test)]
 fn one_line(text: &str) -> String {
+    one_line_for(text, None)
+}
+
+/// [`one_line`] pointing at the help of subcommand `sub` when one was named. A negative number where a
+/// value was expected gets netdiag's own words instead of clap's tip about `--`.
+fn one_line_for(text: &str, sub: Option<&str>) -> String {
+    let help = match sub {
+        Some(s) => format!("see 'netdiag {s} --help'"),
+        None => "see 'netdiag --help'".to_string(),
+    };
+    let first = text.lines().next().unwrap_or("");
+    if let Some(rest) = first.split("unexpected argument '-").nth(1) {
+        let num: String = rest.chars().take_while(|c| *c != '\'').collect();
+        if !num.is_empty() && num.parse::<f64>().is_ok() {
+            return format!(
+                "negative number '-{num}': counts, ports, sizes, rates and durations are 0 or more ({help})"
+            );
+        }
+    }
+    one_line_plain(text, &help)
+}
+
+fn one_line_plain(text: &str, help: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for line in text.lines() {
         let l = line.trim();
@@ -178,9 +224,9 @@ fn one_line(text: &str) -> String {
     let joined = parts.join(" ").replace(" tip: ", "; tip: ");
     let msg = joined.trim_start_matches("error: ").trim_end_matches(':');
     if msg.is_empty() {
-        "invalid arguments (see 'netdiag --help')".to_string()
+        format!("invalid arguments ({help})")
     } else {
-        format!("{msg} (see 'netdiag --help')")
+        format!("{msg} ({help})")
     }
 }
 
@@ -196,6 +242,29 @@ mod tests {
     fn usage_error(args: &[&str]) -> String {
         let e = Cli::try_parse_from(args).unwrap_err();
         one_line(&e.render().to_string())
+    }
+
+    fn usage_error_for(args: &[&str]) -> String {
+        let e = Cli::try_parse_from(args).unwrap_err();
+        let rest: Vec<String> = args[1..].iter().map(|s| s.to_string()).collect();
+        one_line_for(&e.render().to_string(), subcommand_in(&rest).as_deref())
+    }
+
+    #[test]
+    fn errors_point_at_the_subcommands_help_and_negative_numbers_are_named() {
+        let m = usage_error_for(&["netdiag", "ping", "-c", "-1", "127.0.0.1"]);
+        assert!(m.starts_with("negative number '-1'"), "{m}");
+        assert!(m.ends_with("(see 'netdiag ping --help')"), "{m}");
+        let m = usage_error_for(&["netdiag", "probe", "--nope"]);
+        assert!(
+            m.contains("'--nope'") && m.ends_with("(see 'netdiag probe --help')"),
+            "{m}"
+        );
+        let m = usage_error_for(&["netdiag", "probe", "-c", "abc", "h:1"]);
+        assert!(
+            m.contains("'abc'") && m.ends_with("(see 'netdiag probe --help')"),
+            "{m}"
+        );
     }
 
     #[test]

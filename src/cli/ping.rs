@@ -19,18 +19,27 @@ const MAX_USER_RATE: f64 = 1000.0;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-One host: a line per reply as ping prints it, then the statistics (min/avg/max/mdev as iputils computes them).
-Several hosts or CIDR blocks (IPv4 blocks skip the network and broadcast addresses, as fping -g): a table
-sorted by address with alive/unreachable counts. Exit 0 when every host answered at least once, 1 otherwise.
-Without permission for ICMP (root, CAP_NET_RAW or net.ipv4.ping_group_range), netdiag says so on stderr and
-pings with TCP connects instead; a refused connection also proves the host is up.")]
+One host: a line per reply as ping prints it, then the statistics (min/avg/max/mdev as iputils computes \
+them); without -c it pings until Ctrl-C, as iputils does. Several hosts or CIDR blocks (IPv4 blocks skip the \
+network and broadcast addresses, as fping -g): each host as it answers on a terminal, then a table sorted by \
+address and a count per status (ok, filtered, unreachable, ...), the same words as the table and the JSON.
+
+Exit 0 when every host answered at least once, 1 otherwise. Without permission for ICMP (root, CAP_NET_RAW \
+or net.ipv4.ping_group_range), netdiag says so on stderr and pings with TCP connects instead; a refused \
+connection also proves the host is up.
+
+Examples:
+  netdiag ping 127.0.0.1              until Ctrl-C, a line per reply, then the statistics
+  netdiag ping -c 3 ::1               three echo requests
+  netdiag ping 10.0.0.0/24 -q         a sweep: only the counts
+  netdiag ping --tcp --tcp-port 22 host   TCP connects instead of ICMP")]
 pub struct PingArgs {
     /// Hosts: addresses, names or CIDR blocks such as 192.168.1.0/24.
     #[arg(value_name = "HOST|CIDR", required = true)]
     pub targets: Vec<String>,
 
-    /// Echo requests per host, up to 65535 (the sequence number space; -w runs longer) [default: 4 for one
-    /// host, 1 per host for several; until the deadline with -w].
+    /// Echo requests per host, up to 65535 (the sequence number space) [default: one host until Ctrl-C (or
+    /// the -w deadline), as iputils; 1 per host for several].
     #[arg(short = 'c', long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..=65_535))]
     pub count: Option<u64>,
 
@@ -133,6 +142,8 @@ pub fn request(args: &PingArgs) -> Result<PingRequest> {
     req.count = match (args.count, args.deadline) {
         (Some(c), _) => Some(c),
         (None, Some(_)) => None,
+        // One host: until Ctrl-C, as iputils' ping.
+        (None, None) if req.hosts.len() == 1 => None,
         (None, None) => req.count,
     };
     req.family = Family::from_flags(args.ipv4, args.ipv6);

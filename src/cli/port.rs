@@ -8,6 +8,13 @@ use netdiag::render::Output;
 use netdiag::target::PortQuery;
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  netdiag port 22                    the service on a port (tcp and udp)
+  netdiag port 22,80 443/tcp         several at once; lists and ranges everywhere
+  netdiag port postgresql            the ports of a service
+  netdiag port 8000-8100             registered services in a range
+  netdiag port --search mail         services whose name or description mentions mail")]
 pub struct PortArgs {
     /// Ports or names: 80/tcp, 53 (every protocol), http (name → ports), 8000-8010/tcp (one row per named port).
     #[arg(value_name = "SPEC", required_unless_present = "search")]
