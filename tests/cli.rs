@@ -211,3 +211,29 @@ fn usage_errors_point_at_the_subcommands_own_help() {
         "{err}"
     );
 }
+
+#[test]
+fn habits_from_nc_curl_ss_and_lists_everywhere() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = l.local_addr().unwrap().port().to_string();
+    // nc -z HOST PORT...
+    let (code, out, err) = run(&["probe", "127.0.0.1", &open]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("{open}/tcp  open")), "{out}");
+    // A URL gives its host and port.
+    let (code, out, err) = run(&["probe", &format!("http://127.0.0.1:{open}/some/path")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("{open}/tcp  open")), "{out}");
+    // --rate 0 is unpaced, as in ping.
+    let (code, out, err) = run(&["probe", &format!("127.0.0.1:{open}"), "--rate", "0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // port 22,80 is a list like everywhere else.
+    let (code, out, err) = run(&["port", "22,80"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ssh") && out.contains("http"), "{out}");
+    // ss -s.
+    let (code, a, err) = run(&["sockets", "-s"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(a.contains("Total:"), "{a}");
+    drop(l);
+}

@@ -34,9 +34,12 @@ pub fn run(args: PortArgs, out: &Output) -> Result<Outcome> {
             PortRequest::Search(word)
         }
         None => PortRequest::Queries(
+            // Lists are accepted here as everywhere: `port 22,80` is `port 22 80`.
             args.specs
                 .iter()
-                .map(|s| PortQuery::parse(s))
+                .flat_map(|s| s.split(','))
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| PortQuery::parse(s.trim()))
                 .collect::<Result<_, _>>()?,
         ),
     };

@@ -25,12 +25,15 @@ Examples:
   netdiag probe example.test:25 --banner         what the server says first
   netdiag probe --udp 127.0.0.1:7 --send 'hi\\n' --expect hi
   netdiag probe 127.0.0.1:443 --count 5          repeat, like tcping: min/avg/max and loss
+  netdiag probe localhost 22 80                  nc -z style: a host, then ports
+  netdiag probe http://localhost:8080/           a URL: its host and port
 
 Ports named one by one (-p 22,80, HOST:PORT) are questions: each is listed and must be open. Ports of a
 range (-p 8000-8100, -p-) or of a CIDR block are a search: only open ones are listed (every one with --all).
 Exit 0 when every named port is open; with only ranges, when each address has an open port; 1 otherwise.")]
 pub struct ProbeArgs {
-    /// Hosts to probe: HOST:PORT, [IPv6]:PORT, HOST (with -p), or a CIDR block such as 127.0.0.0/30 (with -p).
+    /// Hosts to probe: HOST:PORT, [IPv6]:PORT, HOST (with -p), a CIDR block such as 127.0.0.0/30 (with -p),
+    /// an http(s):// URL (its host and port), or nc's HOST PORT... (netdiag probe host 22 80).
     #[arg(value_name = "TARGET", required = true)]
     pub targets: Vec<String>,
 
@@ -75,8 +78,8 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub concurrency: Option<u32>,
 
-    /// At most N new connections per second.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    /// At most N new connections per second; 0 means unpaced (the default), as in ping.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
     pub rate: Option<u32>,
 
     /// IPv4 addresses only.
@@ -163,8 +166,66 @@ fn attempt_line(r: &probe::PortResult, seq: u32) -> String {
     )
 }
 
+/// nc's and curl's habits in the target list: `HOST PORT…` (nc -z HOST 22 80) becomes HOST with those ports,
+/// and a URL (`http://host:8080/path`) its host and port (80 or 443 by default).
+fn habits(args: &ProbeArgs) -> Result<ProbeArgs> {
+    let is_ports = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || c == ',' || c == '-')
+            && s.chars().any(|c| c.is_ascii_digit())
+    };
+    let mut targets: Vec<String> = Vec::new();
+    for t in &args.targets {
+        let t = match t.split_once("://") {
+            Some((scheme, rest)) => {
+                let default = match scheme.to_ascii_lowercase().as_str() {
+                    "http" | "ws" => 80,
+                    "https" | "wss" => 443,
+                    other => bail!(
+                        "invalid target '{t}': probe takes http:// and https:// URLs (not {other}://), HOST:PORT or HOST -p PORTS"
+                    ),
+                };
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+                let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+                let has_port = match authority.rfind(']') {
+                    Some(end) => authority[end..].contains(':'),
+                    None => authority.contains(':'),
+                };
+                if has_port {
+                    authority.to_string()
+                } else if authority.contains(':') && !authority.starts_with('[') {
+                    format!("[{authority}]:{default}")
+                } else {
+                    format!("{authority}:{default}")
+                }
+            }
+            None => t.clone(),
+        };
+        targets.push(t);
+    }
+    let mut ports = args.ports.clone();
+    // nc style: the first argument a host, every later one a port or list; only when -p was not given.
+    if ports.is_none()
+        && targets.len() >= 2
+        && !is_ports(&targets[0])
+        && targets[1..].iter().all(|t| is_ports(t))
+    {
+        ports = Some(targets[1..].join(","));
+        targets.truncate(1);
+    }
+    Ok(ProbeArgs {
+        targets,
+        ports,
+        send: args.send.clone(),
+        expect: args.expect.clone(),
+        ..*args
+    })
+}
+
 /// Turns the flags into a request, rejecting bad input with one line naming it.
 fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
+    let args = &habits(args)?;
     let ports = match args.ports.as_deref() {
         // nmap's spelling of every port.
         Some("-") => Some(PortList::from_ranges(vec![(1, 65535)])),
@@ -219,7 +280,7 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         protocol: if args.udp { Proto::Udp } else { Proto::Tcp },
         timeout: args.timeout,
         concurrency: args.concurrency.map(|n| n as usize),
-        rate: args.rate,
+        rate: args.rate.filter(|r| *r > 0),
         count: args.count,
         interval: args.interval,
         // --expect alone on TCP checks the banner.

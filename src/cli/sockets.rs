@@ -81,7 +81,7 @@ pub struct SocketsArgs {
     pub numeric: bool,
 
     /// Count sockets per protocol and state (like `ss -s`) instead of listing them.
-    #[arg(long)]
+    #[arg(short, long)]
     pub summary: bool,
 
     /// Where to read the socket table: netlink (as ss does), proc (/proc/net, as netstat does) or auto.
