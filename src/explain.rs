@@ -1,6 +1,9 @@
 //! Errors → a verdict and the cause in plain words, with the likely fix. Shared by every subcommand.
 //!
-//! One table: socket errnos, resolver (EAI_*) codes, timeouts, TLS certificate failures and HTTP statuses.
+//! One table: socket errnos, resolver (EAI_*) codes, timeouts, TLS certificate failures and HTTP statuses; DNS
+//! rcodes, negative answers and nameserver failures in [`dns`].
+
+pub mod dns;
 
 use std::io;
 use std::time::Duration;

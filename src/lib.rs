@@ -4,6 +4,7 @@
 //! [`render`] turns reports into tables or JSON, and [`exit`] maps outcomes to exit codes.
 
 pub mod diagnose;
+pub mod dns;
 pub mod duration;
 pub mod exit;
 pub mod explain;

@@ -65,6 +65,46 @@ pub fn resolve(host: &Host, family: Family) -> Result<Vec<IpAddr>, Explanation> 
     }
 }
 
+/// [`resolve`] under a deadline: an address at once; a name on a helper thread (getaddrinfo cannot be
+/// cancelled), waiting in slices so Ctrl-C and the deadline hold. A resolver that outlives the deadline is
+/// left to finish on its own; the error then names `timeout` (the whole budget, for the words).
+pub fn resolve_within(
+    host: &Host,
+    family: Family,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>, Explanation> {
+    if let Host::Ip(_) = host {
+        return resolve(host, family);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = host.clone();
+    std::thread::Builder::new()
+        .name("resolve".into())
+        .spawn(move || {
+            let _ = tx.send(resolve(&h, family));
+        })
+        .map_err(|e| explain::io_error(&e))?;
+    loop {
+        if crate::interrupt::requested() {
+            return Err(crate::http::conn::interrupted());
+        }
+        let Some(remaining) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        else {
+            return Err(explain::dns::resolve_timeout(timeout));
+        };
+        match rx.recv_timeout(remaining.min(Duration::from_millis(250))) {
+            Ok(r) => return r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(explain::resolver(libc::EAI_SYSTEM))
+            }
+        }
+    }
+}
+
 /// getaddrinfo with AI_CANONNAME: the canonical name and every address, deduplicated, in resolver order.
 pub fn forward(name: &str, family: Family) -> Result<(Option<String>, Vec<IpAddr>), Explanation> {
     let hints = dns_lookup::AddrInfoHints {

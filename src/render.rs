@@ -193,6 +193,10 @@ pub fn kv_table<'a>(out: &Output, rows: impl IntoIterator<Item = (&'a str, Strin
             Cell::new(v),
         ]);
     }
+    // The columns exist only now that there are rows: give them netdiag's padding.
+    for col in t.column_iter_mut() {
+        col.set_padding((0, 2));
+    }
     t
 }
 
