@@ -12,10 +12,14 @@ use crate::render::{kv_table, write_table, Output, Report, Tone};
 impl Report for DnsReport {
     fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
         if self.short {
-            for r in &self.results {
-                for a in r.answers() {
-                    writeln!(w, "{a}")?;
-                }
+            // As dig +short: the data of every answer record, CNAMEs of the chain included.
+            for rr in self
+                .results
+                .iter()
+                .filter_map(|r| r.response.as_ref())
+                .flat_map(|r| &r.answer)
+            {
+                writeln!(w, "{}", rr.data)?;
             }
             return Ok(());
         }

@@ -343,3 +343,6 @@ pub fn need_tool(test: &str, cmd: &str, package: &str) -> bool {
     }
     true
 }
+
+/// The DNS world (knot, unbound, dnsdist in a namespace) of the direct-DNS and diagnose tests.
+pub mod dns;
