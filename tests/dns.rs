@@ -757,3 +757,240 @@ fn json_follows_the_conventions() {
     let (code, v) = w.json(&["lookup", "www.zone.test", &format!("@{AUTH}")]);
     assert_eq!((code, v["ok"].as_bool()), (0, Some(true)));
 }
+
+/// The diagnose report's step rows named `step`.
+fn steps<'a>(v: &'a Value, step: &str) -> Vec<&'a Value> {
+    v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["step"] == step)
+        .collect()
+}
+
+/// diagnose: when the system resolver fails, each nameserver is asked directly and the cause is named
+/// precisely — the same rcode dig gets from that nameserver, or the transport failure dig reports.
+#[test]
+fn diagnose_names_why_a_name_does_not_resolve() {
+    let Some(w) = world(
+        "diagnose_names_why_a_name_does_not_resolve",
+        Parts {
+            resolver: true,
+            servfail: true,
+            ..Default::default()
+        },
+    ) else {
+        return;
+    };
+    let cases: Vec<(&str, &str, &[&str], &str, &str)> = vec![
+        ("nope.zone.test", "", &[RESOLVER], "NXDOMAIN", "NXDOMAIN"),
+        ("mail.zone.test", "-6", &[RESOLVER], "NODATA", "NOERROR"),
+        ("www.zone.test", "", &[SERVFAIL], "SERVFAIL", "SERVFAIL"),
+        ("signed.zone.test", "", &[RESOLVER], "SERVFAIL", "SERVFAIL"),
+        ("www.elsewhere.test", "", &[AUTH], "REFUSED", "REFUSED"),
+        (
+            "www.zone.test",
+            "",
+            &[DEAD],
+            "port-unreachable",
+            "connection refused",
+        ),
+        ("www.zone.test", "", &[DROPPED], "timeout", "timed out"),
+        (
+            "www.zone.test",
+            "",
+            &[UNROUTED],
+            "ENETUNREACH",
+            "network unreachable",
+        ),
+    ];
+    for (name, fam, servers, code, dig_says) in cases {
+        w.resolv_conf(servers, "options timeout:1 attempts:1");
+        let mut args = vec!["diagnose", name, "--timeout", "2"];
+        if !fam.is_empty() {
+            args.push(fam);
+        }
+        let (rc, v) = w.json(&args);
+        assert_eq!(rc, 1, "{name}: {v}");
+        assert_eq!(v["failed_step"], "resolve", "{name}: {v}");
+        let e = &steps(&v, "resolve")[0]["explanation"];
+        assert_eq!(e["code"], code, "{name} via {servers:?}: {v}");
+        assert!(
+            e["cause"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("nameserver {}", servers[0])),
+            "{e}"
+        );
+        let ns = steps(&v, "nameserver");
+        assert_eq!(ns.len(), 1, "{v}");
+        assert!(ns[0]["tried"].as_str().unwrap().contains(servers[0]));
+        let t = if fam == "-6" { "AAAA" } else { "A" };
+        let d = w.dig(&[&format!("@{}", servers[0]), name, t]);
+        assert!(d.contains(dig_says), "dig {name} {t} @{}: {d}", servers[0]);
+    }
+    // The NXDOMAIN names the zone that said so; the SERVFAIL carries unbound's extended error.
+    w.resolv_conf(&[RESOLVER], "options timeout:1 attempts:1");
+    let (_, v) = w.json(&["diagnose", "nope.zone.test"]);
+    let cause = steps(&v, "resolve")[0]["explanation"]["cause"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cause.contains("says the zone zone.test. (primary ns1.zone.test., serial 2024010101)"),
+        "{cause}"
+    );
+    let (_, v) = w.json(&["diagnose", "signed.zone.test"]);
+    let cause = steps(&v, "resolve")[0]["explanation"]["cause"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(cause.contains("extended error"), "{cause}");
+    // No nameserver configured.
+    w.resolv_conf(&[], "options timeout:1 attempts:1");
+    let (rc, v) = w.json(&["diagnose", "www.zone.test", "--timeout", "2"]);
+    assert_eq!(rc, 1);
+    assert_eq!(
+        steps(&v, "resolve")[0]["explanation"]["code"],
+        "no-nameserver",
+        "{v}"
+    );
+    // Two dead nameservers: both named.
+    w.resolv_conf(&[DEAD, UNROUTED], "options timeout:1 attempts:1");
+    let (_, out, _) = w.run(&["diagnose", "www.zone.test", "--timeout", "2"]);
+    assert!(
+        out.contains("nameserver 10.53.0.4") && out.contains("10.99.0.1 unreachable"),
+        "{out}"
+    );
+}
+
+/// diagnose: a dead first nameserver makes resolution slow; the resolve step (bounded by --timeout) flags it
+/// and names the dead server, later steps use its addresses instead of resolving again, and the target
+/// works end to end with a warning.
+#[test]
+fn diagnose_flags_slow_resolution_and_resolves_once() {
+    let Some(w) = world(
+        "diagnose_flags_slow_resolution",
+        Parts {
+            resolver: true,
+            ..Default::default()
+        },
+    ) else {
+        return;
+    };
+    w.http_server("10.53.0.80");
+    // glibc's default: 5 s per nameserver, longer than diagnose's --timeout.
+    w.resolv_conf(&[DROPPED, RESOLVER], "options timeout:5 attempts:1");
+    let (rc, v) = w.json(&["diagnose", "-4", "http://www.zone.test/", "--timeout", "3"]);
+    assert_eq!(rc, 0, "{v}");
+    assert_eq!(v["ok"], true);
+    let r = steps(&v, "resolve")[0];
+    assert_eq!(r["status"], "warn", "{v}");
+    assert_eq!(r["explanation"]["code"], "slow-dns", "{v}");
+    assert!(
+        r["explanation"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains(DROPPED),
+        "{v}"
+    );
+    assert!(r["result"].as_str().unwrap().contains("10.53.0.80"), "{v}");
+    let talk = steps(&v, "talk")[0];
+    assert_eq!(talk["status"], "ok", "{v}");
+    assert!(
+        talk["tried"].as_str().unwrap().contains("via 10.53.0.80"),
+        "{v}"
+    );
+    assert!(
+        talk["result"].as_str().unwrap().starts_with("HTTP/1.1 200"),
+        "{v}"
+    );
+    // With a short resolver timeout the system resolver succeeds, late: flagged all the same.
+    w.resolv_conf(&[DROPPED, RESOLVER], "options timeout:1 attempts:1");
+    let (rc, v) = w.json(&["diagnose", "-4", "http://www.zone.test/", "--timeout", "3"]);
+    assert_eq!(rc, 0, "{v}");
+    assert_eq!(
+        steps(&v, "resolve")[0]["explanation"]["code"],
+        "slow-dns",
+        "{v}"
+    );
+    let (_, out, _) = w.run(&["diagnose", "-4", "http://www.zone.test/", "--timeout", "3"]);
+    assert!(out.contains("resolve warn: name resolution took"), "{out}");
+    assert!(out.contains("10.53.0.5 did not answer"), "{out}");
+}
+
+/// diagnose: /etc/hosts answering for a name that DNS knows otherwise is named as shadowing DNS.
+#[test]
+fn diagnose_names_hosts_shadowing() {
+    let Some(w) = world(
+        "diagnose_names_hosts_shadowing",
+        Parts {
+            resolver: true,
+            ..Default::default()
+        },
+    ) else {
+        return;
+    };
+    w.hosts("127.0.0.1 localhost\n10.53.0.99 www.zone.test\n");
+    let (_, v) = w.json(&["diagnose", "-4", "www.zone.test:8080", "--timeout", "1"]);
+    let r = steps(&v, "resolve");
+    assert!(
+        r[0]["result"]
+            .as_str()
+            .unwrap()
+            .contains("10.53.0.99 (from /etc/hosts)"),
+        "{v}"
+    );
+    let shadow = r
+        .iter()
+        .find(|s| s["explanation"]["code"] == "hosts-override")
+        .expect("a shadowing row");
+    assert_eq!(shadow["status"], "warn");
+    assert!(
+        shadow["explanation"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("DNS says 10.53.0.80"),
+        "{v}"
+    );
+    let d = parse_dig(&w.dig(&[&format!("@{RESOLVER}"), "www.zone.test"]));
+    assert_eq!(d.answer[0].4, "10.53.0.80");
+}
+
+/// diagnose with no target asks each configured nameserver: which answer, how fast, which are dead.
+#[test]
+fn diagnose_machine_tests_each_nameserver() {
+    let Some(w) = world(
+        "diagnose_machine_tests_each_nameserver",
+        Parts {
+            resolver: true,
+            ..Default::default()
+        },
+    ) else {
+        return;
+    };
+    w.resolv_conf(&[RESOLVER, DEAD, UNROUTED], "options timeout:1 attempts:1");
+    let (_, v) = w.json(&["diagnose", "--timeout", "1"]);
+    let ns = steps(&v, "nameserver");
+    assert_eq!(ns.len(), 3, "{v}");
+    assert_eq!(ns[0]["status"], "ok", "{v}");
+    assert!(ns[0]["result"]
+        .as_str()
+        .unwrap()
+        .starts_with("answers (NOERROR)"));
+    assert!(ns[0]["time"].as_f64().is_some());
+    assert_eq!(ns[1]["status"], "warn");
+    assert_eq!(ns[1]["explanation"]["code"], "port-unreachable", "{v}");
+    assert_eq!(ns[2]["explanation"]["code"], "ENETUNREACH", "{v}");
+    assert!(ns[2]["explanation"]["cause"]
+        .as_str()
+        .unwrap()
+        .contains("no route to nameserver 10.99.0.1"));
+    assert!(w
+        .dig(&[&format!("@{UNROUTED}"), ".", "NS"])
+        .contains("network unreachable"));
+    // None answers: a failure.
+    w.resolv_conf(&[DEAD], "");
+    let (_, v) = w.json(&["diagnose", "--timeout", "1"]);
+    assert_eq!(steps(&v, "nameserver")[0]["status"], "fail", "{v}");
+}

@@ -101,6 +101,7 @@ fn read(path: &str) -> Option<String> {
 pub fn check(timeout: Duration) -> DiagnoseReport {
     let mut steps = hostname_steps();
     steps.push(resolver_step());
+    steps.extend(nameserver_steps(timeout));
     steps.push(loopback_step(IpAddr::V4(Ipv4Addr::LOCALHOST), timeout));
     steps.push(loopback_step(IpAddr::V6(Ipv6Addr::LOCALHOST), timeout));
     steps.push(interfaces_step());
@@ -211,6 +212,34 @@ fn resolver_step() -> Step {
         );
     }
     Step::ok("resolver", tried, result, None)
+}
+
+/// Each configured nameserver asked ". NS" directly, at once: which answer, how fast, which are dead (no
+/// route, nothing listening, silent). A dead one is a warning while another answers, a failure when none does.
+fn nameserver_steps(timeout: Duration) -> Vec<Step> {
+    let Ok(each) = crate::dns::check::nameservers(timeout) else {
+        // No usable nameserver: the resolver step said so already.
+        return Vec::new();
+    };
+    let any = each.iter().any(|e| e.status.answered());
+    each.iter()
+        .map(|e| {
+            let mut s = super::nameserver_row(e);
+            if e.status.answered() {
+                let rcode = e.response.as_ref().map_or("-", |r| r.rcode.as_str());
+                s.result = format!("answers ({rcode})");
+                if e.status == crate::dns::Status::Refused {
+                    s.result.push_str(": refuses this machine");
+                } else {
+                    s.status = super::Status::Ok;
+                    s.explanation = None;
+                }
+            } else if !any {
+                s.status = super::Status::Fail;
+            }
+            s
+        })
+        .collect()
 }
 
 /// Opens a listener on the loopback address and connects to it.

@@ -9,7 +9,7 @@ pub mod machine;
 
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -384,7 +384,7 @@ impl Report for DiagnoseReport {
 pub struct DiagnoseRequest {
     pub target: DiagnoseTarget,
     pub family: Family,
-    /// Per-step deadline (resolve is bounded by the system resolver's own timeouts).
+    /// Per-step deadline (resolve included: a resolver still waiting then is reported, not waited for).
     pub timeout: Duration,
     /// How the talk step checks an HTTPS server's certificate.
     pub tls: crate::http::TlsOptions,
@@ -599,7 +599,6 @@ fn resolve_step(req: &DiagnoseRequest, steps: &mut Vec<Step>) -> Vec<IpAddr> {
         Family::V4 => "IPv4",
         Family::V6 => "IPv6",
     };
-    let start = Instant::now();
     match &req.target.host {
         Host::Ip(ip) if req.family.matches(ip) => {
             steps.push(Step::ok(
@@ -610,28 +609,74 @@ fn resolve_step(req: &DiagnoseRequest, steps: &mut Vec<Step>) -> Vec<IpAddr> {
             ));
             vec![*ip]
         }
-        host => match crate::lookup::resolve(host, req.family) {
-            Ok(a) => {
-                let result = by_family(&a, req.family);
-                steps.push(Step::ok(
+        Host::Ip(_) => {
+            let e = explain::resolver(explain::EAI_ADDRFAMILY);
+            steps.push(Step::fail(
+                "resolve",
+                format!("{name} ({fam})"),
+                e.verdict.to_string(),
+                None,
+                e,
+            ));
+            Vec::new()
+        }
+        Host::Name(n) => {
+            let r = crate::dns::check::resolve(n, req.family, req.timeout);
+            let tried = format!("{name} ({fam})");
+            let addrs = match r.result {
+                Ok(a) => {
+                    let mut result = by_family(&a, req.family);
+                    if !r.hosts.is_empty() && a.iter().all(|ip| r.hosts.contains(ip)) {
+                        result.push_str(" (from /etc/hosts)");
+                    }
+                    steps.push(match &r.slow {
+                        Some(e) => Step::warn("resolve", tried, result, Some(r.elapsed), e.clone()),
+                        None => Step::ok("resolve", tried, result, Some(r.elapsed)),
+                    });
+                    a
+                }
+                Err(e) => {
+                    steps.push(Step::fail(
+                        "resolve",
+                        tried,
+                        e.verdict.to_string(),
+                        Some(r.elapsed),
+                        e,
+                    ));
+                    Vec::new()
+                }
+            };
+            if let Some(e) = r.shadowed {
+                steps.push(Step::warn(
                     "resolve",
-                    format!("{name} ({fam})"),
-                    result,
-                    Some(start.elapsed()),
-                ));
-                a
-            }
-            Err(e) => {
-                steps.push(Step::fail(
-                    "resolve",
-                    format!("{name} ({fam})"),
-                    e.verdict.to_string(),
-                    Some(start.elapsed()),
+                    format!("/etc/hosts and DNS for {name}"),
+                    "/etc/hosts overrides DNS".into(),
+                    None,
                     e,
                 ));
-                Vec::new()
             }
-        },
+            steps.extend(r.nameservers.iter().map(nameserver_row));
+            addrs
+        }
+    }
+}
+
+/// One nameserver asked directly: what it said, how fast; a failure is a warning (the resolve step carries
+/// the verdict).
+pub(crate) fn nameserver_row(e: &crate::dns::Exchange) -> Step {
+    let tried = format!("ask {} for {}", e.server_label, e.question.describe());
+    let time = e.timings.request.or(Some(e.timings.total));
+    let result = match (&e.response, e.status) {
+        (Some(_), crate::dns::Status::Ok) => format!("answers: {}", e.answers().join(", ")),
+        (Some(r), s) if r.rcode == "NOERROR" => format!("answers: {s}"),
+        (Some(r), _) => format!("answers: {}", r.rcode),
+        (None, s) => s.to_string(),
+    };
+    match &e.explanation {
+        Some(x) if e.status != crate::dns::Status::Referral || e.response.is_none() => {
+            Step::warn("nameserver", tried, result, time, x.clone())
+        }
+        _ => Step::ok("nameserver", tried, result, time),
     }
 }
 
@@ -741,6 +786,8 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
     h.family = req.family;
     h.max_size = 1024 * 1024;
     h.tls = req.tls.clone();
+    // Resolved once, in the resolve step: talk to the address that accepted the connection.
+    h.addresses = Some((t.host.clone(), vec![addr.ip()]));
     let report = crate::http::fetch(&h);
     let hop = report.hops.last();
     let via = hop.and_then(|h| h.address).map_or(addr.ip(), |a| a.ip());

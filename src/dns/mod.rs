@@ -7,6 +7,7 @@
 //! (NXDOMAIN, SERVFAIL, a dead nameserver) is data in the exchange, never an `Err`. Messages are hickory-proto's;
 //! the transports are netdiag's own sockets ([`transport`]).
 
+pub mod check;
 pub mod compare;
 pub mod input;
 pub mod message;

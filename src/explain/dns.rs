@@ -269,6 +269,21 @@ pub fn socket(server: &str, e: &std::io::Error) -> Explanation {
     base
 }
 
+/// No nameserver gave an answer: the first one's failure, naming how the others failed.
+pub fn none_answered(first: Explanation, others: &[String]) -> Explanation {
+    if others.is_empty() {
+        return first;
+    }
+    Explanation {
+        cause: format!(
+            "{}; the other nameservers: {}",
+            first.cause,
+            others.join(", ")
+        ),
+        ..first
+    }
+}
+
 /// The answer is not a valid response to the query.
 pub fn bad_response(server: &str, detail: &str) -> Explanation {
     x(

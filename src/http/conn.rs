@@ -151,7 +151,10 @@ fn run(
     hop: &mut Hop,
     body: &mut Vec<u8>,
 ) -> Result<(), Explanation> {
-    hop.resolved = resolve(&url.host, req, deadline)?;
+    hop.resolved = match &req.addresses {
+        Some((host, addrs)) if *host == url.host && !addrs.is_empty() => addrs.clone(),
+        _ => resolve(&url.host, req, deadline)?,
+    };
     marks.dns = Some(Instant::now());
     let sock = connect(hop, url.port, req, deadline)?;
     marks.connect = Some(Instant::now());

@@ -221,6 +221,34 @@ impl DnsWorld {
         w
     }
 
+    /// An HTTP server answering 200 on `addr`:80 inside the namespace (the address is added to lo), for at
+    /// most 20 connections or 60 s.
+    pub fn http_server(&self, addr: &str) {
+        self.ns.sh(&format!("ip addr add {addr}/32 dev lo"));
+        let l = self.ns.listen(&format!("{addr}:80"));
+        l.set_nonblocking(true).expect("nonblocking");
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let end = std::time::Instant::now() + Duration::from_secs(60);
+            let mut served = 0;
+            while served < 20 && std::time::Instant::now() < end {
+                match l.accept() {
+                    Ok((mut c, _)) => {
+                        served += 1;
+                        let _ = c.set_nonblocking(false);
+                        let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                        let mut buf = [0u8; 2048];
+                        let _ = c.read(&mut buf);
+                        let _ = c.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+    }
+
     /// Writes the namespace's resolv.conf.
     pub fn resolv_conf(&self, servers: &[&str], extra: &str) {
         let mut s: String = servers
