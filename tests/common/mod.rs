@@ -231,20 +231,24 @@ impl DnsNs {
             "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
         )
         .expect("write resolv.conf");
-        let sock =
-            ns.enter(|| std::net::UdpSocket::bind("127.0.0.1:53").expect("bind :53 in netns"));
-        let records: Vec<(String, std::net::IpAddr)> = records
-            .iter()
-            .map(|(n, a)| {
-                (
-                    n.trim_end_matches('.').to_ascii_lowercase(),
-                    a.parse().expect("record address"),
-                )
-            })
-            .collect();
-        std::thread::spawn(move || serve_dns(sock, records));
+        dns_responder(&ns, records);
         DnsNs { ns, etc }
     }
+}
+
+/// The DNS responder of [`DnsNs`] on 127.0.0.1:53 inside an existing namespace.
+pub fn dns_responder(ns: &NetNs, records: &[(&str, &str)]) {
+    let sock = ns.enter(|| std::net::UdpSocket::bind("127.0.0.1:53").expect("bind :53 in netns"));
+    let records: Vec<(String, std::net::IpAddr)> = records
+        .iter()
+        .map(|(n, a)| {
+            (
+                n.trim_end_matches('.').to_ascii_lowercase(),
+                a.parse().expect("record address"),
+            )
+        })
+        .collect();
+    std::thread::spawn(move || serve_dns(sock, records));
 }
 
 impl Drop for DnsNs {
