@@ -5,7 +5,28 @@
 //! The library face is [`exchange`]: one question to one server under one deadline, returning an [`Exchange`]
 //! with the response, the time of each phase and, when it failed, an [`Explanation`]. A failed question
 //! (NXDOMAIN, SERVFAIL, a dead nameserver) is data in the exchange, never an `Err`. Messages are hickory-proto's;
-//! the transports are netdiag's own sockets ([`transport`]).
+//! the transports are netdiag's own sockets (UDP, TCP, TLS) and netdiag's HTTP client (DoH).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use netdiag::dns::{exchange, input, QueryOptions, Question};
+//!
+//! // What blackbox_exporter's dns prober needs: one question, one server, one deadline.
+//! let server = input::parse_server("tcp://127.0.0.1:53", None).unwrap();
+//! let q = Question::new(input::parse_name("example.test").unwrap(), input::parse_type("SOA").unwrap());
+//! let opts = QueryOptions { timeout: Duration::from_secs(2), tcp_fallback: false, ..Default::default() };
+//! let ex = exchange(&server, &q, &opts);
+//! let total = ex.timings.total; // probe_dns_lookup_time_seconds
+//! let (resolve, connect, request) = (ex.timings.resolve, ex.timings.connect, ex.timings.request);
+//! if let Some(r) = &ex.response {
+//!     let valid = ["NOERROR"].contains(&r.rcode.as_str()); // valid_rcodes
+//!     let lines: Vec<String> = r.answer.iter().map(|rr| rr.zone_line()).collect(); // validate_answer_rrs
+//!     let (answers, authority, additional) = (r.answer.len(), r.authority.len(), r.additional.len());
+//!     let serial = r.serial(); // probe_dns_serial
+//! } else if let Some(why) = &ex.explanation {
+//!     eprintln!("{}: {}", why.code, why.cause); // timeout, port-unreachable, ENETUNREACH, ...
+//! }
+//! ```
 
 pub mod check;
 pub mod compare;

@@ -221,7 +221,12 @@ fn stream(
         }
         Err(f) => {
             out.tls = f.info;
-            return Err(f.explanation);
+            let e = f.explanation;
+            return Err(if e.code == "interrupted" {
+                e
+            } else {
+                ex::at_server(&label, e)
+            });
         }
     };
     let t = Instant::now();
@@ -352,6 +357,8 @@ fn https(
             e = ex::doh_not_dns(&label, &e.cause);
         } else if e.verdict == crate::explain::Verdict::Filtered {
             e = ex::timeout(&label, opts.timeout);
+        } else if e.code != "interrupted" {
+            e = ex::at_server(&label, e);
         }
         return Err(e);
     }

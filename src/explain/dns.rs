@@ -284,6 +284,18 @@ pub fn none_answered(first: Explanation, others: &[String]) -> Explanation {
     }
 }
 
+/// Any other failure on the way to a nameserver (connect refused over HTTPS, a TLS problem, ...): the same
+/// explanation, naming the server.
+pub fn at_server(server: &str, e: Explanation) -> Explanation {
+    if e.cause.contains(server) {
+        return e;
+    }
+    Explanation {
+        cause: format!("{}: {}", ns(server), e.cause),
+        ..e
+    }
+}
+
 /// The answer is not a valid response to the query.
 pub fn bad_response(server: &str, detail: &str) -> Explanation {
     x(
