@@ -6,7 +6,8 @@
 mod common;
 
 use common::dns::{
-    parse_dig, Dig, DnsWorld, Parts, AUTH, DEAD, DOH, DROPPED, RESOLVER, ROOT, SERVFAIL, UNROUTED,
+    parse_dig, Dig, DnsWorld, Parts, AUTH, AUTH6, DEAD, DEAD6, DOH, DROPPED, RESOLVER, ROOT,
+    SERVFAIL, UNROUTED,
 };
 use serde_json::Value;
 
@@ -354,6 +355,51 @@ fn dead_nameservers_are_named_precisely() {
     // Over TCP the closed port is a refused connection, named the same way.
     let (_, v) = w.json(&["lookup", "www.zone.test", &format!("@{DEAD}"), "--tcp"]);
     assert_eq!(v["results"][0]["status"], "closed", "{v}");
+}
+
+/// Over IPv6: the same answer as dig from the server's IPv6 address; a closed port is named by the ICMPv6
+/// port unreachable its sender returns.
+#[test]
+fn ipv6_servers_answer_and_fail_like_ipv4() {
+    let Some(w) = world("ipv6_servers_answer_and_fail_like_ipv4", Parts::default()) else {
+        return;
+    };
+    let (code, v) = w.json(&["lookup", "zone.test", "MX", &format!("@[{AUTH6}]:53")]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["results"][0]["server"]["address"], AUTH6);
+    let d = parse_dig(&w.dig(&[&format!("@{AUTH6}"), "zone.test", "MX"]));
+    same_as_dig(&v["results"][0], &d, 0);
+    let (code, v) = w.json(&["lookup", "zone.test", &format!("@{DEAD6}")]);
+    assert_eq!(code, 1);
+    let e = &v["results"][0]["explanation"];
+    assert_eq!(e["code"], "port-unreachable", "{v}");
+    assert!(
+        e["cause"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("(ICMP from {DEAD6})")),
+        "{v}"
+    );
+    assert!(w
+        .dig(&[&format!("@{DEAD6}"), "zone.test"])
+        .contains("connection refused"));
+    // -6 asks only the IPv6 nameservers of resolv.conf.
+    w.resolv_conf(&[AUTH, AUTH6], "");
+    let (code, v) = w.json(&["lookup", "-6", "www.zone.test", "AAAA"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["results"][0]["server"]["address"], AUTH6, "{v}");
+}
+
+/// --short through the system resolver: the addresses alone.
+#[test]
+fn short_through_the_system_resolver() {
+    let (code, out, err) = common::run(&["lookup", "--short", "localhost"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.is_empty());
+    for line in out.lines() {
+        let ip: std::net::IpAddr = line.parse().unwrap_or_else(|_| panic!("{out}"));
+        assert!(ip.is_loopback(), "{out}");
+    }
 }
 
 /// Without a server, the nameservers of resolv.conf are asked in turn, as dig does: a dead first one is

@@ -29,6 +29,10 @@ pub const DOH: &str = "10.53.0.6";
 pub const ROOT: &str = "10.53.0.10";
 /// knot: the test. zone.
 pub const TLD: &str = "10.53.0.11";
+/// AUTH's IPv6 address.
+pub const AUTH6: &str = "fd53::1";
+/// An IPv6 address of the namespace where nothing listens.
+pub const DEAD6: &str = "fd53::4";
 /// No route to it in the namespace: network unreachable.
 pub const UNROUTED: &str = "10.99.0.1";
 
@@ -184,21 +188,24 @@ impl DnsWorld {
             .map(|a| format!("ip addr add {a}/32 dev lo"))
             .collect();
         w.ns.sh(&cmds.join(" && "));
+        w.ns.sh(&format!(
+            "ip -6 addr add {AUTH6}/128 dev lo nodad && ip -6 addr add {DEAD6}/128 dev lo nodad"
+        ));
         w.ns.nft_input(&format!(
             "ip daddr {DROPPED} udp dport 53 drop ; ip daddr {DROPPED} tcp dport 53 drop"
         ));
         w.resolv_conf(&[RESOLVER], "options timeout:1 attempts:1");
         w.knot(
             "auth",
-            AUTH,
+            &[AUTH, AUTH6],
             &[
                 ("zone.test.", zone_text("10.53.0.80")),
                 ("0.53.10.in-addr.arpa.", REVERSE_ZONE.into()),
             ],
         );
         if resolver || parts.hierarchy {
-            w.knot("root", ROOT, &[(".", root_zone())]);
-            w.knot("tld", TLD, &[("test.", tld_zone())]);
+            w.knot("root", &[ROOT], &[(".", root_zone())]);
+            w.knot("tld", &[TLD], &[("test.", tld_zone())]);
         }
         if parts.encrypted {
             w.pki = Some(w.make_pki());
@@ -282,12 +289,14 @@ impl DnsWorld {
         self.children.push(child);
     }
 
-    fn knot(&mut self, what: &str, addr: &str, zones: &[(&str, String)]) {
+    fn knot(&mut self, what: &str, addrs: &[&str], zones: &[(&str, String)]) {
         let d = self.path(what);
         std::fs::create_dir_all(&d).expect("mkdir");
+        let listen: Vec<String> = addrs.iter().map(|a| format!("{a}@53")).collect();
         let mut conf = format!(
-            "server:\n    rundir: \"{0}\"\n    listen: {addr}@53\nlog:\n  - target: stderr\n    any: warning\ndatabase:\n    storage: \"{0}\"\nzone:\n",
-            d.display()
+            "server:\n    rundir: \"{0}\"\n    listen: [ {1} ]\nlog:\n  - target: stderr\n    any: warning\ndatabase:\n    storage: \"{0}\"\nzone:\n",
+            d.display(),
+            listen.join(", ")
         );
         for (i, (origin, text)) in zones.iter().enumerate() {
             let file = d.join(format!("zone{i}.zone"));
@@ -301,7 +310,7 @@ impl DnsWorld {
         std::fs::write(&cf, conf).expect("write knot.conf");
         let cf = cf.display().to_string();
         self.spawn(what, &["knotd", "-c", &cf]);
-        self.wait_udp(addr, what);
+        self.wait_udp(addrs[0], what);
     }
 
     /// Changes www.zone.test.'s address on the authoritative server (for stale-cache disagreements).
