@@ -53,7 +53,11 @@ pub fn resolve(name: &str, family: Family, timeout: Duration) -> Resolution {
     };
     let failed = r.result.as_ref().map_or(true, Vec::is_empty);
     let slow = !failed && elapsed >= SLOW;
-    if !(failed || slow || !r.hosts.is_empty()) || crate::interrupt::requested() {
+    // localhost names never go to DNS (RFC 6761): /etc/hosts answering them is no shadowing.
+    let lower = name.trim_end_matches('.').to_ascii_lowercase();
+    let local = lower == "localhost" || lower.ends_with(".localhost");
+    let compare_hosts = !r.hosts.is_empty() && !local;
+    if !(failed || slow || compare_hosts) || crate::interrupt::requested() {
         return r;
     }
     let Ok(qname) = input::parse_name(name) else {
@@ -106,7 +110,7 @@ pub fn resolve(name: &str, family: Family, timeout: Duration) -> Resolution {
             .collect();
         r.slow = Some(explain::dns::slow(elapsed, &dead));
     }
-    if !r.hosts.is_empty() {
+    if compare_hosts {
         let hosts: Vec<String> = r.hosts.iter().map(IpAddr::to_string).collect();
         let dns: Option<Vec<String>> = r
             .nameservers
