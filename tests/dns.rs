@@ -185,13 +185,7 @@ fn text_shows_everything_dig_shows() {
 /// and stay within a second or two of dig's for the same cached record.
 #[test]
 fn recursive_answers_match_dig_and_ttls_count_down() {
-    let Some(w) = world(
-        "recursive_answers_match_dig",
-        Parts {
-            resolver: true,
-            ..Default::default()
-        },
-    ) else {
+    let Some(w) = world("recursive_answers_match_dig", Parts::RESOLVER) else {
         return;
     };
     let at = format!("@{RESOLVER}");
@@ -570,13 +564,7 @@ fn short_and_reverse_match_dig() {
 /// --trace from a private root: one row per delegation, the same zones and final answer dig +trace shows.
 #[test]
 fn trace_follows_the_delegations_like_dig() {
-    let Some(w) = world(
-        "trace_follows_the_delegations_like_dig",
-        Parts {
-            resolver: true,
-            ..Default::default()
-        },
-    ) else {
+    let Some(w) = world("trace_follows_the_delegations_like_dig", Parts::RESOLVER) else {
         return;
     };
     let (code, v) = w.json(&["lookup", "www.zone.test", "--trace", "--root", ROOT]);
@@ -622,13 +610,7 @@ fn trace_follows_the_delegations_like_dig() {
 /// /etc/hosts; dead ones named; a stale cache that disagrees with the zone is found.
 #[test]
 fn all_servers_side_by_side() {
-    let Some(w) = world(
-        "all_servers_side_by_side",
-        Parts {
-            resolver: true,
-            ..Default::default()
-        },
-    ) else {
+    let Some(w) = world("all_servers_side_by_side", Parts::RESOLVER) else {
         return;
     };
     w.resolv_conf(&[RESOLVER, DEAD, DROPPED], "options timeout:1 attempts:1");
@@ -915,13 +897,7 @@ fn diagnose_names_why_a_name_does_not_resolve() {
 /// works end to end with a warning.
 #[test]
 fn diagnose_flags_slow_resolution_and_resolves_once() {
-    let Some(w) = world(
-        "diagnose_flags_slow_resolution",
-        Parts {
-            resolver: true,
-            ..Default::default()
-        },
-    ) else {
+    let Some(w) = world("diagnose_flags_slow_resolution", Parts::RESOLVER) else {
         return;
     };
     w.http_server("10.53.0.80");
@@ -968,13 +944,7 @@ fn diagnose_flags_slow_resolution_and_resolves_once() {
 /// diagnose: /etc/hosts answering for a name that DNS knows otherwise is named as shadowing DNS.
 #[test]
 fn diagnose_names_hosts_shadowing() {
-    let Some(w) = world(
-        "diagnose_names_hosts_shadowing",
-        Parts {
-            resolver: true,
-            ..Default::default()
-        },
-    ) else {
+    let Some(w) = world("diagnose_names_hosts_shadowing", Parts::RESOLVER) else {
         return;
     };
     w.hosts("127.0.0.1 localhost\n10.53.0.99 www.zone.test\n");
@@ -1006,13 +976,7 @@ fn diagnose_names_hosts_shadowing() {
 /// diagnose with no target asks each configured nameserver: which answer, how fast, which are dead.
 #[test]
 fn diagnose_machine_tests_each_nameserver() {
-    let Some(w) = world(
-        "diagnose_machine_tests_each_nameserver",
-        Parts {
-            resolver: true,
-            ..Default::default()
-        },
-    ) else {
+    let Some(w) = world("diagnose_machine_tests_each_nameserver", Parts::RESOLVER) else {
         return;
     };
     w.resolv_conf(&[RESOLVER, DEAD, UNROUTED], "options timeout:1 attempts:1");

@@ -110,6 +110,16 @@ pub struct Parts {
     pub hierarchy: bool,
 }
 
+impl Parts {
+    /// The recursive resolver (with the root and TLD it recurses from).
+    pub const RESOLVER: Parts = Parts {
+        resolver: true,
+        servfail: false,
+        encrypted: false,
+        hierarchy: false,
+    };
+}
+
 /// A certificate authority and a server certificate for RESOLVER, DOH and dns.test.
 pub struct Pki {
     pub ca: PathBuf,
