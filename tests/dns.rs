@@ -408,7 +408,7 @@ fn resolv_conf_servers_are_asked_in_turn() {
     assert_eq!(code, 0, "{v}");
     let r = &v["results"][0];
     assert_eq!(r["server"]["address"], AUTH);
-    assert_eq!(r["tried"][0]["server"], DEAD, "{v}");
+    assert_eq!(r["tried"][0]["server_label"], DEAD, "{v}");
     assert_eq!(r["tried"][0]["status"], "closed");
     let d = parse_dig(&w.dig(&["www.zone.test", "A"]));
     assert_eq!(data(&section(r, "answer")), data(&d.answer));
@@ -574,7 +574,7 @@ fn trace_follows_the_delegations_like_dig() {
     assert_eq!(zones, [".", "test.", "zone.test."], "{v}");
     assert_eq!(steps[0]["referral"][0], "ns.nic.test.");
     assert_eq!(steps[1]["referral"][0], "ns1.zone.test.");
-    assert_eq!(steps[2]["endpoint"]["address"], AUTH);
+    assert_eq!(steps[2]["server"]["address"], AUTH);
     assert_eq!(steps[2]["status"], "ok");
     // dig +trace: the NS sets of each level and the same answer (dig finds the servers' addresses through
     // the namespace's resolver, unbound).

@@ -102,7 +102,7 @@ pub struct LookupArgs {
 
     /// How long to wait for each server: resolving its name, connecting, every UDP retry and the TCP retry
     /// of a truncated answer.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::cli::duration_arg)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::cli::args::duration_arg)]
     pub timeout: Duration,
 
     /// Do not ask the server to recurse (clear RD), as dig +norecurse.
@@ -190,9 +190,7 @@ pub fn run(args: LookupArgs, out: &Output) -> Result<Outcome> {
         bail!(InputError("--short needs a name to look up".into()));
     }
     if args.queries.is_empty() {
-        let report = lookup::local(family)?;
-        out.print(&report)?;
-        return Ok(Outcome::all([report.ok()]));
+        return Ok(out.print(&lookup::local(family)?)?);
     }
     for q in &args.queries {
         Host::parse(q)?;
@@ -204,8 +202,7 @@ pub fn run(args: LookupArgs, out: &Output) -> Result<Outcome> {
     if args.short && !out.is_json() {
         return short_system(&report);
     }
-    out.print(&report)?;
-    Ok(Outcome::all([report.ok()]))
+    Ok(out.print(&report)?)
 }
 
 /// `--short` through the system resolver: the addresses (or names) one per line; failures on stderr.
@@ -220,7 +217,7 @@ fn short_system(report: &lookup::LookupReport) -> Result<Outcome> {
         for n in &r.names {
             writeln!(o, "{n}")?;
         }
-        if let Some(e) = &r.error {
+        if let Some(e) = &r.explanation {
             let _ = writeln!(
                 std::io::stderr(),
                 "netdiag: {}: {} ({})",
@@ -355,8 +352,7 @@ fn direct(args: LookupArgs, family: Family, out: &Output) -> Result<Outcome> {
             roots,
             options,
         });
-        out.print(&report)?;
-        return Ok(outcome(report.ok));
+        return Ok(out.print(&report)?);
     }
     let protocol = forced.unwrap_or(Protocol::Udp);
     if args.all_servers {
@@ -374,8 +370,7 @@ fn direct(args: LookupArgs, family: Family, out: &Output) -> Result<Outcome> {
             options,
             system: true,
         });
-        out.print(&report)?;
-        return Ok(outcome(report.ok));
+        return Ok(out.print(&report)?);
     }
     let servers = if servers.is_empty() {
         match dns::resolv::system_servers(family, protocol) {
@@ -391,7 +386,7 @@ fn direct(args: LookupArgs, family: Family, out: &Output) -> Result<Outcome> {
         options,
     });
     report.short = args.short;
-    out.print(&report)?;
+    let outcome = out.print(&report)?;
     if args.short && !out.is_json() {
         for r in report.results.iter().filter(|r| !r.ok()) {
             if let Some(e) = &r.explanation {
@@ -407,13 +402,5 @@ fn direct(args: LookupArgs, family: Family, out: &Output) -> Result<Outcome> {
             }
         }
     }
-    Ok(outcome(report.ok))
-}
-
-fn outcome(ok: bool) -> Outcome {
-    if netdiag::interrupt::requested() {
-        Outcome::Interrupted
-    } else {
-        Outcome::all([ok])
-    }
+    Ok(outcome)
 }

@@ -63,6 +63,8 @@ pub struct Comparison {
 /// Every comparison.
 #[derive(Debug, Clone, Serialize)]
 pub struct CompareReport {
+    /// The document's top-level `ok`.
+    #[serde(skip)]
     pub ok: bool,
     pub results: Vec<Comparison>,
 }

@@ -101,9 +101,7 @@ pub fn build_query(q: &Question, flags: &QueryFlags) -> (u16, Vec<u8>) {
 /// A query ID from the kernel's random pool (getrandom), falling back to the clock.
 fn rand_id() -> u16 {
     let mut b = [0u8; 2];
-    // SAFETY: getrandom writes at most b.len() bytes into b.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
-    if n == 2 {
+    if crate::net::process::random_bytes(&mut b) {
         return u16::from_ne_bytes(b);
     }
     let t = std::time::SystemTime::now()

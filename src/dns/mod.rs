@@ -34,7 +34,6 @@ pub mod input;
 pub mod message;
 pub mod render;
 pub mod resolv;
-mod sys;
 pub mod trace;
 mod transport;
 
@@ -277,8 +276,10 @@ impl From<SocketAddr> for Endpoint {
 /// A server that was tried first and did not answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
-    pub server: String,
-    pub endpoint: Option<Endpoint>,
+    /// The server in words.
+    pub server_label: String,
+    /// The address asked (null when a server name did not resolve).
+    pub server: Option<Endpoint>,
     pub protocol: Protocol,
     pub status: Status,
     pub explanation: Explanation,
@@ -288,6 +289,8 @@ pub struct Attempt {
 #[derive(Debug, Clone, Serialize)]
 pub struct Exchange {
     pub question: Question,
+    /// True for an answer with records, or a referral that was asked for (RD off): [`Exchange::ok`].
+    pub ok: bool,
     /// The server in words (`10.0.0.53`, `https://dns.test/dns-query`).
     pub server_label: String,
     /// The address asked (null when a server name did not resolve).
@@ -335,6 +338,7 @@ pub fn exchange(server: &Server, q: &Question, opts: &QueryOptions) -> Exchange 
     let (id, wire) = message::build_query(q, &opts.flags);
     let mut ex = Exchange {
         question: q.clone(),
+        ok: false,
         server_label: server.label(),
         server: None,
         protocol: server.protocol,
@@ -361,6 +365,7 @@ pub fn exchange(server: &Server, q: &Question, opts: &QueryOptions) -> Exchange 
             ex.explanation = Some(e);
         }
     }
+    ex.ok = ex.ok();
     ex
 }
 
@@ -388,8 +393,8 @@ pub fn exchange_first(servers: &[Server], q: &Question, opts: &QueryOptions) -> 
 
 fn attempt(ex: Exchange) -> Attempt {
     Attempt {
-        server: ex.server_label,
-        endpoint: ex.server,
+        server_label: ex.server_label,
+        server: ex.server,
         protocol: ex.protocol,
         status: ex.status,
         explanation: ex.explanation.unwrap_or_else(|| explain::errno(libc::EIO)),
@@ -400,6 +405,7 @@ fn attempt(ex: Exchange) -> Attempt {
 pub fn exchange_failed(q: &Question, label: &str, e: Explanation) -> Exchange {
     Exchange {
         question: q.clone(),
+        ok: false,
         server_label: label.to_string(),
         server: None,
         protocol: Protocol::Udp,
@@ -497,6 +503,8 @@ pub fn classify(
 /// The report of `netdiag lookup` in direct mode: one exchange per name, type and server.
 #[derive(Debug, Clone, Serialize)]
 pub struct DnsReport {
+    /// Every exchange is ok (the document's top-level `ok`).
+    #[serde(skip)]
     pub ok: bool,
     pub results: Vec<Exchange>,
     /// `--short`: only the answer data, one per line.

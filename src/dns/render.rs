@@ -1,16 +1,26 @@
-//! Text rendering of direct-DNS reports: an exchange as a summary block and a records table, `--short` as
-//! bare answer data, `--all-servers` and `--trace` as one table each. JSON comes from `Serialize`.
-
-use std::io::{self, Write};
+//! Direct-DNS reports as rows: an exchange as key/value pairs and a records table, `--short` as bare answer
+//! data, `--all-servers` and `--trace` as one table each. Text and CSV draw from the same [`View`]; JSON comes
+//! from `Serialize`.
 
 use super::compare::CompareReport;
 use super::trace::TraceReport;
 use super::{DnsReport, Exchange, Status};
 use crate::duration::fmt_ms;
-use crate::render::{kv_table, write_table, Output, Report, Tone};
+use crate::exit::Outcome;
+use crate::explain::Explanation;
+use crate::render::{Column, Line, Pairs, Report, Table, Tone, View};
+
+fn outcome(ok: bool) -> Outcome {
+    Outcome::of(crate::interrupt::requested(), ok)
+}
 
 impl Report for DnsReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+    fn outcome(&self) -> Outcome {
+        outcome(self.ok)
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut v = View::new();
         if self.short {
             // As dig +short: the data of every answer record, CNAMEs of the chain included.
             for rr in self
@@ -19,17 +29,91 @@ impl Report for DnsReport {
                 .filter_map(|r| r.response.as_ref())
                 .flat_map(|r| &r.answer)
             {
-                writeln!(w, "{}", rr.data)?;
+                v.line(rr.data.as_str());
             }
-            return Ok(());
-        }
-        for (i, r) in self.results.iter().enumerate() {
-            if i > 0 {
-                writeln!(w)?;
+        } else {
+            for (i, r) in self.results.iter().enumerate() {
+                if i > 0 {
+                    v.blank();
+                }
+                exchange_view(r, &mut v);
             }
-            exchange_text(r, out, w)?;
         }
-        Ok(())
+        v.table(records_table(&self.results));
+        v
+    }
+}
+
+/// Every record of every exchange, one row each (an exchange without records: one row with its status), for
+/// CSV.
+fn records_table(results: &[Exchange]) -> Table {
+    let mut t = Table::new([
+        Column::left("QUESTION"),
+        Column::left("SERVER"),
+        Column::left("PROTOCOL"),
+        Column::left("STATUS"),
+        Column::left("RCODE"),
+        Column::left("SECTION"),
+        Column::left("NAME"),
+        Column::right("TTL"),
+        Column::left("CLASS"),
+        Column::left("TYPE"),
+        Column::text("DATA"),
+        Column::right("TIME"),
+    ])
+    .data_only();
+    for r in results {
+        let q = r.question.describe();
+        let rcode = r.response.as_ref().map_or("-", |x| x.rcode.as_str());
+        let time = fmt_ms(r.timings.request.unwrap_or(r.timings.total));
+        let mut any = false;
+        if let Some(resp) = &r.response {
+            for (section, rrs) in [
+                ("answer", &resp.answer),
+                ("authority", &resp.authority),
+                ("additional", &resp.additional),
+            ] {
+                for rr in rrs.iter() {
+                    any = true;
+                    t.cell(&q)
+                        .cell(&r.server_label)
+                        .cell(r.protocol.as_str())
+                        .cell(r.status.as_str())
+                        .cell(rcode)
+                        .cell(section)
+                        .cell(&rr.name)
+                        .num(u64::from(rr.ttl))
+                        .cell(&rr.class)
+                        .cell(&rr.rtype)
+                        .cell(&rr.data)
+                        .cell(&time);
+                }
+            }
+        }
+        if !any {
+            let data = r
+                .explanation
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |e| format!("{} ({})", e.cause, e.code));
+            t.cell(&q)
+                .cell(&r.server_label)
+                .cell(r.protocol.as_str())
+                .cell(r.status.as_str())
+                .cell(rcode);
+            for _ in 0..5 {
+                t.cell("-");
+            }
+            t.cell(data).cell(&time);
+        }
+    }
+    t
+}
+
+/// `status: cause (code)` and `fix: ...` lines.
+fn explanation_lines(v: &mut View<'_>, word: &str, e: &Explanation, tone: Tone) {
+    v.line(Line::from(format!("{word}: ")).then(format!("{} ({})", e.cause, e.code), tone));
+    if !e.fix.is_empty() {
+        v.line(format!("  fix: {}", e.fix));
     }
 }
 
@@ -111,30 +195,29 @@ fn server_line(r: &Exchange) -> String {
     format!("{label} ({})", r.protocol.as_str().to_uppercase())
 }
 
-fn exchange_text(r: &Exchange, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-    let mut kv: Vec<(&str, String)> = vec![
-        ("question", r.question.describe()),
-        ("server", server_line(r)),
-        ("status", status_line(r)),
-    ];
+fn exchange_view(r: &Exchange, v: &mut View<'_>) {
+    let mut p = Pairs::new();
+    p.add("question", r.question.describe());
+    p.add("server", server_line(r));
+    p.add_toned("status", status_line(r), tone(r.status));
     if let Some(resp) = &r.response {
-        kv.push(("flags", resp.flags.join(" ")));
+        p.add("flags", resp.flags.join(" "));
         if let Some(e) = edns_line(r) {
-            kv.push(("edns", e));
+            p.add("edns", e);
         }
     }
-    kv.push(("time", time_line(r)));
+    p.add("time", time_line(r));
     if let Some(resp) = &r.response {
-        kv.push((
+        p.add(
             "size",
             format!("{} bytes (query {} bytes)", resp.size, r.query_size),
-        ));
+        );
     }
     if r.udp_truncated {
-        kv.push((
+        p.add(
             "note",
-            "the UDP answer was truncated (TC): asked again over TCP".into(),
-        ));
+            "the UDP answer was truncated (TC): asked again over TCP",
+        );
     }
     if let Some(t) = &r.tls {
         let mut s = format!("{} {}", t.version, t.cipher_suite);
@@ -144,103 +227,138 @@ fn exchange_text(r: &Exchange, out: &Output, w: &mut dyn Write) -> io::Result<()
         if !t.verified && r.explanation.is_none() {
             s.push_str(", not verified (--insecure)");
         }
-        kv.push(("tls", s));
+        p.add("tls", s);
     }
     for a in &r.tried {
-        kv.push((
+        p.add_toned(
             "tried",
             format!(
                 "{}: {} ({})",
-                a.server, a.explanation.cause, a.explanation.code
+                a.server_label, a.explanation.cause, a.explanation.code
             ),
-        ));
+            Tone::Warn,
+        );
     }
-    write_table(w, &kv_table(out, kv))?;
+    v.pairs(p);
     if let Some(resp) = &r.response {
-        let mut t = out.table(&["SECTION", "NAME", "TTL", "CLASS", "TYPE", "DATA"]);
+        let mut t = Table::new([
+            Column::left("SECTION"),
+            Column::left("NAME"),
+            Column::right("TTL"),
+            Column::left("CLASS"),
+            Column::left("TYPE"),
+            Column::text("DATA"),
+        ])
+        .text_only();
         for (section, rrs) in [
             ("answer", &resp.answer),
             ("authority", &resp.authority),
             ("additional", &resp.additional),
         ] {
             for rr in rrs.iter() {
-                t.add_row(vec![
-                    out.cell(section, Tone::Plain),
-                    out.cell(&rr.name, Tone::Plain),
-                    out.num(rr.ttl),
-                    out.cell(&rr.class, Tone::Plain),
-                    out.cell(&rr.rtype, Tone::Plain),
-                    out.cell(
-                        &rr.data,
-                        if section == "answer" {
-                            Tone::Good
-                        } else {
-                            Tone::Plain
-                        },
-                    ),
-                ]);
+                let data_tone = if section == "answer" {
+                    Tone::Good
+                } else {
+                    Tone::Plain
+                };
+                t.cell(section)
+                    .cell(&rr.name)
+                    .num(u64::from(rr.ttl))
+                    .cell(&rr.class)
+                    .cell(&rr.rtype)
+                    .cell_toned(&rr.data, data_tone);
             }
         }
-        if t.row_count() > 0 {
-            writeln!(w)?;
-            write_table(w, &t)?;
+        if !t.is_empty() {
+            v.blank().table(t);
         }
     }
     if let Some(e) = &r.explanation {
-        writeln!(w)?;
-        writeln!(
-            w,
-            "{}: {}",
-            r.status,
-            out.paint(&format!("{} ({})", e.cause, e.code), tone(r.status))
-        )?;
-        if !e.fix.is_empty() {
-            writeln!(w, "  fix: {}", e.fix)?;
-        }
+        v.blank();
+        explanation_lines(v, r.status.as_str(), e, tone(r.status));
     }
-    Ok(())
 }
 
 impl Report for CompareReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+    fn outcome(&self) -> Outcome {
+        outcome(self.ok)
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut v = View::new();
         for (i, c) in self.results.iter().enumerate() {
             if i > 0 {
-                writeln!(w)?;
+                v.blank();
             }
-            writeln!(w, "question  {}", c.question.describe())?;
-            let mut t = out.table(&["SERVER", "STATUS", "TIME", "ANSWER"]);
+            let mut p = Pairs::new();
+            p.add("question", c.question.describe());
+            v.pairs(p);
+            let mut t = Table::new([
+                Column::left("SERVER"),
+                Column::left("STATUS"),
+                Column::right("TIME"),
+                Column::text("ANSWER"),
+            ])
+            .text_only();
             for s in &c.servers {
                 let answer = match (&s.explanation, s.answers.is_empty()) {
                     (Some(e), _) => format!("{} ({})", e.cause, e.code),
                     (None, true) => "-".to_string(),
                     (None, false) => s.answers.join(", "),
                 };
-                t.add_row(vec![
-                    out.cell(&s.source, Tone::Plain),
-                    out.cell(s.status, tone_word(s.status)),
-                    out.num(s.time.map_or("-".into(), fmt_ms)),
-                    out.cell(
-                        answer,
-                        if s.explanation.is_some() {
-                            Tone::Bad
-                        } else {
-                            Tone::Plain
-                        },
-                    ),
-                ]);
+                let answer_tone = if s.explanation.is_some() {
+                    Tone::Bad
+                } else {
+                    Tone::Plain
+                };
+                t.cell(&s.source)
+                    .cell_toned(s.status, tone_word(s.status))
+                    .cell(s.time.map_or("-".into(), fmt_ms))
+                    .cell_toned(answer, answer_tone);
             }
-            write_table(w, &t)?;
-            writeln!(w)?;
+            v.table(t).blank();
             let tone = if c.ok { Tone::Good } else { Tone::Bad };
-            writeln!(w, "verdict   {}", out.paint(&c.summary, tone))?;
+            let mut p = Pairs::new();
+            p.add_toned("verdict", &c.summary, tone);
+            v.pairs(p);
             for e in &c.findings {
-                writeln!(w, "  {}: {}", e.code, e.cause)?;
+                v.line(format!("  {}: {}", e.code, e.cause));
                 if !e.fix.is_empty() {
-                    writeln!(w, "    fix: {}", e.fix)?;
+                    v.line(format!("    fix: {}", e.fix));
                 }
             }
         }
-        Ok(())
+        // CSV: one row per question and source.
+        let mut t = Table::new([
+            Column::left("QUESTION"),
+            Column::left("SERVER"),
+            Column::left("KIND"),
+            Column::left("STATUS"),
+            Column::left("RCODE"),
+            Column::right("TIME"),
+            Column::text("ANSWER"),
+            Column::left("AGREE"),
+        ])
+        .data_only();
+        for c in &self.results {
+            let q = c.question.describe();
+            for s in &c.servers {
+                let answer = match &s.explanation {
+                    Some(e) => format!("{} ({})", e.cause, e.code),
+                    None => s.answers.join(" "),
+                };
+                t.cell(&q)
+                    .cell(&s.source)
+                    .cell(s.kind)
+                    .cell(s.status)
+                    .cell(s.rcode.as_deref().unwrap_or("-"))
+                    .cell(s.time.map_or("-".into(), fmt_ms))
+                    .cell(answer)
+                    .cell(if c.agree { "yes" } else { "no" });
+            }
+        }
+        v.table(t);
+        v
     }
 }
 
@@ -254,50 +372,82 @@ fn tone_word(s: &str) -> Tone {
 }
 
 impl Report for TraceReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+    fn outcome(&self) -> Outcome {
+        outcome(self.ok)
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut v = View::new();
         for (i, tr) in self.results.iter().enumerate() {
             if i > 0 {
-                writeln!(w)?;
+                v.blank();
             }
-            writeln!(w, "question  {}", tr.question.describe())?;
-            let mut t = out.table(&["STEP", "ZONE", "SERVER", "RESULT", "TIME"]);
+            let mut p = Pairs::new();
+            p.add("question", tr.question.describe());
+            v.pairs(p);
+            let mut t = Table::new([
+                Column::right("STEP"),
+                Column::left("ZONE"),
+                Column::left("SERVER"),
+                Column::text("RESULT"),
+                Column::right("TIME"),
+            ])
+            .text_only();
             for s in &tr.steps {
-                t.add_row(vec![
-                    out.num(s.step),
-                    out.cell(&s.zone, Tone::Plain),
-                    out.cell(&s.server, Tone::Plain),
-                    out.cell(&s.result, tone(s.status)),
-                    out.num(s.time.map_or("-".into(), fmt_ms)),
-                ]);
+                t.num(s.step as u64)
+                    .cell(&s.zone)
+                    .cell(&s.server_label)
+                    .cell_toned(&s.result, tone(s.status))
+                    .cell(s.time.map_or("-".into(), fmt_ms));
             }
-            write_table(w, &t)?;
+            v.table(t);
             if let Some(last) = tr.steps.last().filter(|s| s.status == Status::Ok) {
-                let mut t = out.table(&["NAME", "TTL", "CLASS", "TYPE", "DATA"]);
+                let mut t = Table::new([
+                    Column::left("NAME"),
+                    Column::right("TTL"),
+                    Column::left("CLASS"),
+                    Column::left("TYPE"),
+                    Column::text("DATA"),
+                ])
+                .text_only();
                 for rr in &last.records {
-                    t.add_row(vec![
-                        out.cell(&rr.name, Tone::Plain),
-                        out.num(rr.ttl),
-                        out.cell(&rr.class, Tone::Plain),
-                        out.cell(&rr.rtype, Tone::Plain),
-                        out.cell(&rr.data, Tone::Good),
-                    ]);
+                    t.cell(&rr.name)
+                        .num(u64::from(rr.ttl))
+                        .cell(&rr.class)
+                        .cell(&rr.rtype)
+                        .cell_toned(&rr.data, Tone::Good);
                 }
-                writeln!(w)?;
-                write_table(w, &t)?;
+                v.blank().table(t);
             }
             if let Some(e) = &tr.explanation {
-                writeln!(w)?;
-                writeln!(
-                    w,
-                    "{}: {}",
-                    tr.status,
-                    out.paint(&format!("{} ({})", e.cause, e.code), Tone::Bad)
-                )?;
-                if !e.fix.is_empty() {
-                    writeln!(w, "  fix: {}", e.fix)?;
-                }
+                v.blank();
+                explanation_lines(&mut v, tr.status.as_str(), e, Tone::Bad);
             }
         }
-        Ok(())
+        // CSV: one row per step.
+        let mut t = Table::new([
+            Column::left("QUESTION"),
+            Column::right("STEP"),
+            Column::left("ZONE"),
+            Column::left("SERVER"),
+            Column::left("STATUS"),
+            Column::text("RESULT"),
+            Column::right("TIME"),
+        ])
+        .data_only();
+        for tr in &self.results {
+            let q = tr.question.describe();
+            for s in &tr.steps {
+                t.cell(&q)
+                    .num(s.step as u64)
+                    .cell(&s.zone)
+                    .cell(&s.server_label)
+                    .cell(s.status.as_str())
+                    .cell(&s.result)
+                    .cell(s.time.map_or("-".into(), fmt_ms));
+            }
+        }
+        v.table(t);
+        v
     }
 }

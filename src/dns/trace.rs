@@ -53,8 +53,9 @@ pub struct TraceStep {
     /// The zone the server was asked as a server of.
     pub zone: String,
     /// `ns.example.test. (192.0.2.53)`, or the address alone for a private root.
-    pub server: String,
-    pub endpoint: Endpoint,
+    pub server_label: String,
+    /// The address asked.
+    pub server: Endpoint,
     pub status: Status,
     /// `referral to test. (ns.nic.test.)`, `answer: 1 record`, `NXDOMAIN`, or the failure.
     pub result: String,
@@ -80,6 +81,8 @@ pub struct Trace {
 /// Every trace.
 #[derive(Debug, Clone, Serialize)]
 pub struct TraceReport {
+    /// The document's top-level `ok`.
+    #[serde(skip)]
     pub ok: bool,
     pub results: Vec<Trace>,
 }
@@ -246,8 +249,8 @@ fn step(n: usize, zone: &Name, label: &str, ex: &Exchange, result: String) -> Tr
     TraceStep {
         step: n,
         zone: zone.to_ascii(),
-        server: label.to_string(),
-        endpoint: ex.server.unwrap_or(Endpoint {
+        server_label: label.to_string(),
+        server: ex.server.unwrap_or(Endpoint {
             address: IpAddr::from([0, 0, 0, 0]),
             port: 0,
         }),

@@ -8,10 +8,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::message::{parse_response, Question, Response, ResponseError};
-use super::{sys, Endpoint, Exchange, Protocol, QueryOptions, Server};
+use super::{Endpoint, Exchange, Protocol, QueryOptions, Server};
 use crate::explain::dns::{self as ex, Unreachable};
-use crate::explain::Explanation;
-use crate::http::conn::{connect_one, interrupted, left};
+use crate::explain::{interrupted, Explanation};
+use crate::http::conn::left;
+use crate::net::errqueue::{self, Origin};
+use crate::net::poll::{self, Interest, PollFd};
+use crate::net::socket;
 use crate::target::Host;
 
 /// Longest single wait, so Ctrl-C is noticed soon.
@@ -89,7 +92,7 @@ fn udp(
     timeout: Duration,
     label: &str,
 ) -> Result<Response, Explanation> {
-    let sock = sys::udp_connect(addr).map_err(|e| ex::socket(label, &e))?;
+    let sock = udp_connect(addr).map_err(|e| ex::socket(label, &e))?;
     let start = Instant::now();
     let mut resends = [start + timeout / 3, start + timeout * 2 / 3].into_iter();
     let mut next_send = Some(start);
@@ -97,7 +100,7 @@ fn udp(
     let mut bad: Option<ResponseError> = None;
     loop {
         if crate::interrupt::requested() {
-            return Err(interrupted());
+            return Err(interrupted("the answer was complete"));
         }
         if next_send.is_some_and(|t| Instant::now() >= t) {
             if let Err(e) = sock.send(wire) {
@@ -113,14 +116,16 @@ fn udp(
         };
         let until_send =
             next_send.map_or(remaining, |t| t.saturating_duration_since(Instant::now()));
-        let ready = sys::wait(&sock, remaining.min(until_send).min(SLICE))
-            .map_err(|e| ex::socket(label, &e))?;
-        if ready.error {
+        let wait_until = Instant::now() + remaining.min(until_send).min(SLICE);
+        let mut fds = [PollFd::new(&sock, Interest::Readable)];
+        poll::poll(&mut fds, wait_until).map_err(|e| ex::socket(label, &e))?;
+        let ready = &fds[0];
+        if ready.failed() {
             if let Some(e) = icmp_error(&sock, label) {
                 return Err(e);
             }
         }
-        if !ready.readable {
+        if !ready.readable() {
             continue;
         }
         loop {
@@ -137,12 +142,20 @@ fn udp(
     }
 }
 
+/// A non-blocking UDP socket connected to `addr`, with ICMP errors queued for [`errqueue::read`].
+fn udp_connect(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let sock = socket::udp_socket(addr.is_ipv6())?;
+    errqueue::enable(&sock, addr.is_ipv6())?;
+    sock.connect(&addr.into())?;
+    Ok(sock.into())
+}
+
 /// The queued ICMP error, explained, if there is one.
 fn icmp_error(sock: &std::net::UdpSocket, label: &str) -> Option<Explanation> {
-    let qe = sys::queued_error(sock).ok()??;
+    let qe = errqueue::read(sock).ok()??.error;
     // Reading the queue leaves the socket error set; clear it so a later recv does not report it again.
     let _ = sock.take_error();
-    if !qe.icmp {
+    if !matches!(qe.origin, Origin::Icmp | Origin::Icmp6) {
         return Some(ex::socket(label, &io::Error::from_raw_os_error(qe.errno)));
     }
     let v6 = qe.offender.is_some_and(|o| o.is_ipv6());
@@ -194,11 +207,14 @@ fn stream(
 ) -> Result<Response, Explanation> {
     let label = out.server_label.clone();
     let t = Instant::now();
-    let sock = connect_one(addr, deadline).map_err(|e| match e.kind() {
-        io::ErrorKind::TimedOut => ex::timeout(&label, opts.timeout),
-        io::ErrorKind::Interrupted => interrupted(),
-        _ => ex::socket(&label, &e),
-    });
+    let stop = crate::interrupt::requested;
+    let sock = socket::connect_by(addr, deadline, SLICE, &stop)
+        .map(TcpStream::from)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::TimedOut => ex::timeout(&label, opts.timeout),
+            io::ErrorKind::Interrupted => interrupted("the answer was complete"),
+            _ => ex::socket(&label, &e),
+        });
     out.timings.connect = Some(t.elapsed());
     let sock = sock?;
     let _ = sock.set_nodelay(true);
@@ -267,7 +283,7 @@ fn read_full<S: Framed>(
     let mut got = 0;
     while got < buf.len() {
         if crate::interrupt::requested() {
-            return Err(interrupted());
+            return Err(interrupted("the answer was complete"));
         }
         let remaining = left(deadline).ok_or_else(|| ex::timeout(label, timeout))?;
         let _ = s.tcp().set_read_timeout(Some(remaining.min(SLICE)));
@@ -337,7 +353,7 @@ fn https(
     let report = crate::http::fetch(&req);
     let Some(hop) = report.hops.last() else {
         return Err(report
-            .error
+            .explanation
             .unwrap_or_else(|| ex::timeout(&label, opts.timeout)));
     };
     let p = &hop.timings.phases;
@@ -351,7 +367,7 @@ fn https(
         .map(|r| r + p.first_byte.unwrap_or_default() + p.body.unwrap_or_default());
     out.server = hop.address.map(Endpoint::from);
     out.tls = hop.tls.clone();
-    if let Some(e) = report.error {
+    if let Some(e) = report.explanation {
         let mut e = e;
         if e.code.starts_with("HTTP") {
             e = ex::doh_not_dns(&label, &e.cause);

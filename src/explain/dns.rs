@@ -4,16 +4,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{Explanation, Verdict};
+use super::verdict::{Explanation, Verdict};
 use crate::duration::fmt_ms;
 
 fn x(verdict: Verdict, code: &str, cause: String, fix: &str) -> Explanation {
-    Explanation {
-        verdict,
-        code: code.into(),
-        cause,
-        fix: fix.into(),
-    }
+    Explanation::new(verdict, code, cause, fix)
 }
 
 /// The registered name of an extended DNS error code (RFC 8914 and the IANA registry).
@@ -380,19 +375,6 @@ pub fn slow(elapsed: Duration, dead: &[String]) -> Explanation {
         "slow-dns",
         format!("name resolution took {}: {why}", fmt_ms(elapsed)),
         "remove or fix the dead nameservers in /etc/resolv.conf, or put a working one first",
-    )
-}
-
-/// The system resolver did not finish before the deadline.
-pub fn resolve_timeout(timeout: Duration) -> Explanation {
-    x(
-        Verdict::Temporary,
-        "timeout",
-        format!(
-            "name resolution did not finish within {} (--timeout)",
-            fmt_ms(timeout)
-        ),
-        "check the nameservers in /etc/resolv.conf, or give it a longer --timeout",
     )
 }
 

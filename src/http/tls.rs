@@ -20,7 +20,8 @@ use rustls::{
 use serde::Serialize;
 
 use super::cert::CertInfo;
-use crate::explain::{self, CertProblem, Explanation, Verdict};
+use crate::explain::tls::{self as explain_tls, CertProblem};
+use crate::explain::{self, Explanation};
 use crate::target::Host;
 
 /// How the server's certificate is checked.
@@ -189,28 +190,15 @@ pub fn explain_error(e: &io::Error, host: &str, cert: Option<&CertInfo>) -> Expl
             _ if cert.is_some_and(|c| c.self_signed) => CertProblem::SelfSigned,
             _ => CertProblem::Other,
         },
-        other => {
-            return Explanation {
-                verdict: Verdict::Protocol,
-                code: "tls".into(),
-                cause: format!("the TLS handshake failed: {other}"),
-                fix: "check that the port speaks TLS (try http://) and supports TLS 1.2 or 1.3"
-                    .into(),
-            }
-        }
+        other => return explain_tls::handshake_failed(&other.to_string()),
     };
-    let mut x = explain::certificate(problem, host);
     if format!("{tls:?}").contains("CaUsedAsEndEntity") {
-        x.cause = format!(
-            "{}; it is also a CA certificate (as `openssl req -x509` makes them), which is refused as a server certificate even with --cacert",
-            x.cause
-        );
-        x.fix =
-            "issue a server certificate (CA:FALSE) for it, or use --insecure to look anyway".into();
+        explain_tls::ca_as_server_certificate(problem, host)
     } else if problem == CertProblem::Other {
-        x.cause = format!("{} ({tls})", x.cause);
+        explain_tls::certificate_rejected(host, &tls.to_string())
+    } else {
+        explain_tls::certificate(problem, host)
     }
-    x
 }
 
 /// A failed handshake: why, and what was learnt of the session (the certificate the server sent).
@@ -241,24 +229,15 @@ pub(crate) fn handshake(
     timeout: Duration,
 ) -> std::result::Result<(TlsStream, TlsInfo), Box<HandshakeError>> {
     let seen: Seen = Arc::new(Mutex::new(None));
-    let setup = |cause: String| Explanation {
-        verdict: Verdict::Error,
-        code: "tls-setup".into(),
-        cause,
-        fix: String::new(),
-    };
     let config = client_config(opts, seen.clone(), alpn)
-        .map_err(|e| failed(setup(format!("{e:#}")), None))?;
+        .map_err(|e| failed(explain_tls::setup_failed(&format!("{e:#}")), None))?;
     let name = match host {
         Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
-        Host::Name(n) => ServerName::try_from(n.clone()).map_err(|_| {
-            let mut x = setup(format!("'{n}' cannot be used as a TLS server name"));
-            x.code = "tls-name".into();
-            failed(x, None)
-        })?,
+        Host::Name(n) => ServerName::try_from(n.clone())
+            .map_err(|_| failed(explain_tls::bad_server_name(n), None))?,
     };
-    let mut conn =
-        ClientConnection::new(config, name).map_err(|e| failed(setup(e.to_string()), None))?;
+    let mut conn = ClientConnection::new(config, name)
+        .map_err(|e| failed(explain_tls::setup_failed(&e.to_string()), None))?;
     let host_text = host.to_string();
     let cert_of = |seen: &Seen| {
         seen.lock()
@@ -267,11 +246,14 @@ pub(crate) fn handshake(
     };
     while conn.is_handshaking() {
         if crate::interrupt::requested() {
-            return Err(failed(super::conn::interrupted(), None));
+            return Err(failed(
+                explain::interrupted("the answer was complete"),
+                None,
+            ));
         }
         let Some(remaining) = super::conn::left(deadline) else {
             return Err(failed(
-                super::conn::stalled(timeout, "the TLS handshake"),
+                explain::http::stalled(timeout, "the TLS handshake"),
                 None,
             ));
         };
@@ -279,13 +261,7 @@ pub(crate) fn handshake(
         let _ = sock.set_write_timeout(Some(remaining));
         match conn.complete_io(&mut sock) {
             Ok((0, 0)) if conn.is_handshaking() && conn.wants_read() => {
-                let x = Explanation {
-                    verdict: Verdict::Reset,
-                    code: "EOF".into(),
-                    cause: "the server closed the connection during the TLS handshake".into(),
-                    fix: "check that the port speaks TLS".into(),
-                };
-                return Err(failed(x, None));
+                return Err(failed(explain_tls::closed_during_handshake(), None));
             }
             Ok(_) => {}
             Err(e)

@@ -2,58 +2,17 @@
 //! through the system resolver (getaddrinfo/getnameinfo), so /etc/hosts and nsswitch count as for every
 //! other program.
 
-use std::io::{self, Write};
+mod model;
+mod render;
+
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use crate::duration::fmt_ms;
 use crate::explain::{self, Explanation};
-use crate::render::{write_table, Output, Report, Tone};
 use crate::target::{family_name, Family, Host};
 
-/// What to look up.
-#[derive(Debug, Clone)]
-pub struct LookupRequest {
-    /// Names or addresses, as typed.
-    pub queries: Vec<String>,
-    pub family: Family,
-}
-
-/// One resolved address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Address {
-    pub address: IpAddr,
-    pub family: &'static str,
-}
-
-/// The answer for one query.
-#[derive(Debug, Clone, Serialize)]
-pub struct LookupResult {
-    pub query: String,
-    /// `forward` (name → addresses) or `reverse` (address → name).
-    pub kind: &'static str,
-    pub canonical_name: Option<String>,
-    pub addresses: Vec<Address>,
-    /// The name found by a reverse lookup.
-    pub names: Vec<String>,
-    #[serde(serialize_with = "crate::duration::ser_ms")]
-    pub elapsed: Duration,
-    pub error: Option<Explanation>,
-}
-
-impl LookupResult {
-    pub fn ok(&self) -> bool {
-        self.error.is_none()
-    }
-}
-
-/// The answer for every query.
-#[derive(Debug, Clone, Serialize)]
-pub struct LookupReport {
-    pub results: Vec<LookupResult>,
-}
+pub use model::*;
 
 /// Resolves a host to its addresses in the asked family, in the resolver's order, without duplicates.
 /// Addresses are returned as they are; names go through getaddrinfo.
@@ -87,13 +46,13 @@ pub fn resolve_within(
         .map_err(|e| explain::io_error(&e))?;
     loop {
         if crate::interrupt::requested() {
-            return Err(crate::http::conn::interrupted());
+            return Err(explain::interrupted("the answer was complete"));
         }
         let Some(remaining) = deadline
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
         else {
-            return Err(explain::dns::resolve_timeout(timeout));
+            return Err(explain::http::resolve_timeout(timeout));
         };
         match rx.recv_timeout(remaining.min(Duration::from_millis(250))) {
             Ok(r) => return r,
@@ -156,15 +115,7 @@ fn lookup_error(e: dns_lookup::LookupError) -> Explanation {
 /// Looks up one query: an address gets a reverse lookup, anything else a forward one.
 pub fn lookup_one(query: &str, family: Family) -> LookupResult {
     let start = Instant::now();
-    let mut r = LookupResult {
-        query: query.to_string(),
-        kind: "forward",
-        canonical_name: None,
-        addresses: Vec::new(),
-        names: Vec::new(),
-        elapsed: Duration::ZERO,
-        error: None,
-    };
+    let mut r = LookupResult::new(query);
     if let Ok(ip) = query.parse::<IpAddr>() {
         r.kind = "reverse";
         r.addresses.push(Address {
@@ -173,7 +124,7 @@ pub fn lookup_one(query: &str, family: Family) -> LookupResult {
         });
         match reverse(ip) {
             Ok(name) => r.names.push(name),
-            Err(e) => r.error = Some(e),
+            Err(e) => r.explanation = Some(e),
         }
     } else {
         match forward(query, family) {
@@ -187,10 +138,11 @@ pub fn lookup_one(query: &str, family: Family) -> LookupResult {
                     })
                     .collect();
             }
-            Err(e) => r.error = Some(e),
+            Err(e) => r.explanation = Some(e),
         }
     }
     r.elapsed = start.elapsed();
+    r.ok = r.explanation.is_none();
     r
 }
 
@@ -209,14 +161,10 @@ pub fn lookup(req: &LookupRequest) -> LookupReport {
                 .map(|q| s.spawn(move || lookup_one(q, req.family)))
                 .collect();
             for (h, q) in handles.into_iter().zip(chunk) {
-                results.push(h.join().unwrap_or_else(|_| LookupResult {
-                    query: q.clone(),
-                    kind: "forward",
-                    canonical_name: None,
-                    addresses: Vec::new(),
-                    names: Vec::new(),
-                    elapsed: Duration::ZERO,
-                    error: Some(explain::resolver(libc::EAI_SYSTEM)),
+                results.push(h.join().unwrap_or_else(|_| {
+                    let mut r = LookupResult::new(q);
+                    r.explanation = Some(explain::resolver(libc::EAI_SYSTEM));
+                    r
                 }));
             }
         });
@@ -224,101 +172,10 @@ pub fn lookup(req: &LookupRequest) -> LookupReport {
     LookupReport { results }
 }
 
-impl LookupReport {
-    pub fn ok(&self) -> bool {
-        self.results.iter().all(LookupResult::ok)
-    }
-}
-
-impl Report for LookupReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        let mut t = out.table(&["QUERY", "TYPE", "ANSWER", "FAMILY", "TIME"]);
-        for r in &self.results {
-            let time = fmt_ms(r.elapsed);
-            if let Some(e) = &r.error {
-                t.add_row(vec![
-                    out.cell(&r.query, Tone::Plain),
-                    out.cell(r.kind, Tone::Plain),
-                    out.cell(format!("{} ({})", e.cause, e.code), Tone::Bad),
-                    out.cell("-", Tone::Dim),
-                    out.num(time),
-                ]);
-                continue;
-            }
-            if r.kind == "reverse" {
-                for n in &r.names {
-                    t.add_row(vec![
-                        out.cell(&r.query, Tone::Plain),
-                        out.cell("PTR", Tone::Plain),
-                        out.cell(n, Tone::Good),
-                        out.cell(r.addresses.first().map_or("-", |a| a.family), Tone::Plain),
-                        out.num(&time),
-                    ]);
-                }
-                continue;
-            }
-            if let Some(c) = r.canonical_name.as_ref().filter(|c| **c != r.query) {
-                t.add_row(vec![
-                    out.cell(&r.query, Tone::Plain),
-                    out.cell("CNAME", Tone::Plain),
-                    out.cell(c, Tone::Plain),
-                    out.cell("-", Tone::Dim),
-                    out.num(&time),
-                ]);
-            }
-            for a in &r.addresses {
-                t.add_row(vec![
-                    out.cell(&r.query, Tone::Plain),
-                    out.cell(if a.address.is_ipv4() { "A" } else { "AAAA" }, Tone::Plain),
-                    out.cell(a.address, Tone::Good),
-                    out.cell(a.family, Tone::Plain),
-                    out.num(&time),
-                ]);
-            }
-        }
-        write_table(w, &t)?;
-        for r in &self.results {
-            if let Some(e) = &r.error {
-                writeln!(w, "{}: {}", r.query, out.paint(&e.sentence(), Tone::Bad))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One address of this machine.
-#[derive(Debug, Clone, Serialize)]
-pub struct LocalAddress {
-    pub interface: String,
-    pub address: IpAddr,
-    pub family: &'static str,
-    pub prefix: Option<u8>,
-    pub loopback: bool,
-}
-
-/// This machine's names and addresses.
-#[derive(Debug, Clone, Serialize)]
-pub struct SelfReport {
-    pub hostname: String,
-    /// The canonical name the hostname resolves to, when it resolves.
-    pub fqdn: Option<String>,
-    /// What the hostname resolves to through the resolver (/etc/hosts, DNS).
-    pub resolved: Vec<IpAddr>,
-    pub resolve_error: Option<Explanation>,
-    /// Addresses on the interfaces.
-    pub addresses: Vec<LocalAddress>,
-}
-
-impl SelfReport {
-    pub fn ok(&self) -> bool {
-        self.resolve_error.is_none()
-    }
-}
-
 /// Looks up this machine: hostname, FQDN, the hostname's addresses and every interface address.
 pub fn local(family: Family) -> io::Result<SelfReport> {
     let hostname = dns_lookup::get_hostname()?;
-    let (fqdn, resolved, resolve_error) = match forward(&hostname, family) {
+    let (fqdn, resolved, explanation) = match forward(&hostname, family) {
         Ok((canon, addrs)) => (canon, addrs, None),
         Err(e) => (None, Vec::new(), Some(e)),
     };
@@ -352,56 +209,9 @@ pub fn local(family: Family) -> io::Result<SelfReport> {
         hostname,
         fqdn,
         resolved,
-        resolve_error,
+        explanation,
         addresses,
     })
-}
-
-impl Report for SelfReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w, "hostname  {}", self.hostname)?;
-        match (&self.fqdn, &self.resolve_error) {
-            (_, Some(e)) => writeln!(
-                w,
-                "fqdn      {}",
-                out.paint(&format!("does not resolve: {}", e.sentence()), Tone::Bad)
-            )?,
-            (Some(f), None) => writeln!(w, "fqdn      {f}")?,
-            (None, None) => writeln!(w, "fqdn      -")?,
-        }
-        if !self.resolved.is_empty() {
-            let list: Vec<String> = self.resolved.iter().map(ToString::to_string).collect();
-            writeln!(w, "resolves  {}", list.join(", "))?;
-        }
-        writeln!(w)?;
-        let mut t = out.table(&["INTERFACE", "ADDRESS", "FAMILY", "SCOPE"]);
-        for a in &self.addresses {
-            let addr = match a.prefix {
-                Some(p) => format!("{}/{p}", a.address),
-                None => a.address.to_string(),
-            };
-            t.add_row(vec![
-                out.cell(&a.interface, Tone::Plain),
-                out.cell(addr, Tone::Good),
-                out.cell(a.family, Tone::Plain),
-                out.cell(scope(&a.address), Tone::Plain),
-            ]);
-        }
-        write_table(w, &t)
-    }
-}
-
-fn scope(ip: &IpAddr) -> &'static str {
-    match ip {
-        IpAddr::V4(v4) if v4.is_loopback() => "loopback",
-        IpAddr::V4(v4) if v4.is_link_local() => "link",
-        IpAddr::V4(v4) if v4.is_private() => "private",
-        IpAddr::V4(_) => "global",
-        IpAddr::V6(v6) if v6.is_loopback() => "loopback",
-        IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => "link",
-        IpAddr::V6(v6) if (v6.segments()[0] & 0xfe00) == 0xfc00 => "private",
-        IpAddr::V6(_) => "global",
-    }
 }
 
 #[cfg(test)]
@@ -411,14 +221,14 @@ mod tests {
     #[test]
     fn localhost_resolves_to_loopback() {
         let r = lookup_one("localhost", Family::Any);
-        assert!(r.ok(), "{:?}", r.error);
+        assert!(r.ok, "{:?}", r.explanation);
         assert!(r.addresses.iter().any(|a| a.address.is_loopback()));
     }
 
     #[test]
     fn family_filter_holds() {
         let r = lookup_one("localhost", Family::V4);
-        if r.ok() {
+        if r.ok {
             assert!(r.addresses.iter().all(|a| a.address.is_ipv4()));
         }
     }
