@@ -2,6 +2,7 @@
 //! through the system resolver (getaddrinfo/getnameinfo), so /etc/hosts and nsswitch count as for every
 //! other program.
 
+mod canonical;
 mod model;
 mod render;
 
@@ -130,6 +131,11 @@ pub fn lookup_one(query: &str, family: Family) -> LookupResult {
         match forward(query, family) {
             Ok((canon, addrs)) => {
                 r.canonical_name = canon;
+                if let Some(c) = r.canonical_name.clone() {
+                    let (queried, chain) = canonical::explain(query, &c, family);
+                    r.queried_name = queried;
+                    r.cname_chain = chain;
+                }
                 r.addresses = addrs
                     .into_iter()
                     .map(|a| Address {
