@@ -11,11 +11,17 @@ use super::message::{parse_response, Question, Response, ResponseError};
 use super::{Endpoint, Exchange, Protocol, QueryOptions, Server};
 use crate::explain::dns::{self as ex, Unreachable};
 use crate::explain::{interrupted, Explanation};
-use crate::http::conn::left;
 use crate::net::errqueue::{self, Origin};
 use crate::net::poll::{self, Interest, PollFd};
 use crate::net::socket;
 use crate::target::Host;
+
+/// Time left before the deadline, or None once it passed.
+fn left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+}
 
 /// Longest single wait, so Ctrl-C is noticed soon.
 const SLICE: Duration = Duration::from_millis(250);

@@ -56,7 +56,7 @@ impl Conn {
 }
 
 /// Time left before the deadline, or None once it passed.
-pub(crate) fn left(deadline: Instant) -> Option<Duration> {
+pub(super) fn left(deadline: Instant) -> Option<Duration> {
     deadline
         .checked_duration_since(Instant::now())
         .filter(|d| !d.is_zero())

@@ -5,7 +5,7 @@
 //! (refused, timed out, bad certificate, garbage answer, HTTP 404) is data in the report, never an `Err`.
 
 pub mod cert;
-pub(crate) mod conn;
+mod conn;
 mod model;
 pub mod parse;
 mod render;
