@@ -6,6 +6,7 @@
 //! [`render`] draws as a table, piped text or CSV (JSON comes from `Serialize`, in the schema of docs/json.md).
 //! Every verdict, cause and fix text comes from [`explain`].
 
+pub mod capture;
 pub mod diagnose;
 pub mod dns;
 pub mod duration;
@@ -23,3 +24,4 @@ pub mod serve;
 pub mod services;
 pub mod sockets;
 pub mod target;
+pub mod trace;
