@@ -206,3 +206,18 @@ fn no_argument_shows_this_machine() {
         .iter()
         .any(|a| a["loopback"] == true));
 }
+
+#[test]
+fn a_family_specific_lookup_says_the_name_has_no_address_of_that_family() {
+    // localhost has an IPv4 address in /etc/hosts; whether it has an IPv6 one depends on the machine.
+    let (code4, out4, _) = run(&["--json", "lookup", "-4", "localhost"]);
+    assert_eq!(code4, 0, "{out4}");
+    let (code, out, err) = run(&["lookup", "-6", "localhost"]);
+    if code == 0 {
+        eprintln!("localhost has an IPv6 address here; nothing to check");
+        return;
+    }
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("has no IPv6 address"), "{out}");
+    assert!(!out.contains("check the spelling"), "{out}");
+}

@@ -24,7 +24,7 @@ pub mod tls;
 mod verdict;
 
 pub use errno::{connect_error, errno, errno_verdict, io_error, on_port, timeout};
-pub use resolver::{resolver, EAI_ADDRFAMILY};
+pub use resolver::{no_address_in_family, resolver, EAI_ADDRFAMILY};
 pub use verdict::{interrupted, Explanation, Verdict};
 
 #[cfg(test)]

@@ -5,6 +5,20 @@ use super::verdict::{Explanation, Verdict};
 /// glibc's EAI_ADDRFAMILY (not exported by the libc crate): the host has no address in the requested family.
 pub const EAI_ADDRFAMILY: i32 = -9;
 
+/// A name that resolves, but not in the family asked for (`lookup -6` of a name with only IPv4 addresses):
+/// "has no IPv6 address", not "not found".
+pub fn no_address_in_family(name: &str, family: &str, other: &str) -> Explanation {
+    Explanation::new(
+        Verdict::NotFound,
+        "no-address-in-family",
+        format!("{name} has no {family} address (it has {other} ones)"),
+        format!(
+            "ask for {other} (drop -{}), or add the {family} record",
+            if family == "IPv6" { '6' } else { '4' }
+        ),
+    )
+}
+
 /// One row of the resolver table: the `EAI_*` code, the verdict, its name, the cause and the fix.
 type EaiRow = (i32, Verdict, &'static str, &'static str, &'static str);
 

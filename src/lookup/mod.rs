@@ -77,7 +77,22 @@ pub fn forward(name: &str, family: Family) -> Result<(Option<String>, Vec<IpAddr
         socktype: libc::SOCK_STREAM,
         protocol: 0,
     };
-    let iter = dns_lookup::getaddrinfo(Some(name), None, Some(hints)).map_err(lookup_error)?;
+    let iter = match dns_lookup::getaddrinfo(Some(name), None, Some(hints)) {
+        Ok(iter) => iter,
+        Err(e) => {
+            let e = lookup_error(e);
+            // A family-specific lookup that fails where the other family succeeds: say so, not "not found".
+            if family != Family::Any && e.verdict == crate::explain::Verdict::NotFound {
+                if let Ok((_, other)) = forward(name, Family::Any) {
+                    if let Some(ip) = other.first() {
+                        let asked = if family == Family::V6 { "IPv6" } else { "IPv4" };
+                        return Err(explain::no_address_in_family(name, asked, family_name(ip)));
+                    }
+                }
+            }
+            return Err(e);
+        }
+    };
     let mut canon = None;
     let mut addrs: Vec<IpAddr> = Vec::new();
     for ai in iter {

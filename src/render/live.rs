@@ -132,7 +132,7 @@ mod tests {
     #[test]
     fn progress_reads_count_rate_eta_and_found() {
         let t = progress_text(1000, 65535, Duration::from_secs(2), "3 open");
-        assert_eq!(t, "1,000/65,535 (1%)  500/s  ETA 2m11s  3 open");
+        assert_eq!(t, "1,000/65,535 (1%)  500/s  ETA 2m10s  3 open");
         assert!(progress_text(5, 5, Duration::from_secs(1), "").contains("ETA -"));
     }
 }
