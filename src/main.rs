@@ -37,7 +37,10 @@ fn run() -> libc::c_int {
         );
     }));
     // `netdiag help --help` (and `help -h`): the help of help is the top-level help.
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if matches!(args.as_slice(), [h, f] if h == "help" && (f == "--help" || f == "-h")) {
         return match cli::Cli::try_parse_from(["netdiag", "--help"]) {
             Err(e) => i32::from(cli::clap_exit(e)),

@@ -147,7 +147,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// Turns a clap error into netdiag's one-line form and an exit code: help and version print as clap prints them
 /// and exit 0; every usage error prints `netdiag: error: …` on one line and exits 2.
 pub fn clap_exit(e: clap::Error) -> u8 {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     clap_exit_for(e, &args)
 }
 

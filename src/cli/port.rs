@@ -38,7 +38,6 @@ pub fn run(args: PortArgs, out: &Output) -> Result<Outcome> {
             args.specs
                 .iter()
                 .flat_map(|s| s.split(','))
-                .filter(|s| !s.trim().is_empty())
                 .map(|s| PortQuery::parse(s.trim()))
                 .collect::<Result<_, _>>()?,
         ),
