@@ -809,3 +809,77 @@ fn openssl_style_self_signed_ca_certificate_is_explained() {
         "{e}"
     );
 }
+
+/// A server that answers every request with its own request line and Authorization header as the body.
+fn echo_request_server(n: usize) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().take(n).flatten() {
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            let mut buf = vec![0u8; 8192];
+            let mut got = 0;
+            while got < buf.len() {
+                match s.read(&mut buf[got..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => got += k,
+                }
+                if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let req = String::from_utf8_lossy(&buf[..got]).into_owned();
+            let line = req.lines().next().unwrap_or("").to_string();
+            let auth = req
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+                .unwrap_or("no-auth")
+                .to_string();
+            let body = format!("{line}\n{auth}\n");
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn curl_habits_silent_body_to_stdout_head_method_and_basic_auth() {
+    let port = echo_request_server(6);
+    let url = format!("http://127.0.0.1:{port}/p");
+    // -s: the body alone.
+    let (code, out, err) = run(&["http-get", "-s", "-u", "user:pass", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out, "GET /p HTTP/1.1\nAuthorization: Basic dXNlcjpwYXNz\n",
+        "{err}"
+    );
+    // -o -: the same.
+    let (code, out, _) = run(&["http-get", "-o", "-", &url]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("GET /p HTTP/1.1\n"), "{out}");
+    // -I and -X HEAD send HEAD; -X POST is refused in one line.
+    let (code, out, err) = run(&["--json", "http-get", "-I", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("\"HEAD\""), "{out}");
+    let (code, out, _) = run(&["--json", "http-get", "-X", "head", &url]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"HEAD\""), "{out}");
+    let (code, _, err) = run(&["http-get", "-X", "POST", &url]);
+    assert_eq!(code, 2);
+    assert!(err.contains("-X POST") && err.lines().count() == 1, "{err}");
+    // -v shows the exact request.
+    let (code, out, _) = run(&["http-get", "-v", &url]);
+    assert_eq!(code, 0);
+    assert!(out.contains("GET /p HTTP/1.1"), "{out}");
+    // -s on a failure: nothing on stdout, one line on stderr, exit 1.
+    let closed = common::closed_port();
+    let (code, out, err) = run(&["http-get", "-s", &format!("http://127.0.0.1:{closed}/")]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

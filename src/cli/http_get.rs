@@ -30,23 +30,35 @@ pub struct HttpGetArgs {
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
 
-    /// Send HEAD instead of GET.
-    #[arg(long)]
+    /// Send HEAD instead of GET (curl's -I).
+    #[arg(short = 'I', long)]
     pub head: bool,
+
+    /// The request method, as curl's -X: GET or HEAD (netdiag sends no request body).
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    pub method: Option<String>,
+
+    /// Basic authentication, as curl's -u USER:PASSWORD (sent as an Authorization header).
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
+    pub user: Option<String>,
+
+    /// Silent, as curl -s: print only the body (a failure is one line on stderr); the exit code is the same.
+    #[arg(short = 's', long)]
+    pub silent: bool,
 
     /// Send HTTP/1.0 instead of HTTP/1.1.
     #[arg(long = "http1.0")]
     pub http10: bool,
 
-    /// Show the exact bytes sent and the response head exactly as received.
-    #[arg(long)]
+    /// Show the exact bytes sent and the response head exactly as received (curl's -v).
+    #[arg(long, short = 'v', visible_alias = "verbose")]
     pub raw: bool,
 
     /// Print the body after the report.
     #[arg(long)]
     pub body: bool,
 
-    /// Save the body to FILE.
+    /// Save the body to FILE; '-' writes only the body to stdout, as curl -o - does.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -108,11 +120,30 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
         .iter()
         .map(|u| Url::parse(u))
         .collect::<Result<Vec<_>, _>>()?;
-    let headers = args
+    let mut headers = args
         .headers
         .iter()
         .map(|h| http::check_header(h))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(user) = &args.user {
+        if !user.contains(':') {
+            bail!("-u '{user}': expected USER:PASSWORD (netdiag does not prompt for a password)");
+        }
+        headers.push(http::check_header(&format!(
+            "Authorization: Basic {}",
+            base64(user.as_bytes())
+        ))?);
+    }
+    let head = match args.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None => args.head,
+        Some("GET") => false,
+        Some("HEAD") => true,
+        Some(m) => bail!(
+            "-X {m}: netdiag sends GET or HEAD only (it diagnoses, it does not submit); use -X GET or -X HEAD"
+        ),
+    };
+    let to_stdout = args.output.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let body_only = args.silent || to_stdout;
     if args.output.is_some() && urls.len() > 1 {
         bail!("-o FILE saves one body: give one URL");
     }
@@ -131,18 +162,48 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
         }
         let req = HttpRequest {
             url,
-            method: if args.head { Method::Head } else { Method::Get },
+            method: if head { Method::Head } else { Method::Get },
             http10: args.http10,
             headers: headers.clone(),
             timeout: args.timeout,
             max_size: args.max_size,
             max_redirects: if args.follow { MAX_REDIRECTS } else { 0 },
-            keep_body: args.body || args.output.is_some(),
+            keep_body: args.body || args.output.is_some() || body_only,
             family: Family::from_flags(args.ipv4, args.ipv6),
             tls: tls.clone(),
             addresses: None,
         };
         results.push(http::fetch(&req));
+    }
+    if body_only {
+        // curl -s / -o -: the body alone on stdout; a failure in one line on stderr.
+        let report = HttpGetReport {
+            results,
+            interrupted: netdiag::interrupt::requested(),
+            show: Show {
+                raw: false,
+                body: false,
+            },
+        };
+        let mut o = std::io::stdout().lock();
+        for r in &report.results {
+            o.write_all(&r.body)?;
+        }
+        o.flush()?;
+        let outcome = netdiag::render::Report::outcome(&report);
+        if outcome != Outcome::Success {
+            let _ = writeln!(
+                std::io::stderr(),
+                "netdiag: http-get: {}",
+                report
+                    .results
+                    .iter()
+                    .filter_map(|r| r.explanation.as_ref().map(ToString::to_string))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
+        return Ok(outcome);
     }
     if let (Some(path), Some(r)) = (&args.output, results.first()) {
         let mut f = std::fs::File::create(path)
@@ -161,8 +222,38 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
     Ok(out.print(&report)?)
 }
 
+/// Standard base64 with padding (for -u's Basic credentials).
+fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn base64_as_rfc_4648() {
+        assert_eq!(super::base64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(super::base64(b"a"), "YQ==");
+        assert_eq!(super::base64(b"ab"), "YWI=");
+        assert_eq!(super::base64(b""), "");
+    }
+
     use super::*;
 
     #[test]
