@@ -8,6 +8,7 @@ pub mod engine;
 mod model;
 mod render;
 pub mod talk;
+pub mod timing;
 pub mod udp;
 
 use std::mem;
