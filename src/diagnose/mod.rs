@@ -312,7 +312,8 @@ fn connect_explanation(
         crate::probe::PortState::Closed => explain::errno(libc::ECONNREFUSED),
         _ => explain::errno(libc::EIO),
     });
-    if e.verdict == Verdict::Filtered {
+    // An ICMP error named who rejected the connect: keep its words. Only a deadline is re-worded.
+    if e.verdict == Verdict::Filtered && matches!(r.reason, crate::probe::Reason::Timeout(_)) {
         // One wording for every deadline, naming it: "no answer within 1.000 s: ...".
         e = if pinged {
             explain::diagnose::filtered_but_pings(timeout, port)

@@ -233,6 +233,19 @@ pub fn error(msg: Message, from: IpAddr, target: Option<IpAddr>) -> Explanation 
     Explanation::new(verdict, code, fill(cause), fill(fix))
 }
 
+/// [`error`] for a probe's error read from the socket's error queue, where only whether the target itself
+/// sent it is kept (`by_target`), not the target's address.
+pub fn about_probe(msg: Message, from: IpAddr, by_target: bool) -> Explanation {
+    let target = if by_target {
+        from
+    } else if from.is_ipv4() {
+        IpAddr::from([0u8; 4])
+    } else {
+        IpAddr::from([0u8; 16])
+    };
+    error(msg, from, Some(target))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,6 +60,18 @@ pub fn state_of_errno(code: i32) -> PortState {
     }
 }
 
+/// The state an ICMP error about a probe means: port or protocol unreachable closed, a firewall's reject
+/// filtered, no route unreachable.
+pub fn state_of_icmp(msg: explain::icmp::Message) -> PortState {
+    use explain::icmp::Kind;
+    match msg.kind() {
+        Kind::PortUnreachable | Kind::ProtocolUnreachable => PortState::Closed,
+        Kind::AdminProhibited => PortState::Filtered,
+        Kind::Other | Kind::ParameterProblem => PortState::Error,
+        _ => PortState::Unreachable,
+    }
+}
+
 /// Why a probe ended as it did, kept compact; [`Reason::explain`] gives the words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
@@ -77,6 +89,15 @@ pub enum Reason {
     NoReply(Duration),
     /// `--expect` was given and the reply did not contain the text.
     Unexpected,
+    /// IPv6 EACCES without an ICMPv6 report: a firewall's administratively-prohibited.
+    DeniedV6,
+    /// An ICMP (ICMPv6) error about the probe, read from the socket's error queue: what it said and who sent
+    /// it (`by_target`: the target itself, else a router on the way).
+    Icmp {
+        msg: explain::icmp::Message,
+        from: IpAddr,
+        by_target: bool,
+    },
 }
 
 impl Reason {
@@ -90,6 +111,12 @@ impl Reason {
             Reason::CrossConnect => Some(explain::probe::cross_connect()),
             Reason::NoReply(t) => Some(explain::probe::no_reply(t)),
             Reason::Unexpected => Some(explain::probe::unexpected_reply()),
+            Reason::DeniedV6 => Some(explain::probe::denied_v6()),
+            Reason::Icmp {
+                msg,
+                from,
+                by_target,
+            } => Some(explain::icmp::about_probe(msg, from, by_target)),
         }
     }
 
