@@ -330,6 +330,8 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
     let hosts: Vec<Host> = targets.iter().map(|a| Host::Ip(a.ip())).collect();
     let mut p = crate::ping::PingRequest::new(hosts);
     p.count = Some(1);
+    // One echo within the step's deadline: the connect step tests the port either way.
+    p.retries = 0;
     p.timeout = req.timeout;
     p.family = req.family;
     p.method = crate::ping::MethodChoice::Icmp;
