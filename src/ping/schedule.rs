@@ -188,7 +188,9 @@ impl Schedule {
 
 /// fping's wait before retry `n` (1 for the first retry): 500 ms × 1.5^(n−1), at most `timeout`.
 pub fn retry_wait(n: u64, timeout: Duration) -> Duration {
-    let exp = i32::try_from(n.saturating_sub(1)).unwrap_or(i32::MAX).min(64);
+    let exp = i32::try_from(n.saturating_sub(1))
+        .unwrap_or(i32::MAX)
+        .min(64);
     Duration::from_secs_f64(0.5 * 1.5f64.powi(exp)).min(timeout)
 }
 
@@ -241,9 +243,18 @@ mod tests {
         }
         assert_eq!(
             got,
-            vec![(0, 0, 0), (1, 10, 0), (0, 500, 1), (0, 1250, 2), (0, 2375, 3)]
+            vec![
+                (0, 0, 0),
+                (1, 10, 0),
+                (0, 500, 1),
+                (0, 1250, 2),
+                (0, 2375, 3)
+            ]
         );
-        assert_eq!(retry_wait(1, Duration::from_millis(300)), Duration::from_millis(300));
+        assert_eq!(
+            retry_wait(1, Duration::from_millis(300)),
+            Duration::from_millis(300)
+        );
         let mut req = PingRequest::new(vec![]);
         req.count = Some(2);
         req.retries = 3;

@@ -17,6 +17,7 @@ use std::mem;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, Socket};
@@ -133,7 +134,11 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
     } else {
         Vec::new()
     };
+    let est = Mutex::new(HashMap::new());
+    let first_samples = AtomicUsize::new(0);
     let shared = Shared {
+        est: &est,
+        first_samples: &first_samples,
         work,
         next: &next,
         progress,
@@ -190,6 +195,11 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
 }
 
 struct Shared<'a> {
+    /// Round-trip estimate per host (address index), shared by the threads, when adaptive.
+    est: &'a Mutex<HashMap<u32, RttEstimator>>,
+    /// Hosts that have had their first round trip measured: a thread that sees this grow shortens the waits of
+    /// its probes in flight.
+    first_samples: &'a AtomicUsize,
     work: &'a Work<'a>,
     next: &'a AtomicUsize,
     progress: Option<&'a AtomicUsize>,
@@ -260,8 +270,8 @@ struct Loop<'a> {
     /// Deadlines of the probes in flight (earliest first): (deadline, slot, generation). An entry whose slot has
     /// moved on to another generation is stale and skipped.
     deadlines: BinaryHeap<Reverse<(Instant, u32, u32)>>,
-    /// Round-trip estimate per host (address index), when adaptive.
-    est: HashMap<u32, RttEstimator>,
+    /// `first_samples` as this thread last saw it.
+    seen_first: usize,
     /// Probes that stayed silent and are to be tried again: item → (tries made, time waited so far).
     attempts: HashMap<u32, (u8, Duration)>,
     resend: VecDeque<u32>,
@@ -295,7 +305,7 @@ impl<'a> Loop<'a> {
             idle: [Vec::new(), Vec::new()],
             empty: Vec::new(),
             deadlines: BinaryHeap::new(),
-            est: HashMap::new(),
+            seen_first: 0,
             attempts: HashMap::new(),
             resend: VecDeque::new(),
             young: VecDeque::new(),
@@ -330,6 +340,7 @@ impl<'a> Loop<'a> {
             for (token, flags) in events.iter() {
                 self.on_event(token as u32, flags);
             }
+            self.shorten_waits();
             self.expire(Instant::now());
             self.report_progress();
         }
@@ -671,35 +682,63 @@ impl<'a> Loop<'a> {
         }
     }
 
-    /// The estimator of the host of `item`.
-    fn estimator(&mut self, item: u32) -> &mut RttEstimator {
-        let host = (item as usize / self.sh.work.ports.len().max(1)) as u32;
-        let ceiling = self.cfg.timeout;
-        self.est
-            .entry(host)
-            .or_insert_with(|| RttEstimator::new(ceiling))
+    fn host_of(&self, item: u32) -> u32 {
+        (item as usize / self.sh.work.ports.len().max(1)) as u32
     }
 
-    /// A round trip measured to the host of `item`. The first one shortens the wait of that host's probes
-    /// already in flight (they were started with the ceiling).
+    /// The estimate of the host of `item` (a copy).
+    fn estimator(&self, item: u32) -> RttEstimator {
+        let host = self.host_of(item);
+        let est = self.sh.est.lock().unwrap_or_else(|e| e.into_inner());
+        est.get(&host)
+            .copied()
+            .unwrap_or_else(|| RttEstimator::new(self.cfg.timeout))
+    }
+
+    /// A round trip measured to the host of `item`.
     fn measured(&mut self, item: u32, rtt: Duration) {
         if !self.cfg.adaptive {
             return;
         }
-        let e = self.estimator(item);
-        let first = e.samples() == 0;
-        e.sample(rtt);
-        if !first {
+        let host = self.host_of(item);
+        let first = {
+            let mut est = self.sh.est.lock().unwrap_or_else(|e| e.into_inner());
+            let e = est
+                .entry(host)
+                .or_insert_with(|| RttEstimator::new(self.cfg.timeout));
+            e.sample(rtt);
+            e.samples() == 1
+        };
+        if first {
+            self.sh.first_samples.fetch_add(1, Ordering::Relaxed);
+        }
+        self.shorten_waits();
+    }
+
+    /// When some host has had its first round trip measured (by any thread), the probes in flight to it were
+    /// started with the ceiling: give them the measured timeout instead.
+    fn shorten_waits(&mut self) {
+        if !self.cfg.adaptive {
             return;
         }
-        let timeout = e.timeout();
-        let n = self.sh.work.ports.len().max(1);
-        let host = item as usize / n;
+        let now_first = self.sh.first_samples.load(Ordering::Relaxed);
+        if now_first == self.seen_first {
+            return;
+        }
+        self.seen_first = now_first;
+        let est = self.sh.est.lock().unwrap_or_else(|e| e.into_inner());
         for (i, s) in self.slots.iter_mut().enumerate() {
-            if s.live && s.tries == 0 && s.item as usize / n == host && timeout < s.timeout {
-                s.timeout = timeout;
-                self.deadlines
-                    .push(Reverse((s.start + timeout, i as u32, s.seq)));
+            if !s.live || s.tries != 0 {
+                continue;
+            }
+            let host = (s.item as usize / self.sh.work.ports.len().max(1)) as u32;
+            if let Some(e) = est.get(&host) {
+                let timeout = e.timeout();
+                if timeout < s.timeout {
+                    s.timeout = timeout;
+                    self.deadlines
+                        .push(Reverse((s.start + timeout, i as u32, s.seq)));
+                }
             }
         }
     }
