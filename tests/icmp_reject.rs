@@ -96,9 +96,9 @@ fn tcp_ports_rejected_by_icmp_name_the_error_and_the_sender_as_nmap_does() {
     let want = [
         (1000, "closed", "ECONNREFUSED"),
         (1001, "closed", "icmp-port-unreachable"),
-        (1002, "unreachable", "icmp-host-unreachable"),
+        (1002, "filtered", "icmp-host-unreachable"),
         (1003, "filtered", "icmp-admin-prohibited"),
-        (1004, "unreachable", "icmp-net-unreachable"),
+        (1004, "filtered", "icmp-net-unreachable"),
         (1005, "closed", "icmp-protocol-unreachable"),
         (1006, "filtered", "timeout"),
     ];
@@ -116,7 +116,10 @@ fn tcp_ports_rejected_by_icmp_name_the_error_and_the_sender_as_nmap_does() {
     assert!(got[&1003].2.starts_with(&format!(
         "rejected by a firewall at {b} (ICMP admin-prohibited)"
     )));
-    assert!(got[&1002].2.contains(&format!("the host itself ({b})")));
+    // A host does not call itself unreachable: a firewall on it rejects with that type.
+    assert!(got[&1002].2.starts_with(&format!(
+        "rejected by a firewall on the host itself ({b}), which answers ICMP host-unreachable"
+    )));
 
     // nmap, same ports, same run.
     let n = nmap(&pair, &["-sT", "-p1000-1006", &b]);
@@ -330,7 +333,7 @@ fn udp_probes_hear_icmp_errors_and_speak_dns_as_nmap_su_does() {
         // No --send: the DNS query of a well-known port gets the server's answer.
         (53, "open", ""),
         (2001, "closed", "icmp-port-unreachable"),
-        (2002, "unreachable", "icmp-host-unreachable"),
+        (2002, "filtered", "icmp-host-unreachable"),
         (2003, "filtered", "icmp-admin-prohibited"),
         (2006, "open|filtered", "no-reply"),
     ];

@@ -229,7 +229,17 @@ pub fn error(msg: Message, from: IpAddr, target: Option<IpAddr>) -> Explanation 
             .replace("{from}", &from.to_string())
             .replace("{name}", &name)
     };
-    let (verdict, cause, fix) = words(msg.kind());
+    let by_target = target == Some(from);
+    let (verdict, cause, fix) = match msg.kind() {
+        // A host does not report itself unreachable: that is a firewall rule on it rejecting with this type
+        // (nftables `reject with icmp type host-unreachable`), as nmap's "filtered host-unreach" says.
+        Kind::HostUnreachable | Kind::NetUnreachable if by_target => (
+            Verdict::Filtered,
+            "rejected by a firewall on the host itself ({from}), which answers ICMP {name}: a host does not report itself unreachable",
+            "a firewall rule on {from} rejects this traffic; check its rules (nft list ruleset)",
+        ),
+        k => words(k),
+    };
     Explanation::new(verdict, code, fill(cause), fill(fix))
 }
 
@@ -284,6 +294,14 @@ mod tests {
         let e = error(Message::v6(1, 3), ip("fd00::1"), None);
         assert!(
             e.cause.starts_with("host unreachable, reported by fd00::1"),
+            "{}",
+            e.cause
+        );
+        let e = error(Message::v4(3, 1), ip("10.0.3.7"), Some(ip("10.0.3.7")));
+        assert_eq!(e.verdict, Verdict::Filtered);
+        assert!(
+            e.cause
+                .starts_with("rejected by a firewall on the host itself (10.0.3.7)"),
             "{}",
             e.cause
         );

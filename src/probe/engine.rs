@@ -665,7 +665,7 @@ impl<'a> Loop<'a> {
         }
         match icmp {
             Some((msg, from)) => Done {
-                state: super::model::state_of_icmp(msg),
+                state: super::model::state_of_icmp(msg, from == addr.ip()),
                 reason: Reason::Icmp {
                     msg,
                     from,

@@ -62,11 +62,13 @@ pub fn state_of_errno(code: i32) -> PortState {
 
 /// The state an ICMP error about a probe means: port or protocol unreachable closed, a firewall's reject
 /// filtered, no route unreachable.
-pub fn state_of_icmp(msg: explain::icmp::Message) -> PortState {
+/// A host or net unreachable sent by the target itself is a firewall's reject on it (filtered).
+pub fn state_of_icmp(msg: explain::icmp::Message, by_target: bool) -> PortState {
     use explain::icmp::Kind;
     match msg.kind() {
         Kind::PortUnreachable | Kind::ProtocolUnreachable => PortState::Closed,
         Kind::AdminProhibited => PortState::Filtered,
+        Kind::HostUnreachable | Kind::NetUnreachable if by_target => PortState::Filtered,
         Kind::Other | Kind::ParameterProblem => PortState::Error,
         _ => PortState::Unreachable,
     }

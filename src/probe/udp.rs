@@ -180,7 +180,7 @@ fn receive(
             let mut r = match icmp_report(sock) {
                 Some((msg, from)) => result(
                     addr,
-                    super::model::state_of_icmp(msg),
+                    super::model::state_of_icmp(msg, from == addr.ip()),
                     Reason::Icmp {
                         msg,
                         from,
