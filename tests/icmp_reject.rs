@@ -203,6 +203,10 @@ fn a_router_on_the_way_is_named_as_the_sender() {
         cause.starts_with(&format!("host unreachable, reported by router {router}")),
         "{cause}"
     );
+    assert_eq!(
+        far_r["icmp"],
+        serde_json::json!({"from": router, "type": 3, "code": 1, "name": "host-unreachable"})
+    );
     assert_eq!(pro_r["state"], "filtered", "{pro_r}");
     assert_eq!(
         pro_r["explanation"]["cause"],

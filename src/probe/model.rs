@@ -137,6 +137,25 @@ impl Serialize for Reason {
     }
 }
 
+/// `explanation`, and `icmp` `{from, type, code, name}` when an ICMP error ended the probe.
+fn ser_reason<S: Serializer>(r: &Reason, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(None)?;
+    m.serialize_entry("explanation", &r.explain())?;
+    if let Reason::Icmp { msg, from, .. } = r {
+        m.serialize_entry(
+            "icmp",
+            &serde_json::json!({
+                "from": from,
+                "type": msg.icmp_type,
+                "code": msg.code,
+                "name": msg.name(),
+            }),
+        )?;
+    }
+    m.end()
+}
+
 /// Latency statistics of a repeated probe (`--count`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Stats {
@@ -187,8 +206,9 @@ pub struct PortResult {
     /// Time to connect (TCP) or to the reply (UDP).
     #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "latency_ms")]
     pub latency: Option<Duration>,
-    /// Why, in plain words (null when open and as expected).
-    #[serde(rename = "explanation")]
+    /// Why, in plain words (`explanation`, null when open and as expected), and for an ICMP error `icmp`
+    /// `{from, type, code, name}` as ping reports it.
+    #[serde(flatten, serialize_with = "ser_reason")]
     pub reason: Reason,
     /// What the server said (`--banner`) or answered (`--send`).
     #[serde(skip_serializing_if = "Option::is_none")]
