@@ -120,10 +120,15 @@ impl Schedule {
     }
 
     /// The next host to ping and when, or `None` when every echo has been sent. Retries of hosts that have
-    /// answered meanwhile (per `hosts`) are dropped.
+    /// answered meanwhile (per `hosts`: a reply, an ICMP error, or a local send error) are dropped.
     pub fn peek(&mut self, hosts: &[HostState]) -> Option<(usize, Instant)> {
         while let Some(std::cmp::Reverse((_, h, _))) = self.retry.peek() {
-            if hosts.get(*h).is_some_and(|x| x.received == 0) {
+            // A reply ends the retries, and so does an error: an ICMP error is an answer, and a send that failed
+            // here (no route) fails the same way 500 ms later.
+            if hosts
+                .get(*h)
+                .is_some_and(|x| x.received == 0 && x.errors == 0 && x.send_error.is_none())
+            {
                 break;
             }
             self.retry.pop();
