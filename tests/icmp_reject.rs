@@ -349,6 +349,8 @@ fn udp_probes_hear_icmp_errors_and_speak_dns_as_nmap_su_does() {
             "port {port}: {cause} {err}"
         );
     }
+    // The silent port waited as the measured round trips say (one retry), not the 2 s ceiling.
+    assert!(!got[&2006].2.contains("2.000 s"), "{:?}", got[&2006]);
     let n = nmap(&pair, &["-sU", "-p53,2001-2003,2006", &b]);
     eprintln!("nmap -sU: {n:?}\nnetdiag: {got:?}");
     let nmap_of = |p: u16| n[&p].clone();

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::model::Reply;
 use super::model::{PortResult, PortState, ProbeRequest, Reason};
 use super::talk::{contains, MAX_REPLY};
+use super::timing::{self, Next, RttEstimator};
 use crate::explain::icmp::Message;
 use crate::net::errqueue::{self, Origin};
 use crate::net::poll::{self, Interest, PollFd};
@@ -29,11 +30,13 @@ pub fn probe(
     progress: Option<&AtomicUsize>,
 ) -> Vec<PortResult> {
     let mut out = Vec::with_capacity(addrs.len());
+    // The addresses of one call are one host (the caller probes host by host).
+    let mut est = RttEstimator::new(req.timeout);
     for chunk in addrs.chunks(batch.clamp(1, 1024)) {
         if crate::interrupt::requested() {
             break;
         }
-        out.extend(probe_batch(chunk, req));
+        out.extend(probe_batch(chunk, req, &mut est));
         if let Some(p) = progress {
             p.fetch_add(chunk.len(), Ordering::Relaxed);
         }
@@ -52,28 +55,90 @@ enum Pending {
     Done(PortResult),
 }
 
-fn probe_batch(addrs: &[SocketAddr], req: &ProbeRequest) -> Vec<PortResult> {
-    let mut slots: Vec<Pending> = addrs
-        .iter()
-        .map(|a| {
-            let payload: &[u8] = match &req.send {
-                Some(p) => p,
-                None => payload_for(a.port()).unwrap_or(&[]),
-            };
-            start(*a, payload)
+fn payload<'a>(req: &'a ProbeRequest, addr: &SocketAddr) -> &'a [u8] {
+    match &req.send {
+        Some(p) => p,
+        None => payload_for(addr.port()).unwrap_or(&[]),
+    }
+}
+
+/// One batch, timed by the one rule of [`super::timing`]: the wait shrinks to the host's measured round
+/// trips once a reply or an ICMP error has been timed (`est`, kept across batches of the host), and ports
+/// still silent then get their datagram once more before they are called `open|filtered`.
+fn probe_batch(
+    addrs: &[SocketAddr],
+    req: &ProbeRequest,
+    est: &mut RttEstimator,
+) -> Vec<PortResult> {
+    let mut slots: Vec<Pending> = addrs.iter().map(|a| start(*a, payload(req, a))).collect();
+    let mut waited = Duration::ZERO;
+    for tries in 0..timing::MAX_TRIES {
+        let t0 = Instant::now();
+        if tries > 0 {
+            // The retry: the same datagram on the same (connected) socket.
+            for (slot, a) in slots.iter_mut().zip(addrs) {
+                if let Pending::Waiting(sock, sent) = slot {
+                    *sent = t0;
+                    if let Err(e) = sock.send(payload(req, a)) {
+                        let code = e.raw_os_error().unwrap_or(libc::EIO);
+                        *slot = Pending::Done(result(
+                            *a,
+                            super::model::state_of_errno(code),
+                            Reason::Errno(code),
+                        ));
+                    }
+                }
+            }
+        }
+        let timeout = wait_phase(&mut slots, addrs, req, est, tries, t0);
+        waited += timeout;
+        let silent = slots.iter().any(|s| matches!(s, Pending::Waiting(..)));
+        if !silent
+            || crate::interrupt::requested()
+            || est.after_silence(tries + 1, timeout) == Next::Silent
+        {
+            break;
+        }
+    }
+    slots
+        .into_iter()
+        .zip(addrs)
+        .map(|(p, a)| match p {
+            Pending::Done(r) => r,
+            Pending::Waiting(..) if crate::interrupt::requested() => {
+                result(*a, PortState::Interrupted, Reason::None)
+            }
+            Pending::Waiting(..) => {
+                let reason = if req.expect.is_some() {
+                    Reason::Unexpected
+                } else {
+                    Reason::NoReply(waited)
+                };
+                result(*a, PortState::OpenFiltered, reason)
+            }
         })
-        .collect();
-    let deadline = Instant::now() + req.timeout;
+        .collect()
+}
+
+/// Waits for answers to the datagrams sent at `t0` (try `tries`, 0 for the first) until the estimate's
+/// timeout; first tries feed the estimate (Karn). Returns the timeout it waited to.
+fn wait_phase(
+    slots: &mut [Pending],
+    addrs: &[SocketAddr],
+    req: &ProbeRequest,
+    est: &mut RttEstimator,
+    tries: u8,
+    t0: Instant,
+) -> Duration {
     loop {
+        let timeout = est.timeout_for(tries);
+        let deadline = t0 + timeout;
         let waiting: Vec<usize> = (0..slots.len())
             .filter(|i| matches!(slots[*i], Pending::Waiting(..)))
             .collect();
-        if waiting.is_empty() || crate::interrupt::requested() {
-            break;
-        }
         let now = Instant::now();
-        if now >= deadline {
-            break;
+        if waiting.is_empty() || crate::interrupt::requested() || now >= deadline {
+            return timeout;
         }
         let ready: Vec<usize> = {
             let mut fds: Vec<PollFd> = waiting
@@ -91,31 +156,18 @@ fn probe_batch(addrs: &[SocketAddr], req: &ProbeRequest) -> Vec<PortResult> {
         };
         for k in ready {
             let i = waiting[k];
-            if let Pending::Waiting(sock, t0) = &slots[i] {
-                if let Some(r) = receive(sock, addrs[i], *t0, req) {
+            if let Pending::Waiting(sock, sent) = &slots[i] {
+                if let Some(r) = receive(sock, addrs[i], *sent, req) {
+                    let answered = matches!(r.reason, Reason::None | Reason::Icmp { .. })
+                        || r.reason == Reason::Errno(libc::ECONNREFUSED);
+                    if tries == 0 && answered {
+                        est.sample(sent.elapsed());
+                    }
                     slots[i] = Pending::Done(r);
                 }
             }
         }
     }
-    slots
-        .into_iter()
-        .zip(addrs)
-        .map(|(p, a)| match p {
-            Pending::Done(r) => r,
-            Pending::Waiting(..) if crate::interrupt::requested() => {
-                result(*a, PortState::Interrupted, Reason::None)
-            }
-            Pending::Waiting(..) => {
-                let reason = if req.expect.is_some() {
-                    Reason::Unexpected
-                } else {
-                    Reason::NoReply(req.timeout)
-                };
-                result(*a, PortState::OpenFiltered, reason)
-            }
-        })
-        .collect()
 }
 
 fn start(addr: SocketAddr, payload: &[u8]) -> Pending {
