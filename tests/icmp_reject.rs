@@ -264,6 +264,17 @@ fn icmpv6_admin_prohibited_is_a_firewall_not_a_local_permission_problem() {
             "{out}"
         );
     }
+    // diagnose over IPv6: the connect step names the firewall, and nothing talks of local permissions.
+    let (code, out, err) = pair.a.run(&["diagnose", &format!("[{b6}]:1003")]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!("rejected by a firewall at {b6}")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("CAP_NET_RAW") && !out.contains("permission"),
+        "{out}"
+    );
 }
 
 /// A real DNS server (unbound) on the far side, serving only a static local zone (it never recurses).
