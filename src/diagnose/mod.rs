@@ -382,7 +382,8 @@ fn connect_explanation(
         crate::probe::PortState::Closed => explain::errno(libc::ECONNREFUSED),
         _ => explain::errno(libc::EIO),
     });
-    if e.verdict == Verdict::Filtered {
+    // An ICMP error named who rejected the connect: keep its words. Only a deadline is re-worded.
+    if e.verdict == Verdict::Filtered && matches!(r.reason, crate::probe::Reason::Timeout(_)) {
         // One wording for every deadline, naming it: "no answer within 1.000 s: ...".
         e = if pinged {
             explain::diagnose::filtered_but_pings(timeout, port)
@@ -399,6 +400,8 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
     let hosts: Vec<Host> = targets.iter().map(|a| Host::Ip(a.ip())).collect();
     let mut p = crate::ping::PingRequest::new(hosts);
     p.count = Some(1);
+    // One echo within the step's deadline: the connect step tests the port either way.
+    p.retries = 0;
     p.timeout = req.timeout;
     p.family = req.family;
     p.method = crate::ping::MethodChoice::Icmp;
