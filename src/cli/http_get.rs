@@ -62,7 +62,7 @@ pub struct HttpGetArgs {
     #[arg(short = 'k', long)]
     pub insecure: bool,
 
-    /// Trust the certificates in this PEM file instead of the bundled roots.
+    /// Trust the certificates in this PEM file instead of the system's trust store.
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
 
@@ -111,13 +111,7 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
     if args.output.is_some() && urls.len() > 1 {
         bail!("-o FILE saves one body: give one URL");
     }
-    let tls = TlsOptions {
-        insecure: args.insecure,
-        ca_certs: match &args.cacert {
-            Some(p) => http::tls::load_cacert(p)?,
-            None => Vec::new(),
-        },
-    };
+    let tls = TlsOptions::from_flags(args.insecure, args.cacert.as_deref())?;
     netdiag::interrupt::install();
     let mut results = Vec::with_capacity(urls.len());
     for url in urls {

@@ -140,6 +140,17 @@ pub fn incomplete(detail: &str) -> Explanation {
     )
 }
 
+/// A response head with more headers than netdiag accepts (`detail`: "too many headers (N > limit)"): valid
+/// HTTP, but past the bound kept against hostile servers.
+pub fn too_many_headers(detail: &str) -> Explanation {
+    Explanation::new(
+        Verdict::Protocol,
+        "too-many-headers",
+        format!("the server answered, but with {detail}"),
+        "the server (or a proxy) adds headers in a loop or far too many; check its configuration",
+    )
+}
+
 /// An answer the parser rejected as not HTTP/1.x; `detail` is the parser's words.
 pub fn bad_response(detail: &str) -> Explanation {
     Explanation::new(

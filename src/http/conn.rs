@@ -259,8 +259,8 @@ fn handshake(
     deadline: Instant,
     hop: &mut Hop,
 ) -> Result<Conn, Explanation> {
-    let seen: tls::Seen = Arc::new(Mutex::new(None));
-    let config = tls::client_config(&req.tls, seen.clone())
+    let seen: tls::Seen = Arc::new(Mutex::new(tls::SeenCert::default()));
+    let (config, trust) = tls::client_config(&req.tls, seen.clone())
         .map_err(|e| explain::tls::setup_failed(&format!("{e:#}")))?;
     let name = match &url.host {
         Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
@@ -275,7 +275,7 @@ fn handshake(
     let cert_of = |seen: &tls::Seen| {
         seen.lock()
             .ok()
-            .and_then(|s| s.as_deref().and_then(super::cert::parse_certificate))
+            .and_then(|s| s.der.as_deref().and_then(super::cert::parse_certificate))
     };
     while tls_conn.is_handshaking() {
         if crate::interrupt::requested() {
@@ -300,16 +300,30 @@ fn handshake(
             Err(e) => {
                 let cert = cert_of(&seen);
                 let x = tls::explain_error(&e, &host, cert.as_ref());
-                hop.tls = Some(tls_info(&tls_conn, cert, false));
+                hop.tls = Some(tls_info(&tls_conn, cert, false, trust));
                 return Err(x);
             }
         }
     }
-    hop.tls = Some(tls_info(&tls_conn, cert_of(&seen), !req.tls.insecure));
+    let mut trust = trust;
+    if let (Some(t), Ok(s)) = (trust.as_mut(), seen.lock()) {
+        t.exact_match = s.exact_match;
+    }
+    hop.tls = Some(tls_info(
+        &tls_conn,
+        cert_of(&seen),
+        !req.tls.insecure,
+        trust,
+    ));
     Ok(Conn::Tls(Box::new(StreamOwned::new(tls_conn, sock))))
 }
 
-fn tls_info(c: &ClientConnection, cert: Option<super::cert::CertInfo>, verified: bool) -> TlsInfo {
+fn tls_info(
+    c: &ClientConnection,
+    cert: Option<super::cert::CertInfo>,
+    verified: bool,
+    trust: Option<tls::Trust>,
+) -> TlsInfo {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -328,6 +342,7 @@ fn tls_info(c: &ClientConnection, cert: Option<super::cert::CertInfo>, verified:
             .alpn_protocol()
             .map(|a| String::from_utf8_lossy(a).into_owned()),
         verified,
+        trust,
         days_left: cert.as_ref().map(|c| c.days_left(now)),
         certificate: cert,
     }
@@ -413,6 +428,7 @@ fn parse_error(e: &ParseError) -> Explanation {
     match e {
         ParseError::Empty => explain::http::no_answer(&e.to_string()),
         ParseError::Incomplete(_) => explain::http::incomplete(&e.to_string()),
+        ParseError::TooManyHeaders(..) => explain::http::too_many_headers(&e.to_string()),
         _ => explain::http::bad_response(&e.to_string()),
     }
 }

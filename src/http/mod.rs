@@ -141,7 +141,9 @@ fn summary(hops: &[Hop], error: Option<&Explanation>) -> String {
         summary = format!("{summary}: redirect to {to}");
     }
     if hops.len() > 1 {
-        summary = format!("{summary} after {} redirects", hops.len() - 1);
+        let n = hops.len() - 1;
+        let s = if n == 1 { "" } else { "s" };
+        summary = format!("{summary} after {n} redirect{s}");
     }
     if last.body.truncated {
         summary = format!(

@@ -219,13 +219,16 @@ fn details(hop: &Hop) -> Pairs {
             if !c.sans.is_empty() {
                 rows.add("names", c.sans.join(", "));
             }
-            let days = t
-                .days_left
-                .map_or(String::new(), |d| format!(" ({d} days left)"));
+            let days = t.days_left.map_or(String::new(), |d| {
+                format!(" ({})", crate::http::cert::days_phrase(d))
+            });
             rows.add(
                 "valid",
                 format!("{} to {}{days}", c.not_before, c.not_after),
             );
+        }
+        if let Some(trust) = &t.trust {
+            rows.add("trust", trust.describe());
         }
         if !t.verified {
             let why = if hop.error.is_some() {
