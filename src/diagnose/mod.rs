@@ -385,6 +385,8 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
     h.family = req.family;
     h.max_size = 1024 * 1024;
     h.tls = req.tls.clone();
+    // Talk over the address the connect step proved open, not whatever a second resolution returns.
+    h.pinned = Some(addr.ip());
     let report = crate::http::fetch(&h);
     let hop = report.hops.last();
     let via = hop.and_then(|h| h.address).map_or(addr.ip(), |a| a.ip());

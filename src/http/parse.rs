@@ -285,6 +285,11 @@ impl ResponseDecoder {
         &self.resp
     }
 
+    /// Takes the body bytes kept so far (for a caller that streams them elsewhere); counts are unchanged.
+    pub fn drain_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.resp.body)
+    }
+
     pub fn into_response(self) -> ParsedResponse {
         self.resp
     }
