@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
-use super::output::Sink;
+use super::eyeballs;
 use super::model::{Attempt, BodyInfo, Hop, HttpRequest, Marks, Method};
+use super::output::Sink;
 use super::parse::{Framing, ParseError};
 use super::parse::{Limits, ResponseDecoder};
-use super::eyeballs;
 use super::tls::{self, TlsInfo};
 use super::url::{Scheme, Url};
 use crate::explain::{self, Explanation};
@@ -234,7 +234,13 @@ fn connect(
         .collect();
     let order = eyeballs::interleave(&addrs);
     let stop = crate::interrupt::requested;
-    let race = eyeballs::race(&order, deadline, req.timeout, eyeballs::ATTEMPT_DELAY, &stop);
+    let race = eyeballs::race(
+        &order,
+        deadline,
+        req.timeout,
+        eyeballs::ATTEMPT_DELAY,
+        &stop,
+    );
     hop.failed_addresses = race
         .attempts
         .iter()

@@ -77,9 +77,8 @@ pub fn interleave(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
     let Some(first) = addrs.first() else {
         return Vec::new();
     };
-    let (mut a, mut b): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs
-        .iter()
-        .partition(|x| x.is_ipv6() == first.is_ipv6());
+    let (mut a, mut b): (Vec<SocketAddr>, Vec<SocketAddr>) =
+        addrs.iter().partition(|x| x.is_ipv6() == first.is_ipv6());
     a.reverse();
     b.reverse();
     let mut out = Vec::with_capacity(addrs.len());

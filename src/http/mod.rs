@@ -117,7 +117,12 @@ fn save(report: &mut HttpReport, sink: output::Sink) {
         return;
     };
     let whole = last.response.is_some() && last.body.complete && !last.body.truncated;
-    if whole && report.explanation.as_ref().is_none_or(|e| e.code.starts_with("HTTP")) {
+    if whole
+        && report
+            .explanation
+            .as_ref()
+            .is_none_or(|e| e.code.starts_with("HTTP"))
+    {
         match sink.commit() {
             Ok(bytes) => {
                 report.saved = Some(Saved {
