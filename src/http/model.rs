@@ -62,7 +62,7 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
-    /// A GET with the defaults: 10 s, 10 MiB, no redirects, bundled roots.
+    /// A GET with the defaults: 10 s, 10 MiB, no redirects, the system's trust store.
     pub fn new(url: Url) -> HttpRequest {
         HttpRequest {
             url,
