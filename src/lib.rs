@@ -6,6 +6,7 @@
 //! [`render`] draws as a table, piped text or CSV (JSON comes from `Serialize`, in the schema of docs/json.md).
 //! Every verdict, cause and fix text comes from [`explain`].
 
+pub mod capture;
 pub mod diagnose;
 pub mod duration;
 pub mod exit;
@@ -22,3 +23,4 @@ pub mod serve;
 pub mod services;
 pub mod sockets;
 pub mod target;
+pub mod trace;

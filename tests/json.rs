@@ -304,6 +304,69 @@ fn run_both(args: &[String], seen: &mut Seen) -> i32 {
     code
 }
 
+/// Builds a pcap file (link type raw IPv4) of loopback packets: a SYN to 127.0.0.1:9 answered by RST, a
+/// completed exchange with 127.0.0.1:8080, and a UDP datagram to port 7 answered by ICMP port unreachable.
+fn sample_pcap(path: &Path) {
+    fn ip(proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+        ];
+        let len = (20 + payload.len()) as u16;
+        p[2..4].copy_from_slice(&len.to_be_bytes());
+        p.extend_from_slice(payload);
+        p
+    }
+    fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, data: &[u8]) -> Vec<u8> {
+        let mut t = Vec::new();
+        t.extend_from_slice(&sport.to_be_bytes());
+        t.extend_from_slice(&dport.to_be_bytes());
+        t.extend_from_slice(&seq.to_be_bytes());
+        t.extend_from_slice(&ack.to_be_bytes());
+        t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        t.extend_from_slice(data);
+        ip(6, &t)
+    }
+    let udp = {
+        let mut u = vec![0x9c, 0x40, 0, 7, 0, 12, 0, 0];
+        u.extend_from_slice(b"ping");
+        ip(17, &u)
+    };
+    let icmp = {
+        let mut m = vec![3, 3, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&udp);
+        ip(1, &m)
+    };
+    let (syn, ack, psh, fin, rst) = (0x02, 0x10, 0x08, 0x01, 0x04);
+    let packets = [
+        tcp(40000, 9, 100, 0, syn, b""),
+        tcp(9, 40000, 0, 101, rst | ack, b""),
+        tcp(40001, 8080, 500, 0, syn, b""),
+        tcp(8080, 40001, 900, 501, syn | ack, b""),
+        tcp(40001, 8080, 501, 901, ack, b""),
+        tcp(40001, 8080, 501, 901, psh | ack, b"GET / HTTP/1.0\r\n\r\n"),
+        tcp(8080, 40001, 901, 519, psh | ack, b"HTTP/1.0 200 OK\r\n\r\n"),
+        tcp(40001, 8080, 519, 920, fin | ack, b""),
+        tcp(8080, 40001, 920, 520, fin | ack, b""),
+        tcp(40001, 8080, 520, 921, ack, b""),
+        udp,
+        icmp,
+    ];
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    f.extend_from_slice(&[2, 0, 4, 0]);
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&65535u32.to_le_bytes());
+    f.extend_from_slice(&101u32.to_le_bytes());
+    for (i, p) in packets.iter().enumerate() {
+        f.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        f.extend_from_slice(&(1000 * i as u32).to_le_bytes());
+        f.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        f.extend_from_slice(p);
+    }
+    std::fs::write(path, f).unwrap();
+}
+
 #[test]
 fn every_subcommand_follows_the_one_schema() {
     let open = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -311,6 +374,9 @@ fn every_subcommand_follows_the_one_schema() {
     let closed = closed_port();
     let web = http_server(64);
     let url = |path: &str| format!("http://127.0.0.1:{web}{path}");
+    let pcap = std::env::temp_dir().join(format!("netdiag-json-{}.pcap", std::process::id()));
+    sample_pcap(&pcap);
+    let pcap_s = pcap.display().to_string();
     let runs: Vec<Vec<String>> = [
         vec!["lookup".into(), "localhost".into(), "127.0.0.1".into()],
         vec!["lookup".into()],
@@ -369,6 +435,19 @@ fn every_subcommand_follows_the_one_schema() {
             "127.0.0.2".into(),
         ],
         vec!["diagnose".into(), format!("127.0.0.1:{closed}")],
+        vec!["trace".into(), "-n".into(), "127.0.0.1".into()],
+        vec![
+            "trace".into(),
+            "-n".into(),
+            "--proto".into(),
+            "udp".into(),
+            "-c".into(),
+            "2".into(),
+            "-i".into(),
+            "0.1".into(),
+            "127.0.0.1".into(),
+        ],
+        vec!["trace".into(), "-n".into(), format!("127.0.0.1:{closed}")],
         vec!["diagnose".into(), url("/missing")],
         vec!["diagnose".into()],
         vec![
@@ -381,6 +460,14 @@ fn every_subcommand_follows_the_one_schema() {
             "127.0.0.1".into(),
             "--duration".into(),
             "0.2".into(),
+        ],
+        vec!["capture".into(), "-r".into(), pcap_s.clone()],
+        vec![
+            "capture".into(),
+            "-r".into(),
+            pcap_s.clone(),
+            "--conversations".into(),
+            "--print".into(),
         ],
     ]
     .into_iter()
@@ -400,7 +487,17 @@ fn every_subcommand_follows_the_one_schema() {
     );
     assert!(seen.ms_numbers >= 20, "durations seen: {}", seen.ms_numbers);
     assert!(seen.endpoints >= 3, "endpoints seen: {}", seen.endpoints);
-    for word in ["open", "closed", "listen", "ok", "not-found"] {
+    let _ = std::fs::remove_file(&pcap);
+    for word in [
+        "open",
+        "closed",
+        "listen",
+        "ok",
+        "not-found",
+        "destination",
+        "refused",
+        "completed",
+    ] {
         assert!(
             seen.states.contains(word),
             "{word} not seen: {:?}",
@@ -421,8 +518,9 @@ fn failures_in_a_namespace_follow_the_one_schema() {
         return;
     }
     let dns = DnsNs::new("jsn", &[("web.test", "127.0.0.1")]);
-    dns.ns
-        .nft_input("ip daddr 127.0.0.3 icmp type echo-request drop");
+    dns.ns.nft_input(
+        "ip daddr 127.0.0.3 icmp type echo-request drop ; ip daddr 127.0.0.3 tcp dport 9 drop",
+    );
     let mut seen = Seen::default();
     for args in [
         vec!["lookup", "nx.test", "web.test"],
@@ -439,6 +537,11 @@ fn failures_in_a_namespace_follow_the_one_schema() {
             "nx.test",
         ],
         vec!["diagnose", "--timeout", "1", "nx.test:80"],
+        // The path step's trace inside diagnose, and trace's own failures: silent, and a name that is not found.
+        vec!["diagnose", "--timeout", "1", "127.0.0.3:9"],
+        vec!["trace", "-n", "--timeout", "0.5", "127.0.0.3"],
+        vec!["trace", "nx.test"],
+        vec!["diagnose", "--capture", "--timeout", "1", "web.test:1"],
     ] {
         let mut full = vec!["--json"];
         full.extend(&args);
@@ -448,6 +551,7 @@ fn failures_in_a_namespace_follow_the_one_schema() {
     }
     assert!(seen.states.contains("not-found"), "{:?}", seen.states);
     assert!(seen.states.contains("filtered"), "{:?}", seen.states);
+    assert!(seen.states.contains("silent"), "{:?}", seen.states);
     assert!(seen.explanations >= 5);
 }
 
@@ -591,6 +695,7 @@ fn expected(line: &str, out: &str) -> Result<(), String> {
         "netdiag sockets --json" => lines.len() == 1 && lines[0].parse::<u64>().is_ok(),
         "netdiag diagnose http://localhost:8080/ --json" => lines == ["works"],
         "netdiag lookup localhost --json" => lines == ["true"],
+        "netdiag trace -n 127.0.0.1 --json" => lines == ["1 127.0.0.1 0%"],
         other => return Err(format!("no expectation for a new documented line: {other}")),
     };
     if ok {

@@ -2,6 +2,7 @@
 //! dispatch that turns parsed flags into library calls. Library modules never see clap.
 
 mod args;
+mod capture;
 mod diagnose;
 mod http_get;
 mod lookup;
@@ -10,6 +11,7 @@ mod port;
 mod probe;
 mod serve;
 mod sockets;
+mod trace;
 
 use std::io::{self, Write};
 
@@ -82,6 +84,12 @@ pub enum Command {
     Diagnose(Lazy<diagnose::DiagnoseArgs>),
     /// Run an echo server (TCP and UDP) to test the path between two machines.
     Serve(Lazy<serve::ServeArgs>),
+    /// The path to a host hop by hop, as mtr does: loss, round trips and jitter per hop, every router,
+    /// ICMP errors and MPLS labels; TCP to a port finds the firewall that drops it.
+    Trace(Lazy<trace::TraceArgs>),
+    /// Capture packets (like tcpdump): a filter compiled to BPF in the kernel, one line per packet, pcap files,
+    /// and a per-conversation analysis with a verdict for each flow.
+    Capture(Lazy<capture::CaptureArgs>),
     /// Print a shell completion script.
     Completions(Lazy<CompletionsArgs>),
 }
@@ -119,6 +127,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Ping(Lazy(a)) => ping::run(a, &out),
         Command::Diagnose(Lazy(a)) => diagnose::run(a, &out),
         Command::Serve(Lazy(a)) => serve::run(a, &out),
+        Command::Trace(Lazy(a)) => trace::run(a, &out),
+        Command::Capture(Lazy(a)) => capture::run(a, &out),
         Command::Completions(Lazy(a)) => {
             let mut buf = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "netdiag", &mut buf);

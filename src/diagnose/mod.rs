@@ -5,8 +5,10 @@
 //! cannot run after a failure say why. The target works when it resolves, at least one address accepts a TCP
 //! connection, and (for HTTP) the server answers with a status below 400.
 
+pub mod capture;
 pub mod machine;
 mod model;
+pub mod path;
 mod render;
 
 use std::net::{IpAddr, SocketAddr};
@@ -140,6 +142,23 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
     };
     reach_rows(&reach, &addrs, &targets, why_not, &mut steps);
     let connected = connect_rows(req, &targets, &connects, &reach, why_not, &mut steps);
+    // 3b. Where a filtered or unreachable connect stops on the way: a TCP trace to the same port.
+    let mut path = None;
+    if connected.is_none() && !crate::interrupt::requested() {
+        let stuck = targets.iter().zip(&connects).find(|(_, r)| {
+            r.as_ref().is_some_and(|r| {
+                matches!(
+                    r.state,
+                    crate::probe::PortState::Filtered | crate::probe::PortState::Unreachable
+                )
+            })
+        });
+        if let Some((addr, _)) = stuck {
+            let (step, result) = path::step(*addr, req.timeout);
+            steps.push(step);
+            path = result;
+        }
+    }
     if addrs.len() > MAX_CONNECT {
         steps.push(Step::skipped(
             "connect",
@@ -150,7 +169,9 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
 
     // 4. talk
     steps.push(talk_step(req, connected));
-    DiagnoseReport::finish(t.input.clone(), steps, crate::interrupt::requested())
+    let mut report = DiagnoseReport::finish(t.input.clone(), steps, crate::interrupt::requested());
+    report.path = path;
+    report
 }
 
 /// The reach rows: one per address, or one saying why the step did not run.

@@ -114,6 +114,22 @@ impl Message {
         }
     }
 
+    /// traceroute's mark for an error that ends a probe's way: `!N`, `!H`, `!X`, `!F`, ...; empty for time
+    /// exceeded (the normal answer of a hop).
+    pub fn mark(self) -> &'static str {
+        match self.kind() {
+            Kind::NetUnreachable => "!N",
+            Kind::HostUnreachable => "!H",
+            Kind::ProtocolUnreachable => "!P",
+            Kind::PortUnreachable => "!U",
+            Kind::TooBig => "!F",
+            Kind::SourceRouteFailed | Kind::BeyondScope => "!S",
+            Kind::AdminProhibited => "!X",
+            Kind::TtlExceeded => "",
+            Kind::ReassemblyTimeout | Kind::ParameterProblem | Kind::Other => "!?",
+        }
+    }
+
     /// How `ping` words it: `Destination Host Unreachable`, `Time to live exceeded`, ...
     pub fn ping_words(self) -> &'static str {
         match (self.v6, self.icmp_type, self.code) {
@@ -297,6 +313,9 @@ mod tests {
             assert_eq!(a.type_name(), b.type_name(), "{a:?} {b:?}");
         }
         assert_eq!(Message::v4(3, 4).name(), "frag-needed");
+        assert_eq!(Message::v4(3, 13).mark(), "!X");
+        assert_eq!(Message::v6(1, 1).mark(), "!X");
+        assert_eq!(Message::v4(11, 0).mark(), "");
         assert_eq!(Message::v6(2, 0).name(), "packet-too-big");
     }
 
