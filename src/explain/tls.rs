@@ -245,7 +245,7 @@ mod tests {
             "{}",
             e.cause
         );
-        assert!(e.fix.contains("CA:FALSE"));
+        assert!(e.fix.contains("--cacert") && e.fix.contains("byte-identical"));
         assert!(certificate_rejected("h", "BadEncoding")
             .cause
             .ends_with("(BadEncoding)"));
