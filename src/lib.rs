@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod diagnose;
+pub mod dns;
 pub mod duration;
 pub mod exit;
 pub mod explain;

@@ -78,9 +78,10 @@ fn is_endpoint_string(s: &str) -> bool {
     host.parse::<std::net::IpAddr>().is_ok()
 }
 
-/// True for the keys that echo an argument as the user typed it.
+/// True for the keys that echo an argument as the user typed it, and for the words that name a DNS server for
+/// people (`server_label`, `source`: `10.53.0.1:5300 over TCP`), which sit beside its `server` endpoint object.
 fn typed(path: &str) -> bool {
-    [".target", ".query", ".host"]
+    [".target", ".query", ".host", ".server_label", ".source"]
         .iter()
         .any(|k| path.ends_with(k))
 }
@@ -553,6 +554,68 @@ fn failures_in_a_namespace_follow_the_one_schema() {
     assert!(seen.states.contains("filtered"), "{:?}", seen.states);
     assert!(seen.states.contains("silent"), "{:?}", seen.states);
     assert!(seen.explanations >= 5);
+}
+
+/// Direct DNS (`lookup NAME TYPE @SERVER`, `--all-servers`, `--trace`) and diagnose's nameserver rows against
+/// real servers (knot, unbound) in the test's namespace: answers and every kind of failure, as JSON and CSV.
+#[test]
+fn direct_dns_follows_the_one_schema() {
+    use common::dns::{can_dns, DnsWorld, Parts, AUTH, DEAD, RESOLVER, ROOT};
+    if !can_dns("direct_dns_follows_the_one_schema", Parts::RESOLVER) {
+        return;
+    }
+    let w = DnsWorld::new("jsd", Parts::RESOLVER);
+    w.resolv_conf(&[RESOLVER, DEAD], "options timeout:1 attempts:1");
+    let at_auth = format!("@{AUTH}");
+    let at_dead = format!("@{DEAD}");
+    let tcp_auth = format!("@tcp://{AUTH}");
+    let runs: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["lookup", "www.zone.test", "A", "AAAA", &at_auth], 0),
+        (vec!["lookup", "alias.zone.test", &tcp_auth], 0),
+        (vec!["lookup", "nx.zone.test", "MX", &at_auth], 1),
+        (
+            vec!["lookup", "www.zone.test", &at_dead, "--timeout", "1"],
+            1,
+        ),
+        (vec!["lookup", "www.zone.test", "--timeout", "1"], 0),
+        (
+            vec!["lookup", "www.zone.test", "--all-servers", "--timeout", "1"],
+            1,
+        ),
+        (
+            vec!["lookup", "www.zone.test", "--trace", "--root", ROOT],
+            0,
+        ),
+        (
+            vec!["lookup", "nope.zone.test", "--trace", "--root", ROOT],
+            1,
+        ),
+        (vec!["diagnose", "--timeout", "2", "nx.zone.test:80"], 1),
+    ];
+    let mut seen = Seen::default();
+    for (args, want) in &runs {
+        let what = format!("netdiag {}", args.join(" "));
+        let mut full = vec!["--json"];
+        full.extend(args);
+        let (code, out, err) = w.run(&full);
+        assert_eq!(code, *want, "{what}: {err}\n{out}");
+        check_document(&what, code, &out, &mut seen);
+        let mut csv = vec!["--format", "csv"];
+        csv.extend(args);
+        let (code, out, err) = w.run(&csv);
+        assert_eq!(code, *want, "{what} (csv): {err}\n{out}");
+        check_csv(&what, &out);
+    }
+    for word in ["ok", "nxdomain", "closed", "referral", "not-found"] {
+        assert!(
+            seen.states.contains(word),
+            "{word} not seen: {:?}",
+            seen.states
+        );
+    }
+    assert!(seen.explanations >= 4, "{}", seen.explanations);
+    assert!(seen.endpoints >= 8, "{}", seen.endpoints);
+    assert!(seen.ms_numbers >= 20, "{}", seen.ms_numbers);
 }
 
 #[test]

@@ -310,7 +310,7 @@ fn file(
     while let Some(rec) = r.next_record() {
         let rec = rec.with_context(|| format!("reading {}", path.display()))?;
         n += 1;
-        if n % 4096 == 0 {
+        if n.is_multiple_of(4096) {
             if crate::interrupt::requested() {
                 interrupted = true;
                 break;

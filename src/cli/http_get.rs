@@ -137,9 +137,9 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
             max_redirects: if args.follow { MAX_REDIRECTS } else { 0 },
             keep_body: args.body,
             output: args.output.clone(),
-            pinned: None,
             family: Family::from_flags(args.ipv4, args.ipv6),
             tls: tls.clone(),
+            addresses: None,
         };
         results.push(http::fetch(&req));
     }

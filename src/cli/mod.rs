@@ -67,7 +67,8 @@ pub enum ColorArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Resolve names to addresses and addresses to names; with no argument, this machine's names and addresses.
+    /// Resolve names and addresses as programs do, or ask DNS servers directly (any record type; UDP, TCP,
+    /// TLS, HTTPS; --all-servers, --trace); with no argument, this machine's names and addresses.
     Lookup(Lazy<lookup::LookupArgs>),
     /// Name the service on a port, find the ports of a service, list a range, or search the services table.
     Port(Lazy<port::PortArgs>),

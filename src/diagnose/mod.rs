@@ -12,7 +12,7 @@ pub mod path;
 mod render;
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::explain::{self, Explanation, Verdict};
 use crate::target::{shown, Family, Host, InputError, Target};
@@ -284,7 +284,6 @@ fn resolve_step(req: &DiagnoseRequest, steps: &mut Vec<Step>) -> Vec<IpAddr> {
         Family::V4 => "IPv4",
         Family::V6 => "IPv6",
     };
-    let start = Instant::now();
     match &req.target.host {
         Host::Ip(ip) if req.family.matches(ip) => {
             steps.push(Step::ok(
@@ -295,28 +294,78 @@ fn resolve_step(req: &DiagnoseRequest, steps: &mut Vec<Step>) -> Vec<IpAddr> {
             ));
             vec![*ip]
         }
-        host => match crate::lookup::resolve(host, req.family) {
-            Ok(a) => {
-                let result = by_family(&a, req.family);
-                steps.push(Step::ok(
-                    "resolve",
-                    format!("{name} ({fam})"),
-                    result,
-                    Some(start.elapsed()),
-                ));
-                a
+        Host::Ip(_) => {
+            let e = explain::resolver(explain::EAI_ADDRFAMILY);
+            steps.push(Step::fail(
+                "resolve",
+                format!("{name} ({fam})"),
+                e.verdict.to_string(),
+                None,
+                e,
+            ));
+            Vec::new()
+        }
+        Host::Name(n) => {
+            let r = crate::dns::check::resolve(n, req.family, req.timeout);
+            let tried = format!("{name} ({fam})");
+            let addrs = match r.result {
+                Ok(a) => {
+                    let mut result = by_family(&a, req.family);
+                    if !r.hosts.is_empty() && a.iter().all(|ip| r.hosts.contains(ip)) {
+                        result.push_str(" (from /etc/hosts)");
+                    }
+                    steps.push(match &r.slow {
+                        Some(e) => Step::fail("resolve", tried, result, Some(r.elapsed), e.clone())
+                            .as_warning(),
+                        None => Step::ok("resolve", tried, result, Some(r.elapsed)),
+                    });
+                    a
+                }
+                Err(e) => {
+                    steps.push(Step::fail(
+                        "resolve",
+                        tried,
+                        e.verdict.to_string(),
+                        Some(r.elapsed),
+                        e,
+                    ));
+                    Vec::new()
+                }
+            };
+            if let Some(e) = r.shadowed {
+                steps.push(
+                    Step::fail(
+                        "resolve",
+                        format!("/etc/hosts and DNS for {name}"),
+                        "/etc/hosts overrides DNS".into(),
+                        None,
+                        e,
+                    )
+                    .as_warning(),
+                );
             }
-            Err(e) => {
-                steps.push(Step::fail(
-                    "resolve",
-                    format!("{name} ({fam})"),
-                    e.verdict.to_string(),
-                    Some(start.elapsed()),
-                    e,
-                ));
-                Vec::new()
-            }
-        },
+            steps.extend(r.nameservers.iter().map(nameserver_row));
+            addrs
+        }
+    }
+}
+
+/// One nameserver asked directly: what it said, how fast; a failure is a warning (the resolve step carries
+/// the verdict).
+pub(crate) fn nameserver_row(e: &crate::dns::Exchange) -> Step {
+    let tried = format!("ask {} for {}", e.server_label, e.question.describe());
+    let time = e.timings.request.or(Some(e.timings.total));
+    let result = match (&e.response, e.status) {
+        (Some(_), crate::dns::Status::Ok) => format!("answers: {}", e.answers().join(", ")),
+        (Some(r), s) if r.rcode == "NOERROR" => format!("answers: {s}"),
+        (Some(r), _) => format!("answers: {}", r.rcode),
+        (None, s) => s.to_string(),
+    };
+    match &e.explanation {
+        Some(x) if e.status != crate::dns::Status::Referral || e.response.is_none() => {
+            Step::fail("nameserver", tried, result, time, x.clone()).as_warning()
+        }
+        _ => Step::ok("nameserver", tried, result, time),
     }
 }
 
@@ -333,7 +382,8 @@ fn connect_explanation(
         crate::probe::PortState::Closed => explain::errno(libc::ECONNREFUSED),
         _ => explain::errno(libc::EIO),
     });
-    if e.verdict == Verdict::Filtered {
+    // An ICMP error named who rejected the connect: keep its words. Only a deadline is re-worded.
+    if e.verdict == Verdict::Filtered && matches!(r.reason, crate::probe::Reason::Timeout(_)) {
         // One wording for every deadline, naming it: "no answer within 1.000 s: ...".
         e = if pinged {
             explain::diagnose::filtered_but_pings(timeout, port)
@@ -350,6 +400,8 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
     let hosts: Vec<Host> = targets.iter().map(|a| Host::Ip(a.ip())).collect();
     let mut p = crate::ping::PingRequest::new(hosts);
     p.count = Some(1);
+    // One echo within the step's deadline: the connect step tests the port either way.
+    p.retries = 0;
     p.timeout = req.timeout;
     p.family = req.family;
     p.method = crate::ping::MethodChoice::Icmp;
@@ -406,8 +458,8 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
     h.family = req.family;
     h.max_size = 1024 * 1024;
     h.tls = req.tls.clone();
-    // Talk over the address the connect step proved open, not whatever a second resolution returns.
-    h.pinned = Some(addr.ip());
+    // Resolved once, in the resolve step: talk to the address that accepted the connection.
+    h.addresses = Some((t.host.clone(), vec![addr.ip()]));
     let report = crate::http::fetch(&h);
     let hop = report.hops.last();
     let via = hop.and_then(|h| h.address).map_or(addr.ip(), |a| a.ip());

@@ -256,7 +256,7 @@ impl DiagnoseReport {
 pub struct DiagnoseRequest {
     pub target: DiagnoseTarget,
     pub family: Family,
-    /// Per-step deadline (resolve is bounded by the system resolver's own timeouts).
+    /// Per-step deadline (resolve included: a resolver still waiting then is reported, not waited for).
     pub timeout: Duration,
     /// How the talk step checks an HTTPS server's certificate.
     pub tls: crate::http::TlsOptions,

@@ -245,8 +245,31 @@ pub fn error(msg: Message, from: IpAddr, target: Option<IpAddr>) -> Explanation 
             .replace("{from}", &from.to_string())
             .replace("{name}", &name)
     };
-    let (verdict, cause, fix) = words(msg.kind());
+    let by_target = target == Some(from);
+    let (verdict, cause, fix) = match msg.kind() {
+        // A host does not report itself unreachable: that is a firewall rule on it rejecting with this type
+        // (nftables `reject with icmp type host-unreachable`), as nmap's "filtered host-unreach" says.
+        Kind::HostUnreachable | Kind::NetUnreachable if by_target => (
+            Verdict::Filtered,
+            "rejected by a firewall on the host itself ({from}), which answers ICMP {name}: a host does not report itself unreachable",
+            "a firewall rule on {from} rejects this traffic; check its rules (nft list ruleset)",
+        ),
+        k => words(k),
+    };
     Explanation::new(verdict, code, fill(cause), fill(fix))
+}
+
+/// [`error`] for a probe's error read from the socket's error queue, where only whether the target itself
+/// sent it is kept (`by_target`), not the target's address.
+pub fn about_probe(msg: Message, from: IpAddr, by_target: bool) -> Explanation {
+    let target = if by_target {
+        from
+    } else if from.is_ipv4() {
+        IpAddr::from([0u8; 4])
+    } else {
+        IpAddr::from([0u8; 16])
+    };
+    error(msg, from, Some(target))
 }
 
 #[cfg(test)]
@@ -287,6 +310,14 @@ mod tests {
         let e = error(Message::v6(1, 3), ip("fd00::1"), None);
         assert!(
             e.cause.starts_with("host unreachable, reported by fd00::1"),
+            "{}",
+            e.cause
+        );
+        let e = error(Message::v4(3, 1), ip("10.0.3.7"), Some(ip("10.0.3.7")));
+        assert_eq!(e.verdict, Verdict::Filtered);
+        assert!(
+            e.cause
+                .starts_with("rejected by a firewall on the host itself (10.0.3.7)"),
             "{}",
             e.cause
         );

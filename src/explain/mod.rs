@@ -11,6 +11,7 @@
 
 pub mod capture;
 pub mod diagnose;
+pub mod dns;
 mod errno;
 pub mod http;
 pub mod icmp;

@@ -56,9 +56,9 @@ pub struct HttpRequest {
     pub output: Option<PathBuf>,
     pub family: Family,
     pub tls: TlsOptions,
-    /// Connect to this address for the URL's own host instead of resolving it again (as curl's `--resolve`):
-    /// diagnose talks over the address its connect step proved open. Redirects to other hosts resolve as usual.
-    pub pinned: Option<IpAddr>,
+    /// Addresses to use for the URL's host instead of resolving it again (as curl --resolve), for callers
+    /// that resolved it already (diagnose). Redirects to other hosts resolve as usual.
+    pub addresses: Option<(crate::target::Host, Vec<IpAddr>)>,
 }
 
 impl HttpRequest {
@@ -74,9 +74,9 @@ impl HttpRequest {
             max_redirects: 0,
             keep_body: false,
             output: None,
-            pinned: None,
             family: Family::Any,
             tls: TlsOptions::default(),
+            addresses: None,
         }
     }
 }

@@ -258,6 +258,12 @@ fn resolver_in(ns: &NetNs, records: &[(&str, &str)]) -> std::path::PathBuf {
         "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
     )
     .expect("write resolv.conf");
+    dns_responder(ns, records);
+    etc
+}
+
+/// The DNS responder alone on 127.0.0.1:53 inside an existing namespace (its resolv.conf left as it is).
+pub fn dns_responder(ns: &NetNs, records: &[(&str, &str)]) {
     let sock = ns.enter(|| std::net::UdpSocket::bind("127.0.0.1:53").expect("bind :53 in netns"));
     let records: Vec<(String, std::net::IpAddr)> = records
         .iter()
@@ -269,7 +275,6 @@ fn resolver_in(ns: &NetNs, records: &[(&str, &str)]) -> std::path::PathBuf {
         })
         .collect();
     std::thread::spawn(move || serve_dns(sock, records));
-    etc
 }
 
 impl Drop for DnsNs {
@@ -890,3 +895,4 @@ impl Drop for MplsRouter {
         }
     }
 }
+pub mod dns;
