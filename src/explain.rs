@@ -2,6 +2,8 @@
 //!
 //! One table: socket errnos, resolver (EAI_*) codes, timeouts, TLS certificate failures and HTTP statuses.
 
+pub mod exporter;
+
 use std::io;
 use std::time::Duration;
 

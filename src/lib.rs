@@ -7,6 +7,7 @@ pub mod diagnose;
 pub mod duration;
 pub mod exit;
 pub mod explain;
+pub mod exporter;
 pub mod http;
 pub mod interrupt;
 pub mod lookup;

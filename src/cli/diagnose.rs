@@ -63,6 +63,7 @@ pub fn run(args: DiagnoseArgs, out: &Output) -> Result<Outcome> {
                         Some(p) => netdiag::http::tls::load_cacert(p)?,
                         None => Vec::new(),
                     },
+                    server_name: None,
                 },
             })
         }

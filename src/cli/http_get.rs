@@ -117,6 +117,7 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
             Some(p) => http::tls::load_cacert(p)?,
             None => Vec::new(),
         },
+        server_name: None,
     };
     netdiag::interrupt::install();
     let mut results = Vec::with_capacity(urls.len());
@@ -128,6 +129,7 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
             url,
             method: if args.head { Method::Head } else { Method::Get },
             http10: args.http10,
+            body: None,
             headers: headers.clone(),
             timeout: args.timeout,
             max_size: args.max_size,

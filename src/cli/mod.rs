@@ -2,6 +2,7 @@
 //! dispatch that turns parsed flags into library calls. Library modules never see clap.
 
 mod diagnose;
+mod exporter;
 mod http_get;
 mod lookup;
 mod ping;
@@ -77,6 +78,8 @@ pub enum Command {
     Diagnose(Lazy<diagnose::DiagnoseArgs>),
     /// Run an echo server (TCP and UDP) to test the path between two machines.
     Serve(Lazy<serve::ServeArgs>),
+    /// Serve probes to Prometheus: a drop-in for blackbox_exporter that also says why a probe failed.
+    Exporter(Lazy<exporter::ExporterArgs>),
     /// Print a shell completion script.
     Completions(Lazy<CompletionsArgs>),
 }
@@ -143,6 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Ping(Lazy(a)) => ping::run(a, &out),
         Command::Diagnose(Lazy(a)) => diagnose::run(a, &out),
         Command::Serve(Lazy(a)) => serve::run(a, &out),
+        Command::Exporter(Lazy(a)) => exporter::run(a, &out),
         Command::Completions(Lazy(a)) => {
             let mut buf = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "netdiag", &mut buf);

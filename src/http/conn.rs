@@ -108,6 +108,13 @@ pub(super) fn request_bytes(url: &Url, req: &HttpRequest) -> String {
     for (name, value) in &req.headers {
         s.push_str(&format!("{name}: {value}\r\n"));
     }
+    let user_length = req
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+    if let (Some(body), false) = (&req.body, user_length) {
+        s.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     s.push_str("\r\n");
     s
 }
@@ -169,7 +176,11 @@ fn run(
     };
     let remaining = left(deadline).ok_or_else(|| explain::timeout(req.timeout))?;
     let _ = conn.sock().set_write_timeout(Some(remaining));
-    conn.write_all(hop.request.as_bytes())
+    let mut wire = hop.request.as_bytes().to_vec();
+    if let Some(b) = &req.body {
+        wire.extend_from_slice(b);
+    }
+    conn.write_all(&wire)
         .map_err(|e| write_error(&e, req.timeout))?;
     marks.request = Some(Instant::now());
     read_response(&mut conn, req, deadline, marks, hop, body)
@@ -328,14 +339,18 @@ fn handshake(
     deadline: Instant,
     hop: &mut Hop,
 ) -> Result<Conn, Explanation> {
-    let seen: tls::Seen = Arc::new(Mutex::new(None));
+    let seen: tls::Seen = Arc::new(Mutex::new(Vec::new()));
     let config = tls::client_config(&req.tls, seen.clone()).map_err(|e| Explanation {
         verdict: Verdict::Error,
         code: "tls-setup".into(),
         cause: format!("{e:#}"),
         fix: String::new(),
     })?;
-    let name = match &url.host {
+    let sni = match &req.tls.server_name {
+        Some(n) => Host::parse(n).unwrap_or_else(|_| Host::Name(n.clone())),
+        None => url.host.clone(),
+    };
+    let name = match &sni {
         Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
         Host::Name(n) => ServerName::try_from(n.clone()).map_err(|_| Explanation {
             verdict: Verdict::Error,
@@ -351,11 +366,11 @@ fn handshake(
         fix: String::new(),
     })?;
     let mut sock = sock;
-    let host = url.host.to_string();
+    let host = sni.to_string();
     let cert_of = |seen: &tls::Seen| {
         seen.lock()
             .ok()
-            .and_then(|s| s.as_deref().and_then(super::cert::parse_certificate))
+            .and_then(|s| s.first().and_then(|c| super::cert::parse_certificate(c)))
     };
     while tls_conn.is_handshaking() {
         if crate::interrupt::requested() {
@@ -385,16 +400,35 @@ fn handshake(
             Err(e) => {
                 let cert = cert_of(&seen);
                 let x = tls::explain_error(&e, &host, cert.as_ref());
-                hop.tls = Some(tls_info(&tls_conn, cert, false));
+                hop.tls = Some(tls_info(&tls_conn, cert, false, &seen));
                 return Err(x);
             }
         }
     }
-    hop.tls = Some(tls_info(&tls_conn, cert_of(&seen), !req.tls.insecure));
+    hop.tls = Some(tls_info(
+        &tls_conn,
+        cert_of(&seen),
+        !req.tls.insecure,
+        &seen,
+    ));
     Ok(Conn::Tls(Box::new(StreamOwned::new(tls_conn, sock))))
 }
 
-fn tls_info(c: &ClientConnection, cert: Option<super::cert::CertInfo>, verified: bool) -> TlsInfo {
+fn tls_info(
+    c: &ClientConnection,
+    cert: Option<super::cert::CertInfo>,
+    verified: bool,
+    seen: &tls::Seen,
+) -> TlsInfo {
+    let chain_not_after_unix = seen.lock().map_or_else(
+        |_| Vec::new(),
+        |s| {
+            s.iter()
+                .filter_map(|c| super::cert::parse_certificate(c))
+                .map(|c| c.not_after_unix)
+                .collect()
+        },
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -415,6 +449,7 @@ fn tls_info(c: &ClientConnection, cert: Option<super::cert::CertInfo>, verified:
         verified,
         days_left: cert.as_ref().map(|c| c.days_left(now)),
         certificate: cert,
+        chain_not_after_unix,
     }
 }
 

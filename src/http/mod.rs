@@ -32,14 +32,42 @@ pub const MAX_REDIRECTS: usize = 10;
 pub enum Method {
     Get,
     Head,
+    Post,
+    Put,
+    Delete,
+    Options,
+    Patch,
 }
 
 impl Method {
+    /// Every method netdiag sends, in the order help texts list them.
+    pub const ALL: [Method; 7] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Delete,
+        Method::Options,
+        Method::Patch,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Patch => "PATCH",
         }
+    }
+
+    /// The method named `s` (case-insensitive), or `None` for one netdiag does not send.
+    pub fn parse(s: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -53,6 +81,9 @@ pub struct HttpRequest {
     /// Extra headers (`-H`); one with the name of a default header (Host, User-Agent, Accept, Connection)
     /// replaces it. Check them with [`check_header`].
     pub headers: Vec<(String, String)>,
+    /// A request body, sent with a `Content-Length` header (on the first request only: a redirect is
+    /// followed with the same method and no body, as a 301/302/303 would be by a browser).
+    pub body: Option<Vec<u8>>,
     /// One deadline for everything: resolve, connect, TLS, request, response, and every redirect.
     pub timeout: Duration,
     /// Body bytes read at most; the rest is not read and the report says the body was truncated.
@@ -73,6 +104,7 @@ impl HttpRequest {
             method: Method::Get,
             http10: false,
             headers: Vec::new(),
+            body: None,
             timeout: Duration::from_secs(10),
             max_size: 10 * 1024 * 1024,
             max_redirects: 0,
@@ -306,9 +338,11 @@ pub fn fetch(req: &HttpRequest) -> HttpReport {
     let mut visited: HashSet<String> = HashSet::from([url.to_string()]);
     let mut body: Vec<u8>;
     let mut error = None;
+    let mut hop_req = std::borrow::Cow::Borrowed(req);
     loop {
-        let (hop, b) = conn::exchange(&url, req, deadline);
+        let (hop, b) = conn::exchange(&url, &hop_req, deadline);
         body = b;
+        let status = hop.response.as_ref().map(|h| h.status);
         let next = hop.location.clone();
         let failed = hop.error.is_some();
         hops.push(hop);
@@ -338,8 +372,29 @@ pub fn fetch(req: &HttpRequest) -> HttpReport {
             break;
         }
         url = next;
+        if let Some(s) = status {
+            if let Some(r) = after_redirect(&hop_req, s) {
+                hop_req = std::borrow::Cow::Owned(r);
+            }
+        }
     }
     conclude(req, hops, body, error)
+}
+
+/// The request to send after a redirect with `status`, when it differs: 301, 302 and 303 turn a method other
+/// than GET and HEAD into a GET without a body (as browsers and Go's and curl's clients do); 307 and 308 keep
+/// the method and the body.
+fn after_redirect(req: &HttpRequest, status: u16) -> Option<HttpRequest> {
+    if !matches!(status, 301..=303) || matches!(req.method, Method::Get | Method::Head) {
+        return None;
+    }
+    let mut r = req.clone();
+    r.method = Method::Get;
+    r.body = None;
+    r.headers.retain(|(n, _)| {
+        !n.eq_ignore_ascii_case("content-length") && !n.eq_ignore_ascii_case("content-type")
+    });
+    Some(r)
 }
 
 fn redirect_error(code: &str, cause: &str) -> Explanation {
@@ -440,6 +495,22 @@ mod tests {
             assert!(e.starts_with("invalid header"), "{e}");
             assert!(!e.contains('\n'));
         }
+    }
+
+    #[test]
+    fn methods_parse_and_redirects_turn_posts_into_gets() {
+        assert_eq!(Method::parse("post"), Some(Method::Post));
+        assert_eq!(Method::parse("PATCH").map(Method::as_str), Some("PATCH"));
+        assert_eq!(Method::parse("PROPFIND"), None);
+        let mut req = HttpRequest::new(Url::parse("http://127.0.0.1/").unwrap());
+        req.method = Method::Post;
+        req.body = Some(b"{}".to_vec());
+        req.headers = vec![("Content-Type".into(), "application/json".into())];
+        let r = after_redirect(&req, 302).expect("a POST after 302 becomes a GET");
+        assert_eq!((r.method, r.body, r.headers.len()), (Method::Get, None, 0));
+        assert!(after_redirect(&req, 307).is_none());
+        req.method = Method::Head;
+        assert!(after_redirect(&req, 301).is_none());
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct TlsOptions {
     pub insecure: bool,
     /// DER certificates to trust instead of the bundled roots (from `--cacert`); empty means the bundled roots.
     pub ca_certs: Vec<Vec<u8>>,
+    /// The name sent in SNI and checked against the certificate instead of the URL's host (for a URL that
+    /// names an address, or a virtual host reached through another name).
+    pub server_name: Option<String>,
 }
 
 /// Reads every certificate from a PEM file, for `--cacert`.
@@ -57,10 +60,15 @@ pub struct TlsInfo {
     pub certificate: Option<CertInfo>,
     /// Whole days until the certificate expires (negative once expired).
     pub days_left: Option<i64>,
+    /// When each certificate the server presented expires (Unix seconds, the end entity first), for the
+    /// exporter's `probe_ssl_earliest_cert_expiry`.
+    #[serde(skip)]
+    pub chain_not_after_unix: Vec<i64>,
 }
 
-/// The end-entity certificate the server presented, recorded by the verifier.
-pub type Seen = Arc<Mutex<Option<Vec<u8>>>>;
+/// The certificates the server presented (DER, the end entity first, then the intermediates it sent),
+/// recorded by the verifier.
+pub type Seen = Arc<Mutex<Vec<Vec<u8>>>>;
 
 #[derive(Debug)]
 struct Recording {
@@ -79,7 +87,10 @@ impl ServerCertVerifier for Recording {
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
         if let Ok(mut s) = self.seen.lock() {
-            *s = Some(end_entity.to_vec());
+            *s = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|c| c.to_vec())
+                .collect();
         }
         match &self.inner {
             Some(v) => v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now),

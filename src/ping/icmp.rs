@@ -99,7 +99,7 @@ fn set_type_filter(sock: &Socket, v6: bool) -> io::Result<()> {
 }
 
 impl IcmpSocket {
-    fn open(v6: bool, ttl: Option<u8>) -> Result<IcmpSocket, OpenError> {
+    fn open(v6: bool, ttl: Option<u8>, dont_fragment: bool) -> Result<IcmpSocket, OpenError> {
         let (domain, proto) = if v6 {
             (Domain::IPV6, Protocol::ICMPV6)
         } else {
@@ -129,6 +129,25 @@ impl IcmpSocket {
             } else {
                 sock.set_ttl(u32::from(t)).map_err(other)?;
             }
+        }
+        if dont_fragment {
+            // Path MTU discovery "do": the DF bit is set and an oversized echo fails with EMSGSIZE, as ping -M do.
+            if v6 {
+                setsockopt_int(
+                    &sock,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_MTU_DISCOVER,
+                    libc::IPV6_PMTUDISC_DO,
+                )
+            } else {
+                setsockopt_int(
+                    &sock,
+                    libc::IPPROTO_IP,
+                    libc::IP_MTU_DISCOVER,
+                    libc::IP_PMTUDISC_DO,
+                )
+            }
+            .map_err(other)?;
         }
         // Ask for the TTL / hop limit of each reply as ancillary data (raw IPv4 has it in the header).
         if v6 {
@@ -505,7 +524,7 @@ impl Engine {
             v6_error: None,
         };
         for &v6 in families {
-            match IcmpSocket::open(v6, req.ttl) {
+            match IcmpSocket::open(v6, req.ttl, req.dont_fragment) {
                 Ok(s) if v6 => e.v6 = Some(s),
                 Ok(s) => e.v4 = Some(s),
                 Err(OpenError::Other(err)) if families.len() > 1 => {

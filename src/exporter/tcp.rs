@@ -1,0 +1,362 @@
+//! The `tcp` prober: connect (over TLS with `tls: true`), then blackbox's `query_response` dialogue: `expect` reads
+//! lines until one matches a regular expression, `send` writes a line (with `${1}` taken from the last match),
+//! `starttls` upgrades the connection. Everything runs against the probe's one deadline.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, StreamOwned};
+
+use super::config::{TcpProbe, TlsConfig};
+use super::{choose_ip, Deadline, ProbeOut};
+use crate::explain::{self, exporter as texts, Explanation};
+use crate::http::tls::{self, TlsInfo};
+use crate::probe::Reason;
+use crate::target::{Host, Target};
+
+/// The longest line `expect` reads (Go's bufio.Scanner default, which blackbox uses).
+const MAX_LINE: usize = 64 * 1024;
+/// Bytes read at most over a whole dialogue, so a server streaming forever cannot hold the probe past a bound.
+const MAX_READ: usize = 1024 * 1024;
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn sock(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => &t.sock,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(t) => match t.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                r => r,
+            },
+        }
+    }
+
+    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(b),
+            Stream::Tls(t) => {
+                t.write_all(b)?;
+                t.flush()
+            }
+        }
+    }
+}
+
+/// Probes `target` (HOST:PORT) with the module's `tcp` section.
+pub fn probe(target: &str, t: &TcpProbe, deadline: Deadline, out: &mut ProbeOut) -> bool {
+    out.samples.gauge(
+        "probe_failed_due_to_regex",
+        "Indicates if probe failed due to regex",
+        0.0,
+    );
+    let parsed = match Target::parse(target) {
+        Ok(p) => p,
+        Err(e) => return out.fail("target", texts::bad_target(&e.0)),
+    };
+    let Some(port) = parsed.port else {
+        return out.fail(
+            "target",
+            texts::bad_target(&format!(
+                "missing port in address '{target}' (expected HOST:PORT)"
+            )),
+        );
+    };
+    let Some((ip, _)) = choose_ip(
+        &parsed.host,
+        t.preferred_ip_protocol,
+        super::config::fallback(t.ip_protocol_fallback),
+        out,
+    ) else {
+        return false;
+    };
+    let addr = SocketAddr::new(ip, port);
+    out.log(format!("dialing TCP with {addr}"));
+    let sock = match connect(addr, deadline) {
+        Ok(s) => s,
+        Err(e) => return out.fail("connect", explain::on_port(e, port)),
+    };
+    out.log("successfully dialed");
+    let server_name = server_name(&t.tls_config, &parsed.host);
+    let stream = if t.tls {
+        match handshake(sock, &t.tls_config, &server_name, deadline, out) {
+            Ok(s) => s,
+            Err(e) => return out.fail("tls", e),
+        }
+    } else {
+        Stream::Plain(sock)
+    };
+    dialogue(stream, t, &server_name, deadline, out)
+}
+
+fn server_name(c: &TlsConfig, host: &Host) -> String {
+    c.server_name.clone().unwrap_or_else(|| host.to_string())
+}
+
+/// A connect under the deadline; a loopback connect that met itself is refused, as everywhere in netdiag.
+fn connect(addr: SocketAddr, deadline: Deadline) -> Result<TcpStream, Explanation> {
+    match TcpStream::connect_timeout(&addr, deadline.left()) {
+        Ok(s) if s.local_addr().ok() == Some(addr) => Reason::SelfConnect
+            .explain()
+            .map_or_else(|| Err(explain::errno(libc::ECONNREFUSED)), Err),
+        Ok(s) => Ok(s),
+        Err(e) if e.raw_os_error().is_some() => Err(explain::io_error(&e)),
+        Err(_) => Err(explain::timeout(deadline.total)),
+    }
+}
+
+/// The TLS handshake under the deadline, recording the TLS metrics.
+fn handshake(
+    mut sock: TcpStream,
+    c: &TlsConfig,
+    name: &str,
+    deadline: Deadline,
+    out: &mut ProbeOut,
+) -> Result<Stream, Explanation> {
+    let seen: tls::Seen = Arc::new(Mutex::new(Vec::new()));
+    let opts = c.options();
+    let config = tls::client_config(&opts, seen.clone()).map_err(|e| Explanation {
+        verdict: explain::Verdict::Error,
+        code: "tls-setup".into(),
+        cause: format!("{e:#}"),
+        fix: String::new(),
+    })?;
+    // Not HTTP: no ALPN, as blackbox's TCP prober offers none.
+    let mut config = Arc::unwrap_or_clone(config);
+    config.alpn_protocols.clear();
+    let sni = match Host::parse(name) {
+        Ok(Host::Ip(ip)) => ServerName::IpAddress(ip.into()),
+        _ => ServerName::try_from(name.to_string()).map_err(|_| {
+            texts::bad_target(&format!("'{name}' cannot be used as a TLS server name"))
+        })?,
+    };
+    let mut conn = ClientConnection::new(Arc::new(config), sni).map_err(|e| Explanation {
+        verdict: explain::Verdict::Error,
+        code: "tls-setup".into(),
+        cause: e.to_string(),
+        fix: String::new(),
+    })?;
+    out.log(format!("TLS handshake with server name {name}"));
+    while conn.is_handshaking() {
+        if deadline.passed() {
+            return Err(explain::timeout(deadline.total));
+        }
+        let _ = sock.set_read_timeout(Some(deadline.left()));
+        let _ = sock.set_write_timeout(Some(deadline.left()));
+        match conn.complete_io(&mut sock) {
+            Ok((0, 0)) if conn.is_handshaking() && conn.wants_read() => {
+                return Err(explain::tls(explain::TlsProblem::ClosedDuringHandshake, ""))
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(explain::timeout(deadline.total))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let cert = seen.lock().ok().and_then(|s| {
+                    s.first()
+                        .and_then(|c| crate::http::cert::parse_certificate(c))
+                });
+                return Err(tls::explain_error(&e, name, cert.as_ref()));
+            }
+        }
+    }
+    let info = TlsInfo {
+        version: match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".into(),
+            Some(v) => format!("{v:?}"),
+            None => "-".into(),
+        },
+        cipher_suite: String::new(),
+        alpn: None,
+        verified: !opts.insecure,
+        certificate: None,
+        days_left: None,
+        chain_not_after_unix: seen.lock().map_or_else(
+            |_| Vec::new(),
+            |s| {
+                s.iter()
+                    .filter_map(|c| crate::http::cert::parse_certificate(c))
+                    .map(|c| c.not_after_unix)
+                    .collect()
+            },
+        ),
+    };
+    record_tls(&info, out);
+    Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
+}
+
+/// blackbox's TLS metrics from a handshake: the earliest expiry over the certificates presented, the expiry
+/// of the chain, and the version.
+pub fn record_tls(t: &TlsInfo, out: &mut ProbeOut) {
+    if let Some(min) = t.chain_not_after_unix.iter().min() {
+        out.samples.gauge(
+            "probe_ssl_earliest_cert_expiry",
+            "Returns earliest SSL cert expiry in unixtime",
+            *min as f64,
+        );
+        out.samples.gauge(
+            "probe_ssl_last_chain_expiry_timestamp_seconds",
+            "Returns last SSL chain expiry in timestamp seconds",
+            *min as f64,
+        );
+    }
+    let version = match t.version.as_str() {
+        "TLSv1.3" => "TLS 1.3",
+        "TLSv1.2" => "TLS 1.2",
+        other => other,
+    };
+    out.samples.gauge_with(
+        "probe_tls_version_info",
+        "Contains the TLS version used",
+        vec![("version", version.to_string())],
+        1.0,
+    );
+}
+
+/// The `query_response` steps.
+fn dialogue(
+    mut s: Stream,
+    t: &TcpProbe,
+    server_name: &str,
+    deadline: Deadline,
+    out: &mut ProbeOut,
+) -> bool {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut read_total = 0usize;
+    for (i, step) in t.query_response.iter().enumerate() {
+        let mut send = step.send.clone().unwrap_or_default();
+        if let Some(re) = &step.expect {
+            out.log(format!("step {i}: expecting /{}/", re.0.as_str()));
+            loop {
+                let line = match next_line(&mut s, &mut pending, &mut read_total, deadline) {
+                    Ok(Some(l)) => l,
+                    Ok(None) => {
+                        out.samples.gauge("probe_failed_due_to_regex", "", 1.0);
+                        let mut e = Reason::Unexpected
+                            .explain()
+                            .unwrap_or_else(|| texts::bad_target("the reply did not match"));
+                        e.cause = format!(
+                            "no line of the reply matched /{}/ before the connection ended",
+                            re.0.as_str()
+                        );
+                        return out.fail("talk", e);
+                    }
+                    Err(e) => return out.fail("talk", e),
+                };
+                let text = String::from_utf8_lossy(&line);
+                if let Some(caps) = re.0.captures(&text) {
+                    out.log(format!(
+                        "step {i}: matched '{}'",
+                        crate::probe::escape_bytes(&line)
+                    ));
+                    let mut expanded = String::new();
+                    caps.expand(&send, &mut expanded);
+                    send = expanded;
+                    break;
+                }
+                out.log(format!(
+                    "step {i}: read '{}'",
+                    crate::probe::escape_bytes(&line)
+                ));
+            }
+        }
+        if !send.is_empty() {
+            out.log(format!(
+                "step {i}: sending '{}'",
+                crate::probe::escape_bytes(send.as_bytes())
+            ));
+            let _ = s.sock().set_write_timeout(Some(deadline.left()));
+            if let Err(e) = s.write_all(format!("{send}\n").as_bytes()) {
+                return out.fail("talk", explain::io_error(&e));
+            }
+        }
+        if step.starttls {
+            s = match s {
+                Stream::Plain(sock) => {
+                    match handshake(sock, &t.tls_config, server_name, deadline, out) {
+                        Ok(tls) => tls,
+                        Err(e) => return out.fail("tls", e),
+                    }
+                }
+                Stream::Tls(_) => {
+                    return out.fail(
+                        "tls",
+                        texts::bad_target("starttls on a connection that is already TLS"),
+                    )
+                }
+            };
+            pending.clear();
+        }
+    }
+    true
+}
+
+/// The next line (without `\n` and a trailing `\r`, as Go's line scanner gives it), `None` at the end of the
+/// stream; errors are explained (timeouts as such).
+fn next_line(
+    s: &mut Stream,
+    pending: &mut Vec<u8>,
+    read_total: &mut usize,
+    deadline: Deadline,
+) -> Result<Option<Vec<u8>>, Explanation> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(i) = pending.iter().position(|&b| b == b'\n') {
+            let mut line: Vec<u8> = pending.drain(..=i).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return Ok(Some(line));
+        }
+        if pending.len() > MAX_LINE {
+            return Err(Explanation {
+                verdict: explain::Verdict::Protocol,
+                code: "line-too-long".into(),
+                cause: format!("the server sent a line longer than {MAX_LINE} bytes"),
+                fix: "check what the port speaks (netdiag probe --banner)".into(),
+            });
+        }
+        if deadline.passed() || *read_total > MAX_READ {
+            return Err(explain::timeout(deadline.total));
+        }
+        let _ = s.sock().set_read_timeout(Some(deadline.left()));
+        match s.read(&mut chunk) {
+            Ok(0) if pending.is_empty() => return Ok(None),
+            Ok(0) => return Ok(Some(std::mem::take(pending))),
+            Ok(n) => {
+                *read_total += n;
+                pending.extend_from_slice(&chunk[..n]);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(explain::timeout(deadline.total))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(explain::io_error(&e)),
+        }
+    }
+}
