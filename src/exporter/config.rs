@@ -15,9 +15,6 @@ use crate::http::Method;
 /// Blackbox options netdiag knows by name but does not implement: named as such in the load error, so a user
 /// is not left wondering whether the field is misspelt.
 const KNOWN_UNSUPPORTED: &[&str] = &[
-    "basic_auth",
-    "bearer_token",
-    "bearer_token_file",
     "oauth2",
     "proxy_url",
     "no_proxy",
@@ -26,7 +23,6 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
     "skip_resolve_phase_with_proxy",
     "compression",
     "body_size_limit",
-    "body_file",
     "enable_http2",
     "enable_http3",
     "http_headers",
@@ -46,6 +42,14 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
     "expect_bytes",
     "labels",
     "ip_hash",
+    "fail_if_body_json_not_matches_cel",
+    "fail_if_body_json_matches_cel",
+    "valid_tls_versions",
+    "tls_alert_codes",
+    "pinned_public_key_hashes",
+    "spki_pins",
+    "check_revoked",
+    "follow_redirects_from_referer",
 ];
 
 /// The whole file.
@@ -194,6 +198,21 @@ pub struct HttpProbe {
     pub headers: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// A file whose content is the body (read when the config is loaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_file: Option<String>,
+    /// Any status passes the status check (the body and header checks still apply).
+    #[serde(default)]
+    pub accept_any_response: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    /// The `Authorization` header value built from basic_auth or the bearer token at load time.
+    #[serde(skip)]
+    pub authorization: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_redirects: Option<bool>,
     /// The older spelling, still accepted by blackbox.
@@ -241,6 +260,17 @@ impl HttpProbe {
 /// blackbox's default for `ip_protocol_fallback`: yes.
 pub fn fallback(v: Option<bool>) -> bool {
     v.unwrap_or(true)
+}
+
+/// `basic_auth`: sent as `Authorization: Basic …`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    #[serde(default, skip_serializing)]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<String>,
 }
 
 /// One `query_response` step.
@@ -440,7 +470,7 @@ fn explain_error(e: &serde_saphyr::Error) -> String {
             );
         }
     }
-    if one_line.contains("unknown variant") && one_line.contains("`http`, `tcp`") {
+    if one_line.contains("unknown variant") && one_line.contains("http, tcp, icmp") {
         return format!(
             "{one_line} (netdiag exporter runs the http, tcp, icmp, dns and diagnose probers; grpc is not \
              supported)"
@@ -525,6 +555,13 @@ fn check_http(h: &mut HttpProbe, base: Option<&Path>) -> Result<(), String> {
         crate::http::check_header(&format!("{name}: {value}"))
             .map_err(|e| format!("http.headers: {}", e.0))?;
     }
+    if let Some(f) = &h.body_file {
+        if h.body.is_some() {
+            return Err("http: body and body_file are both set; keep one".into());
+        }
+        h.body = Some(read_text(base, f, "http.body_file")?);
+    }
+    h.authorization = authorization(h, base)?;
     if h.fail_if_ssl && h.fail_if_not_ssl {
         return Err(
             "http: fail_if_ssl and fail_if_not_ssl are both set, so every probe would fail".into(),
@@ -594,6 +631,69 @@ fn check_dns(d: &DnsProbe) -> Result<(), String> {
     Ok(())
 }
 
+/// A file named in the config (relative to its directory), as text.
+fn read_text(base: Option<&Path>, file: &str, field: &str) -> Result<String, String> {
+    let path = match base {
+        Some(b) if Path::new(file).is_relative() => b.join(file),
+        _ => Path::new(file).to_path_buf(),
+    };
+    std::fs::read_to_string(&path)
+        .map_err(|e| format!("{field}: cannot read {}: {e}", path.display()))
+}
+
+/// The `Authorization` header from `basic_auth` or a bearer token (at most one of them).
+fn authorization(h: &HttpProbe, base: Option<&Path>) -> Result<Option<String>, String> {
+    use base64::Engine;
+    let bearer = match (&h.bearer_token, &h.bearer_token_file) {
+        (Some(_), Some(_)) => {
+            return Err("http: bearer_token and bearer_token_file are both set; keep one".into())
+        }
+        (Some(t), None) => Some(t.trim().to_string()),
+        (None, Some(f)) => Some(
+            read_text(base, f, "http.bearer_token_file")?
+                .trim()
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    let basic = match &h.basic_auth {
+        Some(b) => {
+            let password = match (&b.password, &b.password_file) {
+                (Some(_), Some(_)) => {
+                    return Err(
+                        "http.basic_auth: password and password_file are both set; keep one".into(),
+                    )
+                }
+                (Some(p), None) => p.clone(),
+                (None, Some(f)) => read_text(base, f, "http.basic_auth.password_file")?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+                (None, None) => String::new(),
+            };
+            let raw = format!("{}:{password}", b.username);
+            Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(raw)
+            ))
+        }
+        None => None,
+    };
+    if basic.is_some() && bearer.is_some() {
+        return Err("http: basic_auth and a bearer token are both set; keep one".into());
+    }
+    if h.headers
+        .keys()
+        .any(|k| k.eq_ignore_ascii_case("authorization"))
+        && (basic.is_some() || bearer.is_some())
+    {
+        return Err(
+            "http: an Authorization header and basic_auth or a bearer token are both set; keep one"
+                .into(),
+        );
+    }
+    Ok(basic.or(bearer.map(|t| format!("Bearer {t}"))))
+}
+
 /// Reads `ca_file` (relative to the config file's directory) into DER certificates.
 fn read_ca(t: &mut TlsConfig, base: Option<&Path>, field: &str) -> Result<(), String> {
     let Some(file) = &t.ca_file else {
@@ -647,14 +747,46 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("valid_status_code"), "{e}");
         let e = parse(
-            "modules:\n  m:\n    prober: http\n    http:\n      basic_auth:\n        username: u\n",
+            "modules:\n  m:\n    prober: http\n    http:\n      proxy_url: http://127.0.0.1:3128\n",
             None,
         )
         .unwrap_err();
-        assert!(e.contains("'basic_auth' is not supported"), "{e}");
+        assert!(e.contains("'proxy_url' is not supported"), "{e}");
         assert!(!e.contains('\n'));
         let e = parse("modules:\n  g:\n    prober: grpc\n", None).unwrap_err();
         assert!(e.contains("grpc"), "{e}");
+    }
+
+    #[test]
+    fn basic_auth_and_bearer_become_an_authorization_header() {
+        let c = parse(
+            "modules:\n  m:\n    prober: http\n    http:\n      basic_auth:\n        username: u\n        password: p\n",
+            None,
+        )
+        .unwrap();
+        let h = c.modules["m"].http.as_ref().unwrap();
+        assert_eq!(h.authorization.as_deref(), Some("Basic dTpw"));
+        assert!(!module_yaml(&c.modules["m"]).contains("password"));
+        let c = parse(
+            "modules:\n  m:\n    prober: http\n    http:\n      bearer_token: t0k\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            c.modules["m"]
+                .http
+                .as_ref()
+                .unwrap()
+                .authorization
+                .as_deref(),
+            Some("Bearer t0k")
+        );
+        let e = parse(
+            "modules:\n  m:\n    prober: http\n    http:\n      bearer_token: a\n      basic_auth:\n        username: u\n",
+            None,
+        )
+        .unwrap_err();
+        assert!(e.contains("keep one"), "{e}");
     }
 
     #[test]

@@ -118,6 +118,9 @@ fn request(
     if host.is_none() {
         req.headers.push(("Host".into(), url.authority()));
     }
+    if let Some(a) = &h.authorization {
+        req.headers.push(("Authorization".into(), a.clone()));
+    }
     req.body = h.body.as_ref().map(|b| b.as_bytes().to_vec());
     req.timeout = deadline.left();
     req.max_redirects = if h.follows_redirects() {
@@ -267,7 +270,9 @@ fn judge(r: &HttpReport, h: &HttpProbe, out: &mut ProbeOut) -> bool {
         return out.fail("http", texts::bad_target("no response"));
     };
     let status = head.status;
-    let accepted = if h.valid_status_codes.is_empty() {
+    let accepted = if h.accept_any_response {
+        true
+    } else if h.valid_status_codes.is_empty() {
         (200..300).contains(&status)
     } else {
         h.valid_status_codes.contains(&status)
