@@ -31,7 +31,6 @@ BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
 # Differences that are expected, with why; anything else fails the check.
 EXPECTED = {
     "probe_failure_info": "netdiag's addition: why the probe failed (layer, code)",
-    "probe_ssl_last_chain_info": "blackbox's leaf-certificate info series (fingerprint, subject, issuer, SANs) is not emitted yet",
 }
 
 CONFIG = """\

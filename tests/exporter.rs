@@ -60,6 +60,18 @@ impl Exporter {
         http(self.addr, "GET", path, &[])
     }
 
+    /// The log lines holding `word`, once there are at least `n` (the reader thread may lag the response).
+    fn wait_log(&self, word: &str, n: usize) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let l = self.log_lines(word);
+            if l.len() >= n || start.elapsed() > Duration::from_secs(10) {
+                return l;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn log_lines(&self, word: &str) -> Vec<String> {
         self.lines
             .lock()
@@ -219,7 +231,7 @@ fn probe_answers_like_blackbox() {
         Some(1.0),
         "{om}"
     );
-    let failed = e.log_lines("msg=\"Probe failed\"");
+    let failed = e.wait_log("msg=\"Probe failed\"", 1);
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert!(failed[0].contains("module=tcp_connect") && failed[0].contains("code=ECONNREFUSED"));
 
@@ -248,7 +260,7 @@ fn probe_answers_like_blackbox() {
         e.get(&format!("/probe?module=tcp_connect&target={long}")).0,
         400
     );
-    assert_eq!(e.log_lines("msg=\"Bad probe request\"").len(), 6);
+    assert_eq!(e.wait_log("msg=\"Bad probe request\"", 6).len(), 6);
     assert!(e
         .log_lines("msg=\"Bad probe request\"")
         .iter()
@@ -660,4 +672,63 @@ scrape_configs:
         "{info:?}"
     );
     assert_eq!(why(&live_url), None, "a live target has no failure info");
+}
+
+#[test]
+fn blackbox_and_netdiag_emit_the_same_metric_names_types_and_labels() {
+    let test = "blackbox_and_netdiag_emit_the_same_metric_names_types_and_labels";
+    if !common::can_netns(test)
+        || !common::need_tool(
+            test,
+            "prometheus-blackbox-exporter",
+            "prometheus-blackbox-exporter",
+        )
+        || !common::need_tool(test, "openssl", "openssl")
+    {
+        return;
+    }
+    let o = Command::new("python3")
+        .arg("scripts/exporter-compat.py")
+        .arg(env!("CARGO_BIN_EXE_netdiag"))
+        .output()
+        .expect("run scripts/exporter-compat.py");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("unexpected differences: 0"), "{out}");
+    // Every case ran and both exporters agreed on success.
+    assert!(
+        out.lines().filter(|l| l.contains("|")).count() >= 17,
+        "{out}"
+    );
+}
+
+#[test]
+fn the_systemd_unit_verifies() {
+    if !std::path::Path::new("/usr/bin/systemd-analyze").exists() {
+        eprintln!("skipping the_systemd_unit_verifies: systemd-analyze is not installed");
+        return;
+    }
+    let unit = std::fs::read_to_string("contrib/netdiag-exporter.service").unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/netdiag exporter --config"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("netdiag-exporter.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/netdiag", env!("CARGO_BIN_EXE_netdiag")),
+    )
+    .unwrap();
+    let o = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

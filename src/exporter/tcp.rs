@@ -178,6 +178,11 @@ fn handshake(
             }
         }
     }
+    let (chain_not_after_unix, leaf_sha256) = tls::chain_facts(&seen);
+    let certificate = seen.lock().ok().and_then(|s| {
+        s.first()
+            .and_then(|c| crate::http::cert::parse_certificate(c))
+    });
     let info = TlsInfo {
         version: match conn.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
@@ -188,17 +193,10 @@ fn handshake(
         cipher_suite: String::new(),
         alpn: None,
         verified: !opts.insecure,
-        certificate: None,
+        certificate,
         days_left: None,
-        chain_not_after_unix: seen.lock().map_or_else(
-            |_| Vec::new(),
-            |s| {
-                s.iter()
-                    .filter_map(|c| crate::http::cert::parse_certificate(c))
-                    .map(|c| c.not_after_unix)
-                    .collect()
-            },
-        ),
+        chain_not_after_unix,
+        leaf_sha256,
     };
     record_tls(&info, out);
     Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
@@ -217,6 +215,24 @@ pub fn record_tls(t: &TlsInfo, out: &mut ProbeOut) {
             "probe_ssl_last_chain_expiry_timestamp_seconds",
             "Returns last SSL chain expiry in timestamp seconds",
             *min as f64,
+        );
+    }
+    if let (Some(c), Some(fp)) = (&t.certificate, &t.leaf_sha256) {
+        let sans: Vec<&str> = c
+            .sans
+            .iter()
+            .filter_map(|s| s.strip_prefix("DNS:"))
+            .collect();
+        out.samples.gauge_with(
+            "probe_ssl_last_chain_info",
+            "Contains SSL leaf certificate information",
+            vec![
+                ("fingerprint_sha256", fp.clone()),
+                ("subject", c.subject.clone()),
+                ("issuer", c.issuer.clone()),
+                ("subjectalternative", sans.join(",")),
+            ],
+            1.0,
         );
     }
     let version = match t.version.as_str() {

@@ -420,15 +420,7 @@ fn tls_info(
     verified: bool,
     seen: &tls::Seen,
 ) -> TlsInfo {
-    let chain_not_after_unix = seen.lock().map_or_else(
-        |_| Vec::new(),
-        |s| {
-            s.iter()
-                .filter_map(|c| super::cert::parse_certificate(c))
-                .map(|c| c.not_after_unix)
-                .collect()
-        },
-    );
+    let (chain_not_after_unix, leaf_sha256) = tls::chain_facts(seen);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -450,6 +442,7 @@ fn tls_info(
         days_left: cert.as_ref().map(|c| c.days_left(now)),
         certificate: cert,
         chain_not_after_unix,
+        leaf_sha256,
     }
 }
 

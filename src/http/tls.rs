@@ -64,6 +64,29 @@ pub struct TlsInfo {
     /// exporter's `probe_ssl_earliest_cert_expiry`.
     #[serde(skip)]
     pub chain_not_after_unix: Vec<i64>,
+    /// SHA-256 of the end-entity certificate (lowercase hex), for the exporter's `probe_ssl_last_chain_info`.
+    #[serde(skip)]
+    pub leaf_sha256: Option<String>,
+}
+
+/// From the certificates the server presented: when each expires (Unix seconds) and the SHA-256 of the first.
+pub fn chain_facts(seen: &Seen) -> (Vec<i64>, Option<String>) {
+    let Ok(s) = seen.lock() else {
+        return (Vec::new(), None);
+    };
+    let expiry = s
+        .iter()
+        .filter_map(|c| super::cert::parse_certificate(c))
+        .map(|c| c.not_after_unix)
+        .collect();
+    let leaf = s.first().map(|der| {
+        ring::digest::digest(&ring::digest::SHA256, der)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    });
+    (expiry, leaf)
 }
 
 /// The certificates the server presented (DER, the end entity first, then the intermediates it sent),
