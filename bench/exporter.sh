@@ -42,6 +42,7 @@ X() { ip netns exec "$NS" "$@"; }
 
 # nginx of our own: one worker, loopback only, a 1 KiB page; its pid file and logs in $TMP.
 head -c 1024 /dev/zero | tr '\0' 'a' > "$TMP/index.html"
+chmod 755 "$TMP"; chmod 644 "$TMP/index.html"     # nginx's workers run as an unprivileged user
 cat > "$TMP/nginx.conf" <<EOF
 worker_processes 1;
 pid $TMP/nginx.pid;

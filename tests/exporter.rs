@@ -732,3 +732,90 @@ fn the_systemd_unit_verifies() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn hostile_targets_get_200_or_400_and_the_server_stays_up() {
+    let test = "hostile_targets_get_200_or_400_and_the_server_stays_up";
+    if !common::can_netns(test) {
+        return;
+    }
+    // Names resolve only through the namespace's own responder (NXDOMAIN for all of them).
+    let dns = common::DnsNs::new("hexp", &[]);
+    let ns = &dns.ns;
+    let port = free_port(ns);
+    let mut c = Command::new("ip");
+    c.args([
+        "netns",
+        "exec",
+        &ns.name,
+        env!("CARGO_BIN_EXE_netdiag"),
+        "exporter",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    let e = Exporter::start(c);
+    let long = "a".repeat(100_000);
+    let targets = [
+        "",
+        "%00",
+        "%ff%fe",
+        "a%0d%0aSet-Cookie:%20x",
+        "%1b%5b31m",
+        "[",
+        "[::1",
+        "http://[::1",
+        ":::::",
+        "999.999.999.999:99999",
+        "127.0.0.1:0",
+        "127.0.0.1:-1",
+        "http://",
+        "https://:443/",
+        "ftp://127.0.0.1/",
+        "b%C3%BCcher.test",
+        "xn--bcher-kva.test:80",
+        "%25",
+        "a+b",
+        "..",
+        "/etc/passwd",
+        "http://127.0.0.1:1/%2e%2e",
+        "nothing.test",
+        &long,
+    ];
+    let mut seen = Vec::new();
+    for module in ["http_2xx", "tcp_connect", "icmp", "diagnose", "ssh_banner"] {
+        for t in targets {
+            let path = format!("/probe?module={module}&target={t}");
+            let r = ns.enter(move || {
+                try_http(
+                    SocketAddr::from(([127, 0, 0, 1], port)),
+                    "GET",
+                    &path,
+                    &[("X-Prometheus-Scrape-Timeout-Seconds", "2")],
+                )
+            });
+            let (code, body) = r.expect("the exporter answers");
+            let shown: String = t.chars().take(40).collect();
+            assert!(
+                code == 200 || code == 400 || code == 414 || code == 431,
+                "{module} {shown}: {code} {body}"
+            );
+            if code == 200 {
+                assert!(body.contains("probe_success "), "{module} {shown}: {body}");
+            }
+            seen.push(code);
+        }
+    }
+    assert!(seen.contains(&400) && seen.contains(&200));
+    let r = ns.enter(move || {
+        try_http(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            "GET",
+            "/-/healthy",
+            &[],
+        )
+    });
+    assert_eq!(r, Some((200, "Healthy\n".to_string())));
+    assert!(e.log_lines("panicked").is_empty() && e.log_lines("internal error").is_empty());
+    // No log line was split by a hostile target.
+    assert!(e.lines.lock().unwrap().iter().all(|l| l.starts_with("ts=")));
+}

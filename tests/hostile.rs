@@ -71,6 +71,10 @@ fn shapes() -> Vec<Vec<&'static str>> {
         vec!["ping", "127.0.0.1", "-c", "{}"],
         vec!["diagnose", "{}"],
         vec!["serve", "--tcp", "{}"],
+        vec!["exporter", "--check-config", "--config", "{}"],
+        vec!["exporter", "--check-config", "--listen", "{}"],
+        vec!["exporter", "--check-config", "--timeout-offset", "{}"],
+        vec!["exporter", "--check-config", "--max-concurrent", "{}"],
     ]
 }
 

@@ -134,6 +134,29 @@ pub fn probe_deadline(seconds: f64) -> Explanation {
     )
 }
 
+/// Connected, but the server did not say what was expected before the deadline.
+pub fn silent(expected: &str, after: std::time::Duration) -> Explanation {
+    new(
+        Verdict::Filtered,
+        "timeout",
+        format!(
+            "connected, but the server sent no line matching {expected} within {}",
+            crate::duration::fmt_ms(after)
+        ),
+        "check what the port speaks (netdiag probe --banner HOST:PORT), or the module's expect",
+    )
+}
+
+/// A dns module's probe, in a build without netdiag's DNS client.
+pub fn dns_unavailable() -> Explanation {
+    new(
+        Verdict::Error,
+        "not-supported",
+        "this netdiag has no DNS client yet, so the dns prober cannot run".into(),
+        "keep dns modules on blackbox_exporter until netdiag's DNS client lands",
+    )
+}
+
 /// ICMP cannot be sent by this process.
 pub fn icmp_not_permitted(detail: &str) -> Explanation {
     new(
@@ -162,6 +185,9 @@ mod tests {
         );
         assert_eq!(bad_target("missing port").verdict, Verdict::Error);
         assert!(probe_deadline(4.5).cause.contains("4.500 s"));
+        let e = silent("/^SSH-/", std::time::Duration::from_secs(3));
+        assert_eq!(e.code, "timeout");
+        assert!(e.cause.starts_with("connected, but") && e.cause.contains("/^SSH-/"));
         for e in [tls_present(), tls_missing(), header_missing("Server")] {
             assert!(!e.fix.is_empty() && !e.code.contains(' '));
         }

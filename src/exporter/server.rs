@@ -591,12 +591,7 @@ pub fn run_prober(
             d,
             &mut out,
         ),
-        Prober::Dns => out.fail(
-            "dns",
-            crate::explain::exporter::bad_target(
-                "this build of netdiag has no DNS client for the dns prober",
-            ),
-        ),
+        Prober::Dns => out.fail("dns", crate::explain::exporter::dns_unavailable()),
     };
     out.log(if ok {
         "Probe succeeded"

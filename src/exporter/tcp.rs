@@ -276,6 +276,12 @@ fn dialogue(
                         );
                         return out.fail("talk", e);
                     }
+                    Err(e) if e.code == "timeout" => {
+                        return out.fail(
+                            "talk",
+                            texts::silent(&format!("/{}/", re.0.as_str()), deadline.total),
+                        )
+                    }
                     Err(e) => return out.fail("talk", e),
                 };
                 let text = String::from_utf8_lossy(&line);

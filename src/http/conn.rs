@@ -566,6 +566,11 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         assert_eq!(s, want);
+        req.body = Some(b"{}".to_vec());
+        assert!(request_bytes(&req.url, &req).ends_with("X-Y: z\r\nContent-Length: 2\r\n\r\n"));
+        req.headers.push(("content-length".into(), "2".into()));
+        assert_eq!(request_bytes(&req.url, &req).matches("ontent-").count(), 1);
+        req.body = None;
         req.http10 = true;
         req.method = Method::Head;
         assert!(request_bytes(&req.url, &req).starts_with("HEAD /a?b HTTP/1.0\r\n"));
