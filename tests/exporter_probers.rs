@@ -326,9 +326,13 @@ struct Pki {
 }
 
 fn pki(expired: bool) -> Pki {
+    pki_for(&["localhost", "127.0.0.1"], expired)
+}
+
+fn pki_for(names: &[&str], expired: bool) -> Pki {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let mut leaf =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut leaf = CertificateParams::new(names).unwrap();
     leaf.distinguished_name
         .push(DnType::CommonName, "exporter test");
     leaf.not_before = rcgen::date_time_ymd(2020, 1, 1);
@@ -460,6 +464,76 @@ fn expired_certificate_is_layer_tls_code_cert_expired() {
     let (s, out) = probe(&m, &format!("https://localhost:{port}/"));
     assert!(!s);
     assert_eq!(failure(&out), ("tls".into(), "cert-expired".into()));
+}
+
+/// An HTTPS server answering 200 to `max` connections.
+fn https_server(p: &Pki, max: usize) -> u16 {
+    let config = server_config(p);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for _ in 0..max {
+            let Ok((s, _)) = l.accept() else { return };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                return;
+            };
+            let mut tls = rustls::StreamOwned::new(conn, s);
+            let mut b = [0u8; 4096];
+            let _ = tls.read(&mut b);
+            let _ = tls
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    port
+}
+
+#[test]
+fn hostname_is_the_tls_name_of_an_https_probe() {
+    // The certificate is for vhost.test only: the probe of https://127.0.0.1 passes verification only when
+    // hostname=vhost.test is both the Host header and the name checked.
+    let p = pki_for(&["vhost.test"], false);
+    let port = https_server(&p, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &p.ca_pem).unwrap();
+    let m = module(&format!(
+        "    prober: http\n    http:\n      tls_config:\n        ca_file: {}\n",
+        ca.display()
+    ));
+    let target = format!("https://127.0.0.1:{port}/");
+    let (s, out) = run_prober(
+        &m,
+        &target,
+        Some("vhost.test"),
+        Deadline::new(Duration::from_secs(5)),
+    );
+    assert!(s, "{:?}", out.failure);
+    assert_eq!(out.samples.get("probe_http_ssl"), Some(1.0));
+    let info = out
+        .samples
+        .families
+        .iter()
+        .find(|f| f.name == "probe_ssl_last_chain_info")
+        .expect("chain info");
+    let labels = &info.series[0].0;
+    assert!(
+        labels
+            .iter()
+            .any(|(k, v)| *k == "subjectalternative" && v == "vhost.test"),
+        "{labels:?}"
+    );
+    assert!(
+        labels
+            .iter()
+            .any(|(k, v)| *k == "fingerprint_sha256" && v.len() == 64),
+        "{labels:?}"
+    );
+    let (s, out) = probe(&m, &target);
+    assert!(!s);
+    assert_eq!(failure(&out), ("tls".into(), "cert-name-mismatch".into()));
 }
 
 #[test]
