@@ -50,7 +50,7 @@ error_log $TMP/nginx-error.log;
 events { worker_connections 4096; }
 http {
     access_log off;
-    server { listen 127.0.0.1:18080; root $TMP; keepalive_timeout 0; }
+    server { listen 127.0.0.1:18080 backlog=4096; root $TMP; keepalive_timeout 0; }
 }
 EOF
 ip netns exec "$NS" nginx -c "$TMP/nginx.conf" -g 'daemon off;' &
