@@ -725,3 +725,32 @@ fn check_config_names_the_first_unsupported_field_and_exits_2() {
     ]);
     assert_eq!((code, out.trim()), (0, "config OK: 2 modules"), "{err}");
 }
+
+#[test]
+fn dont_fragment_makes_an_echo_larger_than_the_path_mtu_fail() {
+    if !common::can_netns("dont_fragment_makes_an_echo_larger_than_the_path_mtu_fail") {
+        return;
+    }
+    let pair = common::VethPair::new("dfmt");
+    // A 1280-byte link between the two namespaces: a 1400-byte echo must be fragmented to pass.
+    pair.a
+        .sh("for l in $(ls /sys/class/net | grep -v lo); do ip link set $l mtu 1280; done");
+    pair.b
+        .sh("for l in $(ls /sys/class/net | grep -v lo); do ip link set $l mtu 1280; done");
+    let target = pair.b_ip.clone();
+    let plain = module(
+        "    prober: icmp\n    icmp:\n      preferred_ip_protocol: ip4\n      payload_size: 1400\n",
+    );
+    let df = module(
+        "    prober: icmp\n    icmp:\n      preferred_ip_protocol: ip4\n      payload_size: 1400\n      dont_fragment: true\n",
+    );
+    let t = target.clone();
+    let (ok_plain, out_plain) = pair.a.enter(move || probe(&plain, &t));
+    assert!(ok_plain, "fragmented echo passes: {:?}", out_plain.failure);
+    let (ok_df, out_df) = pair.a.enter(move || probe(&df, &target));
+    assert!(
+        !ok_df,
+        "with the DF bit the echo cannot pass the 1280-byte link"
+    );
+    assert_eq!(failure(&out_df), ("reach".into(), "EMSGSIZE".into()));
+}
