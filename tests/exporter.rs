@@ -400,16 +400,10 @@ fn reload_by_post_and_by_sighup_and_a_bad_file_keeps_the_old_modules() {
     assert_eq!(e.get(&format!("/probe?module=two&target={target}")).0, 400);
 }
 
-#[test]
-fn a_cap_on_concurrent_probes_gives_503_and_slow_probes_do_not_block_fast_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let e = Exporter::on_loopback(
-        Some(&write_config(&dir, MODULES)),
-        &["--max-concurrent", "2"],
-    );
-    let (port, _held) = silent();
+/// Starts `n` probes of a silent server (each runs until its 4 s timeout) and waits until all are in flight.
+fn slow_probes(e: &Exporter, port: u16, n: usize) -> Vec<thread::JoinHandle<(u16, String)>> {
     let addr = e.addr;
-    let slow: Vec<_> = (0..2)
+    let handles = (0..n)
         .map(|_| {
             thread::spawn(move || {
                 http(
@@ -424,12 +418,23 @@ fn a_cap_on_concurrent_probes_gives_503_and_slow_probes_do_not_block_fast_ones()
     let start = Instant::now();
     loop {
         let (_, m) = e.get("/metrics");
-        if value(&m, "netdiag_exporter_probes_in_flight ") == Some(2.0) {
-            break;
+        if value(&m, "netdiag_exporter_probes_in_flight ") == Some(n as f64) {
+            return handles;
         }
         assert!(start.elapsed() < Duration::from_secs(20), "{m}");
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_cap_on_concurrent_probes_gives_503_and_slow_probes_do_not_block_fast_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Exporter::on_loopback(
+        Some(&write_config(&dir, MODULES)),
+        &["--max-concurrent", "2"],
+    );
+    let (port, _held) = silent();
+    let slow = slow_probes(&e, port, 2);
     let (code, body) = e.get(&format!(
         "/probe?module=tcp_connect&target=127.0.0.1:{port}"
     ));
@@ -447,24 +452,7 @@ fn a_cap_on_concurrent_probes_gives_503_and_slow_probes_do_not_block_fast_ones()
 
     // With room, a fast probe is answered while slow ones are still running.
     let e = Exporter::on_loopback(Some(&write_config(&dir, MODULES)), &[]);
-    let addr = e.addr;
-    let slow: Vec<_> = (0..4)
-        .map(|_| {
-            thread::spawn(move || {
-                http(
-                    addr,
-                    "GET",
-                    &format!("/probe?module=slow&target=127.0.0.1:{port}"),
-                    &[("X-Prometheus-Scrape-Timeout-Seconds", "4.5")],
-                )
-            })
-        })
-        .collect();
-    let start = Instant::now();
-    while value(&e.get("/metrics").1, "netdiag_exporter_probes_in_flight ") != Some(4.0) {
-        assert!(start.elapsed() < Duration::from_secs(20));
-        thread::sleep(Duration::from_millis(20));
-    }
+    let slow = slow_probes(&e, port, 4);
     let (code, body) = e.get(&format!("/probe?module=tcp_connect&target={}", e.addr));
     assert_eq!((code, value(&body, "probe_success ")), (200, Some(1.0)));
     assert_eq!(

@@ -169,20 +169,11 @@ fn handshake(
                 return Err(explain::timeout(deadline.total))
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                let cert = seen.lock().ok().and_then(|s| {
-                    s.first()
-                        .and_then(|c| crate::http::cert::parse_certificate(c))
-                });
-                return Err(tls::explain_error(&e, name, cert.as_ref()));
-            }
+            Err(e) => return Err(tls::explain_error(&e, name, leaf(&seen).as_ref())),
         }
     }
     let (chain_not_after_unix, leaf_sha256) = tls::chain_facts(&seen);
-    let certificate = seen.lock().ok().and_then(|s| {
-        s.first()
-            .and_then(|c| crate::http::cert::parse_certificate(c))
-    });
+    let certificate = leaf(&seen);
     let info = TlsInfo {
         version: match conn.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
@@ -200,6 +191,12 @@ fn handshake(
     };
     record_tls(&info, out);
     Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
+}
+
+/// The end-entity certificate the server presented, as netdiag reads it.
+fn leaf(seen: &tls::Seen) -> Option<crate::http::cert::CertInfo> {
+    let s = seen.lock().ok()?;
+    crate::http::cert::parse_certificate(s.first()?)
 }
 
 /// blackbox's TLS metrics from a handshake: the earliest expiry over the certificates presented, the expiry
@@ -332,6 +329,14 @@ fn dialogue(
     true
 }
 
+/// A read or write that failed: a timeout at the deadline, otherwise the errno explained.
+fn io_failure(e: &io::Error, deadline: Deadline) -> Explanation {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => explain::timeout(deadline.total),
+        _ => explain::io_error(e),
+    }
+}
+
 /// The next line (without `\n` and a trailing `\r`, as Go's line scanner gives it), `None` at the end of the
 /// stream; errors are explained (timeouts as such).
 fn next_line(
@@ -369,16 +374,8 @@ fn next_line(
                 *read_total += n;
                 pending.extend_from_slice(&chunk[..n]);
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(explain::timeout(deadline.total))
-            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(explain::io_error(&e)),
+            Err(e) => return Err(io_failure(&e, deadline)),
         }
     }
 }
