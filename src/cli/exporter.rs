@@ -26,10 +26,10 @@ Examples:
   curl 'http://127.0.0.1:9115/probe?target=127.0.0.1:22&module=tcp_connect'
   curl 'http://127.0.0.1:9115/probe?target=http://localhost/&module=diagnose&debug=true'
 
-Beyond blackbox: every failed probe has probe_failure_info{layer,code} 1 (layer: target, resolve,
-reach, connect, tls, http, talk, dns or probe; code: ECONNREFUSED, timeout, EAI_NONAME, cert-expired,
-HTTP 404, ...), and the diagnose prober exports probe_step_success{step} and
-probe_step_duration_seconds{step} for resolve, reach, connect and talk.")]
+Beyond blackbox: a failed probe has probe_failure_info{layer,code} 1, where layer is target,
+resolve, reach, connect, tls, http, talk, dns or probe, and code is ECONNREFUSED, timeout,
+EAI_NONAME, cert-expired, HTTP 404, ...; the diagnose prober exports probe_step_success{step}
+and probe_step_duration_seconds{step} for resolve, reach, connect and talk.")]
 pub struct ExporterArgs {
     /// Address and port to serve on (blackbox: --web.listen-address).
     #[arg(
