@@ -598,6 +598,19 @@ scrape_configs:
         replacement: 127.0.0.1:{exporter_port}
       - target_label: site
         replacement: test-site
+  - job_name: diagnose
+    metrics_path: /probe
+    params:
+      module: [diagnose]
+    static_configs:
+      - targets: ['{live_url}']
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: 127.0.0.1:{exporter_port}
 "
     );
     std::fs::write(dir.path().join("prometheus.yml"), scrape).unwrap();
@@ -626,7 +639,12 @@ scrape_configs:
             "probe_success{job=\"blackbox_http\"}",
         ));
         let i = series(&query(ns, prom_port, "probe_failure_info"));
-        if s.len() == 3 && i.len() == 2 {
+        let steps = series(&query(
+            ns,
+            prom_port,
+            "probe_step_success{job=\"diagnose\"}",
+        ));
+        if s.len() == 3 && i.len() == 2 && steps.len() == 4 {
             break (s, i);
         }
         assert!(
@@ -660,6 +678,17 @@ scrape_configs:
         "{info:?}"
     );
     assert_eq!(why(&live_url), None, "a live target has no failure info");
+    // The diagnose prober's steps, as Prometheus stored them.
+    let steps = series(&query(
+        ns,
+        prom_port,
+        "probe_step_success{job=\"diagnose\"}",
+    ));
+    let step = |name: &str| steps.iter().find(|s| s.1["step"] == name).map(|s| s.2);
+    assert_eq!(step("resolve"), Some(1.0), "{steps:?}");
+    assert_eq!(step("connect"), Some(1.0), "{steps:?}");
+    assert_eq!(step("talk"), Some(1.0), "{steps:?}");
+    assert!(step("reach").is_some(), "{steps:?}");
 }
 
 #[test]
