@@ -537,6 +537,16 @@ async fn probe(
     let samples = finish(&mut out, ok, took);
     if !ok {
         log_failure(&module_name, &module, &target, out.failure.as_ref(), took);
+    } else if log::enabled(Level::Debug) {
+        log::log(
+            Level::Debug,
+            "Probe succeeded",
+            &[
+                ("module", &module_name),
+                ("target", &target),
+                ("duration_seconds", &format!("{took:.6}")),
+            ],
+        );
     }
     if debug {
         return text(
