@@ -309,9 +309,17 @@ fn tcp_query_response_expands_captures() {
     let (s, out) = probe(&m, &format!("127.0.0.1:{port}"));
     assert!(s, "{:?} {:?}", out.failure, out.log);
     assert_eq!(out.samples.get("probe_failed_due_to_regex"), Some(0.0));
+    // A server that greets with something else and hangs up: the expect has no line left to match.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        if let Ok((mut s, _)) = l.accept() {
+            let _ = s.write_all(b"220 mail.test ESMTP\r\n");
+        }
+    });
     let m =
         module("    prober: tcp\n    tcp:\n      query_response:\n      - expect: \"^SSH-2.0-\"\n");
-    let (s, out) = probe(&m, &format!("127.0.0.1:{port}"));
+    let (s, out) = probe(&m, &format!("127.0.0.1:{other}"));
     assert!(!s);
     assert_eq!(failure(&out), ("talk".into(), "unexpected-reply".into()));
     assert_eq!(out.samples.get("probe_failed_due_to_regex"), Some(1.0));
