@@ -837,3 +837,86 @@ fn hostile_targets_get_200_or_400_and_the_server_stays_up() {
     // No log line was split by a hostile target.
     assert!(e.lines.lock().unwrap().iter().all(|l| l.starts_with("ts=")));
 }
+
+/// The ```yaml blocks of the README's exporter section, in order.
+fn readme_yaml_blocks() -> Vec<String> {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let start = readme
+        .find("## exporter")
+        .expect("README has an exporter section");
+    let end = readme[start..]
+        .find("\n## ")
+        .map_or(readme.len(), |e| start + e);
+    readme[start..end]
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn the_readme_scrape_config_and_alert_rules_pass_promtool() {
+    let test = "the_readme_scrape_config_and_alert_rules_pass_promtool";
+    if !common::need_tool(test, "promtool", "prometheus") {
+        return;
+    }
+    let blocks = readme_yaml_blocks();
+    assert_eq!(blocks.len(), 2, "a scrape config and alert rules");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&config, &blocks[0]).unwrap();
+    std::fs::write(&rules, &blocks[1]).unwrap();
+    for args in [["check", "config"], ["check", "rules"]] {
+        let file = if args[1] == "config" { &config } else { &rules };
+        let o = Command::new("promtool")
+            .args(args)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // The rule fires with the cause in its labels when a probe fails for long enough.
+    let unit = format!(
+        "rule_files: [{}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'probe_success{{instance=\"http://127.0.0.1:8080/health\",site=\"paris\"}}'
+        values: '0x5'
+      - series: 'probe_failure_info{{instance=\"http://127.0.0.1:8080/health\",site=\"paris\",layer=\"connect\",code=\"ECONNREFUSED\"}}'
+        values: '1x5'
+    alert_rule_test:
+      - eval_time: 4m
+        alertname: ProbeFailingWithCause
+        exp_alerts:
+          - exp_labels:
+              instance: http://127.0.0.1:8080/health
+              site: paris
+              layer: connect
+              code: ECONNREFUSED
+            exp_annotations:
+              summary: 'http://127.0.0.1:8080/health from paris: connect failed (ECONNREFUSED)'
+",
+        rules.display()
+    );
+    let unit_file = dir.path().join("unit.yml");
+    std::fs::write(&unit_file, unit).unwrap();
+    let o = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(&unit_file)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
