@@ -19,7 +19,7 @@ mod tsv;
 
 const TSV: &str = "data/services.tsv";
 
-/// Variant names of `crate::target::Proto`, in `tsv::PROTOS` order.
+/// Variant names of `crate::services::Proto`, in `tsv::PROTOS` order.
 const PROTO_VARIANTS: [&str; 4] = ["Tcp", "Udp", "Sctp", "Dccp"];
 
 fn fail(msg: &str) -> ! {

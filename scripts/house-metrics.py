@@ -71,8 +71,16 @@ def submodule_of(rel):
     return "::".join(parts)
 
 
+def without_tests(code):
+    """Code before the file's `#[cfg(test)] mod tests`: inside it `super::` names the file itself (`use super::*`
+    imports the file's own items), so reading it as the file's parent would report a loop that is not there."""
+    cut = re.search(r"#\[cfg\(test\)\]\s*mod\s+tests", code)
+    return code[: cut.start()] if cut else code
+
+
 def uses(rel, code):
-    """Modules (submodule paths) this file refers to through crate:: or super:: paths."""
+    """Modules (submodule paths) this file refers to through crate:: or super:: paths, outside its tests."""
+    code = without_tests(code)
     me = submodule_of(rel).split("::")
     is_mod = rel.endswith("mod.rs") or os.sep not in rel
     found = set()
@@ -171,8 +179,7 @@ def long_fns(files, limit=60):
     rows = []
     for rel, code in files:
         # skip test modules: they are not the code the figure is about
-        cut = re.search(r"#\[cfg\(test\)\]\s*mod\s+tests", code)
-        body = code[: cut.start()] if cut else code
+        body = without_tests(code)
         for m in re.finditer(r"\bfn\s+([A-Za-z_][A-Za-z0-9_]*)", body):
             j = body.find("{", m.end())
             semi = body.find(";", m.end())

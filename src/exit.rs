@@ -23,6 +23,16 @@ impl Outcome {
         }
     }
 
+    /// `Interrupted` when Ctrl-C stopped the run, else `Success` when `ok`, else `TargetFailed`: the mapping
+    /// every report's [`crate::render::Report::outcome`] uses.
+    pub fn of(interrupted: bool, ok: bool) -> Outcome {
+        match (interrupted, ok) {
+            (true, _) => Outcome::Interrupted,
+            (false, true) => Outcome::Success,
+            (false, false) => Outcome::TargetFailed,
+        }
+    }
+
     /// The worse of two outcomes.
     pub fn and(self, other: Outcome) -> Outcome {
         self.code().max(other.code()).into()
@@ -87,5 +97,8 @@ mod tests {
             Outcome::TargetFailed.and(Outcome::Interrupted),
             Outcome::Interrupted
         );
+        assert_eq!(Outcome::of(true, true), Outcome::Interrupted);
+        assert_eq!(Outcome::of(false, true), Outcome::Success);
+        assert_eq!(Outcome::of(false, false), Outcome::TargetFailed);
     }
 }

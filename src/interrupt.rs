@@ -3,26 +3,20 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::net::process;
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigint(_: libc::c_int) {
     // Only async-signal-safe work here: set the flag, and let the next Ctrl-C use the default action.
     INTERRUPTED.store(true, Ordering::SeqCst);
-    // SAFETY: signal() is async-signal-safe; restoring the default disposition is always valid.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_DFL);
-    }
+    process::reset_signal(libc::SIGINT);
 }
 
 /// Installs the SIGINT handler. Call once, before a long run starts.
 pub fn install() {
-    // SAFETY: the handler only touches an atomic and calls signal(), both async-signal-safe.
-    unsafe {
-        libc::signal(
-            libc::SIGINT,
-            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        );
-    }
+    // The handler only touches an atomic and restores the default action, both async-signal-safe.
+    process::set_signal_handler(libc::SIGINT, on_sigint);
 }
 
 /// True once Ctrl-C was pressed.

@@ -13,11 +13,47 @@
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
+use std::fmt;
+
 use serde::Serialize;
 
-use crate::target::Proto;
-
 pub mod tsv;
+
+/// A transport protocol as the services registry names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Sctp,
+    Dccp,
+}
+
+impl Proto {
+    pub const ALL: [Proto; 4] = [Proto::Tcp, Proto::Udp, Proto::Sctp, Proto::Dccp];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Sctp => "sctp",
+            Proto::Dccp => "dccp",
+        }
+    }
+
+    /// Parses `tcp`, `udp`, `sctp`, `dccp` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Proto> {
+        Proto::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One row of the table. Strings are offsets into [`table::STRS`] (see build.rs for why).
 struct Entry {
@@ -32,7 +68,7 @@ struct Entry {
 
 mod table {
     use super::Entry;
-    use crate::target::Proto::{self, Dccp, Sctp, Tcp, Udp};
+    use super::Proto::{self, Dccp, Sctp, Tcp, Udp};
 
     const fn e(
         lo: u16,
@@ -79,6 +115,7 @@ impl Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Service {
     pub port: u16,
+    #[serde(rename = "protocol")]
     pub proto: Proto,
     /// The primary name.
     pub name: &'static str,

@@ -5,46 +5,12 @@
 //! accepted forms.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use serde::Serialize;
 
-/// A transport protocol as the services registry names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    Tcp,
-    Udp,
-    Sctp,
-    Dccp,
-}
-
-impl Proto {
-    pub const ALL: [Proto; 4] = [Proto::Tcp, Proto::Udp, Proto::Sctp, Proto::Dccp];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-            Proto::Sctp => "sctp",
-            Proto::Dccp => "dccp",
-        }
-    }
-
-    /// Parses `tcp`, `udp`, `sctp`, `dccp` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Proto> {
-        Proto::ALL
-            .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(s))
-    }
-}
-
-impl fmt::Display for Proto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::services::Proto;
 
 /// Which address families to use: both, IPv4 only (`-4`) or IPv6 only (`-6`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -81,6 +47,30 @@ pub fn family_name(ip: &IpAddr) -> &'static str {
         "IPv4"
     } else {
         "IPv6"
+    }
+}
+
+/// serde `serialize_with`: a socket address as netdiag's one JSON form of an endpoint, `{"address": "10.0.0.1",
+/// "port": 443}` (never `"10.0.0.1:443"`, which needs parsing and brackets for IPv6).
+pub fn ser_endpoint<S: serde::Serializer>(
+    a: &SocketAddr,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut st = s.serialize_struct("Endpoint", 2)?;
+    st.serialize_field("address", &a.ip())?;
+    st.serialize_field("port", &a.port())?;
+    st.end()
+}
+
+/// serde `serialize_with`: an optional socket address as an endpoint object, or null.
+pub fn ser_opt_endpoint<S: serde::Serializer>(
+    a: &Option<SocketAddr>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match a {
+        Some(a) => ser_endpoint(a, s),
+        None => s.serialize_none(),
     }
 }
 
@@ -407,6 +397,57 @@ impl HostSpec {
     }
 }
 
+/// How many addresses host arguments stand for: a CIDR block its size, any other argument one.
+pub fn host_count(specs: &[HostSpec]) -> u128 {
+    specs
+        .iter()
+        .map(|s| match s {
+            HostSpec::Cidr(c) => c.len(),
+            HostSpec::Target(_) => 1,
+        })
+        .fold(0u128, u128::saturating_add)
+}
+
+/// Expands host arguments into targets, the one expansion ping and probe share: each CIDR block into its
+/// addresses, names and addresses as typed with the port typed with them, repeats dropped, order kept.
+/// With `skip_ends`, IPv4 blocks of /30 and wider leave out their network and broadcast addresses, as
+/// `fping -g` does (ping sweeps hosts); without, every address is kept, as nmap does (probe scans addresses).
+/// Refuses more than `max` addresses in all; a caller with its own words for that checks [`host_count`] first.
+pub fn expand_hosts(specs: &[HostSpec], max: u128, skip_ends: bool) -> Result<Vec<Target>> {
+    let total = host_count(specs);
+    if total > max {
+        return err(format!(
+            "{total} addresses asked, more than the limit of {max}; use longer prefixes"
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut keep = |t: Target| {
+        if seen.insert((t.host.clone(), t.port)) {
+            out.push(t);
+        }
+    };
+    for s in specs {
+        match s {
+            HostSpec::Target(t) => keep(t.clone()),
+            HostSpec::Cidr(c) => {
+                let mut all = c.addresses(max)?;
+                if skip_ends && c.network.is_ipv4() && c.prefix <= 30 && all.len() >= 4 {
+                    all.pop();
+                    all.remove(0);
+                }
+                for ip in all {
+                    keep(Target {
+                        host: Host::Ip(ip),
+                        port: None,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Parses one port: a number 1-65535 or a TCP service name (`http` → 80).
 pub fn parse_single_port(s: &str) -> Result<u16> {
     parse_port_or_name(s, Proto::Tcp)
@@ -546,6 +587,7 @@ fn parse_range(item: &str) -> Result<(u16, u16)> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PortQuery {
     pub what: PortWhat,
+    #[serde(rename = "protocol")]
     pub proto: Option<Proto>,
 }
 
@@ -617,6 +659,31 @@ impl PortQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expand_hosts_is_the_one_cidr_expansion() {
+        let specs: Vec<HostSpec> = ["10.0.0.0/30", "h.test:22", "10.0.0.1", "h.test:22"]
+            .iter()
+            .map(|s| HostSpec::parse(s).unwrap())
+            .collect();
+        assert_eq!(host_count(&specs), 7);
+        let all = expand_hosts(&specs, 100, false).unwrap();
+        let shown: Vec<String> = all.iter().map(Target::to_string).collect();
+        // Every address of the block (nmap), the named target with its port, repeats dropped.
+        assert_eq!(
+            shown,
+            ["10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3", "h.test:22"]
+        );
+        let hosts = expand_hosts(&specs, 100, true).unwrap();
+        let shown: Vec<String> = hosts.iter().map(Target::to_string).collect();
+        // fping -g: no network or broadcast address.
+        assert_eq!(shown, ["10.0.0.1", "10.0.0.2", "h.test:22"]);
+        let e = expand_hosts(&specs, 6, false).unwrap_err();
+        assert!(
+            e.0.contains("7 addresses") && e.0.contains("limit of 6"),
+            "{e}"
+        );
+    }
 
     fn t(s: &str) -> Target {
         Target::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))

@@ -156,13 +156,15 @@ fn json_has_the_same_content() {
     let r = &v["results"][0];
     assert_eq!(r["verdict"], "ok");
     let hop = last_hop(&v);
-    assert_eq!(hop["address"], format!("127.0.0.1:{}", srv.port));
+    assert_eq!(hop["address"]["address"], "127.0.0.1");
+    assert_eq!(hop["address"]["port"], srv.port);
+    assert_eq!(r["status"], 200);
     assert_eq!(hop["response"]["status"], 200);
     assert_eq!(hop["body"]["framing"], "content-length");
     assert_eq!(hop["body"]["length"], 2);
-    assert!(hop["timings"]["phases"]["connect"].as_f64().is_some());
-    assert!(hop["timings"]["phases"]["tls"].is_null());
-    assert!(hop["timings"]["total"].as_f64().unwrap() > 0.0);
+    assert!(hop["timings"]["phases"]["connect_ms"].as_f64().is_some());
+    assert!(hop["timings"]["phases"]["tls_ms"].is_null());
+    assert!(hop["timings"]["total_ms"].as_f64().unwrap() > 0.0);
 }
 
 #[test]
@@ -290,7 +292,7 @@ fn at_most_ten_redirects() {
     let srv = redirector(20);
     let (code, v, _) = json(&["http-get", "--follow", &srv.url("/n0")]);
     assert_eq!(code, 1);
-    assert_eq!(v["results"][0]["error"]["code"], "too-many-redirects");
+    assert_eq!(v["results"][0]["explanation"]["code"], "too-many-redirects");
     assert_eq!(v["results"][0]["hops"].as_array().unwrap().len(), 11);
 }
 
@@ -440,7 +442,7 @@ fn accept_and_never_answer_times_out() {
     let start = Instant::now();
     let (code, v, _) = json(&["http-get", "--timeout", "1", &srv.url("/")]);
     assert_eq!(code, 1);
-    assert_eq!(v["results"][0]["error"]["code"], "timeout");
+    assert_eq!(v["results"][0]["explanation"]["code"], "timeout");
     assert!(last_hop(&v)["response"].is_null());
     assert!(start.elapsed() < Duration::from_secs(15));
 }
@@ -526,7 +528,7 @@ fn connect_timeout_in_a_namespace_is_filtered() {
     assert_eq!(o.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["results"][0]["verdict"], "filtered");
-    assert_eq!(v["results"][0]["error"]["code"], "timeout");
+    assert_eq!(v["results"][0]["explanation"]["code"], "timeout");
 
     // Ctrl-C during a long connect ends it at once, with the report so far.
     let start = Instant::now();
@@ -550,7 +552,7 @@ fn connect_timeout_in_a_namespace_is_filtered() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["results"][0]["error"]["code"], "interrupted");
+    assert_eq!(v["results"][0]["explanation"]["code"], "interrupted");
     assert!(start.elapsed() < Duration::from_secs(20));
 }
 
@@ -667,7 +669,9 @@ fn self_signed_certificate_is_explained_and_insecure_looks_anyway() {
     assert_eq!(tls["alpn"], "http/1.1");
     assert_eq!(tls["verified"], false);
     assert_eq!(tls["certificate"]["sans"][0], "DNS:localhost");
-    assert!(last_hop(&v)["timings"]["phases"]["tls"].as_f64().is_some());
+    assert!(last_hop(&v)["timings"]["phases"]["tls_ms"]
+        .as_f64()
+        .is_some());
 }
 
 #[test]
@@ -676,7 +680,10 @@ fn unknown_issuer_without_cacert_and_ok_with_it() {
     let srv = tls_server(&p, 3);
     let (code, v, _) = json(&["http-get", &https(&srv, "127.0.0.1")]);
     assert_eq!(code, 1);
-    assert_eq!(v["results"][0]["error"]["code"], "cert-unknown-issuer");
+    assert_eq!(
+        v["results"][0]["explanation"]["code"],
+        "cert-unknown-issuer"
+    );
     assert!(v["results"][0]["summary"]
         .as_str()
         .unwrap()
@@ -714,7 +721,7 @@ fn name_mismatch_and_expired_certificates() {
         &https(&srv, "127.0.0.1"),
     ]);
     assert_eq!(code, 1);
-    assert_eq!(v["results"][0]["error"]["code"], "cert-name-mismatch");
+    assert_eq!(v["results"][0]["explanation"]["code"], "cert-name-mismatch");
 
     let p = pki(&["127.0.0.1"], false, true);
     let srv = tls_server(&p, 1);
@@ -726,7 +733,7 @@ fn name_mismatch_and_expired_certificates() {
         &https(&srv, "127.0.0.1"),
     ]);
     assert_eq!(code, 1);
-    assert_eq!(v["results"][0]["error"]["code"], "cert-expired");
+    assert_eq!(v["results"][0]["explanation"]["code"], "cert-expired");
 }
 
 #[test]
@@ -744,7 +751,7 @@ fn https_to_a_plain_http_port_is_explained() {
     });
     let (code, v, _) = json(&["http-get", &format!("https://127.0.0.1:{port}/")]);
     assert_eq!(code, 1);
-    let e = &v["results"][0]["error"];
+    let e = &v["results"][0]["explanation"];
     assert!(e["code"] == "tls" || e["code"] == "EOF", "{e}");
     assert!(e["fix"].as_str().unwrap().contains("try http://"), "{e}");
 }
@@ -776,7 +783,7 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
     let v: Value = serde_json::from_slice(&o.stdout).expect("valid JSON after Ctrl-C");
     assert_eq!(last_hop(&v)["response"]["status"], 200);
     assert_eq!(last_hop(&v)["body"]["length"], 7);
-    assert_eq!(v["results"][0]["error"]["code"], "interrupted");
+    assert_eq!(v["results"][0]["explanation"]["code"], "interrupted");
 }
 
 #[test]
@@ -795,7 +802,7 @@ fn openssl_style_self_signed_ca_certificate_is_explained() {
     let srv = tls_server(&p, 1);
     let (code, v, _) = json(&["http-get", &https(&srv, "127.0.0.1")]);
     assert_eq!(code, 1);
-    let e = &v["results"][0]["error"];
+    let e = &v["results"][0]["explanation"];
     assert_eq!(e["code"], "cert-self-signed", "{e}");
     assert!(
         e["cause"].as_str().unwrap().contains("CA certificate"),

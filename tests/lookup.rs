@@ -185,7 +185,7 @@ fn json_carries_the_same_rows_as_the_table() {
     assert_eq!(results[1]["kind"], "reverse");
     let name = results[1]["names"][0].as_str().unwrap();
     assert!(table.contains(name), "{table}");
-    assert!(results[0]["elapsed"].as_f64().unwrap() >= 0.0);
+    assert!(results[0]["elapsed_ms"].as_f64().unwrap() >= 0.0);
 }
 
 #[test]

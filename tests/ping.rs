@@ -84,7 +84,7 @@ fn loopback_v6_answers_with_zero_loss() {
     assert_eq!(code, 0, "{out}{err}");
     let v = json(&out);
     assert_eq!(v["method"], "icmp");
-    let h = &v["hosts"][0];
+    let h = &v["results"][0];
     assert_eq!(h["address"], "::1");
     assert_eq!(h["status"], "ok");
     assert_eq!(
@@ -129,8 +129,8 @@ fn sweep_of_loopback_block_is_sorted_and_all_alive() {
     assert_eq!(code, 0);
     let v = json(&out);
     assert_eq!(v["alive"], 2);
-    assert_eq!(v["hosts"][0]["address"], "127.0.0.1");
-    assert_eq!(v["hosts"][1]["address"], "127.0.0.2");
+    assert_eq!(v["results"][0]["address"], "127.0.0.1");
+    assert_eq!(v["results"][1]["address"], "127.0.0.2");
 }
 
 #[test]
@@ -171,7 +171,7 @@ fn dropped_address_loses_everything_after_the_timeout_and_exits_1() {
     let j = json(&out);
     assert_eq!(j["alive"], 1);
     assert_eq!(j["unreachable"], 2);
-    for h in j["hosts"].as_array().unwrap() {
+    for h in j["results"].as_array().unwrap() {
         let dropped = h["address"] != v.a_ip.as_str();
         assert_eq!(h["status"], if dropped { "filtered" } else { "ok" }, "{h}");
         assert_eq!(h["loss_percent"], if dropped { 100.0 } else { 0.0 }, "{h}");
@@ -196,10 +196,10 @@ fn address_without_route_is_unreachable() {
     let (code, out, _) = ns.run(&["--json", "ping", "-W", "1", "10.9.9.9", "127.0.0.1"]);
     assert_eq!(code, 1);
     let j = json(&out);
-    assert_eq!(j["hosts"][0]["address"], "10.9.9.9");
-    assert_eq!(j["hosts"][0]["status"], "unreachable");
-    assert_eq!(j["hosts"][0]["error"]["code"], "ENETUNREACH");
-    assert_eq!(j["hosts"][1]["status"], "ok");
+    assert_eq!(j["results"][0]["address"], "10.9.9.9");
+    assert_eq!(j["results"][0]["status"], "unreachable");
+    assert_eq!(j["results"][0]["explanation"]["code"], "ENETUNREACH");
+    assert_eq!(j["results"][1]["status"], "ok");
 }
 
 #[test]
@@ -227,7 +227,7 @@ fn icmp_errors_from_a_router_are_reported_with_their_sender() {
     );
     assert!(
         out.contains(&format!(
-            "unreachable: {} reports: Destination Net Unreachable",
+            "unreachable: network unreachable, reported by router {}:",
             v.b_ip
         )),
         "{out}"
@@ -272,7 +272,7 @@ fn icmp_errors_from_a_router_are_reported_with_their_sender() {
             .unwrap();
     let (code, out, _) = decode(o);
     assert_eq!(code, 1);
-    assert_eq!(json(&out)["hosts"][0]["status"], "filtered", "{out}");
+    assert_eq!(json(&out)["results"][0]["status"], "filtered", "{out}");
 }
 
 /// Runs netdiag in `ns` as user nobody (uid/gid 65534, no capabilities).
@@ -338,7 +338,7 @@ fn unprivileged_datagram_sockets_ping_and_report_icmp_errors() {
     // "localhost" is a name that resolves to 127.0.0.1 (or ::1) again: both share the kernel's identifier on the
     // datagram socket, and both must still get their own replies.
     assert_eq!(j["alive"], 4, "{out}");
-    for h in j["hosts"].as_array().unwrap() {
+    for h in j["results"].as_array().unwrap() {
         assert_eq!(h["received"], 2, "{h}");
         assert!(
             h["replies"][0]["ttl"].as_u64().is_some(),
@@ -368,7 +368,7 @@ fn deadline_stops_an_unbounded_ping() {
     let (code, out, err) = run(&["--json", "ping", "-w", "1", "-i", "0.2", "127.0.0.1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(t.elapsed() < Duration::from_secs(20), "deadline ignored");
-    let sent = json(&out)["hosts"][0]["sent"].as_u64().unwrap();
+    let sent = json(&out)["results"][0]["sent"].as_u64().unwrap();
     assert!(
         (2..=6).contains(&sent),
         "about 5 echoes in 1 s at 0.2 s: {sent}"
@@ -420,7 +420,7 @@ fn tcp_ping_counts_listening_and_closed_ports_as_up() {
     assert_eq!(code, 0, "{out}{err}");
     let j = json(&out);
     assert_eq!(j["method"], "tcp");
-    let r = &j["hosts"][0]["replies"][0];
+    let r = &j["results"][0]["replies"][0];
     assert_eq!(r["tcp_port"].as_u64(), closed.parse::<u64>().ok());
     assert_eq!(r["refused"], true);
     // A paced TCP sweep of a loopback block: every address answers (refused).
@@ -435,7 +435,7 @@ fn tcp_ping_counts_listening_and_closed_ports_as_up() {
     assert_eq!(code, 0, "{out}{err}");
     let j = json(&out);
     assert_eq!(j["alive"], 6);
-    assert_eq!(j["hosts"][5]["address"], "127.0.0.6");
+    assert_eq!(j["results"][5]["address"], "127.0.0.6");
     drop(l);
 }
 
@@ -593,9 +593,9 @@ fn ctrl_c_prints_statistics_so_far_and_exits_130() {
     assert_eq!(code, 130, "{out}");
     let j = json(&out);
     assert_eq!(j["interrupted"], true);
-    let sent = j["hosts"][0]["sent"].as_u64().unwrap();
+    let sent = j["results"][0]["sent"].as_u64().unwrap();
     assert!((1..1000).contains(&sent), "{sent}");
-    assert_eq!(j["hosts"][0]["received"].as_u64(), Some(sent));
+    assert_eq!(j["results"][0]["received"].as_u64(), Some(sent));
 }
 
 #[test]
@@ -693,13 +693,13 @@ fn ctrl_c_during_a_sweep_reports_the_waiting_host_as_interrupted_not_filtered() 
     assert_eq!(j["alive"], 1);
     assert_eq!(j["unreachable"], 0);
     assert_eq!(j["unfinished"], 1);
-    for h in j["hosts"].as_array().unwrap() {
+    for h in j["results"].as_array().unwrap() {
         if h["address"] == v.b_ip.as_str() {
             assert_eq!(h["status"], "interrupted", "{h}");
             assert_eq!(h["sent"], 0, "{h}");
             assert_eq!(h["unfinished"], 1, "{h}");
             assert_eq!(h["loss_percent"], 0.0, "{h}");
-            assert!(h["error"].is_null(), "{h}");
+            assert_eq!(h["explanation"]["verdict"], "interrupted", "{h}");
         } else {
             assert_eq!(h["status"], "ok", "{h}");
             assert_eq!(

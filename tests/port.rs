@@ -55,11 +55,11 @@ fn range_lists_one_row_per_named_port() {
     let (code, out, _) = run(&["--json", "port", "8000-8010/tcp"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let rows = v["rows"].as_array().unwrap();
+    let rows = v["results"].as_array().unwrap();
     assert!(rows.len() >= 3, "{out}");
     let mut ports: Vec<u64> = rows.iter().map(|r| r["port"].as_u64().unwrap()).collect();
     assert!(ports.iter().all(|p| (8000..=8010).contains(p)));
-    assert!(rows.iter().all(|r| r["proto"] == "tcp"));
+    assert!(rows.iter().all(|r| r["protocol"] == "tcp"));
     let n = ports.len();
     ports.dedup();
     assert_eq!(ports.len(), n, "one row per port");
@@ -94,12 +94,12 @@ fn json_carries_the_same_rows_as_the_table() {
     let (_, table, _) = run(&["port", "53", "http"]);
     let (_, json, _) = run(&["--json", "port", "53", "http"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let rows = v["rows"].as_array().unwrap();
+    let rows = v["results"].as_array().unwrap();
     assert_eq!(rows.len(), table.lines().count() - 1, "{table}");
     for (r, line) in rows.iter().zip(table.lines().skip(1)) {
         let cols: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(cols[0], r["port"].to_string());
-        assert_eq!(cols[1], r["proto"].as_str().unwrap());
+        assert_eq!(cols[1], r["protocol"].as_str().unwrap());
         assert_eq!(cols[2], r["name"].as_str().unwrap());
     }
 }

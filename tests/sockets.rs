@@ -44,7 +44,7 @@ fn keys(v: &Value) -> BTreeSet<Key> {
         .map(|r| {
             let ep = |e: &Value| format!("{}:{}", e["address"].as_str().unwrap_or("?"), e["port"]);
             (
-                r["proto"].as_str().unwrap_or("?").to_string(),
+                r["protocol"].as_str().unwrap_or("?").to_string(),
                 r["state"].as_str().unwrap_or("?").to_string(),
                 ep(&r["local"]),
                 ep(&r["peer"]),
@@ -112,19 +112,19 @@ impl Held {
         let l4 = Self::la(&self.l4);
         let l6 = Self::la(&self.l6);
         vec![
-            key("tcp", "LISTEN", l4, None),
-            key("tcp", "ESTABLISHED", Self::la(&self.c4), Some(l4)),
+            key("tcp", "listen", l4, None),
+            key("tcp", "established", Self::la(&self.c4), Some(l4)),
             key(
                 "tcp",
-                "ESTABLISHED",
+                "established",
                 Self::la(&self.a4),
                 Some(Self::la(&self.c4)),
             ),
-            key("tcp", "LISTEN", l6, None),
-            key("tcp", "ESTABLISHED", Self::la(&self.c6), Some(l6)),
+            key("tcp", "listen", l6, None),
+            key("tcp", "established", Self::la(&self.c6), Some(l6)),
             key(
                 "tcp",
-                "ESTABLISHED",
+                "established",
                 Self::la(&self.a6),
                 Some(Self::la(&self.c6)),
             ),
@@ -133,11 +133,11 @@ impl Held {
 
     fn udp_keys(&self) -> Vec<Key> {
         vec![
-            key("udp", "UNCONN", Self::la(&self.u4), None),
-            key("udp", "UNCONN", Self::la(&self.u6), None),
+            key("udp", "unconn", Self::la(&self.u4), None),
+            key("udp", "unconn", Self::la(&self.u6), None),
             key(
                 "udp",
-                "ESTABLISHED",
+                "established",
                 Self::la(&self.uc),
                 Some(Self::la(&self.u4)),
             ),
@@ -271,7 +271,7 @@ fn rows_are_sorted_by_protocol_then_local_port() {
         .iter()
         .map(|r| {
             (
-                r["proto"].as_str().unwrap().to_string(),
+                r["protocol"].as_str().unwrap().to_string(),
                 r["local"]["port"].as_u64().unwrap(),
             )
         })
@@ -402,20 +402,20 @@ fn unix_sockets_show_path_state_and_owner() {
             .unwrap_or_else(|| panic!("{} not listed", p.display()))
     };
     let r = find(&path);
-    assert_eq!(r["proto"], "unix-stream");
-    assert_eq!(r["state"], "LISTEN");
+    assert_eq!(r["protocol"], "unix-stream");
+    assert_eq!(r["state"], "listen");
     assert!(r["owners"]
         .as_array()
         .unwrap()
         .iter()
         .any(|o| o["pid"] == std::process::id()));
     let r = find(&dpath);
-    assert_eq!(r["proto"], "unix-dgram");
-    assert_eq!(r["state"], "UNCONN");
+    assert_eq!(r["protocol"], "unix-dgram");
+    assert_eq!(r["state"], "unconn");
     // Only UNIX rows with --unix alone; listening filter keeps the listener.
     assert!(rows(&v)
         .iter()
-        .all(|r| r["proto"].as_str().unwrap().starts_with("unix-")));
+        .all(|r| r["protocol"].as_str().unwrap().starts_with("unix-")));
     let mut c = netdiag();
     c.args(["--json", "sockets", "-x", "-l"]);
     let v = json(c);
@@ -424,7 +424,7 @@ fn unix_sockets_show_path_state_and_owner() {
         .any(|r| r["local"]["path"].as_str() == path.to_str()));
     assert!(rows(&v)
         .iter()
-        .all(|r| r["local"]["path"].as_str() != dpath.to_str() || r["state"] == "UNCONN"));
+        .all(|r| r["local"]["path"].as_str() != dpath.to_str() || r["state"] == "unconn"));
 }
 
 #[test]
@@ -437,7 +437,7 @@ fn summary_counts_per_protocol_and_state() {
     let v = ns_json(&ns, &["--summary"]);
     assert_eq!(v["total"], 9);
     let p = v["protocols"].as_array().unwrap();
-    assert_eq!(p[0]["proto"], "tcp");
+    assert_eq!(p[0]["protocol"], "tcp");
     assert_eq!(
         (
             p[0]["total"].as_u64(),
@@ -448,13 +448,13 @@ fn summary_counts_per_protocol_and_state() {
     );
     assert_eq!(
         p[0]["states"][0],
-        serde_json::json!({"state": "ESTABLISHED", "count": 4})
+        serde_json::json!({"state": "established", "count": 4})
     );
     assert_eq!(
         p[0]["states"][1],
-        serde_json::json!({"state": "LISTEN", "count": 2})
+        serde_json::json!({"state": "listen", "count": 2})
     );
-    assert_eq!(p[1]["proto"], "udp");
+    assert_eq!(p[1]["protocol"], "udp");
     assert_eq!(p[1]["total"], 3);
     let o = ns
         .netdiag()
@@ -464,7 +464,7 @@ fn summary_counts_per_protocol_and_state() {
     let (code, text, _) = common::decode(o);
     assert_eq!(code, 0);
     assert!(text.starts_with("Total: 9 sockets\n"), "{text}");
-    assert!(text.contains("tcp    ESTABLISHED      4"), "{text}");
+    assert!(text.contains("tcp    established      4"), "{text}");
 }
 
 #[test]
@@ -493,7 +493,7 @@ fn table_text_shows_addresses_services_and_owner() {
     let p4 = h.l4.local_addr().unwrap().port();
     let p6 = h.l6.local_addr().unwrap().port();
     assert!(
-        lines[1].contains("127.0.0.1:22 ") && lines[1].contains("LISTEN"),
+        lines[1].contains("127.0.0.1:22 ") && lines[1].contains("listen"),
         "{text}"
     );
     assert!(text.contains(&format!("127.0.0.1:{p4} ")), "{text}");
@@ -648,7 +648,7 @@ fn owners_walk_survives_processes_that_come_and_go() {
         let v = json(c);
         let ours = rows(&v)
             .into_iter()
-            .find(|r| r["local"]["port"] == port && r["proto"] == "tcp")
+            .find(|r| r["local"]["port"] == port && r["protocol"] == "tcp")
             .unwrap_or_else(|| panic!("listener {port} missing in run {i}"));
         assert!(
             ours["owners"]

@@ -42,7 +42,7 @@ pub struct DiagnoseArgs {
     pub cacert: Option<std::path::PathBuf>,
 
     /// How long each network step may take.
-    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = crate::cli::duration_arg)]
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = crate::cli::args::duration_arg)]
     pub timeout: Duration,
 }
 
@@ -68,10 +68,5 @@ pub fn run(args: DiagnoseArgs, out: &Output) -> Result<Outcome> {
             })
         }
     };
-    out.print(&report)?;
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::all([report.ok])
-    })
+    Ok(out.print(&report)?)
 }

@@ -55,7 +55,7 @@ pub struct HttpGetArgs {
     pub max_size: u64,
 
     /// One deadline for everything (resolve, connect, TLS, request, response, redirects): seconds or 500ms, 2s.
-    #[arg(long, value_name = "DURATION", default_value = "10", value_parser = crate::cli::duration_arg)]
+    #[arg(long, value_name = "DURATION", default_value = "10", value_parser = crate::cli::args::duration_arg)]
     pub timeout: Duration,
 
     /// Do not verify the server's certificate (it is still shown).
@@ -148,16 +148,13 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
     }
     let report = HttpGetReport {
         results,
+        interrupted: netdiag::interrupt::requested(),
         show: Show {
             raw: args.raw,
             body: args.body,
         },
     };
-    out.print(&report)?;
-    if netdiag::interrupt::requested() {
-        return Ok(Outcome::Interrupted);
-    }
-    Ok(Outcome::all([report.ok()]))
+    Ok(out.print(&report)?)
 }
 
 #[cfg(test)]

@@ -26,9 +26,7 @@ pub struct LookupArgs {
 pub fn run(args: LookupArgs, out: &Output) -> Result<Outcome> {
     let family = Family::from_flags(args.ipv4, args.ipv6);
     if args.queries.is_empty() {
-        let report = lookup::local(family)?;
-        out.print(&report)?;
-        return Ok(Outcome::all([report.ok()]));
+        return Ok(out.print(&lookup::local(family)?)?);
     }
     for q in &args.queries {
         Host::parse(q)?;
@@ -37,6 +35,5 @@ pub fn run(args: LookupArgs, out: &Output) -> Result<Outcome> {
         queries: args.queries,
         family,
     });
-    out.print(&report)?;
-    Ok(Outcome::all([report.ok()]))
+    Ok(out.print(&report)?)
 }

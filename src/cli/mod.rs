@@ -1,6 +1,7 @@
 //! The command line: clap types, one Args struct per subcommand (each in its own file beside this one), and the
 //! dispatch that turns parsed flags into library calls. Library modules never see clap.
 
+mod args;
 mod diagnose;
 mod exporter;
 mod http_get;
@@ -12,8 +13,8 @@ mod serve;
 mod sockets;
 
 use std::io::{self, Write};
-use std::time::Duration;
 
+use args::Lazy;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use netdiag::exit::{self, Outcome};
 use netdiag::render::{ColorChoice, Format, Output};
@@ -48,8 +49,12 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FormatArg {
+    /// Tables and lines for people.
     Table,
+    /// One JSON document (the schema is in docs/json.md).
     Json,
+    /// The report's tables as CSV (RFC 4180 quoting), for spreadsheets.
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -84,36 +89,6 @@ pub enum Command {
     Completions(Lazy<CompletionsArgs>),
 }
 
-/// A subcommand's flags, added to clap's command tree only when that subcommand is parsed or its help shown.
-/// clap otherwise builds every subcommand's arguments on every start, a large part of the cost of a command
-/// that runs for a millisecond (`netdiag port 80/tcp`).
-#[derive(Debug)]
-pub struct Lazy<T>(pub T);
-
-impl<T: Args> Args for Lazy<T> {
-    fn augment_args(cmd: clap::Command) -> clap::Command {
-        cmd.defer(T::augment_args)
-    }
-
-    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        cmd.defer(T::augment_args_for_update)
-    }
-
-    fn group_id() -> Option<clap::Id> {
-        T::group_id()
-    }
-}
-
-impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
-    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
-        T::from_arg_matches(m).map(Lazy)
-    }
-
-    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
-        self.0.update_from_arg_matches(m)
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to generate completions for.
@@ -129,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match cli.format {
             FormatArg::Table => Format::Table,
             FormatArg::Json => Format::Json,
+            FormatArg::Csv => Format::Csv,
         }
     };
     let color = match cli.color {
@@ -202,11 +178,6 @@ fn one_line(text: &str) -> String {
     }
 }
 
-/// clap value parser for durations: plain seconds (0.5) or humantime (500ms, 2s).
-pub fn duration_arg(s: &str) -> Result<Duration, String> {
-    netdiag::duration::parse(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,7 +201,7 @@ mod tests {
         );
         let m = usage_error(&["netdiag", "--format", "xml", "port", "80"]);
         assert!(
-            m.contains("'xml'") && m.contains("possible values: table, json"),
+            m.contains("'xml'") && m.contains("possible values: table, json, csv"),
             "{m}"
         );
         let m = usage_error(&["netdiag", "completions", "tcsh"]);

@@ -34,15 +34,15 @@ pub struct PingArgs {
     pub count: Option<u64>,
 
     /// Time between two pings to the same host [default: 1s]. Below 2ms needs root, as in ping.
-    #[arg(short = 'i', long, value_parser = crate::cli::duration_arg, value_name = "INTERVAL")]
+    #[arg(short = 'i', long, value_parser = crate::cli::args::duration_arg, value_name = "INTERVAL")]
     pub interval: Option<Duration>,
 
     /// How long to wait for each reply.
-    #[arg(short = 'W', long, value_parser = crate::cli::duration_arg, default_value = "2s", value_name = "TIMEOUT")]
+    #[arg(short = 'W', long, value_parser = crate::cli::args::duration_arg, default_value = "2s", value_name = "TIMEOUT")]
     pub timeout: Duration,
 
     /// Stop after this long, whatever is outstanding (with no -c, ping until then).
-    #[arg(short = 'w', long, value_parser = crate::cli::duration_arg, value_name = "DEADLINE")]
+    #[arg(short = 'w', long, value_parser = crate::cli::args::duration_arg, value_name = "DEADLINE")]
     pub deadline: Option<Duration>,
 
     /// ICMP data bytes per echo request (the packet is 8 bytes more, plus the IP header).
@@ -85,8 +85,7 @@ pub struct PingArgs {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    netdiag::net::process::is_root()
 }
 
 /// Turns the flags into a request (without resolving names).
@@ -154,7 +153,7 @@ pub fn request(args: &PingArgs) -> Result<PingRequest> {
 pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
     let req = request(&args)?;
     interrupt::install();
-    let stream = req.hosts.len() == 1 && !out.is_json() && !args.quiet;
+    let stream = req.hosts.len() == 1 && out.is_text() && !args.quiet;
     let mut write_err: Option<std::io::Error> = None;
     let mut seq_name = "icmp_seq";
     let mut on_event = |ev: &PingEvent| {
@@ -204,9 +203,5 @@ pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
     if let Some(e) = write_err {
         return Err(e.into());
     }
-    out.print(&report)?;
-    if report.interrupted {
-        return Ok(Outcome::Interrupted);
-    }
-    Ok(Outcome::all([report.all_alive()]))
+    Ok(out.print(&report)?)
 }

@@ -33,7 +33,5 @@ pub fn run(args: PortArgs, out: &Output) -> Result<Outcome> {
                 .collect::<Result<_, _>>()?,
         ),
     };
-    let report = port::lookup(&req);
-    out.print(&report)?;
-    Ok(Outcome::all([report.ok()]))
+    Ok(out.print(&port::lookup(&req))?)
 }

@@ -10,7 +10,8 @@ use clap::Args;
 use netdiag::exit::Outcome;
 use netdiag::probe::{self, HostPorts, ProbeRequest};
 use netdiag::render::Output;
-use netdiag::target::{Family, Host, HostSpec, PortList, Proto};
+use netdiag::services::Proto;
+use netdiag::target::{Family, HostSpec, PortList};
 
 /// The most addresses one CIDR block may expand to.
 const MAX_CIDR: u128 = 65_536;
@@ -37,7 +38,7 @@ pub struct ProbeArgs {
     pub ports: Option<String>,
 
     /// Seconds (0.5) or a duration (500ms) to wait for each answer.
-    #[arg(short, long, value_name = "DURATION", default_value = "1", value_parser = crate::cli::duration_arg)]
+    #[arg(short, long, value_name = "DURATION", default_value = "1", value_parser = crate::cli::args::duration_arg)]
     pub timeout: Duration,
 
     /// List every port of a range scan with its state and cause, not only the open ones.
@@ -49,7 +50,7 @@ pub struct ProbeArgs {
     pub count: Option<u32>,
 
     /// Pause between repeated probes (--count).
-    #[arg(short, long, value_name = "DURATION", default_value = "1", value_parser = crate::cli::duration_arg)]
+    #[arg(short, long, value_name = "DURATION", default_value = "1", value_parser = crate::cli::args::duration_arg)]
     pub interval: Duration,
 
     /// Show what the server says first (an SSH version, an SMTP greeting), read within the timeout.
@@ -111,13 +112,7 @@ pub fn run(args: ProbeArgs, out: &Output) -> Result<Outcome> {
     if let Some(h) = bar {
         let _ = h.join();
     }
-    let report = report?;
-    out.print(&report)?;
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::all([report.ok()])
-    })
+    Ok(out.print(&report?)?)
 }
 
 /// One line per attempt of `--count`, like tcping: `127.0.0.1:22/tcp open seq=1 time=0.120 ms`.
@@ -144,7 +139,6 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         Some(list) => Some(PortList::parse(list)?),
         None => None,
     };
-    let mut targets = Vec::new();
     // A scan is what the user typed as one (a range, `-p-`, a CIDR block): it lists open ports and succeeds
     // when each address has one. Ports listed one by one (`-p 22,80`, even when adjacent) are each a question
     // that must be answered open.
@@ -152,28 +146,8 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         .ports
         .as_deref()
         .is_some_and(|l| l == "-" || l.split(',').any(|item| item.trim().contains('-')));
-    let mut scan = typed_range && ports.as_ref().is_some_and(|p| p.len() > 1);
-    for t in &args.targets {
-        let hosts: Vec<(Host, Option<u16>)> = match HostSpec::parse(t)? {
-            HostSpec::Target(t) => vec![(t.host, t.port)],
-            HostSpec::Cidr(c) => {
-                let addrs = c.addresses(MAX_CIDR)?;
-                scan |= addrs.len() > 1;
-                addrs.into_iter().map(|a| (Host::Ip(a), None)).collect()
-            }
-        };
-        for (host, port) in hosts {
-            let list: Vec<u16> = match (port, &ports) {
-                (Some(p), _) => vec![p],
-                (None, Some(list)) => list.iter().collect(),
-                (None, None) => bail!(
-                    "no port for '{}': give HOST:PORT, [IPv6]:PORT, or a port list with -p (22,80,8000-8100)",
-                    netdiag::target::shown(t)
-                ),
-            };
-            targets.push(HostPorts { host, ports: list });
-        }
-    }
+    let (targets, blocks) = targets(&args.targets, ports.as_ref())?;
+    let scan = blocks || (typed_range && ports.as_ref().is_some_and(|p| p.len() > 1));
     let send = args
         .send
         .as_deref()
@@ -205,6 +179,50 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         list_all: args.all,
         scan,
     })
+}
+
+/// The targets with their ports: each argument expanded (a CIDR block into every address, as nmap does), with
+/// its own port or the `-p` list. Also says whether a CIDR block of more than one address was given (a scan).
+fn targets(typed: &[String], ports: Option<&PortList>) -> Result<(Vec<HostPorts>, bool)> {
+    let specs = typed
+        .iter()
+        .map(|t| HostSpec::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut blocks = false;
+    for (t, spec) in typed.iter().zip(&specs) {
+        let port = match spec {
+            HostSpec::Target(t) => t.port,
+            HostSpec::Cidr(c) => {
+                // Per block: a /16 is fine, a /8 by accident is not.
+                if c.len() > MAX_CIDR {
+                    bail!(
+                        "CIDR block {c} holds {} addresses, more than the limit of {MAX_CIDR}; use a longer prefix",
+                        c.len()
+                    );
+                }
+                blocks |= c.len() > 1;
+                None
+            }
+        };
+        if port.is_none() && ports.is_none() {
+            bail!(
+                "no port for '{}': give HOST:PORT, [IPv6]:PORT, or a port list with -p (22,80,8000-8100)",
+                netdiag::target::shown(t)
+            );
+        }
+    }
+    let targets = netdiag::target::expand_hosts(&specs, probe::MAX_PROBES as u128, false)?
+        .into_iter()
+        .map(|t| HostPorts {
+            host: t.host,
+            // Every target without a port has the -p list (checked above).
+            ports: t.port.map_or_else(
+                || ports.map_or_else(Vec::new, |l| l.iter().collect()),
+                |p| vec![p],
+            ),
+        })
+        .collect();
+    Ok((targets, blocks))
 }
 
 /// Shows a progress bar on stderr once the run has lasted a second, until it finishes.

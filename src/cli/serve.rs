@@ -37,7 +37,7 @@ pub struct ServeArgs {
     pub bind: Vec<String>,
 
     /// Close a TCP connection after this long without data.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::cli::duration_arg)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::cli::args::duration_arg)]
     pub idle_timeout: Duration,
 
     /// At most this many TCP connections at once; further ones are accepted, closed at once and logged.
@@ -45,7 +45,7 @@ pub struct ServeArgs {
     pub max_conns: usize,
 
     /// Stop after this long (default: run until Ctrl-C).
-    #[arg(long, value_name = "DURATION", value_parser = crate::cli::duration_arg)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::args::duration_arg)]
     pub duration: Option<Duration>,
 
     /// Do not log each client; print only the listening lines and the summary.
@@ -89,24 +89,18 @@ pub fn run(args: ServeArgs, out: &Output) -> Result<Outcome> {
     };
     netdiag::interrupt::install();
     let quiet = args.quiet;
-    // Log lines go to stdout in table mode (they are the output), to stderr in JSON mode (stdout holds one JSON
+    // Log lines go to stdout in table mode (they are the output), to stderr for JSON and CSV (stdout holds one
     // document). A closed stdout must not stop the server: it only loses its log.
     let log = |e: &Event| {
         if quiet && !matches!(e, Event::Listening { .. } | Event::Stopping { .. }) {
             return;
         }
         let line = e.line();
-        if out.is_json() {
+        if !out.is_text() {
             let _ = writeln!(std::io::stderr(), "{line}");
         } else {
             let _ = out.line(&line);
         }
     };
-    let report = serve::serve(&cfg, &log)?;
-    out.print(&report)?;
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else {
-        Outcome::Success
-    })
+    Ok(out.print(&serve::serve(&cfg, &log)?)?)
 }

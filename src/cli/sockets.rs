@@ -138,19 +138,17 @@ pub fn run(args: SocketsArgs, out: &Output) -> Result<Outcome> {
     netdiag::interrupt::install();
     let report = sockets::list(&req)?;
     let notes = report.notes.clone();
-    if args.summary {
-        out.print(&SummaryReport::from_report(&report))?;
+    let outcome = if args.summary {
+        out.print(&SummaryReport::from_report(&report))?
     } else {
-        out.print(&report)?;
-    }
+        out.print(&report)?
+    };
+    // JSON carries the notes; text and CSV get them on stderr.
     if !out.is_json() {
         let mut err = std::io::stderr().lock();
         for n in &notes {
             let _ = writeln!(err, "note: {n}");
         }
     }
-    if netdiag::interrupt::requested() {
-        return Ok(Outcome::Interrupted);
-    }
-    Ok(Outcome::Success)
+    Ok(outcome)
 }

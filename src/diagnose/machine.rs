@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{DiagnoseReport, Step};
-use crate::explain::{self, Explanation, Verdict};
+use super::model::{join_addrs, DiagnoseReport, Step, MACHINE};
+use crate::explain;
 use crate::target::Family;
 
 /// What /etc/resolv.conf says.
@@ -106,7 +106,7 @@ pub fn check(timeout: Duration) -> DiagnoseReport {
     steps.push(interfaces_step());
     steps.push(listeners_step());
     steps.extend(route_steps());
-    DiagnoseReport::finish(super::MACHINE.into(), steps, crate::interrupt::requested())
+    DiagnoseReport::finish(MACHINE.into(), steps, crate::interrupt::requested())
 }
 
 fn hostname_steps() -> Vec<Step> {
@@ -135,20 +135,20 @@ fn hostname_steps() -> Vec<Step> {
         Ok((_, addrs)) => steps.push(Step::ok(
             "hostname",
             tried,
-            super::join_addrs(&addrs),
+            join_addrs(&addrs),
             Some(start.elapsed()),
         )),
-        Err(mut e) => {
-            e.fix = format!(
-                "add '127.0.1.1 {name}' to /etc/hosts, or a DNS record; some programs (sudo, mail) stall without it"
+        Err(e) => {
+            steps.push(
+                Step::fail(
+                    "hostname",
+                    tried,
+                    "does not resolve".into(),
+                    Some(start.elapsed()),
+                    explain::diagnose::hostname_unresolved(e, &name),
+                )
+                .as_warning(),
             );
-            steps.push(Step::warn(
-                "hostname",
-                tried,
-                "does not resolve".into(),
-                Some(start.elapsed()),
-                e,
-            ));
         }
     }
     steps
@@ -157,34 +157,25 @@ fn hostname_steps() -> Vec<Step> {
 fn resolver_step() -> Step {
     let tried = "read /etc/resolv.conf".to_string();
     let Some(text) = read("/etc/resolv.conf") else {
-        return Step::warn(
+        return Step::fail(
             "resolver",
             tried,
             "missing".into(),
             None,
-            Explanation {
-                verdict: Verdict::Error,
-                code: "no-resolv-conf".into(),
-                cause: "there is no /etc/resolv.conf: the resolver falls back to a nameserver on 127.0.0.1".into(),
-                fix: "create /etc/resolv.conf with a 'nameserver' line, or start the local resolver".into(),
-            },
-        );
+            explain::diagnose::no_resolv_conf(),
+        )
+        .as_warning();
     };
     let rc = parse_resolv_conf(&text);
     if rc.nameservers.is_empty() {
-        return Step::warn(
+        return Step::fail(
             "resolver",
             tried,
             "no nameserver lines".into(),
             None,
-            Explanation {
-                verdict: Verdict::Error,
-                code: "no-nameserver".into(),
-                cause: "/etc/resolv.conf lists no nameserver: the resolver falls back to 127.0.0.1"
-                    .into(),
-                fix: "add a 'nameserver ADDRESS' line, or start a local resolver".into(),
-            },
-        );
+            explain::diagnose::no_nameserver(),
+        )
+        .as_warning();
     }
     let mut result = format!("nameservers {}", rc.nameservers.join(", "));
     if !rc.search.is_empty() {
@@ -194,21 +185,14 @@ fn resolver_step() -> Step {
         result.push_str(&format!("; options {}", rc.options.join(" ")));
     }
     if rc.nameservers.len() > 3 {
-        return Step::warn(
+        return Step::fail(
             "resolver",
             tried,
             result,
             None,
-            Explanation {
-                verdict: Verdict::Error,
-                code: "too-many-nameservers".into(),
-                cause: format!(
-                    "{} nameservers are listed but the resolver uses only the first 3",
-                    rc.nameservers.len()
-                ),
-                fix: "keep the three you want first".into(),
-            },
-        );
+            explain::diagnose::too_many_nameservers(rc.nameservers.len()),
+        )
+        .as_warning();
     }
     Step::ok("resolver", tried, result, None)
 }
@@ -220,18 +204,15 @@ fn loopback_step(ip: IpAddr, timeout: Duration) -> Step {
     let listener = match TcpListener::bind(SocketAddr::new(ip, 0)) {
         Ok(l) => l,
         Err(e) if ip.is_ipv6() => {
-            let mut x = explain::io_error(&e);
-            x.cause = format!("cannot use ::1: {}", x.cause);
-            x.fix =
-                "IPv6 looks disabled (net.ipv6.conf.lo.disable_ipv6); fine if you do not need it"
-                    .into();
-            return Step::warn(
+            let x = explain::diagnose::ipv6_loopback_unavailable(explain::io_error(&e));
+            return Step::fail(
                 "loopback",
                 tried,
                 "IPv6 loopback unavailable".into(),
                 None,
                 x,
-            );
+            )
+            .as_warning();
         }
         Err(e) => {
             return Step::fail(
@@ -261,15 +242,9 @@ fn loopback_step(ip: IpAddr, timeout: Duration) -> Step {
             Some(start.elapsed()),
         ),
         Err(e) => {
-            let x = super::connect_error(&e, timeout, addr.port());
-            let down = if ip.is_ipv4() {
-                "lo is down? (ip link set lo up)"
-            } else {
-                ""
-            };
-            let mut x = x;
-            if !down.is_empty() {
-                x.fix = format!("{}; {down}", x.fix);
+            let mut x = explain::connect_error(&e, timeout, addr.port());
+            if ip.is_ipv4() {
+                x = explain::diagnose::loopback_v4_failed(x);
             }
             Step::fail(
                 "loopback",
@@ -288,13 +263,14 @@ fn interfaces_step() -> Step {
     let ifs = match if_addrs::get_if_addrs() {
         Ok(i) => i,
         Err(e) => {
-            return Step::warn(
+            return Step::fail(
                 "interfaces",
                 tried,
                 "cannot list".into(),
                 None,
                 explain::io_error(&e),
             )
+            .as_warning()
         }
     };
     let mut shown: Vec<String> = ifs
@@ -314,12 +290,7 @@ fn interfaces_step() -> Step {
             tried,
             "only loopback has an address".into(),
             None,
-            Explanation {
-                verdict: Verdict::Unreachable,
-                code: "no-address".into(),
-                cause: "no network interface other than loopback has an address: nothing beyond this machine can be reached".into(),
-                fix: "bring the interface up and configure it (ip link set DEV up; DHCP or ip addr add)".into(),
-            },
+            explain::diagnose::no_interface_address(),
         );
     }
     let n = shown.len();
@@ -344,7 +315,7 @@ fn listeners_step() -> Step {
             return Step::skipped(
                 "listening",
                 tried,
-                format!("cannot read the socket table ({e:#})"),
+                explain::diagnose::skipped_no_socket_table(&format!("{e:#}")),
             )
         }
     };
@@ -391,16 +362,7 @@ fn route_steps() -> Vec<Step> {
     let v4 = read("/proc/net/route").and_then(|t| parse_default_route_v4(&t));
     let v6 = read("/proc/net/ipv6_route").and_then(|t| parse_default_route_v6(&t));
     let none = v4.is_none() && v6.is_none();
-    let no_route = |fam: &str| Explanation {
-        verdict: Verdict::Unreachable,
-        code: "no-default-route".into(),
-        cause: format!(
-            "no {fam} default route: only directly connected networks can be reached over {fam}"
-        ),
-        fix:
-            "add one (ip route add default via GATEWAY), or check DHCP / the network configuration"
-                .into(),
-    };
+    let no_route = explain::diagnose::no_default_route;
     let mut steps = Vec::new();
     let tried4 = "read /proc/net/route".to_string();
     match v4 {
@@ -417,13 +379,16 @@ fn route_steps() -> Vec<Step> {
             None,
             no_route("IPv4"),
         )),
-        None => steps.push(Step::warn(
-            "route",
-            tried4,
-            "no IPv4 default route".into(),
-            None,
-            no_route("IPv4"),
-        )),
+        None => steps.push(
+            Step::fail(
+                "route",
+                tried4,
+                "no IPv4 default route".into(),
+                None,
+                no_route("IPv4"),
+            )
+            .as_warning(),
+        ),
     }
     let tried6 = "read /proc/net/ipv6_route".to_string();
     match v6 {
@@ -441,13 +406,16 @@ fn route_steps() -> Vec<Step> {
             no_route("IPv6"),
         )),
         // Many networks have no IPv6: worth a note, not a failure.
-        None => steps.push(Step::warn(
-            "route",
-            tried6,
-            "no IPv6 default route".into(),
-            None,
-            no_route("IPv6"),
-        )),
+        None => steps.push(
+            Step::fail(
+                "route",
+                tried6,
+                "no IPv6 default route".into(),
+                None,
+                no_route("IPv6"),
+            )
+            .as_warning(),
+        ),
     }
     steps
 }

@@ -6,37 +6,20 @@
 //! connection, and (for HTTP) the server answers with a status below 400.
 
 pub mod machine;
+mod model;
+mod render;
 
-use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use crate::duration::fmt_ms;
 use crate::explain::{self, Explanation, Verdict};
-use crate::render::{write_table, Output, Report, Tone};
 use crate::target::{shown, Family, Host, InputError, Target};
-
-/// The target name of the machine check.
-pub const MACHINE: &str = "this machine";
 
 /// At most this many addresses are connected to (all at once); more are listed by the resolve step only.
 const MAX_CONNECT: usize = 16;
 
 pub use crate::http::Scheme;
-
-/// A target as `diagnose` understands it: host, port, and the HTTP scheme and path when there is one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DiagnoseTarget {
-    pub input: String,
-    pub host: Host,
-    pub port: u16,
-    pub scheme: Option<Scheme>,
-    pub path: String,
-    /// True when no port was given and 80 was assumed, as curl does.
-    pub port_assumed: bool,
-}
+pub use model::*;
 
 const DIAG_FORMS: &str = "expected HOST, HOST:PORT, [IPv6]:PORT, or a URL such as http://HOST:PORT/PATH or https://HOST/";
 
@@ -78,318 +61,6 @@ pub fn parse_target(s: &str) -> Result<DiagnoseTarget, InputError> {
     })
 }
 
-/// How a step went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    /// Not fatal, but worth knowing (one address of several fails, ICMP blocked while TCP works).
-    Warn,
-    Fail,
-    Skipped,
-    /// Ctrl-C came while the step was waiting: it has no result.
-    Interrupted,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Warn => "warn",
-            Status::Fail => "FAIL",
-            Status::Skipped => "skipped",
-            Status::Interrupted => "interrupted",
-        }
-    }
-
-    fn tone(self) -> Tone {
-        match self {
-            Status::Ok => Tone::Good,
-            Status::Warn => Tone::Warn,
-            Status::Fail => Tone::Bad,
-            Status::Skipped => Tone::Dim,
-            Status::Interrupted => Tone::Warn,
-        }
-    }
-}
-
-/// One row: a step, what was tried, how it went.
-#[derive(Debug, Clone, Serialize)]
-pub struct Step {
-    pub step: &'static str,
-    pub tried: String,
-    pub status: Status,
-    pub result: String,
-    #[serde(serialize_with = "crate::duration::ser_opt_ms")]
-    pub time: Option<Duration>,
-    pub explanation: Option<Explanation>,
-}
-
-impl Step {
-    pub fn ok(step: &'static str, tried: String, result: String, time: Option<Duration>) -> Step {
-        Step {
-            step,
-            tried,
-            status: Status::Ok,
-            result,
-            time,
-            explanation: None,
-        }
-    }
-
-    pub fn fail(
-        step: &'static str,
-        tried: String,
-        result: String,
-        time: Option<Duration>,
-        e: Explanation,
-    ) -> Step {
-        Step {
-            step,
-            tried,
-            status: Status::Fail,
-            result,
-            time,
-            explanation: Some(e),
-        }
-    }
-
-    pub fn warn(
-        step: &'static str,
-        tried: String,
-        result: String,
-        time: Option<Duration>,
-        e: Explanation,
-    ) -> Step {
-        Step {
-            status: Status::Warn,
-            ..Step::fail(step, tried, result, time, e)
-        }
-    }
-
-    /// A step that Ctrl-C cut short: no result, no cause.
-    pub fn interrupted(step: &'static str, tried: String, time: Option<Duration>) -> Step {
-        Step {
-            step,
-            tried,
-            status: Status::Interrupted,
-            result: "interrupted (Ctrl-C)".into(),
-            time,
-            explanation: None,
-        }
-    }
-
-    pub fn skipped(step: &'static str, tried: String, why: String) -> Step {
-        Step {
-            step,
-            tried,
-            status: Status::Skipped,
-            result: format!("skipped: {why}"),
-            time: None,
-            explanation: None,
-        }
-    }
-}
-
-/// The verdict of a walk: the verdict of the first failure (or `ok`), or `interrupted` when Ctrl-C cut the
-/// walk short.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportVerdict {
-    Verdict(Verdict),
-    Interrupted,
-}
-
-impl ReportVerdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportVerdict::Verdict(v) => v.as_str(),
-            ReportVerdict::Interrupted => "interrupted",
-        }
-    }
-}
-
-impl PartialEq<Verdict> for ReportVerdict {
-    fn eq(&self, v: &Verdict) -> bool {
-        *self == ReportVerdict::Verdict(*v)
-    }
-}
-
-impl std::fmt::Display for ReportVerdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for ReportVerdict {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-/// The walk's result.
-#[derive(Debug, Clone, Serialize)]
-pub struct DiagnoseReport {
-    /// The target as typed, or `this machine`.
-    pub target: String,
-    pub steps: Vec<Step>,
-    /// True when the target works end to end (no step failed).
-    pub ok: bool,
-    /// `ok`, the verdict of the first failure (closed, filtered, unreachable, not-found, protocol, ...), or
-    /// `interrupted` when Ctrl-C cut the walk short.
-    pub verdict: ReportVerdict,
-    /// The step that failed first (or, when interrupted, the step Ctrl-C cut short).
-    pub failed_step: Option<String>,
-    /// One sentence: what works, or what fails and why.
-    pub summary: String,
-    /// Whether Ctrl-C cut the walk short.
-    pub interrupted: bool,
-}
-
-impl DiagnoseReport {
-    /// The report of a walk; `interrupted` when Ctrl-C cut it short, which makes the verdict `interrupted`
-    /// whatever the steps found so far.
-    fn finish(target: String, steps: Vec<Step>, interrupted: bool) -> DiagnoseReport {
-        let interrupted = interrupted || steps.iter().any(|s| s.status == Status::Interrupted);
-        if interrupted {
-            let at = steps
-                .iter()
-                .find(|s| s.status == Status::Interrupted)
-                .map(|s| s.step.to_string());
-            let summary = match &at {
-                Some(step) => format!("{target}: interrupted (Ctrl-C) during {step}: no verdict"),
-                None => format!("{target}: interrupted (Ctrl-C): no verdict"),
-            };
-            return DiagnoseReport {
-                ok: false,
-                target,
-                steps,
-                verdict: ReportVerdict::Interrupted,
-                failed_step: at,
-                summary,
-                interrupted: true,
-            };
-        }
-        let first = steps.iter().find(|s| s.status == Status::Fail);
-        let (verdict, failed_step, summary) = match first {
-            None => {
-                let warns = steps.iter().filter(|s| s.status == Status::Warn).count();
-                let summary = match warns {
-                    0 => format!("{target}: everything checked works"),
-                    n => format!(
-                        "{target}: works, with {n} warning{}",
-                        if n == 1 { "" } else { "s" }
-                    ),
-                };
-                (Verdict::Ok, None, summary)
-            }
-            Some(s) => {
-                let (v, why) = s
-                    .explanation
-                    .as_ref()
-                    .map_or((Verdict::Error, s.result.clone()), |e| {
-                        (e.verdict, e.cause.clone())
-                    });
-                (
-                    v,
-                    Some(s.step.to_string()),
-                    format!("{target}: fails at {}: {why}", s.step),
-                )
-            }
-        };
-        DiagnoseReport {
-            ok: first.is_none(),
-            target,
-            steps,
-            verdict: ReportVerdict::Verdict(verdict),
-            failed_step,
-            summary,
-            interrupted: false,
-        }
-    }
-}
-
-impl Report for DiagnoseReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        let mut t = out.table(&["STEP", "TRIED", "RESULT", "TIME"]);
-        for s in &self.steps {
-            let result = match (&s.status, &s.explanation) {
-                (Status::Ok | Status::Skipped, _) | (_, None) => s.result.clone(),
-                (_, Some(e)) => format!("{}: {} ({})", s.status.as_str(), s.result, e.code),
-            };
-            t.add_row(vec![
-                out.cell(s.step, Tone::Plain),
-                out.cell(&s.tried, Tone::Plain),
-                out.cell(result, s.status.tone()),
-                out.num(s.time.map_or("-".to_string(), fmt_ms)),
-            ]);
-        }
-        let verdict = if self.verdict == ReportVerdict::Interrupted {
-            let at = self
-                .failed_step
-                .as_deref()
-                .map(|s| format!(" during {s}"))
-                .unwrap_or_default();
-            out.cell(format!("interrupted (Ctrl-C){at}"), Tone::Warn)
-        } else if self.ok && self.target == MACHINE {
-            out.cell("ok: no problem found", Tone::Good)
-        } else if self.ok {
-            out.cell("ok: works end to end", Tone::Good)
-        } else {
-            out.cell(
-                format!(
-                    "FAIL at {}: {}",
-                    self.failed_step.as_deref().unwrap_or("?"),
-                    self.verdict
-                ),
-                Tone::Bad,
-            )
-        };
-        t.add_row(vec![
-            out.cell("verdict", Tone::Plain),
-            out.cell(&self.target, Tone::Plain),
-            verdict,
-            out.num("-"),
-        ]);
-        write_table(w, &t)?;
-        let explained: Vec<&Step> = self
-            .steps
-            .iter()
-            .filter(|s| matches!(s.status, Status::Fail | Status::Warn) && s.explanation.is_some())
-            .collect();
-        for s in explained {
-            if let Some(e) = &s.explanation {
-                let tone = s.status.tone();
-                writeln!(w)?;
-                writeln!(
-                    w,
-                    "{} {}: {}",
-                    s.step,
-                    s.status.as_str(),
-                    out.paint(&e.cause, tone)
-                )?;
-                if !e.fix.is_empty() {
-                    writeln!(w, "  fix: {}", e.fix)?;
-                }
-            }
-        }
-        if self.interrupted {
-            writeln!(w, "\ninterrupted: the walk stopped early")?;
-        }
-        Ok(())
-    }
-}
-
-/// How to diagnose a target.
-#[derive(Debug, Clone)]
-pub struct DiagnoseRequest {
-    pub target: DiagnoseTarget,
-    pub family: Family,
-    /// Per-step deadline (resolve is bounded by the system resolver's own timeouts).
-    pub timeout: Duration,
-    /// How the talk step checks an HTTPS server's certificate.
-    pub tls: crate::http::TlsOptions,
-}
-
 /// Resolved addresses grouped by family: `IPv4 192.0.2.1, 192.0.2.2; IPv6 2001:db8::1`, saying when a family
 /// asked for has none.
 fn by_family(addrs: &[IpAddr], family: Family) -> String {
@@ -409,24 +80,6 @@ fn by_family(addrs: &[IpAddr], family: Family) -> String {
     parts.join("; ")
 }
 
-pub(crate) fn join_addrs(addrs: &[IpAddr]) -> String {
-    addrs
-        .iter()
-        .map(IpAddr::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Explains a failed connect to `port`, naming the port and the deadline in the words.
-pub(crate) fn connect_error(e: &io::Error, timeout: Duration, port: u16) -> Explanation {
-    let x = if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() {
-        explain::timeout(timeout)
-    } else {
-        explain::io_error(e)
-    };
-    explain::on_port(x, port)
-}
-
 /// What the reach step found for one address.
 enum Reach {
     Replied(Duration),
@@ -435,12 +88,22 @@ enum Reach {
     Interrupted,
 }
 
-/// Why a step did not run: `interrupted`, or `no address to connect to`.
-fn not_run(why_not: &str, what: &str) -> String {
-    if why_not == "interrupted" {
-        why_not.to_string()
-    } else {
-        format!("{why_not} to {what}")
+/// Why the reach and connect steps did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotRun {
+    /// The name gave no address.
+    NoAddress,
+    /// Ctrl-C came first.
+    Interrupted,
+}
+
+impl NotRun {
+    /// `interrupted`, or `no address to connect to`.
+    fn why(self, what: &str) -> Explanation {
+        match self {
+            NotRun::Interrupted => explain::diagnose::skipped_interrupted(),
+            NotRun::NoAddress => explain::diagnose::skipped_no_address(what),
+        }
     }
 }
 
@@ -471,9 +134,9 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
         })
     };
     let why_not = if addrs.is_empty() {
-        "no address"
+        NotRun::NoAddress
     } else {
-        "interrupted"
+        NotRun::Interrupted
     };
     reach_rows(&reach, &addrs, &targets, why_not, &mut steps);
     let connected = connect_rows(req, &targets, &connects, &reach, why_not, &mut steps);
@@ -481,7 +144,7 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
         steps.push(Step::skipped(
             "connect",
             format!("{} more addresses", addrs.len() - MAX_CONNECT),
-            format!("only the first {MAX_CONNECT} are tried"),
+            explain::diagnose::skipped_too_many_addresses(MAX_CONNECT),
         ));
     }
 
@@ -492,17 +155,17 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
 
 /// The reach rows: one per address, or one saying why the step did not run.
 fn reach_rows(
-    reach: &Option<Result<Vec<Reach>, String>>,
+    reach: &Option<Result<Vec<Reach>, Explanation>>,
     addrs: &[IpAddr],
     targets: &[SocketAddr],
-    why_not: &str,
+    why_not: NotRun,
     steps: &mut Vec<Step>,
 ) {
     match reach {
         None => steps.push(Step::skipped(
             "reach",
             "ICMP echo".into(),
-            not_run(why_not, "reach"),
+            why_not.why("reach"),
         )),
         Some(Err(why)) => steps.push(Step::skipped(
             "reach",
@@ -518,7 +181,8 @@ fn reach_rows(
                     }
                     // Many hosts and firewalls drop ICMP: not a failure by itself; connect decides.
                     Reach::NoReply(e) => {
-                        Step::warn("reach", tried, e.verdict.to_string(), None, e.clone())
+                        Step::fail("reach", tried, e.verdict.to_string(), None, e.clone())
+                            .as_warning()
                     }
                     Reach::Interrupted => Step::interrupted("reach", tried, None),
                 });
@@ -532,8 +196,8 @@ fn connect_rows(
     req: &DiagnoseRequest,
     targets: &[SocketAddr],
     connects: &[Option<crate::probe::PortResult>],
-    reach: &Option<Result<Vec<Reach>, String>>,
-    why_not: &str,
+    reach: &Option<Result<Vec<Reach>, Explanation>>,
+    why_not: NotRun,
     steps: &mut Vec<Step>,
 ) -> Option<SocketAddr> {
     let t = &req.target;
@@ -542,7 +206,7 @@ fn connect_rows(
         steps.push(Step::skipped(
             "connect",
             format!("TCP port {}", t.port),
-            not_run(why_not, "connect to"),
+            why_not.why("connect to"),
         ));
     }
     let any_open = connects
@@ -565,7 +229,7 @@ fn connect_rows(
             ));
             continue;
         };
-        if r.state == crate::probe::PortState::NotScanned {
+        if r.state == crate::probe::PortState::Interrupted {
             // Ctrl-C came before the connect had an answer or its deadline: no result, no errno.
             steps.push(Step::interrupted("connect", tried, None));
             continue;
@@ -583,7 +247,7 @@ fn connect_rows(
             .latency
             .or((e.verdict == Verdict::Filtered).then_some(req.timeout));
         steps.push(if any_open {
-            Step::warn("connect", tried, result, time, e)
+            Step::fail("connect", tried, result, time, e).as_warning()
         } else {
             Step::fail("connect", tried, result, time, e)
         });
@@ -650,36 +314,26 @@ fn connect_explanation(
     });
     if e.verdict == Verdict::Filtered {
         // One wording for every deadline, naming it: "no answer within 1.000 s: ...".
-        e = explain::timeout(timeout);
-        if pinged {
-            e.cause = format!(
-                "no answer within {}, although the host answers ping: a firewall is dropping the packets to port {port}",
-                fmt_ms(timeout)
-            );
-            e.fix = format!("open port {port} in the firewall (on the host or on the way), or check that the service listens on this address");
-        }
+        e = if pinged {
+            explain::diagnose::filtered_but_pings(timeout, port)
+        } else {
+            explain::timeout(timeout)
+        };
     }
     explain::on_port(e, port)
 }
 
 /// ICMP echo to every address (one echo each, at most `timeout`), through the ping module. `Err` says why
 /// ICMP could not be used (no privilege, no ping socket), which skips the step.
-fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>, String> {
+fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>, Explanation> {
     let hosts: Vec<Host> = targets.iter().map(|a| Host::Ip(a.ip())).collect();
     let mut p = crate::ping::PingRequest::new(hosts);
     p.count = Some(1);
     p.timeout = req.timeout;
     p.family = req.family;
     p.method = crate::ping::MethodChoice::Icmp;
-    let report = crate::ping::ping(&p).map_err(|e| {
-        let msg = format!("{e:#}");
-        let why = if msg.contains("EACCES") || msg.contains("EPERM") || msg.contains("permission") {
-            "no permission for ICMP: needs root, CAP_NET_RAW or a group in net.ipv4.ping_group_range".to_string()
-        } else {
-            msg
-        };
-        format!("ICMP echo is not possible here ({why}); the connect step tests reachability")
-    })?;
+    let report =
+        crate::ping::ping(&p).map_err(|e| explain::diagnose::skipped_no_icmp(&format!("{e:#}")))?;
     Ok(targets
         .iter()
         .map(
@@ -687,12 +341,12 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
                 Some(h) if h.alive() => {
                     Reach::Replied(h.replies.first().map_or(Duration::ZERO, |r| r.rtt))
                 }
-                Some(h) if h.status == crate::ping::HostStatus::Interrupted => Reach::Interrupted,
-                Some(h) => Reach::NoReply(h.error.clone().unwrap_or_else(|| {
-                    let mut e = explain::timeout(req.timeout);
-                    e.cause = format!("no echo reply within {}", fmt_ms(req.timeout));
-                    e
-                })),
+                Some(h) if h.status == Verdict::Interrupted => Reach::Interrupted,
+                Some(h) => Reach::NoReply(
+                    h.explanation
+                        .clone()
+                        .unwrap_or_else(|| explain::diagnose::no_echo_reply(req.timeout)),
+                ),
                 None => Reach::NoReply(explain::timeout(req.timeout)),
             },
         )
@@ -703,17 +357,12 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
 fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
     let t = &req.target;
     let Some(scheme) = t.scheme else {
-        if crate::interrupt::requested() {
-            return Step::skipped("talk", format!("port {}", t.port), "interrupted".into());
-        }
-        return Step::skipped(
-            "talk",
-            format!("port {}", t.port),
-            format!(
-                "no protocol check for port {}; give a URL (http://...) to check HTTP",
-                t.port
-            ),
-        );
+        let why = if crate::interrupt::requested() {
+            explain::diagnose::skipped_interrupted()
+        } else {
+            explain::diagnose::skipped_no_protocol_check(t.port)
+        };
+        return Step::skipped("talk", format!("port {}", t.port), why);
     };
     let url = crate::http::Url {
         scheme,
@@ -722,19 +371,14 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
         path: t.path.clone(),
     };
     let shown_url = format!("{}://{}{}", scheme.as_str(), url.authority(), url.path);
-    if crate::interrupt::requested() {
-        return Step::skipped(
-            "talk",
-            format!("HTTP GET {shown_url}"),
-            "interrupted".into(),
-        );
-    }
-    let Some(addr) = connected else {
-        return Step::skipped(
-            "talk",
-            format!("HTTP GET {shown_url}"),
-            "no connection to talk over".into(),
-        );
+    let addr = match connected {
+        _ if crate::interrupt::requested() => Err(explain::diagnose::skipped_interrupted()),
+        None => Err(explain::diagnose::skipped_no_connection()),
+        Some(a) => Ok(a),
+    };
+    let addr = match addr {
+        Ok(a) => a,
+        Err(why) => return Step::skipped("talk", format!("HTTP GET {shown_url}"), why),
     };
     let mut h = crate::http::HttpRequest::new(url);
     h.timeout = req.timeout;
@@ -747,9 +391,20 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
     let tried = format!("HTTP GET {shown_url} via {via}");
     let time = hop.map(|h| h.timings.total);
     let Some(hop) = hop else {
-        let e = report.error.unwrap_or_else(|| explain::errno(libc::EIO));
+        let e = report
+            .explanation
+            .unwrap_or_else(|| explain::errno(libc::EIO));
         return Step::fail("talk", tried, e.verdict.to_string(), time, e);
     };
+    let result = hop_result(hop);
+    match report.explanation {
+        Some(e) => Step::fail("talk", tried, result, time, e),
+        None => Step::ok("talk", tried, result, time),
+    }
+}
+
+/// What the talk step found, in one line: the status, body size, redirect, server, TLS and certificate.
+fn hop_result(hop: &crate::http::Hop) -> String {
     let mut result = match &hop.response {
         Some(head) => format!("{}, {} body bytes", head.status_line(), hop.body.length),
         None => "no HTTP answer".to_string(),
@@ -769,15 +424,14 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
             result.push_str(&format!(", expires in {days} days"));
         }
     }
-    match report.error {
-        Some(e) => Step::fail("talk", tried, result, time, e),
-        None => Step::ok("talk", tried, result, time),
-    }
+    result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::Output;
+    use std::io;
 
     #[test]
     fn targets_and_urls() {
@@ -820,7 +474,7 @@ mod tests {
 
     #[test]
     fn refused_names_the_port() {
-        let e = connect_error(
+        let e = explain::connect_error(
             &io::Error::from_raw_os_error(libc::ECONNREFUSED),
             Duration::from_secs(1),
             8080,
@@ -830,7 +484,7 @@ mod tests {
             "{}",
             e.cause
         );
-        let e = connect_error(
+        let e = explain::connect_error(
             &io::Error::from(io::ErrorKind::TimedOut),
             Duration::from_secs(1),
             1,
@@ -860,7 +514,11 @@ mod tests {
                 None,
                 explain::errno(libc::ECONNREFUSED),
             ),
-            Step::skipped("talk", "HTTP".into(), "no connection to talk over".into()),
+            Step::skipped(
+                "talk",
+                "HTTP".into(),
+                explain::diagnose::skipped_no_connection(),
+            ),
         ];
         let r = DiagnoseReport::finish("x:1".into(), steps, false);
         assert!(!r.ok);
@@ -880,11 +538,15 @@ mod tests {
         let steps = vec![
             Step::ok("resolve", "x".into(), "1 address".into(), None),
             Step::interrupted("connect", "TCP x".into(), None),
-            Step::skipped("talk", "HTTP".into(), "interrupted".into()),
+            Step::skipped(
+                "talk",
+                "HTTP".into(),
+                explain::diagnose::skipped_interrupted(),
+            ),
         ];
         let r = DiagnoseReport::finish("x:1".into(), steps, false);
         assert!(!r.ok && r.interrupted);
-        assert_eq!(r.verdict, ReportVerdict::Interrupted);
+        assert_eq!(r.verdict, Verdict::Interrupted);
         assert_eq!(r.failed_step.as_deref(), Some("connect"));
         let text = Output::plain(crate::render::Format::Table).to_string(&r);
         assert!(

@@ -3,15 +3,10 @@
 //! refused, regular expressions on the body, headers and DNS records). The codes are bounded: they become the
 //! `code` label of `probe_failure_info`.
 
-use super::{Explanation, Verdict};
+use super::verdict::{Explanation, Verdict};
 
 fn new(verdict: Verdict, code: &str, cause: String, fix: &str) -> Explanation {
-    Explanation {
-        verdict,
-        code: code.into(),
-        cause,
-        fix: fix.into(),
-    }
+    Explanation::new(verdict, code, cause, fix)
 }
 
 /// The target parameter is not what the prober takes (a URL for http, HOST:PORT for tcp, …).
@@ -144,6 +139,27 @@ pub fn silent(expected: &str, after: std::time::Duration) -> Explanation {
             crate::duration::fmt_ms(after)
         ),
         "check what the port speaks (netdiag probe --banner HOST:PORT), or the module's expect",
+    )
+}
+
+/// The connection ended before any line of the reply matched the module's `expect` (`/pattern/`).
+pub fn expect_unmatched(expected: &str) -> Explanation {
+    let base = super::probe::unexpected_reply();
+    new(
+        base.verdict,
+        &base.code,
+        format!("no line of the reply matched {expected} before the connection ended"),
+        &base.fix,
+    )
+}
+
+/// The server sent a line longer than the prober reads (`max` bytes) without a newline.
+pub fn line_too_long(max: usize) -> Explanation {
+    new(
+        Verdict::Protocol,
+        "line-too-long",
+        format!("the server sent a line longer than {max} bytes"),
+        "check what the port speaks (netdiag probe --banner)",
     )
 }
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::config::{DiagnoseProbe, IpProtocol};
 use super::{Deadline, ProbeOut};
-use crate::diagnose::{self as lib, DiagnoseRequest, Status};
+use crate::diagnose::{self as lib, DiagnoseRequest};
 use crate::explain::exporter as texts;
+use crate::explain::Verdict;
 use crate::target::Family;
 
 /// The steps, in walk order; each has a series even when it did not run.
@@ -38,7 +39,7 @@ pub fn probe(target: &str, c: &DiagnoseProbe, deadline: Deadline, out: &mut Prob
     let report = lib::diagnose(&req);
     for name in STEPS {
         let rows: Vec<&lib::Step> = report.steps.iter().filter(|s| s.step == name).collect();
-        let ok = rows.iter().any(|s| s.status == Status::Ok);
+        let ok = rows.iter().any(|s| s.status == Verdict::Ok);
         // Rows of one step run at the same time (one per address): the step took as long as the longest.
         let took = rows.iter().filter_map(|s| s.time).max().unwrap_or_default();
         out.samples.gauge_with(
@@ -66,20 +67,16 @@ pub fn probe(target: &str, c: &DiagnoseProbe, deadline: Deadline, out: &mut Prob
     if report.ok {
         return true;
     }
-    let failed = report.steps.iter().find(|s| s.status == Status::Fail);
-    match failed {
-        Some(s) => {
-            let layer = STEPS
-                .iter()
-                .find(|n| **n == s.step)
-                .copied()
-                .unwrap_or("talk");
-            let e = s
-                .explanation
-                .clone()
-                .unwrap_or_else(|| texts::bad_target(&s.result));
-            out.fail(layer, e)
-        }
-        None => out.fail("talk", texts::bad_target(&report.summary)),
-    }
+    // The walk's verdict is its first failing step (a failed step that is only a warning does not decide it).
+    let layer = report
+        .failed_step
+        .as_deref()
+        .and_then(|f| STEPS.iter().find(|n| **n == f))
+        .copied()
+        .unwrap_or("talk");
+    let e = report
+        .explanation
+        .clone()
+        .unwrap_or_else(|| texts::bad_target(&report.summary));
+    out.fail(layer, e)
 }

@@ -252,7 +252,7 @@ fn judge(r: &HttpReport, h: &HttpProbe, out: &mut ProbeOut) -> bool {
     let Some(last) = r.last() else {
         return out.fail("http", texts::bad_target("no request was made"));
     };
-    if let Some(e) = &r.error {
+    if let Some(e) = &r.explanation {
         if last.response.is_none() || !e.code.starts_with("HTTP ") {
             let layer = if last.resolved.is_empty() {
                 "resolve"
@@ -284,7 +284,7 @@ fn judge(r: &HttpReport, h: &HttpProbe, out: &mut ProbeOut) -> bool {
             let v: Vec<String> = h.valid_status_codes.iter().map(u16::to_string).collect();
             v.join(", ")
         };
-        let e = crate::explain::http_status(status)
+        let e = crate::explain::http::status(status)
             .unwrap_or_else(|| texts::status_not_accepted(status, &list));
         return out.fail("http", e);
     }

@@ -71,7 +71,7 @@ pub fn probe(target: &str, c: &IcmpProbe, deadline: Deadline, out: &mut ProbeOut
     }
     set(out, "setup", Duration::ZERO);
     let e = h
-        .error
+        .explanation
         .clone()
         .unwrap_or_else(|| crate::explain::timeout(deadline.total));
     out.fail("reach", e)

@@ -300,13 +300,8 @@ impl Own {
 
 /// The standard process metrics (as Prometheus' client libraries export them), read from /proc/self.
 fn process(s: &mut Samples) {
-    // SAFETY: sysconf and getpagesize have no preconditions.
-    let (ticks, page) = unsafe {
-        (
-            libc::sysconf(libc::_SC_CLK_TCK).max(1) as f64,
-            libc::sysconf(libc::_SC_PAGESIZE).max(1) as f64,
-        )
-    };
+    let (ticks, page) = crate::net::process::clock_ticks_and_page_size();
+    let (ticks, page) = (ticks as f64, page as f64);
     if let Some(st) = read_stat() {
         s.counter_with(
             "process_cpu_seconds",
@@ -339,16 +334,11 @@ fn process(s: &mut Samples) {
             d.count() as f64,
         );
     }
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: lim is valid for writing.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+    if let Ok(n) = crate::net::process::nofile_limit() {
         s.gauge(
             "process_max_fds",
             "Maximum number of open file descriptors",
-            lim.rlim_cur as f64,
+            n as f64,
         );
     }
 }

@@ -13,7 +13,6 @@ use super::config::{TcpProbe, TlsConfig};
 use super::{choose_ip, Deadline, ProbeOut};
 use crate::explain::{self, exporter as texts, Explanation};
 use crate::http::tls::{self, TlsInfo};
-use crate::probe::Reason;
 use crate::target::{Host, Target};
 
 /// The longest line `expect` reads (Go's bufio.Scanner default, which blackbox uses).
@@ -105,13 +104,11 @@ fn server_name(c: &TlsConfig, host: &Host) -> String {
     c.server_name.clone().unwrap_or_else(|| host.to_string())
 }
 
-/// A connect under the deadline; a loopback connect that met itself is refused, as everywhere in netdiag.
+/// A connect under the deadline, on src/net's connect (a loopback connect that met itself is refused, as
+/// everywhere in netdiag). Probes are not cut by Ctrl-C: the server stops taking them instead.
 fn connect(addr: SocketAddr, deadline: Deadline) -> Result<TcpStream, Explanation> {
-    match TcpStream::connect_timeout(&addr, deadline.left()) {
-        Ok(s) if s.local_addr().ok() == Some(addr) => Reason::SelfConnect
-            .explain()
-            .map_or_else(|| Err(explain::errno(libc::ECONNREFUSED)), Err),
-        Ok(s) => Ok(s),
+    match crate::net::socket::connect_by(addr, deadline.at, deadline.total, &|| false) {
+        Ok(s) => Ok(TcpStream::from(s)),
         Err(e) if e.raw_os_error().is_some() => Err(explain::io_error(&e)),
         Err(_) => Err(explain::timeout(deadline.total)),
     }
@@ -127,12 +124,8 @@ fn handshake(
 ) -> Result<Stream, Explanation> {
     let seen: tls::Seen = Arc::new(Mutex::new(Vec::new()));
     let opts = c.options();
-    let config = tls::client_config(&opts, seen.clone()).map_err(|e| Explanation {
-        verdict: explain::Verdict::Error,
-        code: "tls-setup".into(),
-        cause: format!("{e:#}"),
-        fix: String::new(),
-    })?;
+    let config = tls::client_config(&opts, seen.clone())
+        .map_err(|e| explain::tls::setup_failed(&format!("{e:#}")))?;
     // Not HTTP: no ALPN, as blackbox's TCP prober offers none.
     let mut config = Arc::unwrap_or_clone(config);
     config.alpn_protocols.clear();
@@ -142,12 +135,8 @@ fn handshake(
             texts::bad_target(&format!("'{name}' cannot be used as a TLS server name"))
         })?,
     };
-    let mut conn = ClientConnection::new(Arc::new(config), sni).map_err(|e| Explanation {
-        verdict: explain::Verdict::Error,
-        code: "tls-setup".into(),
-        cause: e.to_string(),
-        fix: String::new(),
-    })?;
+    let mut conn = ClientConnection::new(Arc::new(config), sni)
+        .map_err(|e| explain::tls::setup_failed(&e.to_string()))?;
     out.log(format!("TLS handshake with server name {name}"));
     while conn.is_handshaking() {
         if deadline.passed() {
@@ -157,7 +146,7 @@ fn handshake(
         let _ = sock.set_write_timeout(Some(deadline.left()));
         match conn.complete_io(&mut sock) {
             Ok((0, 0)) if conn.is_handshaking() && conn.wants_read() => {
-                return Err(explain::tls(explain::TlsProblem::ClosedDuringHandshake, ""))
+                return Err(explain::tls::closed_during_handshake())
             }
             Ok(_) => {}
             Err(e)
@@ -264,13 +253,7 @@ fn dialogue(
                     Ok(Some(l)) => l,
                     Ok(None) => {
                         out.samples.gauge("probe_failed_due_to_regex", "", 1.0);
-                        let mut e = Reason::Unexpected
-                            .explain()
-                            .unwrap_or_else(|| texts::bad_target("the reply did not match"));
-                        e.cause = format!(
-                            "no line of the reply matched /{}/ before the connection ended",
-                            re.0.as_str()
-                        );
+                        let e = texts::expect_unmatched(&format!("/{}/", re.0.as_str()));
                         return out.fail("talk", e);
                     }
                     Err(e) if e.code == "timeout" => {
@@ -356,12 +339,7 @@ fn next_line(
             return Ok(Some(line));
         }
         if pending.len() > MAX_LINE {
-            return Err(Explanation {
-                verdict: explain::Verdict::Protocol,
-                code: "line-too-long".into(),
-                cause: format!("the server sent a line longer than {MAX_LINE} bytes"),
-                fix: "check what the port speaks (netdiag probe --banner)".into(),
-            });
+            return Err(texts::line_too_long(MAX_LINE));
         }
         if deadline.passed() || *read_total > MAX_READ {
             return Err(explain::timeout(deadline.total));

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
+use super::model::{Attempt, BodyInfo, Hop, HttpRequest, Marks, Method};
+use super::parse::{Framing, ParseError};
 use super::parse::{Limits, ResponseDecoder};
 use super::tls::{self, TlsInfo};
-use super::{BodyInfo, Hop, HttpRequest, Marks, Method, Scheme, Url};
-use crate::explain::{self, Explanation, Verdict};
+use super::url::{Scheme, Url};
+use crate::explain::{self, Explanation};
 use crate::target::Host;
 
 /// Longest single wait, so Ctrl-C is noticed soon even in a long read.
@@ -60,29 +62,6 @@ fn left(deadline: Instant) -> Option<Duration> {
     deadline
         .checked_duration_since(Instant::now())
         .filter(|d| !d.is_zero())
-}
-
-fn interrupted() -> Explanation {
-    Explanation {
-        verdict: Verdict::Error,
-        code: "interrupted".into(),
-        cause: "interrupted (Ctrl-C) before the answer was complete".into(),
-        fix: String::new(),
-    }
-}
-
-/// A deadline that passed after the connection was made: the server is stalled or slow, not filtered.
-fn stalled(timeout: Duration, what: &str) -> Explanation {
-    Explanation {
-        verdict: Verdict::Filtered,
-        code: "timeout".into(),
-        cause: format!(
-            "the server did not finish {what} within {} (--timeout)",
-            crate::duration::fmt_ms(timeout)
-        ),
-        fix: "the server is stalled or very slow; check its logs, or give it a longer --timeout"
-            .into(),
-    }
 }
 
 /// The request bytes: the default headers, replaced or followed by the user's.
@@ -207,19 +186,10 @@ fn resolve(
         .map_err(|e| explain::io_error(&e))?;
     loop {
         if crate::interrupt::requested() {
-            return Err(interrupted());
+            return Err(explain::interrupted("the answer was complete"));
         }
         let Some(remaining) = left(deadline) else {
-            return Err(Explanation {
-                verdict: Verdict::Temporary,
-                code: "timeout".into(),
-                cause: format!(
-                    "name resolution did not finish within {} (--timeout)",
-                    crate::duration::fmt_ms(req.timeout)
-                ),
-                fix: "check the nameservers in /etc/resolv.conf, or give it a longer --timeout"
-                    .into(),
-            });
+            return Err(explain::http::resolve_timeout(req.timeout));
         };
         match rx.recv_timeout(remaining.min(SLICE)) {
             Ok(r) => return r,
@@ -234,7 +204,7 @@ fn resolve(
 fn write_error(e: &io::Error, timeout: Duration) -> Explanation {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-            stalled(timeout, "reading the request")
+            explain::http::stalled(timeout, "reading the request")
         }
         _ => explain::io_error(e),
     }
@@ -255,7 +225,7 @@ fn connect(
     let mut last = explain::timeout(req.timeout);
     for addr in addrs {
         if crate::interrupt::requested() {
-            return Err(interrupted());
+            return Err(explain::interrupted("the answer was complete"));
         }
         if left(deadline).is_none() {
             break;
@@ -265,7 +235,9 @@ fn connect(
                 hop.address = Some(addr);
                 return Ok(s);
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(interrupted()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                return Err(explain::interrupted("the answer was complete"))
+            }
             Err(e) => {
                 last = match e.kind() {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
@@ -273,7 +245,7 @@ fn connect(
                     }
                     _ => explain::io_error(&e),
                 };
-                hop.failed_addresses.push(super::Attempt {
+                hop.failed_addresses.push(Attempt {
                     address: addr,
                     error: last.clone(),
                 });
@@ -287,49 +259,8 @@ fn connect(
 /// (`TimedOut`). A loopback connect that met itself (source port == destination port, which the kernel allows
 /// on a closed ephemeral port) is what it means: refused.
 fn connect_one(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    use std::os::fd::AsRawFd;
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    sock.set_nonblocking(true)?;
-    match sock.connect(&addr.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => loop {
-            if crate::interrupt::requested() {
-                return Err(io::ErrorKind::Interrupted.into());
-            }
-            let Some(remaining) = left(deadline) else {
-                return Err(io::ErrorKind::TimedOut.into());
-            };
-            let wait = remaining.min(SLICE).as_millis().clamp(1, 1000) as libc::c_int;
-            let mut pfd = libc::pollfd {
-                fd: sock.as_raw_fd(),
-                events: libc::POLLOUT,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd for a socket this function owns.
-            let rc = unsafe { libc::poll(&mut pfd, 1, wait) };
-            if rc < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            if rc > 0 {
-                if let Some(e) = sock.take_error()? {
-                    return Err(e);
-                }
-                break;
-            }
-        },
-        Err(e) => return Err(e),
-    }
-    sock.set_nonblocking(false)?;
-    let local = sock.local_addr()?.as_socket();
-    if local == Some(addr) {
-        return Err(io::Error::from_raw_os_error(libc::ECONNREFUSED));
-    }
-    Ok(sock.into())
+    let stop = crate::interrupt::requested;
+    crate::net::socket::connect_by(addr, deadline, SLICE, &stop).map(TcpStream::from)
 }
 
 fn handshake(
@@ -340,31 +271,20 @@ fn handshake(
     hop: &mut Hop,
 ) -> Result<Conn, Explanation> {
     let seen: tls::Seen = Arc::new(Mutex::new(Vec::new()));
-    let config = tls::client_config(&req.tls, seen.clone()).map_err(|e| Explanation {
-        verdict: Verdict::Error,
-        code: "tls-setup".into(),
-        cause: format!("{e:#}"),
-        fix: String::new(),
-    })?;
+    let config = tls::client_config(&req.tls, seen.clone())
+        .map_err(|e| explain::tls::setup_failed(&format!("{e:#}")))?;
     let sni = match &req.tls.server_name {
         Some(n) => Host::parse(n).unwrap_or_else(|_| Host::Name(n.clone())),
         None => url.host.clone(),
     };
     let name = match &sni {
         Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
-        Host::Name(n) => ServerName::try_from(n.clone()).map_err(|_| Explanation {
-            verdict: Verdict::Error,
-            code: "tls-name".into(),
-            cause: format!("'{n}' cannot be used as a TLS server name"),
-            fix: String::new(),
-        })?,
+        Host::Name(n) => {
+            ServerName::try_from(n.clone()).map_err(|_| explain::tls::bad_server_name(n))?
+        }
     };
-    let mut tls_conn = ClientConnection::new(config, name).map_err(|e| Explanation {
-        verdict: Verdict::Error,
-        code: "tls-setup".into(),
-        cause: e.to_string(),
-        fix: String::new(),
-    })?;
+    let mut tls_conn = ClientConnection::new(config, name)
+        .map_err(|e| explain::tls::setup_failed(&e.to_string()))?;
     let mut sock = sock;
     let host = sni.to_string();
     let cert_of = |seen: &tls::Seen| {
@@ -374,21 +294,16 @@ fn handshake(
     };
     while tls_conn.is_handshaking() {
         if crate::interrupt::requested() {
-            return Err(interrupted());
+            return Err(explain::interrupted("the answer was complete"));
         }
         let Some(remaining) = left(deadline) else {
-            return Err(stalled(req.timeout, "the TLS handshake"));
+            return Err(explain::http::stalled(req.timeout, "the TLS handshake"));
         };
         let _ = sock.set_read_timeout(Some(remaining.min(SLICE)));
         let _ = sock.set_write_timeout(Some(remaining));
         match tls_conn.complete_io(&mut sock) {
             Ok((0, 0)) if tls_conn.is_handshaking() && tls_conn.wants_read() => {
-                return Err(Explanation {
-                    verdict: Verdict::Reset,
-                    code: "EOF".into(),
-                    cause: "the server closed the connection during the TLS handshake".into(),
-                    fix: "check that the port speaks TLS (try http://)".into(),
-                })
+                return Err(explain::tls::closed_during_handshake())
             }
             Ok(_) => {}
             Err(e)
@@ -463,7 +378,7 @@ fn read_response(
     let mut buf = vec![0u8; READ_BUF];
     let result = loop {
         if crate::interrupt::requested() {
-            break Err(interrupted());
+            break Err(explain::interrupted("the answer was complete"));
         }
         let Some(remaining) = left(deadline) else {
             let what = if dec.has_head() {
@@ -471,7 +386,7 @@ fn read_response(
             } else {
                 "its answer"
             };
-            break Err(stalled(req.timeout, what));
+            break Err(explain::http::stalled(req.timeout, what));
         };
         let _ = conn.sock().set_read_timeout(Some(remaining.min(SLICE)));
         match conn.read(&mut buf) {
@@ -503,7 +418,7 @@ fn read_response(
     hop.body = BodyInfo {
         framing: r.framing,
         content_length: match r.framing {
-            Some(super::Framing::ContentLength(n)) => Some(n),
+            Some(Framing::ContentLength(n)) => Some(n),
             _ => None,
         },
         length: r.body_len,
@@ -522,30 +437,11 @@ fn read_response(
 }
 
 /// Explains a response the parser rejected.
-fn parse_error(e: &super::ParseError) -> Explanation {
-    use super::ParseError::*;
+fn parse_error(e: &ParseError) -> Explanation {
     match e {
-        Empty => Explanation {
-            verdict: Verdict::Reset,
-            code: "EOF".into(),
-            cause: e.to_string(),
-            fix: "the port may not speak HTTP, or the server rejected the request; check its logs"
-                .into(),
-        },
-        Incomplete(_) => Explanation {
-            verdict: Verdict::Reset,
-            code: "incomplete".into(),
-            cause: e.to_string(),
-            fix: "the server may have crashed or hit a limit; check its logs".into(),
-        },
-        _ => Explanation {
-            verdict: Verdict::Protocol,
-            code: "bad-response".into(),
-            cause: format!("the answer is not valid HTTP/1.x: {e}"),
-            fix:
-                "the port may speak another protocol (HTTPS? try https://), or the server is broken"
-                    .into(),
-        },
+        ParseError::Empty => explain::http::no_answer(&e.to_string()),
+        ParseError::Incomplete(_) => explain::http::incomplete(&e.to_string()),
+        _ => explain::http::bad_response(&e.to_string()),
     }
 }
 

@@ -1,79 +1,141 @@
 //! Text rendering of `http-get` reports: the request as sent, the status and headers, body, TLS, timings and
 //! the verdict, hop by hop. `--raw` shows the exact bytes instead of the parsed request and head.
 
-use std::io::{self, Write};
 use std::time::Duration;
 
-use super::{Hop, HttpGetReport, HttpReport, Phases, Show};
+use super::model::{Hop, HttpGetReport, HttpReport, Phases, Show};
 use crate::duration::fmt_ms;
+use crate::exit::Outcome;
 use crate::explain::Verdict;
-use crate::render::{write_table, Output, Report, Tone};
+use crate::render::{Column, Line, Pairs, Report, Table, Tone, View};
 
 impl Report for HttpGetReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+    fn outcome(&self) -> Outcome {
+        Outcome::of(self.interrupted, self.ok())
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut v = View::new();
         for (i, r) in self.results.iter().enumerate() {
             if i > 0 {
-                writeln!(w)?;
+                v.blank();
             }
-            render_report(r, self.show, out, w)?;
+            v.extend(report_view(r, self.show));
         }
-        Ok(())
+        v.table(results_table(&self.results));
+        v
     }
 }
 
 impl Report for HttpReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        render_report(self, Show::default(), out, w)
+    fn outcome(&self) -> Outcome {
+        Outcome::all([self.ok()])
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut v = report_view(self, Show::default());
+        v.table(results_table(std::slice::from_ref(self)));
+        v
     }
 }
 
-fn render_report(r: &HttpReport, show: Show, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+/// One row per URL for CSV: the final status and verdict, where it answered, how much and how long.
+fn results_table(results: &[HttpReport]) -> Table {
+    let mut t = Table::new([
+        Column::left("URL"),
+        Column::right("STATUS"),
+        Column::left("VERDICT"),
+        Column::left("ADDRESS"),
+        Column::right("BYTES"),
+        Column::right("TIME"),
+        Column::text("SUMMARY"),
+    ])
+    .data_only();
+    for r in results {
+        let last = r.last();
+        t.cell(last.map_or_else(|| r.url.to_string(), |h| h.url.to_string()));
+        match last.and_then(|h| h.response.as_ref()) {
+            Some(head) => t.num(u64::from(head.status)),
+            None => t.cell("-"),
+        };
+        t.cell_toned(r.verdict.as_str(), Tone::of(r.verdict));
+        t.cell(
+            last.and_then(|h| h.address)
+                .map_or_else(|| "-".to_string(), |a| a.to_string()),
+        );
+        t.num(last.map_or(0, |h| h.body.length));
+        let total: Duration = r.hops.iter().map(|h| h.timings.total).sum();
+        t.cell(fmt_ms(total)).cell(&r.summary);
+    }
+    t
+}
+
+fn report_view(r: &HttpReport, show: Show) -> View<'_> {
+    let mut v = View::new();
     for (i, hop) in r.hops.iter().enumerate() {
         if r.hops.len() > 1 {
-            writeln!(
-                w,
-                "{}",
-                out.paint(&format!("hop {}: {}", i + 1, hop.url), Tone::Dim)
-            )?;
+            v.line(Line::toned(
+                format!("hop {}: {}", i + 1, hop.url),
+                Tone::Dim,
+            ));
         }
-        render_hop(hop, show, out, w)?;
-        writeln!(w)?;
+        hop_view(hop, show, &mut v);
+        v.blank();
     }
-    let (tone, word) = match r.verdict {
-        Verdict::Ok => (Tone::Good, "ok"),
-        v => (Tone::Bad, v.as_str()),
+    let word = match r.verdict {
+        Verdict::Ok => "ok",
+        v => v.as_str(),
     };
-    let code = match &r.error {
+    let code = match &r.explanation {
         Some(e) => format!(" ({})", e.code),
         None => String::new(),
     };
-    writeln!(
-        w,
-        "{}",
-        out.paint(&format!("{word}: {}{code}", r.summary), tone)
-    )?;
-    if let Some(e) = &r.error {
+    v.line(Line::toned(
+        format!("{word}: {}{code}", r.summary),
+        if r.verdict == Verdict::Ok {
+            Tone::Good
+        } else {
+            Tone::Bad
+        },
+    ));
+    if let Some(e) = &r.explanation {
         if !e.fix.is_empty() {
-            writeln!(w, "fix: {}", e.fix)?;
+            v.line(format!("fix: {}", e.fix));
         }
     }
     if show.body && !r.body.is_empty() {
-        writeln!(w)?;
-        w.write_all(&r.body)?;
+        v.blank().bytes(&r.body[..]);
         if !r.body.ends_with(b"\n") {
-            writeln!(w)?;
+            v.blank();
         }
     }
-    Ok(())
+    v
 }
 
-fn render_hop(hop: &Hop, show: Show, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-    let mut rows: Vec<(&str, String)> = vec![("url", hop.url.to_string())];
-    let address = match hop.address {
-        Some(a) => a.to_string(),
-        None => "-".into(),
-    };
-    rows.push(("address", address));
+fn hop_view<'a>(hop: &'a Hop, show: Show, v: &mut View<'a>) {
+    v.pairs(where_pairs(hop)).blank();
+    if show.raw {
+        v.bytes(hop.request.as_bytes()).bytes(&hop.raw_head[..]);
+    } else if hop.address.is_some() {
+        exchange_view(hop, v);
+        v.blank();
+    }
+    let details = details(hop);
+    if !details.is_empty() {
+        v.pairs(details).blank();
+    }
+    v.table(timings_table(hop));
+}
+
+/// The URL, the address used, the other addresses and the ones that failed.
+fn where_pairs(hop: &Hop) -> Pairs {
+    let mut p = Pairs::new();
+    p.add("url", hop.url.to_string());
+    p.add(
+        "address",
+        hop.address
+            .map_or_else(|| "-".to_string(), |a| a.to_string()),
+    );
     let others: Vec<String> = hop
         .resolved
         .iter()
@@ -86,67 +148,46 @@ fn render_hop(hop: &Hop, show: Show, out: &Output, w: &mut dyn Write) -> io::Res
         } else {
             "resolved"
         };
-        rows.push((label, others.join(", ")));
+        p.add(label, others.join(", "));
     }
     for a in &hop.failed_addresses {
-        rows.push((
+        p.add(
             "failed",
             format!("{}: {} ({})", a.address, a.error.cause, a.error.code),
-        ));
+        );
     }
-    write_pairs(w, &rows)?;
-    writeln!(w)?;
-    if show.raw {
-        w.write_all(hop.request.as_bytes())?;
-        w.write_all(&hop.raw_head)?;
-    } else if hop.address.is_some() {
-        for line in hop.request.lines().filter(|l| !l.is_empty()) {
-            writeln!(w, "{}", out.paint(&format!("> {line}"), Tone::Dim))?;
-        }
-        if !hop.interim.is_empty() || hop.response.is_some() {
-            writeln!(w)?;
-        }
-        for h in &hop.interim {
-            writeln!(w, "< {}", h.status_line())?;
-        }
-        if let Some(h) = &hop.response {
-            let tone = match h.status {
-                200..=399 => Tone::Good,
-                _ => Tone::Bad,
-            };
-            writeln!(w, "< {}", out.paint(&h.status_line(), tone))?;
-            let mut t = out.table(&["HEADER", "VALUE"]);
-            for hd in &h.headers {
-                t.add_row(vec![
-                    out.cell(&hd.name, Tone::Plain),
-                    out.cell(&hd.value, Tone::Plain),
-                ]);
-            }
-            if !h.headers.is_empty() {
-                write_table(w, &t)?;
-            }
-        }
-        writeln!(w)?;
-    }
-    let details = details(hop);
-    if !details.is_empty() {
-        write_pairs(w, &details)?;
-        writeln!(w)?;
-    }
-    write_table(w, &timings_table(hop, out))
+    p
 }
 
-/// `key  value` lines, keys aligned.
-fn write_pairs(w: &mut dyn Write, rows: &[(&str, String)]) -> io::Result<()> {
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    for (k, v) in rows {
-        writeln!(w, "{k:<width$}  {v}")?;
+/// The request as sent (`> ` lines), the interim and final status lines and the response headers.
+fn exchange_view(hop: &Hop, v: &mut View) {
+    for line in hop.request.lines().filter(|l| !l.is_empty()) {
+        v.line(Line::toned(format!("> {line}"), Tone::Dim));
     }
-    Ok(())
+    if !hop.interim.is_empty() || hop.response.is_some() {
+        v.blank();
+    }
+    for h in &hop.interim {
+        v.line(format!("< {}", h.status_line()));
+    }
+    if let Some(h) = &hop.response {
+        let tone = match h.status {
+            200..=399 => Tone::Good,
+            _ => Tone::Bad,
+        };
+        v.line(Line::from("< ").then(h.status_line(), tone));
+        let mut t = Table::new([Column::left("HEADER"), Column::text("VALUE")])
+            .text_only()
+            .omit_when_empty();
+        for hd in &h.headers {
+            t.cell(&hd.name).cell(&hd.value);
+        }
+        v.table(t);
+    }
 }
 
-fn details(hop: &Hop) -> Vec<(&'static str, String)> {
-    let mut rows = Vec::new();
+fn details(hop: &Hop) -> Pairs {
+    let mut rows = Pairs::new();
     if hop.response.is_some() {
         let b = &hop.body;
         let framing = b.framing.map_or_else(|| "-".into(), |f| f.describe());
@@ -156,35 +197,35 @@ fn details(hop: &Hop) -> Vec<(&'static str, String)> {
         } else if !b.complete {
             text.push_str(", incomplete");
         }
-        rows.push(("body", text));
+        rows.add("body", text);
         if !b.trailers.is_empty() {
             let t: Vec<String> = b
                 .trailers
                 .iter()
                 .map(|h| format!("{}: {}", h.name, h.value))
                 .collect();
-            rows.push(("trailers", t.join("; ")));
+            rows.add("trailers", t.join("; "));
         }
     }
     if let Some(t) = &hop.tls {
         let alpn = t.alpn.as_deref().unwrap_or("none");
-        rows.push((
+        rows.add(
             "tls",
             format!("{} {} (ALPN {alpn})", t.version, t.cipher_suite),
-        ));
+        );
         if let Some(c) = &t.certificate {
-            rows.push(("subject", c.subject.clone()));
-            rows.push(("issuer", c.issuer.clone()));
+            rows.add("subject", c.subject.clone());
+            rows.add("issuer", c.issuer.clone());
             if !c.sans.is_empty() {
-                rows.push(("names", c.sans.join(", ")));
+                rows.add("names", c.sans.join(", "));
             }
             let days = t
                 .days_left
                 .map_or(String::new(), |d| format!(" ({d} days left)"));
-            rows.push((
+            rows.add(
                 "valid",
                 format!("{} to {}{days}", c.not_before, c.not_after),
-            ));
+            );
         }
         if !t.verified {
             let why = if hop.error.is_some() {
@@ -192,11 +233,11 @@ fn details(hop: &Hop) -> Vec<(&'static str, String)> {
             } else {
                 "no (--insecure)"
             };
-            rows.push(("verified", why.into()));
+            rows.add("verified", why);
         }
     }
     if let Some(loc) = &hop.location {
-        rows.push(("location", loc.clone()));
+        rows.add("location", loc.clone());
     }
     // The hop's error is the report's verdict line (fetching stops at the first failed hop).
     rows
@@ -205,9 +246,14 @@ fn details(hop: &Hop) -> Vec<(&'static str, String)> {
 /// Picks one phase out of a [`Phases`].
 type PhaseOf = fn(&Phases) -> Option<Duration>;
 
-fn timings_table(hop: &Hop, out: &Output) -> comfy_table::Table {
+fn timings_table(hop: &Hop) -> Table {
     let t = &hop.timings;
-    let mut table = out.table(&["PHASE", "TIME", "CUMULATIVE"]);
+    let mut table = Table::new([
+        Column::left("PHASE"),
+        Column::right("TIME"),
+        Column::right("CUMULATIVE"),
+    ])
+    .text_only();
     let names: [(&str, PhaseOf); 6] = [
         ("dns", |p| p.dns),
         ("connect", |p| p.connect),
@@ -218,17 +264,9 @@ fn timings_table(hop: &Hop, out: &Output) -> comfy_table::Table {
     ];
     for (name, get) in names {
         if let (Some(p), Some(c)) = (get(&t.phases), get(&t.cumulative)) {
-            table.add_row(vec![
-                out.cell(name, Tone::Plain),
-                out.num(fmt_ms(p)),
-                out.num(fmt_ms(c)),
-            ]);
+            table.cell(name).cell(fmt_ms(p)).cell(fmt_ms(c));
         }
     }
-    table.add_row(vec![
-        out.cell("total", Tone::Plain),
-        out.num(""),
-        out.num(fmt_ms(t.total)),
-    ]);
+    table.cell("total").cell("").cell(fmt_ms(t.total));
     table
 }

@@ -17,7 +17,8 @@ use rustls::{
 use serde::Serialize;
 
 use super::cert::CertInfo;
-use crate::explain::{self, CertProblem, Explanation, Verdict};
+use crate::explain::tls::{self as explain_tls, CertProblem};
+use crate::explain::{self, Explanation};
 
 /// How the server's certificate is checked.
 #[derive(Debug, Clone, Default)]
@@ -218,26 +219,13 @@ pub fn explain_error(e: &io::Error, host: &str, cert: Option<&CertInfo>) -> Expl
             _ if cert.is_some_and(|c| c.self_signed) => CertProblem::SelfSigned,
             _ => CertProblem::Other,
         },
-        other => {
-            return Explanation {
-                verdict: Verdict::Protocol,
-                code: "tls".into(),
-                cause: format!("the TLS handshake failed: {other}"),
-                fix: "check that the port speaks TLS (try http://) and supports TLS 1.2 or 1.3"
-                    .into(),
-            }
-        }
+        other => return explain_tls::handshake_failed(&other.to_string()),
     };
-    let mut x = explain::certificate(problem, host);
     if format!("{tls:?}").contains("CaUsedAsEndEntity") {
-        x.cause = format!(
-            "{}; it is also a CA certificate (as `openssl req -x509` makes them), which is refused as a server certificate even with --cacert",
-            x.cause
-        );
-        x.fix =
-            "issue a server certificate (CA:FALSE) for it, or use --insecure to look anyway".into();
+        explain_tls::ca_as_server_certificate(problem, host)
     } else if problem == CertProblem::Other {
-        x.cause = format!("{} ({tls})", x.cause);
+        explain_tls::certificate_rejected(host, &tls.to_string())
+    } else {
+        explain_tls::certificate(problem, host)
     }
-    x
 }

@@ -5,17 +5,22 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::mem::MaybeUninit;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-
-use super::packet::{self, IcmpErrorKind, Parsed, TOKEN_LEN};
-use super::{HostState, IcmpErrorReport, PingEvent, PingRequest, ReplyRecord, Schedule};
+use super::model::{IcmpErrorReport, PingEvent, PingRequest, ReplyRecord};
+use super::packet::{self, Parsed, TOKEN_LEN};
+use super::schedule::{HostState, Schedule};
 use crate::explain;
+use crate::explain::icmp::Message;
 use crate::interrupt;
+use crate::net::{
+    self,
+    errqueue::Origin,
+    icmp::{IcmpKind, IcmpOptions, IcmpSocket},
+    poll::{self, Interest, PollFd},
+    sockopt::PmtuDiscovery,
+};
 
 /// Why the sockets could not be opened.
 #[derive(Debug)]
@@ -25,295 +30,27 @@ pub(crate) enum OpenError {
     Other(io::Error),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Raw,
-    Dgram,
-}
-
-struct IcmpSocket {
-    sock: Socket,
-    v6: bool,
-    kind: Kind,
-    /// The identifier the kernel gave a datagram socket (its "port").
-    dgram_id: u16,
-}
-
-/// Receive buffer asked for: large enough for a burst of replies from thousands of hosts at `--rate 0`.
-const RCVBUF: usize = 4 << 20;
 /// Largest datagram read.
 const RECV_MAX: usize = 65_536 + 128;
 
-fn not_permitted(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
-}
-
-fn setsockopt_int(sock: &Socket, level: i32, name: i32, val: i32) -> io::Result<()> {
-    // SAFETY: a valid fd and a pointer to an int of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            level,
-            name,
-            (&val as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
+/// Opens the ICMP socket of a family (raw when permitted, else datagram) with ping's options.
+fn open_socket(v6: bool, ttl: Option<u8>, dont_fragment: bool) -> Result<IcmpSocket, OpenError> {
+    let opts = IcmpOptions {
+        hop_limit: ttl,
+        // Path MTU discovery "do": the DF bit is set and an oversized echo fails with EMSGSIZE, as ping -M do.
+        pmtu: dont_fragment.then_some(PmtuDiscovery::Do),
+        ..IcmpOptions::echo(v6)
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    IcmpSocket::open(v6, &opts).map_err(|e| match e {
+        net::OpenError::NotPermitted(e) => OpenError::NotPermitted(explain::io_error(&e).code),
+        net::OpenError::Other(e) => OpenError::Other(e),
+    })
 }
 
-/// ICMP_FILTER (IPv4, level SOL_RAW) and ICMP6_FILTER (IPv6): a bit set per ICMP type means "block".
-fn set_type_filter(sock: &Socket, v6: bool) -> io::Result<()> {
-    const SOL_RAW: i32 = 255;
-    const ICMP_FILTER: i32 = 1;
-    const ICMP6_FILTER: i32 = 1;
-    let (level, name, words): (i32, i32, Vec<u32>) = if v6 {
-        let mut w = vec![u32::MAX; 8];
-        for t in [1u8, 2, 3, 4, 129] {
-            w[usize::from(t >> 5)] &= !(1u32 << (t & 31));
-        }
-        (libc::IPPROTO_ICMPV6, ICMP6_FILTER, w)
-    } else {
-        let pass = (1u32 << 0) | (1 << 3) | (1 << 11) | (1 << 12);
-        (SOL_RAW, ICMP_FILTER, vec![!pass])
-    };
-    // SAFETY: a valid fd and a pointer to words.len() u32 values of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            level,
-            name,
-            words.as_ptr().cast(),
-            (words.len() * 4) as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-impl IcmpSocket {
-    fn open(v6: bool, ttl: Option<u8>, dont_fragment: bool) -> Result<IcmpSocket, OpenError> {
-        let (domain, proto) = if v6 {
-            (Domain::IPV6, Protocol::ICMPV6)
-        } else {
-            (Domain::IPV4, Protocol::ICMPV4)
-        };
-        let (sock, kind) = match Socket::new(domain, Type::RAW, Some(proto)) {
-            Ok(s) => (s, Kind::Raw),
-            Err(e) if not_permitted(&e) => match Socket::new(domain, Type::DGRAM, Some(proto)) {
-                Ok(s) => (s, Kind::Dgram),
-                Err(e2) if not_permitted(&e2) => {
-                    return Err(OpenError::NotPermitted(explain::io_error(&e2).code))
-                }
-                Err(e2) => return Err(OpenError::Other(e2)),
-            },
-            Err(e) => return Err(OpenError::Other(e)),
-        };
-        let other = OpenError::Other;
-        sock.set_nonblocking(true).map_err(other)?;
-        // SO_RCVBUFFORCE passes the rmem_max cap when privileged; otherwise take what SO_RCVBUF gives.
-        if setsockopt_int(&sock, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF as i32).is_err() {
-            let _ = sock.set_recv_buffer_size(RCVBUF);
-        }
-        let _ = sock.set_send_buffer_size(RCVBUF);
-        if let Some(t) = ttl {
-            if v6 {
-                sock.set_unicast_hops_v6(u32::from(t)).map_err(other)?;
-            } else {
-                sock.set_ttl(u32::from(t)).map_err(other)?;
-            }
-        }
-        if dont_fragment {
-            // Path MTU discovery "do": the DF bit is set and an oversized echo fails with EMSGSIZE, as ping -M do.
-            if v6 {
-                setsockopt_int(
-                    &sock,
-                    libc::IPPROTO_IPV6,
-                    libc::IPV6_MTU_DISCOVER,
-                    libc::IPV6_PMTUDISC_DO,
-                )
-            } else {
-                setsockopt_int(
-                    &sock,
-                    libc::IPPROTO_IP,
-                    libc::IP_MTU_DISCOVER,
-                    libc::IP_PMTUDISC_DO,
-                )
-            }
-            .map_err(other)?;
-        }
-        // Ask for the TTL / hop limit of each reply as ancillary data (raw IPv4 has it in the header).
-        if v6 {
-            setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1).map_err(other)?;
-        } else if kind == Kind::Dgram {
-            setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_RECVTTL, 1).map_err(other)?;
-        }
-        if kind == Kind::Dgram {
-            // ICMP errors about our requests arrive on the error queue only when asked for.
-            let _ = if v6 {
-                setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVERR, 1)
-            } else {
-                setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_RECVERR, 1)
-            };
-        }
-        // Kernel receive timestamps, as iputils uses: RTTs do not include the time replies wait in our queue.
-        let _ = setsockopt_int(&sock, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1);
-        if kind == Kind::Raw {
-            // Only echo replies and errors reach us; not our own echo requests (a raw socket on loopback sees
-            // them), not neighbour discovery. Best effort: the parser ignores them anyway.
-            let _ = set_type_filter(&sock, v6);
-        }
-        let mut dgram_id = 0;
-        if kind == Kind::Dgram {
-            let any: SocketAddr = if v6 {
-                (Ipv6Addr::UNSPECIFIED, 0).into()
-            } else {
-                (Ipv4Addr::UNSPECIFIED, 0).into()
-            };
-            sock.bind(&any.into()).map_err(other)?;
-            dgram_id = sock
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_socket())
-                .map(|a| a.port())
-                .unwrap_or(0);
-        }
-        Ok(IcmpSocket {
-            sock,
-            v6,
-            kind,
-            dgram_id,
-        })
-    }
-
-    /// One datagram (or, with `MSG_ERRQUEUE`, one queued ICMP error) and its ancillary data.
-    fn recv(&self, buf: &mut [u8], flags: i32) -> io::Result<Received> {
-        let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
-        let mut control = [0u64; 32];
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        // SAFETY: msghdr is plain data; all-zero is a valid starting value.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_name = name.as_mut_ptr().cast();
-        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control) as _;
-        // SAFETY: every pointer in msg refers to live buffers of the lengths given.
-        let n =
-            unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT | flags) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mut r = Received {
-            len: (n as usize).min(buf.len()),
-            // SAFETY: the kernel filled msg_name with msg_namelen bytes of a sockaddr.
-            src: unsafe { sockaddr_ip(name.as_ptr(), msg.msg_namelen) },
-            ttl: None,
-            stamp: None,
-            error: None,
-        };
-        // SAFETY: walking the control buffer with the CMSG macros the kernel's layout requires; every read is
-        // of a type the (level, type) pair says is there, and within cmsg_len.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                let (level, typ) = ((*c).cmsg_level, (*c).cmsg_type);
-                let data = libc::CMSG_DATA(c);
-                let data_len = ((*c).cmsg_len as usize).saturating_sub(data as usize - c as usize);
-                if (level == libc::IPPROTO_IPV6 && typ == libc::IPV6_HOPLIMIT)
-                    || (level == libc::IPPROTO_IP && typ == libc::IP_TTL)
-                {
-                    let v = std::ptr::read_unaligned(data.cast::<i32>());
-                    r.ttl = u8::try_from(v).ok();
-                } else if level == libc::SOL_SOCKET && typ == libc::SO_TIMESTAMPNS {
-                    let ts = std::ptr::read_unaligned(data.cast::<libc::timespec>());
-                    if ts.tv_sec >= 0 && (0..1_000_000_000).contains(&ts.tv_nsec) {
-                        r.stamp = Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
-                    }
-                } else if ((level == libc::IPPROTO_IP && typ == libc::IP_RECVERR)
-                    || (level == libc::IPPROTO_IPV6 && typ == libc::IPV6_RECVERR))
-                    && data_len >= std::mem::size_of::<libc::sock_extended_err>()
-                {
-                    let ee = std::ptr::read_unaligned(data.cast::<libc::sock_extended_err>());
-                    let off_len = data_len - std::mem::size_of::<libc::sock_extended_err>();
-                    let mut off = MaybeUninit::<libc::sockaddr_storage>::zeroed();
-                    let copy = off_len.min(std::mem::size_of::<libc::sockaddr_storage>());
-                    std::ptr::copy_nonoverlapping(
-                        data.add(std::mem::size_of::<libc::sock_extended_err>()),
-                        off.as_mut_ptr().cast::<u8>(),
-                        copy,
-                    );
-                    r.error = Some(QueuedError {
-                        origin: ee.ee_origin,
-                        icmp_type: ee.ee_type,
-                        code: ee.ee_code,
-                        offender: sockaddr_ip(off.as_ptr(), copy as libc::socklen_t),
-                    });
-                }
-                c = libc::CMSG_NXTHDR(&msg, c);
-            }
-        }
-        Ok(r)
-    }
-
-    fn id_for(&self, base: u16, host: usize) -> u16 {
-        match self.kind {
-            Kind::Dgram => self.dgram_id,
-            Kind::Raw => base.wrapping_add(host as u16),
-        }
-    }
-}
-
-/// What `recvmsg` returned, with its ancillary data.
-struct Received {
-    len: usize,
-    src: Option<IpAddr>,
-    /// TTL / hop limit (IP_TTL, IPV6_HOPLIMIT).
-    ttl: Option<u8>,
-    /// Kernel receive time since the epoch (SO_TIMESTAMPNS).
-    stamp: Option<Duration>,
-    /// From the error queue (IP_RECVERR / IPV6_RECVERR).
-    error: Option<QueuedError>,
-}
-
-/// An ICMP error queued on a datagram socket (`sock_extended_err`).
-struct QueuedError {
-    origin: u8,
-    icmp_type: u8,
-    code: u8,
-    offender: Option<IpAddr>,
-}
-
-/// sock_extended_err origins for ICMP and ICMPv6 errors.
-const SO_EE_ORIGIN_ICMP: u8 = 2;
-const SO_EE_ORIGIN_ICMP6: u8 = 3;
-
-/// # Safety
-/// `sa` must point to `len` readable bytes of a socket address.
-unsafe fn sockaddr_ip(sa: *const libc::sockaddr_storage, len: libc::socklen_t) -> Option<IpAddr> {
-    let len = len as usize;
-    match i32::from((*sa).ss_family) {
-        libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
-            let s = &*sa.cast::<libc::sockaddr_in>();
-            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(s.sin_addr.s_addr))))
-        }
-        libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
-            let s = &*sa.cast::<libc::sockaddr_in6>();
-            Some(IpAddr::V6(Ipv6Addr::from(s.sin6_addr.s6_addr)))
-        }
-        _ => None,
-    }
+/// The echo identifier of host `host`'s requests: the kernel's on a datagram socket, `base + host` on raw.
+fn id_for(sock: &IcmpSocket, base: u16, host: usize) -> u16 {
+    sock.ident()
+        .unwrap_or_else(|| base.wrapping_add(host as u16))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -524,7 +261,7 @@ impl Engine {
             v6_error: None,
         };
         for &v6 in families {
-            match IcmpSocket::open(v6, req.ttl, req.dont_fragment) {
+            match open_socket(v6, req.ttl, req.dont_fragment) {
                 Ok(s) if v6 => e.v6 = Some(s),
                 Ok(s) => e.v4 = Some(s),
                 Err(OpenError::Other(err)) if families.len() > 1 => {
@@ -548,9 +285,9 @@ impl Engine {
     }
 
     pub fn socket_kind(&self) -> &'static str {
-        let k = self.v4.as_ref().or(self.v6.as_ref()).map(|s| s.kind);
+        let k = self.v4.as_ref().or(self.v6.as_ref()).map(|s| s.kind());
         match k {
-            Some(Kind::Dgram) => "datagram",
+            Some(IcmpKind::Datagram) => "datagram",
             _ => "raw",
         }
     }
@@ -648,7 +385,12 @@ impl Engine {
             for t in [next_send, next_expiry, end].into_iter().flatten() {
                 wake = wake.min(t);
             }
-            wait_readable(&socks, wake.saturating_duration_since(now));
+            let mut fds: Vec<PollFd> = socks
+                .iter()
+                .map(|s| PollFd::new(*s, Interest::Readable))
+                .collect();
+            // A failed wait is retried by the loop, which is bounded by its deadline and the expiries.
+            let _ = poll::poll(&mut fds, wake);
         }
         inflight.clear();
         Ok(false)
@@ -669,22 +411,21 @@ impl Engine {
         let Some(sock) = self.sock(addr.is_ipv6()) else {
             return;
         };
-        let id = sock.id_for(base_id, h);
+        let id = id_for(sock, base_id, h);
         let seq = (round.wrapping_add(1) & 0xffff) as u16;
-        let wire_seq = match sock.kind {
-            Kind::Raw => seq,
-            Kind::Dgram => {
+        let wire_seq = match sock.kind() {
+            IcmpKind::Raw => seq,
+            IcmpKind::Datagram => {
                 inflight.wire_seq = inflight.wire_seq.wrapping_add(1);
                 inflight.wire_seq
             }
         };
-        let msg = packet::echo_request(sock.v6, id, wire_seq, data);
-        let dst: SockAddr = SocketAddr::new(addr, 0).into();
+        let msg = packet::echo_request(sock.is_v6(), id, wire_seq, data);
         let sent = Instant::now();
         let sent_wall = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .ok();
-        let mut result = sock.sock.send_to(&msg, &dst);
+        let mut result = sock.send_to(&msg, addr);
         // A full send buffer at --rate 0: wait a little for room, a bounded number of times.
         for _ in 0..50 {
             match &result {
@@ -693,7 +434,7 @@ impl Engine {
                         || e.raw_os_error() == Some(libc::ENOBUFS) =>
                 {
                     std::thread::sleep(Duration::from_millis(1));
-                    result = sock.sock.send_to(&msg, &dst);
+                    result = sock.send_to(&msg, addr);
                 }
                 _ => break,
             }
@@ -726,35 +467,40 @@ impl Engine {
         on_event: &mut dyn FnMut(&PingEvent),
     ) {
         // A datagram socket gets ICMP errors on its error queue (IP_RECVERR), not as packets.
-        let mut errqueue = sock.kind == Kind::Dgram;
+        let mut errqueue = sock.kind() == IcmpKind::Datagram;
+        let v6 = sock.is_v6();
         // Bounded: at most this many datagrams per call; the poll loop comes back for more.
         for _ in 0..4096 {
-            let flags = if errqueue { libc::MSG_ERRQUEUE } else { 0 };
-            let got = match sock.recv(buf, flags) {
-                Ok(r) => r,
-                Err(_) if errqueue => {
-                    errqueue = false;
-                    continue;
+            let got = if errqueue {
+                match sock.recv_error(buf) {
+                    Ok(Some(r)) => r,
+                    _ => {
+                        errqueue = false;
+                        continue;
+                    }
                 }
-                Err(_) => return,
+            } else {
+                match sock.recv(buf) {
+                    Ok(r) => r,
+                    Err(_) => return,
+                }
             };
-            let (n, src, cmsg_ttl, rx_wall) = (got.len, got.src, got.ttl, got.stamp);
+            let src = got.from.map(|a| a.ip());
+            let (n, cmsg_ttl, rx_wall) = (got.len, got.hop_limit, got.timestamp);
             let now = Instant::now();
             let parsed = match (&got.error, src) {
-                (Some(e), Some(dst))
-                    if e.origin == SO_EE_ORIGIN_ICMP || e.origin == SO_EE_ORIGIN_ICMP6 =>
-                {
+                (Some(e), Some(dst)) if matches!(e.origin, Origin::Icmp | Origin::Icmp6) => {
                     packet::parse_queued_error(
                         &buf[..n],
-                        sock.v6,
+                        v6,
                         e.icmp_type,
-                        e.code,
+                        e.icmp_code,
                         dst,
                         e.offender,
                     )
                 }
                 (Some(_), _) => None,
-                (None, _) => packet::parse_reply(&buf[..n], sock.v6, sock.kind == Kind::Raw),
+                (None, _) => packet::parse_reply(&buf[..n], v6, sock.kind() == IcmpKind::Raw),
             };
             let Some(parsed) = parsed else {
                 continue;
@@ -804,9 +550,11 @@ impl Engine {
                     let report = IcmpErrorReport {
                         from,
                         seq,
-                        icmp_type: type_name(kind),
-                        code,
-                        message: packet::describe_error(kind, code, sock.v6),
+                        message: Message {
+                            v6,
+                            icmp_type: kind.icmp_type(v6),
+                            code,
+                        },
                     };
                     on_event(&PingEvent::IcmpError {
                         host: &h.label,
@@ -820,48 +568,10 @@ impl Engine {
     }
 }
 
-fn type_name(k: IcmpErrorKind) -> &'static str {
-    match k {
-        IcmpErrorKind::DestinationUnreachable => "destination-unreachable",
-        IcmpErrorKind::TimeExceeded => "time-exceeded",
-        IcmpErrorKind::PacketTooBig => "packet-too-big",
-        IcmpErrorKind::ParameterProblem => "parameter-problem",
-    }
-}
-
-/// Waits until a socket is readable or `d` passes (nanosecond precision: pacing gaps are a millisecond or less).
-fn wait_readable(socks: &[&IcmpSocket], d: Duration) {
-    let mut fds: Vec<libc::pollfd> = socks
-        .iter()
-        .map(|s| libc::pollfd {
-            fd: s.sock.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    ppoll(&mut fds, d);
-}
-
-/// ppoll(2) over `fds` for at most `d`; the events land in each entry's `revents`.
-pub(super) fn ppoll(fds: &mut [libc::pollfd], d: Duration) {
-    let ts = libc::timespec {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
-    };
-    // SAFETY: fds is a live array of fds.len() pollfd; ts is a valid timespec; no signal mask change.
-    unsafe {
-        libc::ppoll(
-            fds.as_mut_ptr(),
-            fds.len() as libc::nfds_t,
-            &ts,
-            std::ptr::null(),
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ping::packet::IcmpErrorKind;
 
     fn reply(id: u16, seq: u16, token: Option<[u8; 8]>) -> Parsed {
         Parsed::EchoReply {

@@ -189,6 +189,21 @@ pub fn parse_queued_error(
     })
 }
 
+impl IcmpErrorKind {
+    /// The message type number on the wire, for ICMP (`v6` false) or ICMPv6.
+    pub fn icmp_type(self, v6: bool) -> u8 {
+        match (self, v6) {
+            (IcmpErrorKind::DestinationUnreachable, false) => 3,
+            (IcmpErrorKind::DestinationUnreachable, true) => 1,
+            (IcmpErrorKind::TimeExceeded, false) => 11,
+            (IcmpErrorKind::TimeExceeded, true) => 3,
+            (IcmpErrorKind::PacketTooBig, _) => 2,
+            (IcmpErrorKind::ParameterProblem, false) => 12,
+            (IcmpErrorKind::ParameterProblem, true) => 4,
+        }
+    }
+}
+
 fn error_kind(typ: u8, v6: bool) -> Option<IcmpErrorKind> {
     use IcmpErrorKind::*;
     Some(match (v6, typ) {
@@ -198,30 +213,6 @@ fn error_kind(typ: u8, v6: bool) -> Option<IcmpErrorKind> {
         (false, 12) | (true, 4) => ParameterProblem,
         _ => return None,
     })
-}
-
-/// How an ICMP error reads, as `ping` words it: `Destination Host Unreachable`, `Time to live exceeded`, ...
-pub fn describe_error(kind: IcmpErrorKind, code: u8, v6: bool) -> &'static str {
-    use IcmpErrorKind::*;
-    match (kind, v6, code) {
-        (DestinationUnreachable, false, 0) => "Destination Net Unreachable",
-        (DestinationUnreachable, false, 1) => "Destination Host Unreachable",
-        (DestinationUnreachable, false, 2) => "Destination Protocol Unreachable",
-        (DestinationUnreachable, false, 3) => "Destination Port Unreachable",
-        (DestinationUnreachable, false, 4) => "Frag needed and DF set",
-        (DestinationUnreachable, false, 9 | 10 | 13) => "Communication administratively prohibited",
-        (DestinationUnreachable, false, _) => "Destination Unreachable",
-        (DestinationUnreachable, true, 0) => "Destination unreachable: No route",
-        (DestinationUnreachable, true, 1) => "Destination unreachable: Administratively prohibited",
-        (DestinationUnreachable, true, 3) => "Destination unreachable: Address unreachable",
-        (DestinationUnreachable, true, 4) => "Destination unreachable: Port unreachable",
-        (DestinationUnreachable, true, _) => "Destination unreachable",
-        (TimeExceeded, _, 1) => "Frag reassembly time exceeded",
-        (TimeExceeded, true, _) => "Time exceeded: Hop limit",
-        (TimeExceeded, false, _) => "Time to live exceeded",
-        (PacketTooBig, _, _) => "Packet too big",
-        (ParameterProblem, _, _) => "Parameter problem",
-    }
 }
 
 /// The data of an echo request: the run token, then a fixed pattern, `size` bytes in all.
@@ -385,7 +376,11 @@ mod tests {
             })
         );
         assert_eq!(
-            describe_error(IcmpErrorKind::DestinationUnreachable, 1, false),
+            crate::explain::icmp::Message::v4(
+                IcmpErrorKind::DestinationUnreachable.icmp_type(false),
+                1
+            )
+            .ping_words(),
             "Destination Host Unreachable"
         );
     }

@@ -5,14 +5,16 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Socket, Type};
+use socket2::Socket;
 
-use super::{HostState, PingEvent, PingRequest, ReplyRecord, Schedule};
+use super::model::{PingEvent, PingRequest, ReplyRecord};
+use super::schedule::{HostState, Schedule};
 use crate::explain;
 use crate::interrupt;
+use crate::net::poll::{self, Interest, PollFd};
+use crate::net::socket::{self as netsock, Connect};
 
 /// Connects in flight at once (well under the usual 1024 open-files limit).
 const MAX_INFLIGHT: usize = 512;
@@ -48,16 +50,14 @@ fn refused_or_failed(e: io::Error, started: Instant) -> Outcome {
 
 /// Starts a connect: either it is in flight, or it ended at once.
 fn start(addr: SocketAddr) -> Result<(Socket, Instant), Outcome> {
-    let sock =
-        Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(Outcome::Failed)?;
-    sock.set_nonblocking(true).map_err(Outcome::Failed)?;
+    let sock = netsock::tcp_socket(addr.is_ipv6()).map_err(Outcome::Failed)?;
     let started = Instant::now();
-    match sock.connect(&addr.into()) {
-        Ok(()) => Err(Outcome::Up {
+    match netsock::connect(&sock, &addr.into()) {
+        Ok(Connect::Connected) => Err(Outcome::Up {
             rtt: started.elapsed(),
             refused: false,
         }),
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok((sock, started)),
+        Ok(Connect::InProgress) => Ok((sock, started)),
         Err(e) => Err(refused_or_failed(e, started)),
     }
 }
@@ -140,28 +140,25 @@ impl Run<'_> {
         self.end.is_some_and(|e| Instant::now() >= e)
     }
 
-    /// Waits up to `d` for connects to complete, then settles the ones that did or whose time ran out.
-    fn poll(&mut self, d: Duration) {
-        let mut fds: Vec<libc::pollfd> = self
+    /// Waits until `wake` for connects to complete, then settles the ones that did or whose time ran out.
+    fn poll(&mut self, wake: Instant) {
+        let mut fds: Vec<PollFd> = self
             .conns
             .iter()
-            .map(|c| libc::pollfd {
-                fd: c.sock.as_raw_fd(),
-                events: libc::POLLOUT,
-                revents: 0,
-            })
+            .map(|c| PollFd::new(&c.sock, Interest::Writable))
             .collect();
-        super::icmp::ppoll(&mut fds, d);
+        // A failed wait only means nothing is settled this round; deadlines still expire below.
+        let _ = poll::poll(&mut fds, wake);
         let now = Instant::now();
         let mut settled = Vec::new();
         for (i, (f, c)) in fds.iter().zip(&self.conns).enumerate() {
-            if f.revents != 0 {
-                let o = match c.sock.take_error() {
-                    Ok(None) => Outcome::Up {
+            if f.ready() {
+                let o = match netsock::connect_result(&c.sock) {
+                    Ok(()) => Outcome::Up {
                         rtt: c.started.elapsed(),
                         refused: false,
                     },
-                    Ok(Some(e)) | Err(e) => refused_or_failed(e, c.started),
+                    Err(e) => refused_or_failed(e, c.started),
                 };
                 settled.push((i, o));
             } else if now >= c.deadline {
@@ -233,6 +230,6 @@ pub(crate) fn run(
         for t in r.conns.iter().map(|c| c.deadline).chain(r.end) {
             wake = wake.min(t);
         }
-        r.poll(wake.saturating_duration_since(Instant::now()));
+        r.poll(wake);
     }
 }

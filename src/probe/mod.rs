@@ -5,6 +5,7 @@
 //! [`talk`], UDP in [`udp`].
 
 pub mod engine;
+mod model;
 mod render;
 pub mod talk;
 pub mod udp;
@@ -14,242 +15,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
-use serde::{Serialize, Serializer};
+use crate::services::Proto;
 
-use crate::explain::{self, Explanation, Verdict};
-use crate::services;
-use crate::target::{Family, Host, Proto};
-
-pub use talk::{escape_bytes, parse_escapes, Reply};
-
-/// The state of one port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PortState {
-    /// The connection was accepted (TCP), or a UDP reply came back.
-    Open,
-    /// The host refused: TCP RST / ECONNREFUSED, or ICMP port unreachable for UDP.
-    Closed,
-    /// No answer before the deadline.
-    Filtered,
-    /// UDP only: no reply and no refusal; the port may be open and silent, or filtered.
-    #[serde(rename = "open|filtered")]
-    OpenFiltered,
-    /// The network says there is no way there (EHOSTUNREACH, ENETUNREACH, …).
-    Unreachable,
-    /// Anything else (a local error).
-    Error,
-    /// Not probed: the run was interrupted first.
-    #[serde(rename = "not-scanned")]
-    NotScanned,
-}
-
-impl PortState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PortState::Open => "open",
-            PortState::Closed => "closed",
-            PortState::Filtered => "filtered",
-            PortState::OpenFiltered => "open|filtered",
-            PortState::Unreachable => "unreachable",
-            PortState::Error => "error",
-            PortState::NotScanned => "not-scanned",
-        }
-    }
-}
-
-impl std::fmt::Display for PortState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The state an errno from connect() means.
-pub fn state_of_errno(code: i32) -> PortState {
-    match explain::errno(code).verdict {
-        Verdict::Closed | Verdict::Reset => PortState::Closed,
-        Verdict::Filtered => PortState::Filtered,
-        Verdict::Unreachable => PortState::Unreachable,
-        _ => PortState::Error,
-    }
-}
-
-/// Why a probe ended as it did, kept compact; [`Reason::explain`] gives the words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// Nothing to explain (open).
-    None,
-    /// The errno from connect(), send() or recv().
-    Errno(i32),
-    /// No answer within this timeout.
-    Timeout(Duration),
-    /// The connect reached its own socket (loopback, ephemeral port): nothing listens there.
-    SelfConnect,
-    /// The connect reached another of netdiag's own probe sockets (TCP simultaneous open): nothing listens there.
-    CrossConnect,
-    /// UDP: no reply and no refusal within this timeout.
-    NoReply(Duration),
-    /// `--expect` was given and the reply did not contain the text.
-    Unexpected,
-}
-
-impl Reason {
-    /// The plain-language explanation, or `None` for a clean success.
-    pub fn explain(&self) -> Option<Explanation> {
-        match *self {
-            Reason::None => None,
-            Reason::Errno(code) => Some(explain::errno(code)),
-            Reason::Timeout(t) => Some(explain::timeout(t)),
-            Reason::SelfConnect => Some(Explanation {
-                verdict: Verdict::Closed,
-                code: "self-connect".into(),
-                cause: "nothing listens on that port: the connection looped back to its own socket (the kernel \
-                        picked the target port as the source port), which is not a server"
-                    .into(),
-                fix: "this is not an open port; start the service if one should listen there".into(),
-            }),
-            Reason::CrossConnect => Some(Explanation {
-                verdict: Verdict::Closed,
-                code: "self-connect".into(),
-                cause: "nothing listens on that port: the connection reached another of netdiag's own probe \
-                        sockets (TCP simultaneous open), which is not a server"
-                    .into(),
-                fix: "this is not an open port; start the service if one should listen there".into(),
-            }),
-            Reason::NoReply(t) => Some(Explanation {
-                verdict: Verdict::Filtered,
-                code: "no-reply".into(),
-                cause: format!(
-                    "no reply and no refusal within {}: a UDP service may be listening and ignoring this \
-                     payload, or a firewall drops the packets",
-                    crate::duration::fmt_ms(t)
-                ),
-                fix: "send a payload the service answers (--send), or check firewalls on the way".into(),
-            }),
-            Reason::Unexpected => Some(Explanation {
-                verdict: Verdict::Protocol,
-                code: "unexpected-reply".into(),
-                cause: "unexpected reply: the reply did not contain the expected text (or nothing came back in time)".into(),
-                fix: "check what is listening on that port and what it answers (see the reply)".into(),
-            }),
-        }
-    }
-
-    /// The errno behind the result, if any.
-    pub fn errno(&self) -> Option<i32> {
-        match self {
-            Reason::Errno(e) => Some(*e),
-            _ => None,
-        }
-    }
-}
-
-impl Serialize for Reason {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.explain().serialize(s)
-    }
-}
-
-/// Latency statistics of a repeated probe (`--count`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Stats {
-    pub sent: u32,
-    /// Attempts that connected (TCP) or got a reply (UDP).
-    pub answered: u32,
-    pub loss_percent: f64,
-    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "min_ms")]
-    pub min: Option<Duration>,
-    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "avg_ms")]
-    pub avg: Option<Duration>,
-    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "max_ms")]
-    pub max: Option<Duration>,
-}
-
-impl Stats {
-    /// Statistics over latencies of answered attempts, out of `sent`.
-    pub fn from_latencies(sent: u32, lat: &[Duration]) -> Stats {
-        let answered = lat.len() as u32;
-        let loss_percent = if sent == 0 {
-            0.0
-        } else {
-            f64::from(sent - answered.min(sent)) * 100.0 / f64::from(sent)
-        };
-        let sum: Duration = lat.iter().sum();
-        Stats {
-            sent,
-            answered,
-            loss_percent,
-            min: lat.iter().min().copied(),
-            avg: (answered > 0).then(|| sum / answered),
-            max: lat.iter().max().copied(),
-        }
-    }
-}
-
-/// The result of probing one address and port.
-#[derive(Debug, Clone, Serialize)]
-pub struct PortResult {
-    /// The host as given (a name, or the address itself).
-    pub host: String,
-    pub address: IpAddr,
-    pub port: u16,
-    pub protocol: Proto,
-    pub state: PortState,
-    /// The registered service name for the port, from the bundled table.
-    pub service: Option<&'static str>,
-    /// Time to connect (TCP) or to the reply (UDP).
-    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "latency_ms")]
-    pub latency: Option<Duration>,
-    /// Why, in plain words (null when open and as expected).
-    #[serde(rename = "explanation")]
-    pub reason: Reason,
-    /// What the server said (`--banner`) or answered (`--send`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reply: Option<Reply>,
-    /// Repeated probes (`--count`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stats: Option<Stats>,
-    /// True when the port answered as asked: open (and, with `--expect`, the reply matched).
-    pub ok: bool,
-}
-
-impl PortResult {
-    fn new(
-        host: &str,
-        addr: SocketAddr,
-        protocol: Proto,
-        state: PortState,
-        reason: Reason,
-    ) -> PortResult {
-        PortResult {
-            host: host.to_string(),
-            address: addr.ip(),
-            port: addr.port(),
-            protocol,
-            state,
-            service: services::name_of(addr.port(), protocol),
-            latency: None,
-            reason,
-            reply: None,
-            stats: None,
-            ok: state == PortState::Open && reason == Reason::None,
-        }
-    }
-
-    pub fn socket_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.address, self.port)
-    }
-
-    /// The plain-language explanation of a result that is not a clean open.
-    pub fn explanation(&self) -> Option<Explanation> {
-        self.reason.explain()
-    }
-
-    /// The errno behind the result, if any.
-    pub fn errno(&self) -> Option<i32> {
-        self.reason.errno()
-    }
-}
+pub use model::*;
+pub use talk::{escape_bytes, parse_escapes};
 
 /// One TCP connect to `addr` with a deadline: open (with the connect latency), closed, filtered, unreachable
 /// or error, with the errno and its explanation. A loopback self-connect is reported closed, never open.
@@ -262,7 +31,13 @@ pub fn connect_once(addr: SocketAddr, timeout: Duration) -> PortResult {
         .into_iter()
         .next()
         .unwrap_or_else(|| {
-            PortResult::new(&host, addr, Proto::Tcp, PortState::NotScanned, Reason::None)
+            PortResult::new(
+                &host,
+                addr,
+                Proto::Tcp,
+                PortState::Interrupted,
+                Reason::None,
+            )
         });
     r.host = host;
     r
@@ -303,168 +78,14 @@ fn from_done(host: &str, addr: SocketAddr, d: &engine::Done) -> PortResult {
 /// How many sockets may be in flight: the open-files soft limit (raised to the hard limit first), minus what is
 /// already open and some headroom, capped at 16,384.
 pub fn fd_budget() -> usize {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: lim is valid for writing; setrlimit only raises the soft limit to the hard one.
-    let soft = unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 256;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                lim.rlim_cur = lim.rlim_max;
-            }
-        }
-        lim.rlim_cur
+    let Ok(soft) = crate::net::process::raise_nofile_limit() else {
+        return 256;
     };
     let soft = usize::try_from(soft).unwrap_or(usize::MAX).min(1 << 20);
     let open = std::fs::read_dir("/proc/self/fd").map_or(16, |d| d.count());
     let headroom = 32 + soft / 50;
     soft.saturating_sub(open + headroom).clamp(1, 16_384)
 }
-
-/// What to probe.
-#[derive(Debug, Clone)]
-pub struct ProbeRequest {
-    /// Hosts with their ports, in the order given.
-    pub targets: Vec<HostPorts>,
-    pub family: Family,
-    pub protocol: Proto,
-    pub timeout: Duration,
-    /// Sockets in flight at once; `None` derives it from the open-files limit.
-    pub concurrency: Option<usize>,
-    /// New connections per second.
-    pub rate: Option<u32>,
-    /// Repeat each probe this many times and report statistics.
-    pub count: Option<u32>,
-    /// Pause between repeated probes.
-    pub interval: Duration,
-    /// Read what the server says first.
-    pub banner: bool,
-    /// Bytes to send after connecting (TCP) or as the datagram (UDP).
-    pub send: Option<Vec<u8>>,
-    /// With `send`/`banner`: the reply must contain these bytes.
-    pub expect: Option<Vec<u8>>,
-    /// List every port of a range scan, not only the open ones.
-    pub list_all: bool,
-    /// A range scan: list open ports only (unless `list_all`), exit 0 when each address has one open.
-    pub scan: bool,
-}
-
-/// A host and the ports to probe on it.
-#[derive(Debug, Clone)]
-pub struct HostPorts {
-    pub host: Host,
-    pub ports: Vec<u16>,
-}
-
-/// A host that could not be probed (its name did not resolve).
-#[derive(Debug, Clone, Serialize)]
-pub struct HostError {
-    pub host: String,
-    pub explanation: Explanation,
-}
-
-/// Counts of each state for one address.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct Counts {
-    pub open: usize,
-    pub closed: usize,
-    pub filtered: usize,
-    #[serde(rename = "open|filtered")]
-    pub open_filtered: usize,
-    pub unreachable: usize,
-    pub error: usize,
-    #[serde(rename = "not-scanned")]
-    pub not_scanned: usize,
-}
-
-impl Counts {
-    fn add(&mut self, s: PortState) {
-        match s {
-            PortState::Open => self.open += 1,
-            PortState::Closed => self.closed += 1,
-            PortState::Filtered => self.filtered += 1,
-            PortState::OpenFiltered => self.open_filtered += 1,
-            PortState::Unreachable => self.unreachable += 1,
-            PortState::Error => self.error += 1,
-            PortState::NotScanned => self.not_scanned += 1,
-        }
-    }
-
-    /// Non-zero counts as (state, count), in a fixed order.
-    pub fn nonzero(&self) -> Vec<(&'static str, usize)> {
-        [
-            ("open", self.open),
-            ("closed", self.closed),
-            ("filtered", self.filtered),
-            ("open|filtered", self.open_filtered),
-            ("unreachable", self.unreachable),
-            ("error", self.error),
-            ("not scanned", self.not_scanned),
-        ]
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .collect()
-    }
-}
-
-/// The per-address summary of a run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub host: String,
-    pub address: IpAddr,
-    pub probed: usize,
-    pub counts: Counts,
-}
-
-/// Everything a probe run found.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProbeReport {
-    pub protocol: Proto,
-    #[serde(serialize_with = "crate::duration::ser_ms", rename = "timeout_ms")]
-    pub timeout: Duration,
-    /// True for range scans (only open ports listed unless `--all`).
-    pub scan: bool,
-    /// True when every probed port is listed in `results`.
-    pub all_listed: bool,
-    pub concurrency: usize,
-    /// The listed results: every probe, or the open ports of a range scan.
-    pub results: Vec<PortResult>,
-    pub summary: Vec<Summary>,
-    /// Hosts whose name did not resolve.
-    pub unresolved: Vec<HostError>,
-    #[serde(serialize_with = "crate::duration::ser_ms", rename = "elapsed_ms")]
-    pub elapsed: Duration,
-    /// True when Ctrl-C stopped the run; the results are what was found until then.
-    pub interrupted: bool,
-    /// True when open ports were talked to (`--banner`, `--send`): their replies are shown.
-    pub talked: bool,
-}
-
-impl ProbeReport {
-    /// True when every target answered as asked: every probe open (range scans: at least one open port on each
-    /// address), and every name resolved.
-    pub fn ok(&self) -> bool {
-        if !self.unresolved.is_empty() || self.summary.is_empty() {
-            return false;
-        }
-        if self.scan {
-            self.summary.iter().all(|s| s.counts.open > 0)
-        } else {
-            self.results.iter().all(|r| r.ok)
-        }
-    }
-}
-
-/// The most probes one run accepts (memory stays bounded: a few dozen bytes per probe).
-pub const MAX_PROBES: usize = 1 << 21;
 
 /// Runs the probes of a request: resolves names, connects (or exchanges datagrams), and returns the report.
 /// `progress` counts finished probes for a progress bar. Prints nothing.
@@ -480,27 +101,7 @@ pub fn probe_observed(
     on_attempt: &mut dyn FnMut(&PortResult, u32),
 ) -> anyhow::Result<ProbeReport> {
     let started = Instant::now();
-    let mut unresolved = Vec::new();
-    // (host label, address, ports) for every address to probe.
-    let mut plan: Vec<(String, IpAddr, &[u16])> = Vec::new();
-    for t in &req.targets {
-        match crate::lookup::resolve(&t.host, req.family) {
-            Ok(addrs) => {
-                for a in addrs {
-                    if !plan
-                        .iter()
-                        .any(|(_, b, p)| *b == a && *p == t.ports.as_slice())
-                    {
-                        plan.push((t.host.to_string(), a, &t.ports));
-                    }
-                }
-            }
-            Err(e) => unresolved.push(HostError {
-                host: t.host.to_string(),
-                explanation: e,
-            }),
-        }
-    }
+    let (plan, unresolved) = plan(req);
     let total: usize = plan.iter().map(|(_, _, p)| p.len()).sum();
     if total > MAX_PROBES {
         anyhow::bail!(
@@ -525,28 +126,9 @@ pub fn probe_observed(
     if req.count.is_some() {
         run_counted(req, &plan, &mut report, on_attempt);
     } else if req.protocol == Proto::Udp {
-        for (host, addr, ports) in &plan {
-            let addrs: Vec<SocketAddr> = ports.iter().map(|p| SocketAddr::new(*addr, *p)).collect();
-            let rs = udp::probe(&addrs, req, concurrency.min(1024), progress);
-            report.add(host, *addr, rs, &listed);
-            if crate::interrupt::requested() {
-                break;
-            }
-        }
+        run_udp(req, &plan, progress, &mut report, &listed);
     } else if (req.banner || req.send.is_some()) && !req.scan {
-        // Explicit ports: one connection each, that both answers the probe and carries the conversation.
-        for (host, addr, ports) in &plan {
-            let mut rs = Vec::new();
-            for p in ports.iter() {
-                if crate::interrupt::requested() {
-                    break;
-                }
-                let mut r = talk::exchange(SocketAddr::new(*addr, *p), req);
-                r.host.clone_from(host);
-                rs.push(r);
-            }
-            report.add(host, *addr, rs, &listed);
-        }
+        run_talks(req, &plan, &mut report, &listed);
     } else {
         run_engine(req, &plan, concurrency, progress, &mut report, &listed);
         if req.banner || req.send.is_some() {
@@ -560,10 +142,78 @@ pub fn probe_observed(
         }
     }
     report.interrupted = crate::interrupt::requested()
-        || report.summary.iter().any(|s| s.counts.not_scanned > 0)
+        || report.summary.iter().any(|s| s.counts.interrupted > 0)
         || report.summary.len() < plan.len();
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// One address to probe: the host label as given, the address, and its ports.
+type Planned<'a> = (String, IpAddr, &'a [u16]);
+
+/// Resolves every target: each address once per port list, in order; and the names that did not resolve.
+fn plan(req: &ProbeRequest) -> (Vec<Planned<'_>>, Vec<HostError>) {
+    let mut unresolved = Vec::new();
+    let mut plan: Vec<Planned> = Vec::new();
+    for t in &req.targets {
+        match crate::lookup::resolve(&t.host, req.family) {
+            Ok(addrs) => {
+                for a in addrs {
+                    if !plan
+                        .iter()
+                        .any(|(_, b, p)| *b == a && *p == t.ports.as_slice())
+                    {
+                        plan.push((t.host.to_string(), a, &t.ports));
+                    }
+                }
+            }
+            Err(e) => unresolved.push(HostError {
+                host: t.host.to_string(),
+                explanation: e,
+            }),
+        }
+    }
+    (plan, unresolved)
+}
+
+/// UDP probes, one address at a time, up to 1,024 datagrams in flight.
+fn run_udp(
+    req: &ProbeRequest,
+    plan: &[Planned],
+    progress: Option<&AtomicUsize>,
+    report: &mut ProbeReport,
+    listed: &dyn Fn(&PortResult) -> bool,
+) {
+    for (host, addr, ports) in plan {
+        let addrs: Vec<SocketAddr> = ports.iter().map(|p| SocketAddr::new(*addr, *p)).collect();
+        let rs = udp::probe(&addrs, req, report.concurrency.min(1024), progress);
+        report.add(host, *addr, rs, listed);
+        if crate::interrupt::requested() {
+            break;
+        }
+    }
+}
+
+/// Explicit ports with `--banner`/`--send`: one connection each, that both answers the probe and carries the
+/// conversation.
+fn run_talks(
+    req: &ProbeRequest,
+    plan: &[Planned],
+    report: &mut ProbeReport,
+    listed: &dyn Fn(&PortResult) -> bool,
+) {
+    for (host, addr, ports) in plan {
+        let mut rs = Vec::new();
+        for p in ports.iter() {
+            if crate::interrupt::requested() {
+                break;
+            }
+            let mut r = talk::exchange(SocketAddr::new(*addr, *p), req);
+            r.host.clone_from(host);
+            rs.push(r);
+        }
+        report.add(host, *addr, rs, listed);
+    }
 }
 
 /// Conversations (`--banner`, `--send`) with open ports found by a scan, run at most this many at once.
@@ -591,7 +241,7 @@ fn talk_all(mut open: Vec<&mut PortResult>, req: &ProbeRequest) {
 /// core works on all of them at once.
 fn run_engine(
     req: &ProbeRequest,
-    plan: &[(String, IpAddr, &[u16])],
+    plan: &[Planned],
     concurrency: usize,
     progress: Option<&AtomicUsize>,
     report: &mut ProbeReport,
@@ -626,14 +276,14 @@ fn run_engine(
             for (pi, d) in out.done[k * n..(k + 1) * n].iter().enumerate() {
                 counts.add(d.state);
                 let r = from_done(host, SocketAddr::new(*addr, ports[pi]), d);
-                if listed(&r) && d.state != PortState::NotScanned {
+                if listed(&r) && d.state != PortState::Interrupted {
                     report.results.push(r);
                 }
             }
             report.summary.push(Summary {
                 host: host.clone(),
                 address: *addr,
-                probed: n - counts.not_scanned,
+                probed: n - counts.interrupted,
                 counts,
             });
         }
@@ -647,46 +297,17 @@ fn run_engine(
 /// `--count N`: each probe N times, `interval` apart; one result per address and port with statistics.
 fn run_counted(
     req: &ProbeRequest,
-    plan: &[(String, IpAddr, &[u16])],
+    plan: &[Planned],
     report: &mut ProbeReport,
     on_attempt: &mut dyn FnMut(&PortResult, u32),
 ) {
-    let n = req.count.unwrap_or(1).max(1);
     'outer: for (host, addr, ports) in plan {
         let mut counts = Counts::default();
         for p in ports.iter() {
-            let sa = SocketAddr::new(*addr, *p);
-            let mut lat = Vec::new();
-            let mut last: Option<PortResult> = None;
-            let mut sent = 0;
-            for k in 0..n {
-                if crate::interrupt::requested() {
-                    break;
-                }
-                if k > 0 && sleep_interruptible(req.interval) {
-                    break;
-                }
-                let mut r = attempt(sa, req);
-                r.host.clone_from(host);
-                sent += 1;
-                on_attempt(&r, k + 1);
-                if r.ok {
-                    if let Some(l) = r.latency {
-                        lat.push(l);
-                    }
-                }
-                last = Some(r);
-            }
-            let Some(mut r) = last else {
+            let Some(r) = repeat(SocketAddr::new(*addr, *p), host, req, on_attempt) else {
                 break 'outer;
             };
-            let stats = Stats::from_latencies(sent, &lat);
-            r.ok = stats.answered == stats.sent && stats.sent > 0;
-            if !r.ok && r.reason == Reason::None && stats.answered < stats.sent {
-                r.reason = Reason::Timeout(req.timeout);
-            }
             counts.add(r.state);
-            r.stats = Some(stats);
             report.results.push(r);
             if crate::interrupt::requested() {
                 break;
@@ -695,18 +316,48 @@ fn run_counted(
         report.summary.push(Summary {
             host: host.clone(),
             address: *addr,
-            probed: counts.open
-                + counts.closed
-                + counts.filtered
-                + counts.open_filtered
-                + counts.unreachable
-                + counts.error,
+            probed: counts.probed(),
             counts,
         });
         if crate::interrupt::requested() {
             break;
         }
     }
+}
+
+/// Probes one address and port `--count` times: the last attempt's result with the statistics of all, or
+/// `None` when Ctrl-C came before the first.
+fn repeat(
+    sa: SocketAddr,
+    host: &str,
+    req: &ProbeRequest,
+    on_attempt: &mut dyn FnMut(&PortResult, u32),
+) -> Option<PortResult> {
+    let n = req.count.unwrap_or(1).max(1);
+    let mut lat = Vec::new();
+    let mut last: Option<PortResult> = None;
+    let mut sent = 0;
+    for k in 0..n {
+        if crate::interrupt::requested() || (k > 0 && sleep_interruptible(req.interval)) {
+            break;
+        }
+        let mut r = attempt(sa, req);
+        r.host = host.to_string();
+        sent += 1;
+        on_attempt(&r, k + 1);
+        if r.ok {
+            lat.extend(r.latency);
+        }
+        last = Some(r);
+    }
+    let mut r = last?;
+    let stats = Stats::from_latencies(sent, &lat);
+    r.ok = stats.answered == stats.sent && stats.sent > 0;
+    if !r.ok && r.reason == Reason::None && stats.answered < stats.sent {
+        r.reason = Reason::Timeout(req.timeout);
+    }
+    r.stats = Some(stats);
+    Some(r)
 }
 
 /// One attempt of a repeated probe, in the request's protocol and mode.
@@ -716,7 +367,7 @@ fn attempt(sa: SocketAddr, req: &ProbeRequest) -> PortResult {
             .into_iter()
             .next()
             .unwrap_or_else(|| {
-                PortResult::new("", sa, Proto::Udp, PortState::NotScanned, Reason::None)
+                PortResult::new("", sa, Proto::Udp, PortState::Interrupted, Reason::None)
             })
     } else if req.banner || req.send.is_some() {
         talk::exchange(sa, req)
@@ -751,19 +402,14 @@ impl ProbeReport {
         let mut counts = Counts::default();
         for r in rs {
             counts.add(r.state);
-            if listed(&r) && r.state != PortState::NotScanned {
+            if listed(&r) && r.state != PortState::Interrupted {
                 self.results.push(r);
             }
         }
         self.summary.push(Summary {
             host: host.to_string(),
             address: addr,
-            probed: counts.open
-                + counts.closed
-                + counts.filtered
-                + counts.open_filtered
-                + counts.unreachable
-                + counts.error,
+            probed: counts.probed(),
             counts,
         });
     }
@@ -772,6 +418,7 @@ impl ProbeReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explain::Verdict;
     use std::net::TcpListener;
 
     #[test]

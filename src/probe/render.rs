@@ -1,11 +1,10 @@
 //! The text form of a probe report: one row per listed port, a plain-language cause for each failure, and a
 //! summary line per address that counts each state.
 
-use std::io::{self, Write};
-
-use super::{PortResult, PortState, ProbeReport};
+use super::model::{PortResult, PortState, ProbeReport};
 use crate::duration::fmt_ms;
-use crate::render::{write_table, Output, Report, Tone};
+use crate::exit::Outcome;
+use crate::render::{Column, Line, Report, Table, Tone, View};
 
 /// Replies longer than this are cut in tables (the JSON has them whole, up to the reply limit).
 const REPLY_COLUMN: usize = 60;
@@ -14,7 +13,7 @@ fn tone(r: &PortResult) -> Tone {
     match r.state {
         PortState::Open if r.ok => Tone::Good,
         PortState::Open | PortState::OpenFiltered => Tone::Warn,
-        PortState::NotScanned => Tone::Dim,
+        PortState::Interrupted => Tone::Dim,
         _ => Tone::Bad,
     }
 }
@@ -33,29 +32,32 @@ fn latency(r: &PortResult) -> String {
 }
 
 impl Report for ProbeReport {
-    fn render_text(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+    fn outcome(&self) -> Outcome {
+        Outcome::of(self.interrupted, self.ok())
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut v = View::new();
         for u in &self.unresolved {
-            writeln!(
-                w,
-                "{}: {} {}",
-                u.host,
-                out.paint(u.explanation.verdict.as_str(), Tone::Bad),
-                u.explanation
-            )?;
+            v.line(
+                Line::from(format!("{}: ", u.host))
+                    .then(u.explanation.verdict.as_str(), Tone::Bad)
+                    .then(format!(" {}", u.explanation), Tone::Plain),
+            );
         }
         let counted = self.results.iter().any(|r| r.stats.is_some());
         if counted {
-            self.counted_table(out, w)?;
-        } else if !self.results.is_empty() {
-            self.result_table(out, w)?;
+            v.table(self.counted_table());
+        } else {
+            v.table(self.result_table());
         }
         if !self.scan || counted {
-            self.causes(out, w)?;
+            self.causes(&mut v);
         }
         if self.scan || self.interrupted {
-            self.summary_lines(w)?;
+            self.summary_lines(&mut v);
         }
-        Ok(())
+        v
     }
 }
 
@@ -64,35 +66,40 @@ impl ProbeReport {
         self.results.iter().any(|r| r.host != r.address.to_string())
     }
 
-    fn result_table(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+    fn result_table(&self) -> Table {
         let named = self.named_hosts();
         let replies = self.talked || self.results.iter().any(|r| r.reply.is_some());
         let codes = self.scan && self.all_listed;
-        let mut headers = Vec::new();
+        let mut columns = Vec::new();
         if named {
-            headers.push("HOST");
+            columns.push(Column::left("HOST"));
         }
-        headers.extend(["ADDRESS", "PORT", "STATE", "SERVICE", "TIME"]);
+        columns.extend([
+            Column::left("ADDRESS"),
+            Column::right("PORT"),
+            Column::left("STATE"),
+            Column::left("SERVICE"),
+            Column::right("TIME"),
+        ]);
         if codes {
-            headers.push("CODE");
+            columns.push(Column::left("CODE"));
         }
         if replies {
-            headers.push("REPLY");
+            columns.push(Column::text("REPLY"));
         }
-        let mut t = out.table(&headers);
+        let mut t = Table::new(columns).omit_when_empty();
         for r in &self.results {
-            let mut row = Vec::new();
             if named {
-                row.push(out.cell(&r.host, Tone::Plain));
+                t.cell(&r.host);
             }
-            row.push(out.cell(r.address, Tone::Plain));
-            row.push(out.num(format!("{}/{}", r.port, r.protocol)));
-            row.push(out.cell(r.state, tone(r)));
-            row.push(out.cell(r.service.unwrap_or("-"), Tone::Dim));
-            row.push(out.num(latency(r)));
+            t.cell(r.address.to_string())
+                .cell(format!("{}/{}", r.port, r.protocol))
+                .cell_toned(r.state.as_str(), tone(r))
+                .cell_toned(r.service.unwrap_or("-"), Tone::Dim)
+                .cell(latency(r));
             if codes {
                 let code = r.explanation().map(|e| e.code).unwrap_or_default();
-                row.push(out.cell(code, Tone::Dim));
+                t.cell_toned(code, Tone::Dim);
             }
             if replies {
                 let text = match (&r.reply, r.state) {
@@ -100,59 +107,60 @@ impl ProbeReport {
                     (None, PortState::Open) => format!("(nothing within {})", fmt_ms(self.timeout)),
                     (None, _) => String::new(),
                 };
-                row.push(out.cell(text, Tone::Plain));
+                t.cell(text);
             }
-            t.add_row(row);
         }
-        write_table(w, &t)
+        t
     }
 
-    fn counted_table(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
-        let mut t = out.table(&[
-            "ADDRESS", "PORT", "STATE", "SENT", "ANSWERED", "LOSS", "MIN", "AVG", "MAX",
+    fn counted_table(&self) -> Table {
+        let mut t = Table::new([
+            Column::left("ADDRESS"),
+            Column::right("PORT"),
+            Column::left("STATE"),
+            Column::right("SENT"),
+            Column::right("ANSWERED"),
+            Column::right("LOSS"),
+            Column::right("MIN"),
+            Column::right("AVG"),
+            Column::right("MAX"),
         ]);
         let opt = |d: Option<std::time::Duration>| d.map(fmt_ms).unwrap_or_else(|| "-".into());
         for r in &self.results {
             let Some(s) = &r.stats else { continue };
-            t.add_row(vec![
-                out.cell(r.address, Tone::Plain),
-                out.num(format!("{}/{}", r.port, r.protocol)),
-                out.cell(r.state, tone(r)),
-                out.num(s.sent),
-                out.num(s.answered),
-                out.num(format!("{:.0}%", s.loss_percent)),
-                out.num(opt(s.min)),
-                out.num(opt(s.avg)),
-                out.num(opt(s.max)),
-            ]);
+            t.cell(r.address.to_string())
+                .cell(format!("{}/{}", r.port, r.protocol))
+                .cell_toned(r.state.as_str(), tone(r))
+                .num(u64::from(s.sent))
+                .num(u64::from(s.answered))
+                .cell(format!("{:.0}%", s.loss_percent))
+                .cell(opt(s.min))
+                .cell(opt(s.avg))
+                .cell(opt(s.max));
         }
-        write_table(w, &t)
+        t
     }
 
     /// One line per failed probe: what happened and why, in plain words.
-    fn causes(&self, out: &Output, w: &mut dyn Write) -> io::Result<()> {
+    fn causes(&self, v: &mut View) {
         for r in self.results.iter().filter(|r| !r.ok) {
             let Some(e) = r.explanation() else { continue };
-            writeln!(
-                w,
-                "{}/{} {}: {}",
-                r.socket_addr(),
-                r.protocol,
-                out.paint(r.state.as_str(), tone(r)),
-                e
-            )?;
+            v.line(
+                Line::from(format!("{}/{} ", r.socket_addr(), r.protocol))
+                    .then(r.state.as_str(), tone(r))
+                    .then(format!(": {e}"), Tone::Plain),
+            );
             if e.code == "unexpected-reply" {
                 let got = r
                     .reply
                     .as_ref()
                     .map_or("nothing".to_string(), |rep| format!("'{}'", rep.text));
-                writeln!(w, "  got: {got}")?;
+                v.line(format!("  got: {got}"));
             }
         }
-        Ok(())
     }
 
-    fn summary_lines(&self, w: &mut dyn Write) -> io::Result<()> {
+    fn summary_lines(&self, v: &mut View) {
         for s in &self.summary {
             let states: Vec<String> = s
                 .counts
@@ -165,8 +173,7 @@ impl ProbeReport {
             } else {
                 format!("{} ({})", s.host, s.address)
             };
-            writeln!(
-                w,
+            v.line(format!(
                 "{label}: {} {} port{} probed: {}",
                 s.probed,
                 self.protocol,
@@ -176,14 +183,14 @@ impl ProbeReport {
                 } else {
                     states.join(", ")
                 }
-            )?;
+            ));
         }
         let probed: usize = self.summary.iter().map(|s| s.probed).sum();
-        write!(w, "{probed} probes in {}", fmt_ms(self.elapsed))?;
+        let mut last = format!("{probed} probes in {}", fmt_ms(self.elapsed));
         if self.interrupted {
-            write!(w, " (interrupted: what was found until Ctrl-C)")?;
+            last.push_str(" (interrupted: what was found until Ctrl-C)");
         }
-        writeln!(w)
+        v.line(last);
     }
 }
 

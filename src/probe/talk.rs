@@ -6,26 +6,13 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use super::{PortResult, PortState, ProbeRequest, Reason};
-use crate::target::Proto;
+use super::model::{PortResult, PortState, ProbeRequest, Reason, Reply};
+use crate::services::Proto;
 
 /// The most reply bytes kept.
 pub const MAX_REPLY: usize = 4096;
 /// Once some reply arrived, how long a quiet connection is waited on for more.
 const IDLE_GAP: Duration = Duration::from_millis(200);
-
-/// What the peer said, escaped for display.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Reply {
-    /// Bytes received (at most [`MAX_REPLY`]).
-    pub bytes: usize,
-    /// The bytes, printable ASCII as is, everything else escaped (`\r`, `\n`, `\t`, `\\`, `\xHH`).
-    pub text: String,
-    /// True when the peer sent more than [`MAX_REPLY`] bytes before the deadline.
-    pub truncated: bool,
-}
 
 impl Reply {
     pub fn from_bytes(b: &[u8], truncated: bool) -> Reply {
@@ -122,7 +109,7 @@ pub fn exchange(addr: SocketAddr, req: &ProbeRequest) -> PortResult {
         Ok(s) => s,
         Err(e) => {
             return match e.raw_os_error() {
-                Some(code) => fail(super::state_of_errno(code), Reason::Errno(code)),
+                Some(code) => fail(super::model::state_of_errno(code), Reason::Errno(code)),
                 None => fail(PortState::Filtered, Reason::Timeout(req.timeout)),
             }
         }
@@ -152,6 +139,15 @@ pub fn exchange(addr: SocketAddr, req: &ProbeRequest) -> PortResult {
 
 /// Writes the request's bytes (if any) and reads until the deadline, EOF, [`MAX_REPLY`] bytes, the expected text,
 /// or a quiet gap after some data. Returns the bytes, whether more were cut, and an errno if reading failed.
+/// True when the reply so far is all the probe waits for: it holds the `--expect` text, or (for a banner, with
+/// nothing sent) a whole line.
+fn answered(buf: &[u8], req: &ProbeRequest) -> bool {
+    req.expect
+        .as_deref()
+        .is_some_and(|want| contains(buf, want))
+        || (req.send.is_none() && buf.contains(&b'\n'))
+}
+
 fn converse(mut s: TcpStream, req: &ProbeRequest) -> (Vec<u8>, bool, Option<i32>) {
     let deadline = Instant::now() + req.timeout;
     let _ = s.set_nodelay(true);
@@ -188,20 +184,8 @@ fn converse(mut s: TcpStream, req: &ProbeRequest) -> (Vec<u8>, bool, Option<i32>
             Ok(n) => {
                 let room = MAX_REPLY - buf.len();
                 buf.extend_from_slice(&chunk[..n.min(room)]);
-                if n > room {
-                    truncated = true;
-                    break;
-                }
-                if buf.len() >= MAX_REPLY {
-                    break;
-                }
-                if let Some(want) = &req.expect {
-                    if contains(&buf, want) {
-                        break;
-                    }
-                }
-                if req.send.is_none() && buf.contains(&b'\n') {
-                    // A banner is a line; do not wait for more.
+                truncated = n > room;
+                if truncated || buf.len() >= MAX_REPLY || answered(&buf, req) {
                     break;
                 }
             }

@@ -4,13 +4,14 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::talk::{contains, Reply, MAX_REPLY};
-use super::{PortResult, PortState, ProbeRequest, Reason};
-use crate::target::Proto;
+use super::model::Reply;
+use super::model::{PortResult, PortState, ProbeRequest, Reason};
+use super::talk::{contains, MAX_REPLY};
+use crate::net::poll::{self, Interest, PollFd};
+use crate::services::Proto;
 
 /// Probes each address, `batch` sockets at a time, and returns one result per address in order.
 pub fn probe(
@@ -58,28 +59,21 @@ fn probe_batch(addrs: &[SocketAddr], req: &ProbeRequest) -> Vec<PortResult> {
         if now >= deadline {
             break;
         }
-        let mut fds: Vec<libc::pollfd> = waiting
-            .iter()
-            .map(|&i| libc::pollfd {
-                fd: match &slots[i] {
-                    Pending::Waiting(s, _) => s.as_raw_fd(),
-                    Pending::Done(_) => -1,
-                },
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        let wait = (deadline - now).min(Duration::from_millis(50));
-        let ms = wait.as_nanos().div_ceil(1_000_000) as libc::c_int;
-        // SAFETY: fds is a valid array of fds.len() pollfd entries.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if n <= 0 {
-            continue;
-        }
-        for (k, pfd) in fds.iter().enumerate() {
-            if pfd.revents == 0 {
+        let ready: Vec<usize> = {
+            let mut fds: Vec<PollFd> = waiting
+                .iter()
+                .filter_map(|&i| match &slots[i] {
+                    Pending::Waiting(s, _) => Some(PollFd::new(s, Interest::Readable)),
+                    Pending::Done(_) => None,
+                })
+                .collect();
+            let wake = deadline.min(now + Duration::from_millis(50));
+            if !matches!(poll::poll(&mut fds, wake), Ok(n) if n > 0) {
                 continue;
             }
+            (0..fds.len()).filter(|&k| fds[k].ready()).collect()
+        };
+        for k in ready {
             let i = waiting[k];
             if let Pending::Waiting(sock, t0) = &slots[i] {
                 if let Some(r) = receive(sock, addrs[i], *t0, req) {
@@ -94,7 +88,7 @@ fn probe_batch(addrs: &[SocketAddr], req: &ProbeRequest) -> Vec<PortResult> {
         .map(|(p, a)| match p {
             Pending::Done(r) => r,
             Pending::Waiting(..) if crate::interrupt::requested() => {
-                result(*a, PortState::NotScanned, Reason::None)
+                result(*a, PortState::Interrupted, Reason::None)
             }
             Pending::Waiting(..) => {
                 let reason = if req.expect.is_some() {
@@ -119,7 +113,7 @@ fn start(addr: SocketAddr, payload: &[u8]) -> Pending {
         let code = e.raw_os_error().unwrap_or(libc::EIO);
         Pending::Done(result(
             addr,
-            super::state_of_errno(code),
+            super::model::state_of_errno(code),
             Reason::Errno(code),
         ))
     };
@@ -164,7 +158,11 @@ fn receive(
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => None,
         Err(e) => {
             let code = e.raw_os_error().unwrap_or(libc::EIO);
-            let mut r = result(addr, super::state_of_errno(code), Reason::Errno(code));
+            let mut r = result(
+                addr,
+                super::model::state_of_errno(code),
+                Reason::Errno(code),
+            );
             if code == libc::ECONNREFUSED {
                 r.latency = Some(t0.elapsed());
             }

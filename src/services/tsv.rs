@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-/// The protocols a row may name, in the order of `crate::target::Proto` (tcp < udp < sctp < dccp).
+/// The protocols a row may name, in the order of `crate::services::Proto` (tcp < udp < sctp < dccp).
 pub const PROTOS: [&str; 4] = ["tcp", "udp", "sctp", "dccp"];
 
 /// Longest service name accepted. RFC 6335 allows 15 characters; this is a sanity bound.

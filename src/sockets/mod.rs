@@ -10,7 +10,7 @@ pub mod netlink;
 #[cfg(target_os = "linux")]
 pub mod owners;
 pub mod procnet;
-mod text;
+mod render;
 
 pub use model::*;
 
@@ -64,6 +64,7 @@ pub fn list(req: &SocketsRequest) -> Result<SocketsReport> {
         processes,
         sockets,
         notes,
+        interrupted: crate::interrupt::requested(),
     })
 }
 

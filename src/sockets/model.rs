@@ -4,7 +4,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::target::{shown, Family, InputError, PortList, Proto};
+use crate::services::Proto;
+use crate::target::{shown, Family, InputError, PortList};
 
 /// The kind of socket, in the order tables list them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -52,9 +53,10 @@ impl SockProto {
     }
 }
 
-/// A socket state, named as the kernel's TCP states (UDP and UNIX sockets reuse them; an unconnected one is UNCONN).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+/// A socket state, named as the kernel's TCP states (UDP and UNIX sockets reuse them; an unconnected one is
+/// `unconn`). Written the same way in tables, in JSON and in what `--state` accepts: lowercase kebab-case, as ss
+/// spells them (`time-wait`, `fin-wait-1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum State {
     Established,
     SynSent,
@@ -130,25 +132,26 @@ impl State {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            State::Established => "ESTABLISHED",
-            State::SynSent => "SYN_SENT",
-            State::SynRecv => "SYN_RECV",
-            State::FinWait1 => "FIN_WAIT1",
-            State::FinWait2 => "FIN_WAIT2",
-            State::TimeWait => "TIME_WAIT",
-            State::Close => "CLOSE",
-            State::CloseWait => "CLOSE_WAIT",
-            State::LastAck => "LAST_ACK",
-            State::Listen => "LISTEN",
-            State::Closing => "CLOSING",
-            State::Unconn => "UNCONN",
-            State::Unknown => "UNKNOWN",
+            State::Established => "established",
+            State::SynSent => "syn-sent",
+            State::SynRecv => "syn-recv",
+            State::FinWait1 => "fin-wait-1",
+            State::FinWait2 => "fin-wait-2",
+            State::TimeWait => "time-wait",
+            State::Close => "close",
+            State::CloseWait => "close-wait",
+            State::LastAck => "last-ack",
+            State::Listen => "listen",
+            State::Closing => "closing",
+            State::Unconn => "unconn",
+            State::Unknown => "unknown",
         }
     }
 
-    /// Parses a state as ss and netstat spell them: `established`/`estab`, `syn-sent`, `syn-recv`,
-    /// `fin-wait-1`, `fin-wait-2`, `time-wait`, `close`/`closed`, `close-wait`, `last-ack`, `listen`/`listening`,
-    /// `closing`, `unconn`/`unconnected`; case-insensitive, `-` and `_` alike.
+    /// Parses a state as [`State::as_str`] writes it (what tables and JSON show), or as ss and netstat spell it:
+    /// `established`/`estab`, `syn-sent`, `syn-recv`, `fin-wait-1`, `fin-wait-2`, `time-wait`, `close`/`closed`,
+    /// `close-wait`, `last-ack`, `listen`/`listening`, `closing`, `unconn`/`unconnected`; case-insensitive, `-`
+    /// and `_` alike (`TIME_WAIT`, as older netdiag JSON and netstat print it, works too).
     pub fn parse(s: &str) -> Result<State, InputError> {
         let k: String = s
             .trim()
@@ -178,6 +181,12 @@ impl State {
             }
         };
         Ok(st)
+    }
+}
+
+impl Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -257,6 +266,7 @@ pub struct Owner {
 /// One socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SocketRow {
+    #[serde(rename = "protocol")]
     pub proto: SockProto,
     pub state: State,
     /// Bytes waiting to be read (for a listener: connections waiting to be accepted).
@@ -425,6 +435,8 @@ pub struct SocketsReport {
     pub sockets: Vec<SocketRow>,
     /// Things the reader should know (fallbacks, permission limits).
     pub notes: Vec<String>,
+    /// True when Ctrl-C stopped the owner walk: the owner columns may be incomplete.
+    pub interrupted: bool,
 }
 
 /// Socket counts per protocol and state, like `ss -s`.
@@ -434,11 +446,13 @@ pub struct SummaryReport {
     pub total: usize,
     pub protocols: Vec<ProtoCount>,
     pub notes: Vec<String>,
+    pub interrupted: bool,
 }
 
 /// The counts for one protocol.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProtoCount {
+    #[serde(rename = "protocol")]
     pub proto: SockProto,
     pub total: usize,
     pub ipv4: usize,
@@ -495,6 +509,37 @@ impl SummaryReport {
             total: r.sockets.len(),
             protocols,
             notes: r.notes.clone(),
+            interrupted: r.interrupted,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_filter_accepts_what_tables_and_json_print() {
+        for st in State::ALL.into_iter().filter(|s| *s != State::Unknown) {
+            let word = st.as_str();
+            assert!(
+                word.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{word}"
+            );
+            assert_eq!(serde_json::to_value(st).unwrap(), word);
+            assert_eq!(State::parse(word), Ok(st), "{word}");
+        }
+        // The spellings of older netdiag JSON, netstat and ss still work.
+        for (old, st) in [
+            ("TIME_WAIT", State::TimeWait),
+            ("FIN_WAIT1", State::FinWait1),
+            ("estab", State::Established),
+            ("LISTEN", State::Listen),
+            ("unconnected", State::Unconn),
+        ] {
+            assert_eq!(State::parse(old), Ok(st), "{old}");
+        }
+        assert!(State::parse("unknown").is_err());
     }
 }

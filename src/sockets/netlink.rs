@@ -7,12 +7,11 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use super::model::{Endpoint, SockProto, SocketRow, State};
+use crate::net::netlink::{self, NetlinkSocket};
 
-const NETLINK_SOCK_DIAG: libc::c_int = 4;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// The older inet_diag request type: its dumps cover IPv4 and IPv6 TCP sockets in one walk of the kernel's
 /// tables (the family-specific request walks every TCP socket once per family). `ss -t` uses it too.
@@ -125,37 +124,9 @@ pub fn dump(proto: SockProto, v6: bool, states: u32, out: &mut Vec<SocketRow>) -
 
 /// Sends one dump request and reads the replies until NLMSG_DONE.
 fn run_dump(req: &[u8], proto: SockProto, out: &mut Vec<SocketRow>) -> io::Result<()> {
-    // SAFETY: plain socket(2); the fd is owned right away.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            NETLINK_SOCK_DIAG,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    set_recv_timeout(&sock, Duration::from_secs(5))?;
-    // SAFETY: sockaddr_nl is plain data; zeroed means "the kernel" (pid 0, no groups).
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: req and addr are valid for the lengths passed.
-    let n = unsafe {
-        libc::sendto(
-            sock.as_raw_fd(),
-            req.as_ptr().cast(),
-            req.len(),
-            0,
-            (&addr as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let sock = NetlinkSocket::open(netlink::SOCK_DIAG)?;
+    sock.set_recv_timeout(Duration::from_secs(5))?;
+    sock.send(req)?;
     let mut buf = vec![0u8; RECV_BUF];
     let start = Instant::now();
     loop {
@@ -165,22 +136,14 @@ fn run_dump(req: &[u8], proto: SockProto, out: &mut Vec<SocketRow>) -> io::Resul
                 "the kernel's socket dump did not finish in time",
             ));
         }
-        // SAFETY: buf is valid for buf.len() bytes.
-        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
+        let n = sock.recv(&mut buf)?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "netlink socket closed mid-dump",
             ));
         }
-        match parse_dump(&buf[..n as usize], proto, out) {
+        match parse_dump(&buf[..n], proto, out) {
             DumpStatus::More => {}
             DumpStatus::Done => return Ok(()),
             DumpStatus::Error(errno) => return Err(io::Error::from_raw_os_error(errno)),
@@ -192,27 +155,6 @@ fn run_dump(req: &[u8], proto: SockProto, out: &mut Vec<SocketRow>) -> io::Resul
             }
         }
     }
-}
-
-fn set_recv_timeout(sock: &OwnedFd, d: Duration) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_usec: 0,
-    };
-    // SAFETY: tv is a valid timeval for the length passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 fn u16_ne(b: &[u8], at: usize) -> Option<u16> {

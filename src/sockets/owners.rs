@@ -2,15 +2,15 @@
 //!
 //! The walk is the slow part of `ss -p`: one readlink per open file on the machine. It runs on every core
 //! (threads take the next pid from a shared counter, so one process with 10,000 fds does not leave a core
-//! idle), uses `readlinkat` on the fd directory to avoid building paths, keeps only the inodes asked for, and
+//! idle), uses `readlinkat` on the fd directory to avoid building paths (`net::fdtable`), keeps only the inodes asked for, and
 //! reads /proc/PID/comm only for processes that hold one. Processes that exit mid-walk are skipped; fd
 //! directories we may not read are counted so the caller can say so.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::CStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::model::Owner;
+use crate::net::fdtable;
 
 /// The owners found, and how many processes' fd tables could not be read (permission denied).
 #[derive(Debug, Default)]
@@ -94,57 +94,14 @@ fn walk(pids: &[u32], next: &AtomicUsize, wanted: &HashSet<u64>) -> (Vec<(u64, u
 
 /// Reads one process's fd table; `Err(errno)` when the directory cannot be opened.
 fn scan_pid(pid: u32, wanted: &HashSet<u64>, found: &mut Vec<(u64, u32)>) -> Result<(), i32> {
-    let path = format!("/proc/{pid}/fd\0");
-    let Ok(cpath) = CStr::from_bytes_with_nul(path.as_bytes()) else {
-        return Err(libc::EINVAL);
-    };
-    // SAFETY: cpath is NUL-terminated; the fd is owned by `dir` below and closed by closedir.
-    let fd = unsafe {
-        libc::open(
-            cpath.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
-    }
-    // SAFETY: fd is a valid directory descriptor; on success fdopendir takes ownership of it.
-    let dir = unsafe { libc::fdopendir(fd) };
-    if dir.is_null() {
-        // SAFETY: fdopendir failed, so the fd is still ours to close.
-        unsafe { libc::close(fd) };
-        return Err(libc::EIO);
-    }
-    let mut link = [0u8; 64];
-    // Bounded: an fd table cannot list more entries than the kernel's fd limit (nr_open, at most 2^30).
-    loop {
-        // SAFETY: dir is a valid DIR* until closedir below.
-        let ent = unsafe { libc::readdir(dir) };
-        if ent.is_null() {
-            break;
-        }
-        // SAFETY: readdir returned a valid dirent whose d_name is NUL-terminated.
-        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-        if name.to_bytes().first() == Some(&b'.') {
-            continue;
-        }
-        // SAFETY: fd stays valid while dir is open; link is valid for its length.
-        let n =
-            unsafe { libc::readlinkat(fd, name.as_ptr(), link.as_mut_ptr().cast(), link.len()) };
-        if n <= 0 {
-            continue;
-        }
-        if let Some(inode) = socket_inode(&link[..n as usize]) {
+    fdtable::for_each_fd_link(pid, |link| {
+        if let Some(inode) = socket_inode(link) {
             if wanted.contains(&inode) {
                 found.push((inode, pid));
             }
         }
-    }
-    // SAFETY: dir came from fdopendir and is closed once.
-    unsafe { libc::closedir(dir) };
-    Ok(())
+    })
+    .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// `socket:[12345]` → 12345. Pure; never panics.

@@ -5,21 +5,23 @@
 //! itself. Each TCP connection is closed after `idle` without data. Ctrl-C (or `max_time`) stops everything;
 //! connection threads notice within a fraction of a second. Events go to a callback, so the module never prints.
 
+mod model;
+mod render;
+
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::duration::fmt_ms;
 use crate::explain;
-use crate::render::{kv_table, write_table, Output, Report};
-use crate::target::Proto;
+use crate::net::poll::{self, Interest, PollFd};
+use crate::services::Proto;
+
+pub use model::*;
 
 /// How often blocked threads look at the stop flag.
 const TICK: Duration = Duration::from_millis(200);
@@ -29,173 +31,6 @@ const MAX_UDP_PEERS: usize = 10_000;
 const UDP_BURST: usize = 64;
 /// The largest datagram echoed (the largest a UDP/IPv4 datagram can carry).
 const UDP_MAX: usize = 65_507;
-
-/// What to serve.
-#[derive(Debug, Clone)]
-pub struct ServeConfig {
-    /// TCP port to listen on (0: the kernel picks one).
-    pub tcp: Option<u16>,
-    /// UDP port to listen on (0: the kernel picks one).
-    pub udp: Option<u16>,
-    /// Local addresses to bind; empty means every address (`[::]`, dual-stack, or `0.0.0.0` without IPv6).
-    pub bind: Vec<IpAddr>,
-    /// A TCP connection without data for this long is closed.
-    pub idle: Duration,
-    /// At most this many TCP connections at once; further ones are closed as soon as they are accepted.
-    pub max_conns: usize,
-    /// Stop after this long (for scripts); `None` runs until Ctrl-C.
-    pub max_time: Option<Duration>,
-}
-
-/// Why a TCP connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CloseReason {
-    /// The client closed its side.
-    ClientClosed,
-    /// No data within the idle timeout.
-    Idle,
-    /// The server is stopping.
-    Stopping,
-    /// A read or write failed.
-    Error,
-}
-
-impl CloseReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::ClientClosed => "closed by client",
-            CloseReason::Idle => "idle timeout",
-            CloseReason::Stopping => "server stopping",
-            CloseReason::Error => "error",
-        }
-    }
-}
-
-/// Something that happened, for the log.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "kebab-case")]
-pub enum Event {
-    Listening {
-        proto: Proto,
-        address: SocketAddr,
-    },
-    Connected {
-        peer: SocketAddr,
-        local: SocketAddr,
-        open: usize,
-    },
-    Closed {
-        peer: SocketAddr,
-        reason: CloseReason,
-        bytes: u64,
-        #[serde(serialize_with = "crate::duration::ser_ms")]
-        elapsed: Duration,
-        detail: Option<String>,
-    },
-    Refused {
-        peer: SocketAddr,
-        open: usize,
-    },
-    UdpPeer {
-        peer: SocketAddr,
-        local: SocketAddr,
-        bytes: usize,
-    },
-    Stopping {
-        why: &'static str,
-    },
-}
-
-impl Event {
-    /// One log line, e.g. `tcp 127.0.0.1:40112 connected (3 open)`.
-    pub fn line(&self) -> String {
-        match self {
-            Event::Listening { proto, address } => format!("listening {proto} {address}"),
-            Event::Connected { peer, local, open } => {
-                format!("tcp {peer} connected to {local} ({open} open)")
-            }
-            Event::Closed {
-                peer,
-                reason,
-                bytes,
-                elapsed,
-                detail,
-            } => {
-                let mut s = format!(
-                    "tcp {peer} closed after {}: {}, {bytes} bytes echoed",
-                    fmt_ms(*elapsed),
-                    reason.as_str()
-                );
-                if let Some(d) = detail {
-                    s.push_str(&format!(" ({d})"));
-                }
-                s
-            }
-            Event::Refused { peer, open } => {
-                format!("tcp {peer} refused: {open} connections open, the --max-conns limit")
-            }
-            Event::UdpPeer { peer, local, bytes } => {
-                format!("udp {peer} first datagram ({bytes} bytes) on {local}, echoing")
-            }
-            Event::Stopping { why } => format!("stopping: {why}"),
-        }
-    }
-}
-
-/// A socket the server listened on.
-#[derive(Debug, Clone, Serialize)]
-pub struct Listener {
-    pub proto: Proto,
-    pub address: SocketAddr,
-}
-
-/// What the server did, for the end-of-run summary.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ServeReport {
-    pub listeners: Vec<Listener>,
-    #[serde(serialize_with = "crate::duration::ser_ms")]
-    pub elapsed: Duration,
-    pub tcp_connections: u64,
-    pub tcp_refused: u64,
-    pub tcp_idle_closed: u64,
-    pub tcp_bytes: u64,
-    pub udp_datagrams: u64,
-    pub udp_bytes: u64,
-    pub udp_peers: u64,
-    /// Whether Ctrl-C stopped the server (as opposed to `max_time`).
-    pub interrupted: bool,
-}
-
-impl Report for ServeReport {
-    fn render_text(&self, out: &Output, w: &mut dyn io::Write) -> io::Result<()> {
-        let listening = self
-            .listeners
-            .iter()
-            .map(|l| format!("{} {}", l.proto, l.address))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows = [
-            ("listened on", listening),
-            ("ran for", fmt_ms(self.elapsed)),
-            (
-                "tcp",
-                format!(
-                    "{} connections, {} bytes echoed, {} closed idle, {} refused (limit)",
-                    self.tcp_connections, self.tcp_bytes, self.tcp_idle_closed, self.tcp_refused
-                ),
-            ),
-            (
-                "udp",
-                format!(
-                    "{} datagrams, {} bytes echoed, {} peers",
-                    self.udp_datagrams, self.udp_bytes, self.udp_peers
-                ),
-            ),
-        ];
-        write_table(w, &kv_table(out, rows))
-    }
-}
 
 #[derive(Default)]
 struct Counters {
@@ -295,15 +130,10 @@ pub fn serve(cfg: &ServeConfig, log: &(dyn Fn(&Event) + Sync)) -> anyhow::Result
     let counters = Counters::default();
     let mut udp_state = UdpState::default();
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let mut fds: Vec<libc::pollfd> = tcp
+        let mut fds: Vec<PollFd> = tcp
             .iter()
-            .map(|l| l.as_raw_fd())
-            .chain(udp.iter().map(|u| u.as_raw_fd()))
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
+            .map(|l| PollFd::new(l, Interest::Readable))
+            .chain(udp.iter().map(|u| PollFd::new(u, Interest::Readable)))
             .collect();
         let mut buf = vec![0u8; UDP_MAX];
         loop {
@@ -320,21 +150,15 @@ pub fn serve(cfg: &ServeConfig, log: &(dyn Fn(&Event) + Sync)) -> anyhow::Result
                 });
                 break;
             }
-            // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd for the duration of the call.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
+            // A signal ends the wait with nothing ready; the loop then looks at the Ctrl-C flag.
+            if let Err(e) = poll::poll(&mut fds, Instant::now() + Duration::from_millis(100)) {
                 stop.store(true, Ordering::SeqCst);
                 return Err(anyhow::Error::from(e).context("waiting for clients"));
             }
-            for (i, pfd) in fds.iter_mut().enumerate() {
-                if pfd.revents == 0 {
+            for (i, pfd) in fds.iter().enumerate() {
+                if !pfd.ready() {
                     continue;
                 }
-                pfd.revents = 0;
                 if i < tcp.len() {
                     accept_all(&tcp[i], cfg, &counters, &stop, log, scope);
                 } else {

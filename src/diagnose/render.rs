@@ -1,0 +1,89 @@
+//! Diagnose as text: one row per step, the verdict row, then each failure's cause and fix.
+
+use super::model::{DiagnoseReport, Step, MACHINE};
+use crate::duration::fmt_ms;
+use crate::exit::Outcome;
+use crate::explain::Verdict;
+use crate::render::{Column, Line, Report, Table, Tone, View};
+
+impl Report for DiagnoseReport {
+    fn outcome(&self) -> Outcome {
+        Outcome::of(self.interrupted, self.ok)
+    }
+
+    fn view(&self) -> View<'_> {
+        let mut t = Table::new([
+            Column::left("STEP"),
+            Column::text("TRIED"),
+            Column::text("RESULT"),
+            Column::right("TIME"),
+        ]);
+        for s in &self.steps {
+            let result = match (s.label(), &s.explanation) {
+                (Some(label), Some(e)) => format!("{label}: {} ({})", s.result, e.code),
+                _ => s.result.clone(),
+            };
+            t.cell(s.step)
+                .cell(&s.tried)
+                .cell_toned(result, s.tone())
+                .cell(s.time.map_or("-".to_string(), fmt_ms));
+        }
+        let (verdict, tone) = self.verdict_cell();
+        t.cell("verdict")
+            .cell(&self.target)
+            .cell_toned(verdict, tone)
+            .cell("-");
+        let mut v = View::new();
+        v.table(t);
+        for s in self.steps.iter().filter(|s| s.status.is_failure()) {
+            if let (Some(e), Some(label)) = (&s.explanation, s.label()) {
+                v.blank().line(
+                    Line::from(format!("{} {label}: ", s.step)).then(e.cause.clone(), s.tone()),
+                );
+                if !e.fix.is_empty() {
+                    v.line(format!("  fix: {}", e.fix));
+                }
+            }
+        }
+        if self.interrupted {
+            v.blank().line("interrupted: the walk stopped early");
+        }
+        v
+    }
+}
+
+impl DiagnoseReport {
+    /// The verdict row's words: works, fails at a step and why, or interrupted.
+    fn verdict_cell(&self) -> (String, Tone) {
+        if self.verdict == Verdict::Interrupted {
+            let at = self
+                .failed_step
+                .as_deref()
+                .map(|s| format!(" during {s}"))
+                .unwrap_or_default();
+            (format!("interrupted (Ctrl-C){at}"), Tone::Warn)
+        } else if self.ok && self.target == MACHINE {
+            ("ok: no problem found".into(), Tone::Good)
+        } else if self.ok {
+            ("ok: works end to end".into(), Tone::Good)
+        } else {
+            (
+                format!(
+                    "FAIL at {}: {}",
+                    self.failed_step.as_deref().unwrap_or("?"),
+                    self.verdict
+                ),
+                Tone::Bad,
+            )
+        }
+    }
+}
+
+impl Step {
+    fn tone(&self) -> Tone {
+        match self.status {
+            _ if self.warning && self.status.is_failure() => Tone::Warn,
+            v => Tone::of(v),
+        }
+    }
+}

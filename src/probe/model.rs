@@ -1,0 +1,362 @@
+//! Probe's types: port states, why a probe ended as it did, the request and the report.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::explain::{self, Explanation, Verdict};
+use crate::services::{self, Proto};
+use crate::target::{Family, Host};
+
+/// The state of one port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortState {
+    /// The connection was accepted (TCP), or a UDP reply came back.
+    Open,
+    /// The host refused: TCP RST / ECONNREFUSED, or ICMP port unreachable for UDP.
+    Closed,
+    /// No answer before the deadline.
+    Filtered,
+    /// UDP only: no reply and no refusal; the port may be open and silent, or filtered.
+    #[serde(rename = "open|filtered")]
+    OpenFiltered,
+    /// The network says there is no way there (EHOSTUNREACH, ENETUNREACH, …).
+    Unreachable,
+    /// Anything else (a local error).
+    Error,
+    /// Not probed: Ctrl-C came first.
+    Interrupted,
+}
+
+impl PortState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Filtered => "filtered",
+            PortState::OpenFiltered => "open|filtered",
+            PortState::Unreachable => "unreachable",
+            PortState::Error => "error",
+            PortState::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for PortState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state an errno from connect() means.
+pub fn state_of_errno(code: i32) -> PortState {
+    match explain::errno_verdict(code) {
+        Verdict::Closed | Verdict::Reset => PortState::Closed,
+        Verdict::Filtered => PortState::Filtered,
+        Verdict::Unreachable => PortState::Unreachable,
+        _ => PortState::Error,
+    }
+}
+
+/// Why a probe ended as it did, kept compact; [`Reason::explain`] gives the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Nothing to explain (open).
+    None,
+    /// The errno from connect(), send() or recv().
+    Errno(i32),
+    /// No answer within this timeout.
+    Timeout(Duration),
+    /// The connect reached its own socket (loopback, ephemeral port): nothing listens there.
+    SelfConnect,
+    /// The connect reached another of netdiag's own probe sockets (TCP simultaneous open): nothing listens there.
+    CrossConnect,
+    /// UDP: no reply and no refusal within this timeout.
+    NoReply(Duration),
+    /// `--expect` was given and the reply did not contain the text.
+    Unexpected,
+}
+
+impl Reason {
+    /// The plain-language explanation, or `None` for a clean success.
+    pub fn explain(&self) -> Option<Explanation> {
+        match *self {
+            Reason::None => None,
+            Reason::Errno(code) => Some(explain::errno(code)),
+            Reason::Timeout(t) => Some(explain::timeout(t)),
+            Reason::SelfConnect => Some(explain::probe::self_connect()),
+            Reason::CrossConnect => Some(explain::probe::cross_connect()),
+            Reason::NoReply(t) => Some(explain::probe::no_reply(t)),
+            Reason::Unexpected => Some(explain::probe::unexpected_reply()),
+        }
+    }
+
+    /// The errno behind the result, if any.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Reason::Errno(e) => Some(*e),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.explain().serialize(s)
+    }
+}
+
+/// Latency statistics of a repeated probe (`--count`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Stats {
+    pub sent: u32,
+    /// Attempts that connected (TCP) or got a reply (UDP).
+    pub answered: u32,
+    pub loss_percent: f64,
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "min_ms")]
+    pub min: Option<Duration>,
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "avg_ms")]
+    pub avg: Option<Duration>,
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "max_ms")]
+    pub max: Option<Duration>,
+}
+
+impl Stats {
+    /// Statistics over latencies of answered attempts, out of `sent`.
+    pub fn from_latencies(sent: u32, lat: &[Duration]) -> Stats {
+        let answered = lat.len() as u32;
+        let loss_percent = if sent == 0 {
+            0.0
+        } else {
+            f64::from(sent - answered.min(sent)) * 100.0 / f64::from(sent)
+        };
+        let sum: Duration = lat.iter().sum();
+        Stats {
+            sent,
+            answered,
+            loss_percent,
+            min: lat.iter().min().copied(),
+            avg: (answered > 0).then(|| sum / answered),
+            max: lat.iter().max().copied(),
+        }
+    }
+}
+
+/// The result of probing one address and port.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortResult {
+    /// The host as given (a name, or the address itself).
+    pub host: String,
+    pub address: IpAddr,
+    pub port: u16,
+    pub protocol: Proto,
+    pub state: PortState,
+    /// The registered service name for the port, from the bundled table.
+    pub service: Option<&'static str>,
+    /// Time to connect (TCP) or to the reply (UDP).
+    #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "latency_ms")]
+    pub latency: Option<Duration>,
+    /// Why, in plain words (null when open and as expected).
+    #[serde(rename = "explanation")]
+    pub reason: Reason,
+    /// What the server said (`--banner`) or answered (`--send`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Reply>,
+    /// Repeated probes (`--count`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
+    /// True when the port answered as asked: open (and, with `--expect`, the reply matched).
+    pub ok: bool,
+}
+
+impl PortResult {
+    pub(crate) fn new(
+        host: &str,
+        addr: SocketAddr,
+        protocol: Proto,
+        state: PortState,
+        reason: Reason,
+    ) -> PortResult {
+        PortResult {
+            host: host.to_string(),
+            address: addr.ip(),
+            port: addr.port(),
+            protocol,
+            state,
+            service: services::name_of(addr.port(), protocol),
+            latency: None,
+            reason,
+            reply: None,
+            stats: None,
+            ok: state == PortState::Open && reason == Reason::None,
+        }
+    }
+
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.address, self.port)
+    }
+
+    /// The plain-language explanation of a result that is not a clean open.
+    pub fn explanation(&self) -> Option<Explanation> {
+        self.reason.explain()
+    }
+
+    /// The errno behind the result, if any.
+    pub fn errno(&self) -> Option<i32> {
+        self.reason.errno()
+    }
+}
+
+/// What to probe.
+#[derive(Debug, Clone)]
+pub struct ProbeRequest {
+    /// Hosts with their ports, in the order given.
+    pub targets: Vec<HostPorts>,
+    pub family: Family,
+    pub protocol: Proto,
+    pub timeout: Duration,
+    /// Sockets in flight at once; `None` derives it from the open-files limit.
+    pub concurrency: Option<usize>,
+    /// New connections per second.
+    pub rate: Option<u32>,
+    /// Repeat each probe this many times and report statistics.
+    pub count: Option<u32>,
+    /// Pause between repeated probes.
+    pub interval: Duration,
+    /// Read what the server says first.
+    pub banner: bool,
+    /// Bytes to send after connecting (TCP) or as the datagram (UDP).
+    pub send: Option<Vec<u8>>,
+    /// With `send`/`banner`: the reply must contain these bytes.
+    pub expect: Option<Vec<u8>>,
+    /// List every port of a range scan, not only the open ones.
+    pub list_all: bool,
+    /// A range scan: list open ports only (unless `list_all`), exit 0 when each address has one open.
+    pub scan: bool,
+}
+
+/// A host and the ports to probe on it.
+#[derive(Debug, Clone)]
+pub struct HostPorts {
+    pub host: Host,
+    pub ports: Vec<u16>,
+}
+
+/// A host that could not be probed (its name did not resolve).
+#[derive(Debug, Clone, Serialize)]
+pub struct HostError {
+    pub host: String,
+    pub explanation: Explanation,
+}
+
+/// Counts of each state for one address.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub open: usize,
+    pub closed: usize,
+    pub filtered: usize,
+    #[serde(rename = "open|filtered")]
+    pub open_filtered: usize,
+    pub unreachable: usize,
+    pub error: usize,
+    pub interrupted: usize,
+}
+
+impl Counts {
+    pub(crate) fn add(&mut self, s: PortState) {
+        match s {
+            PortState::Open => self.open += 1,
+            PortState::Closed => self.closed += 1,
+            PortState::Filtered => self.filtered += 1,
+            PortState::OpenFiltered => self.open_filtered += 1,
+            PortState::Unreachable => self.unreachable += 1,
+            PortState::Error => self.error += 1,
+            PortState::Interrupted => self.interrupted += 1,
+        }
+    }
+
+    /// Ports with an answer or a deadline: every state but `interrupted`.
+    pub fn probed(&self) -> usize {
+        self.open + self.closed + self.filtered + self.open_filtered + self.unreachable + self.error
+    }
+
+    /// Non-zero counts as (state, count), in a fixed order.
+    pub fn nonzero(&self) -> Vec<(&'static str, usize)> {
+        [
+            ("open", self.open),
+            ("closed", self.closed),
+            ("filtered", self.filtered),
+            ("open|filtered", self.open_filtered),
+            ("unreachable", self.unreachable),
+            ("error", self.error),
+            ("interrupted", self.interrupted),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect()
+    }
+}
+
+/// The per-address summary of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub host: String,
+    pub address: IpAddr,
+    pub probed: usize,
+    pub counts: Counts,
+}
+
+/// Everything a probe run found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    pub protocol: Proto,
+    #[serde(serialize_with = "crate::duration::ser_ms", rename = "timeout_ms")]
+    pub timeout: Duration,
+    /// True for range scans (only open ports listed unless `--all`).
+    pub scan: bool,
+    /// True when every probed port is listed in `results`.
+    pub all_listed: bool,
+    pub concurrency: usize,
+    /// The listed results: every probe, or the open ports of a range scan.
+    pub results: Vec<PortResult>,
+    pub summary: Vec<Summary>,
+    /// Hosts whose name did not resolve.
+    pub unresolved: Vec<HostError>,
+    #[serde(serialize_with = "crate::duration::ser_ms", rename = "elapsed_ms")]
+    pub elapsed: Duration,
+    /// True when Ctrl-C stopped the run; the results are what was found until then.
+    pub interrupted: bool,
+    /// True when open ports were talked to (`--banner`, `--send`): their replies are shown.
+    pub talked: bool,
+}
+
+impl ProbeReport {
+    /// True when every target answered as asked: every probe open (range scans: at least one open port on each
+    /// address), and every name resolved.
+    pub fn ok(&self) -> bool {
+        if !self.unresolved.is_empty() || self.summary.is_empty() {
+            return false;
+        }
+        if self.scan {
+            self.summary.iter().all(|s| s.counts.open > 0)
+        } else {
+            self.results.iter().all(|r| r.ok)
+        }
+    }
+}
+
+/// The most probes one run accepts (memory stays bounded: a few dozen bytes per probe).
+pub const MAX_PROBES: usize = 1 << 21;
+
+/// What the peer said, escaped for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    /// Bytes received (at most [`MAX_REPLY`](super::talk::MAX_REPLY)).
+    pub bytes: usize,
+    /// The bytes, printable ASCII as is, everything else escaped (`\r`, `\n`, `\t`, `\\`, `\xHH`).
+    pub text: String,
+    /// True when the peer sent more than [`MAX_REPLY`](super::talk::MAX_REPLY) bytes before the deadline.
+    pub truncated: bool,
+}
