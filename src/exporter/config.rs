@@ -370,9 +370,11 @@ mod prom_duration {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
+    use crate::exporter::config::parse_duration;
+
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s = String::deserialize(d)?;
-        super::parse_duration(&s)
+        parse_duration(&s)
             .map(|d| (!d.is_zero()).then_some(d))
             .map_err(serde::de::Error::custom)
     }

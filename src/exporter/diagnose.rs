@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::config::{DiagnoseProbe, IpProtocol};
-use super::{Deadline, ProbeOut};
+use super::model::{Deadline, ProbeOut};
 use crate::diagnose::{self as lib, DiagnoseRequest};
 use crate::explain::exporter as texts;
 use crate::explain::Verdict;

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::config::{HeaderMatch, HttpProbe};
-use super::{choose_ip, Deadline, ProbeOut};
+use super::model::{Deadline, ProbeOut};
+use super::resolve::choose_ip;
 use crate::explain::exporter::{self as texts, Checked};
 use crate::http::{self as lib, HttpReport, HttpRequest, Scheme, Url};
 use crate::target::Host;

@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::config::IcmpProbe;
-use super::{choose_ip, Deadline, ProbeOut};
+use super::model::{Deadline, ProbeOut};
+use super::resolve::choose_ip;
 use crate::explain::exporter as texts;
 use crate::ping::{self, MethodChoice, PingRequest};
 use crate::target::Host;

@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 use super::config::{self, Config, Module, Prober};
 use super::log::{self, Level};
 use super::metrics::{self, Format, Own, Samples};
-use super::{Deadline, Failure, ProbeOut};
+use super::model::{Deadline, Failure, ProbeOut};
 
 /// The modules served when no `--config` is given: Debian's /etc/prometheus/blackbox.yml less what netdiag does
 /// not run (grpc), plus a diagnose module.

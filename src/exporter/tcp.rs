@@ -10,7 +10,8 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
 use super::config::{TcpProbe, TlsConfig};
-use super::{choose_ip, Deadline, ProbeOut};
+use super::model::{Deadline, ProbeOut};
+use super::resolve::choose_ip;
 use crate::explain::{self, exporter as texts, Explanation};
 use crate::http::tls::{self, TlsInfo};
 use crate::target::{Host, Target};
