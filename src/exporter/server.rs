@@ -422,26 +422,86 @@ pub fn probe_timeout(
     Ok(chosen.clamp(0.01, 86_400.0))
 }
 
+/// A probe request that passed the checks: the module, the target and how long the probe may take.
+struct Asked {
+    module_name: String,
+    module: Module,
+    target: String,
+    hostname: Option<String>,
+    /// Seconds.
+    timeout: f64,
+    debug: bool,
+}
+
 async fn probe(
     state: &Arc<State>,
     req: &Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
-    let q = req.uri().query().unwrap_or("");
-    if q.len() > MAX_QUERY {
-        return bad_request(
-            state,
-            peer,
-            &format!(
-                "the query string is {} bytes long; at most {MAX_QUERY} are accepted",
-                q.len()
-            ),
+    let asked = match check_probe(state, req, peer) {
+        Ok(a) => a,
+        Err(response) => return *response,
+    };
+    let start = Instant::now();
+    let (ok, mut out) = match run_bounded(state, &asked).await {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let Asked {
+        module_name,
+        module,
+        target,
+        timeout,
+        ..
+    } = &asked;
+    let took = start.elapsed().as_secs_f64();
+    state
+        .own
+        .probe_done(module_name, module.prober.as_str(), ok);
+    let samples = finish(&mut out, ok, took);
+    if !ok {
+        log_failure(module_name, module, target, out.failure.as_ref(), took);
+    } else if log::enabled(Level::Debug) {
+        log::log(
+            Level::Debug,
+            "Probe succeeded",
+            &[
+                ("module", module_name),
+                ("target", target),
+                ("duration_seconds", &format!("{took:.6}")),
+            ],
         );
     }
-    let params = match parse_query(q) {
-        Ok(p) => p,
-        Err(e) => return bad_request(state, peer, &format!("invalid query string: {e}")),
-    };
+    if asked.debug {
+        return text(
+            StatusCode::OK,
+            debug_output(&out, samples, module, module_name, target, *timeout),
+        );
+    }
+    let format = metrics::negotiate(header(req, "accept"));
+    reply(
+        StatusCode::OK,
+        format.content_type(),
+        metrics::encode(samples, format),
+    )
+}
+
+/// Reads and checks a probe request's query string and headers; a bad one is answered (400, or 500 for a
+/// scrape timeout header that is not a number) and logged in one line.
+fn check_probe(
+    state: &Arc<State>,
+    req: &Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Asked, Box<Response<Full<Bytes>>>> {
+    let bad = |why: &str| Box::new(bad_request(state, peer, why));
+    let q = req.uri().query().unwrap_or("");
+    if q.len() > MAX_QUERY {
+        return Err(bad(&format!(
+            "the query string is {} bytes long; at most {MAX_QUERY} are accepted",
+            q.len()
+        )));
+    }
+    let params = parse_query(q).map_err(|e| bad(&format!("invalid query string: {e}")))?;
     let module_name = params
         .get("module")
         .filter(|m| !m.is_empty())
@@ -450,41 +510,62 @@ async fn probe(
     let loaded = current(state);
     let Some(module) = loaded.config.modules.get(&module_name).cloned() else {
         state.own.unknown_module.fetch_add(1, Ordering::Relaxed);
-        return bad_request(state, peer, &format!("Unknown module {:?}", module_name));
+        return Err(bad(&format!("Unknown module {:?}", module_name)));
     };
-    let timeout = match probe_timeout(
+    let timeout = probe_timeout(
         header(req, "x-prometheus-scrape-timeout-seconds"),
         module.timeout,
         state.offset,
-    ) {
-        Ok(t) => t,
-        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e),
-    };
+    )
+    .map_err(|e| Box::new(text(StatusCode::INTERNAL_SERVER_ERROR, e)))?;
     let target = params.get("target").cloned().unwrap_or_default();
     if target.is_empty() {
-        return bad_request(state, peer, "Target parameter is missing");
+        return Err(bad("Target parameter is missing"));
     }
     if let Some(why) = hostile("the target", &target) {
-        return bad_request(state, peer, &why);
+        return Err(bad(&why));
     }
     let hostname = params.get("hostname").filter(|h| !h.is_empty()).cloned();
     if let (Some(h), Prober::Http) = (&hostname, module.prober) {
-        if let Some(why) = hostile("the hostname", h) {
-            return bad_request(state, peer, &why);
-        }
-        let conflict = module.http.as_ref().and_then(|c| {
-            c.headers
-                .iter()
-                .find(|(k, v)| k.eq_ignore_ascii_case("host") && *v != h)
-        });
-        if let Some((_, v)) = conflict {
-            return bad_request(state, peer, &format!("host header defined both in module configuration ({v}) and with URL-parameter 'hostname' ({h})"));
-        }
-        if crate::http::check_header(&format!("Host: {h}")).is_err() {
-            return bad_request(state, peer, &format!("invalid hostname {h:?}"));
+        if let Some(why) = bad_hostname(&module, h) {
+            return Err(bad(&why));
         }
     }
-    let debug = params.get("debug").is_some_and(|d| d == "true");
+    Ok(Asked {
+        debug: params.get("debug").is_some_and(|d| d == "true"),
+        module_name,
+        module,
+        target,
+        hostname,
+        timeout,
+    })
+}
+
+/// Why the `hostname` parameter cannot be an http probe's Host header, if it cannot.
+fn bad_hostname(module: &Module, h: &str) -> Option<String> {
+    if let Some(why) = hostile("the hostname", h) {
+        return Some(why);
+    }
+    let conflict = module.http.as_ref().and_then(|c| {
+        c.headers
+            .iter()
+            .find(|(k, v)| k.eq_ignore_ascii_case("host") && *v != h)
+    });
+    if let Some((_, v)) = conflict {
+        return Some(format!("host header defined both in module configuration ({v}) and with URL-parameter 'hostname' ({h})"));
+    }
+    if crate::http::check_header(&format!("Host: {h}")).is_err() {
+        return Some(format!("invalid hostname {h:?}"));
+    }
+    None
+}
+
+/// Runs the prober on the blocking pool under the cap on concurrent probes (503 beyond it) and the probe's
+/// timeout (plus a grace period for the prober to notice its own deadline).
+async fn run_bounded(
+    state: &Arc<State>,
+    asked: &Asked,
+) -> Result<(bool, ProbeOut), Box<Response<Full<Bytes>>>> {
     let Ok(permit) = state.probes.clone().try_acquire_owned() else {
         state.own.rejected.fetch_add(1, Ordering::Relaxed);
         log::log(
@@ -492,29 +573,33 @@ async fn probe(
             "Too many concurrent probes",
             &[
                 ("limit", &state.cap.to_string()),
-                ("module", &module_name),
-                ("target", &target),
+                ("module", &asked.module_name),
+                ("target", &asked.target),
             ],
         );
-        return text(
+        return Err(Box::new(text(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "too many probes in flight (the limit is {}, --max-concurrent); try again later",
                 state.cap
             ),
-        );
+        )));
     };
-    let start = Instant::now();
-    let total = Duration::from_secs_f64(timeout);
-    let (m2, t2, st) = (module.clone(), target.clone(), state.clone());
+    let total = Duration::from_secs_f64(asked.timeout);
+    let (m2, t2, h2, st) = (
+        asked.module.clone(),
+        asked.target.clone(),
+        asked.hostname.clone(),
+        state.clone(),
+    );
     st.own.in_flight.fetch_add(1, Ordering::Relaxed);
     let task = tokio::task::spawn_blocking(move || {
-        let r = run_prober(&m2, &t2, hostname.as_deref(), Deadline::new(total));
+        let r = run_prober(&m2, &t2, h2.as_deref(), Deadline::new(total));
         st.own.in_flight.fetch_sub(1, Ordering::Relaxed);
         drop(permit);
         r
     });
-    let (ok, mut out) = match tokio::time::timeout(total + GRACE, task).await {
+    Ok(match tokio::time::timeout(total + GRACE, task).await {
         Ok(Ok(r)) => r,
         Ok(Err(_)) => {
             let mut out = ProbeOut::default();
@@ -526,40 +611,13 @@ async fn probe(
         }
         Err(_) => {
             let mut out = ProbeOut::default();
-            out.fail("probe", crate::explain::exporter::probe_deadline(timeout));
+            out.fail(
+                "probe",
+                crate::explain::exporter::probe_deadline(asked.timeout),
+            );
             (false, out)
         }
-    };
-    let took = start.elapsed().as_secs_f64();
-    state
-        .own
-        .probe_done(&module_name, module.prober.as_str(), ok);
-    let samples = finish(&mut out, ok, took);
-    if !ok {
-        log_failure(&module_name, &module, &target, out.failure.as_ref(), took);
-    } else if log::enabled(Level::Debug) {
-        log::log(
-            Level::Debug,
-            "Probe succeeded",
-            &[
-                ("module", &module_name),
-                ("target", &target),
-                ("duration_seconds", &format!("{took:.6}")),
-            ],
-        );
-    }
-    if debug {
-        return text(
-            StatusCode::OK,
-            debug_output(&out, samples, &module, &module_name, &target, timeout),
-        );
-    }
-    let format = metrics::negotiate(header(req, "accept"));
-    reply(
-        StatusCode::OK,
-        format.content_type(),
-        metrics::encode(samples, format),
-    )
+    })
 }
 
 /// Runs the module's prober; returns whether it succeeded and what it found.
