@@ -599,7 +599,11 @@ fn owners_walk_survives_processes_that_come_and_go() {
                 && spawned < 20_000
             {
                 let mut c = Command::new("sleep");
-                c.arg(if spawned % 2 == 0 { "0.01" } else { "0.2" });
+                c.arg(if spawned.is_multiple_of(2) {
+                    "0.01"
+                } else {
+                    "0.2"
+                });
                 // SAFETY: dup2 is async-signal-safe; the child gets the listener as fd 3 (without CLOEXEC).
                 unsafe {
                     c.pre_exec(move || {
@@ -614,7 +618,7 @@ fn owners_walk_survives_processes_that_come_and_go() {
                     spawned += 1;
                 }
                 // Kill some early, reap the ones that finished.
-                if spawned % 3 == 0 {
+                if spawned.is_multiple_of(3) {
                     if let Some(k) = kids.first_mut() {
                         let _ = k.kill();
                     }

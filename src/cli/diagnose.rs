@@ -41,6 +41,11 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<std::path::PathBuf>,
 
+    /// Capture the walk's packets (needs root or CAP_NET_RAW) and add what they show to the verdict: the SYNs
+    /// sent, what came back and from which address.
+    #[arg(long, requires = "target")]
+    pub capture: bool,
+
     /// How long each network step may take.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = crate::cli::args::duration_arg)]
     pub timeout: Duration,
@@ -53,7 +58,8 @@ pub fn run(args: DiagnoseArgs, out: &Output) -> Result<Outcome> {
         None => diagnose::machine::check(args.timeout),
         Some(t) => {
             let target = diagnose::parse_target(t)?;
-            diagnose::diagnose(&DiagnoseRequest {
+            let port = target.port;
+            let req = DiagnoseRequest {
                 target,
                 family,
                 timeout: args.timeout,
@@ -65,7 +71,15 @@ pub fn run(args: DiagnoseArgs, out: &Output) -> Result<Outcome> {
                     },
                     server_name: None,
                 },
-            })
+            };
+            if args.capture {
+                let (mut report, evidence) =
+                    diagnose::capture::with_capture(port, || diagnose::diagnose(&req));
+                report.capture = Some(evidence);
+                report
+            } else {
+                diagnose::diagnose(&req)
+            }
         }
     };
     Ok(out.print(&report)?)

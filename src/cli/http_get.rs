@@ -137,6 +137,7 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
             keep_body: args.body || args.output.is_some(),
             family: Family::from_flags(args.ipv4, args.ipv6),
             tls: tls.clone(),
+            addresses: None,
         };
         results.push(http::fetch(&req));
     }

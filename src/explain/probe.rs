@@ -42,6 +42,18 @@ pub fn no_reply(after: Duration) -> Explanation {
     )
 }
 
+/// An IPv6 connect or datagram refused with EACCES and no ICMPv6 error queued to say more: on IPv6 that is how
+/// an ICMPv6 administratively-prohibited arrives, so it is a firewall's reject, not a local permission problem.
+pub fn denied_v6() -> Explanation {
+    Explanation::new(
+        Verdict::Filtered,
+        "EACCES",
+        "rejected by a firewall (ICMPv6 administratively prohibited, which the kernel reports as EACCES): this \
+         is not a local permission problem",
+        "a firewall rule on the host or on the way rejects this traffic; check its rules (nft list ruleset)",
+    )
+}
+
 /// `--expect` was given and the reply did not contain the text.
 pub fn unexpected_reply() -> Explanation {
     Explanation::new(

@@ -4,9 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
 
-use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
 use super::config::{TcpProbe, TlsConfig};
@@ -115,78 +113,24 @@ fn connect(addr: SocketAddr, deadline: Deadline) -> Result<TcpStream, Explanatio
     }
 }
 
-/// The TLS handshake under the deadline, recording the TLS metrics.
+/// The TLS handshake under the deadline (http-get's and DNS over TLS's handshake), recording the TLS metrics.
+/// Not HTTP: no ALPN, as blackbox's TCP prober offers none.
 fn handshake(
-    mut sock: TcpStream,
+    sock: TcpStream,
     c: &TlsConfig,
     name: &str,
     deadline: Deadline,
     out: &mut ProbeOut,
 ) -> Result<Stream, Explanation> {
-    let seen: tls::Seen = Arc::new(Mutex::new(Vec::new()));
-    let opts = c.options();
-    let config = tls::client_config(&opts, seen.clone())
-        .map_err(|e| explain::tls::setup_failed(&format!("{e:#}")))?;
-    // Not HTTP: no ALPN, as blackbox's TCP prober offers none.
-    let mut config = Arc::unwrap_or_clone(config);
-    config.alpn_protocols.clear();
-    let sni = match Host::parse(name) {
-        Ok(Host::Ip(ip)) => ServerName::IpAddress(ip.into()),
-        _ => ServerName::try_from(name.to_string()).map_err(|_| {
-            texts::bad_target(&format!("'{name}' cannot be used as a TLS server name"))
-        })?,
-    };
-    let mut conn = ClientConnection::new(Arc::new(config), sni)
-        .map_err(|e| explain::tls::setup_failed(&e.to_string()))?;
+    let host = Host::parse(name).unwrap_or_else(|_| Host::Name(name.to_string()));
     out.log(format!("TLS handshake with server name {name}"));
-    while conn.is_handshaking() {
-        if deadline.passed() {
-            return Err(explain::timeout(deadline.total));
+    match tls::handshake(sock, &host, &c.options(), &[], deadline.at, deadline.total) {
+        Ok((stream, info)) => {
+            record_tls(&info, out);
+            Ok(Stream::Tls(Box::new(stream)))
         }
-        let _ = sock.set_read_timeout(Some(deadline.left()));
-        let _ = sock.set_write_timeout(Some(deadline.left()));
-        match conn.complete_io(&mut sock) {
-            Ok((0, 0)) if conn.is_handshaking() && conn.wants_read() => {
-                return Err(explain::tls::closed_during_handshake())
-            }
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(explain::timeout(deadline.total))
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(tls::explain_error(&e, name, leaf(&seen).as_ref())),
-        }
+        Err(f) => Err(f.explanation),
     }
-    let (chain_not_after_unix, leaf_sha256) = tls::chain_facts(&seen);
-    let certificate = leaf(&seen);
-    let info = TlsInfo {
-        version: match conn.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
-            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".into(),
-            Some(v) => format!("{v:?}"),
-            None => "-".into(),
-        },
-        cipher_suite: String::new(),
-        alpn: None,
-        verified: !opts.insecure,
-        certificate,
-        days_left: None,
-        chain_not_after_unix,
-        leaf_sha256,
-    };
-    record_tls(&info, out);
-    Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
-}
-
-/// The end-entity certificate the server presented, as netdiag reads it.
-fn leaf(seen: &tls::Seen) -> Option<crate::http::cert::CertInfo> {
-    let s = seen.lock().ok()?;
-    crate::http::cert::parse_certificate(s.first()?)
 }
 
 /// blackbox's TLS metrics from a handshake: the earliest expiry over the certificates presented, the expiry

@@ -3,16 +3,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
 use super::model::{Attempt, BodyInfo, Hop, HttpRequest, Marks, Method};
 use super::parse::{Framing, ParseError};
 use super::parse::{Limits, ResponseDecoder};
-use super::tls::{self, TlsInfo};
+use super::tls;
 use super::url::{Scheme, Url};
 use crate::explain::{self, Explanation};
 use crate::target::Host;
@@ -58,7 +56,7 @@ impl Conn {
 }
 
 /// Time left before the deadline, or None once it passed.
-fn left(deadline: Instant) -> Option<Duration> {
+pub(super) fn left(deadline: Instant) -> Option<Duration> {
     deadline
         .checked_duration_since(Instant::now())
         .filter(|d| !d.is_zero())
@@ -139,7 +137,10 @@ fn run(
     hop: &mut Hop,
     body: &mut Vec<u8>,
 ) -> Result<(), Explanation> {
-    hop.resolved = resolve(&url.host, req, deadline)?;
+    hop.resolved = match &req.addresses {
+        Some((host, addrs)) if *host == url.host && !addrs.is_empty() => addrs.clone(),
+        _ => resolve(&url.host, req, deadline)?,
+    };
     marks.dns = Some(Instant::now());
     let sock = connect(hop, url.port, req, deadline)?;
     marks.connect = Some(Instant::now());
@@ -165,40 +166,13 @@ fn run(
     read_response(&mut conn, req, deadline, marks, hop, body)
 }
 
-/// Resolves under the deadline: an address at once; a name on a helper thread (getaddrinfo cannot be
-/// cancelled), waiting in slices so Ctrl-C and the deadline hold. A resolver that outlives the deadline is
-/// left to finish on its own.
+/// Resolves under the deadline (see [`crate::lookup::resolve_within`]), noticing Ctrl-C.
 fn resolve(
     host: &Host,
     req: &HttpRequest,
     deadline: Instant,
 ) -> Result<Vec<std::net::IpAddr>, Explanation> {
-    if let Host::Ip(_) = host {
-        return crate::lookup::resolve(host, req.family);
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (h, family) = (host.clone(), req.family);
-    std::thread::Builder::new()
-        .name("resolve".into())
-        .spawn(move || {
-            let _ = tx.send(crate::lookup::resolve(&h, family));
-        })
-        .map_err(|e| explain::io_error(&e))?;
-    loop {
-        if crate::interrupt::requested() {
-            return Err(explain::interrupted("the answer was complete"));
-        }
-        let Some(remaining) = left(deadline) else {
-            return Err(explain::http::resolve_timeout(req.timeout));
-        };
-        match rx.recv_timeout(remaining.min(SLICE)) {
-            Ok(r) => return r,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(explain::resolver(libc::EAI_SYSTEM))
-            }
-        }
-    }
+    crate::lookup::resolve_within(host, req.family, deadline, req.timeout)
 }
 
 fn write_error(e: &io::Error, timeout: Duration) -> Explanation {
@@ -270,94 +244,20 @@ fn handshake(
     deadline: Instant,
     hop: &mut Hop,
 ) -> Result<Conn, Explanation> {
-    let seen: tls::Seen = Arc::new(Mutex::new(Vec::new()));
-    let config = tls::client_config(&req.tls, seen.clone())
-        .map_err(|e| explain::tls::setup_failed(&format!("{e:#}")))?;
-    let sni = match &req.tls.server_name {
+    // The name checked and sent in SNI: the override (hostname=, tls_config.server_name) or the URL's host.
+    let host = match &req.tls.server_name {
         Some(n) => Host::parse(n).unwrap_or_else(|_| Host::Name(n.clone())),
         None => url.host.clone(),
     };
-    let name = match &sni {
-        Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
-        Host::Name(n) => {
-            ServerName::try_from(n.clone()).map_err(|_| explain::tls::bad_server_name(n))?
+    match tls::handshake(sock, &host, &req.tls, &[b"http/1.1"], deadline, req.timeout) {
+        Ok((stream, info)) => {
+            hop.tls = Some(info);
+            Ok(Conn::Tls(Box::new(stream)))
         }
-    };
-    let mut tls_conn = ClientConnection::new(config, name)
-        .map_err(|e| explain::tls::setup_failed(&e.to_string()))?;
-    let mut sock = sock;
-    let host = sni.to_string();
-    let cert_of = |seen: &tls::Seen| {
-        seen.lock()
-            .ok()
-            .and_then(|s| s.first().and_then(|c| super::cert::parse_certificate(c)))
-    };
-    while tls_conn.is_handshaking() {
-        if crate::interrupt::requested() {
-            return Err(explain::interrupted("the answer was complete"));
+        Err(f) => {
+            hop.tls = f.info;
+            Err(f.explanation)
         }
-        let Some(remaining) = left(deadline) else {
-            return Err(explain::http::stalled(req.timeout, "the TLS handshake"));
-        };
-        let _ = sock.set_read_timeout(Some(remaining.min(SLICE)));
-        let _ = sock.set_write_timeout(Some(remaining));
-        match tls_conn.complete_io(&mut sock) {
-            Ok((0, 0)) if tls_conn.is_handshaking() && tls_conn.wants_read() => {
-                return Err(explain::tls::closed_during_handshake())
-            }
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                let cert = cert_of(&seen);
-                let x = tls::explain_error(&e, &host, cert.as_ref());
-                hop.tls = Some(tls_info(&tls_conn, cert, false, &seen));
-                return Err(x);
-            }
-        }
-    }
-    hop.tls = Some(tls_info(
-        &tls_conn,
-        cert_of(&seen),
-        !req.tls.insecure,
-        &seen,
-    ));
-    Ok(Conn::Tls(Box::new(StreamOwned::new(tls_conn, sock))))
-}
-
-fn tls_info(
-    c: &ClientConnection,
-    cert: Option<super::cert::CertInfo>,
-    verified: bool,
-    seen: &tls::Seen,
-) -> TlsInfo {
-    let (chain_not_after_unix, leaf_sha256) = tls::chain_facts(seen);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let version = match c.protocol_version() {
-        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
-        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
-        Some(v) => format!("{v:?}"),
-        None => "-".to_string(),
-    };
-    TlsInfo {
-        version,
-        cipher_suite: c
-            .negotiated_cipher_suite()
-            .map_or_else(|| "-".to_string(), |s| format!("{:?}", s.suite())),
-        alpn: c
-            .alpn_protocol()
-            .map(|a| String::from_utf8_lossy(a).into_owned()),
-        verified,
-        days_left: cert.as_ref().map(|c| c.days_left(now)),
-        certificate: cert,
-        chain_not_after_unix,
-        leaf_sha256,
     }
 }
 

@@ -82,6 +82,9 @@ pub struct HttpRequest {
     pub keep_body: bool,
     pub family: Family,
     pub tls: TlsOptions,
+    /// Addresses to use for the URL's host instead of resolving it again (as curl --resolve), for callers
+    /// that resolved it already (diagnose). Redirects to other hosts resolve as usual.
+    pub addresses: Option<(crate::target::Host, Vec<IpAddr>)>,
 }
 
 impl HttpRequest {
@@ -99,6 +102,7 @@ impl HttpRequest {
             keep_body: false,
             family: Family::Any,
             tls: TlsOptions::default(),
+            addresses: None,
         }
     }
 }

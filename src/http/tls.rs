@@ -3,8 +3,10 @@
 //! when verification fails, and failures are mapped to plain-language explanations.
 
 use std::io;
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -12,13 +14,15 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+    SignatureScheme, StreamOwned,
 };
 use serde::Serialize;
 
 use super::cert::CertInfo;
 use crate::explain::tls::{self as explain_tls, CertProblem};
 use crate::explain::{self, Explanation};
+use crate::target::Host;
 
 /// How the server's certificate is checked.
 #[derive(Debug, Clone, Default)]
@@ -157,9 +161,10 @@ impl ServerCertVerifier for Recording {
     }
 }
 
-/// A client configuration offering ALPN http/1.1 only, recording the peer certificate into `seen`.
-/// Built only for https URLs: a plain fetch never pays for it.
-pub fn client_config(opts: &TlsOptions, seen: Seen) -> Result<Arc<ClientConfig>> {
+/// A client configuration offering the given ALPN protocols (`http/1.1` for HTTPS and DoH, `dot` for DNS over
+/// TLS), recording the peer certificate into `seen`. Built only when TLS is used: a plain exchange never pays
+/// for it.
+pub fn client_config(opts: &TlsOptions, seen: Seen, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let inner = if opts.insecure {
         None
@@ -190,7 +195,7 @@ pub fn client_config(opts: &TlsOptions, seen: Seen) -> Result<Arc<ClientConfig>>
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 
@@ -227,5 +232,114 @@ pub fn explain_error(e: &io::Error, host: &str, cert: Option<&CertInfo>) -> Expl
         explain_tls::certificate_rejected(host, &tls.to_string())
     } else {
         explain_tls::certificate(problem, host)
+    }
+}
+
+/// A failed handshake: why, and what was learnt of the session (the certificate the server sent).
+pub struct HandshakeError {
+    pub explanation: Explanation,
+    pub info: Option<TlsInfo>,
+}
+
+fn failed(explanation: Explanation, info: Option<TlsInfo>) -> Box<HandshakeError> {
+    Box::new(HandshakeError { explanation, info })
+}
+
+/// A TLS stream over netdiag's own TCP socket.
+pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+
+/// Longest single wait in the handshake, so Ctrl-C is noticed soon.
+const SLICE: Duration = Duration::from_millis(250);
+
+/// Runs a TLS handshake on a connected socket under a deadline, checking the certificate for `host` as `opts`
+/// says and offering `alpn`. On failure, the explanation and what was learnt of the session (the certificate
+/// the server sent, the version) when the server got that far. Shared by HTTPS, DoH and DNS over TLS.
+pub(crate) fn handshake(
+    mut sock: TcpStream,
+    host: &Host,
+    opts: &TlsOptions,
+    alpn: &[&[u8]],
+    deadline: Instant,
+    timeout: Duration,
+) -> std::result::Result<(TlsStream, TlsInfo), Box<HandshakeError>> {
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
+    let config = client_config(opts, seen.clone(), alpn)
+        .map_err(|e| failed(explain_tls::setup_failed(&format!("{e:#}")), None))?;
+    let name = match host {
+        Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
+        Host::Name(n) => ServerName::try_from(n.clone())
+            .map_err(|_| failed(explain_tls::bad_server_name(n), None))?,
+    };
+    let mut conn = ClientConnection::new(config, name)
+        .map_err(|e| failed(explain_tls::setup_failed(&e.to_string()), None))?;
+    let host_text = host.to_string();
+    let cert_of = |seen: &Seen| {
+        seen.lock()
+            .ok()
+            .and_then(|s| s.first().and_then(|c| super::cert::parse_certificate(c)))
+    };
+    while conn.is_handshaking() {
+        if crate::interrupt::requested() {
+            return Err(failed(
+                explain::interrupted("the answer was complete"),
+                None,
+            ));
+        }
+        let Some(remaining) = super::conn::left(deadline) else {
+            return Err(failed(
+                explain::http::stalled(timeout, "the TLS handshake"),
+                None,
+            ));
+        };
+        let _ = sock.set_read_timeout(Some(remaining.min(SLICE)));
+        let _ = sock.set_write_timeout(Some(remaining));
+        match conn.complete_io(&mut sock) {
+            Ok((0, 0)) if conn.is_handshaking() && conn.wants_read() => {
+                return Err(failed(explain_tls::closed_during_handshake(), None));
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                let cert = cert_of(&seen);
+                let x = explain_error(&e, &host_text, cert.as_ref());
+                return Err(failed(x, Some(info(&conn, cert, false, &seen))));
+            }
+        }
+    }
+    let info = info(&conn, cert_of(&seen), !opts.insecure, &seen);
+    Ok((StreamOwned::new(conn, sock), info))
+}
+
+/// What the handshake settled on, for the report.
+fn info(c: &ClientConnection, cert: Option<CertInfo>, verified: bool, seen: &Seen) -> TlsInfo {
+    let (chain_not_after_unix, leaf_sha256) = chain_facts(seen);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let version = match c.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+        Some(v) => format!("{v:?}"),
+        None => "-".to_string(),
+    };
+    TlsInfo {
+        version,
+        cipher_suite: c
+            .negotiated_cipher_suite()
+            .map_or_else(|| "-".to_string(), |s| format!("{:?}", s.suite())),
+        alpn: c
+            .alpn_protocol()
+            .map(|a| String::from_utf8_lossy(a).into_owned()),
+        verified,
+        days_left: cert.as_ref().map(|c| c.days_left(now)),
+        certificate: cert,
+        chain_not_after_unix,
+        leaf_sha256,
     }
 }

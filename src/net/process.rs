@@ -85,6 +85,14 @@ pub fn unshare_network_namespace() -> io::Result<()> {
     Ok(())
 }
 
+/// Fills `buf` from the kernel's random pool (getrandom(2), never blocking once the pool is ready); false when
+/// the call failed or came back short (the caller picks its own fallback).
+pub fn random_bytes(buf: &mut [u8]) -> bool {
+    // SAFETY: getrandom writes at most buf.len() bytes into buf, a live mutable slice.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    n >= 0 && n as usize == buf.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

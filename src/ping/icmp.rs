@@ -351,7 +351,7 @@ impl Engine {
                 break;
             }
             let mut sent_now = 0;
-            while let Some((h, due)) = sched.peek() {
+            while let Some((h, due)) = sched.peek(hosts) {
                 if due > now || sent_now >= 256 {
                     break;
                 }
@@ -377,7 +377,7 @@ impl Engine {
             }
             let now = Instant::now();
             let next_expiry = inflight.expire(now, req.timeout);
-            let next_send = sched.peek().map(|(_, due)| due);
+            let next_send = sched.peek(hosts).map(|(_, due)| due);
             if next_send.is_none() && inflight.pending == 0 {
                 break;
             }

@@ -8,6 +8,7 @@ pub mod engine;
 mod model;
 mod render;
 pub mod talk;
+pub mod timing;
 pub mod udp;
 
 use std::mem;
@@ -60,6 +61,7 @@ fn connect_many(
         rate,
         // A single check (connect_once, used by diagnose): close it as a client would, not with a reset.
         graceful_close: true,
+        adaptive: false,
     };
     let out = engine::run(&work, &cfg, None);
     out.done
@@ -268,6 +270,7 @@ fn run_engine(
             threads,
             rate: req.rate,
             graceful_close: false,
+            adaptive: true,
         };
         let out = engine::run(&work, &cfg, progress);
         for (k, (host, addr, _)) in plan[i..j].iter().enumerate() {

@@ -185,12 +185,12 @@ pub(crate) fn sample_row(i: u32) -> SocketRow {
     use super::model::SockProto;
     use std::net::Ipv4Addr;
     SocketRow {
-        proto: if i % 7 == 0 {
+        proto: if i.is_multiple_of(7) {
             SockProto::Udp
         } else {
             SockProto::Tcp
         },
-        state: if i % 5 == 0 {
+        state: if i.is_multiple_of(5) {
             State::Listen
         } else {
             State::Established
