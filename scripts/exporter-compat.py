@@ -93,11 +93,27 @@ modules:
     timeout: 3s
     icmp:
       preferred_ip_protocol: ip4
+  dns_a:
+    prober: dns
+    timeout: 3s
+    dns:
+      preferred_ip_protocol: ip4
+      query_name: web.test
+      query_type: A
+      validate_answer_rrs:
+        fail_if_not_matches_regexp: ["web.test.\t60\tIN\tA\t127.0.0.1"]
+  dns_nxdomain:
+    prober: dns
+    timeout: 3s
+    dns:
+      preferred_ip_protocol: ip4
+      query_name: nothing.test
+      query_type: A
 """
 
 
 def dns_responder(sock):
-    """NXDOMAIN for every name but web.test (A 127.0.0.1; no AAAA)."""
+    """NXDOMAIN for every name but web.test (A 127.0.0.1, TTL 60; no AAAA)."""
     for _ in range(100000):
         try:
             q, peer = sock.recvfrom(1500)
@@ -246,6 +262,8 @@ def inside():
             ("ssh_banner", "127.0.0.1:%d" % ssh.getsockname()[1], "banner matches"),
             ("ssh_banner", "127.0.0.1:%d" % web_port, "banner does not match"),
             ("icmp", "127.0.0.1", "echo"), ("icmp", "nothing.test", "NXDOMAIN"),
+            ("dns_a", "127.0.0.1:53", "A record, regexp"), ("dns_nxdomain", "127.0.0.1", "NXDOMAIN rcode"),
+            ("dns_a", "127.0.0.1:%d" % closed_port, "nothing listens"),
         ]
         unexpected = 0
         print("%-18s %-24s %-8s %s" % ("MODULE", "CASE", "SUCCESS", "DIFFERENCES (metric: blackbox | netdiag)"))

@@ -762,3 +762,105 @@ fn dont_fragment_makes_an_echo_larger_than_the_path_mtu_fail() {
     );
     assert_eq!(failure(&out_df), ("reach".into(), "EMSGSIZE".into()));
 }
+
+/// A DNS server on loopback (UDP and TCP on the same port) answering from `records` (NXDOMAIN otherwise).
+fn dns_server(records: &[(&str, &str)]) -> u16 {
+    let records: Vec<(String, std::net::IpAddr)> = records
+        .iter()
+        .map(|(n, a)| (n.to_string(), a.parse().unwrap()))
+        .collect();
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let udp = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    let r = records.clone();
+    thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        for _ in 0..100 {
+            let Ok((n, peer)) = udp.recv_from(&mut buf) else {
+                return;
+            };
+            if let Some(reply) = common::dns_reply(&buf[..n], &r) {
+                let _ = udp.send_to(&reply, peer);
+            }
+        }
+    });
+    thread::spawn(move || {
+        for _ in 0..20 {
+            let Ok((mut s, _)) = tcp.accept() else { return };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut len = [0u8; 2];
+            if s.read_exact(&mut len).is_err() {
+                continue;
+            }
+            let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+            if s.read_exact(&mut q).is_err() {
+                continue;
+            }
+            if let Some(reply) = common::dns_reply(&q, &records) {
+                let mut out = (reply.len() as u16).to_be_bytes().to_vec();
+                out.extend_from_slice(&reply);
+                let _ = s.write_all(&out);
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn dns_prober_checks_rcodes_and_records() {
+    let port = dns_server(&[("web.test", "127.0.0.1")]);
+    let target = format!("127.0.0.1:{port}");
+    let m = module(
+        "    prober: dns\n    dns:\n      query_name: web.test\n      query_type: A\n      validate_answer_rrs:\n        fail_if_not_matches_regexp: ['web\\.test\\.\\t60\\tIN\\tA\\t127\\.0\\.0\\.1']\n",
+    );
+    let (s, out) = probe(&m, &target);
+    assert!(s, "{:?} {:?}", out.failure, out.log);
+    assert_eq!(out.samples.get("probe_dns_answer_rrs"), Some(1.0));
+    assert_eq!(out.samples.get("probe_dns_query_succeeded"), Some(1.0));
+    assert!(out
+        .samples
+        .get_with("probe_dns_duration_seconds", &[("phase", "request".into())])
+        .is_some_and(|v| v > 0.0));
+    let tcp = module("    prober: dns\n    dns:\n      query_name: web.test\n      query_type: A\n      transport_protocol: tcp\n");
+    let (s, out) = probe(&tcp, &target);
+    assert!(s, "{:?}", out.failure);
+    assert!(out
+        .samples
+        .get_with("probe_dns_duration_seconds", &[("phase", "connect".into())])
+        .is_some_and(|v| v > 0.0));
+    let (s, out) = probe(
+        &module("    prober: dns\n    dns:\n      query_name: nothing.test\n      query_type: A\n"),
+        &target,
+    );
+    assert!(!s);
+    assert_eq!(failure(&out), ("dns".into(), "NXDOMAIN".into()));
+    assert_eq!(out.samples.get("probe_dns_query_succeeded"), Some(1.0));
+    let (s, _) = probe(
+        &module("    prober: dns\n    dns:\n      query_name: nothing.test\n      query_type: A\n      valid_rcodes: [NXDOMAIN]\n"),
+        &target,
+    );
+    assert!(s, "NXDOMAIN is accepted when listed");
+    let (s, out) = probe(
+        &module("    prober: dns\n    dns:\n      query_name: web.test\n      query_type: A\n      validate_answer_rrs:\n        fail_if_matches_regexp: ['.*127.0.0.1']\n"),
+        &target,
+    );
+    assert!(!s);
+    assert_eq!(failure(&out), ("dns".into(), "answer-matches".into()));
+    let (s, out) = probe(
+        &module("    prober: dns\n    dns:\n      query_name: web.test\n      query_type: A\n      validate_authority_rrs:\n        fail_if_none_matches_regexp: ['.*']\n"),
+        &target,
+    );
+    assert!(!s, "an empty authority section has no match");
+    assert_eq!(
+        failure(&out),
+        ("dns".into(), "authority-not-matches".into())
+    );
+    let closed = common::closed_port();
+    let (s, out) = probe(
+        &module("    prober: dns\n    timeout: 2s\n    dns:\n      query_name: web.test\n      query_type: A\n"),
+        &format!("127.0.0.1:{closed}"),
+    );
+    assert!(!s);
+    assert_eq!(failure(&out).0, "dns");
+    assert_eq!(out.samples.get("probe_dns_query_succeeded"), Some(0.0));
+}

@@ -163,16 +163,6 @@ pub fn line_too_long(max: usize) -> Explanation {
     )
 }
 
-/// A dns module's probe, in a build without netdiag's DNS client.
-pub fn dns_unavailable() -> Explanation {
-    new(
-        Verdict::Error,
-        "not-supported",
-        "this netdiag has no DNS client yet, so the dns prober cannot run".into(),
-        "keep dns modules on blackbox_exporter until netdiag's DNS client lands",
-    )
-}
-
 /// ICMP cannot be sent by this process.
 pub fn icmp_not_permitted(detail: &str) -> Explanation {
     new(

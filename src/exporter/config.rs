@@ -37,7 +37,6 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
     "max_version",
     "dns_over_tls",
     "query_class",
-    "recursion_desired",
     "grpc",
     "expect_bytes",
     "labels",
@@ -344,6 +343,9 @@ pub struct DnsProbe {
     pub query_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_type: Option<String>,
+    /// The RD flag (default: set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recursion_desired: Option<bool>,
     #[serde(default)]
     pub valid_rcodes: Vec<String>,
     #[serde(default)]
@@ -589,11 +591,6 @@ fn check_icmp(i: &IcmpProbe) -> Result<(), String> {
     Ok(())
 }
 
-/// DNS record types the dns prober asks for.
-pub const QUERY_TYPES: &[&str] = &[
-    "A", "AAAA", "ANY", "CAA", "CNAME", "DNSKEY", "DS", "HINFO", "MX", "NS", "PTR", "SOA", "SRV",
-    "SSHFP", "TLSA", "TXT",
-];
 /// Response codes `valid_rcodes` may name.
 pub const RCODES: &[&str] = &[
     "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
@@ -601,17 +598,9 @@ pub const RCODES: &[&str] = &[
 ];
 
 fn check_dns(d: &DnsProbe) -> Result<(), String> {
-    if d.query_name.is_empty() {
-        return Err("dns.query_name is empty".into());
-    }
+    crate::dns::input::parse_name(&d.query_name).map_err(|e| format!("dns.query_name: {}", e.0))?;
     if let Some(t) = &d.query_type {
-        if !QUERY_TYPES.contains(&t.to_ascii_uppercase().as_str()) {
-            return Err(format!(
-                "dns.query_type '{}' is not one netdiag asks for ({})",
-                crate::target::shown(t),
-                QUERY_TYPES.join(", ")
-            ));
-        }
+        crate::dns::input::parse_type(t).map_err(|e| format!("dns.query_type: {}", e.0))?;
     }
     if let Some(p) = &d.transport_protocol {
         if !matches!(p.as_str(), "udp" | "tcp") {
@@ -810,7 +799,7 @@ mod tests {
             ("prober: tcp\n    http: {}", "has a 'http' section"),
             (
                 "prober: dns\n    dns:\n      query_name: x\n      query_type: BOGUS",
-                "query_type 'BOGUS'",
+                "dns.query_type: unknown record type 'BOGUS'",
             ),
             ("prober: http\n    timeout: 5", "invalid duration '5'"),
         ] {

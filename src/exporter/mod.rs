@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod diagnose;
+pub mod dns;
 pub mod http;
 pub mod icmp;
 pub mod log;

@@ -659,7 +659,13 @@ pub fn run_prober(
             d,
             &mut out,
         ),
-        Prober::Dns => out.fail("dns", crate::explain::exporter::dns_unavailable()),
+        Prober::Dns => match &module.dns {
+            Some(c) => super::dns::probe(target, c, d, &mut out),
+            None => out.fail(
+                "target",
+                crate::explain::exporter::bad_target("the module has no dns section"),
+            ),
+        },
     };
     out.log(if ok {
         "Probe succeeded"
