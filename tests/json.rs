@@ -414,6 +414,18 @@ fn every_subcommand_follows_the_one_schema() {
         vec!["http-get".into(), url("/"), url("/missing")],
         vec!["http-get".into(), "-L".into(), url("/moved")],
         vec!["http-get".into(), format!("http://127.0.0.1:{closed}/")],
+        // Issue 17: `saved` with -o, and the Happy Eyeballs `attempts` (where /etc/hosts gives localhost ::1
+        // too, the server on 127.0.0.1 only makes that attempt fail or go untried).
+        vec![
+            "http-get".into(),
+            "-o".into(),
+            std::env::temp_dir()
+                .join(format!("netdiag-json-o-{}", std::process::id()))
+                .display()
+                .to_string(),
+            url("/"),
+        ],
+        vec!["http-get".into(), format!("http://localhost:{web}/")],
         vec!["sockets".into(), "-tl".into()],
         vec!["sockets".into(), "--summary".into()],
         vec![
@@ -494,6 +506,9 @@ fn every_subcommand_follows_the_one_schema() {
         );
     }
     drop(open);
+    let _ = std::fs::remove_file(
+        std::env::temp_dir().join(format!("netdiag-json-o-{}", std::process::id())),
+    );
 }
 
 /// Failures that need a namespace: names that do not resolve (answered by the test's own DNS responder) and a

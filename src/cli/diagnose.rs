@@ -37,7 +37,7 @@ pub struct DiagnoseArgs {
     #[arg(long, short = 'k')]
     pub insecure: bool,
 
-    /// HTTPS: trust the CA certificates in this PEM file instead of the bundled roots.
+    /// HTTPS: trust the CA certificates in this PEM file instead of the system's trust store.
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<std::path::PathBuf>,
 
@@ -63,14 +63,7 @@ pub fn run(args: DiagnoseArgs, out: &Output) -> Result<Outcome> {
                 target,
                 family,
                 timeout: args.timeout,
-                tls: netdiag::http::TlsOptions {
-                    insecure: args.insecure,
-                    ca_certs: match &args.cacert {
-                        Some(p) => netdiag::http::tls::load_cacert(p)?,
-                        None => Vec::new(),
-                    },
-                    server_name: None,
-                },
+                tls: netdiag::http::TlsOptions::from_flags(args.insecure, args.cacert.as_deref())?,
             };
             if args.capture {
                 let (mut report, evidence) =

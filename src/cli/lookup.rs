@@ -317,14 +317,7 @@ fn direct(args: LookupArgs, family: Family, out: &Output) -> Result<Outcome> {
         .iter()
         .map(|s| input::parse_server(s, forced))
         .collect::<Result<_, _>>()?;
-    let tls = netdiag::http::TlsOptions {
-        insecure: args.insecure,
-        ca_certs: match &args.cacert {
-            Some(p) => netdiag::http::tls::load_cacert(p)?,
-            None => Vec::new(),
-        },
-        server_name: None,
-    };
+    let tls = netdiag::http::TlsOptions::from_flags(args.insecure, args.cacert.as_deref())?;
     let options = QueryOptions {
         flags: dns::QueryFlags {
             recurse: !args.no_recurse,

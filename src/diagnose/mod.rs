@@ -482,7 +482,15 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
 fn hop_result(hop: &crate::http::Hop) -> String {
     let mut result = match &hop.response {
         Some(head) => format!("{}, {} body bytes", head.status_line(), hop.body.length),
-        None => "no HTTP answer".to_string(),
+        // An answer that came but was refused is not "no answer": say what was wrong with it.
+        None => match &hop.error {
+            Some(e)
+                if e.verdict == Verdict::Protocol && hop.timings.phases.first_byte.is_some() =>
+            {
+                format!("HTTP answer refused: {}", e.cause)
+            }
+            _ => "no HTTP answer".to_string(),
+        },
     };
     if let Some(loc) = &hop.location {
         result.push_str(&format!(", redirects to {}", shown(loc)));
@@ -496,7 +504,7 @@ fn hop_result(hop: &crate::http::Hop) -> String {
             result.push_str(&format!(", certificate {}", shown(&c.subject)));
         }
         if let Some(days) = tls.days_left {
-            result.push_str(&format!(", expires in {days} days"));
+            result.push_str(&format!(", {}", crate::http::cert::days_phrase(days)));
         }
     }
     result

@@ -145,6 +145,7 @@ impl TlsConfig {
         crate::http::TlsOptions {
             insecure: self.insecure_skip_verify,
             ca_certs: self.ca_certs.clone(),
+            ca_file: self.ca_file.as_ref().map(std::path::PathBuf::from),
             server_name: self.server_name.clone(),
         }
     }

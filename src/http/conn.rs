@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use rustls::{ClientConnection, StreamOwned};
 
+use super::eyeballs;
 use super::model::{Attempt, BodyInfo, Hop, HttpRequest, Marks, Method};
+use super::output::Sink;
 use super::parse::{Framing, ParseError};
 use super::parse::{Limits, ResponseDecoder};
 use super::tls;
@@ -102,6 +104,7 @@ fn new_hop(url: &Url, request: String) -> Hop {
         resolved: Vec::new(),
         address: None,
         failed_addresses: Vec::new(),
+        attempts: Vec::new(),
         request,
         tls: None,
         interim: Vec::new(),
@@ -115,11 +118,24 @@ fn new_hop(url: &Url, request: String) -> Hop {
 }
 
 /// Runs one request/response exchange; returns the hop and the body kept (when asked).
-pub(super) fn exchange(url: &Url, req: &HttpRequest, deadline: Instant) -> (Hop, Vec<u8>) {
+/// With `sink` (`-o`), the body is streamed into it instead of kept.
+pub(super) fn exchange(
+    url: &Url,
+    req: &HttpRequest,
+    deadline: Instant,
+    mut sink: Option<&mut Sink>,
+) -> (Hop, Vec<u8>) {
     let mut marks = Marks::new();
     let mut hop = new_hop(url, request_bytes(url, req));
     let mut body = Vec::new();
-    if let Err(e) = run(url, req, deadline, &mut marks, &mut hop, &mut body) {
+    let restarted = match sink.as_deref_mut() {
+        Some(s) => s
+            .restart()
+            .map_err(|e| explain::http::not_saved(&s.path().display().to_string(), &e.to_string())),
+        None => Ok(()),
+    };
+    let r = restarted.and_then(|()| run(url, req, deadline, &mut marks, &mut hop, &mut body, sink));
+    if let Err(e) = r {
         hop.error = Some(e);
     }
     if marks.end.is_none() {
@@ -136,6 +152,7 @@ fn run(
     marks: &mut Marks,
     hop: &mut Hop,
     body: &mut Vec<u8>,
+    sink: Option<&mut Sink>,
 ) -> Result<(), Explanation> {
     hop.resolved = match &req.addresses {
         Some((host, addrs)) if *host == url.host && !addrs.is_empty() => addrs.clone(),
@@ -163,7 +180,7 @@ fn run(
     conn.write_all(&wire)
         .map_err(|e| write_error(&e, req.timeout))?;
     marks.request = Some(Instant::now());
-    read_response(&mut conn, req, deadline, marks, hop, body)
+    read_response(&mut conn, req, deadline, marks, hop, body, sink)
 }
 
 /// Resolves under the deadline (see [`crate::lookup::resolve_within`]), noticing Ctrl-C.
@@ -184,7 +201,8 @@ fn write_error(e: &io::Error, timeout: Duration) -> Explanation {
     }
 }
 
-/// Tries each resolved address in order until one accepts; all of them share the deadline.
+/// Connects as RFC 8305 (Happy Eyeballs) says: addresses interleaved by family, a new attempt every 250 ms while
+/// the earlier ones keep going, the first to connect wins; every address's fate goes into the hop.
 fn connect(
     hop: &mut Hop,
     port: u16,
@@ -196,45 +214,30 @@ fn connect(
         .iter()
         .map(|ip| SocketAddr::new(*ip, port))
         .collect();
-    let mut last = explain::timeout(req.timeout);
-    for addr in addrs {
-        if crate::interrupt::requested() {
-            return Err(explain::interrupted("the answer was complete"));
-        }
-        if left(deadline).is_none() {
-            break;
-        }
-        match connect_one(addr, deadline) {
-            Ok(s) => {
-                hop.address = Some(addr);
-                return Ok(s);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                return Err(explain::interrupted("the answer was complete"))
-            }
-            Err(e) => {
-                last = match e.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                        explain::timeout(req.timeout)
-                    }
-                    _ => explain::io_error(&e),
-                };
-                hop.failed_addresses.push(Attempt {
-                    address: addr,
-                    error: last.clone(),
-                });
-            }
-        }
-    }
-    Err(last)
-}
-
-/// A non-blocking connect polled in slices, so Ctrl-C is noticed (`Interrupted`) and the deadline holds
-/// (`TimedOut`). A loopback connect that met itself (source port == destination port, which the kernel allows
-/// on a closed ephemeral port) is what it means: refused.
-fn connect_one(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream> {
+    let order = eyeballs::interleave(&addrs);
     let stop = crate::interrupt::requested;
-    crate::net::socket::connect_by(addr, deadline, SLICE, &stop).map(TcpStream::from)
+    let race = eyeballs::race(
+        &order,
+        deadline,
+        req.timeout,
+        eyeballs::ATTEMPT_DELAY,
+        &stop,
+    );
+    hop.failed_addresses = race
+        .attempts
+        .iter()
+        .filter(|a| a.state == eyeballs::AttemptState::Failed)
+        .filter_map(|a| {
+            a.explanation.clone().map(|error| Attempt {
+                address: a.address,
+                error,
+            })
+        })
+        .collect();
+    hop.attempts = race.attempts;
+    let (sock, addr) = race.winner?;
+    hop.address = Some(addr);
+    Ok(sock)
 }
 
 fn handshake(
@@ -268,10 +271,11 @@ fn read_response(
     marks: &mut Marks,
     hop: &mut Hop,
     body: &mut Vec<u8>,
+    mut sink: Option<&mut Sink>,
 ) -> Result<(), Explanation> {
     let limits = Limits {
         max_body: req.max_size,
-        keep_body: req.keep_body,
+        keep_body: req.keep_body || sink.is_some(),
         ..Limits::default()
     };
     let mut dec = ResponseDecoder::new(limits, req.method == Method::Head);
@@ -295,7 +299,14 @@ fn read_response(
                 if marks.first_byte.is_none() {
                     marks.first_byte = Some(Instant::now());
                 }
-                match dec.feed(&buf[..n]) {
+                let fed = dec.feed(&buf[..n]);
+                if let Some(s) = sink.as_deref_mut() {
+                    if let Err(e) = s.write(&dec.drain_body()) {
+                        let path = s.path().display().to_string();
+                        break Err(explain::http::not_saved(&path, &e.to_string()));
+                    }
+                }
+                match fed {
                     Ok(true) => break Ok(()),
                     Ok(false) => {}
                     Err(e) => break Err(parse_error(&e)),
@@ -341,6 +352,7 @@ fn parse_error(e: &ParseError) -> Explanation {
     match e {
         ParseError::Empty => explain::http::no_answer(&e.to_string()),
         ParseError::Incomplete(_) => explain::http::incomplete(&e.to_string()),
+        ParseError::TooManyHeaders(..) => explain::http::too_many_headers(&e.to_string()),
         _ => explain::http::bad_response(&e.to_string()),
     }
 }

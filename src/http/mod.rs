@@ -6,7 +6,9 @@
 
 pub mod cert;
 mod conn;
+pub mod eyeballs;
 mod model;
+mod output;
 pub mod parse;
 mod render;
 pub mod tls;
@@ -53,9 +55,23 @@ pub fn fetch(req: &HttpRequest) -> HttpReport {
     let mut visited: HashSet<String> = HashSet::from([url.to_string()]);
     let mut body: Vec<u8>;
     let mut error = None;
+    let mut sink = match req.output.as_deref().map(output::Sink::create) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            let path = req.output.as_deref().unwrap_or(std::path::Path::new(""));
+            let mut r = conclude(req, hops, Vec::new(), None);
+            let x = explain::http::not_saved(&path.display().to_string(), &e.to_string());
+            r.summary = x.cause.clone();
+            r.verdict = x.verdict;
+            r.ok = false;
+            r.explanation = Some(x);
+            return r;
+        }
+        None => None,
+    };
     let mut hop_req = std::borrow::Cow::Borrowed(req);
     loop {
-        let (hop, b) = conn::exchange(&url, &hop_req, deadline);
+        let (hop, b) = conn::exchange(&url, &hop_req, deadline, sink.as_mut());
         body = b;
         let status = hop.response.as_ref().map(|h| h.status);
         let next = hop.location.clone();
@@ -93,7 +109,59 @@ pub fn fetch(req: &HttpRequest) -> HttpReport {
             }
         }
     }
-    conclude(req, hops, body, error)
+    let mut report = conclude(req, hops, body, error);
+    if let Some(sink) = sink {
+        save(&mut report, sink);
+    }
+    report
+}
+
+/// Puts the body streamed with `-o` in place when it is whole; otherwise removes it and says why the run failed.
+fn save(report: &mut HttpReport, sink: output::Sink) {
+    let path = sink.path().display().to_string();
+    let Some(last) = report.hops.last() else {
+        sink.discard();
+        return;
+    };
+    let whole = last.response.is_some() && last.body.complete && !last.body.truncated;
+    if whole
+        && report
+            .explanation
+            .as_ref()
+            .is_none_or(|e| e.code.starts_with("HTTP"))
+    {
+        match sink.commit() {
+            Ok(bytes) => {
+                report.saved = Some(Saved {
+                    path: path.into(),
+                    bytes,
+                });
+            }
+            Err(e) => fail_save(report, explain::http::not_saved(&path, &e.to_string())),
+        }
+        return;
+    }
+    sink.discard();
+    let x = if last.body.truncated {
+        explain::http::body_over_limit(&path, last.body.length)
+    } else {
+        match &report.explanation {
+            Some(e) => explain::http::and_not_saved(e, &path),
+            None => explain::http::not_saved(&path, "the body did not arrive whole"),
+        }
+    };
+    fail_save(report, x);
+}
+
+fn fail_save(report: &mut HttpReport, x: Explanation) {
+    report.summary = if report.summary.is_empty() || report.explanation.is_some() {
+        x.cause.clone()
+    } else {
+        format!("{}: {}", report.summary, x.cause)
+    };
+    report.verdict = x.verdict;
+    report.ok = false;
+    report.explanation = Some(x);
 }
 
 /// The request to send after a redirect with `status`, when it differs: 301, 302 and 303 turn a method other
@@ -128,6 +196,7 @@ fn conclude(
         explanation: None,
         body,
         hops,
+        saved: None,
     };
     let Some(last) = report.hops.last() else {
         return report;
@@ -164,7 +233,9 @@ fn summary(hops: &[Hop], error: Option<&Explanation>) -> String {
         summary = format!("{summary}: redirect to {to}");
     }
     if hops.len() > 1 {
-        summary = format!("{summary} after {} redirects", hops.len() - 1);
+        let n = hops.len() - 1;
+        let s = if n == 1 { "" } else { "s" };
+        summary = format!("{summary} after {n} redirect{s}");
     }
     if last.body.truncated {
         summary = format!(

@@ -1,11 +1,15 @@
-//! TLS for `https://` URLs: rustls (ring) with the bundled webpki roots, or a PEM file (`--cacert`), or no
-//! verification at all (`--insecure`). The verifier records the peer certificate so the report can show it even
-//! when verification fails, and failures are mapped to plain-language explanations.
+//! TLS for `https://` URLs: rustls (ring) verifying against this machine's trust store (the one curl and openssl
+//! use, read with rustls-native-certs, which honours `SSL_CERT_FILE` and `SSL_CERT_DIR`), the bundled webpki
+//! roots only where the system has none, or a PEM file (`--cacert`) instead of both; or no verification at all
+//! (`--insecure`). A server certificate that is byte for byte one of the `--cacert` certificates (a self-signed
+//! one from `openssl req -x509`, which is a CA and so refused as an end entity by webpki) is accepted after its
+//! names and dates are checked, as curl does. The verifier records the peer certificate so the report can show
+//! it even when verification fails, and failures are mapped to plain-language explanations.
 
 use std::io;
 use std::net::TcpStream;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -29,11 +33,28 @@ use crate::target::Host;
 pub struct TlsOptions {
     /// Skip verification (still shows the certificate).
     pub insecure: bool,
-    /// DER certificates to trust instead of the bundled roots (from `--cacert`); empty means the bundled roots.
+    /// DER certificates to trust instead of the system store (from `--cacert`); empty means the system store.
     pub ca_certs: Vec<Vec<u8>>,
     /// The name sent in SNI and checked against the certificate instead of the URL's host (for a URL that
     /// names an address, or a virtual host reached through another name).
     pub server_name: Option<String>,
+    /// The `--cacert` file they came from, named in the report.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl TlsOptions {
+    /// The options of `--insecure` and `--cacert FILE` (read here; a bad file is bad input).
+    pub fn from_flags(insecure: bool, cacert: Option<&Path>) -> Result<TlsOptions> {
+        Ok(TlsOptions {
+            insecure,
+            ca_certs: match cacert {
+                Some(p) => load_cacert(p)?,
+                None => Vec::new(),
+            },
+            ca_file: cacert.map(Path::to_path_buf),
+            server_name: None,
+        })
+    }
 }
 
 /// Reads every certificate from a PEM file, for `--cacert`.
@@ -53,6 +74,43 @@ pub fn load_cacert(path: &Path) -> Result<Vec<Vec<u8>>> {
     Ok(certs)
 }
 
+/// Which certificates the chain was checked against. In JSON: `{store, location, certificates, exact_match}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trust {
+    /// `system` (this machine's store, as curl and openssl use it), `bundled` (the webpki roots compiled in,
+    /// used only where the system has no store) or `cacert` (the `--cacert` file).
+    pub store: &'static str,
+    /// Where the store is: the system's CA file and directories (or `SSL_CERT_FILE=…`, `SSL_CERT_DIR=…`), the
+    /// `--cacert` path; null for the bundled roots.
+    pub location: Option<String>,
+    /// Certificates in the store.
+    pub certificates: usize,
+    /// The server's certificate is itself one of the `--cacert` certificates, byte for byte (self-signed), and
+    /// was accepted after its names and dates were checked.
+    pub exact_match: bool,
+}
+
+impl Trust {
+    /// `system store /etc/ssl/certs/ca-certificates.crt (146 certificates)`.
+    pub fn describe(&self) -> String {
+        let what = match self.store {
+            "system" => "system store",
+            "bundled" => "bundled webpki roots (this machine has no trust store)",
+            _ => "--cacert",
+        };
+        let mut s = what.to_string();
+        if let Some(l) = &self.location {
+            s = format!("{s} {l}");
+        }
+        let n = self.certificates;
+        s = format!("{s} ({n} certificate{})", if n == 1 { "" } else { "s" });
+        if self.exact_match {
+            s.push_str(", the server's own certificate (byte-identical; names and dates checked)");
+        }
+        s
+    }
+}
+
 /// What the handshake settled on.
 #[derive(Debug, Clone, Serialize)]
 pub struct TlsInfo {
@@ -62,6 +120,8 @@ pub struct TlsInfo {
     pub alpn: Option<String>,
     /// False with `--insecure` (the certificate was not checked).
     pub verified: bool,
+    /// The store the chain was checked against; null with `--insecure`.
+    pub trust: Option<Trust>,
     pub certificate: Option<CertInfo>,
     /// Whole days until the certificate expires (negative once expired).
     pub days_left: Option<i64>,
@@ -80,11 +140,12 @@ pub fn chain_facts(seen: &Seen) -> (Vec<i64>, Option<String>) {
         return (Vec::new(), None);
     };
     let expiry = s
+        .chain
         .iter()
         .filter_map(|c| super::cert::parse_certificate(c))
         .map(|c| c.not_after_unix)
         .collect();
-    let leaf = s.first().map(|der| {
+    let leaf = s.chain.first().map(|der| {
         ring::digest::digest(&ring::digest::SHA256, der)
             .as_ref()
             .iter()
@@ -94,15 +155,124 @@ pub fn chain_facts(seen: &Seen) -> (Vec<i64>, Option<String>) {
     (expiry, leaf)
 }
 
-/// The certificates the server presented (DER, the end entity first, then the intermediates it sent),
-/// recorded by the verifier.
-pub type Seen = Arc<Mutex<Vec<Vec<u8>>>>;
+/// This machine's trust store, read once per run.
+struct SystemStore {
+    certs: Vec<CertificateDer<'static>>,
+    location: String,
+}
+
+fn system_store() -> &'static SystemStore {
+    static STORE: OnceLock<SystemStore> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let loaded = rustls_native_certs::load_native_certs();
+        SystemStore {
+            certs: loaded.certs,
+            location: system_location(),
+        }
+    })
+}
+
+/// Where rustls-native-certs looks: `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, else what openssl-probe finds.
+fn system_location() -> String {
+    let env: Vec<String> = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .filter_map(|k| std::env::var_os(k).map(|v| format!("{k}={}", v.to_string_lossy())))
+        .collect();
+    if !env.is_empty() {
+        return env.join(", ");
+    }
+    let p = openssl_probe::probe();
+    p.cert_file
+        .iter()
+        .chain(p.cert_dir.iter())
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The roots to verify against and how the report names them.
+fn roots(opts: &TlsOptions) -> Result<(RootCertStore, Trust)> {
+    let mut roots = RootCertStore::empty();
+    if !opts.ca_certs.is_empty() {
+        for der in &opts.ca_certs {
+            roots
+                .add(CertificateDer::from(der.clone()))
+                .context("--cacert: a certificate in the file cannot be used as a trust anchor")?;
+        }
+        let trust = Trust {
+            store: "cacert",
+            location: opts.ca_file.as_ref().map(|p| p.display().to_string()),
+            certificates: opts.ca_certs.len(),
+            exact_match: false,
+        };
+        return Ok((roots, trust));
+    }
+    let sys = system_store();
+    let (added, _) = roots.add_parsable_certificates(sys.certs.iter().cloned());
+    if added > 0 {
+        let trust = Trust {
+            store: "system",
+            location: Some(sys.location.clone()),
+            certificates: added,
+            exact_match: false,
+        };
+        return Ok((roots, trust));
+    }
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let trust = Trust {
+        store: "bundled",
+        location: None,
+        certificates: roots.len(),
+        exact_match: false,
+    };
+    Ok((roots, trust))
+}
+
+/// What the verifier saw: the end-entity certificate, and whether it was accepted as a byte-identical
+/// `--cacert` certificate.
+#[derive(Debug, Default)]
+pub struct SeenCert {
+    pub der: Option<Vec<u8>>,
+    pub exact_match: bool,
+    /// Every certificate the server presented (DER, the end entity first, then the intermediates it sent), for
+    /// the exporter's chain metrics.
+    pub chain: Vec<Vec<u8>>,
+}
+
+/// Shared between the verifier and the connection.
+pub type Seen = Arc<Mutex<SeenCert>>;
 
 #[derive(Debug)]
 struct Recording {
     inner: Option<Arc<WebPkiServerVerifier>>,
+    /// `--cacert` certificates a server may present as they are.
+    pinned: Vec<Vec<u8>>,
     provider: Arc<CryptoProvider>,
     seen: Seen,
+}
+
+/// Checks a certificate that is byte for byte one the user trusts: its names and its dates, as the chain check
+/// would have.
+fn check_exact(
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> std::result::Result<(), rustls::Error> {
+    let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+    rustls::client::verify_server_name(&parsed, server_name)?;
+    let (_, cert) = <x509_parser::prelude::X509Certificate as x509_parser::prelude::FromDer<
+        x509_parser::error::X509Error,
+    >>::from_der(end_entity.as_ref())
+    .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    let v = cert.validity();
+    if now < v.not_before.timestamp() {
+        return Err(CertificateError::NotValidYet.into());
+    }
+    if now > v.not_after.timestamp() {
+        return Err(CertificateError::Expired.into());
+    }
+    Ok(())
 }
 
 impl ServerCertVerifier for Recording {
@@ -115,14 +285,29 @@ impl ServerCertVerifier for Recording {
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
         if let Ok(mut s) = self.seen.lock() {
-            *s = std::iter::once(end_entity)
+            s.der = Some(end_entity.to_vec());
+            s.chain = std::iter::once(end_entity)
                 .chain(intermediates)
                 .map(|c| c.to_vec())
                 .collect();
         }
-        match &self.inner {
-            Some(v) => v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now),
-            None => Ok(ServerCertVerified::assertion()),
+        let Some(v) = &self.inner else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let chain = v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+        match chain {
+            Err(e) if self.pinned.iter().any(|p| p[..] == end_entity[..]) => {
+                // The user's file holds this very certificate: trust it as curl does, names and dates permitting.
+                check_exact(end_entity, server_name, now).map_err(|own| match own {
+                    rustls::Error::InvalidCertificate(_) => own,
+                    _ => e,
+                })?;
+                if let Ok(mut s) = self.seen.lock() {
+                    s.exact_match = true;
+                }
+                Ok(ServerCertVerified::assertion())
+            }
+            r => r,
         }
     }
 
@@ -162,30 +347,26 @@ impl ServerCertVerifier for Recording {
 }
 
 /// A client configuration offering the given ALPN protocols (`http/1.1` for HTTPS and DoH, `dot` for DNS over
-/// TLS), recording the peer certificate into `seen`. Built only when TLS is used: a plain exchange never pays
-/// for it.
-pub fn client_config(opts: &TlsOptions, seen: Seen, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>> {
+/// TLS), recording the peer certificate into `seen`; with it, the store the chain is checked against (None with
+/// `--insecure`). Built only when TLS is used: a plain exchange never pays for it.
+pub fn client_config(
+    opts: &TlsOptions,
+    seen: Seen,
+    alpn: &[&[u8]],
+) -> Result<(Arc<ClientConfig>, Option<Trust>)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let inner = if opts.insecure {
-        None
+    let (inner, trust) = if opts.insecure {
+        (None, None)
     } else {
-        let mut roots = RootCertStore::empty();
-        if opts.ca_certs.is_empty() {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        } else {
-            for der in &opts.ca_certs {
-                roots.add(CertificateDer::from(der.clone())).context(
-                    "--cacert: a certificate in the file cannot be used as a trust anchor",
-                )?;
-            }
-        }
+        let (roots, trust) = roots(opts)?;
         let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .context("setting up certificate verification")?;
-        Some(v)
+        (Some(v), Some(trust))
     };
     let verifier = Recording {
         inner,
+        pinned: opts.ca_certs.clone(),
         provider: provider.clone(),
         seen,
     };
@@ -196,7 +377,7 @@ pub fn client_config(opts: &TlsOptions, seen: Seen, alpn: &[&[u8]]) -> Result<Ar
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), trust))
 }
 
 /// Explains a failed handshake; `cert` is the peer certificate when the server sent one.
@@ -262,8 +443,8 @@ pub(crate) fn handshake(
     deadline: Instant,
     timeout: Duration,
 ) -> std::result::Result<(TlsStream, TlsInfo), Box<HandshakeError>> {
-    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
-    let config = client_config(opts, seen.clone(), alpn)
+    let seen: Seen = Arc::new(Mutex::new(SeenCert::default()));
+    let (config, trust) = client_config(opts, seen.clone(), alpn)
         .map_err(|e| failed(explain_tls::setup_failed(&format!("{e:#}")), None))?;
     let name = match host {
         Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
@@ -276,7 +457,7 @@ pub(crate) fn handshake(
     let cert_of = |seen: &Seen| {
         seen.lock()
             .ok()
-            .and_then(|s| s.first().and_then(|c| super::cert::parse_certificate(c)))
+            .and_then(|s| s.der.as_deref().and_then(super::cert::parse_certificate))
     };
     while conn.is_handshaking() {
         if crate::interrupt::requested() {
@@ -308,16 +489,26 @@ pub(crate) fn handshake(
             Err(e) => {
                 let cert = cert_of(&seen);
                 let x = explain_error(&e, &host_text, cert.as_ref());
-                return Err(failed(x, Some(info(&conn, cert, false, &seen))));
+                return Err(failed(x, Some(info(&conn, cert, false, trust, &seen))));
             }
         }
     }
-    let info = info(&conn, cert_of(&seen), !opts.insecure, &seen);
+    let mut trust = trust;
+    if let (Some(t), Ok(s)) = (trust.as_mut(), seen.lock()) {
+        t.exact_match = s.exact_match;
+    }
+    let info = info(&conn, cert_of(&seen), !opts.insecure, trust, &seen);
     Ok((StreamOwned::new(conn, sock), info))
 }
 
 /// What the handshake settled on, for the report.
-fn info(c: &ClientConnection, cert: Option<CertInfo>, verified: bool, seen: &Seen) -> TlsInfo {
+fn info(
+    c: &ClientConnection,
+    cert: Option<CertInfo>,
+    verified: bool,
+    trust: Option<Trust>,
+    seen: &Seen,
+) -> TlsInfo {
     let (chain_not_after_unix, leaf_sha256) = chain_facts(seen);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -337,6 +528,7 @@ fn info(c: &ClientConnection, cert: Option<CertInfo>, verified: bool, seen: &See
             .alpn_protocol()
             .map(|a| String::from_utf8_lossy(a).into_owned()),
         verified,
+        trust,
         days_left: cert.as_ref().map(|c| c.days_left(now)),
         certificate: cert,
         chain_not_after_unix,
