@@ -12,6 +12,7 @@ pub mod dns;
 pub mod duration;
 pub mod exit;
 pub mod explain;
+pub mod exporter;
 pub mod http;
 pub mod interrupt;
 pub mod lookup;

@@ -78,6 +78,10 @@ fn shapes() -> Vec<Vec<&'static str>> {
         vec!["capture", "-r", "/dev/null", "{}"],
         vec!["capture", "-r", "{}"],
         vec!["capture", "-i", "{}", "-c", "1", "--duration", "1s"],
+        vec!["exporter", "--check-config", "--config", "{}"],
+        vec!["exporter", "--check-config", "--listen", "{}"],
+        vec!["exporter", "--check-config", "--timeout-offset", "{}"],
+        vec!["exporter", "--check-config", "--max-concurrent", "{}"],
     ]
 }
 

@@ -166,6 +166,7 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
             url,
             method: if head { Method::Head } else { Method::Get },
             http10: args.http10,
+            body: None,
             headers: headers.clone(),
             timeout: args.timeout,
             max_size: match (args.max_size, &args.output) {

@@ -4,6 +4,7 @@
 mod args;
 mod capture;
 mod diagnose;
+mod exporter;
 mod http_get;
 mod lookup;
 mod ping;
@@ -91,6 +92,8 @@ pub enum Command {
     /// Capture packets (like tcpdump): a filter compiled to BPF in the kernel, one line per packet, pcap files,
     /// and a per-conversation analysis with a verdict for each flow.
     Capture(Lazy<capture::CaptureArgs>),
+    /// Serve probes to Prometheus: a drop-in for blackbox_exporter that also says why a probe failed.
+    Exporter(Lazy<exporter::ExporterArgs>),
     /// Print a shell completion script.
     Completions(Lazy<CompletionsArgs>),
 }
@@ -135,6 +138,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Serve(Lazy(a)) => serve::run(a, &out),
         Command::Trace(Lazy(a)) => trace::run(a, &out),
         Command::Capture(Lazy(a)) => capture::run(a, &out),
+        Command::Exporter(Lazy(a)) => exporter::run(a, &out),
         Command::Completions(Lazy(a)) => {
             let mut buf = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "netdiag", &mut buf);

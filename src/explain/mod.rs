@@ -13,6 +13,7 @@ pub mod capture;
 pub mod diagnose;
 pub mod dns;
 mod errno;
+pub mod exporter;
 pub mod http;
 pub mod icmp;
 pub mod path;

@@ -87,6 +87,13 @@ pub(super) fn request_bytes(url: &Url, req: &HttpRequest) -> String {
     for (name, value) in &req.headers {
         s.push_str(&format!("{name}: {value}\r\n"));
     }
+    let user_length = req
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+    if let (Some(body), false) = (&req.body, user_length) {
+        s.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     s.push_str("\r\n");
     s
 }
@@ -166,7 +173,11 @@ fn run(
     };
     let remaining = left(deadline).ok_or_else(|| explain::timeout(req.timeout))?;
     let _ = conn.sock().set_write_timeout(Some(remaining));
-    conn.write_all(hop.request.as_bytes())
+    let mut wire = hop.request.as_bytes().to_vec();
+    if let Some(b) = &req.body {
+        wire.extend_from_slice(b);
+    }
+    conn.write_all(&wire)
         .map_err(|e| write_error(&e, req.timeout))?;
     marks.request = Some(Instant::now());
     read_response(&mut conn, req, deadline, marks, hop, body, sink)
@@ -236,14 +247,12 @@ fn handshake(
     deadline: Instant,
     hop: &mut Hop,
 ) -> Result<Conn, Explanation> {
-    match tls::handshake(
-        sock,
-        &url.host,
-        &req.tls,
-        &[b"http/1.1"],
-        deadline,
-        req.timeout,
-    ) {
+    // The name checked and sent in SNI: the override (hostname=, tls_config.server_name) or the URL's host.
+    let host = match &req.tls.server_name {
+        Some(n) => Host::parse(n).unwrap_or_else(|_| Host::Name(n.clone())),
+        None => url.host.clone(),
+    };
+    match tls::handshake(sock, &host, &req.tls, &[b"http/1.1"], deadline, req.timeout) {
         Ok((stream, info)) => {
             hop.tls = Some(info);
             Ok(Conn::Tls(Box::new(stream)))
@@ -365,6 +374,11 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         assert_eq!(s, want);
+        req.body = Some(b"{}".to_vec());
+        assert!(request_bytes(&req.url, &req).ends_with("X-Y: z\r\nContent-Length: 2\r\n\r\n"));
+        req.headers.push(("content-length".into(), "2".into()));
+        assert_eq!(request_bytes(&req.url, &req).matches("ontent-").count(), 1);
+        req.body = None;
         req.http10 = true;
         req.method = Method::Head;
         assert!(request_bytes(&req.url, &req).starts_with("HEAD /a?b HTTP/1.0\r\n"));

@@ -69,9 +69,11 @@ pub fn fetch(req: &HttpRequest) -> HttpReport {
         }
         None => None,
     };
+    let mut hop_req = std::borrow::Cow::Borrowed(req);
     loop {
-        let (hop, b) = conn::exchange(&url, req, deadline, sink.as_mut());
+        let (hop, b) = conn::exchange(&url, &hop_req, deadline, sink.as_mut());
         body = b;
+        let status = hop.response.as_ref().map(|h| h.status);
         let next = hop.location.clone();
         let failed = hop.error.is_some();
         hops.push(hop);
@@ -101,6 +103,11 @@ pub fn fetch(req: &HttpRequest) -> HttpReport {
             break;
         }
         url = next;
+        if let Some(s) = status {
+            if let Some(r) = after_redirect(&hop_req, s) {
+                hop_req = std::borrow::Cow::Owned(r);
+            }
+        }
     }
     let mut report = conclude(req, hops, body, error);
     if let Some(sink) = sink {
@@ -155,6 +162,22 @@ fn fail_save(report: &mut HttpReport, x: Explanation) {
     report.verdict = x.verdict;
     report.ok = false;
     report.explanation = Some(x);
+}
+
+/// The request to send after a redirect with `status`, when it differs: 301, 302 and 303 turn a method other
+/// than GET and HEAD into a GET without a body (as browsers and Go's and curl's clients do); 307 and 308 keep
+/// the method and the body.
+fn after_redirect(req: &HttpRequest, status: u16) -> Option<HttpRequest> {
+    if !matches!(status, 301..=303) || matches!(req.method, Method::Get | Method::Head) {
+        return None;
+    }
+    let mut r = req.clone();
+    r.method = Method::Get;
+    r.body = None;
+    r.headers.retain(|(n, _)| {
+        !n.eq_ignore_ascii_case("content-length") && !n.eq_ignore_ascii_case("content-type")
+    });
+    Some(r)
 }
 
 fn conclude(
@@ -263,6 +286,22 @@ mod tests {
             assert!(e.starts_with("invalid header"), "{e}");
             assert!(!e.contains('\n'));
         }
+    }
+
+    #[test]
+    fn methods_parse_and_redirects_turn_posts_into_gets() {
+        assert_eq!(Method::parse("post"), Some(Method::Post));
+        assert_eq!(Method::parse("PATCH").map(Method::as_str), Some("PATCH"));
+        assert_eq!(Method::parse("PROPFIND"), None);
+        let mut req = HttpRequest::new(Url::parse("http://127.0.0.1/").unwrap());
+        req.method = Method::Post;
+        req.body = Some(b"{}".to_vec());
+        req.headers = vec![("Content-Type".into(), "application/json".into())];
+        let r = after_redirect(&req, 302).expect("a POST after 302 becomes a GET");
+        assert_eq!((r.method, r.body, r.headers.len()), (Method::Get, None, 0));
+        assert!(after_redirect(&req, 307).is_none());
+        req.method = Method::Head;
+        assert!(after_redirect(&req, 301).is_none());
     }
 
     #[test]

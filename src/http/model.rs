@@ -22,14 +22,42 @@ pub const MAX_REDIRECTS: usize = 10;
 pub enum Method {
     Get,
     Head,
+    Post,
+    Put,
+    Delete,
+    Options,
+    Patch,
 }
 
 impl Method {
+    /// Every method netdiag sends, in the order help texts list them.
+    pub const ALL: [Method; 7] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Delete,
+        Method::Options,
+        Method::Patch,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Patch => "PATCH",
         }
+    }
+
+    /// The method named `s` (case-insensitive), or `None` for one netdiag does not send.
+    pub fn parse(s: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -43,6 +71,9 @@ pub struct HttpRequest {
     /// Extra headers (`-H`); one with the name of a default header (Host, User-Agent, Accept, Connection)
     /// replaces it. Check them with [`check_header`](super::check_header).
     pub headers: Vec<(String, String)>,
+    /// A request body, sent with a `Content-Length` header (on the first request only: a redirect is
+    /// followed with the same method and no body, as a 301/302/303 would be by a browser).
+    pub body: Option<Vec<u8>>,
     /// One deadline for everything: resolve, connect, TLS, request, response, and every redirect.
     pub timeout: Duration,
     /// Body bytes read at most; the rest is not read and the report says the body was truncated.
@@ -69,6 +100,7 @@ impl HttpRequest {
             method: Method::Get,
             http10: false,
             headers: Vec::new(),
+            body: None,
             timeout: Duration::from_secs(10),
             max_size: 10 * 1024 * 1024,
             max_redirects: 0,

@@ -35,6 +35,9 @@ pub struct TlsOptions {
     pub insecure: bool,
     /// DER certificates to trust instead of the system store (from `--cacert`); empty means the system store.
     pub ca_certs: Vec<Vec<u8>>,
+    /// The name sent in SNI and checked against the certificate instead of the URL's host (for a URL that
+    /// names an address, or a virtual host reached through another name).
+    pub server_name: Option<String>,
     /// The `--cacert` file they came from, named in the report.
     pub ca_file: Option<PathBuf>,
 }
@@ -49,6 +52,7 @@ impl TlsOptions {
                 None => Vec::new(),
             },
             ca_file: cacert.map(Path::to_path_buf),
+            server_name: None,
         })
     }
 }
@@ -121,6 +125,34 @@ pub struct TlsInfo {
     pub certificate: Option<CertInfo>,
     /// Whole days until the certificate expires (negative once expired).
     pub days_left: Option<i64>,
+    /// When each certificate the server presented expires (Unix seconds, the end entity first), for the
+    /// exporter's `probe_ssl_earliest_cert_expiry`.
+    #[serde(skip)]
+    pub chain_not_after_unix: Vec<i64>,
+    /// SHA-256 of the end-entity certificate (lowercase hex), for the exporter's `probe_ssl_last_chain_info`.
+    #[serde(skip)]
+    pub leaf_sha256: Option<String>,
+}
+
+/// From the certificates the server presented: when each expires (Unix seconds) and the SHA-256 of the first.
+pub fn chain_facts(seen: &Seen) -> (Vec<i64>, Option<String>) {
+    let Ok(s) = seen.lock() else {
+        return (Vec::new(), None);
+    };
+    let expiry = s
+        .chain
+        .iter()
+        .filter_map(|c| super::cert::parse_certificate(c))
+        .map(|c| c.not_after_unix)
+        .collect();
+    let leaf = s.chain.first().map(|der| {
+        ring::digest::digest(&ring::digest::SHA256, der)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    });
+    (expiry, leaf)
 }
 
 /// This machine's trust store, read once per run.
@@ -202,6 +234,9 @@ fn roots(opts: &TlsOptions) -> Result<(RootCertStore, Trust)> {
 pub struct SeenCert {
     pub der: Option<Vec<u8>>,
     pub exact_match: bool,
+    /// Every certificate the server presented (DER, the end entity first, then the intermediates it sent), for
+    /// the exporter's chain metrics.
+    pub chain: Vec<Vec<u8>>,
 }
 
 /// Shared between the verifier and the connection.
@@ -251,6 +286,10 @@ impl ServerCertVerifier for Recording {
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
         if let Ok(mut s) = self.seen.lock() {
             s.der = Some(end_entity.to_vec());
+            s.chain = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|c| c.to_vec())
+                .collect();
         }
         let Some(v) = &self.inner else {
             return Ok(ServerCertVerified::assertion());
@@ -450,7 +489,7 @@ pub(crate) fn handshake(
             Err(e) => {
                 let cert = cert_of(&seen);
                 let x = explain_error(&e, &host_text, cert.as_ref());
-                return Err(failed(x, Some(info(&conn, cert, false, trust))));
+                return Err(failed(x, Some(info(&conn, cert, false, trust, &seen))));
             }
         }
     }
@@ -458,7 +497,7 @@ pub(crate) fn handshake(
     if let (Some(t), Ok(s)) = (trust.as_mut(), seen.lock()) {
         t.exact_match = s.exact_match;
     }
-    let info = info(&conn, cert_of(&seen), !opts.insecure, trust);
+    let info = info(&conn, cert_of(&seen), !opts.insecure, trust, &seen);
     Ok((StreamOwned::new(conn, sock), info))
 }
 
@@ -468,7 +507,9 @@ fn info(
     cert: Option<CertInfo>,
     verified: bool,
     trust: Option<Trust>,
+    seen: &Seen,
 ) -> TlsInfo {
+    let (chain_not_after_unix, leaf_sha256) = chain_facts(seen);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -490,5 +531,7 @@ fn info(
         trust,
         days_left: cert.as_ref().map(|c| c.days_left(now)),
         certificate: cert,
+        chain_not_after_unix,
+        leaf_sha256,
     }
 }

@@ -32,6 +32,31 @@ pub fn raise_nofile_limit() -> io::Result<libc::rlim_t> {
     Ok(lim.rlim_cur)
 }
 
+/// The open-files soft limit in force, without changing it.
+pub fn nofile_limit() -> io::Result<libc::rlim_t> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid rlimit to write.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// Clock ticks per second (the unit of /proc's CPU times) and the page size in bytes (of /proc's RSS).
+pub fn clock_ticks_and_page_size() -> (u64, u64) {
+    // SAFETY: sysconf has no preconditions; -1 (unknown) is mapped to 1 below.
+    let (ticks, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (ticks.max(1) as u64, page.max(1) as u64)
+}
+
 /// Installs `handler` for `signal` (signal(2) semantics: BSD, the handler stays installed). The handler must
 /// do only async-signal-safe work.
 pub fn set_signal_handler(signal: i32, handler: extern "C" fn(libc::c_int)) {
@@ -77,6 +102,9 @@ mod tests {
         let n = raise_nofile_limit().unwrap();
         assert!(n >= 3);
         assert_eq!(raise_nofile_limit().unwrap(), n);
+        assert_eq!(nofile_limit().unwrap(), n);
+        let (ticks, page) = clock_ticks_and_page_size();
+        assert!(ticks >= 1 && page >= 512);
     }
 
     #[test]

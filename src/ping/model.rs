@@ -55,6 +55,9 @@ pub struct PingRequest {
     /// ICMP data bytes (ping's -s).
     pub size: usize,
     pub ttl: Option<u8>,
+    /// Set the don't-fragment bit (ping's `-M do`): an echo larger than the path MTU fails instead of being
+    /// fragmented.
+    pub dont_fragment: bool,
     /// Packets per second over all hosts; `None` sends as fast as the sockets take them.
     pub rate: Option<f64>,
     pub method: MethodChoice,
@@ -85,6 +88,7 @@ impl PingRequest {
             deadline: None,
             size: 56,
             ttl: None,
+            dont_fragment: false,
             rate: Some(DEFAULT_RATE),
             method: MethodChoice::Auto,
             tcp_ports: vec![80, 443],
