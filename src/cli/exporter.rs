@@ -24,7 +24,7 @@ Examples:
   netdiag exporter                                   built-in modules on 127.0.0.1:9115
   netdiag exporter --config /etc/prometheus/blackbox.yml --listen 127.0.0.1:9115
   curl 'http://127.0.0.1:9115/probe?target=127.0.0.1:22&module=tcp_connect'
-  curl 'http://127.0.0.1:9115/probe?target=http://localhost/&module=diagnose&debug=true'
+  curl '127.0.0.1:9115/probe?target=http://localhost/&module=diagnose&debug=true'
 
 Beyond blackbox: a failed probe has probe_failure_info{layer,code} 1, where layer is target,
 resolve, reach, connect, tls, http, talk, dns or probe, and code is ECONNREFUSED, timeout,
