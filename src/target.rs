@@ -107,7 +107,66 @@ pub fn shown(s: &str) -> String {
 }
 
 const TARGET_FORMS: &str =
-    "expected HOST, HOST:PORT, [IPv6]:PORT, an IPv6 address or a CIDR block such as 127.0.0.0/30";
+    "expected HOST, HOST:PORT, [IPv6]:PORT, an IPv6 address (fe80::1%eth0 with a scope) or a CIDR block such as 127.0.0.0/30";
+
+/// Scope ids typed with IPv6 addresses (`fe80::1%eth0`, `fe80::1%3`), by address. An address carries its scope
+/// from the parser to every socket through [`socket_addr`]: a link-local address means nothing without the
+/// link it is on. One scope per address per run (the last typed wins).
+static SCOPES: std::sync::Mutex<Vec<(Ipv6Addr, u32)>> = std::sync::Mutex::new(Vec::new());
+
+/// The scope id typed with `ip`, or 0 (none).
+pub fn scope_of(ip: &Ipv6Addr) -> u32 {
+    SCOPES
+        .lock()
+        .map(|v| v.iter().rev().find(|(a, _)| a == ip).map_or(0, |(_, s)| *s))
+        .unwrap_or(0)
+}
+
+/// The socket address of `ip`:`port`, an IPv6 address with the scope typed with it: every socket that
+/// sends to a parsed target gets its address here.
+pub fn socket_addr(ip: IpAddr, port: u16) -> SocketAddr {
+    match ip {
+        IpAddr::V6(v6) => SocketAddr::V6(std::net::SocketAddrV6::new(v6, port, 0, scope_of(&v6))),
+        v4 => SocketAddr::new(v4, port),
+    }
+}
+
+/// Parses `ADDR%ZONE` (`fe80::1%eth0`, `fe80::1%3`): the address, its scope id registered for sockets.
+/// An interface name must exist here.
+fn parse_scoped(s: &str, addr: &str, zone: &str) -> Result<Ipv6Addr> {
+    let ip: Ipv6Addr = addr.parse().map_err(|_| {
+        InputError(format!(
+            "invalid target '{}': a '%' scope only follows an IPv6 address, such as fe80::1%eth0",
+            shown(s)
+        ))
+    })?;
+    let id = if zone.is_empty() {
+        return err(format!(
+            "invalid target '{}': empty scope after '%'; write an interface name or index, such as fe80::1%eth0 or fe80::1%2",
+            shown(s)
+        ));
+    } else if zone.bytes().all(|b| b.is_ascii_digit()) {
+        zone.parse::<u32>().map_err(|_| {
+            InputError(format!(
+                "invalid target '{}': scope index '{}' is out of range; use an interface index from `ip link`",
+                shown(s),
+                shown(zone)
+            ))
+        })?
+    } else {
+        crate::net::packet::interface_index(zone).map_err(|_| {
+            InputError(format!(
+                "unknown interface '{}' in '{}': no such network interface here; use a name from `ip link`, such as fe80::1%eth0",
+                shown(zone),
+                shown(s)
+            ))
+        })?
+    };
+    if let Ok(mut v) = SCOPES.lock() {
+        v.push((ip, id));
+    }
+    Ok(ip)
+}
 const PORT_FORMS: &str =
     "expected a port 1-65535, a range such as 8000-8100, a list such as 22,80,443, or a service name such as http";
 
@@ -124,6 +183,9 @@ impl Host {
     pub fn parse(s: &str) -> Result<Host> {
         if let Ok(ip) = s.parse::<IpAddr>() {
             return Ok(Host::Ip(ip));
+        }
+        if let Some((addr, zone)) = s.split_once('%') {
+            return Ok(Host::Ip(IpAddr::V6(parse_scoped(s, addr, zone)?)));
         }
         validate_name(s)?;
         Ok(Host::Name(s.to_string()))
@@ -222,9 +284,12 @@ impl Target {
                 return Err(bad("'[' without a closing ']'"));
             };
             let inner = &rest[..end];
-            let ip: Ipv6Addr = inner
-                .parse()
-                .map_err(|_| bad(&format!("'{}' is not an IPv6 address", shown(inner))))?;
+            let ip: Ipv6Addr = match inner.split_once('%') {
+                Some((addr, zone)) => parse_scoped(inner, addr, zone)?,
+                None => inner
+                    .parse()
+                    .map_err(|_| bad(&format!("'{}' is not an IPv6 address", shown(inner))))?,
+            };
             let after = &rest[end + 1..];
             let port = match after {
                 "" => None,
@@ -258,6 +323,10 @@ impl Target {
                     port: Some(port),
                 })
             }
+            _ if s.contains('%') => Ok(Target {
+                host: Host::parse(s)?,
+                port: None,
+            }),
             _ => match s.parse::<Ipv6Addr>() {
                 Ok(ip) => Ok(Target {
                     host: Host::Ip(IpAddr::V6(ip)),
@@ -659,6 +728,41 @@ impl PortQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scoped_ipv6_addresses_carry_their_scope_to_sockets() {
+        let lo = crate::net::packet::interface_index("lo").unwrap();
+        let t = Target::parse("fe80::1:77%lo").unwrap();
+        assert_eq!(t.host, Host::Ip("fe80::1:77".parse().unwrap()));
+        assert_eq!(t.port, None);
+        let a = socket_addr("fe80::1:77".parse().unwrap(), 22);
+        assert!(matches!(a, SocketAddr::V6(v6) if v6.scope_id() == lo && v6.port() == 22));
+
+        let t = Target::parse("[fe80::1:78%7]:22").unwrap();
+        assert_eq!(t.port, Some(22));
+        let a = socket_addr("fe80::1:78".parse().unwrap(), 22);
+        assert!(matches!(a, SocketAddr::V6(v6) if v6.scope_id() == 7));
+        assert!(matches!(
+            HostSpec::parse("fe80::1:79%1"),
+            Ok(HostSpec::Target(_))
+        ));
+
+        // No scope typed: none given.
+        let a = socket_addr("fe80::1:80".parse().unwrap(), 1);
+        assert!(matches!(a, SocketAddr::V6(v6) if v6.scope_id() == 0));
+
+        for (bad, says) in [
+            ("fe80::1%nosuchif0", "unknown interface 'nosuchif0'"),
+            ("[fe80::1%nosuchif0]:22", "unknown interface 'nosuchif0'"),
+            ("fe80::1%", "empty scope"),
+            ("10.0.0.1%eth0", "only follows an IPv6 address"),
+            ("[fe80::1%99999999999]:22", "out of range"),
+        ] {
+            let e = Target::parse(bad).unwrap_err().0;
+            assert!(e.contains(says), "{bad}: {e}");
+            assert!(!e.contains('\n'), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn expand_hosts_is_the_one_cidr_expansion() {

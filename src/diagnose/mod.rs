@@ -117,7 +117,7 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
     let targets: Vec<SocketAddr> = addrs
         .iter()
         .take(MAX_CONNECT)
-        .map(|ip| SocketAddr::new(*ip, t.port))
+        .map(|ip| crate::target::socket_addr(*ip, t.port))
         .collect();
 
     // 2 and 3: reach and connect run at the same time, so a silent host costs one timeout, not two.

@@ -212,7 +212,7 @@ fn connect(
     let addrs: Vec<SocketAddr> = hop
         .resolved
         .iter()
-        .map(|ip| SocketAddr::new(*ip, port))
+        .map(|ip| crate::target::socket_addr(*ip, port))
         .collect();
     let order = eyeballs::interleave(&addrs);
     let stop = crate::interrupt::requested;

@@ -151,9 +151,22 @@ fn parse_authority(a: &str) -> Result<(Host, Option<u16>), String> {
         let (inner, after) = rest
             .split_once(']')
             .ok_or_else(|| "'[' without a closing ']'".to_string())?;
-        let ip: std::net::Ipv6Addr = inner
-            .parse()
-            .map_err(|_| format!("'{}' is not an IPv6 address", shown(inner)))?;
+        // RFC 6874 writes the scope `%25eth0`; curl also takes a bare `%eth0`.
+        let ip: std::net::Ipv6Addr = match inner.split_once('%') {
+            Some((addr, zone)) => {
+                let zone = zone
+                    .strip_prefix("25")
+                    .filter(|z| !z.is_empty())
+                    .unwrap_or(zone);
+                match Host::parse(&format!("{addr}%{zone}")).map_err(|e| e.0)? {
+                    Host::Ip(IpAddr::V6(ip)) => ip,
+                    _ => return Err(format!("'{}' is not an IPv6 address", shown(inner))),
+                }
+            }
+            None => inner
+                .parse()
+                .map_err(|_| format!("'{}' is not an IPv6 address", shown(inner)))?,
+        };
         let port = match after {
             "" => None,
             p => Some(port_after_colon(p)?),
@@ -276,6 +289,22 @@ mod tests {
         assert_eq!(u.to_string(), "http://[::1]:8080/x");
         assert_eq!(p("[::1]").authority(), "[::1]");
         assert_eq!(p("https://[fe80::1]").port, 443);
+    }
+
+    #[test]
+    fn scoped_ipv6_literals_as_rfc_6874_and_curl_write_them() {
+        for s in [
+            "http://[fe80::2:5%25lo]:8080/",
+            "http://[fe80::2:5%lo]:8080/",
+        ] {
+            let u = p(s);
+            assert_eq!(u.host, Host::Ip("fe80::2:5".parse().unwrap()));
+            assert_eq!(u.port, 8080);
+            // The scope is this machine's business: the Host header goes without it (RFC 6874).
+            assert_eq!(u.authority(), "[fe80::2:5]:8080");
+        }
+        let e = Url::parse("http://[fe80::1%25nosuchif0]/").unwrap_err().0;
+        assert!(e.contains("unknown interface 'nosuchif0'"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! datagram sockets receive the ICMP message alone, with the hop limit as ancillary data.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -156,7 +156,7 @@ impl IcmpSocket {
 
     /// Sends one ICMP message (header and data; the kernel fills the checksum for IPv6 and datagram sockets).
     pub fn send_to(&self, message: &[u8], dst: IpAddr) -> io::Result<usize> {
-        let to: SockAddr = SocketAddr::new(dst, 0).into();
+        let to: SockAddr = crate::target::socket_addr(dst, 0).into();
         self.sock.send_to(message, &to)
     }
 

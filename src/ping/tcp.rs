@@ -77,7 +77,7 @@ impl Run<'_> {
             return;
         };
         let port = self.req.tcp_ports[port_idx];
-        match start(SocketAddr::new(addr, port)) {
+        match start(crate::target::socket_addr(addr, port)) {
             Ok((sock, started)) => {
                 let mut deadline = started + self.req.timeout;
                 if let Some(e) = self.end {

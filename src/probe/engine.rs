@@ -77,7 +77,7 @@ impl Work<'_> {
 
     pub fn item(&self, i: usize) -> SocketAddr {
         let n = self.ports.len();
-        SocketAddr::new(self.addrs[i / n], self.ports[i % n])
+        crate::target::socket_addr(self.addrs[i / n], self.ports[i % n])
     }
 }
 

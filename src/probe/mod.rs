@@ -190,7 +190,10 @@ fn run_udp(
     listed: &dyn Fn(&PortResult) -> bool,
 ) {
     for (host, addr, ports) in plan {
-        let addrs: Vec<SocketAddr> = ports.iter().map(|p| SocketAddr::new(*addr, *p)).collect();
+        let addrs: Vec<SocketAddr> = ports
+            .iter()
+            .map(|p| crate::target::socket_addr(*addr, *p))
+            .collect();
         let rs = udp::probe(&addrs, req, report.concurrency.min(1024), progress);
         report.add(host, *addr, rs, listed);
         if crate::interrupt::requested() {
@@ -213,7 +216,7 @@ fn run_talks(
             if crate::interrupt::requested() {
                 break;
             }
-            let mut r = talk::exchange(SocketAddr::new(*addr, *p), req);
+            let mut r = talk::exchange(crate::target::socket_addr(*addr, *p), req);
             r.host.clone_from(host);
             rs.push(r);
         }
@@ -281,7 +284,7 @@ fn run_engine(
             let mut counts = Counts::default();
             for (pi, d) in out.done[k * n..(k + 1) * n].iter().enumerate() {
                 counts.add(d.state);
-                let r = from_done(host, SocketAddr::new(*addr, ports[pi]), d);
+                let r = from_done(host, crate::target::socket_addr(*addr, ports[pi]), d);
                 if listed(&r) && d.state != PortState::Interrupted {
                     report.results.push(r);
                 }
@@ -310,7 +313,8 @@ fn run_counted(
     'outer: for (host, addr, ports) in plan {
         let mut counts = Counts::default();
         for p in ports.iter() {
-            let Some(r) = repeat(SocketAddr::new(*addr, *p), host, req, on_attempt) else {
+            let Some(r) = repeat(crate::target::socket_addr(*addr, *p), host, req, on_attempt)
+            else {
                 break 'outer;
             };
             counts.add(r.state);

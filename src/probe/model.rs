@@ -246,7 +246,7 @@ impl PortResult {
     }
 
     pub fn socket_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.address, self.port)
+        crate::target::socket_addr(self.address, self.port)
     }
 
     /// The plain-language explanation of a result that is not a clean open.

@@ -161,6 +161,9 @@ pub struct VethPair {
     pub b_ip: String,
     pub a_ip6: String,
     pub b_ip6: String,
+    /// The veth interface names in `a` and in `b`.
+    pub a_if: String,
+    pub b_if: String,
 }
 
 impl VethPair {
@@ -185,6 +188,8 @@ impl VethPair {
             b_ip,
             a_ip6,
             b_ip6,
+            a_if: va,
+            b_if: vb,
         }
     }
 }
