@@ -103,3 +103,109 @@ fn json_on_a_terminal_is_one_document() {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
     assert_eq!(j["results"][0]["port"], port);
 }
+
+/// A server on loopback that sends the head and the first part of the body, then stalls until told to finish
+/// (or 60 s pass), then sends the rest. Answers `n` connections.
+fn slow_body_server(n: usize) -> (u16, mpsc::Sender<()>) {
+    use std::io::Write;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(n) {
+            let Ok(mut s) = s else { break };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-Slow: yes\r\nConnection: close\r\n\r\nhello",
+            );
+            let _ = s.flush();
+            let _ = rx.recv_timeout(Duration::from_secs(60));
+            let _ = s.write_all(b"world");
+        }
+    });
+    (port, tx)
+}
+
+#[test]
+fn http_get_on_a_terminal_shows_the_head_before_a_slow_body_ends() {
+    if !need_tool("live", "script", "bsdutils") {
+        return;
+    }
+    let (port, finish) = slow_body_server(1);
+    let cmdline = format!(
+        "{} http-get http://127.0.0.1:{port}/ --timeout 90",
+        env!("CARGO_BIN_EXE_netdiag")
+    );
+    let mut child = on_a_terminal(&cmdline);
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut running_when_head_shown = None;
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_secs(60)) {
+        seen.extend_from_slice(&chunk);
+        if running_when_head_shown.is_none()
+            && String::from_utf8_lossy(&seen).contains("X-Slow: yes")
+        {
+            // The body is stalled until the server is told to finish: the fetch must still be running.
+            running_when_head_shown = Some(child.try_wait().unwrap().is_none());
+            finish.send(()).unwrap();
+        }
+    }
+    let status = child.wait().unwrap();
+    let text = String::from_utf8_lossy(&seen).replace('\r', "");
+    assert_eq!(running_when_head_shown, Some(true), "{text}");
+    assert_eq!(status.code(), Some(0), "{text}");
+    // The head came first, the whole report after it.
+    let head_at = text.find("HTTP/1.1 200 OK").unwrap();
+    let report_at = text.rfind("200").unwrap();
+    assert!(head_at < report_at, "{text}");
+}
+
+#[test]
+fn http_get_piped_and_json_stay_whole_documents() {
+    if !need_tool("live", "script", "bsdutils") {
+        return;
+    }
+    let (port, finish) = slow_body_server(2);
+    let url = format!("http://127.0.0.1:{port}/");
+    // Piped: no live head, only the report.
+    let (tx, rx) = mpsc::channel();
+    let u = url.clone();
+    std::thread::spawn(move || {
+        let o = Command::new(env!("CARGO_BIN_EXE_netdiag"))
+            .args(["http-get", &u, "--timeout", "90"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let _ = tx.send(o);
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    finish.send(()).unwrap();
+    let o = rx.recv_timeout(Duration::from_secs(90)).unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(!text.contains("X-Slow: yes"), "{text}");
+    // --json on a terminal: one document.
+    let cmdline = format!(
+        "{} --json http-get {url} --timeout 90 2>/dev/null",
+        env!("CARGO_BIN_EXE_netdiag")
+    );
+    let child = on_a_terminal(&cmdline);
+    std::thread::sleep(Duration::from_millis(300));
+    finish.send(()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    let j: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
+    assert_eq!(j["results"][0]["status"], 200, "{text}");
+}

@@ -156,6 +156,8 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
         bail!("-o FILE saves one body: give one URL");
     }
     let tls = TlsOptions::from_flags(args.insecure, args.cacert.as_deref())?;
+    // On a terminal the head shows as soon as it arrives; piped output and --json stay whole documents.
+    let live_head = out.is_text() && out.tty && !body_only;
     netdiag::interrupt::install();
     let mut results = Vec::with_capacity(urls.len());
     for url in urls {
@@ -180,6 +182,7 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
             family: Family::from_flags(args.ipv4, args.ipv6),
             tls: tls.clone(),
             addresses: None,
+            on_head: live_head.then_some(print_head as fn(&Url, &http::Head)),
         };
         results.push(http::fetch(&req));
     }
@@ -225,6 +228,27 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
 }
 
 /// Standard base64 with padding (for -u's Basic credentials).
+/// Prints a response head as it arrives (a terminal only), before the body is read; the report follows.
+fn print_head(url: &Url, head: &http::Head) {
+    // A hostile server's bytes never reach the terminal as control sequences.
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    };
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(
+        o,
+        "< {}  ({url}: the head arrived; the body follows)",
+        clean(&head.status_line())
+    );
+    for h in &head.headers {
+        let _ = writeln!(o, "< {}: {}", clean(&h.name), clean(&h.value));
+    }
+    let _ = writeln!(o);
+    let _ = o.flush();
+}
+
 fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);

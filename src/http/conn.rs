@@ -180,7 +180,7 @@ fn run(
     conn.write_all(&wire)
         .map_err(|e| write_error(&e, req.timeout))?;
     marks.request = Some(Instant::now());
-    read_response(&mut conn, req, deadline, marks, hop, body, sink)
+    read_response(&mut conn, url, req, deadline, marks, hop, body, sink)
 }
 
 /// Resolves under the deadline (see [`crate::lookup::resolve_within`]), noticing Ctrl-C.
@@ -264,8 +264,10 @@ fn handshake(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn read_response(
     conn: &mut Conn,
+    url: &Url,
     req: &HttpRequest,
     deadline: Instant,
     marks: &mut Marks,
@@ -280,6 +282,7 @@ fn read_response(
     };
     let mut dec = ResponseDecoder::new(limits, req.method == Method::Head);
     let mut buf = vec![0u8; READ_BUF];
+    let mut head_told = false;
     let result = loop {
         if crate::interrupt::requested() {
             break Err(explain::interrupted("the answer was complete"));
@@ -300,6 +303,12 @@ fn read_response(
                     marks.first_byte = Some(Instant::now());
                 }
                 let fed = dec.feed(&buf[..n]);
+                if !head_told && dec.has_head() {
+                    head_told = true;
+                    if let (Some(tell), Some(h)) = (req.on_head, dec.response().head.as_ref()) {
+                        tell(url, h);
+                    }
+                }
                 if let Some(s) = sink.as_deref_mut() {
                     if let Err(e) = s.write(&dec.drain_body()) {
                         let path = s.path().display().to_string();

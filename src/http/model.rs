@@ -90,6 +90,9 @@ pub struct HttpRequest {
     /// Addresses to use for the URL's host instead of resolving it again (as curl --resolve), for callers
     /// that resolved it already (diagnose). Redirects to other hosts resolve as usual.
     pub addresses: Option<(crate::target::Host, Vec<IpAddr>)>,
+    /// Called once per exchange when the response head has arrived, before the body is read (http-get on a
+    /// terminal shows the head at once, while a slow body is still coming).
+    pub on_head: Option<fn(&super::Url, &super::Head)>,
 }
 
 impl HttpRequest {
@@ -109,6 +112,7 @@ impl HttpRequest {
             family: Family::Any,
             tls: TlsOptions::default(),
             addresses: None,
+            on_head: None,
         }
     }
 }
