@@ -308,6 +308,22 @@ fn name_with_two_addresses_works_over_one_and_warns_about_the_other() {
 }
 
 #[test]
+fn an_explanation_shared_by_several_steps_is_printed_once() {
+    if !can_netns("an_explanation_shared_by_several_steps_is_printed_once") {
+        return;
+    }
+    let dns = DnsNs::new("dgon", &[("two.test", "127.0.0.1"), ("two.test", "::1")]);
+    let port = dns.ns.enter(common::closed_port);
+    let (code, out, err) = diagnose_in(&dns.ns, &[&format!("two.test:{port}")]);
+    assert_eq!(code, 1, "{out}{err}");
+    // Both addresses are refused: two connect rows, one explanation.
+    assert!(out.contains(&format!("TCP [::1]:{port}")), "{out}");
+    assert!(out.contains(&format!("TCP 127.0.0.1:{port}")), "{out}");
+    assert_eq!(out.matches("connection refused").count(), 1, "{out}");
+    assert_eq!(out.matches("  fix: ").count(), 1, "{out}");
+}
+
+#[test]
 fn dns_server_down_is_named_with_its_port_unreachable() {
     if !can_netns("dns_server_down_is_named_with_its_port_unreachable") {
         return;

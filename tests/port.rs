@@ -103,3 +103,20 @@ fn json_carries_the_same_rows_as_the_table() {
         assert_eq!(cols[2], r["name"].as_str().unwrap());
     }
 }
+
+#[test]
+fn usage_shows_spec_as_required() {
+    let (code, out, err) = common::run(&["port", "--help"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Usage: netdiag port [OPTIONS] <SPEC>..."),
+        "{out}"
+    );
+    assert!(out.contains("netdiag port --search <WORD>"), "{out}");
+    let (code, _, err) = common::run(&["port"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("<SPEC>") && err.contains("netdiag port --help"),
+        "{err}"
+    );
+}

@@ -8,6 +8,7 @@ use netdiag::render::Output;
 use netdiag::target::PortQuery;
 
 #[derive(Debug, Args)]
+#[command(override_usage = "netdiag port [OPTIONS] <SPEC>...\n       netdiag port --search <WORD>")]
 #[command(after_help = "\
 Examples:
   netdiag port 22                    the service on a port (tcp and udp)

@@ -40,14 +40,30 @@ impl Report for DiagnoseReport {
                 .line(crate::trace::render::header_line(p))
                 .table(crate::trace::render::hop_table(p));
         }
+        // An explanation shared by several steps (every address's connect, several nameservers) is printed
+        // once, naming the steps it covers.
+        let mut shared: Vec<(Vec<&str>, String, &crate::explain::Explanation, Tone)> = Vec::new();
         for s in self.steps.iter().filter(|s| s.status.is_failure()) {
             if let (Some(e), Some(label)) = (&s.explanation, s.label()) {
-                v.blank().line(
-                    Line::from(format!("{} {label}: ", s.step)).then(e.cause.clone(), s.tone()),
-                );
-                if !e.fix.is_empty() {
-                    v.line(format!("  fix: {}", e.fix));
+                match shared
+                    .iter_mut()
+                    .find(|(_, l, x, _)| *l == label && x.cause == e.cause && x.fix == e.fix)
+                {
+                    Some((steps, ..)) => {
+                        if !steps.contains(&s.step) {
+                            steps.push(s.step);
+                        }
+                    }
+                    None => shared.push((vec![s.step], label.to_string(), e, s.tone())),
                 }
+            }
+        }
+        for (steps, label, e, tone) in shared {
+            v.blank().line(
+                Line::from(format!("{} {label}: ", steps.join(", "))).then(e.cause.clone(), tone),
+            );
+            if !e.fix.is_empty() {
+                v.line(format!("  fix: {}", e.fix));
             }
         }
         if let Some(c) = &self.capture {
