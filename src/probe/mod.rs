@@ -161,7 +161,7 @@ fn plan(req: &ProbeRequest) -> (Vec<Planned<'_>>, Vec<HostError>) {
     let mut unresolved = Vec::new();
     let mut plan: Vec<Planned> = Vec::new();
     for t in &req.targets {
-        match crate::lookup::resolve(&t.host, req.family) {
+        match crate::resolve::resolve(&t.host, req.family) {
             Ok(addrs) => {
                 for a in addrs {
                     if !plan
