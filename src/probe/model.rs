@@ -77,6 +77,16 @@ pub enum Reason {
     NoReply(Duration),
     /// `--expect` was given and the reply did not contain the text.
     Unexpected,
+    /// SYN scan: the target answered the SYN with a RST.
+    Reset,
+    /// SYN scan: an ICMP destination-unreachable from `from` about our SYN to `target`.
+    Icmp {
+        msg: crate::explain::icmp::Message,
+        from: IpAddr,
+        target: IpAddr,
+    },
+    /// SYN scan: no answer to `tries` SYNs, each given `timeout`.
+    NoAnswer { timeout: Duration, tries: u32 },
 }
 
 impl Reason {
@@ -90,6 +100,9 @@ impl Reason {
             Reason::CrossConnect => Some(explain::probe::cross_connect()),
             Reason::NoReply(t) => Some(explain::probe::no_reply(t)),
             Reason::Unexpected => Some(explain::probe::unexpected_reply()),
+            Reason::Reset => Some(explain::probe::syn_reset()),
+            Reason::Icmp { msg, from, target } => Some(explain::probe::syn_icmp(msg, from, target)),
+            Reason::NoAnswer { timeout, tries } => Some(explain::probe::syn_no_answer(timeout, tries)),
         }
     }
 
@@ -235,6 +248,10 @@ pub struct ProbeRequest {
     pub list_all: bool,
     /// A range scan: list open ports only (unless `list_all`), exit 0 when each address has one open.
     pub scan: bool,
+    /// Half-open scan with raw SYNs (`--syn`) instead of connects.
+    pub syn: bool,
+    /// SYN scan: SYNs to a silent port after the first (`None`: the default).
+    pub retries: Option<u32>,
 }
 
 /// A host and the ports to probe on it.
@@ -330,6 +347,23 @@ pub struct ProbeReport {
     pub interrupted: bool,
     /// True when open ports were talked to (`--banner`, `--send`): their replies are shown.
     pub talked: bool,
+    /// `--syn` runs: what was sent (absent for connect and UDP scans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syn: Option<SynStats>,
+}
+
+/// What a SYN scan sent.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SynStats {
+    /// SYNs sent, retries included.
+    pub packets: u64,
+    /// From the first SYN to the last.
+    #[serde(serialize_with = "crate::duration::ser_ms", rename = "sending_ms")]
+    pub sending: Duration,
+    /// The packets-per-second cap.
+    pub rate: u32,
+    /// SYNs to a silent port after the first.
+    pub retries: u32,
 }
 
 impl ProbeReport {
