@@ -53,9 +53,9 @@ for rate in "" "--rate 0"; do
     python3 - "$TMP/nd.json" "netdiag ping -W 0.5 ${rate:-(default pace)}" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
-sent = sum(h["sent"] for h in d["hosts"]); recv = sum(h["received"] for h in d["hosts"])
+sent = sum(h["sent"] for h in d["results"]); recv = sum(h["received"] for h in d["results"])
 loss = 100.0 * (sent - recv) / sent if sent else 0
-print(f'{sys.argv[2]}: alive {d["alive"]}/{len(d["hosts"])}, loss {loss:.1f}%, method {d["method"]}')
+print(f'{sys.argv[2]}: alive {d["alive"]}/{len(d["results"])}, loss {loss:.1f}%, method {d["method"]}')
 EOF
 done
 for i in 1 0; do

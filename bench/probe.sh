@@ -5,6 +5,9 @@
 #     three listeners of its own (8000, 22222, 61234 - the last in the ephemeral range). Wall time (hyperfine -N),
 #     peak RSS (/usr/bin/time -v), and the open set of each tool compared with `ss -tln` in the namespace.
 #  2. 1,000 ports whose SYNs are dropped by nftables (another namespace), --timeout 0.5 s: goal < 1.3 x timeout.
+#  3. A firewalled host across a veth pair (two more namespaces): ports 1-1000 with every SYN dropped but port 80
+#     (a real http.server), default flags (adaptive timeout from measured round trips, one retry of silent
+#     ports) against `nmap -sT -T5`; same open set; goal: no slower than nmap -T5 (issue 17, item 4).
 #
 # Network rule: traffic only to 127.0.0.1 inside the namespaces created here; both are deleted on exit, and only
 # the PIDs started here are killed. Every loop is bounded.
@@ -17,6 +20,8 @@ TRIES="${TRIES:-5}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 NS_FULL="ndbprobe$$"
 NS_DROP="ndbdrop$$"
+NS_FWA="ndbfwa$$"
+NS_FWB="ndbfwb$$"
 OWN_PIDS=()
 TMP="$(mktemp -d)"
 
@@ -24,6 +29,8 @@ cleanup() {
     for p in "${OWN_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
     ip netns delete "$NS_FULL" 2>/dev/null || true
     ip netns delete "$NS_DROP" 2>/dev/null || true
+    ip netns delete "$NS_FWA" 2>/dev/null || true
+    ip netns delete "$NS_FWB" 2>/dev/null || true
     rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -126,3 +133,39 @@ while IFS=$'\t' read -r cmd med extra; do
     printf '  %-75s median %7.3f s (%s) = %.2f x timeout  ratio to netdiag %5.2fx  peak RSS %5.1f MB\n' \
         "$cmd" "$med" "$extra" "$(echo "$med / 0.5" | bc -l)" "$(echo "$med / $ND_MED" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
 done < <(medians "$TMP/drop.json")
+
+echo "== 3. firewalled host over a veth pair: ports 1-1000, all dropped but 80 (http.server), default flags =="
+ip netns add "$NS_FWA"
+ip netns add "$NS_FWB"
+ip link add "vfa$$" netns "$NS_FWA" type veth peer name "vfb$$" netns "$NS_FWB"
+ip -n "$NS_FWA" addr add 10.231.0.1/24 dev "vfa$$"
+ip -n "$NS_FWB" addr add 10.231.0.2/24 dev "vfb$$"
+for ns in "$NS_FWA" "$NS_FWB"; do ip -n "$ns" link set lo up; done
+ip -n "$NS_FWA" link set "vfa$$" up
+ip -n "$NS_FWB" link set "vfb$$" up
+ip netns exec "$NS_FWB" nft add table inet f
+ip netns exec "$NS_FWB" nft add chain inet f input '{ type filter hook input priority 0; policy accept; }'
+ip netns exec "$NS_FWB" nft add rule inet f input tcp dport != 80 tcp dport 1-1000 drop
+ip netns exec "$NS_FWB" python3 -m http.server --bind 10.231.0.2 --directory "$TMP" 80 >/dev/null 2>&1 &
+OWN_PIDS+=("$!")
+for _ in $(seq 1 100); do
+    ip netns exec "$NS_FWB" ss -tlnH | grep -q '10.231.0.2:80 ' && break
+    sleep 0.1
+done
+ND_FW="$ND --json probe 10.231.0.2 -p 1-1000"
+NMAP_FW="nmap -sT -T5 -n -p 1-1000 10.231.0.2"
+fw_nd()   { ip netns exec "$NS_FWA" $ND_FW | python3 -c 'import json,sys; print(",".join(str(r["port"]) for r in json.load(sys.stdin)["results"] if r["state"]=="open"))'; }
+fw_nmap() { ip netns exec "$NS_FWA" $NMAP_FW -oG - 2>/dev/null | grep -o '[0-9]*/open' | cut -d/ -f1 | sort -n | paste -sd, -; }
+EXPECTED=80
+echo "correctness ($TRIES tries each):"
+for i in $(seq 1 "$TRIES"); do check netdiag "$(fw_nd)" "$i"; done
+for i in $(seq 1 "$TRIES"); do check nmap "$(fw_nmap)" "$i"; done
+echo "  netdiag: $(ip netns exec "$NS_FWA" $ND_FW | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"][0]["counts"])')"
+ip netns exec "$NS_FWA" hyperfine --style basic -N -i --warmup 1 --runs "$RUNS" \
+    --export-json "$TMP/fw.json" "$ND_FW" "$NMAP_FW" >/dev/null 2>&1
+ND_MED=$(medians "$TMP/fw.json" | awk -F'\t' 'NR==1{print $2}')
+echo "wall time (hyperfine -N, $RUNS runs; load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+while IFS=$'\t' read -r cmd med extra; do
+    printf '  %-55s median %7.3f s (%s)  ratio to netdiag %5.2fx\n' \
+        "$cmd" "$med" "$extra" "$(echo "$med / $ND_MED" | bc -l)"
+done < <(medians "$TMP/fw.json")

@@ -6,10 +6,13 @@
 //! [`render`] draws as a table, piped text or CSV (JSON comes from `Serialize`, in the schema of docs/json.md).
 //! Every verdict, cause and fix text comes from [`explain`].
 
+pub mod capture;
 pub mod diagnose;
+pub mod dns;
 pub mod duration;
 pub mod exit;
 pub mod explain;
+pub mod exporter;
 pub mod http;
 pub mod interrupt;
 pub mod lookup;
@@ -22,3 +25,4 @@ pub mod serve;
 pub mod services;
 pub mod sockets;
 pub mod target;
+pub mod trace;

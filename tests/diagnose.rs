@@ -269,11 +269,15 @@ fn unknown_name_is_not_found_and_later_steps_say_why_they_were_skipped() {
     let (code, out, err) = diagnose_in(&dns.ns, &["no-such-host.netdiag-test.invalid"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("FAIL at resolve: not-found"), "{out}");
-    assert!(out.contains("name not found"), "{out}");
+    // Issue 15: the nameserver is asked directly and named.
     assert!(
-        out.contains("check the spelling or the DNS server"),
+        out.contains(
+            "the name no-such-host.netdiag-test.invalid. does not exist, says nameserver 127.0.0.1"
+        ),
         "{out}"
     );
+    assert!(out.contains("(NXDOMAIN)"), "{out}");
+    assert!(out.contains("check the spelling"), "{out}");
     assert!(out.contains("skipped: no address to reach"), "{out}");
     assert!(out.contains("skipped: no address to connect to"), "{out}");
     assert!(out.contains("skipped: no connection to talk over"), "{out}");
@@ -304,8 +308,8 @@ fn name_with_two_addresses_works_over_one_and_warns_about_the_other() {
 }
 
 #[test]
-fn dns_server_down_is_a_temporary_failure() {
-    if !can_netns("dns_server_down_is_a_temporary_failure") {
+fn dns_server_down_is_named_with_its_port_unreachable() {
+    if !can_netns("dns_server_down_is_named_with_its_port_unreachable") {
         return;
     }
     let ns = NetNs::new("dgdn");
@@ -313,9 +317,13 @@ fn dns_server_down_is_a_temporary_failure() {
     let _rc = NsResolvConf::new(&ns, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
     let (code, out, err) = diagnose_in(&ns, &["www.netdiag-test.invalid"]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("FAIL at resolve: temporary"), "{out}");
-    assert!(out.contains("EAI_AGAIN"), "{out}");
-    assert!(out.contains("the DNS server did not answer"), "{out}");
+    // Issue 15: not glibc's EAI_AGAIN, but which nameserver and why.
+    assert!(out.contains("FAIL at resolve: closed"), "{out}");
+    assert!(out.contains("port-unreachable"), "{out}");
+    assert!(
+        out.contains("nameserver 127.0.0.1 is up but nothing listens for DNS there"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -333,7 +341,10 @@ fn machine_check_in_a_bare_namespace_finds_no_default_route() {
     assert!(out.contains("1 TCP listening"), "{out}");
     assert!(out.contains("no IPv4 default route"), "{out}");
     assert!(out.contains("only loopback has an address"), "{out}");
-    assert!(out.contains("FAIL at interfaces: unreachable"), "{out}");
+    // Issue 15: the nameserver is asked; nothing listens there, the first failure.
+    assert!(out.contains("ask 127.0.0.1 for . NS"), "{out}");
+    assert!(out.contains("FAIL at nameserver: closed"), "{out}");
+    assert!(out.contains("interfaces"), "{out}");
     assert!(
         out.contains("fix: add one (ip route add default via GATEWAY)"),
         "{out}"
@@ -351,6 +362,8 @@ fn machine_check_with_default_routes_passes() {
         v.b_ip, v.b_ip6
     ));
     let _rc = NsResolvConf::new(&v.a, "nameserver 127.0.0.1\nsearch example.test\n");
+    // The nameserver answers (the machine check asks it directly).
+    common::dns_responder(&v.a, &[]);
     let (code, out, err) = diagnose_in(&v.a, &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(

@@ -70,7 +70,18 @@ fn shapes() -> Vec<Vec<&'static str>> {
         vec!["ping", "{}"],
         vec!["ping", "127.0.0.1", "-c", "{}"],
         vec!["diagnose", "{}"],
+        vec!["trace", "-n", "-w", "0.2", "{}"],
+        vec!["trace", "-n", "-w", "0.2", "127.0.0.1", "-m", "{}"],
+        vec!["trace", "-n", "127.0.0.1", "-w", "{}"],
+        vec!["trace", "-n", "-w", "0.2", "127.0.0.1", "--size", "{}"],
         vec!["serve", "--tcp", "{}"],
+        vec!["capture", "-r", "/dev/null", "{}"],
+        vec!["capture", "-r", "{}"],
+        vec!["capture", "-i", "{}", "-c", "1", "--duration", "1s"],
+        vec!["exporter", "--check-config", "--config", "{}"],
+        vec!["exporter", "--check-config", "--listen", "{}"],
+        vec!["exporter", "--check-config", "--timeout-offset", "{}"],
+        vec!["exporter", "--check-config", "--max-concurrent", "{}"],
     ]
 }
 

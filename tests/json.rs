@@ -78,9 +78,10 @@ fn is_endpoint_string(s: &str) -> bool {
     host.parse::<std::net::IpAddr>().is_ok()
 }
 
-/// True for the keys that echo an argument as the user typed it.
+/// True for the keys that echo an argument as the user typed it, and for the words that name a DNS server for
+/// people (`server_label`, `source`: `10.53.0.1:5300 over TCP`), which sit beside its `server` endpoint object.
 fn typed(path: &str) -> bool {
-    [".target", ".query", ".host"]
+    [".target", ".query", ".host", ".server_label", ".source"]
         .iter()
         .any(|k| path.ends_with(k))
 }
@@ -304,6 +305,69 @@ fn run_both(args: &[String], seen: &mut Seen) -> i32 {
     code
 }
 
+/// Builds a pcap file (link type raw IPv4) of loopback packets: a SYN to 127.0.0.1:9 answered by RST, a
+/// completed exchange with 127.0.0.1:8080, and a UDP datagram to port 7 answered by ICMP port unreachable.
+fn sample_pcap(path: &Path) {
+    fn ip(proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+        ];
+        let len = (20 + payload.len()) as u16;
+        p[2..4].copy_from_slice(&len.to_be_bytes());
+        p.extend_from_slice(payload);
+        p
+    }
+    fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, data: &[u8]) -> Vec<u8> {
+        let mut t = Vec::new();
+        t.extend_from_slice(&sport.to_be_bytes());
+        t.extend_from_slice(&dport.to_be_bytes());
+        t.extend_from_slice(&seq.to_be_bytes());
+        t.extend_from_slice(&ack.to_be_bytes());
+        t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        t.extend_from_slice(data);
+        ip(6, &t)
+    }
+    let udp = {
+        let mut u = vec![0x9c, 0x40, 0, 7, 0, 12, 0, 0];
+        u.extend_from_slice(b"ping");
+        ip(17, &u)
+    };
+    let icmp = {
+        let mut m = vec![3, 3, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&udp);
+        ip(1, &m)
+    };
+    let (syn, ack, psh, fin, rst) = (0x02, 0x10, 0x08, 0x01, 0x04);
+    let packets = [
+        tcp(40000, 9, 100, 0, syn, b""),
+        tcp(9, 40000, 0, 101, rst | ack, b""),
+        tcp(40001, 8080, 500, 0, syn, b""),
+        tcp(8080, 40001, 900, 501, syn | ack, b""),
+        tcp(40001, 8080, 501, 901, ack, b""),
+        tcp(40001, 8080, 501, 901, psh | ack, b"GET / HTTP/1.0\r\n\r\n"),
+        tcp(8080, 40001, 901, 519, psh | ack, b"HTTP/1.0 200 OK\r\n\r\n"),
+        tcp(40001, 8080, 519, 920, fin | ack, b""),
+        tcp(8080, 40001, 920, 520, fin | ack, b""),
+        tcp(40001, 8080, 520, 921, ack, b""),
+        udp,
+        icmp,
+    ];
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    f.extend_from_slice(&[2, 0, 4, 0]);
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&65535u32.to_le_bytes());
+    f.extend_from_slice(&101u32.to_le_bytes());
+    for (i, p) in packets.iter().enumerate() {
+        f.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        f.extend_from_slice(&(1000 * i as u32).to_le_bytes());
+        f.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        f.extend_from_slice(p);
+    }
+    std::fs::write(path, f).unwrap();
+}
+
 #[test]
 fn every_subcommand_follows_the_one_schema() {
     let open = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -311,6 +375,9 @@ fn every_subcommand_follows_the_one_schema() {
     let closed = closed_port();
     let web = http_server(64);
     let url = |path: &str| format!("http://127.0.0.1:{web}{path}");
+    let pcap = std::env::temp_dir().join(format!("netdiag-json-{}.pcap", std::process::id()));
+    sample_pcap(&pcap);
+    let pcap_s = pcap.display().to_string();
     let runs: Vec<Vec<String>> = [
         vec!["lookup".into(), "localhost".into(), "127.0.0.1".into()],
         vec!["lookup".into()],
@@ -347,6 +414,18 @@ fn every_subcommand_follows_the_one_schema() {
         vec!["http-get".into(), url("/"), url("/missing")],
         vec!["http-get".into(), "-L".into(), url("/moved")],
         vec!["http-get".into(), format!("http://127.0.0.1:{closed}/")],
+        // Issue 17: `saved` with -o, and the Happy Eyeballs `attempts` (where /etc/hosts gives localhost ::1
+        // too, the server on 127.0.0.1 only makes that attempt fail or go untried).
+        vec![
+            "http-get".into(),
+            "-o".into(),
+            std::env::temp_dir()
+                .join(format!("netdiag-json-o-{}", std::process::id()))
+                .display()
+                .to_string(),
+            url("/"),
+        ],
+        vec!["http-get".into(), format!("http://localhost:{web}/")],
         vec!["sockets".into(), "-tl".into()],
         vec!["sockets".into(), "--summary".into()],
         vec![
@@ -357,6 +436,19 @@ fn every_subcommand_follows_the_one_schema() {
             "127.0.0.2".into(),
         ],
         vec!["diagnose".into(), format!("127.0.0.1:{closed}")],
+        vec!["trace".into(), "-n".into(), "127.0.0.1".into()],
+        vec![
+            "trace".into(),
+            "-n".into(),
+            "--proto".into(),
+            "udp".into(),
+            "-c".into(),
+            "2".into(),
+            "-i".into(),
+            "0.1".into(),
+            "127.0.0.1".into(),
+        ],
+        vec!["trace".into(), "-n".into(), format!("127.0.0.1:{closed}")],
         vec!["diagnose".into(), url("/missing")],
         vec!["diagnose".into()],
         vec![
@@ -369,6 +461,14 @@ fn every_subcommand_follows_the_one_schema() {
             "127.0.0.1".into(),
             "--duration".into(),
             "0.2".into(),
+        ],
+        vec!["capture".into(), "-r".into(), pcap_s.clone()],
+        vec![
+            "capture".into(),
+            "-r".into(),
+            pcap_s.clone(),
+            "--conversations".into(),
+            "--print".into(),
         ],
     ]
     .into_iter()
@@ -388,7 +488,17 @@ fn every_subcommand_follows_the_one_schema() {
     );
     assert!(seen.ms_numbers >= 20, "durations seen: {}", seen.ms_numbers);
     assert!(seen.endpoints >= 3, "endpoints seen: {}", seen.endpoints);
-    for word in ["open", "closed", "listen", "ok", "not-found"] {
+    let _ = std::fs::remove_file(&pcap);
+    for word in [
+        "open",
+        "closed",
+        "listen",
+        "ok",
+        "not-found",
+        "destination",
+        "refused",
+        "completed",
+    ] {
         assert!(
             seen.states.contains(word),
             "{word} not seen: {:?}",
@@ -396,6 +506,9 @@ fn every_subcommand_follows_the_one_schema() {
         );
     }
     drop(open);
+    let _ = std::fs::remove_file(
+        std::env::temp_dir().join(format!("netdiag-json-o-{}", std::process::id())),
+    );
 }
 
 /// Failures that need a namespace: names that do not resolve (answered by the test's own DNS responder) and a
@@ -406,8 +519,9 @@ fn failures_in_a_namespace_follow_the_one_schema() {
         return;
     }
     let dns = DnsNs::new("jsn", &[("web.test", "127.0.0.1")]);
-    dns.ns
-        .nft_input("ip daddr 127.0.0.3 icmp type echo-request drop");
+    dns.ns.nft_input(
+        "ip daddr 127.0.0.3 icmp type echo-request drop ; ip daddr 127.0.0.3 tcp dport 9 drop",
+    );
     let mut seen = Seen::default();
     for args in [
         vec!["lookup", "nx.test", "web.test"],
@@ -424,6 +538,11 @@ fn failures_in_a_namespace_follow_the_one_schema() {
             "nx.test",
         ],
         vec!["diagnose", "--timeout", "1", "nx.test:80"],
+        // The path step's trace inside diagnose, and trace's own failures: silent, and a name that is not found.
+        vec!["diagnose", "--timeout", "1", "127.0.0.3:9"],
+        vec!["trace", "-n", "--timeout", "0.5", "127.0.0.3"],
+        vec!["trace", "nx.test"],
+        vec!["diagnose", "--capture", "--timeout", "1", "web.test:1"],
     ] {
         let mut full = vec!["--json"];
         full.extend(&args);
@@ -433,7 +552,70 @@ fn failures_in_a_namespace_follow_the_one_schema() {
     }
     assert!(seen.states.contains("not-found"), "{:?}", seen.states);
     assert!(seen.states.contains("filtered"), "{:?}", seen.states);
+    assert!(seen.states.contains("silent"), "{:?}", seen.states);
     assert!(seen.explanations >= 5);
+}
+
+/// Direct DNS (`lookup NAME TYPE @SERVER`, `--all-servers`, `--trace`) and diagnose's nameserver rows against
+/// real servers (knot, unbound) in the test's namespace: answers and every kind of failure, as JSON and CSV.
+#[test]
+fn direct_dns_follows_the_one_schema() {
+    use common::dns::{can_dns, DnsWorld, Parts, AUTH, DEAD, RESOLVER, ROOT};
+    if !can_dns("direct_dns_follows_the_one_schema", Parts::RESOLVER) {
+        return;
+    }
+    let w = DnsWorld::new("jsd", Parts::RESOLVER);
+    w.resolv_conf(&[RESOLVER, DEAD], "options timeout:1 attempts:1");
+    let at_auth = format!("@{AUTH}");
+    let at_dead = format!("@{DEAD}");
+    let tcp_auth = format!("@tcp://{AUTH}");
+    let runs: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["lookup", "www.zone.test", "A", "AAAA", &at_auth], 0),
+        (vec!["lookup", "alias.zone.test", &tcp_auth], 0),
+        (vec!["lookup", "nx.zone.test", "MX", &at_auth], 1),
+        (
+            vec!["lookup", "www.zone.test", &at_dead, "--timeout", "1"],
+            1,
+        ),
+        (vec!["lookup", "www.zone.test", "--timeout", "1"], 0),
+        (
+            vec!["lookup", "www.zone.test", "--all-servers", "--timeout", "1"],
+            1,
+        ),
+        (
+            vec!["lookup", "www.zone.test", "--trace", "--root", ROOT],
+            0,
+        ),
+        (
+            vec!["lookup", "nope.zone.test", "--trace", "--root", ROOT],
+            1,
+        ),
+        (vec!["diagnose", "--timeout", "2", "nx.zone.test:80"], 1),
+    ];
+    let mut seen = Seen::default();
+    for (args, want) in &runs {
+        let what = format!("netdiag {}", args.join(" "));
+        let mut full = vec!["--json"];
+        full.extend(args);
+        let (code, out, err) = w.run(&full);
+        assert_eq!(code, *want, "{what}: {err}\n{out}");
+        check_document(&what, code, &out, &mut seen);
+        let mut csv = vec!["--format", "csv"];
+        csv.extend(args);
+        let (code, out, err) = w.run(&csv);
+        assert_eq!(code, *want, "{what} (csv): {err}\n{out}");
+        check_csv(&what, &out);
+    }
+    for word in ["ok", "nxdomain", "closed", "referral", "not-found"] {
+        assert!(
+            seen.states.contains(word),
+            "{word} not seen: {:?}",
+            seen.states
+        );
+    }
+    assert!(seen.explanations >= 4, "{}", seen.explanations);
+    assert!(seen.endpoints >= 8, "{}", seen.endpoints);
+    assert!(seen.ms_numbers >= 20, "{}", seen.ms_numbers);
 }
 
 #[test]
@@ -576,6 +758,7 @@ fn expected(line: &str, out: &str) -> Result<(), String> {
         "netdiag sockets --json" => lines.len() == 1 && lines[0].parse::<u64>().is_ok(),
         "netdiag diagnose http://localhost:8080/ --json" => lines == ["works"],
         "netdiag lookup localhost --json" => lines == ["true"],
+        "netdiag trace -n 127.0.0.1 --json" => lines == ["1 127.0.0.1 0%"],
         other => return Err(format!("no expectation for a new documented line: {other}")),
     };
     if ok {

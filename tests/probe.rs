@@ -410,10 +410,12 @@ fn udp_reply_is_open_refusal_closed_silence_open_filtered() {
     ]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(json(&out)["results"][0]["state"], "closed");
+    // The ICMP port unreachable from the error queue, named with its sender.
     assert_eq!(
         json(&out)["results"][0]["explanation"]["code"],
-        "ECONNREFUSED"
+        "icmp-port-unreachable"
     );
+    assert_eq!(json(&out)["results"][0]["icmp"]["from"], "127.0.0.1");
 
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let silent_addr = silent.local_addr().unwrap().to_string();
@@ -485,14 +487,17 @@ fn unreachable_states_carry_their_errno() {
     let v = json(&out);
     assert_eq!(v["results"][0]["state"], "unreachable");
     assert_eq!(v["results"][0]["explanation"]["code"], "ENETUNREACH");
-    // An ICMP host-unreachable answer (nft reject) is EHOSTUNREACH.
+    // An ICMP host-unreachable sent by the target itself (nft reject) is its firewall (issue 17): filtered,
+    // with the ICMP type named, at once.
     ns.sh("nft add table inet r");
     ns.sh("nft add chain inet r input \"{ type filter hook input priority 0; policy accept; }\"");
     ns.sh("nft add rule inet r input tcp dport 9998 reject with icmpx type host-unreachable");
     let (code, out, _) = ns.run(&["probe", "127.0.0.1:9998", "--timeout", "2"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("unreachable") && out.contains("EHOSTUNREACH"),
+        out.contains("filtered")
+            && out.contains("icmp-host-unreachable")
+            && out.contains("rejected by a firewall on the host itself (127.0.0.1)"),
         "{out}"
     );
 }

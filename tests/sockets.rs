@@ -599,7 +599,11 @@ fn owners_walk_survives_processes_that_come_and_go() {
                 && spawned < 20_000
             {
                 let mut c = Command::new("sleep");
-                c.arg(if spawned % 2 == 0 { "0.01" } else { "0.2" });
+                c.arg(if spawned.is_multiple_of(2) {
+                    "0.01"
+                } else {
+                    "0.2"
+                });
                 // SAFETY: dup2 is async-signal-safe; the child gets the listener as fd 3 (without CLOEXEC).
                 unsafe {
                     c.pre_exec(move || {
@@ -614,7 +618,7 @@ fn owners_walk_survives_processes_that_come_and_go() {
                     spawned += 1;
                 }
                 // Kill some early, reap the ones that finished.
-                if spawned % 3 == 0 {
+                if spawned.is_multiple_of(3) {
                     if let Some(k) = kids.first_mut() {
                         let _ = k.kill();
                     }
@@ -677,4 +681,89 @@ fn owners_walk_survives_processes_that_come_and_go() {
         "the churn thread only spawned {spawned} processes"
     );
     drop(l);
+}
+
+/// Issue 17 item 13: a dual-stack wildcard listener (IPV6_V6ONLY off) and an IPv6-only one are both bound to
+/// `::`; ss writes the first `*:PORT` and the second `[::]:PORT`, and so must the table, with `v6only` in the
+/// JSON. Checked against `ss -tulnH` in the same namespace.
+#[test]
+fn dual_stack_and_v6only_wildcards_are_told_apart_as_ss_does() {
+    if !common::can_netns("v6only") {
+        return;
+    }
+    use socket2::{Domain, Protocol, Socket, Type};
+    let ns = NetNs::new("sk6");
+    let socks = ns.enter(|| {
+        let mk = |ty: Type, proto: Protocol, v6only: bool| {
+            let s = Socket::new(Domain::IPV6, ty, Some(proto)).unwrap();
+            s.set_only_v6(v6only).unwrap();
+            s.bind(&"[::]:0".parse::<SocketAddr>().unwrap().into())
+                .unwrap();
+            if ty == Type::STREAM {
+                s.listen(16).unwrap();
+            }
+            s
+        };
+        vec![
+            mk(Type::STREAM, Protocol::TCP, false),
+            mk(Type::STREAM, Protocol::TCP, true),
+            mk(Type::DGRAM, Protocol::UDP, false),
+            mk(Type::DGRAM, Protocol::UDP, true),
+        ]
+    });
+    let port = |i: usize| -> u16 { socks[i].local_addr().unwrap().as_socket().unwrap().port() };
+    // ss's answer: protocol, local, peer.
+    let ss: BTreeSet<(String, String, String)> = ns
+        .sh("ss -tulnH")
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 6).then(|| (f[0].to_string(), f[4].to_string(), f[5].to_string()))
+        })
+        .collect();
+    let want: BTreeSet<(String, String, String)> = [
+        ("tcp", format!("*:{}", port(0)), "*:*"),
+        ("tcp", format!("[::]:{}", port(1)), "[::]:*"),
+        ("udp", format!("*:{}", port(2)), "*:*"),
+        ("udp", format!("[::]:{}", port(3)), "[::]:*"),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a.to_string(), b, c.to_string()))
+    .collect();
+    assert_eq!(ss, want, "ss -tulnH");
+    // netdiag's table, piped: PROTO STATE RECV-Q SEND-Q LOCAL PEER ...
+    let (code, out, err) = common::decode(
+        ns.netdiag()
+            .args(["sockets", "-tul"])
+            .output()
+            .expect("run"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let table: BTreeSet<(String, String, String)> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 6).then(|| (f[0].to_string(), f[4].to_string(), f[5].to_string()))
+        })
+        .collect();
+    assert_eq!(table, ss, "netdiag sockets -tul vs ss -tulnH:\n{out}");
+    // The JSON keeps the address `::` and says which is which.
+    let v = ns_json(&ns, &["-tul"]);
+    for (i, v6only) in [(0, false), (1, true), (2, false), (3, true)] {
+        let row = rows(&v)
+            .into_iter()
+            .find(|r| r["local"]["port"] == port(i))
+            .unwrap_or_else(|| panic!("port {} missing: {v}", port(i)));
+        assert_eq!(row["local"]["address"], "::", "{row}");
+        assert_eq!(row["v6only"], v6only, "{row}");
+    }
+    // IPv4 sockets carry no v6only; /proc/net cannot say, so the fallback leaves it out.
+    let _v4 = ns.listen("127.0.0.1:0");
+    let v = ns_json(&ns, &["-tl"]);
+    assert!(rows(&v)
+        .iter()
+        .any(|r| r["local"]["address"] == "127.0.0.1" && r.get("v6only").is_none()));
+    let pr = ns_json(&ns, &["-tl", "--source", "proc"]);
+    assert!(rows(&pr).iter().all(|r| r.get("v6only").is_none()), "{pr}");
 }

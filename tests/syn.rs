@@ -135,7 +135,15 @@ fn netdiag_states(
     ports: &str,
 ) -> (BTreeMap<u16, String>, BTreeMap<u16, String>, Value) {
     let (code, out, err) = pair.a.run(&[
-        "--json", "probe", target, "-p", ports, "--syn", "--timeout", "0.5", "--all",
+        "--json",
+        "probe",
+        target,
+        "-p",
+        ports,
+        "--syn",
+        "--timeout",
+        "0.5",
+        "--all",
     ]);
     assert!(code == 0 || code == 1, "exit {code}: {err}");
     let v = json(&out);
@@ -252,9 +260,9 @@ fn full_range_open_set_equals_ss() {
         (pair.b_ip.as_str(), "20000"),
         (pair.b_ip6.as_str(), "10000000"),
     ] {
-        let (code, out, err) = pair.a.run(&[
-            "--json", "probe", target, "-p-", "--syn", "--rate", rate,
-        ]);
+        let (code, out, err) = pair
+            .a
+            .run(&["--json", "probe", target, "-p-", "--syn", "--rate", rate]);
         assert_eq!(code, 0, "{err}");
         let v = json(&out);
         let v4_only: Vec<u16> = want[..].to_vec();
@@ -277,7 +285,12 @@ fn full_range_open_set_equals_ss() {
 /// Without CAP_NET_RAW: one line that names the capability and points at the connect scan, exit 2.
 #[test]
 fn without_cap_net_raw_one_line_error() {
-    if !common::is_root() || !need_tool("without_cap_net_raw_one_line_error", "setpriv", "util-linux")
+    if !common::is_root()
+        || !need_tool(
+            "without_cap_net_raw_one_line_error",
+            "setpriv",
+            "util-linux",
+        )
     {
         eprintln!("skipping without_cap_net_raw_one_line_error: needs root to drop privileges");
         return;

@@ -37,9 +37,14 @@ pub struct DiagnoseArgs {
     #[arg(long, short = 'k')]
     pub insecure: bool,
 
-    /// HTTPS: trust the CA certificates in this PEM file instead of the bundled roots.
+    /// HTTPS: trust the CA certificates in this PEM file instead of the system's trust store.
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<std::path::PathBuf>,
+
+    /// Capture the walk's packets (needs root or CAP_NET_RAW) and add what they show to the verdict: the SYNs
+    /// sent, what came back and from which address.
+    #[arg(long, requires = "target")]
+    pub capture: bool,
 
     /// How long each network step may take.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = crate::cli::args::duration_arg)]
@@ -53,18 +58,21 @@ pub fn run(args: DiagnoseArgs, out: &Output) -> Result<Outcome> {
         None => diagnose::machine::check(args.timeout),
         Some(t) => {
             let target = diagnose::parse_target(t)?;
-            diagnose::diagnose(&DiagnoseRequest {
+            let port = target.port;
+            let req = DiagnoseRequest {
                 target,
                 family,
                 timeout: args.timeout,
-                tls: netdiag::http::TlsOptions {
-                    insecure: args.insecure,
-                    ca_certs: match &args.cacert {
-                        Some(p) => netdiag::http::tls::load_cacert(p)?,
-                        None => Vec::new(),
-                    },
-                },
-            })
+                tls: netdiag::http::TlsOptions::from_flags(args.insecure, args.cacert.as_deref())?,
+            };
+            if args.capture {
+                let (mut report, evidence) =
+                    diagnose::capture::with_capture(port, || diagnose::diagnose(&req));
+                report.capture = Some(evidence);
+                report
+            } else {
+                diagnose::diagnose(&req)
+            }
         }
     };
     Ok(out.print(&report)?)

@@ -1,10 +1,9 @@
 //! `netdiag http-get` flags.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use netdiag::exit::Outcome;
 use netdiag::http::{
@@ -38,10 +37,12 @@ pub struct HttpGetArgs {
     pub raw: bool,
 
     /// Print the body after the report.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "output")]
     pub body: bool,
 
-    /// Save the body to FILE.
+    /// Save the body to FILE: streamed to a temporary file beside it and renamed into place only when the
+    /// whole body arrived (no size limit unless --max-size is given); otherwise nothing is left under FILE and
+    /// the run fails, saying why.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -49,10 +50,11 @@ pub struct HttpGetArgs {
     #[arg(short = 'L', long)]
     pub follow: bool,
 
-    /// Read at most this much body (bytes, or with a unit: 512K, 10M, 1G); the rest is not read and the
-    /// report says the body was truncated.
-    #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = size_arg)]
-    pub max_size: u64,
+    /// Read at most this much body (bytes, or with a unit: 512K, 10M, 1G; default 10M, and no limit with -o);
+    /// the rest is not read and the report says the body was truncated. With -o, a longer body fails the run
+    /// and nothing is saved.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub max_size: Option<u64>,
 
     /// One deadline for everything (resolve, connect, TLS, request, response, redirects): seconds or 500ms, 2s.
     #[arg(long, value_name = "DURATION", default_value = "10", value_parser = crate::cli::args::duration_arg)]
@@ -62,7 +64,7 @@ pub struct HttpGetArgs {
     #[arg(short = 'k', long)]
     pub insecure: bool,
 
-    /// Trust the certificates in this PEM file instead of the bundled roots.
+    /// Trust the certificates in this PEM file instead of the system's trust store.
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
 
@@ -74,6 +76,9 @@ pub struct HttpGetArgs {
     #[arg(short = '6')]
     pub ipv6: bool,
 }
+
+/// The body read at most without -o: 10 MiB.
+const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024;
 
 /// Parses a size: bytes, or a number with K, M, G (powers of 1024; KiB/MB forms too).
 pub fn size_arg(s: &str) -> Result<u64, String> {
@@ -111,13 +116,7 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
     if args.output.is_some() && urls.len() > 1 {
         bail!("-o FILE saves one body: give one URL");
     }
-    let tls = TlsOptions {
-        insecure: args.insecure,
-        ca_certs: match &args.cacert {
-            Some(p) => http::tls::load_cacert(p)?,
-            None => Vec::new(),
-        },
-    };
+    let tls = TlsOptions::from_flags(args.insecure, args.cacert.as_deref())?;
     netdiag::interrupt::install();
     let mut results = Vec::with_capacity(urls.len());
     for url in urls {
@@ -128,21 +127,22 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
             url,
             method: if args.head { Method::Head } else { Method::Get },
             http10: args.http10,
+            body: None,
             headers: headers.clone(),
             timeout: args.timeout,
-            max_size: args.max_size,
+            max_size: match (args.max_size, &args.output) {
+                (Some(n), _) => n,
+                (None, Some(_)) => u64::MAX,
+                (None, None) => DEFAULT_MAX_SIZE,
+            },
             max_redirects: if args.follow { MAX_REDIRECTS } else { 0 },
-            keep_body: args.body || args.output.is_some(),
+            keep_body: args.body,
+            output: args.output.clone(),
             family: Family::from_flags(args.ipv4, args.ipv6),
             tls: tls.clone(),
+            addresses: None,
         };
         results.push(http::fetch(&req));
-    }
-    if let (Some(path), Some(r)) = (&args.output, results.first()) {
-        let mut f = std::fs::File::create(path)
-            .with_context(|| format!("creating -o {}", path.display()))?;
-        f.write_all(&r.body)
-            .with_context(|| format!("writing -o {}", path.display()))?;
     }
     let report = HttpGetReport {
         results,

@@ -41,6 +41,11 @@ pub struct PingArgs {
     #[arg(short = 'W', long, value_parser = crate::cli::args::duration_arg, default_value = "2s", value_name = "TIMEOUT")]
     pub timeout: Duration,
 
+    /// Sweeps (several hosts, no -c): ping a host that has not answered again, up to N times, before calling
+    /// it down; the waits grow as fping's (500 ms, then ×1.5, at most -W) [default: 3, as fping; 0 with -c].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub retries: Option<u32>,
+
     /// Stop after this long, whatever is outstanding (with no -c, ping until then).
     #[arg(short = 'w', long, value_parser = crate::cli::args::duration_arg, value_name = "DEADLINE")]
     pub deadline: Option<Duration>,
@@ -134,6 +139,11 @@ pub fn request(args: &PingArgs) -> Result<PingRequest> {
         (None, Some(_)) => None,
         (None, None) => req.count,
     };
+    req.retries = args.retries.unwrap_or(if args.count.is_some() {
+        0
+    } else {
+        ping::DEFAULT_RETRIES
+    });
     req.family = Family::from_flags(args.ipv4, args.ipv6);
     req.interval = interval;
     req.timeout = args.timeout;

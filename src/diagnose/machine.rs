@@ -101,6 +101,7 @@ fn read(path: &str) -> Option<String> {
 pub fn check(timeout: Duration) -> DiagnoseReport {
     let mut steps = hostname_steps();
     steps.push(resolver_step());
+    steps.extend(nameserver_steps(timeout));
     steps.push(loopback_step(IpAddr::V4(Ipv4Addr::LOCALHOST), timeout));
     steps.push(loopback_step(IpAddr::V6(Ipv6Addr::LOCALHOST), timeout));
     steps.push(interfaces_step());
@@ -195,6 +196,34 @@ fn resolver_step() -> Step {
         .as_warning();
     }
     Step::ok("resolver", tried, result, None)
+}
+
+/// Each configured nameserver asked ". NS" directly, at once: which answer, how fast, which are dead (no
+/// route, nothing listening, silent). A dead one is a warning while another answers, a failure when none does.
+fn nameserver_steps(timeout: Duration) -> Vec<Step> {
+    let Ok(each) = crate::dns::check::nameservers(timeout) else {
+        // No usable nameserver: the resolver step said so already.
+        return Vec::new();
+    };
+    let any = each.iter().any(|e| e.status.answered());
+    each.iter()
+        .map(|e| {
+            let mut s = super::nameserver_row(e);
+            if e.status.answered() {
+                let rcode = e.response.as_ref().map_or("-", |r| r.rcode.as_str());
+                let mut result = format!("answers ({rcode})");
+                if e.status == crate::dns::Status::Refused {
+                    result.push_str(": refuses this machine");
+                    s.result = result;
+                } else {
+                    s = Step::ok(s.step, s.tried, result, s.time);
+                }
+            } else if !any {
+                s.warning = false;
+            }
+            s
+        })
+        .collect()
 }
 
 /// Opens a listener on the loopback address and connects to it.

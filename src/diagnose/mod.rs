@@ -5,12 +5,14 @@
 //! cannot run after a failure say why. The target works when it resolves, at least one address accepts a TCP
 //! connection, and (for HTTP) the server answers with a status below 400.
 
+pub mod capture;
 pub mod machine;
 mod model;
+pub mod path;
 mod render;
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::explain::{self, Explanation, Verdict};
 use crate::target::{shown, Family, Host, InputError, Target};
@@ -140,6 +142,23 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
     };
     reach_rows(&reach, &addrs, &targets, why_not, &mut steps);
     let connected = connect_rows(req, &targets, &connects, &reach, why_not, &mut steps);
+    // 3b. Where a filtered or unreachable connect stops on the way: a TCP trace to the same port.
+    let mut path = None;
+    if connected.is_none() && !crate::interrupt::requested() {
+        let stuck = targets.iter().zip(&connects).find(|(_, r)| {
+            r.as_ref().is_some_and(|r| {
+                matches!(
+                    r.state,
+                    crate::probe::PortState::Filtered | crate::probe::PortState::Unreachable
+                )
+            })
+        });
+        if let Some((addr, _)) = stuck {
+            let (step, result) = path::step(*addr, req.timeout);
+            steps.push(step);
+            path = result;
+        }
+    }
     if addrs.len() > MAX_CONNECT {
         steps.push(Step::skipped(
             "connect",
@@ -150,7 +169,9 @@ pub fn diagnose(req: &DiagnoseRequest) -> DiagnoseReport {
 
     // 4. talk
     steps.push(talk_step(req, connected));
-    DiagnoseReport::finish(t.input.clone(), steps, crate::interrupt::requested())
+    let mut report = DiagnoseReport::finish(t.input.clone(), steps, crate::interrupt::requested());
+    report.path = path;
+    report
 }
 
 /// The reach rows: one per address, or one saying why the step did not run.
@@ -263,7 +284,6 @@ fn resolve_step(req: &DiagnoseRequest, steps: &mut Vec<Step>) -> Vec<IpAddr> {
         Family::V4 => "IPv4",
         Family::V6 => "IPv6",
     };
-    let start = Instant::now();
     match &req.target.host {
         Host::Ip(ip) if req.family.matches(ip) => {
             steps.push(Step::ok(
@@ -274,28 +294,78 @@ fn resolve_step(req: &DiagnoseRequest, steps: &mut Vec<Step>) -> Vec<IpAddr> {
             ));
             vec![*ip]
         }
-        host => match crate::lookup::resolve(host, req.family) {
-            Ok(a) => {
-                let result = by_family(&a, req.family);
-                steps.push(Step::ok(
-                    "resolve",
-                    format!("{name} ({fam})"),
-                    result,
-                    Some(start.elapsed()),
-                ));
-                a
+        Host::Ip(_) => {
+            let e = explain::resolver(explain::EAI_ADDRFAMILY);
+            steps.push(Step::fail(
+                "resolve",
+                format!("{name} ({fam})"),
+                e.verdict.to_string(),
+                None,
+                e,
+            ));
+            Vec::new()
+        }
+        Host::Name(n) => {
+            let r = crate::dns::check::resolve(n, req.family, req.timeout);
+            let tried = format!("{name} ({fam})");
+            let addrs = match r.result {
+                Ok(a) => {
+                    let mut result = by_family(&a, req.family);
+                    if !r.hosts.is_empty() && a.iter().all(|ip| r.hosts.contains(ip)) {
+                        result.push_str(" (from /etc/hosts)");
+                    }
+                    steps.push(match &r.slow {
+                        Some(e) => Step::fail("resolve", tried, result, Some(r.elapsed), e.clone())
+                            .as_warning(),
+                        None => Step::ok("resolve", tried, result, Some(r.elapsed)),
+                    });
+                    a
+                }
+                Err(e) => {
+                    steps.push(Step::fail(
+                        "resolve",
+                        tried,
+                        e.verdict.to_string(),
+                        Some(r.elapsed),
+                        e,
+                    ));
+                    Vec::new()
+                }
+            };
+            if let Some(e) = r.shadowed {
+                steps.push(
+                    Step::fail(
+                        "resolve",
+                        format!("/etc/hosts and DNS for {name}"),
+                        "/etc/hosts overrides DNS".into(),
+                        None,
+                        e,
+                    )
+                    .as_warning(),
+                );
             }
-            Err(e) => {
-                steps.push(Step::fail(
-                    "resolve",
-                    format!("{name} ({fam})"),
-                    e.verdict.to_string(),
-                    Some(start.elapsed()),
-                    e,
-                ));
-                Vec::new()
-            }
-        },
+            steps.extend(r.nameservers.iter().map(nameserver_row));
+            addrs
+        }
+    }
+}
+
+/// One nameserver asked directly: what it said, how fast; a failure is a warning (the resolve step carries
+/// the verdict).
+pub(crate) fn nameserver_row(e: &crate::dns::Exchange) -> Step {
+    let tried = format!("ask {} for {}", e.server_label, e.question.describe());
+    let time = e.timings.request.or(Some(e.timings.total));
+    let result = match (&e.response, e.status) {
+        (Some(_), crate::dns::Status::Ok) => format!("answers: {}", e.answers().join(", ")),
+        (Some(r), s) if r.rcode == "NOERROR" => format!("answers: {s}"),
+        (Some(r), _) => format!("answers: {}", r.rcode),
+        (None, s) => s.to_string(),
+    };
+    match &e.explanation {
+        Some(x) if e.status != crate::dns::Status::Referral || e.response.is_none() => {
+            Step::fail("nameserver", tried, result, time, x.clone()).as_warning()
+        }
+        _ => Step::ok("nameserver", tried, result, time),
     }
 }
 
@@ -312,7 +382,8 @@ fn connect_explanation(
         crate::probe::PortState::Closed => explain::errno(libc::ECONNREFUSED),
         _ => explain::errno(libc::EIO),
     });
-    if e.verdict == Verdict::Filtered {
+    // An ICMP error named who rejected the connect: keep its words. Only a deadline is re-worded.
+    if e.verdict == Verdict::Filtered && matches!(r.reason, crate::probe::Reason::Timeout(_)) {
         // One wording for every deadline, naming it: "no answer within 1.000 s: ...".
         e = if pinged {
             explain::diagnose::filtered_but_pings(timeout, port)
@@ -329,6 +400,8 @@ fn reach_all(targets: &[SocketAddr], req: &DiagnoseRequest) -> Result<Vec<Reach>
     let hosts: Vec<Host> = targets.iter().map(|a| Host::Ip(a.ip())).collect();
     let mut p = crate::ping::PingRequest::new(hosts);
     p.count = Some(1);
+    // One echo within the step's deadline: the connect step tests the port either way.
+    p.retries = 0;
     p.timeout = req.timeout;
     p.family = req.family;
     p.method = crate::ping::MethodChoice::Icmp;
@@ -385,6 +458,8 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
     h.family = req.family;
     h.max_size = 1024 * 1024;
     h.tls = req.tls.clone();
+    // Resolved once, in the resolve step: talk to the address that accepted the connection.
+    h.addresses = Some((t.host.clone(), vec![addr.ip()]));
     let report = crate::http::fetch(&h);
     let hop = report.hops.last();
     let via = hop.and_then(|h| h.address).map_or(addr.ip(), |a| a.ip());
@@ -407,7 +482,15 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
 fn hop_result(hop: &crate::http::Hop) -> String {
     let mut result = match &hop.response {
         Some(head) => format!("{}, {} body bytes", head.status_line(), hop.body.length),
-        None => "no HTTP answer".to_string(),
+        // An answer that came but was refused is not "no answer": say what was wrong with it.
+        None => match &hop.error {
+            Some(e)
+                if e.verdict == Verdict::Protocol && hop.timings.phases.first_byte.is_some() =>
+            {
+                format!("HTTP answer refused: {}", e.cause)
+            }
+            _ => "no HTTP answer".to_string(),
+        },
     };
     if let Some(loc) = &hop.location {
         result.push_str(&format!(", redirects to {}", shown(loc)));
@@ -421,7 +504,7 @@ fn hop_result(hop: &crate::http::Hop) -> String {
             result.push_str(&format!(", certificate {}", shown(&c.subject)));
         }
         if let Some(days) = tls.days_left {
-            result.push_str(&format!(", expires in {days} days"));
+            result.push_str(&format!(", {}", crate::http::cert::days_phrase(days)));
         }
     }
     result

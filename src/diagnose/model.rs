@@ -5,9 +5,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::capture::Flow;
 use crate::explain::{self, Explanation, Verdict};
 use crate::http::Scheme;
 use crate::target::{Family, Host};
+
+/// The name of the path step (a TCP trace after a filtered or unreachable connect).
+pub const PATH_STEP: &str = "path";
 
 /// The target name of the machine check.
 pub const MACHINE: &str = "this machine";
@@ -140,6 +144,27 @@ pub struct DiagnoseReport {
     pub summary: String,
     /// Whether Ctrl-C cut the walk short.
     pub interrupted: bool,
+    /// When a connect was filtered or unreachable: the TCP trace to that address and port, hop by hop (the
+    /// path step's details; null otherwise).
+    pub path: Option<crate::trace::TraceResult>,
+    /// With `--capture`: the packets of the walk and what they show (absent without `--capture`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<Evidence>,
+}
+
+/// What `--capture` saw during the walk.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    /// The filter the capture ran with (on all interfaces).
+    pub filter: String,
+    /// One sentence per conversation of the walk: what was sent and what came back, from which address.
+    pub evidence: Vec<String>,
+    /// The conversations to the target's port (and ICMP), each with its verdict.
+    pub flows: Vec<Flow>,
+    /// The packets, one line each (at most 200).
+    pub packets: Vec<String>,
+    /// Why there is no capture, when it could not run (no root, ...); null when it ran.
+    pub explanation: Option<Explanation>,
 }
 
 impl DiagnoseReport {
@@ -164,12 +189,20 @@ impl DiagnoseReport {
                 (Verdict::Ok, None, summary)
             }
             Some(s) => {
-                let (v, why) = s
+                let (v, mut why) = s
                     .explanation
                     .as_ref()
                     .map_or((Verdict::Error, s.result.clone()), |e| {
                         (e.verdict, e.cause.clone())
                     });
+                // A connect that got nowhere: the path step says where on the way it stops.
+                if let Some(e) = steps
+                    .iter()
+                    .find(|p| p.step == PATH_STEP && p.status.is_failure())
+                    .and_then(|p| p.explanation.as_ref())
+                {
+                    why = e.cause.clone();
+                }
                 (
                     v,
                     Some(s.step.to_string()),
@@ -187,6 +220,8 @@ impl DiagnoseReport {
             explanation,
             summary,
             interrupted: false,
+            path: None,
+            capture: None,
         }
     }
 
@@ -210,6 +245,8 @@ impl DiagnoseReport {
             explanation,
             summary,
             interrupted: true,
+            path: None,
+            capture: None,
         }
     }
 }
@@ -219,7 +256,7 @@ impl DiagnoseReport {
 pub struct DiagnoseRequest {
     pub target: DiagnoseTarget,
     pub family: Family,
-    /// Per-step deadline (resolve is bounded by the system resolver's own timeouts).
+    /// Per-step deadline (resolve included: a resolver still waiting then is reported, not waited for).
     pub timeout: Duration,
     /// How the talk step checks an HTTPS server's certificate.
     pub tls: crate::http::TlsOptions,

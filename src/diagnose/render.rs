@@ -1,10 +1,10 @@
 //! Diagnose as text: one row per step, the verdict row, then each failure's cause and fix.
 
-use super::model::{DiagnoseReport, Step, MACHINE};
+use super::model::{DiagnoseReport, Evidence, Step, MACHINE};
 use crate::duration::fmt_ms;
 use crate::exit::Outcome;
 use crate::explain::Verdict;
-use crate::render::{Column, Line, Report, Table, Tone, View};
+use crate::render::{Block, Column, Line, Report, Table, Tone, View};
 
 impl Report for DiagnoseReport {
     fn outcome(&self) -> Outcome {
@@ -35,6 +35,11 @@ impl Report for DiagnoseReport {
             .cell("-");
         let mut v = View::new();
         v.table(t);
+        if let Some(p) = &self.path {
+            v.blank()
+                .line(crate::trace::render::header_line(p))
+                .table(crate::trace::render::hop_table(p));
+        }
         for s in self.steps.iter().filter(|s| s.status.is_failure()) {
             if let (Some(e), Some(label)) = (&s.explanation, s.label()) {
                 v.blank().line(
@@ -45,8 +50,37 @@ impl Report for DiagnoseReport {
                 }
             }
         }
+        if let Some(c) = &self.capture {
+            v.extend(c.view());
+        }
         if self.interrupted {
             v.blank().line("interrupted: the walk stopped early");
+        }
+        v
+    }
+}
+
+impl Evidence {
+    /// The packets of the walk, one line each, then one evidence line per conversation; the conversations
+    /// themselves as data (CSV). Without a capture, why.
+    fn view(&self) -> View<'static> {
+        let mut v = View::new();
+        v.blank();
+        if let Some(e) = &self.explanation {
+            v.line(Line::from("capture: not possible: ").then(e.sentence(), Tone::Warn));
+            return v;
+        }
+        v.line(format!("capture ({}):", self.filter));
+        for l in &self.packets {
+            v.line(format!("  {l}"));
+        }
+        for e in &self.evidence {
+            v.line(format!("evidence: {e}"));
+        }
+        for b in crate::capture::conversations_view(&self.flows).blocks {
+            if let Block::Table(t) = b {
+                v.table(t.data_only());
+            }
         }
         v
     }

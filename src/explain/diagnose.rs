@@ -176,6 +176,16 @@ pub fn skipped_no_connection() -> Explanation {
     )
 }
 
+/// The path step when the trace could not run (`error`, the trace's words: no socket, no permission).
+pub fn skipped_no_trace(error: &str) -> Explanation {
+    Explanation::new(
+        Verdict::Skipped,
+        "no-trace",
+        format!("the trace could not run ({error})"),
+        "run netdiag trace HOST:PORT as root to see where the path stops",
+    )
+}
+
 /// The listening-sockets check when the socket table cannot be read (`detail`).
 pub fn skipped_no_socket_table(detail: &str) -> Explanation {
     Explanation::new(

@@ -129,6 +129,13 @@ const ERRNOS: &[ErrnoRow] = &[
         "use the other address family (-4 or -6)",
     ),
     (
+        &[libc::EMSGSIZE],
+        Verdict::Unreachable,
+        "EMSGSIZE",
+        "message too long: the packet is larger than the path MTU and may not be fragmented (don't-fragment set)",
+        "send smaller packets, or find the path MTU (tracepath)",
+    ),
+    (
         &[libc::EPROTO],
         Verdict::Protocol,
         "EPROTO",
@@ -246,6 +253,16 @@ mod tests {
             assert_eq!(e.code, name);
         }
         assert!(errno(libc::ENETUNREACH).fix.contains("route"));
+    }
+
+    #[test]
+    fn emsgsize_names_the_path_mtu() {
+        let e = errno(libc::EMSGSIZE);
+        assert_eq!(
+            (e.verdict, e.code.as_str()),
+            (Verdict::Unreachable, "EMSGSIZE")
+        );
+        assert!(e.cause.contains("path MTU"));
     }
 
     #[test]

@@ -140,6 +140,49 @@ pub fn incomplete(detail: &str) -> Explanation {
     )
 }
 
+/// The body could not be saved to the `-o` file (`why`: the I/O error, or what was wrong with the body).
+pub fn not_saved(path: &str, why: &str) -> Explanation {
+    Explanation::new(
+        Verdict::Error,
+        "not-saved",
+        format!("the body was not saved to {path}: {why}"),
+        "check the path and free space, and fetch again",
+    )
+}
+
+/// A fetch that failed (`e`) with `-o`: the same failure, saying that nothing was saved.
+pub fn and_not_saved(e: &Explanation, path: &str) -> Explanation {
+    Explanation::new(
+        e.verdict,
+        e.code.clone(),
+        format!("{}; nothing was saved to {path}", e.cause),
+        e.fix.clone(),
+    )
+}
+
+/// With `-o` and `--max-size`, a body longer than the limit: nothing is saved, since the file would be short.
+pub fn body_over_limit(path: &str, limit: u64) -> Explanation {
+    Explanation::new(
+        Verdict::Error,
+        "too-large",
+        format!(
+            "the body is larger than --max-size ({limit} bytes): nothing was saved to {path}, which would be short"
+        ),
+        "leave out --max-size (with -o the whole body is saved by default), or raise it",
+    )
+}
+
+/// A response head with more headers than netdiag accepts (`detail`: "too many headers (N > limit)"): valid
+/// HTTP, but past the bound kept against hostile servers.
+pub fn too_many_headers(detail: &str) -> Explanation {
+    Explanation::new(
+        Verdict::Protocol,
+        "too-many-headers",
+        format!("the server answered, but with {detail}"),
+        "the server (or a proxy) adds headers in a loop or far too many; check its configuration",
+    )
+}
+
 /// An answer the parser rejected as not HTTP/1.x; `detail` is the parser's words.
 pub fn bad_response(detail: &str) -> Explanation {
     Explanation::new(

@@ -114,6 +114,22 @@ impl Message {
         }
     }
 
+    /// traceroute's mark for an error that ends a probe's way: `!N`, `!H`, `!X`, `!F`, ...; empty for time
+    /// exceeded (the normal answer of a hop).
+    pub fn mark(self) -> &'static str {
+        match self.kind() {
+            Kind::NetUnreachable => "!N",
+            Kind::HostUnreachable => "!H",
+            Kind::ProtocolUnreachable => "!P",
+            Kind::PortUnreachable => "!U",
+            Kind::TooBig => "!F",
+            Kind::SourceRouteFailed | Kind::BeyondScope => "!S",
+            Kind::AdminProhibited => "!X",
+            Kind::TtlExceeded => "",
+            Kind::ReassemblyTimeout | Kind::ParameterProblem | Kind::Other => "!?",
+        }
+    }
+
     /// How `ping` words it: `Destination Host Unreachable`, `Time to live exceeded`, ...
     pub fn ping_words(self) -> &'static str {
         match (self.v6, self.icmp_type, self.code) {
@@ -229,8 +245,31 @@ pub fn error(msg: Message, from: IpAddr, target: Option<IpAddr>) -> Explanation 
             .replace("{from}", &from.to_string())
             .replace("{name}", &name)
     };
-    let (verdict, cause, fix) = words(msg.kind());
+    let by_target = target == Some(from);
+    let (verdict, cause, fix) = match msg.kind() {
+        // A host does not report itself unreachable: that is a firewall rule on it rejecting with this type
+        // (nftables `reject with icmp type host-unreachable`), as nmap's "filtered host-unreach" says.
+        Kind::HostUnreachable | Kind::NetUnreachable if by_target => (
+            Verdict::Filtered,
+            "rejected by a firewall on the host itself ({from}), which answers ICMP {name}: a host does not report itself unreachable",
+            "a firewall rule on {from} rejects this traffic; check its rules (nft list ruleset)",
+        ),
+        k => words(k),
+    };
     Explanation::new(verdict, code, fill(cause), fill(fix))
+}
+
+/// [`error`] for a probe's error read from the socket's error queue, where only whether the target itself
+/// sent it is kept (`by_target`), not the target's address.
+pub fn about_probe(msg: Message, from: IpAddr, by_target: bool) -> Explanation {
+    let target = if by_target {
+        from
+    } else if from.is_ipv4() {
+        IpAddr::from([0u8; 4])
+    } else {
+        IpAddr::from([0u8; 16])
+    };
+    error(msg, from, Some(target))
 }
 
 #[cfg(test)]
@@ -274,6 +313,14 @@ mod tests {
             "{}",
             e.cause
         );
+        let e = error(Message::v4(3, 1), ip("10.0.3.7"), Some(ip("10.0.3.7")));
+        assert_eq!(e.verdict, Verdict::Filtered);
+        assert!(
+            e.cause
+                .starts_with("rejected by a firewall on the host itself (10.0.3.7)"),
+            "{}",
+            e.cause
+        );
         let e = error(Message::v4(3, 3), ip("10.0.3.7"), Some(ip("10.0.3.7")));
         assert_eq!(e.verdict, Verdict::Closed);
         assert!(
@@ -297,6 +344,9 @@ mod tests {
             assert_eq!(a.type_name(), b.type_name(), "{a:?} {b:?}");
         }
         assert_eq!(Message::v4(3, 4).name(), "frag-needed");
+        assert_eq!(Message::v4(3, 13).mark(), "!X");
+        assert_eq!(Message::v6(1, 1).mark(), "!X");
+        assert_eq!(Message::v4(11, 0).mark(), "");
         assert_eq!(Message::v6(2, 0).name(), "packet-too-big");
     }
 

@@ -5,14 +5,18 @@
 //! [`Explanation`] is the one failure object (`{verdict, code, cause, fix}` in JSON). The functions are named
 //! by what they explain: [`errno`], [`io_error`], [`connect_error`], [`timeout`], [`resolver`] and
 //! [`interrupted`] for every subsystem, and one file per domain for the rest ([`http`], [`tls`], [`icmp`],
-//! [`probe`], [`ping`], [`port`], [`diagnose`]). A new domain adds a file here (`pub mod dns;`), imports
+//! [`probe`], [`ping`], [`port`], [`diagnose`], [`path`], [`capture`]). A new domain adds a file here (`pub mod dns;`), imports
 //! `super::verdict::{Explanation, Verdict}` and builds with `Explanation::new`; a test keeps `Explanation { .. }`
 //! literals and `.cause =`/`.fix =` edits out of the rest of the crate.
 
+pub mod capture;
 pub mod diagnose;
+pub mod dns;
 mod errno;
+pub mod exporter;
 pub mod http;
 pub mod icmp;
+pub mod path;
 pub mod ping;
 pub mod port;
 pub mod probe;

@@ -42,6 +42,18 @@ pub fn no_reply(after: Duration) -> Explanation {
     )
 }
 
+/// An IPv6 connect or datagram refused with EACCES and no ICMPv6 error queued to say more: on IPv6 that is how
+/// an ICMPv6 administratively-prohibited arrives, so it is a firewall's reject, not a local permission problem.
+pub fn denied_v6() -> Explanation {
+    Explanation::new(
+        Verdict::Filtered,
+        "EACCES",
+        "rejected by a firewall (ICMPv6 administratively prohibited, which the kernel reports as EACCES): this \
+         is not a local permission problem",
+        "a firewall rule on the host or on the way rejects this traffic; check its rules (nft list ruleset)",
+    )
+}
+
 /// `--expect` was given and the reply did not contain the text.
 pub fn unexpected_reply() -> Explanation {
     Explanation::new(
@@ -64,8 +76,8 @@ pub fn syn_reset() -> Explanation {
 
 /// SYN scan: an ICMP destination-unreachable about our SYN. nmap -sS calls every such port filtered; the code
 /// and the sender say who stopped it.
-pub fn syn_icmp(msg: super::icmp::Message, from: std::net::IpAddr, target: std::net::IpAddr) -> Explanation {
-    let e = super::icmp::error(msg, from, Some(target));
+pub fn syn_icmp(msg: super::icmp::Message, from: std::net::IpAddr, by_target: bool) -> Explanation {
+    let e = super::icmp::about_probe(msg, from, by_target);
     Explanation::new(
         Verdict::Filtered,
         e.code,

@@ -36,7 +36,7 @@ pub fn certificate(problem: CertProblem, host: &str) -> Explanation {
             "cert-unknown-issuer",
             "the server's certificate was issued by an authority this machine does not trust"
                 .to_string(),
-            "trust the issuer with --cacert FILE, or use --insecure to look anyway",
+            "add the issuer to the system trust store (update-ca-certificates) or trust it with --cacert FILE, or use --insecure to look anyway",
         ),
         CertProblem::SelfSigned => (
             "cert-self-signed",
@@ -70,10 +70,10 @@ pub fn ca_as_server_certificate(problem: CertProblem, host: &str) -> Explanation
         x.verdict,
         x.code,
         format!(
-            "{}; it is also a CA certificate (as `openssl req -x509` makes them), which is refused as a server certificate even with --cacert",
+            "{}; it is also a CA certificate (as `openssl req -x509` makes them), which is refused as a server certificate unless --cacert holds that very certificate",
             x.cause
         ),
-        "issue a server certificate (CA:FALSE) for it, or use --insecure to look anyway",
+        "pass this certificate with --cacert FILE (accepted when byte-identical, as curl does), or use --insecure to look anyway",
     )
 }
 
@@ -245,7 +245,7 @@ mod tests {
             "{}",
             e.cause
         );
-        assert!(e.fix.contains("CA:FALSE"));
+        assert!(e.fix.contains("--cacert") && e.fix.contains("byte-identical"));
         assert!(certificate_rejected("h", "BadEncoding")
             .cause
             .ends_with("(BadEncoding)"));

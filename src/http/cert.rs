@@ -32,6 +32,20 @@ impl CertInfo {
     }
 }
 
+/// `12 days left`, `1 day left`, `expires today`, `expired 1 day ago`, `expired 2495 days ago`, from
+/// [`CertInfo::days_left`].
+pub fn days_phrase(days_left: i64) -> String {
+    let plural = |n: i64| if n == 1 { "" } else { "s" };
+    match days_left {
+        0 => "expires within a day".to_string(),
+        d if d > 0 => format!("{d} day{} left", plural(d)),
+        d => {
+            let ago = d.unsigned_abs() as i64;
+            format!("expired {ago} day{} ago", plural(ago))
+        }
+    }
+}
+
 /// Parses a DER certificate. Pure and bounded: the fuzzing entry point for certificates.
 pub fn parse_certificate(der: &[u8]) -> Option<CertInfo> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
@@ -123,6 +137,15 @@ mod tests {
         assert_eq!(info.not_after, "2035-03-04 00:00:00 UTC");
         assert_eq!(info.not_after_unix, 2_056_579_200);
         assert_eq!(info.days_left(2_056_579_200 - 86_400 * 3), 3);
+    }
+
+    #[test]
+    fn days_read_as_words() {
+        assert_eq!(days_phrase(12), "12 days left");
+        assert_eq!(days_phrase(1), "1 day left");
+        assert_eq!(days_phrase(0), "expires within a day");
+        assert_eq!(days_phrase(-1), "expired 1 day ago");
+        assert_eq!(days_phrase(-2495), "expired 2495 days ago");
     }
 
     #[test]

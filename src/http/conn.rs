@@ -3,16 +3,16 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
+use super::eyeballs;
 use super::model::{Attempt, BodyInfo, Hop, HttpRequest, Marks, Method};
+use super::output::Sink;
 use super::parse::{Framing, ParseError};
 use super::parse::{Limits, ResponseDecoder};
-use super::tls::{self, TlsInfo};
+use super::tls;
 use super::url::{Scheme, Url};
 use crate::explain::{self, Explanation};
 use crate::target::Host;
@@ -58,7 +58,7 @@ impl Conn {
 }
 
 /// Time left before the deadline, or None once it passed.
-fn left(deadline: Instant) -> Option<Duration> {
+pub(super) fn left(deadline: Instant) -> Option<Duration> {
     deadline
         .checked_duration_since(Instant::now())
         .filter(|d| !d.is_zero())
@@ -87,6 +87,13 @@ pub(super) fn request_bytes(url: &Url, req: &HttpRequest) -> String {
     for (name, value) in &req.headers {
         s.push_str(&format!("{name}: {value}\r\n"));
     }
+    let user_length = req
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+    if let (Some(body), false) = (&req.body, user_length) {
+        s.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     s.push_str("\r\n");
     s
 }
@@ -97,6 +104,7 @@ fn new_hop(url: &Url, request: String) -> Hop {
         resolved: Vec::new(),
         address: None,
         failed_addresses: Vec::new(),
+        attempts: Vec::new(),
         request,
         tls: None,
         interim: Vec::new(),
@@ -110,11 +118,24 @@ fn new_hop(url: &Url, request: String) -> Hop {
 }
 
 /// Runs one request/response exchange; returns the hop and the body kept (when asked).
-pub(super) fn exchange(url: &Url, req: &HttpRequest, deadline: Instant) -> (Hop, Vec<u8>) {
+/// With `sink` (`-o`), the body is streamed into it instead of kept.
+pub(super) fn exchange(
+    url: &Url,
+    req: &HttpRequest,
+    deadline: Instant,
+    mut sink: Option<&mut Sink>,
+) -> (Hop, Vec<u8>) {
     let mut marks = Marks::new();
     let mut hop = new_hop(url, request_bytes(url, req));
     let mut body = Vec::new();
-    if let Err(e) = run(url, req, deadline, &mut marks, &mut hop, &mut body) {
+    let restarted = match sink.as_deref_mut() {
+        Some(s) => s
+            .restart()
+            .map_err(|e| explain::http::not_saved(&s.path().display().to_string(), &e.to_string())),
+        None => Ok(()),
+    };
+    let r = restarted.and_then(|()| run(url, req, deadline, &mut marks, &mut hop, &mut body, sink));
+    if let Err(e) = r {
         hop.error = Some(e);
     }
     if marks.end.is_none() {
@@ -131,8 +152,12 @@ fn run(
     marks: &mut Marks,
     hop: &mut Hop,
     body: &mut Vec<u8>,
+    sink: Option<&mut Sink>,
 ) -> Result<(), Explanation> {
-    hop.resolved = resolve(&url.host, req, deadline)?;
+    hop.resolved = match &req.addresses {
+        Some((host, addrs)) if *host == url.host && !addrs.is_empty() => addrs.clone(),
+        _ => resolve(&url.host, req, deadline)?,
+    };
     marks.dns = Some(Instant::now());
     let sock = connect(hop, url.port, req, deadline)?;
     marks.connect = Some(Instant::now());
@@ -148,46 +173,23 @@ fn run(
     };
     let remaining = left(deadline).ok_or_else(|| explain::timeout(req.timeout))?;
     let _ = conn.sock().set_write_timeout(Some(remaining));
-    conn.write_all(hop.request.as_bytes())
+    let mut wire = hop.request.as_bytes().to_vec();
+    if let Some(b) = &req.body {
+        wire.extend_from_slice(b);
+    }
+    conn.write_all(&wire)
         .map_err(|e| write_error(&e, req.timeout))?;
     marks.request = Some(Instant::now());
-    read_response(&mut conn, req, deadline, marks, hop, body)
+    read_response(&mut conn, req, deadline, marks, hop, body, sink)
 }
 
-/// Resolves under the deadline: an address at once; a name on a helper thread (getaddrinfo cannot be
-/// cancelled), waiting in slices so Ctrl-C and the deadline hold. A resolver that outlives the deadline is
-/// left to finish on its own.
+/// Resolves under the deadline (see [`crate::lookup::resolve_within`]), noticing Ctrl-C.
 fn resolve(
     host: &Host,
     req: &HttpRequest,
     deadline: Instant,
 ) -> Result<Vec<std::net::IpAddr>, Explanation> {
-    if let Host::Ip(_) = host {
-        return crate::lookup::resolve(host, req.family);
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (h, family) = (host.clone(), req.family);
-    std::thread::Builder::new()
-        .name("resolve".into())
-        .spawn(move || {
-            let _ = tx.send(crate::lookup::resolve(&h, family));
-        })
-        .map_err(|e| explain::io_error(&e))?;
-    loop {
-        if crate::interrupt::requested() {
-            return Err(explain::interrupted("the answer was complete"));
-        }
-        let Some(remaining) = left(deadline) else {
-            return Err(explain::http::resolve_timeout(req.timeout));
-        };
-        match rx.recv_timeout(remaining.min(SLICE)) {
-            Ok(r) => return r,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(explain::resolver(libc::EAI_SYSTEM))
-            }
-        }
-    }
+    crate::lookup::resolve_within(host, req.family, deadline, req.timeout)
 }
 
 fn write_error(e: &io::Error, timeout: Duration) -> Explanation {
@@ -199,7 +201,8 @@ fn write_error(e: &io::Error, timeout: Duration) -> Explanation {
     }
 }
 
-/// Tries each resolved address in order until one accepts; all of them share the deadline.
+/// Connects as RFC 8305 (Happy Eyeballs) says: addresses interleaved by family, a new attempt every 250 ms while
+/// the earlier ones keep going, the first to connect wins; every address's fate goes into the hop.
 fn connect(
     hop: &mut Hop,
     port: u16,
@@ -211,45 +214,30 @@ fn connect(
         .iter()
         .map(|ip| SocketAddr::new(*ip, port))
         .collect();
-    let mut last = explain::timeout(req.timeout);
-    for addr in addrs {
-        if crate::interrupt::requested() {
-            return Err(explain::interrupted("the answer was complete"));
-        }
-        if left(deadline).is_none() {
-            break;
-        }
-        match connect_one(addr, deadline) {
-            Ok(s) => {
-                hop.address = Some(addr);
-                return Ok(s);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                return Err(explain::interrupted("the answer was complete"))
-            }
-            Err(e) => {
-                last = match e.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                        explain::timeout(req.timeout)
-                    }
-                    _ => explain::io_error(&e),
-                };
-                hop.failed_addresses.push(Attempt {
-                    address: addr,
-                    error: last.clone(),
-                });
-            }
-        }
-    }
-    Err(last)
-}
-
-/// A non-blocking connect polled in slices, so Ctrl-C is noticed (`Interrupted`) and the deadline holds
-/// (`TimedOut`). A loopback connect that met itself (source port == destination port, which the kernel allows
-/// on a closed ephemeral port) is what it means: refused.
-fn connect_one(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream> {
+    let order = eyeballs::interleave(&addrs);
     let stop = crate::interrupt::requested;
-    crate::net::socket::connect_by(addr, deadline, SLICE, &stop).map(TcpStream::from)
+    let race = eyeballs::race(
+        &order,
+        deadline,
+        req.timeout,
+        eyeballs::ATTEMPT_DELAY,
+        &stop,
+    );
+    hop.failed_addresses = race
+        .attempts
+        .iter()
+        .filter(|a| a.state == eyeballs::AttemptState::Failed)
+        .filter_map(|a| {
+            a.explanation.clone().map(|error| Attempt {
+                address: a.address,
+                error,
+            })
+        })
+        .collect();
+    hop.attempts = race.attempts;
+    let (sock, addr) = race.winner?;
+    hop.address = Some(addr);
+    Ok(sock)
 }
 
 fn handshake(
@@ -259,77 +247,20 @@ fn handshake(
     deadline: Instant,
     hop: &mut Hop,
 ) -> Result<Conn, Explanation> {
-    let seen: tls::Seen = Arc::new(Mutex::new(None));
-    let config = tls::client_config(&req.tls, seen.clone())
-        .map_err(|e| explain::tls::setup_failed(&format!("{e:#}")))?;
-    let name = match &url.host {
-        Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
-        Host::Name(n) => {
-            ServerName::try_from(n.clone()).map_err(|_| explain::tls::bad_server_name(n))?
-        }
+    // The name checked and sent in SNI: the override (hostname=, tls_config.server_name) or the URL's host.
+    let host = match &req.tls.server_name {
+        Some(n) => Host::parse(n).unwrap_or_else(|_| Host::Name(n.clone())),
+        None => url.host.clone(),
     };
-    let mut tls_conn = ClientConnection::new(config, name)
-        .map_err(|e| explain::tls::setup_failed(&e.to_string()))?;
-    let mut sock = sock;
-    let host = url.host.to_string();
-    let cert_of = |seen: &tls::Seen| {
-        seen.lock()
-            .ok()
-            .and_then(|s| s.as_deref().and_then(super::cert::parse_certificate))
-    };
-    while tls_conn.is_handshaking() {
-        if crate::interrupt::requested() {
-            return Err(explain::interrupted("the answer was complete"));
+    match tls::handshake(sock, &host, &req.tls, &[b"http/1.1"], deadline, req.timeout) {
+        Ok((stream, info)) => {
+            hop.tls = Some(info);
+            Ok(Conn::Tls(Box::new(stream)))
         }
-        let Some(remaining) = left(deadline) else {
-            return Err(explain::http::stalled(req.timeout, "the TLS handshake"));
-        };
-        let _ = sock.set_read_timeout(Some(remaining.min(SLICE)));
-        let _ = sock.set_write_timeout(Some(remaining));
-        match tls_conn.complete_io(&mut sock) {
-            Ok((0, 0)) if tls_conn.is_handshaking() && tls_conn.wants_read() => {
-                return Err(explain::tls::closed_during_handshake())
-            }
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                let cert = cert_of(&seen);
-                let x = tls::explain_error(&e, &host, cert.as_ref());
-                hop.tls = Some(tls_info(&tls_conn, cert, false));
-                return Err(x);
-            }
+        Err(f) => {
+            hop.tls = f.info;
+            Err(f.explanation)
         }
-    }
-    hop.tls = Some(tls_info(&tls_conn, cert_of(&seen), !req.tls.insecure));
-    Ok(Conn::Tls(Box::new(StreamOwned::new(tls_conn, sock))))
-}
-
-fn tls_info(c: &ClientConnection, cert: Option<super::cert::CertInfo>, verified: bool) -> TlsInfo {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let version = match c.protocol_version() {
-        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
-        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
-        Some(v) => format!("{v:?}"),
-        None => "-".to_string(),
-    };
-    TlsInfo {
-        version,
-        cipher_suite: c
-            .negotiated_cipher_suite()
-            .map_or_else(|| "-".to_string(), |s| format!("{:?}", s.suite())),
-        alpn: c
-            .alpn_protocol()
-            .map(|a| String::from_utf8_lossy(a).into_owned()),
-        verified,
-        days_left: cert.as_ref().map(|c| c.days_left(now)),
-        certificate: cert,
     }
 }
 
@@ -340,10 +271,11 @@ fn read_response(
     marks: &mut Marks,
     hop: &mut Hop,
     body: &mut Vec<u8>,
+    mut sink: Option<&mut Sink>,
 ) -> Result<(), Explanation> {
     let limits = Limits {
         max_body: req.max_size,
-        keep_body: req.keep_body,
+        keep_body: req.keep_body || sink.is_some(),
         ..Limits::default()
     };
     let mut dec = ResponseDecoder::new(limits, req.method == Method::Head);
@@ -367,7 +299,14 @@ fn read_response(
                 if marks.first_byte.is_none() {
                     marks.first_byte = Some(Instant::now());
                 }
-                match dec.feed(&buf[..n]) {
+                let fed = dec.feed(&buf[..n]);
+                if let Some(s) = sink.as_deref_mut() {
+                    if let Err(e) = s.write(&dec.drain_body()) {
+                        let path = s.path().display().to_string();
+                        break Err(explain::http::not_saved(&path, &e.to_string()));
+                    }
+                }
+                match fed {
                     Ok(true) => break Ok(()),
                     Ok(false) => {}
                     Err(e) => break Err(parse_error(&e)),
@@ -413,6 +352,7 @@ fn parse_error(e: &ParseError) -> Explanation {
     match e {
         ParseError::Empty => explain::http::no_answer(&e.to_string()),
         ParseError::Incomplete(_) => explain::http::incomplete(&e.to_string()),
+        ParseError::TooManyHeaders(..) => explain::http::too_many_headers(&e.to_string()),
         _ => explain::http::bad_response(&e.to_string()),
     }
 }
@@ -434,6 +374,11 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         assert_eq!(s, want);
+        req.body = Some(b"{}".to_vec());
+        assert!(request_bytes(&req.url, &req).ends_with("X-Y: z\r\nContent-Length: 2\r\n\r\n"));
+        req.headers.push(("content-length".into(), "2".into()));
+        assert_eq!(request_bytes(&req.url, &req).matches("ontent-").count(), 1);
+        req.body = None;
         req.http10 = true;
         req.method = Method::Head;
         assert!(request_bytes(&req.url, &req).starts_with("HEAD /a?b HTTP/1.0\r\n"));

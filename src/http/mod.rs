@@ -6,7 +6,9 @@
 
 pub mod cert;
 mod conn;
+pub mod eyeballs;
 mod model;
+mod output;
 pub mod parse;
 mod render;
 pub mod tls;
@@ -53,9 +55,25 @@ pub fn fetch(req: &HttpRequest) -> HttpReport {
     let mut visited: HashSet<String> = HashSet::from([url.to_string()]);
     let mut body: Vec<u8>;
     let mut error = None;
+    let mut sink = match req.output.as_deref().map(output::Sink::create) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            let path = req.output.as_deref().unwrap_or(std::path::Path::new(""));
+            let mut r = conclude(req, hops, Vec::new(), None);
+            let x = explain::http::not_saved(&path.display().to_string(), &e.to_string());
+            r.summary = x.cause.clone();
+            r.verdict = x.verdict;
+            r.ok = false;
+            r.explanation = Some(x);
+            return r;
+        }
+        None => None,
+    };
+    let mut hop_req = std::borrow::Cow::Borrowed(req);
     loop {
-        let (hop, b) = conn::exchange(&url, req, deadline);
+        let (hop, b) = conn::exchange(&url, &hop_req, deadline, sink.as_mut());
         body = b;
+        let status = hop.response.as_ref().map(|h| h.status);
         let next = hop.location.clone();
         let failed = hop.error.is_some();
         hops.push(hop);
@@ -85,8 +103,81 @@ pub fn fetch(req: &HttpRequest) -> HttpReport {
             break;
         }
         url = next;
+        if let Some(s) = status {
+            if let Some(r) = after_redirect(&hop_req, s) {
+                hop_req = std::borrow::Cow::Owned(r);
+            }
+        }
     }
-    conclude(req, hops, body, error)
+    let mut report = conclude(req, hops, body, error);
+    if let Some(sink) = sink {
+        save(&mut report, sink);
+    }
+    report
+}
+
+/// Puts the body streamed with `-o` in place when it is whole; otherwise removes it and says why the run failed.
+fn save(report: &mut HttpReport, sink: output::Sink) {
+    let path = sink.path().display().to_string();
+    let Some(last) = report.hops.last() else {
+        sink.discard();
+        return;
+    };
+    let whole = last.response.is_some() && last.body.complete && !last.body.truncated;
+    if whole
+        && report
+            .explanation
+            .as_ref()
+            .is_none_or(|e| e.code.starts_with("HTTP"))
+    {
+        match sink.commit() {
+            Ok(bytes) => {
+                report.saved = Some(Saved {
+                    path: path.into(),
+                    bytes,
+                });
+            }
+            Err(e) => fail_save(report, explain::http::not_saved(&path, &e.to_string())),
+        }
+        return;
+    }
+    sink.discard();
+    let x = if last.body.truncated {
+        explain::http::body_over_limit(&path, last.body.length)
+    } else {
+        match &report.explanation {
+            Some(e) => explain::http::and_not_saved(e, &path),
+            None => explain::http::not_saved(&path, "the body did not arrive whole"),
+        }
+    };
+    fail_save(report, x);
+}
+
+fn fail_save(report: &mut HttpReport, x: Explanation) {
+    report.summary = if report.summary.is_empty() || report.explanation.is_some() {
+        x.cause.clone()
+    } else {
+        format!("{}: {}", report.summary, x.cause)
+    };
+    report.verdict = x.verdict;
+    report.ok = false;
+    report.explanation = Some(x);
+}
+
+/// The request to send after a redirect with `status`, when it differs: 301, 302 and 303 turn a method other
+/// than GET and HEAD into a GET without a body (as browsers and Go's and curl's clients do); 307 and 308 keep
+/// the method and the body.
+fn after_redirect(req: &HttpRequest, status: u16) -> Option<HttpRequest> {
+    if !matches!(status, 301..=303) || matches!(req.method, Method::Get | Method::Head) {
+        return None;
+    }
+    let mut r = req.clone();
+    r.method = Method::Get;
+    r.body = None;
+    r.headers.retain(|(n, _)| {
+        !n.eq_ignore_ascii_case("content-length") && !n.eq_ignore_ascii_case("content-type")
+    });
+    Some(r)
 }
 
 fn conclude(
@@ -105,6 +196,7 @@ fn conclude(
         explanation: None,
         body,
         hops,
+        saved: None,
     };
     let Some(last) = report.hops.last() else {
         return report;
@@ -141,7 +233,9 @@ fn summary(hops: &[Hop], error: Option<&Explanation>) -> String {
         summary = format!("{summary}: redirect to {to}");
     }
     if hops.len() > 1 {
-        summary = format!("{summary} after {} redirects", hops.len() - 1);
+        let n = hops.len() - 1;
+        let s = if n == 1 { "" } else { "s" };
+        summary = format!("{summary} after {n} redirect{s}");
     }
     if last.body.truncated {
         summary = format!(
@@ -192,6 +286,22 @@ mod tests {
             assert!(e.starts_with("invalid header"), "{e}");
             assert!(!e.contains('\n'));
         }
+    }
+
+    #[test]
+    fn methods_parse_and_redirects_turn_posts_into_gets() {
+        assert_eq!(Method::parse("post"), Some(Method::Post));
+        assert_eq!(Method::parse("PATCH").map(Method::as_str), Some("PATCH"));
+        assert_eq!(Method::parse("PROPFIND"), None);
+        let mut req = HttpRequest::new(Url::parse("http://127.0.0.1/").unwrap());
+        req.method = Method::Post;
+        req.body = Some(b"{}".to_vec());
+        req.headers = vec![("Content-Type".into(), "application/json".into())];
+        let r = after_redirect(&req, 302).expect("a POST after 302 becomes a GET");
+        assert_eq!((r.method, r.body, r.headers.len()), (Method::Get, None, 0));
+        assert!(after_redirect(&req, 307).is_none());
+        req.method = Method::Head;
+        assert!(after_redirect(&req, 301).is_none());
     }
 
     #[test]

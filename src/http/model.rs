@@ -1,10 +1,12 @@
 //! http-get's types: the request, the timing of each phase, each hop and the report.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::eyeballs::ConnectAttempt;
 use super::parse::{Framing, Head, Header};
 use super::tls::{TlsInfo, TlsOptions};
 use super::url::Url;
@@ -20,14 +22,42 @@ pub const MAX_REDIRECTS: usize = 10;
 pub enum Method {
     Get,
     Head,
+    Post,
+    Put,
+    Delete,
+    Options,
+    Patch,
 }
 
 impl Method {
+    /// Every method netdiag sends, in the order help texts list them.
+    pub const ALL: [Method; 7] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Delete,
+        Method::Options,
+        Method::Patch,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Patch => "PATCH",
         }
+    }
+
+    /// The method named `s` (case-insensitive), or `None` for one netdiag does not send.
+    pub fn parse(s: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -41,6 +71,9 @@ pub struct HttpRequest {
     /// Extra headers (`-H`); one with the name of a default header (Host, User-Agent, Accept, Connection)
     /// replaces it. Check them with [`check_header`](super::check_header).
     pub headers: Vec<(String, String)>,
+    /// A request body, sent with a `Content-Length` header (on the first request only: a redirect is
+    /// followed with the same method and no body, as a 301/302/303 would be by a browser).
+    pub body: Option<Vec<u8>>,
     /// One deadline for everything: resolve, connect, TLS, request, response, and every redirect.
     pub timeout: Duration,
     /// Body bytes read at most; the rest is not read and the report says the body was truncated.
@@ -49,24 +82,33 @@ pub struct HttpRequest {
     pub max_redirects: usize,
     /// Keep the final body (up to `max_size`) in [`HttpReport::body`].
     pub keep_body: bool,
+    /// Save the final body to this file (`-o`): streamed to a temporary file beside it and renamed into place
+    /// only when the body arrived whole, so the file is never silently short.
+    pub output: Option<PathBuf>,
     pub family: Family,
     pub tls: TlsOptions,
+    /// Addresses to use for the URL's host instead of resolving it again (as curl --resolve), for callers
+    /// that resolved it already (diagnose). Redirects to other hosts resolve as usual.
+    pub addresses: Option<(crate::target::Host, Vec<IpAddr>)>,
 }
 
 impl HttpRequest {
-    /// A GET with the defaults: 10 s, 10 MiB, no redirects, bundled roots.
+    /// A GET with the defaults: 10 s, 10 MiB, no redirects, the system's trust store.
     pub fn new(url: Url) -> HttpRequest {
         HttpRequest {
             url,
             method: Method::Get,
             http10: false,
             headers: Vec::new(),
+            body: None,
             timeout: Duration::from_secs(10),
             max_size: 10 * 1024 * 1024,
             max_redirects: 0,
             keep_body: false,
+            output: None,
             family: Family::Any,
             tls: TlsOptions::default(),
+            addresses: None,
         }
     }
 }
@@ -199,8 +241,11 @@ pub struct Hop {
     /// The address actually used.
     #[serde(serialize_with = "crate::target::ser_opt_endpoint")]
     pub address: Option<SocketAddr>,
-    /// Addresses that failed before it.
+    /// Addresses that failed (refused, unreachable, no answer), with why.
     pub failed_addresses: Vec<Attempt>,
+    /// Every address of the Happy Eyeballs race (RFC 8305) in the order tried: which won, which failed, which
+    /// were abandoned while still connecting, which were never tried.
+    pub attempts: Vec<ConnectAttempt>,
     /// The request exactly as sent.
     pub request: String,
     pub tls: Option<TlsInfo>,
@@ -235,9 +280,18 @@ pub struct HttpReport {
     /// Why it failed (the last hop's error, an HTTP error status, a redirect loop).
     pub explanation: Option<Explanation>,
     pub hops: Vec<Hop>,
+    /// The file the body was saved to (`-o`), when it was: only a whole body is saved.
+    pub saved: Option<Saved>,
     /// The last hop's body (with `keep_body`), at most `max_size` bytes.
     #[serde(skip)]
     pub body: Vec<u8>,
+}
+
+/// A body saved with `-o`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Saved {
+    pub path: PathBuf,
+    pub bytes: u64,
 }
 
 impl HttpReport {

@@ -28,11 +28,16 @@ pub struct Limits {
     pub keep_body: bool,
 }
 
+/// Headers parsed in a first attempt; a head with more is parsed again with room for `max_headers`.
+const FIRST_TRY_HEADERS: usize = 64;
+
 impl Default for Limits {
+    /// The bounds curl keeps for a response head (300 KiB, 5,000 headers), well past what nginx or any proxy
+    /// sends, and still a bound against a hostile server.
     fn default() -> Limits {
         Limits {
-            max_head: 64 * 1024,
-            max_headers: 100,
+            max_head: 300 * 1024,
+            max_headers: 5000,
             max_body: 10 * 1024 * 1024,
             keep_body: false,
         }
@@ -152,7 +157,9 @@ pub enum ParseError {
     /// The connection closed before a single byte came.
     Empty,
     HeadTooLarge(usize),
-    TooManyHeaders(usize),
+    /// More headers than the limit: (headers counted, limit); the count is a lower bound when the head never
+    /// ended.
+    TooManyHeaders(usize, usize),
     TooManyInterim,
     /// httparse rejected the status line or a header (its reason).
     BadHead(String),
@@ -173,7 +180,9 @@ impl fmt::Display for ParseError {
             ParseError::HeadTooLarge(n) => {
                 write!(f, "the response head is larger than {} KiB", n / 1024)
             }
-            ParseError::TooManyHeaders(n) => write!(f, "the response has more than {n} headers"),
+            ParseError::TooManyHeaders(n, limit) => {
+                write!(f, "too many headers ({n} > {limit})")
+            }
             ParseError::TooManyInterim => {
                 write!(
                     f,
@@ -208,6 +217,36 @@ enum State {
     Done,
 }
 
+/// The head httparse parsed.
+fn head_of(r: &httparse::Response<'_, '_>) -> Head {
+    Head {
+        version: format!("HTTP/1.{}", r.version.unwrap_or(1)),
+        status: r.code.unwrap_or(0),
+        reason: r.reason.unwrap_or("").to_string(),
+        headers: r
+            .headers
+            .iter()
+            .map(|h| Header::new(h.name, h.value))
+            .collect(),
+    }
+}
+
+/// Header lines after the status line, up to the blank line or the end of what came.
+fn header_lines(buf: &[u8]) -> usize {
+    buf.split(|&b| b == b'\n')
+        .skip(1)
+        .take_while(|l| !l.is_empty() && *l != b"\r")
+        .count()
+}
+
+/// The number of headers of a head that has ended (a blank line came); None while it has not.
+fn header_count(buf: &[u8]) -> Option<usize> {
+    let ended = buf
+        .windows(3)
+        .any(|w| w == b"\n\r\n" || w[..2] == *b"\n\n" || w[1..] == *b"\n\n");
+    ended.then(|| header_lines(buf))
+}
+
 /// The push parser for one response.
 #[derive(Debug, Clone)]
 pub struct ResponseDecoder {
@@ -218,6 +257,10 @@ pub struct ResponseDecoder {
     buf: Vec<u8>,
     head_bytes: usize,
     seen_any: bool,
+    /// The head has more headers than the limit; waiting for its end to count them.
+    too_many: bool,
+    /// The status line of the head in `buf` has ended.
+    line_seen: bool,
     resp: ParsedResponse,
 }
 
@@ -231,6 +274,8 @@ impl ResponseDecoder {
             buf: Vec::new(),
             head_bytes: 0,
             seen_any: false,
+            too_many: false,
+            line_seen: false,
             resp: ParsedResponse::default(),
         }
     }
@@ -238,6 +283,11 @@ impl ResponseDecoder {
     /// What was parsed so far (also after an error).
     pub fn response(&self) -> &ParsedResponse {
         &self.resp
+    }
+
+    /// Takes the body bytes kept so far (for a caller that streams them elsewhere); counts are unchanged.
+    pub fn drain_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.resp.body)
     }
 
     pub fn into_response(self) -> ParsedResponse {
@@ -289,6 +339,12 @@ impl ResponseDecoder {
                 return Ok(());
             }
             State::Head if !self.seen_any => return Err(ParseError::Empty),
+            State::Head if self.too_many => {
+                return Err(ParseError::TooManyHeaders(
+                    header_lines(&self.buf),
+                    self.limits.max_headers,
+                ))
+            }
             State::Head => "in the middle of the response head".to_string(),
             State::Length(rest) => format!(
                 "after {} of {} body bytes",
@@ -310,38 +366,53 @@ impl ResponseDecoder {
         // Keep at most one byte beyond the limit: enough to know it was passed.
         let take = data.len().min((room + 1).saturating_sub(old));
         self.buf.extend_from_slice(&data[..take]);
-        let has_newline = self.buf[old.saturating_sub(1)..].contains(&b'\n');
-        if !has_newline && old > 0 {
-            // No new line ended: nothing new to check, only the size.
+        // Parse only when something can have changed the answer: the first bytes, the end of the status line
+        // (garbage is rejected at once), or a blank line (the end of the head). In between only the size is
+        // checked, so a head fed in many small pieces costs linear time, not a parse per line.
+        let new = &self.buf[old.saturating_sub(2)..];
+        let first_line = !self.line_seen && new.contains(&b'\n');
+        self.line_seen |= first_line;
+        let ended = new.windows(2).any(|w| w == b"\n\n") || new.windows(3).any(|w| w == b"\n\r\n");
+        if !(first_line || ended || old == 0) {
             if self.buf.len() > room {
                 return Err(ParseError::HeadTooLarge(self.limits.max_head));
             }
             return Ok(None);
         }
-        let mut headers = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
-        let mut r = httparse::Response::new(&mut headers);
-        let n = match r.parse(&self.buf) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => {
-                if self.buf.len() > room {
-                    return Err(ParseError::HeadTooLarge(self.limits.max_head));
+        // Most heads are short: a small array first, the full one only for a head that needs it.
+        let mut size = FIRST_TRY_HEADERS.min(self.limits.max_headers);
+        let (n, head) = loop {
+            let mut headers = vec![httparse::EMPTY_HEADER; size];
+            let mut r = httparse::Response::new(&mut headers);
+            match r.parse(&self.buf) {
+                Ok(httparse::Status::Complete(n)) => break (n, head_of(&r)),
+                Ok(httparse::Status::Partial) => {
+                    if self.buf.len() > room {
+                        return Err(ParseError::HeadTooLarge(self.limits.max_head));
+                    }
+                    return Ok(None);
                 }
-                return Ok(None);
+                Err(httparse::Error::TooManyHeaders) if size < self.limits.max_headers => {
+                    size = self.limits.max_headers;
+                }
+                Err(httparse::Error::TooManyHeaders) => {
+                    // Say how many: wait for the end of the head (within max_head) and count its lines.
+                    return match header_count(&self.buf) {
+                        Some(count) => {
+                            Err(ParseError::TooManyHeaders(count, self.limits.max_headers))
+                        }
+                        None if self.buf.len() > room => Err(ParseError::TooManyHeaders(
+                            header_lines(&self.buf),
+                            self.limits.max_headers,
+                        )),
+                        None => {
+                            self.too_many = true;
+                            Ok(None)
+                        }
+                    };
+                }
+                Err(e) => return Err(ParseError::BadHead(e.to_string())),
             }
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(ParseError::TooManyHeaders(self.limits.max_headers))
-            }
-            Err(e) => return Err(ParseError::BadHead(e.to_string())),
-        };
-        let head = Head {
-            version: format!("HTTP/1.{}", r.version.unwrap_or(1)),
-            status: r.code.unwrap_or(0),
-            reason: r.reason.unwrap_or("").to_string(),
-            headers: r
-                .headers
-                .iter()
-                .map(|h| Header::new(h.name, h.value))
-                .collect(),
         };
         // Bytes of `data` after the head: those not copied into buf, plus those in buf past the head.
         let mut rest = self.buf[n..].to_vec();
@@ -349,6 +420,7 @@ impl ResponseDecoder {
         self.resp.raw_head.extend_from_slice(&self.buf[..n]);
         self.head_bytes += n;
         self.buf.clear();
+        self.line_seen = false;
         if (100..200).contains(&head.status) && head.status != 101 {
             if self.resp.interim.len() >= MAX_INTERIM {
                 return Err(ParseError::TooManyInterim);
@@ -499,7 +571,10 @@ impl ResponseDecoder {
             return Ok(());
         }
         if self.resp.trailers.len() >= self.limits.max_headers {
-            return Err(ParseError::TooManyHeaders(self.limits.max_headers));
+            return Err(ParseError::TooManyHeaders(
+                self.resp.trailers.len() + 1,
+                self.limits.max_headers,
+            ));
         }
         let colon = text
             .iter()
@@ -734,14 +809,26 @@ mod tests {
     #[test]
     fn head_limits() {
         let mut long = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
-        long.extend(std::iter::repeat_n(b'a', 70_000));
-        assert_eq!(parse(&long), Err(ParseError::HeadTooLarge(65536)));
-        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
-        for i in 0..101 {
-            many.extend(format!("H{i}: v\r\n").bytes());
-        }
-        many.extend(b"\r\n");
-        assert_eq!(parse(&many), Err(ParseError::TooManyHeaders(100)));
+        long.extend(std::iter::repeat_n(b'a', 310_000));
+        assert_eq!(parse(&long), Err(ParseError::HeadTooLarge(300 * 1024)));
+        let many = |n: usize| {
+            let mut m = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for i in 0..n {
+                m.extend(format!("H{i}: v\r\n").bytes());
+            }
+            m.extend(b"Content-Length: 0\r\n\r\n");
+            m
+        };
+        // 150 headers (nginx and curl take them) parse; past the bound, the count is said.
+        assert_eq!(parse(&many(149)).unwrap().head.unwrap().headers.len(), 150);
+        assert_eq!(
+            parse(&many(5000)),
+            Err(ParseError::TooManyHeaders(5001, 5000))
+        );
+        assert_eq!(
+            ParseError::TooManyHeaders(5001, 5000).to_string(),
+            "too many headers (5001 > 5000)"
+        );
         let mut line = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1".to_vec();
         line.extend(std::iter::repeat_n(b' ', 5000));
         assert_eq!(parse(&line), Err(ParseError::ChunkLineTooLong));

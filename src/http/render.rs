@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::eyeballs::AttemptState;
 use super::model::{Hop, HttpGetReport, HttpReport, Phases, Show};
 use crate::duration::fmt_ms;
 use crate::exit::Outcome;
@@ -103,6 +104,13 @@ fn report_view(r: &HttpReport, show: Show) -> View<'_> {
             v.line(format!("fix: {}", e.fix));
         }
     }
+    if let Some(saved) = &r.saved {
+        v.line(format!(
+            "saved {} bytes to {}",
+            saved.bytes,
+            saved.path.display()
+        ));
+    }
     if show.body && !r.body.is_empty() {
         v.blank().bytes(&r.body[..]);
         if !r.body.ends_with(b"\n") {
@@ -136,6 +144,32 @@ fn where_pairs(hop: &Hop) -> Pairs {
         hop.address
             .map_or_else(|| "-".to_string(), |a| a.to_string()),
     );
+    if hop.attempts.len() > 1 {
+        // Happy Eyeballs: what each address did.
+        let winner = hop
+            .address
+            .map_or_else(|| "-".to_string(), |a| a.to_string());
+        for a in &hop.attempts {
+            let took = a.time.map_or_else(String::new, fmt_ms);
+            let at = a.started.map_or_else(String::new, fmt_ms);
+            let what = match a.state {
+                AttemptState::Won => format!("won: connected in {took} (started at +{at})"),
+                AttemptState::Failed => match &a.explanation {
+                    Some(e) => format!(
+                        "failed after {took} (started at +{at}): {} ({})",
+                        e.cause, e.code
+                    ),
+                    None => format!("failed after {took}"),
+                },
+                AttemptState::Abandoned => format!(
+                    "abandoned: no answer after {took} (started at +{at}) when {winner} connected"
+                ),
+                AttemptState::NotTried => format!("not tried: {winner} connected first"),
+            };
+            p.add("attempt", format!("{} {what}", a.address));
+        }
+        return p;
+    }
     let others: Vec<String> = hop
         .resolved
         .iter()
@@ -219,13 +253,16 @@ fn details(hop: &Hop) -> Pairs {
             if !c.sans.is_empty() {
                 rows.add("names", c.sans.join(", "));
             }
-            let days = t
-                .days_left
-                .map_or(String::new(), |d| format!(" ({d} days left)"));
+            let days = t.days_left.map_or(String::new(), |d| {
+                format!(" ({})", crate::http::cert::days_phrase(d))
+            });
             rows.add(
                 "valid",
                 format!("{} to {}{days}", c.not_before, c.not_after),
             );
+        }
+        if let Some(trust) = &t.trust {
+            rows.add("trust", trust.describe());
         }
         if !t.verified {
             let why = if hop.error.is_some() {

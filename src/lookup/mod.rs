@@ -2,12 +2,13 @@
 //! through the system resolver (getaddrinfo/getnameinfo), so /etc/hosts and nsswitch count as for every
 //! other program.
 
+mod canonical;
 mod model;
 mod render;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::explain::{self, Explanation};
 use crate::target::{family_name, Family, Host};
@@ -21,6 +22,46 @@ pub fn resolve(host: &Host, family: Family) -> Result<Vec<IpAddr>, Explanation> 
         Host::Ip(ip) if family.matches(ip) => Ok(vec![*ip]),
         Host::Ip(_) => Err(explain::resolver(explain::EAI_ADDRFAMILY)),
         Host::Name(name) => forward(name, family).map(|(_, addrs)| addrs),
+    }
+}
+
+/// [`resolve`] under a deadline: an address at once; a name on a helper thread (getaddrinfo cannot be
+/// cancelled), waiting in slices so Ctrl-C and the deadline hold. A resolver that outlives the deadline is
+/// left to finish on its own; the error then names `timeout` (the whole budget, for the words).
+pub fn resolve_within(
+    host: &Host,
+    family: Family,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>, Explanation> {
+    if let Host::Ip(_) = host {
+        return resolve(host, family);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = host.clone();
+    std::thread::Builder::new()
+        .name("resolve".into())
+        .spawn(move || {
+            let _ = tx.send(resolve(&h, family));
+        })
+        .map_err(|e| explain::io_error(&e))?;
+    loop {
+        if crate::interrupt::requested() {
+            return Err(explain::interrupted("the answer was complete"));
+        }
+        let Some(remaining) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        else {
+            return Err(explain::http::resolve_timeout(timeout));
+        };
+        match rx.recv_timeout(remaining.min(Duration::from_millis(250))) {
+            Ok(r) => return r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(explain::resolver(libc::EAI_SYSTEM))
+            }
+        }
     }
 }
 
@@ -90,6 +131,11 @@ pub fn lookup_one(query: &str, family: Family) -> LookupResult {
         match forward(query, family) {
             Ok((canon, addrs)) => {
                 r.canonical_name = canon;
+                if let Some(c) = r.canonical_name.clone() {
+                    let (queried, chain) = canonical::explain(query, &c, family);
+                    r.queried_name = queried;
+                    r.cname_chain = chain;
+                }
                 r.addresses = addrs
                     .into_iter()
                     .map(|a| Address {

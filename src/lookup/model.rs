@@ -23,6 +23,13 @@ pub struct Address {
     pub family: &'static str,
 }
 
+/// One CNAME record of a chain: `name` is an alias of `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CnameLink {
+    pub name: String,
+    pub target: String,
+}
+
 /// The answer for one query.
 #[derive(Debug, Clone, Serialize)]
 pub struct LookupResult {
@@ -31,7 +38,15 @@ pub struct LookupResult {
     pub ok: bool,
     /// `forward` (name → addresses) or `reverse` (address → name).
     pub kind: &'static str,
+    /// The canonical name the resolver gave (getaddrinfo's AI_CANONNAME), as it gave it.
     pub canonical_name: Option<String>,
+    /// The name the resolver actually asked, when the search list expanded the query (`web` asked as
+    /// `web.lab.test`); null when the query was asked as typed (or it is unknown).
+    pub queried_name: Option<String>,
+    /// The CNAME chain from the name asked to the canonical name, one link per record, as DNS gives it (asked
+    /// directly of the configured nameservers, only when the canonical name differs from the name asked).
+    /// Empty when there is no CNAME.
+    pub cname_chain: Vec<CnameLink>,
     pub addresses: Vec<Address>,
     /// The name found by a reverse lookup.
     pub names: Vec<String>,
@@ -49,6 +64,8 @@ impl LookupResult {
             ok: false,
             kind: "forward",
             canonical_name: None,
+            queried_name: None,
+            cname_chain: Vec::new(),
             addresses: Vec::new(),
             names: Vec::new(),
             elapsed: Duration::ZERO,

@@ -60,8 +60,31 @@ fn answer_rows(r: &LookupResult, t: &mut Table) {
         }
         return;
     }
-    if let Some(c) = r.canonical_name.as_ref().filter(|c| **c != r.query) {
-        row("CNAME", c, Tone::Plain, "-");
+    // The search list's expansion, named as such; then the CNAME chain as DNS gives it, one row per record;
+    // a canonical name no CNAME explains (an /etc/hosts alias) only as the canonical name.
+    let asked = r.queried_name.as_deref().unwrap_or(&r.query);
+    if let Some(q) = &r.queried_name {
+        row(
+            "SEARCH",
+            &format!("{q} (search list expansion of {})", r.query),
+            Tone::Dim,
+            "-",
+        );
+    }
+    for l in &r.cname_chain {
+        row(
+            "CNAME",
+            &format!("{} -> {}", l.name, l.target),
+            Tone::Plain,
+            "-",
+        );
+    }
+    if let Some(c) = r
+        .canonical_name
+        .as_ref()
+        .filter(|c| r.cname_chain.is_empty() && !super::canonical::same_name(c, asked))
+    {
+        row("CANONICAL", c, Tone::Plain, "-");
     }
     for a in &r.addresses {
         let kind = if a.address.is_ipv4() { "A" } else { "AAAA" };

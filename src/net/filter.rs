@@ -51,7 +51,12 @@ pub fn tcp_to_port(ip_header: bool, port: u16, snap: u32) -> Vec<libc::sock_filt
     } else {
         p.push(op(libc::BPF_LD | libc::BPF_H | libc::BPF_ABS, 0, 0, 2));
     }
-    p.push(op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 1, u32::from(port)));
+    p.push(op(
+        libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+        0,
+        1,
+        u32::from(port),
+    ));
     p.push(op(libc::BPF_RET | libc::BPF_K, 0, 0, snap));
     p.push(op(libc::BPF_RET | libc::BPF_K, 0, 0, 0));
     p

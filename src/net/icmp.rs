@@ -30,6 +30,9 @@ pub enum IcmpKind {
 pub struct IcmpOptions {
     /// TTL / hop limit of what we send; the system default when None.
     pub hop_limit: Option<u8>,
+    /// The path-MTU discovery mode of what we send; the system default when None (`Do` sets DF: an echo over
+    /// the path MTU then fails with EMSGSIZE).
+    pub pmtu: Option<sockopt::PmtuDiscovery>,
     /// Receive and send buffer sizes asked for (best effort).
     pub buffer: usize,
     /// On raw sockets, the ICMP types to receive (the rest are filtered in the kernel); every type when None.
@@ -45,6 +48,7 @@ impl IcmpOptions {
     pub fn echo(v6: bool) -> IcmpOptions {
         IcmpOptions {
             hop_limit: None,
+            pmtu: None,
             buffer: 4 << 20,
             pass_types: Some(
                 if v6 {
@@ -99,6 +103,9 @@ impl IcmpSocket {
         let _ = sock.set_send_buffer_size(opts.buffer);
         if let Some(h) = opts.hop_limit {
             sockopt::set_hop_limit(&sock, v6, h).map_err(other)?;
+        }
+        if let Some(mode) = opts.pmtu {
+            sockopt::set_pmtu_discovery(&sock, v6, mode).map_err(other)?;
         }
         // The TTL / hop limit of each reply as ancillary data (raw IPv4 has it in the header).
         if v6 || kind == IcmpKind::Datagram {

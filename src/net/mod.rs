@@ -2,7 +2,7 @@
 //! reads, TTL / hop limit, batched datagram I/O, socket filters, netlink, fd tables and process-wide calls.
 //!
 //! Every `unsafe` block of the network code lives here, each with a SAFETY comment; subsystems (ping, probe,
-//! http, serve, sockets, and the coming trace, SYN scan and capture) call these safe wrappers. A subsystem that
+//! http, serve, sockets, capture, and the coming trace and SYN scan) call these safe wrappers. A subsystem that
 //! needs a system call this layer lacks adds it here, not beside its own logic.
 //!
 //! Failures are `io::Error`s with the errno kept (`raw_os_error()`), so the explanation table can name them.
@@ -12,6 +12,9 @@
 use std::fmt;
 use std::io;
 
+#[cfg(target_os = "linux")]
+pub mod bpf;
+pub mod clock;
 #[cfg(target_os = "linux")]
 pub mod epoll;
 #[cfg(target_os = "linux")]
@@ -28,6 +31,8 @@ pub mod mmsg;
 pub mod msg;
 #[cfg(target_os = "linux")]
 pub mod netlink;
+#[cfg(target_os = "linux")]
+pub mod packet;
 pub mod poll;
 pub mod process;
 #[cfg(target_os = "linux")]

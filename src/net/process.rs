@@ -32,6 +32,31 @@ pub fn raise_nofile_limit() -> io::Result<libc::rlim_t> {
     Ok(lim.rlim_cur)
 }
 
+/// The open-files soft limit in force, without changing it.
+pub fn nofile_limit() -> io::Result<libc::rlim_t> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid rlimit to write.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// Clock ticks per second (the unit of /proc's CPU times) and the page size in bytes (of /proc's RSS).
+pub fn clock_ticks_and_page_size() -> (u64, u64) {
+    // SAFETY: sysconf has no preconditions; -1 (unknown) is mapped to 1 below.
+    let (ticks, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (ticks.max(1) as u64, page.max(1) as u64)
+}
+
 /// Installs `handler` for `signal` (signal(2) semantics: BSD, the handler stays installed). The handler must
 /// do only async-signal-safe work.
 pub fn set_signal_handler(signal: i32, handler: extern "C" fn(libc::c_int)) {
@@ -60,6 +85,14 @@ pub fn unshare_network_namespace() -> io::Result<()> {
     Ok(())
 }
 
+/// Fills `buf` from the kernel's random pool (getrandom(2), never blocking once the pool is ready); false when
+/// the call failed or came back short (the caller picks its own fallback).
+pub fn random_bytes(buf: &mut [u8]) -> bool {
+    // SAFETY: getrandom writes at most buf.len() bytes into buf, a live mutable slice.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    n >= 0 && n as usize == buf.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +102,9 @@ mod tests {
         let n = raise_nofile_limit().unwrap();
         assert!(n >= 3);
         assert_eq!(raise_nofile_limit().unwrap(), n);
+        assert_eq!(nofile_limit().unwrap(), n);
+        let (ticks, page) = clock_ticks_and_page_size();
+        assert!(ticks >= 1 && page >= 512);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::net::{
     errqueue::Origin,
     icmp::{IcmpKind, IcmpOptions, IcmpSocket},
     poll::{self, Interest, PollFd},
+    sockopt::PmtuDiscovery,
 };
 
 /// Why the sockets could not be opened.
@@ -33,9 +34,11 @@ pub(crate) enum OpenError {
 const RECV_MAX: usize = 65_536 + 128;
 
 /// Opens the ICMP socket of a family (raw when permitted, else datagram) with ping's options.
-fn open_socket(v6: bool, ttl: Option<u8>) -> Result<IcmpSocket, OpenError> {
+fn open_socket(v6: bool, ttl: Option<u8>, dont_fragment: bool) -> Result<IcmpSocket, OpenError> {
     let opts = IcmpOptions {
         hop_limit: ttl,
+        // Path MTU discovery "do": the DF bit is set and an oversized echo fails with EMSGSIZE, as ping -M do.
+        pmtu: dont_fragment.then_some(PmtuDiscovery::Do),
         ..IcmpOptions::echo(v6)
     };
     IcmpSocket::open(v6, &opts).map_err(|e| match e {
@@ -258,7 +261,7 @@ impl Engine {
             v6_error: None,
         };
         for &v6 in families {
-            match open_socket(v6, req.ttl) {
+            match open_socket(v6, req.ttl, req.dont_fragment) {
                 Ok(s) if v6 => e.v6 = Some(s),
                 Ok(s) => e.v4 = Some(s),
                 Err(OpenError::Other(err)) if families.len() > 1 => {
@@ -348,7 +351,7 @@ impl Engine {
                 break;
             }
             let mut sent_now = 0;
-            while let Some((h, due)) = sched.peek() {
+            while let Some((h, due)) = sched.peek(hosts) {
                 if due > now || sent_now >= 256 {
                     break;
                 }
@@ -374,7 +377,7 @@ impl Engine {
             }
             let now = Instant::now();
             let next_expiry = inflight.expire(now, req.timeout);
-            let next_send = sched.peek().map(|(_, due)| due);
+            let next_send = sched.peek(hosts).map(|(_, due)| due);
             if next_send.is_none() && inflight.pending == 0 {
                 break;
             }

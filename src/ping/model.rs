@@ -55,12 +55,21 @@ pub struct PingRequest {
     /// ICMP data bytes (ping's -s).
     pub size: usize,
     pub ttl: Option<u8>,
+    /// Set the don't-fragment bit (ping's `-M do`): an echo larger than the path MTU fails instead of being
+    /// fragmented.
+    pub dont_fragment: bool,
     /// Packets per second over all hosts; `None` sends as fast as the sockets take them.
     pub rate: Option<f64>,
     pub method: MethodChoice,
     /// Ports for TCP ping, tried in order until one answers (connected or refused).
     pub tcp_ports: Vec<u16>,
+    /// With one echo per host (`count` 1, the sweep default): pings a host with no reply yet again, up to
+    /// this many times, before it counts as down (fping's `--retry`, default [`DEFAULT_RETRIES`]).
+    pub retries: u32,
 }
+
+/// fping's default retry count (`-r 3`).
+pub const DEFAULT_RETRIES: u32 = 3;
 
 /// The default pace over many hosts: 1,000 packets per second (a 1 ms gap, fping's `-i 1`).
 pub const DEFAULT_RATE: f64 = 1000.0;
@@ -79,9 +88,11 @@ impl PingRequest {
             deadline: None,
             size: 56,
             ttl: None,
+            dont_fragment: false,
             rate: Some(DEFAULT_RATE),
             method: MethodChoice::Auto,
             tcp_ports: vec![80, 443],
+            retries: DEFAULT_RETRIES,
         }
     }
 }

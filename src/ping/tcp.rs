@@ -208,7 +208,7 @@ pub(crate) fn run(
         if r.past_end() {
             return false;
         }
-        while let Some((h, due)) = sched.peek() {
+        while let Some((h, due)) = sched.peek(r.hosts) {
             if due > now || r.conns.len() >= MAX_INFLIGHT {
                 break;
             }
@@ -217,7 +217,7 @@ pub(crate) fn run(
             r.attempt(h, 0, seq);
             sched.advance(due);
         }
-        let next_send = sched.peek().map(|(_, due)| due);
+        let next_send = sched.peek(r.hosts).map(|(_, due)| due);
         if next_send.is_none() && r.conns.is_empty() {
             return false;
         }

@@ -10,20 +10,26 @@
 //! destination port as the source port) or to another of the scanner's own sockets (simultaneous open). Both
 //! look like an open port; both are detected and reported closed.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::mem;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, Socket};
 
 use super::model::{PortState, Reason};
+use super::timing::{Next, RttEstimator};
+use crate::explain::icmp::Message;
 use crate::interrupt;
 use crate::net::epoll::{self, Epoll, Events};
+use crate::net::errqueue::{self, Origin};
 use crate::net::socket as netsock;
+use crate::net::sockopt;
 
 /// The outcome of one probe, kept small: scans hold one per port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +91,10 @@ pub struct Config {
     /// Close open connections with a FIN (the peer sees a normal close) instead of a reset. Scans reset, so no
     /// TIME_WAIT piles up; a single check (`diagnose`) closes politely, so the server does not log a reset.
     pub graceful_close: bool,
+    /// Adapt each host's timeout to the round trips measured to it, with `timeout` as the ceiling, and try a
+    /// silent port once more before calling it filtered ([`super::timing`], the one rule for every scanner).
+    /// Off: every probe waits `timeout` once.
+    pub adaptive: bool,
 }
 
 /// The result of a run: one `Done` per item (`Interrupted` when Ctrl-C came first), and whether Ctrl-C stopped it.
@@ -124,7 +134,11 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
     } else {
         Vec::new()
     };
+    let est = Mutex::new(HashMap::new());
+    let first_samples = AtomicUsize::new(0);
     let shared = Shared {
+        est: &est,
+        first_samples: &first_samples,
         work,
         next: &next,
         progress,
@@ -136,6 +150,7 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
         concurrency: (cfg.concurrency / threads).max(1),
         rate: cfg.rate.map(|r| (f64::from(r) / threads as f64).max(0.001)),
         graceful_close: cfg.graceful_close,
+        adaptive: cfg.adaptive,
     };
     let mut done = vec![Done::NOT_SCANNED; total];
     let mut merge = |res: io::Result<Vec<(u32, Done)>>| match res {
@@ -180,6 +195,11 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&AtomicUsize>) -> Outcome
 }
 
 struct Shared<'a> {
+    /// Round-trip estimate per host (address index), shared by the threads, when adaptive.
+    est: &'a Mutex<HashMap<u32, RttEstimator>>,
+    /// Hosts that have had their first round trip measured: a thread that sees this grow shortens the waits of
+    /// its probes in flight.
+    first_samples: &'a AtomicUsize,
     work: &'a Work<'a>,
     next: &'a AtomicUsize,
     progress: Option<&'a AtomicUsize>,
@@ -212,6 +232,7 @@ struct ThreadConfig {
     concurrency: usize,
     rate: Option<f64>,
     graceful_close: bool,
+    adaptive: bool,
 }
 
 /// One socket of the event loop. A socket whose connect was refused is reset by the kernel when netdiag reads the
@@ -231,6 +252,10 @@ struct Slot {
     local: Option<usize>,
     /// In flight for longer than `YOUNG_AGE`.
     old: bool,
+    /// Tries of this probe before the current one (0: the first).
+    tries: u8,
+    /// How long the current try waits.
+    timeout: Duration,
 }
 
 struct Loop<'a> {
@@ -242,7 +267,14 @@ struct Loop<'a> {
     idle: [Vec<u32>; 2],
     /// Idle slots without a socket.
     empty: Vec<u32>,
-    fifo: VecDeque<(u32, u32, Instant)>,
+    /// Deadlines of the probes in flight (earliest first): (deadline, slot, generation). An entry whose slot has
+    /// moved on to another generation is stale and skipped.
+    deadlines: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    /// `first_samples` as this thread last saw it.
+    seen_first: usize,
+    /// Probes that stayed silent and are to be tried again: item → (tries made, time waited so far).
+    attempts: HashMap<u32, (u8, Duration)>,
+    resend: VecDeque<u32>,
     /// Probes by start time, to count the ones that grew old (a second FIFO, aged at `YOUNG_AGE`).
     young: VecDeque<(u32, u32, Instant)>,
     old: usize,
@@ -272,7 +304,10 @@ impl<'a> Loop<'a> {
             slots: Vec::new(),
             idle: [Vec::new(), Vec::new()],
             empty: Vec::new(),
-            fifo: VecDeque::new(),
+            deadlines: BinaryHeap::new(),
+            seen_first: 0,
+            attempts: HashMap::new(),
+            resend: VecDeque::new(),
             young: VecDeque::new(),
             old: 0,
             inflight: 0,
@@ -302,9 +337,10 @@ impl<'a> Loop<'a> {
             let wait = self.wait_time(Instant::now(), rate_wait);
             // A signal ends the wait with no events; the loop then looks at the Ctrl-C flag.
             self.ep.wait(&mut events, wait)?;
-            for (token, _) in events.iter() {
-                self.on_event(token as u32);
+            for (token, flags) in events.iter() {
+                self.on_event(token as u32, flags);
             }
+            self.shorten_waits();
             self.expire(Instant::now());
             self.report_progress();
         }
@@ -393,6 +429,9 @@ impl<'a> Loop<'a> {
         if let Some(r) = self.retry.pop_front() {
             return Some(r);
         }
+        if let Some(item) = self.resend.pop_front() {
+            return Some((item, 0));
+        }
         if self.chunk.is_empty() {
             let total = self.sh.work.len();
             let start = self.sh.next.fetch_add(CHUNK, Ordering::Relaxed);
@@ -409,7 +448,7 @@ impl<'a> Loop<'a> {
         if let Some(r) = rate_wait {
             wait = wait.min(r);
         }
-        if let Some(&(_, _, deadline)) = self.fifo.front() {
+        if let Some(Reverse((deadline, _, _))) = self.deadlines.peek() {
             wait = wait.min(deadline.saturating_duration_since(now));
         }
         if self.inflight - self.old >= YOUNG_WINDOW {
@@ -449,6 +488,8 @@ impl<'a> Loop<'a> {
                     start: self.t0,
                     local: None,
                     old: false,
+                    tries: 0,
+                    timeout: Duration::ZERO,
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -466,6 +507,8 @@ impl<'a> Loop<'a> {
                 _ => Start::Finished(failed(code, 0)),
             });
         }
+        // ICMP errors about the SYN on the error queue: who rejected it, and how.
+        let _ = errqueue::enable(&sock, v6);
         let s = &mut self.slots[i as usize];
         s.sock = Some(sock);
         s.v6 = v6;
@@ -484,6 +527,12 @@ impl<'a> Loop<'a> {
         match code {
             libc::EINPROGRESS => {
                 let local = self.track_local(slot, addr);
+                let tries = self.attempts.get(&item).map_or(0, |a| a.0);
+                let timeout = if self.cfg.adaptive {
+                    self.estimator(item).timeout_for(tries)
+                } else {
+                    self.cfg.timeout
+                };
                 let s = &mut self.slots[slot as usize];
                 s.live = true;
                 s.item = item;
@@ -491,9 +540,11 @@ impl<'a> Loop<'a> {
                 s.start = start;
                 s.local = local;
                 s.old = false;
+                s.tries = tries;
+                s.timeout = timeout;
                 let seq = s.seq;
                 self.inflight += 1;
-                self.fifo.push_back((slot, seq, start + self.cfg.timeout));
+                self.deadlines.push(Reverse((start + timeout, slot, seq)));
                 self.young.push_back((slot, seq, start));
                 Start::Pending
             }
@@ -519,7 +570,7 @@ impl<'a> Loop<'a> {
         }
     }
 
-    fn on_event(&mut self, slot: u32) {
+    fn on_event(&mut self, slot: u32, flags: u32) {
         let i = slot as usize;
         let Some(s) = self.slots.get(i) else {
             return;
@@ -528,13 +579,33 @@ impl<'a> Loop<'a> {
             // A wakeup from an idle socket's reset: nothing in flight there.
             return;
         }
-        let (item, start, local, v6) = (s.item, s.start, s.local, s.v6);
+        let (item, start, local, v6, tries) = (s.item, s.start, s.local, s.v6, s.tries);
         let addr = self.sh.work.item(item as usize);
         // A second connect() tells how the first one ended: 0 connected, EALREADY still in progress, or the
         // error — and on an error the kernel resets the socket so it can be used again.
         let code = connect_errno(s.sock.as_ref(), &SockAddr::from(addr));
         let d = match code {
-            libc::EALREADY | libc::EINPROGRESS => return,
+            libc::EALREADY | libc::EINPROGRESS => {
+                // An ICMP error can leave the socket in SYN-SENT with the error pending (EPOLLERR, SO_ERROR
+                // set) while connect() still says EALREADY: read SO_ERROR, or the port waits for the
+                // kernel's SYN retransmission.
+                if flags & (epoll::ERR | epoll::HUP) == 0 {
+                    return;
+                }
+                let pending = s
+                    .sock
+                    .as_ref()
+                    .and_then(|sock| sockopt::get_int(sock, libc::SOL_SOCKET, libc::SO_ERROR).ok())
+                    .unwrap_or(0);
+                if pending == 0 {
+                    return;
+                }
+                let d = self.failure(slot, addr, pending, start);
+                self.end_probe(slot);
+                // Still half-open in the kernel: closed, not reused.
+                self.drop_socket(slot, local, false);
+                d
+            }
             0 | libc::EISCONN => {
                 let d = self.connected(slot, addr, start, local);
                 self.end_probe(slot);
@@ -542,17 +613,133 @@ impl<'a> Loop<'a> {
                 d
             }
             _ => {
+                let d = self.failure(slot, addr, code, start);
                 self.end_probe(slot);
                 self.untrack(local);
                 self.slots[i].local = None;
                 self.idle[usize::from(v6)].push(slot);
-                failed(code, micros(start.elapsed()))
+                d
             }
         };
+        let answered = matches!(d.reason, Reason::None | Reason::Icmp { .. })
+            || d.reason == Reason::Errno(libc::ECONNREFUSED);
+        // Karn: only first tries measure the round trip.
+        if answered && tries == 0 {
+            self.measured(item, Duration::from_micros(u64::from(d.latency_us)));
+        }
+        self.attempts.remove(&item);
         self.finish(item, d);
         if self.cap < self.cfg.concurrency && self.retry.is_empty() {
             // Pressure is gone: grow back slowly.
             self.cap += 1;
+        }
+    }
+
+    /// A probe that ended with `code`: the ICMP error behind it when the error queue holds one (type, code and
+    /// sender), else the errno. Drains the queue so a reused socket starts clean.
+    fn failure(&self, slot: u32, addr: SocketAddr, code: i32, start: Instant) -> Done {
+        let latency_us = micros(start.elapsed());
+        let mut icmp = None;
+        if let Some(sock) = self.slots[slot as usize].sock.as_ref() {
+            for _ in 0..8 {
+                match errqueue::read(sock) {
+                    Ok(Some(r)) => {
+                        if icmp.is_none() {
+                            if let (Origin::Icmp | Origin::Icmp6, Some(from)) =
+                                (r.error.origin, r.error.offender)
+                            {
+                                icmp = Some((
+                                    Message {
+                                        v6: r.error.origin == Origin::Icmp6,
+                                        icmp_type: r.error.icmp_type,
+                                        code: r.error.icmp_code,
+                                    },
+                                    from,
+                                ));
+                            }
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
+        match icmp {
+            Some((msg, from)) => Done {
+                state: super::model::state_of_icmp(msg, from == addr.ip()),
+                reason: Reason::Icmp {
+                    msg,
+                    from,
+                    by_target: from == addr.ip(),
+                },
+                latency_us,
+            },
+            None if code == libc::EACCES && addr.is_ipv6() => Done {
+                state: PortState::Filtered,
+                reason: Reason::DeniedV6,
+                latency_us,
+            },
+            None => failed(code, latency_us),
+        }
+    }
+
+    fn host_of(&self, item: u32) -> u32 {
+        (item as usize / self.sh.work.ports.len().max(1)) as u32
+    }
+
+    /// The estimate of the host of `item` (a copy).
+    fn estimator(&self, item: u32) -> RttEstimator {
+        let host = self.host_of(item);
+        let est = self.sh.est.lock().unwrap_or_else(|e| e.into_inner());
+        est.get(&host)
+            .copied()
+            .unwrap_or_else(|| RttEstimator::new(self.cfg.timeout))
+    }
+
+    /// A round trip measured to the host of `item`.
+    fn measured(&mut self, item: u32, rtt: Duration) {
+        if !self.cfg.adaptive {
+            return;
+        }
+        let host = self.host_of(item);
+        let first = {
+            let mut est = self.sh.est.lock().unwrap_or_else(|e| e.into_inner());
+            let e = est
+                .entry(host)
+                .or_insert_with(|| RttEstimator::new(self.cfg.timeout));
+            e.sample(rtt);
+            e.samples() == 1
+        };
+        if first {
+            self.sh.first_samples.fetch_add(1, Ordering::Relaxed);
+        }
+        self.shorten_waits();
+    }
+
+    /// When some host has had its first round trip measured (by any thread), the probes in flight to it were
+    /// started with the ceiling: give them the measured timeout instead.
+    fn shorten_waits(&mut self) {
+        if !self.cfg.adaptive {
+            return;
+        }
+        let now_first = self.sh.first_samples.load(Ordering::Relaxed);
+        if now_first == self.seen_first {
+            return;
+        }
+        self.seen_first = now_first;
+        let est = self.sh.est.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, s) in self.slots.iter_mut().enumerate() {
+            if !s.live || s.tries != 0 {
+                continue;
+            }
+            let host = (s.item as usize / self.sh.work.ports.len().max(1)) as u32;
+            if let Some(e) = est.get(&host) {
+                let timeout = e.timeout();
+                if timeout < s.timeout {
+                    s.timeout = timeout;
+                    self.deadlines
+                        .push(Reverse((s.start + timeout, i as u32, s.seq)));
+                }
+            }
         }
     }
 
@@ -586,26 +773,39 @@ impl<'a> Loop<'a> {
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some(&(slot, seq, deadline)) = self.fifo.front() {
+        while let Some(&Reverse((deadline, slot, seq))) = self.deadlines.peek() {
             let i = slot as usize;
             let live = self.slots[i].live && self.slots[i].seq == seq;
             if !live {
-                self.fifo.pop_front();
+                self.deadlines.pop();
                 continue;
             }
             if deadline > now {
                 break;
             }
-            self.fifo.pop_front();
-            let (item, local) = (self.slots[i].item, self.slots[i].local);
+            self.deadlines.pop();
+            let s = &self.slots[i];
+            let (item, local, tries, timeout) = (s.item, s.local, s.tries, s.timeout);
             self.end_probe(slot);
             // A socket still in SYN_SENT is closed, not reused.
             self.drop_socket(slot, local, false);
+            let waited = self.attempts.get(&item).map_or(Duration::ZERO, |a| a.1) + timeout;
+            let next = if self.cfg.adaptive {
+                self.estimator(item).after_silence(tries + 1, timeout)
+            } else {
+                Next::Silent
+            };
+            if next == Next::Retry {
+                self.attempts.insert(item, (tries + 1, waited));
+                self.resend.push_back(item);
+                continue;
+            }
+            self.attempts.remove(&item);
             self.finish(
                 item,
                 Done {
                     state: PortState::Filtered,
-                    reason: Reason::Timeout(self.cfg.timeout),
+                    reason: Reason::Timeout(waited),
                     latency_us: 0,
                 },
             );
@@ -730,6 +930,7 @@ mod tests {
             threads: 2,
             rate: None,
             graceful_close: false,
+            adaptive: true,
         }
     }
 

@@ -9,6 +9,7 @@ mod model;
 mod render;
 pub mod syn;
 pub mod talk;
+pub mod timing;
 pub mod udp;
 
 use std::mem;
@@ -61,6 +62,7 @@ fn connect_many(
         rate,
         // A single check (connect_once, used by diagnose): close it as a client would, not with a reset.
         graceful_close: true,
+        adaptive: false,
     };
     let out = engine::run(&work, &cfg, None);
     out.done
@@ -280,6 +282,7 @@ fn run_engine(
             threads,
             rate: req.rate,
             graceful_close: false,
+            adaptive: true,
         };
         let out = engine::run(&work, &cfg, progress);
         for (k, (host, addr, _)) in plan[i..j].iter().enumerate() {

@@ -60,6 +60,20 @@ pub fn state_of_errno(code: i32) -> PortState {
     }
 }
 
+/// The state an ICMP error about a probe means: port or protocol unreachable closed, a firewall's reject
+/// filtered, no route unreachable.
+/// A host or net unreachable sent by the target itself is a firewall's reject on it (filtered).
+pub fn state_of_icmp(msg: explain::icmp::Message, by_target: bool) -> PortState {
+    use explain::icmp::Kind;
+    match msg.kind() {
+        Kind::PortUnreachable | Kind::ProtocolUnreachable => PortState::Closed,
+        Kind::AdminProhibited => PortState::Filtered,
+        Kind::HostUnreachable | Kind::NetUnreachable if by_target => PortState::Filtered,
+        Kind::Other | Kind::ParameterProblem => PortState::Error,
+        _ => PortState::Unreachable,
+    }
+}
+
 /// Why a probe ended as it did, kept compact; [`Reason::explain`] gives the words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
@@ -79,14 +93,23 @@ pub enum Reason {
     Unexpected,
     /// SYN scan: the target answered the SYN with a RST.
     Reset,
-    /// SYN scan: an ICMP destination-unreachable from `from` about our SYN to `target`.
-    Icmp {
+    /// SYN scan: an ICMP destination-unreachable from `from` about our SYN (`by_target`: sent by the target).
+    SynIcmp {
         msg: crate::explain::icmp::Message,
         from: IpAddr,
-        target: IpAddr,
+        by_target: bool,
     },
     /// SYN scan: no answer to `tries` SYNs, each given `timeout`.
     NoAnswer { timeout: Duration, tries: u32 },
+    /// IPv6 EACCES without an ICMPv6 report: a firewall's administratively-prohibited.
+    DeniedV6,
+    /// An ICMP (ICMPv6) error about the probe, read from the socket's error queue: what it said and who sent
+    /// it (`by_target`: the target itself, else a router on the way).
+    Icmp {
+        msg: explain::icmp::Message,
+        from: IpAddr,
+        by_target: bool,
+    },
 }
 
 impl Reason {
@@ -101,8 +124,20 @@ impl Reason {
             Reason::NoReply(t) => Some(explain::probe::no_reply(t)),
             Reason::Unexpected => Some(explain::probe::unexpected_reply()),
             Reason::Reset => Some(explain::probe::syn_reset()),
-            Reason::Icmp { msg, from, target } => Some(explain::probe::syn_icmp(msg, from, target)),
-            Reason::NoAnswer { timeout, tries } => Some(explain::probe::syn_no_answer(timeout, tries)),
+            Reason::SynIcmp {
+                msg,
+                from,
+                by_target,
+            } => Some(explain::probe::syn_icmp(msg, from, by_target)),
+            Reason::NoAnswer { timeout, tries } => {
+                Some(explain::probe::syn_no_answer(timeout, tries))
+            }
+            Reason::DeniedV6 => Some(explain::probe::denied_v6()),
+            Reason::Icmp {
+                msg,
+                from,
+                by_target,
+            } => Some(explain::icmp::about_probe(msg, from, by_target)),
         }
     }
 
@@ -119,6 +154,25 @@ impl Serialize for Reason {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.explain().serialize(s)
     }
+}
+
+/// `explanation`, and `icmp` `{from, type, code, name}` when an ICMP error ended the probe.
+fn ser_reason<S: Serializer>(r: &Reason, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(None)?;
+    m.serialize_entry("explanation", &r.explain())?;
+    if let Reason::Icmp { msg, from, .. } = r {
+        m.serialize_entry(
+            "icmp",
+            &serde_json::json!({
+                "from": from,
+                "type": msg.icmp_type,
+                "code": msg.code,
+                "name": msg.name(),
+            }),
+        )?;
+    }
+    m.end()
 }
 
 /// Latency statistics of a repeated probe (`--count`).
@@ -171,8 +225,9 @@ pub struct PortResult {
     /// Time to connect (TCP) or to the reply (UDP).
     #[serde(serialize_with = "crate::duration::ser_opt_ms", rename = "latency_ms")]
     pub latency: Option<Duration>,
-    /// Why, in plain words (null when open and as expected).
-    #[serde(rename = "explanation")]
+    /// Why, in plain words (`explanation`, null when open and as expected), and for an ICMP error `icmp`
+    /// `{from, type, code, name}` as ping reports it.
+    #[serde(flatten, serialize_with = "ser_reason")]
     pub reason: Reason,
     /// What the server said (`--banner`) or answered (`--send`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -237,6 +237,7 @@ mod tests {
             elapsed: Duration::from_millis(3),
             interrupted: false,
             talked: false,
+            syn: None,
         }
     }
 

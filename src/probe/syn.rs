@@ -448,7 +448,10 @@ fn send_items(sh: &Shared, items: &[usize], pacer: &mut Pacer) -> usize {
             k += 1;
             let j = idx.len();
             if sh.build(i, &mut bufs[j]).is_none() {
-                sh.errors.lock().map(|mut e| e.push((i, libc::EAFNOSUPPORT))).ok();
+                sh.errors
+                    .lock()
+                    .map(|mut e| e.push((i, libc::EAFNOSUPPORT)))
+                    .ok();
                 sh.settle(i, SEND_ERROR);
                 continue;
             }
@@ -465,12 +468,7 @@ fn send_items(sh: &Shared, items: &[usize], pacer: &mut Pacer) -> usize {
             let batch: Vec<(&[u8], IpAddr)> = idx[off..]
                 .iter()
                 .enumerate()
-                .map(|(j, &i)| {
-                    (
-                        &bufs[off + j][..],
-                        sh.targets[i / sh.work.ports.len()].addr,
-                    )
-                })
+                .map(|(j, &i)| (&bufs[off + j][..], sh.targets[i / sh.work.ports.len()].addr))
                 .collect();
             match fam.tcp.send_batch(&batch) {
                 Ok(m) if m > 0 => {
@@ -535,7 +533,9 @@ fn receive(sh: &Shared) {
                     drain(&f.tcp, &mut batch, |data, from| on_tcp(sh, v6, data, from));
                 }
                 if flags[2 * k + 1] {
-                    drain(&f.icmp, &mut batch, |data, from| on_icmp(sh, v6, data, from));
+                    drain(&f.icmp, &mut batch, |data, from| {
+                        on_icmp(sh, v6, data, from)
+                    });
                 }
             }
         }
@@ -544,7 +544,9 @@ fn receive(sh: &Shared) {
             for f in &fams {
                 let v6 = f.tcp.is_v6();
                 drain(&f.tcp, &mut batch, |data, from| on_tcp(sh, v6, data, from));
-                drain(&f.icmp, &mut batch, |data, from| on_icmp(sh, v6, data, from));
+                drain(&f.icmp, &mut batch, |data, from| {
+                    on_icmp(sh, v6, data, from)
+                });
             }
             return;
         }
@@ -714,10 +716,10 @@ fn finish(sh: &Shared, cfg: &Config, sent: Sent) -> Outcome {
                     let (msg, from) = icmp[&i];
                     Done {
                         state: PortState::Filtered,
-                        reason: Reason::Icmp {
+                        reason: Reason::SynIcmp {
                             msg,
                             from,
-                            target: sh.targets[i / n].addr,
+                            by_target: from == sh.targets[i / n].addr,
                         },
                         latency_us,
                     }

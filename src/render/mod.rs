@@ -121,6 +121,12 @@ impl Output {
         }
     }
 
+    /// Writes a view as text with these settings, whatever the format: for a screen redrawn while a run goes
+    /// on (trace's live table), drawn from the same rows as the final report.
+    pub fn write_text(&self, view: &View, w: &mut dyn Write) -> io::Result<()> {
+        text::write_view(view, self.color, self.tty, w)
+    }
+
     /// Renders a report to a string (for tests).
     pub fn to_string<R: Report>(&self, report: &R) -> String {
         let mut buf = Vec::new();

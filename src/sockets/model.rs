@@ -282,11 +282,22 @@ pub struct SocketRow {
     /// The processes holding the socket, with `-p`; `None` when not asked, empty when none could be seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owners: Option<Vec<Owner>>,
+    /// For IPv6 sockets read over netlink: the kernel's IPV6_V6ONLY flag. `false` on a wildcard (`::`) socket
+    /// means it also takes IPv4 (dual-stack, shown `*:PORT` as ss does); `true` means IPv6 only (`[::]:PORT`).
+    /// `None` for IPv4 and UNIX sockets, and when the source does not say (/proc/net).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v6only: Option<bool>,
 }
 
 impl SocketRow {
     pub fn is_v6(&self) -> bool {
         self.local.ip().is_some_and(|ip| ip.is_ipv6())
+    }
+
+    /// A wildcard IPv6 socket that also takes IPv4 (IPV6_V6ONLY off): ss writes its addresses as `*`.
+    pub fn dual_stack(&self) -> bool {
+        self.v6only == Some(false)
+            && matches!(self.local.ip(), Some(IpAddr::V6(a)) if a.is_unspecified())
     }
 }
 

@@ -33,6 +33,8 @@ const UNIX_DIAG_NAME: u16 = 0;
 const UNIX_DIAG_PEER: u16 = 2;
 const UNIX_DIAG_RQLEN: u16 = 4;
 const UNIX_DIAG_UID: u16 = 7;
+/// The inet_diag attribute the kernel adds to every AF_INET6 socket: its IPV6_V6ONLY flag (one byte).
+const INET_DIAG_SKV6ONLY: u16 = 11;
 
 /// Bytes per read: large reads let the kernel pack many sockets per datagram, so big tables come in few syscalls.
 const RECV_BUF: usize = 1 << 20;
@@ -233,6 +235,11 @@ pub fn parse_inet_msg(p: &[u8], proto: SockProto) -> Option<SocketRow> {
         }
         _ => return None,
     };
+    let v6only = if family == libc::AF_INET6 {
+        inet_v6only(&p[INET_DIAG_MSG_LEN..])
+    } else {
+        None
+    };
     Some(SocketRow {
         proto,
         state,
@@ -243,7 +250,25 @@ pub fn parse_inet_msg(p: &[u8], proto: SockProto) -> Option<SocketRow> {
         uid: Some(u32_ne(p, 64)?),
         inode: u64::from(u32_ne(p, 68)?),
         owners: None,
+        v6only,
     })
+}
+
+/// The INET_DIAG_SKV6ONLY attribute among those after an `inet_diag_msg`; `None` when absent or malformed.
+fn inet_v6only(attrs: &[u8]) -> Option<bool> {
+    let mut off = 0;
+    while off + 4 <= attrs.len() {
+        let len = usize::from(u16_ne(attrs, off)?);
+        let kind = u16_ne(attrs, off + 2)? & 0x3fff;
+        if len < 4 || len > attrs.len() - off {
+            return None;
+        }
+        if kind == INET_DIAG_SKV6ONLY {
+            return attrs.get(off + 4).filter(|_| len > 4).map(|b| *b != 0);
+        }
+        off = off.saturating_add((len + 3) & !3);
+    }
+    None
 }
 
 /// Parses one `struct unix_diag_msg` with its attributes (name, peer, queue lengths, uid). Pure; `None` when
@@ -292,6 +317,7 @@ pub fn parse_unix_msg(p: &[u8]) -> Option<SocketRow> {
         uid,
         inode,
         owners: None,
+        v6only: None,
     })
 }
 
@@ -371,6 +397,31 @@ mod tests {
         let u = request(SockProto::UnixStream, false, !0, 7);
         assert_eq!(u.len(), 16 + 24);
         assert_eq!(u[16], libc::AF_UNIX as u8);
+    }
+
+    #[test]
+    fn reads_the_v6only_attribute_of_ipv6_sockets() {
+        let any = [0u8; 16];
+        let with = |flag: u8| {
+            let mut p = inet_msg(libc::AF_INET6 as u8, 10, 80, 0, &any, &any);
+            // An unrelated attribute (INET_DIAG_SHUTDOWN, 1 byte, padded), then INET_DIAG_SKV6ONLY.
+            p.extend_from_slice(&[5, 0, 8, 0, 0, 0, 0, 0]);
+            p.extend_from_slice(&[5, 0, 11, 0, flag, 0, 0, 0]);
+            p
+        };
+        let row = parse_inet_msg(&with(0), SockProto::Tcp).unwrap();
+        assert_eq!(row.v6only, Some(false));
+        assert!(row.dual_stack());
+        let row = parse_inet_msg(&with(1), SockProto::Tcp).unwrap();
+        assert_eq!(row.v6only, Some(true));
+        assert!(!row.dual_stack());
+        let bare = inet_msg(libc::AF_INET6 as u8, 10, 80, 0, &any, &any);
+        assert_eq!(parse_inet_msg(&bare, SockProto::Tcp).unwrap().v6only, None);
+        let mut bad = with(0);
+        bad[INET_DIAG_MSG_LEN] = 200; // an attribute longer than the message
+        assert_eq!(parse_inet_msg(&bad, SockProto::Tcp).unwrap().v6only, None);
+        let v4 = inet_msg(libc::AF_INET as u8, 10, 80, 0, &[0; 4], &[0; 4]);
+        assert_eq!(parse_inet_msg(&v4, SockProto::Tcp).unwrap().v6only, None);
     }
 
     #[test]

@@ -140,6 +140,7 @@ pub fn parse_inet_line(line: &[u8], proto: SockProto) -> Option<SocketRow> {
         uid: Some(uid),
         inode,
         owners: None,
+        v6only: None,
     })
 }
 
@@ -196,6 +197,7 @@ pub fn parse_unix_line(line: &[u8]) -> Option<SocketRow> {
         uid: None,
         inode,
         owners: None,
+        v6only: None,
     })
 }
 

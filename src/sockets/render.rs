@@ -57,8 +57,9 @@ fn cells(s: &SocketRow, processes: bool, t: &mut Table) {
         .cell_toned(s.state.as_str(), state_tone(s.state))
         .num(u64::from(s.recv_q))
         .num(u64::from(s.send_q));
-    endpoint(t, &s.local, true);
-    endpoint(t, &s.peer, false);
+    let any = s.dual_stack();
+    endpoint(t, &s.local, true, any);
+    endpoint(t, &s.peer, false, any);
     match s.uid {
         Some(u) => t.num(u64::from(u)),
         None => t.cell("-"),
@@ -70,7 +71,9 @@ fn cells(s: &SocketRow, processes: bool, t: &mut Table) {
 }
 
 /// `127.0.0.1:80`, `[::1]:443`, `0.0.0.0:*`; with --services `127.0.0.1:http`; with --resolve `localhost:80`.
-fn endpoint(t: &mut Table, e: &Endpoint, local: bool) {
+/// On a dual-stack wildcard socket (`dual_stack`: `::` with IPV6_V6ONLY off) the unspecified address is `*`, as
+/// ss writes it: `*:80` takes IPv4 and IPv6, `[::]:80` IPv6 only.
+fn endpoint(t: &mut Table, e: &Endpoint, local: bool, dual_stack: bool) {
     let b = t.buf();
     match e {
         Endpoint::Inet {
@@ -80,6 +83,7 @@ fn endpoint(t: &mut Table, e: &Endpoint, local: bool) {
             service,
         } => {
             match host {
+                _ if dual_stack && address.is_unspecified() => b.push('*'),
                 Some(h) => b.push_str(h),
                 None => match address {
                     std::net::IpAddr::V4(v4) => {
@@ -185,12 +189,12 @@ pub(crate) fn sample_row(i: u32) -> SocketRow {
     use super::model::SockProto;
     use std::net::Ipv4Addr;
     SocketRow {
-        proto: if i % 7 == 0 {
+        proto: if i.is_multiple_of(7) {
             SockProto::Udp
         } else {
             SockProto::Tcp
         },
-        state: if i % 5 == 0 {
+        state: if i.is_multiple_of(5) {
             State::Listen
         } else {
             State::Established
@@ -208,6 +212,7 @@ pub(crate) fn sample_row(i: u32) -> SocketRow {
             pid: 4000 + i % 3,
             program: "python3".into(),
         }]),
+        v6only: None,
     }
 }
 
@@ -235,6 +240,7 @@ mod tests {
             uid: None,
             inode: 9,
             owners: Some(Vec::new()),
+            v6only: None,
         });
         SocketsReport {
             source: Source::Netlink,
