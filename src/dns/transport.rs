@@ -52,7 +52,7 @@ pub(super) fn run(
     let ip = match &server.host {
         Host::Ip(ip) => *ip,
         host => {
-            let ips = crate::lookup::resolve_within(host, opts.family, deadline, opts.timeout);
+            let ips = crate::resolve::resolve_within(host, opts.family, deadline, opts.timeout);
             out.timings.resolve = Some(t.elapsed());
             *ips?
                 .first()

@@ -183,13 +183,13 @@ fn run(
     read_response(&mut conn, url, req, deadline, marks, hop, body, sink)
 }
 
-/// Resolves under the deadline (see [`crate::lookup::resolve_within`]), noticing Ctrl-C.
+/// Resolves under the deadline (see [`crate::resolve::resolve_within`]), noticing Ctrl-C.
 fn resolve(
     host: &Host,
     req: &HttpRequest,
     deadline: Instant,
 ) -> Result<Vec<std::net::IpAddr>, Explanation> {
-    crate::lookup::resolve_within(host, req.family, deadline, req.timeout)
+    crate::resolve::resolve_within(host, req.family, deadline, req.timeout)
 }
 
 fn write_error(e: &io::Error, timeout: Duration) -> Explanation {
