@@ -47,7 +47,7 @@ impl Report for DiagnoseReport {
             if let (Some(e), Some(label)) = (&s.explanation, s.label()) {
                 match shared
                     .iter_mut()
-                    .find(|(_, l, x, _)| *l == label && x.cause == e.cause && x.fix == e.fix)
+                    .find(|(_, l, x, _)| *l == label && (&x.cause, &x.fix) == (&e.cause, &e.fix))
                 {
                     Some((steps, ..)) => {
                         if !steps.contains(&s.step) {
