@@ -21,6 +21,7 @@ pub mod ping;
 pub mod port;
 pub mod probe;
 pub mod render;
+pub mod resolve;
 pub mod serve;
 pub mod services;
 pub mod sockets;

@@ -11,39 +11,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::model::{join_addrs, DiagnoseReport, Step, MACHINE};
+use crate::dns::resolv::parse_resolv_conf;
 use crate::explain;
 use crate::target::Family;
-
-/// What /etc/resolv.conf says.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ResolvConf {
-    pub nameservers: Vec<String>,
-    pub search: Vec<String>,
-    pub options: Vec<String>,
-}
-
-/// Parses resolv.conf text: `nameserver`, `search`/`domain` and `options` lines; comments (`#`, `;`) and
-/// anything else are ignored. Never panics.
-pub fn parse_resolv_conf(text: &str) -> ResolvConf {
-    let mut rc = ResolvConf::default();
-    for line in text.lines() {
-        let line = line.split(['#', ';']).next().unwrap_or("");
-        let mut words = line.split_whitespace();
-        match words.next() {
-            Some("nameserver") => {
-                if let Some(ns) = words.next() {
-                    // glibc uses at most 3 (MAXNS); more are listed but flagged by the caller.
-                    rc.nameservers.push(ns.to_string());
-                }
-            }
-            // The last search/domain line wins, as in glibc.
-            Some("search") | Some("domain") => rc.search = words.map(str::to_string).collect(),
-            Some("options") => rc.options.extend(words.map(str::to_string)),
-            _ => {}
-        }
-    }
-    rc
-}
 
 /// Listening sockets, counted from the sockets module's table (sock_diag, or /proc/net as fallback).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -132,7 +102,7 @@ fn hostname_steps() -> Vec<Step> {
     )];
     let start = Instant::now();
     let tried = format!("resolve {name} (/etc/hosts, then DNS)");
-    match crate::lookup::forward(&name, Family::Any) {
+    match crate::resolve::forward(&name, Family::Any) {
         Ok((_, addrs)) => steps.push(Step::ok(
             "hostname",
             tried,
@@ -459,6 +429,7 @@ fn via(fam: &str, gw: Option<IpAddr>, dev: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dns::resolv::ResolvConf;
 
     #[test]
     fn resolv_conf_lines() {

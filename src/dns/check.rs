@@ -37,7 +37,7 @@ pub struct Resolution {
 pub fn resolve(name: &str, family: Family, timeout: Duration) -> Resolution {
     let start = Instant::now();
     let host = Host::Name(name.to_string());
-    let result = crate::lookup::resolve_within(&host, family, start + timeout, timeout);
+    let result = crate::resolve::resolve_within(&host, family, start + timeout, timeout);
     let elapsed = start.elapsed();
     let hosts: Vec<IpAddr> = resolv::hosts_addresses(name)
         .into_iter()

@@ -244,7 +244,7 @@ fn system_row(q: &Question, family: Option<Family>, timeout: Duration) -> Source
     let name = q.name.to_ascii();
     let host = Host::Name(name.trim_end_matches('.').to_string());
     let start = Instant::now();
-    let r = crate::lookup::resolve_within(&host, family, start + timeout, timeout);
+    let r = crate::resolve::resolve_within(&host, family, start + timeout, timeout);
     row.time = Some(start.elapsed());
     match r {
         Ok(addrs) => {

@@ -1,9 +1,11 @@
-//! The system's DNS configuration: the nameservers of /etc/resolv.conf (parsed by the one resolv.conf parser,
-//! diagnose's) and the names /etc/hosts answers before DNS is asked.
+//! The system's DNS configuration: the nameservers of /etc/resolv.conf (parsed here, by the one resolv.conf
+//! parser, which diagnose's machine check uses too) and the names /etc/hosts answers before DNS is asked.
 
 use std::net::IpAddr;
 
-use super::{Protocol, Server};
+use serde::Serialize;
+
+use super::model::{Protocol, Server};
 use crate::explain::{self, Explanation};
 use crate::target::Family;
 
@@ -11,6 +13,37 @@ use crate::target::Family;
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 /// Where static names live.
 pub const HOSTS: &str = "/etc/hosts";
+
+/// What /etc/resolv.conf says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ResolvConf {
+    pub nameservers: Vec<String>,
+    pub search: Vec<String>,
+    pub options: Vec<String>,
+}
+
+/// Parses resolv.conf text: `nameserver`, `search`/`domain` and `options` lines; comments (`#`, `;`) and
+/// anything else are ignored. Never panics.
+pub fn parse_resolv_conf(text: &str) -> ResolvConf {
+    let mut rc = ResolvConf::default();
+    for line in text.lines() {
+        let line = line.split(['#', ';']).next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("nameserver") => {
+                if let Some(ns) = words.next() {
+                    // glibc uses at most 3 (MAXNS); more are listed but flagged by the caller.
+                    rc.nameservers.push(ns.to_string());
+                }
+            }
+            // The last search/domain line wins, as in glibc.
+            Some("search") | Some("domain") => rc.search = words.map(str::to_string).collect(),
+            Some("options") => rc.options.extend(words.map(str::to_string)),
+            _ => {}
+        }
+    }
+    rc
+}
 
 /// A nameserver line as an address: `192.0.2.53`, `2001:db8::53`, `fe80::1%eth0` (the zone is dropped: the
 /// kernel picks the interface of the link-local route). `None` for anything else.
@@ -21,7 +54,7 @@ pub fn nameserver_address(s: &str) -> Option<IpAddr> {
 /// The nameservers the system resolver asks, in order, on `protocol`'s default port; at most the 3 glibc uses.
 pub fn system_servers(family: Family, protocol: Protocol) -> Result<Vec<Server>, Explanation> {
     let text = std::fs::read_to_string(RESOLV_CONF).unwrap_or_default();
-    let rc = crate::diagnose::machine::parse_resolv_conf(&text);
+    let rc = parse_resolv_conf(&text);
     let servers: Vec<Server> = rc
         .nameservers
         .iter()

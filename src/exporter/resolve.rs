@@ -44,7 +44,7 @@ pub fn choose_ip(
         }
     ));
     let asked = if fallback { Family::Any } else { want };
-    let result = crate::lookup::resolve(host, asked).and_then(|addrs| {
+    let result = crate::resolve::resolve(host, asked).and_then(|addrs| {
         addrs
             .iter()
             .find(|a| want.matches(a))

@@ -72,7 +72,7 @@ pub fn explain(query: &str, canonical: &str, family: Family) -> (Option<String>,
         return (None, Vec::new());
     }
     let text = std::fs::read_to_string(dns::resolv::RESOLV_CONF).unwrap_or_default();
-    let rc = crate::diagnose::machine::parse_resolv_conf(&text);
+    let rc = crate::dns::resolv::parse_resolv_conf(&text);
     let ndots = rc
         .options
         .iter()

@@ -32,7 +32,6 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::explain::{self, Verdict};
-use crate::lookup;
 use crate::target::{self, Host, HostSpec, InputError};
 use schedule::HostState;
 
@@ -126,7 +125,7 @@ fn resolve_all(req: &PingRequest) -> Vec<HostState> {
     req.hosts
         .iter()
         .map(|h| {
-            let addr = lookup::resolve(h, req.family).and_then(|a| {
+            let addr = crate::resolve::resolve(h, req.family).and_then(|a| {
                 a.first()
                     .copied()
                     .ok_or_else(|| explain::resolver(libc::EAI_NODATA))

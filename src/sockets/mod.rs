@@ -203,7 +203,7 @@ fn resolve_hosts(rows: &mut [SocketRow]) -> Vec<String> {
                     skipped += 1;
                     continue;
                 }
-                let name = crate::lookup::reverse(*address).ok();
+                let name = crate::resolve::reverse(*address).ok();
                 names.insert(*address, name);
             }
         }

@@ -33,7 +33,6 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::explain;
-use crate::lookup;
 use crate::target::{Family, Host, Target};
 
 pub use model::*;
@@ -63,7 +62,7 @@ pub fn trace_with(
     });
     let mut ctx = Ctx::new(req, protocol);
     // The first address of the family asked for, as traceroute does.
-    let dst = match lookup::resolve(&req.target.host, req.family) {
+    let dst = match crate::resolve::resolve(&req.target.host, req.family) {
         Ok(addrs) => addrs[0],
         Err(e) => return Ok(early(&ctx, e, started)),
     };

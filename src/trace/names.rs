@@ -37,7 +37,7 @@ impl Names {
         let spawned = std::thread::Builder::new()
             .name("trace-rdns".into())
             .spawn(move || {
-                let name = crate::lookup::reverse(ip).ok();
+                let name = crate::resolve::reverse(ip).ok();
                 let (lock, cv) = &*inner;
                 let mut st = lock.lock().unwrap_or_else(|p| p.into_inner());
                 st.names.insert(ip, Some(name));
