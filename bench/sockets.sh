@@ -11,6 +11,7 @@ set -euo pipefail
 
 N="${N:-10000}"
 RUNS="${RUNS:-20}"
+SUMMARY_RUNS="${SUMMARY_RUNS:-300}"
 HOLD_SECS="${HOLD_SECS:-900}"
 PER_PROC="${PER_PROC:-19000}"   # connections per holder process (fds per process stay under the 20000 cap)
 BASE_PORT=5555
@@ -87,7 +88,12 @@ echo "== wall time (hyperfine -N, stdout to /dev/null, $RUNS runs after 2 warm-u
 JSON="$TMPD/hyperfine.json"
 in_ns hyperfine --style basic -N --warmup 2 --runs "$RUNS" --export-json "$JSON" \
     "$BIN sockets -t" "$BIN sockets -tp" "ss -tan" "ss -tanp" "netstat -tan" "netstat -tanp" \
-    "$BIN sockets --summary" "ss -s" >/dev/null
+    "$BIN sockets --summary -t" "ss -s" >/dev/null
+
+echo "== sockets -s (kernel counters) vs ss -s (hyperfine -N, $SUMMARY_RUNS runs after 20 warm-ups) =="
+SJSON="$TMPD/summary.json"
+in_ns hyperfine --style basic -N --warmup 20 --runs "$SUMMARY_RUNS" --export-json "$SJSON" \
+    "$BIN sockets -s" "ss -s" >/dev/null
 
 echo "== peak RSS (/usr/bin/time -v, median of 3) =="
 RSS="$TMPD/rss.txt"
@@ -101,9 +107,10 @@ for c in "$BIN sockets -t" "$BIN sockets -tp" "ss -tan" "ss -tanp" "netstat -tan
     echo "$c|$(printf '%s\n' "${vals[@]}" | sort -n | sed -n 2p)" >>"$RSS"
 done
 
-"$PY" - "$JSON" "$RSS" "$BIN" "$((2 * N))" <<'PYEOF'
+"$PY" - "$JSON" "$RSS" "$BIN" "$((2 * N))" "$SJSON" <<'PYEOF'
 import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+res.update({r["command"]: r for r in json.load(open(sys.argv[5]))["results"]})
 rss = dict(l.rstrip("\n").split("|") for l in open(sys.argv[2]))
 bin_ = sys.argv[3]
 short = lambda c: c.replace(bin_, "netdiag")
@@ -117,6 +124,7 @@ med = lambda c: res[c]["median"]
 print()
 print(f"netdiag sockets -t  / ss -tan      = {med(bin_ + ' sockets -t') / med('ss -tan'):.2f}x the time (goal <= 1.00)")
 print(f"ss -tanp / netdiag sockets -tp     = {med('ss -tanp') / med(bin_ + ' sockets -tp'):.2f}x faster (goal >= 1.50)")
+print(f"netdiag sockets -s / ss -s         = {med(bin_ + ' sockets -s') / med('ss -s'):.2f}x the time (goal <= 1.00)")
 print(f"netstat -tan / netdiag sockets -t  = {med('netstat -tan') / med(bin_ + ' sockets -t'):.2f}x faster")
 print(f"netstat -tanp / netdiag sockets -tp = {med('netstat -tanp') / med(bin_ + ' sockets -tp'):.2f}x faster")
 PYEOF

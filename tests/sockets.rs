@@ -434,8 +434,10 @@ fn summary_counts_per_protocol_and_state() {
     }
     let ns = NetNs::new("skm");
     let _h = Held::open(&ns);
-    let v = ns_json(&ns, &["--summary"]);
+    // A protocol flag makes the summary count rows per state (no flag: the kernel's counters).
+    let v = ns_json(&ns, &["--summary", "-tu"]);
     assert_eq!(v["total"], 9);
+    assert_eq!(v["source"], "netlink");
     let p = v["protocols"].as_array().unwrap();
     assert_eq!(p[0]["protocol"], "tcp");
     assert_eq!(
@@ -458,13 +460,105 @@ fn summary_counts_per_protocol_and_state() {
     assert_eq!(p[1]["total"], 3);
     let o = ns
         .netdiag()
-        .args(["sockets", "--summary"])
+        .args(["sockets", "--summary", "-tu"])
         .output()
         .unwrap();
     let (code, text, _) = common::decode(o);
     assert_eq!(code, 0);
     assert!(text.starts_with("Total: 9 sockets\n"), "{text}");
     assert!(text.contains("tcp    established      4"), "{text}");
+}
+
+/// The numbers of one `ss -s` line: `TCP:   6 (estab 4, closed 0, orphaned 0, timewait 0)` or `UDP\t  3  2  1`.
+fn ss_numbers(text: &str, prefix: &str) -> Vec<u64> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} line in ss -s: {text}"));
+    line[prefix.len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn short_summary_reads_kernel_counters_like_ss() {
+    if !common::can_netns("short_summary") || !common::need_tool("short_summary", "ss", "iproute2")
+    {
+        return;
+    }
+    let ns = NetNs::new("sks");
+    // Known sockets in a fresh namespace: 2 TCP listeners and 2 connections (4 established ends) over IPv4 and
+    // IPv6, 3 UDP sockets (2 IPv4, 1 IPv6), and one extra IPv4 listener.
+    let _h = Held::open(&ns);
+    let _extra = ns.listen("127.0.0.1:0");
+    let v = ns_json(&ns, &["-s"]);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["source"], "counters");
+    assert_eq!(v["tcp"]["established"], 4, "{v}");
+    assert_eq!(v["tcp"]["time_wait"], 0, "{v}");
+    let proto = |name: &str| {
+        v["protocols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["protocol"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {v}"))
+            .clone()
+    };
+    let tcp = proto("tcp");
+    assert_eq!(
+        (tcp["ipv4"].as_u64(), tcp["ipv6"].as_u64()),
+        (Some(4), Some(3)),
+        "{v}"
+    );
+    let udp = proto("udp");
+    assert_eq!(
+        (udp["ipv4"].as_u64(), udp["ipv6"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    // The same counters as ss -s in the same namespace (the TCP line's totals come from kernel-wide counters that
+    // other processes move, so compare its per-namespace parts: estab and timewait).
+    let ss = ns.sh("ss -s");
+    let line = ss_numbers(&ss, "TCP:");
+    assert_eq!(line[1], 4, "{ss}");
+    assert_eq!(line[4], 0, "{ss}");
+    for (row, name) in [
+        ("RAW", "raw"),
+        ("UDP", "udp"),
+        ("TCP\t", "tcp"),
+        ("INET", "inet"),
+        ("FRAG", "frag"),
+    ] {
+        let n = ss_numbers(&ss, row);
+        let p = proto(name);
+        assert_eq!(
+            vec![
+                p["total"].as_u64().unwrap(),
+                p["ipv4"].as_u64().unwrap(),
+                p["ipv6"].as_u64().unwrap()
+            ],
+            n[..3].to_vec(),
+            "{name}: {v} vs {ss}"
+        );
+    }
+    let o = ns.netdiag().args(["sockets", "-s"]).output().unwrap();
+    let (code, text, _) = common::decode(o);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("TCP:   ") && text.contains("(estab 4, closed "),
+        "{text}"
+    );
+    let o = ns
+        .netdiag()
+        .args(["--format", "csv", "sockets", "-s"])
+        .output()
+        .unwrap();
+    let (code, text, _) = common::decode(o);
+    assert_eq!(code, 0);
+    assert!(text.contains("tcp,7,4,3\n"), "{text}");
 }
 
 #[test]

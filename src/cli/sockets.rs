@@ -21,7 +21,8 @@ Examples:
   netdiag sockets -tl            what is listening on TCP
   netdiag sockets -tp --port 443 who holds connections to or from port 443
   netdiag sockets --state time-wait,close-wait
-  netdiag sockets --summary      counts per protocol and state")]
+  netdiag sockets -s             counts from the kernel's counters (ss -s)
+  netdiag sockets -s -t          counts TCP sockets per state")]
 pub struct SocketsArgs {
     /// TCP sockets.
     #[arg(short, long)]
@@ -80,7 +81,9 @@ pub struct SocketsArgs {
     #[arg(short, long)]
     pub numeric: bool,
 
-    /// Count sockets per protocol and state (like `ss -s`) instead of listing them.
+    /// Count sockets from the kernel's counters, as `ss -s` does; with filters
+    /// (-t, -u, -x, -l, -4, -6, --state, --port, --pid) count the matching
+    /// sockets per protocol and state instead.
     #[arg(short, long)]
     pub summary: bool,
 
@@ -132,8 +135,27 @@ fn request(a: &SocketsArgs) -> Result<SocketsRequest> {
     })
 }
 
+/// True when no flag narrows the sockets: `-s` then reads the kernel's counters instead of walking the table.
+fn unfiltered(a: &SocketsArgs) -> bool {
+    !(a.tcp
+        || a.udp
+        || a.unix
+        || a.listening
+        || a.ipv4
+        || a.ipv6
+        || a.processes
+        || !a.state.is_empty()
+        || !a.port.is_empty()
+        || !a.pid.is_empty()
+        || a.source.is_some())
+}
+
 pub fn run(args: SocketsArgs, out: &Output) -> Result<Outcome> {
     let req = request(&args)?;
+    #[cfg(target_os = "linux")]
+    if args.summary && unfiltered(&args) && std::env::var_os(SOURCE_ENV).is_none() {
+        return Ok(out.print(&sockets::procnet::read_counters()?)?);
+    }
     // Ctrl-C during the owner walk stops it; what was found is printed and the exit code is 130.
     netdiag::interrupt::install();
     let report = sockets::list(&req)?;

@@ -87,7 +87,7 @@ fn read_table(req: &SocketsRequest) -> Result<(Vec<SocketRow>, Source, Vec<Strin
             continue; // the IPv4 step already dumped both families
         }
         let from_netlink = match req.source {
-            Source::Proc => None,
+            Source::Proc | Source::Counters => None,
             Source::Auto | Source::Netlink => {
                 let mask = req.kernel_state_mask(proto);
                 let both = proto == SockProto::Tcp && !v6 && req.family == Family::Any;

@@ -19,6 +19,15 @@ pub enum SockProto {
 }
 
 impl SockProto {
+    /// Every protocol, in table order.
+    pub const ALL: [SockProto; 5] = [
+        SockProto::Tcp,
+        SockProto::Udp,
+        SockProto::UnixStream,
+        SockProto::UnixSeqpacket,
+        SockProto::UnixDgram,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SockProto::Tcp => "tcp",
@@ -310,6 +319,8 @@ pub enum Source {
     Auto,
     Netlink,
     Proc,
+    /// The kernel's socket counters (/proc/net/sockstat, sockstat6, snmp), as `ss -s` reads them.
+    Counters,
 }
 
 impl Source {
@@ -453,18 +464,31 @@ pub struct SocketsReport {
 /// Socket counts per protocol and state, like `ss -s`.
 #[derive(Debug, Clone, Serialize)]
 pub struct SummaryReport {
+    /// `counters` (the kernel's counters, no filter given) or where the counted rows came from.
     pub source: Source,
     pub total: usize,
+    /// ss's TCP line, from the kernel counters; null when rows were counted.
+    pub tcp: Option<TcpCounters>,
     pub protocols: Vec<ProtoCount>,
     pub notes: Vec<String>,
     pub interrupted: bool,
 }
 
-/// The counts for one protocol.
+/// ss's `TCP:` line: sockets allocated (plus time-wait), established, closed, orphaned and time-wait.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct TcpCounters {
+    pub total: usize,
+    pub established: usize,
+    pub closed: usize,
+    pub orphaned: usize,
+    pub time_wait: usize,
+}
+
+/// The counts for one protocol (`tcp`, `udp`, `raw`, `inet`, `frag`, `unix-stream`...).
 #[derive(Debug, Clone, Serialize)]
 pub struct ProtoCount {
     #[serde(rename = "protocol")]
-    pub proto: SockProto,
+    pub proto: &'static str,
     pub total: usize,
     pub ipv4: usize,
     pub ipv6: usize,
@@ -482,11 +506,11 @@ impl SummaryReport {
     pub fn from_report(r: &SocketsReport) -> SummaryReport {
         let mut protocols: Vec<ProtoCount> = Vec::new();
         for s in &r.sockets {
-            let i = match protocols.iter().position(|p| p.proto == s.proto) {
+            let i = match protocols.iter().position(|p| p.proto == s.proto.as_str()) {
                 Some(i) => i,
                 None => {
                     protocols.push(ProtoCount {
-                        proto: s.proto,
+                        proto: s.proto.as_str(),
                         total: 0,
                         ipv4: 0,
                         ipv6: 0,
@@ -510,7 +534,8 @@ impl SummaryReport {
                 }),
             }
         }
-        protocols.sort_by_key(|p| p.proto);
+        let rank = |name: &str| SockProto::ALL.iter().position(|p| p.as_str() == name);
+        protocols.sort_by_key(|p| rank(p.proto));
         for p in &mut protocols {
             p.states
                 .sort_by(|a, b| b.count.cmp(&a.count).then(a.state.cmp(&b.state)));
@@ -518,6 +543,7 @@ impl SummaryReport {
         SummaryReport {
             source: r.source,
             total: r.sockets.len(),
+            tcp: None,
             protocols,
             notes: r.notes.clone(),
             interrupted: r.interrupted,

@@ -28,6 +28,113 @@ pub fn read(proto: SockProto, v6: bool, out: &mut Vec<SocketRow>) -> anyhow::Res
     Ok(())
 }
 
+/// The kernel's socket counters as `ss -s` reads them: /proc/net/sockstat, /proc/net/sockstat6 (absent without
+/// IPv6) and the `Tcp:` CurrEstab of /proc/net/snmp. Three small reads, no socket walk.
+#[cfg(target_os = "linux")]
+pub fn read_counters() -> anyhow::Result<super::model::SummaryReport> {
+    use anyhow::Context;
+    let read = |path: &str, optional: bool| match std::fs::read(path) {
+        Ok(t) => Ok(t),
+        Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {path}")),
+    };
+    let v4 = read("/proc/net/sockstat", false)?;
+    let v6 = read("/proc/net/sockstat6", true)?;
+    let snmp = read("/proc/net/snmp", true)?;
+    Ok(summary_from_counters(&v4, &v6, &snmp))
+}
+
+/// The value after `key` on the line that starts with `prefix` (`TCP:` / `inuse`), 0 when absent. Pure.
+fn stat(text: &[u8], prefix: &str, key: &str) -> usize {
+    let text = String::from_utf8_lossy(text);
+    for line in text.lines() {
+        let mut words = line.split_ascii_whitespace();
+        if words.next() != Some(prefix) {
+            continue;
+        }
+        while let Some(w) = words.next() {
+            if w == key {
+                return words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            }
+        }
+    }
+    0
+}
+
+/// CurrEstab from /proc/net/snmp: the `Tcp:` header line names the fields, the next `Tcp:` line has the values.
+fn snmp_curr_estab(text: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(text);
+    let mut tcp = text.lines().filter(|l| l.starts_with("Tcp:"));
+    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else {
+        return 0;
+    };
+    names
+        .split_ascii_whitespace()
+        .zip(values.split_ascii_whitespace())
+        .find(|(n, _)| *n == "CurrEstab")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Builds the `ss -s` summary from the counter files' text. Pure; never panics.
+pub fn summary_from_counters(v4: &[u8], v6: &[u8], snmp: &[u8]) -> super::model::SummaryReport {
+    use super::model::{ProtoCount, Source, StateCount, SummaryReport, TcpCounters};
+    let tcp4 = stat(v4, "TCP:", "inuse");
+    let tcp6 = stat(v6, "TCP6:", "inuse");
+    let tw = stat(v4, "TCP:", "tw");
+    let alloc = stat(v4, "TCP:", "alloc");
+    let hashed = tcp4 + tcp6;
+    let tcp = TcpCounters {
+        // ss: tcp_total + tcp_tws, closed = tcp_total - (hashed - tws).
+        total: alloc + tw,
+        established: snmp_curr_estab(snmp),
+        closed: (alloc + tw).saturating_sub(hashed),
+        orphaned: stat(v4, "TCP:", "orphan"),
+        time_wait: tw,
+    };
+    let row = |proto: &'static str, ipv4: usize, ipv6: usize, states: Vec<StateCount>| ProtoCount {
+        proto,
+        total: ipv4 + ipv6,
+        ipv4,
+        ipv6,
+        states,
+    };
+    let raw = (stat(v4, "RAW:", "inuse"), stat(v6, "RAW6:", "inuse"));
+    let udp = (stat(v4, "UDP:", "inuse"), stat(v6, "UDP6:", "inuse"));
+    let frag = (stat(v4, "FRAG:", "inuse"), stat(v6, "FRAG6:", "inuse"));
+    let mut tcp_states = vec![
+        StateCount {
+            state: State::Established,
+            count: tcp.established,
+        },
+        StateCount {
+            state: State::TimeWait,
+            count: tcp.time_wait,
+        },
+    ];
+    tcp_states.sort_by(|a, b| b.count.cmp(&a.count).then(a.state.cmp(&b.state)));
+    let protocols = vec![
+        row("raw", raw.0, raw.1, Vec::new()),
+        row("udp", udp.0, udp.1, Vec::new()),
+        row("tcp", tcp4, tcp6, tcp_states),
+        row(
+            "inet",
+            raw.0 + udp.0 + tcp4,
+            raw.1 + udp.1 + tcp6,
+            Vec::new(),
+        ),
+        row("frag", frag.0, frag.1, Vec::new()),
+    ];
+    SummaryReport {
+        source: Source::Counters,
+        total: stat(v4, "sockets:", "used"),
+        tcp: Some(tcp),
+        protocols,
+        notes: Vec::new(),
+        interrupted: false,
+    }
+}
+
 /// Parses a whole /proc/net table (header included) and appends its rows. Pure; never panics.
 pub fn parse_table(text: &[u8], proto: SockProto, out: &mut Vec<SocketRow>) {
     for line in text.split(|b| *b == b'\n').skip(1) {
@@ -210,6 +317,41 @@ fn super_path(p: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counters_make_ss_summary() {
+        let v4 =
+            b"sockets: used 190\nTCP: inuse 8 orphan 1 tw 2 alloc 12 mem 3\nUDP: inuse 4 mem 0\n\
+UDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n";
+        let v6 = b"TCP6: inuse 3\nUDP6: inuse 2\nUDPLITE6: inuse 0\nRAW6: inuse 1\nFRAG6: inuse 0 memory 0\n";
+        let snmp = b"Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RtoAlgorithm RtoMin CurrEstab InSegs\nTcp: 1 200 3 99\n";
+        let r = super::summary_from_counters(v4, v6, snmp);
+        assert_eq!(r.total, 190);
+        let t = r.tcp.unwrap();
+        // ss: "TCP: 14 (estab 3, closed 3, orphaned 1, timewait 2)"
+        assert_eq!(
+            (t.total, t.established, t.closed, t.orphaned, t.time_wait),
+            (14, 3, 3, 1, 2)
+        );
+        let got: Vec<_> = r
+            .protocols
+            .iter()
+            .map(|p| (p.proto, p.total, p.ipv4, p.ipv6))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("raw", 1, 0, 1),
+                ("udp", 6, 4, 2),
+                ("tcp", 11, 8, 3),
+                ("inet", 18, 12, 6),
+                ("frag", 0, 0, 0)
+            ]
+        );
+        // Garbage never panics.
+        let r = super::summary_from_counters(b"TCP: inuse x tw", b"\xff", b"Tcp:");
+        assert_eq!(r.total, 0);
+    }
+
     use super::*;
 
     // Captured from /proc/net/tcp, tcp6, udp and unix on an x86-64 Linux 6.x machine.

@@ -153,8 +153,8 @@ impl Report for SummaryReport {
             Column::right("IPV6"),
         ]);
         for p in &self.protocols {
-            totals.cell(p.proto.as_str()).num(p.total as u64);
-            if p.proto.is_unix() {
+            totals.cell(p.proto).num(p.total as u64);
+            if p.proto.starts_with("unix") {
                 totals.cell("-").cell("-");
             } else {
                 totals.num(p.ipv4 as u64).num(p.ipv6 as u64);
@@ -168,17 +168,23 @@ impl Report for SummaryReport {
         for p in &self.protocols {
             for c in &p.states {
                 states
-                    .cell(p.proto.as_str())
+                    .cell(p.proto)
                     .cell_toned(c.state.as_str(), state_tone(c.state))
                     .num(c.count as u64);
             }
         }
         let mut v = View::new();
-        v.line(Line::from(format!("Total: {} sockets", self.total)))
-            .blank()
-            .table(totals)
-            .blank()
-            .table(states);
+        v.line(Line::from(format!("Total: {} sockets", self.total)));
+        if let Some(t) = &self.tcp {
+            v.line(Line::from(format!(
+                "TCP:   {} (estab {}, closed {}, orphaned {}, timewait {})",
+                t.total, t.established, t.closed, t.orphaned, t.time_wait
+            )));
+        }
+        v.blank().table(totals);
+        if self.tcp.is_none() {
+            v.blank().table(states);
+        }
         v
     }
 }
