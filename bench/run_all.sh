@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 mkdir -p results
-for s in startup probe http sockets ping trace diagnose serve dns exporter; do
+for s in startup probe syn http sockets ping trace diagnose serve dns exporter; do
     echo "=== $s ==="
     bash "./$s.sh" 2>&1 | tee "results/$s.txt"
 done

@@ -1,6 +1,6 @@
 //! Durations on the command line: plain seconds (`0.5`, `2`) or humantime forms (`500ms`, `2s`, `1m 30s`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The largest duration accepted anywhere: one day. Longer values are almost certainly typos.
 pub const MAX: Duration = Duration::from_secs(86_400);
@@ -65,6 +65,13 @@ pub fn ser_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S:
         Some(d) => s.serialize_f64(ms(*d)),
         None => s.serialize_none(),
     }
+}
+
+/// Time left before the deadline, or None once it passed.
+pub fn left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
 }
 
 #[cfg(test)]

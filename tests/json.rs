@@ -526,6 +526,16 @@ fn failures_in_a_namespace_follow_the_one_schema() {
     for args in [
         vec!["lookup", "nx.test", "web.test"],
         vec!["probe", "nx.test:80", "web.test:1"],
+        // A SYN scan: a reset (closed) and a dropped SYN (filtered after the retry), with its `syn` object.
+        vec![
+            "probe",
+            "--syn",
+            "--timeout",
+            "0.5",
+            "127.0.0.3",
+            "-p",
+            "1,9",
+        ],
         vec!["http-get", "--timeout", "2", "http://nx.test/"],
         vec![
             "ping",

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::{Protocol, Server};
+use super::model::{Protocol, Server};
 use crate::explain::{self, Explanation};
 use crate::target::Family;
 

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::message::{parse_response, Question, Response, ResponseError};
-use super::{Endpoint, Exchange, Protocol, QueryOptions, Server};
+use super::model::{Endpoint, Exchange, Protocol, QueryOptions, Server};
 use crate::explain::dns::{self as ex, Unreachable};
 use crate::explain::{interrupted, Explanation};
 use crate::net::errqueue::{self, Origin};

@@ -64,6 +64,42 @@ pub fn unexpected_reply() -> Explanation {
     )
 }
 
+/// SYN scan: the target answered the SYN with a RST (nmap -sS: closed).
+pub fn syn_reset() -> Explanation {
+    Explanation::new(
+        Verdict::Closed,
+        "tcp-reset",
+        "the host answered the SYN with a reset: nothing listens on that port",
+        "is the service running, or bound to another address?",
+    )
+}
+
+/// SYN scan: an ICMP destination-unreachable about our SYN. nmap -sS calls every such port filtered; the code
+/// and the sender say who stopped it.
+pub fn syn_icmp(msg: super::icmp::Message, from: std::net::IpAddr, by_target: bool) -> Explanation {
+    let e = super::icmp::about_probe(msg, from, by_target);
+    Explanation::new(
+        Verdict::Filtered,
+        e.code,
+        format!("the SYN was answered with ICMP, not TCP: {}", e.cause),
+        e.fix,
+    )
+}
+
+/// SYN scan: silence after every SYN (nmap -sS: filtered).
+pub fn syn_no_answer(timeout: Duration, tries: u32) -> Explanation {
+    Explanation::new(
+        Verdict::Filtered,
+        "timeout",
+        format!(
+            "no answer to {tries} SYN{} within {} each: a firewall drops them, or the host is down",
+            if tries == 1 { "" } else { "s" },
+            fmt_ms(timeout)
+        ),
+        "check firewalls on the way and on the host (nft list ruleset), and that the host is up",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,13 +57,6 @@ impl Conn {
     }
 }
 
-/// Time left before the deadline, or None once it passed.
-pub(super) fn left(deadline: Instant) -> Option<Duration> {
-    deadline
-        .checked_duration_since(Instant::now())
-        .filter(|d| !d.is_zero())
-}
-
 /// The request bytes: the default headers, replaced or followed by the user's.
 pub(super) fn request_bytes(url: &Url, req: &HttpRequest) -> String {
     let version = if req.http10 { "HTTP/1.0" } else { "HTTP/1.1" };
@@ -171,7 +164,7 @@ fn run(
             c?
         }
     };
-    let remaining = left(deadline).ok_or_else(|| explain::timeout(req.timeout))?;
+    let remaining = crate::duration::left(deadline).ok_or_else(|| explain::timeout(req.timeout))?;
     let _ = conn.sock().set_write_timeout(Some(remaining));
     let mut wire = hop.request.as_bytes().to_vec();
     if let Some(b) = &req.body {
@@ -284,7 +277,7 @@ fn read_response(
         if crate::interrupt::requested() {
             break Err(explain::interrupted("the answer was complete"));
         }
-        let Some(remaining) = left(deadline) else {
+        let Some(remaining) = crate::duration::left(deadline) else {
             let what = if dec.has_head() {
                 "the body"
             } else {

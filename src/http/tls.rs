@@ -466,7 +466,7 @@ pub(crate) fn handshake(
                 None,
             ));
         }
-        let Some(remaining) = super::conn::left(deadline) else {
+        let Some(remaining) = crate::duration::left(deadline) else {
             return Err(failed(
                 explain::http::stalled(timeout, "the TLS handshake"),
                 None,

@@ -31,6 +31,54 @@ pub fn accept_all(snap: u32) -> [libc::sock_filter; 1] {
     }]
 }
 
+fn op(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+/// TCP segments to local port `port`, first `snap` bytes. `ip_header`: the socket sees the IPv4 header first
+/// (IPv4 raw sockets); otherwise the TCP header comes first (IPv6 raw sockets).
+pub fn tcp_to_port(ip_header: bool, port: u16, snap: u32) -> Vec<libc::sock_filter> {
+    let mut p = Vec::new();
+    if ip_header {
+        // X = the IPv4 header length; A = the destination port at X + 2.
+        p.push(op(libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH, 0, 0, 0));
+        p.push(op(libc::BPF_LD | libc::BPF_H | libc::BPF_IND, 0, 0, 2));
+    } else {
+        p.push(op(libc::BPF_LD | libc::BPF_H | libc::BPF_ABS, 0, 0, 2));
+    }
+    p.push(op(
+        libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+        0,
+        1,
+        u32::from(port),
+    ));
+    p.push(op(libc::BPF_RET | libc::BPF_K, 0, 0, snap));
+    p.push(op(libc::BPF_RET | libc::BPF_K, 0, 0, 0));
+    p
+}
+
+/// ICMP destination unreachable (type 3) or ICMPv6 destination unreachable (type 1), first `snap` bytes.
+/// `ip_header`: an IPv4 raw ICMP socket (the IPv4 header first); otherwise ICMPv6 (the ICMPv6 header first).
+pub fn icmp_unreachable(ip_header: bool, snap: u32) -> Vec<libc::sock_filter> {
+    let mut p = Vec::new();
+    if ip_header {
+        p.push(op(libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH, 0, 0, 0));
+        p.push(op(libc::BPF_LD | libc::BPF_B | libc::BPF_IND, 0, 0, 0));
+        p.push(op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 1, 3));
+    } else {
+        p.push(op(libc::BPF_LD | libc::BPF_B | libc::BPF_ABS, 0, 0, 0));
+        p.push(op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 1, 1));
+    }
+    p.push(op(libc::BPF_RET | libc::BPF_K, 0, 0, snap));
+    p.push(op(libc::BPF_RET | libc::BPF_K, 0, 0, 0));
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

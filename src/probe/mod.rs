@@ -7,6 +7,7 @@
 pub mod engine;
 mod model;
 mod render;
+pub mod syn;
 pub mod talk;
 pub mod timing;
 pub mod udp;
@@ -124,12 +125,23 @@ pub fn probe_observed(
         interrupted: false,
         talked: req.banner || req.send.is_some(),
         named: req.named.clone(),
+        syn: None,
     };
     let listed = |r: &PortResult| {
         !req.scan || req.list_all || r.state == PortState::Open || req.named.contains(&r.port)
     };
     if req.count.is_some() {
         run_counted(req, &plan, &mut report, on_attempt);
+    } else if req.syn {
+        run_syn(req, &plan, progress, &mut report, &listed)?;
+        if req.banner || req.send.is_some() {
+            let open: Vec<&mut PortResult> = report
+                .results
+                .iter_mut()
+                .filter(|r| r.state == PortState::Open)
+                .collect();
+            talk_all(open, req);
+        }
     } else if req.protocol == Proto::Udp {
         run_udp(req, &plan, progress, &mut report, &listed);
     } else if (req.banner || req.send.is_some()) && !req.scan {
@@ -299,6 +311,70 @@ fn run_engine(
         i = j;
     }
 }
+
+/// `--syn`: half-open scans through the raw engine, one run per group of addresses sharing a port list.
+fn run_syn(
+    req: &ProbeRequest,
+    plan: &[Planned],
+    progress: Option<&Progress>,
+    report: &mut ProbeReport,
+    listed: &dyn Fn(&PortResult) -> bool,
+) -> anyhow::Result<()> {
+    let cfg = syn::Config {
+        timeout: req.timeout,
+        retries: req.retries.unwrap_or(DEFAULT_SYN_RETRIES),
+        rate: match req.rate {
+            None => syn::DEFAULT_RATE,
+            Some(0) => u32::MAX,
+            Some(r) => r,
+        },
+    };
+    let mut stats = SynStats::default();
+    let mut i = 0;
+    while i < plan.len() {
+        let ports = plan[i].2;
+        let mut j = i;
+        while j < plan.len() && plan[j].2 == ports {
+            j += 1;
+        }
+        let addrs: Vec<IpAddr> = plan[i..j].iter().map(|(_, a, _)| *a).collect();
+        let work = engine::Work {
+            addrs: &addrs,
+            ports,
+        };
+        let out = syn::run(&work, &cfg, progress)?;
+        stats.packets += out.sent.packets;
+        stats.sending += out.sent.sending;
+        for (k, (host, addr, _)) in plan[i..j].iter().enumerate() {
+            let n = ports.len();
+            let mut counts = Counts::default();
+            for (pi, d) in out.done[k * n..(k + 1) * n].iter().enumerate() {
+                counts.add(d.state);
+                let r = from_done(host, SocketAddr::new(*addr, ports[pi]), d);
+                if listed(&r) && d.state != PortState::Interrupted {
+                    report.results.push(r);
+                }
+            }
+            report.summary.push(Summary {
+                host: host.clone(),
+                address: *addr,
+                probed: n - counts.interrupted,
+                counts,
+            });
+        }
+        if out.interrupted {
+            break;
+        }
+        i = j;
+    }
+    stats.rate = req.rate.unwrap_or(syn::DEFAULT_RATE);
+    stats.retries = cfg.retries;
+    report.syn = Some(stats);
+    Ok(())
+}
+
+/// SYNs sent to a port still silent, after the first (nmap -sS retransmits to silent ports too).
+pub const DEFAULT_SYN_RETRIES: u32 = timing::MAX_TRIES as u32 - 1;
 
 /// `--count N`: each probe N times, `interval` apart; one result per address and port with statistics.
 fn run_counted(

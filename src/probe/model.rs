@@ -93,6 +93,16 @@ pub enum Reason {
     NoReply(Duration),
     /// `--expect` was given and the reply did not contain the text.
     Unexpected,
+    /// SYN scan: the target answered the SYN with a RST.
+    Reset,
+    /// SYN scan: an ICMP destination-unreachable from `from` about our SYN (`by_target`: sent by the target).
+    SynIcmp {
+        msg: crate::explain::icmp::Message,
+        from: IpAddr,
+        by_target: bool,
+    },
+    /// SYN scan: no answer to `tries` SYNs, each given `timeout`.
+    NoAnswer { timeout: Duration, tries: u32 },
     /// IPv6 EACCES without an ICMPv6 report: a firewall's administratively-prohibited.
     DeniedV6,
     /// An ICMP (ICMPv6) error about the probe, read from the socket's error queue: what it said and who sent
@@ -115,6 +125,15 @@ impl Reason {
             Reason::CrossConnect => Some(explain::probe::cross_connect()),
             Reason::NoReply(t) => Some(explain::probe::no_reply(t)),
             Reason::Unexpected => Some(explain::probe::unexpected_reply()),
+            Reason::Reset => Some(explain::probe::syn_reset()),
+            Reason::SynIcmp {
+                msg,
+                from,
+                by_target,
+            } => Some(explain::probe::syn_icmp(msg, from, by_target)),
+            Reason::NoAnswer { timeout, tries } => {
+                Some(explain::probe::syn_no_answer(timeout, tries))
+            }
             Reason::DeniedV6 => Some(explain::probe::denied_v6()),
             Reason::Icmp {
                 msg,
@@ -289,6 +308,10 @@ pub struct ProbeRequest {
     /// Ports named one by one (`-p 22,80`, `HOST:PORT`), not from a range or a CIDR block: even in a scan
     /// they are always listed and must be open for success (see [`ProbeReport::ok`]).
     pub named: Vec<u16>,
+    /// Half-open scan with raw SYNs (`--syn`) instead of connects.
+    pub syn: bool,
+    /// SYN scan: SYNs to a silent port after the first (`None`: the default).
+    pub retries: Option<u32>,
 }
 
 /// A host and the ports to probe on it.
@@ -387,6 +410,23 @@ pub struct ProbeReport {
     /// Ports named one by one (see [`ProbeRequest::named`]).
     #[serde(skip)]
     pub named: Vec<u16>,
+    /// `--syn` runs: what was sent (absent for connect and UDP scans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syn: Option<SynStats>,
+}
+
+/// What a SYN scan sent.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SynStats {
+    /// SYNs sent, retries included.
+    pub packets: u64,
+    /// From the first SYN to the last.
+    #[serde(serialize_with = "crate::duration::ser_ms", rename = "sending_ms")]
+    pub sending: Duration,
+    /// The packets-per-second cap.
+    pub rate: u32,
+    /// SYNs to a silent port after the first.
+    pub retries: u32,
 }
 
 impl ProbeReport {

@@ -299,6 +299,7 @@ mod tests {
             interrupted: false,
             talked: false,
             named: vec![],
+            syn: None,
         }
     }
 

@@ -27,6 +27,8 @@
 //! (no round trip measured, or the ceiling is below the floor) is not retried: it has waited as long as the
 //! user allowed, and a retry would double the run for nothing the user asked for. Every answer — open,
 //! closed, or an ICMP error — ends the probe at once, whichever try it came on.
+//! The SYN scanner keeps the timeouts but always makes its retry: a raw SYN has no kernel retransmission
+//! behind it, so one lost packet would otherwise read as filtered.
 //!
 //! The estimator is plain data (no clock, no I/O): callers pass measured durations in and read timeouts out.
 

@@ -11,7 +11,6 @@ use std::io::{self, Write};
 
 use unicode_width::UnicodeWidthChar;
 
-use super::text::{paint, width};
 use super::view::{Align, Fit, Table, Tone};
 
 /// A free-text column narrower than this moves to a line of its own instead.
@@ -279,7 +278,7 @@ pub(super) fn write_wrapped_line(
     let mut line = String::new();
     let mut used = 0;
     for word in words.iter().filter(|w| !w.is_empty()) {
-        let ww: usize = word.iter().map(|(t, _)| super::text::width(t)).sum();
+        let ww: usize = word.iter().map(|(t, _)| self::width(t)).sum();
         if used > 0 && used + 1 + ww > width {
             writeln!(w, "{line}")?;
             line = "  ".to_string();
@@ -323,7 +322,7 @@ pub(super) fn write_table(
         }
         for (i, &(c, cw)) in band.iter().enumerate() {
             let name = cut(&cols[c].name, cw);
-            let pad = cw.saturating_sub(super::text::width(&name));
+            let pad = cw.saturating_sub(self::width(&name));
             if i > 0 {
                 line.push_str("  ");
             }
@@ -364,7 +363,7 @@ pub(super) fn write_table(
                 }
                 for (i, (lines, cw, right, tone)) in set.iter().enumerate() {
                     let text = lines.get(k).map_or("", String::as_str);
-                    let pad = cw.saturating_sub(super::text::width(text));
+                    let pad = cw.saturating_sub(self::width(text));
                     if i > 0 {
                         line.push_str("  ");
                     }
@@ -409,6 +408,27 @@ pub(super) fn write_table(
         }
     }
     w.write_all(&out)
+}
+
+/// Text colored by tone, when `color` is on.
+pub(super) fn paint(text: &str, tone: Tone, color: bool) -> String {
+    let code = match tone {
+        _ if !color || text.is_empty() => return text.to_string(),
+        Tone::Good => "32",
+        Tone::Bad => "31",
+        Tone::Warn => "33",
+        Tone::Dim => "90",
+        Tone::Plain => return text.to_string(),
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+pub(super) fn width(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        unicode_width::UnicodeWidthStr::width(s)
+    }
 }
 
 #[cfg(test)]

@@ -184,7 +184,7 @@ impl Output {
 
     /// Text colored by tone (when color is on).
     pub fn paint(&self, text: &str, tone: Tone) -> String {
-        text::paint(text, tone, self.color)
+        fit::paint(text, tone, self.color)
     }
 }
 

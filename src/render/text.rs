@@ -10,8 +10,8 @@
 use std::io::{self, Write};
 
 use comfy_table::{presets, Attribute, CellAlignment, Color, ColumnConstraint, ContentArrangement};
-use unicode_width::UnicodeWidthStr;
 
+use super::fit::{paint, width};
 use super::view::{Align, Block, Fit, Line, Pairs, Shown, Table, Tone, View};
 
 /// How text is written: with color, and for a terminal (wrapping to its width).
@@ -41,19 +41,6 @@ pub(super) fn write_view_via_comfy(
     w: &mut dyn Write,
 ) -> io::Result<()> {
     write_blocks(view, Style { color, tty }, w, write_comfy)
-}
-
-/// Text colored by tone, when `color` is on.
-pub(super) fn paint(text: &str, tone: Tone, color: bool) -> String {
-    let code = match tone {
-        _ if !color || text.is_empty() => return text.to_string(),
-        Tone::Good => "32",
-        Tone::Bad => "31",
-        Tone::Warn => "33",
-        Tone::Dim => "90",
-        Tone::Plain => return text.to_string(),
-    };
-    format!("\x1b[{code}m{text}\x1b[0m")
 }
 
 type TableWriter = fn(&Table, Style, &mut dyn Write) -> io::Result<()>;
@@ -86,14 +73,6 @@ fn write_table(t: &Table, out: Style, w: &mut dyn Write) -> io::Result<()> {
         write_comfy(t, out, w)
     } else {
         write_direct(t, w)
-    }
-}
-
-pub(super) fn width(s: &str) -> usize {
-    if s.is_ascii() {
-        s.len()
-    } else {
-        s.width()
     }
 }
 
