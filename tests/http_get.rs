@@ -871,7 +871,10 @@ fn curl_habits_silent_body_to_stdout_head_method_and_basic_auth() {
     assert!(out.contains("\"HEAD\""), "{out}");
     let (code, _, err) = run(&["http-get", "-X", "PROPFIND", &url]);
     assert_eq!(code, 2);
-    assert!(err.contains("-X PROPFIND") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("-X PROPFIND") && err.lines().count() == 1,
+        "{err}"
+    );
     // -v shows the exact request.
     let (code, out, _) = run(&["http-get", "-v", &url]);
     assert_eq!(code, 0);
@@ -962,7 +965,14 @@ fn curl_habits_data_and_methods_send_the_body_as_curl_does() {
         vec!["-d", "x=1&y=2"],
         vec!["-d", "x=1", "--data", "y=2"],
         vec!["-d", &at_file],
-        vec!["-X", "PUT", "-d", "{}", "-H", "Content-Type: application/json"],
+        vec![
+            "-X",
+            "PUT",
+            "-d",
+            "{}",
+            "-H",
+            "Content-Type: application/json",
+        ],
         vec!["-X", "DELETE"],
         vec!["-X", "patch", "-d", "z"],
     ];
@@ -975,7 +985,10 @@ fn curl_habits_data_and_methods_send_the_body_as_curl_does() {
         if let Some(theirs) = curl(&[&c[..], &[&url]].concat()) {
             // -X patch: curl sends the method as typed; netdiag sends it upper case.
             let theirs = theirs.replacen("patch /", "PATCH /", 1);
-            assert_eq!(out, theirs, "{c:?}: netdiag and curl sent different requests");
+            assert_eq!(
+                out, theirs,
+                "{c:?}: netdiag and curl sent different requests"
+            );
         }
     }
     let (_, out, _) = run(&["http-get", "-s", "-d", "x=1&y=2", &url]);
