@@ -869,9 +869,12 @@ fn curl_habits_silent_body_to_stdout_head_method_and_basic_auth() {
     let (code, out, _) = run(&["--json", "http-get", "-X", "head", &url]);
     assert_eq!(code, 0);
     assert!(out.contains("\"HEAD\""), "{out}");
-    let (code, _, err) = run(&["http-get", "-X", "POST", &url]);
+    let (code, _, err) = run(&["http-get", "-X", "PROPFIND", &url]);
     assert_eq!(code, 2);
-    assert!(err.contains("-X POST") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("-X PROPFIND") && err.lines().count() == 1,
+        "{err}"
+    );
     // -v shows the exact request.
     let (code, out, _) = run(&["http-get", "-v", &url]);
     assert_eq!(code, 0);
@@ -882,4 +885,134 @@ fn curl_habits_silent_body_to_stdout_head_method_and_basic_auth() {
     assert_eq!(code, 1);
     assert!(out.is_empty(), "{out}");
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// A server that answers each request with what it got: the request line, the Host, Content-Type and
+/// Authorization headers, and the body (read by its Content-Length).
+fn echo_body_server(n: usize) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for mut s in l.incoming().take(n).flatten() {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut buf = Vec::new();
+            let mut b = [0u8; 4096];
+            let mut want = None;
+            while buf.len() < 1 << 20 {
+                if want.is_none() {
+                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        want = Some(end + 4 + len);
+                    }
+                }
+                if want.is_some_and(|w| buf.len() >= w) {
+                    break;
+                }
+                match s.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => buf.extend_from_slice(&b[..k]),
+                }
+            }
+            let req = String::from_utf8_lossy(&buf).into_owned();
+            let (head, body) = req.split_once("\r\n\r\n").unwrap_or((&req, ""));
+            let header = |name: &str| {
+                head.lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with(name))
+                    .unwrap_or("-")
+                    .to_string()
+            };
+            let answer = format!(
+                "{}\n{}\n{}\n{}\nbody={body}\n",
+                head.lines().next().unwrap_or(""),
+                header("host:"),
+                header("content-type:"),
+                header("authorization:"),
+            );
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    port
+}
+
+fn curl(args: &[&str]) -> Option<String> {
+    let o = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "10"])
+        .args(args)
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn curl_habits_data_and_methods_send_the_body_as_curl_does() {
+    let port = echo_body_server(20);
+    let url = format!("http://127.0.0.1:{port}/form");
+    let dir = std::env::temp_dir().join(format!("netdiag-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("body.txt");
+    std::fs::write(&file, "a=1\nb=2\r\n").unwrap();
+    let at_file = format!("@{}", file.display());
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["-d", "x=1&y=2"],
+        vec!["-d", "x=1", "--data", "y=2"],
+        vec!["-d", &at_file],
+        vec![
+            "-X",
+            "PUT",
+            "-d",
+            "{}",
+            "-H",
+            "Content-Type: application/json",
+        ],
+        vec!["-X", "DELETE"],
+        vec!["-X", "patch", "-d", "z"],
+    ];
+    for c in &cases {
+        let mut a = vec!["http-get", "-s"];
+        a.extend_from_slice(c);
+        a.push(&url);
+        let (code, out, err) = run(&a);
+        assert_eq!(code, 0, "{c:?}: {out}{err}");
+        if let Some(theirs) = curl(&[&c[..], &[&url]].concat()) {
+            // -X patch: curl sends the method as typed; netdiag sends it upper case.
+            let theirs = theirs.replacen("patch /", "PATCH /", 1);
+            assert_eq!(
+                out, theirs,
+                "{c:?}: netdiag and curl sent different requests"
+            );
+        }
+    }
+    let (_, out, _) = run(&["http-get", "-s", "-d", "x=1&y=2", &url]);
+    assert_eq!(
+        out,
+        format!(
+            "POST /form HTTP/1.1\nHost: 127.0.0.1:{port}\n\
+             Content-Type: application/x-www-form-urlencoded\n-\nbody=x=1&y=2\n"
+        )
+    );
+    let (_, out, _) = run(&["http-get", "-s", "-d", &at_file, &url]);
+    assert!(out.ends_with("body=a=1b=2\n"), "{out}");
+    // Bad input: one line, exit 2.
+    for bad in [
+        vec!["-d", "@/nonexistent/netdiag-body"],
+        vec!["-I", "-d", "x"],
+        vec!["-X", "BREW"],
+    ] {
+        let mut a = vec!["http-get"];
+        a.extend_from_slice(&bad);
+        a.push(&url);
+        let (code, out, err) = run(&a);
+        assert_eq!(code, 2, "{bad:?}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "{bad:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -35,9 +35,15 @@ pub struct HttpGetArgs {
     #[arg(short = 'I', long)]
     pub head: bool,
 
-    /// The request method, as curl's -X: GET or HEAD (netdiag sends no request body).
+    /// The request method, as curl's -X: GET, HEAD, POST, PUT, DELETE, OPTIONS or PATCH.
     #[arg(short = 'X', long = "request", value_name = "METHOD")]
     pub method: Option<String>,
+
+    /// Send DATA as the body, as curl -d: POST unless -X says otherwise, Content-Type
+    /// application/x-www-form-urlencoded unless -H sets one; '@FILE' reads the body from FILE (newlines
+    /// removed, as curl does). Repeated -d are joined with '&'.
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    pub data: Vec<String>,
 
     /// Basic authentication, as curl's -u USER:PASSWORD (sent as an Authorization header).
     #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
@@ -142,14 +148,31 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
             base64(user.as_bytes())
         ))?);
     }
-    let head = match args.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
-        None => args.head,
-        Some("GET") => false,
-        Some("HEAD") => true,
-        Some(m) => bail!(
-            "-X {m}: netdiag sends GET or HEAD only (it diagnoses, it does not submit); use -X GET or -X HEAD"
-        ),
+    let body = request_body(&args.data)?;
+    let method = match args.method.as_deref() {
+        Some(m) => Method::parse(m).ok_or_else(|| {
+            anyhow::anyhow!(
+                "-X {m}: unknown method; use one of {}",
+                Method::ALL.map(Method::as_str).join(", ")
+            )
+        })?,
+        None if args.head => Method::Head,
+        None if body.is_some() => Method::Post,
+        None => Method::Get,
     };
+    if args.head && body.is_some() {
+        bail!("-I and -d: a HEAD request carries no body; drop -I or -d");
+    }
+    if body.is_some()
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push((
+            "Content-Type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        ));
+    }
     let to_stdout = args.output.as_deref().is_some_and(|p| p.as_os_str() == "-");
     let body_only = args.silent || to_stdout;
     if args.output.is_some() && urls.len() > 1 {
@@ -166,9 +189,9 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
         }
         let req = HttpRequest {
             url,
-            method: if head { Method::Head } else { Method::Get },
+            method,
             http10: args.http10,
-            body: None,
+            body: body.clone(),
             headers: headers.clone(),
             timeout: args.timeout,
             max_size: match (args.max_size, &args.output) {
@@ -225,6 +248,37 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
         },
     };
     Ok(out.print(&report)?)
+}
+
+/// The body -d asks for, as curl builds it: each DATA as given, '@FILE' read from FILE with CR and LF
+/// removed, '@-' from stdin; several joined with '&'.
+fn request_body(data: &[String]) -> Result<Option<Vec<u8>>> {
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    for (i, d) in data.iter().enumerate() {
+        if i > 0 {
+            body.push(b'&');
+        }
+        match d.strip_prefix('@') {
+            Some(path) => {
+                let bytes = if path == "-" {
+                    let mut b = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+                        .map_err(|e| anyhow::anyhow!("-d @-: cannot read stdin: {e}"))?;
+                    b
+                } else {
+                    std::fs::read(path).map_err(|e| {
+                        anyhow::anyhow!("-d @{path}: cannot read the file ({e}); give a readable file or the data itself")
+                    })?
+                };
+                body.extend(bytes.into_iter().filter(|&b| b != b'\r' && b != b'\n'));
+            }
+            None => body.extend_from_slice(d.as_bytes()),
+        }
+    }
+    Ok(Some(body))
 }
 
 /// Standard base64 with padding (for -u's Basic credentials).
