@@ -600,6 +600,40 @@ fn diagnose_prober_exports_each_step() {
     );
 }
 
+/// The diagnose prober where a firewall on the way drops the port (needs root: a chain of namespaces, client —
+/// r1 — r2 — r3 — server, with r2 dropping tcp 443): the connect fails at the connect layer and the path step's
+/// trace is exported as the last hop that answered, r2 at hop 2, with its address.
+#[test]
+fn diagnose_prober_exports_the_last_hop_that_answered() {
+    let test = "diagnose_prober_exports_the_last_hop_that_answered";
+    if !common::can_nft(test) {
+        return;
+    }
+    let c = common::Chain::new("expa");
+    c.nft(1, "forward", "tcp dport 443 drop");
+    let _l = c.server.listen("0.0.0.0:443");
+    let r2 = c.expected(false)[1].clone();
+    let target = format!("{}:443", c.server(false));
+    let m = module("    prober: diagnose\n");
+    let (s, out) = c
+        .client
+        .enter(move || run_prober(&m, &target, None, Deadline::new(Duration::from_secs(12))));
+    assert!(!s);
+    assert_eq!(failure(&out).0, "connect");
+    assert_eq!(
+        out.samples
+            .get_with("probe_path_last_hop", &[("address", r2.clone())]),
+        Some(2.0),
+        "{:?}",
+        out.failure
+    );
+    assert_eq!(
+        out.samples
+            .get_with("probe_step_success", &[("step", "connect".into())]),
+        Some(0.0)
+    );
+}
+
 // ---- the loader against blackbox_exporter's own files ----
 
 /// The file's modules, each as its own one-module file.

@@ -1,5 +1,6 @@
 //! The `diagnose` prober (netdiag's own): the whole resolve → reach → connect → talk walk, one
-//! `probe_step_success` and `probe_step_duration_seconds` per step, and the first failing step as
+//! `probe_step_success` and `probe_step_duration_seconds` per step, where the path step traced: the last hop
+//! that answered (`probe_path_last_hop`) or the one that rejected (`probe_path_rejected_by_hop`), and the first failing step as
 //! `probe_failure_info`'s layer.
 
 use std::time::Duration;
@@ -62,6 +63,25 @@ pub fn probe(target: &str, c: &DiagnoseProbe, deadline: Deadline, out: &mut Prob
                 s.result,
                 s.status.as_str()
             ));
+        }
+    }
+    // The path step (a TCP trace, run when the connect was filtered or unreachable): where packets stop.
+    if let Some(path) = &report.path {
+        if let Some(h) = &path.last_answer {
+            out.samples.gauge_with(
+                "probe_path_last_hop",
+                "The hop (TTL) of the last router or host that answered on the way to the target's port, when diagnose traced the path because the connect was filtered or unreachable",
+                vec![("address", h.address.to_string())],
+                f64::from(h.hop),
+            );
+        }
+        if let Some(h) = &path.rejected_by {
+            out.samples.gauge_with(
+                "probe_path_rejected_by_hop",
+                "The hop (TTL) of the router or host that rejected the probe with an ICMP error, when diagnose traced the path",
+                vec![("address", h.address.to_string())],
+                f64::from(h.hop),
+            );
         }
     }
     if report.ok {
