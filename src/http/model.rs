@@ -92,7 +92,7 @@ pub struct HttpRequest {
     pub addresses: Option<(crate::target::Host, Vec<IpAddr>)>,
     /// Called once per exchange when the response head has arrived, before the body is read (http-get on a
     /// terminal shows the head at once, while a slow body is still coming).
-    pub on_head: Option<fn(&super::Url, &super::Head)>,
+    pub on_head: Option<fn(&Url, &Head)>,
 }
 
 impl HttpRequest {

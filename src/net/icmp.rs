@@ -7,7 +7,7 @@
 //! datagram sockets receive the ICMP message alone, with the hop limit as ancillary data.
 
 use std::io;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -154,10 +154,10 @@ impl IcmpSocket {
         sockopt::set_hop_limit(&self.sock, self.v6, hops)
     }
 
-    /// Sends one ICMP message (header and data; the kernel fills the checksum for IPv6 and datagram sockets).
-    pub fn send_to(&self, message: &[u8], dst: IpAddr) -> io::Result<usize> {
-        let to: SockAddr = crate::target::socket_addr(dst, 0).into();
-        self.sock.send_to(message, &to)
+    /// Sends one ICMP message (header and data; the kernel fills the checksum for IPv6 and datagram sockets)
+    /// to `dst` (the port is ignored; an IPv6 link-local destination needs its scope id).
+    pub fn send_to(&self, message: &[u8], dst: SocketAddr) -> io::Result<usize> {
+        self.sock.send_to(message, &SockAddr::from(dst))
     }
 
     /// One received message without blocking (`WouldBlock` when none), with its hop limit and timestamp.
@@ -244,7 +244,7 @@ mod tests {
             }
             Err(e) => panic!("{e}"),
         };
-        let dst: IpAddr = if v6 { "::1" } else { "127.0.0.1" }.parse().unwrap();
+        let dst: SocketAddr = if v6 { "[::1]:0" } else { "127.0.0.1:0" }.parse().unwrap();
         let id = sock.ident().unwrap_or(0x4e44);
         sock.set_hop_limit(33).unwrap();
         assert_eq!(sockopt::hop_limit(&sock, v6).unwrap(), 33);
@@ -267,7 +267,7 @@ mod tests {
                 continue;
             }
             assert_eq!(&m[8..], b"netdiag-test");
-            assert_eq!(r.from.map(|a| a.ip()), Some(dst));
+            assert_eq!(r.from.map(|a| a.ip()), Some(dst.ip()));
             assert!(r.timestamp.is_some());
             // The kernel answers with its own default TTL, not ours.
             if v6 || sock.kind() == IcmpKind::Datagram {

@@ -428,7 +428,8 @@ impl Engine {
         let sent_wall = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .ok();
-        let mut result = sock.send_to(&msg, addr);
+        let to = crate::target::socket_addr(addr, 0);
+        let mut result = sock.send_to(&msg, to);
         // A full send buffer at --rate 0: wait a little for room, a bounded number of times.
         for _ in 0..50 {
             match &result {
@@ -437,7 +438,7 @@ impl Engine {
                         || e.raw_os_error() == Some(libc::ENOBUFS) =>
                 {
                     std::thread::sleep(Duration::from_millis(1));
-                    result = sock.send_to(&msg, addr);
+                    result = sock.send_to(&msg, to);
                 }
                 _ => break,
             }

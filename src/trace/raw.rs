@@ -180,7 +180,8 @@ impl Prober for RawProber {
             }
             None => {
                 self.icmp.set_hop_limit(p.ttl)?;
-                self.icmp.send_to(&pkt, self.plan.dst)?;
+                self.icmp
+                    .send_to(&pkt, std::net::SocketAddr::new(self.plan.dst, 0))?;
             }
         }
         Ok(at)

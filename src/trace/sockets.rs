@@ -120,7 +120,10 @@ impl Prober for DgramIcmpProber {
     fn send(&mut self, p: &ProbeSpec) -> io::Result<Stamp> {
         let pkt = self.plan.echo_request(p);
         self.sock.set_hop_limit(p.ttl)?;
-        send_past_pending(|| self.sock.send_to(&pkt, self.plan.dst))
+        send_past_pending(|| {
+            self.sock
+                .send_to(&pkt, std::net::SocketAddr::new(self.plan.dst, 0))
+        })
     }
 
     fn wait_list(&self) -> Vec<(BorrowedFd<'_>, Interest)> {
