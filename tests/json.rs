@@ -427,6 +427,7 @@ fn every_subcommand_follows_the_one_schema() {
         ],
         vec!["http-get".into(), format!("http://localhost:{web}/")],
         vec!["sockets".into(), "-tl".into()],
+        vec!["sockets".into(), "-t".into(), "-i".into(), "-o".into()],
         vec!["sockets".into(), "--summary".into()],
         vec!["sockets".into(), "--summary".into(), "-tu".into()],
         vec![

@@ -861,3 +861,108 @@ fn dual_stack_and_v6only_wildcards_are_told_apart_as_ss_does() {
     let pr = ns_json(&ns, &["-tl", "--source", "proc"]);
     assert!(rows(&pr).iter().all(|r| r.get("v6only").is_none()), "{pr}");
 }
+
+/// The value after `key` (e.g. `cwnd:`) in ss output, up to the next space.
+fn ss_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let at = text.find(key)? + key.len();
+    text[at..].split_whitespace().next()
+}
+
+#[test]
+fn tcp_info_and_timers_agree_with_ss() {
+    if !common::can_netns("tcp_info") {
+        return;
+    }
+    if Command::new("ss").arg("-V").output().is_err() {
+        eprintln!("skipping tcp_info: ss (iproute2) is not installed");
+        return;
+    }
+    let ns = NetNs::new("ski");
+    let (_l, _c, _a, port, tw_port) = ns.enter(|| {
+        use std::io::{Read, Write};
+        use std::os::fd::AsRawFd;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt on an open socket with a c_int option value.
+        let rc = unsafe {
+            libc::setsockopt(
+                c.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_KEEPALIVE,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        let (mut a, _) = l.accept().unwrap();
+        c.write_all(&[7u8; 5000]).unwrap();
+        let mut buf = [0u8; 5000];
+        a.read_exact(&mut buf).unwrap();
+        a.write_all(b"back").unwrap();
+        let mut back = [0u8; 4];
+        c.read_exact(&mut back).unwrap();
+        // A TIME_WAIT socket for the timewait timer.
+        let t = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let tw_port = t.local_addr().unwrap().port();
+        let (ta, _) = l.accept().unwrap();
+        drop(t);
+        std::thread::sleep(Duration::from_millis(50));
+        drop(ta);
+        std::thread::sleep(Duration::from_millis(200)); // let the last ACKs land
+        let port = c.local_addr().unwrap().port();
+        (l, c, a, port, tw_port)
+    });
+    let find = |v: &Value, p: u16| -> Value {
+        rows(v)
+            .into_iter()
+            .find(|r| r["local"]["port"] == p)
+            .unwrap_or_else(|| panic!("no row for port {p}: {v}"))
+    };
+
+    // -i: the client's tcp_info against ss -tin for the same socket.
+    let v = ns_json(&ns, &["-t", "-i"]);
+    let info = find(&v, port)["tcp_info"].clone();
+    let ss = ns.sh(&format!("ss -tinH sport = :{port}"));
+    let cwnd: u64 = ss_field(&ss, "cwnd:").unwrap().parse().unwrap();
+    assert_eq!(info["cwnd"], cwnd, "netdiag {info} vs ss {ss}");
+    let ss_rtt: f64 = ss_field(&ss, "rtt:")
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rtt = info["rtt_ms"].as_f64().unwrap();
+    assert!((rtt - ss_rtt).abs() < 50.0, "rtt {rtt} vs ss {ss_rtt}");
+    assert!(info["rto_ms"].as_f64().unwrap() >= 200.0, "{info}");
+    assert!(info["bytes_acked"].as_u64().unwrap() >= 5000, "{info}");
+    assert!(info["bytes_received"].as_u64().unwrap() >= 4, "{info}");
+    for k in [
+        "rttvar_ms",
+        "retransmits",
+        "total_retrans",
+        "delivery_rate_bps",
+    ] {
+        assert!(info.get(k).is_some(), "{k} missing: {info}");
+    }
+    assert!(find(&v, port).get("timer").is_none(), "timer without -o");
+
+    // -o: timer kinds against ss -tno.
+    let v = ns_json(&ns, &["-t", "-o"]);
+    for (p, kind) in [(port, "keepalive"), (tw_port, "timewait")] {
+        let row = find(&v, p);
+        let ss = ns.sh(&format!("ss -tanoH sport = :{p}"));
+        let ss_kind = ss_field(&ss, "timer:(")
+            .and_then(|t| t.split(',').next())
+            .unwrap_or_else(|| panic!("no timer in ss: {ss}"));
+        assert_eq!(ss_kind, kind, "{ss}");
+        assert_eq!(row["timer"]["kind"], kind, "{row} vs ss {ss}");
+        assert!(row["timer"]["expires_ms"].as_u64().is_some(), "{row}");
+        assert!(row.get("tcp_info").is_none(), "tcp_info without -i");
+    }
+
+    // The table carries both columns.
+    let (code, out, err) = ns.run(&["sockets", "-t", "-i", "-o"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("TIMER") && out.contains("TCP-INFO"), "{out}");
+    assert!(out.contains("keepalive,") && out.contains("cwnd:"), "{out}");
+}

@@ -69,6 +69,14 @@ pub struct SocketsArgs {
     #[arg(short, long)]
     pub processes: bool,
 
+    /// TCP internals from tcp_info: rtt, rto, cwnd, ssthresh, retransmits.
+    #[arg(short, long)]
+    pub info: bool,
+
+    /// Show socket timers (on, keepalive, timewait, persist) and time left.
+    #[arg(short = 'o', long)]
+    pub timers: bool,
+
     /// Show port names from the bundled services table (127.0.0.1:ssh) instead of numbers.
     #[arg(long)]
     pub services: bool,
@@ -131,6 +139,8 @@ fn request(a: &SocketsArgs) -> Result<SocketsRequest> {
         processes: a.processes,
         services: a.services,
         resolve: a.resolve,
+        info: a.info,
+        timers: a.timers,
         source,
     })
 }
@@ -144,6 +154,8 @@ fn unfiltered(a: &SocketsArgs) -> bool {
         || a.ipv4
         || a.ipv6
         || a.processes
+        || a.info
+        || a.timers
         || !a.state.is_empty()
         || !a.port.is_empty()
         || !a.pid.is_empty()

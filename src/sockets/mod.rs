@@ -62,6 +62,8 @@ pub fn list(req: &SocketsRequest) -> Result<SocketsReport> {
     Ok(SocketsReport {
         source,
         processes,
+        info: req.info,
+        timers: req.timers,
         sockets,
         notes,
         interrupted: crate::interrupt::requested(),
@@ -90,11 +92,12 @@ fn read_table(req: &SocketsRequest) -> Result<(Vec<SocketRow>, Source, Vec<Strin
             Source::Proc | Source::Counters => None,
             Source::Auto | Source::Netlink => {
                 let mask = req.kernel_state_mask(proto);
+                let ext = if req.info { netlink::EXT_INFO } else { 0 };
                 let both = proto == SockProto::Tcp && !v6 && req.family == Family::Any;
                 let mut result = Err(std::io::Error::from(std::io::ErrorKind::Unsupported));
                 if both {
                     let before = rows.len();
-                    result = netlink::dump_tcp_both(mask, &mut rows);
+                    result = netlink::dump_tcp_both(mask, ext, &mut rows);
                     tcp_both = result.is_ok();
                     if !tcp_both {
                         rows.truncate(before);
@@ -102,7 +105,7 @@ fn read_table(req: &SocketsRequest) -> Result<(Vec<SocketRow>, Source, Vec<Strin
                 }
                 if !tcp_both || proto != SockProto::Tcp {
                     let before = rows.len();
-                    result = netlink::dump(proto, v6, mask, &mut rows);
+                    result = netlink::dump(proto, v6, mask, ext, &mut rows);
                     if result.is_err() {
                         rows.truncate(before);
                     }
@@ -128,6 +131,11 @@ fn read_table(req: &SocketsRequest) -> Result<(Vec<SocketRow>, Source, Vec<Strin
         if from_netlink.is_none() {
             used_proc = true;
             procnet::read(proto, v6, &mut rows)?;
+        }
+    }
+    if !req.timers {
+        for r in &mut rows {
+            r.timer = None;
         }
     }
     let source = if used_proc {

@@ -273,7 +273,7 @@ pub struct Owner {
 }
 
 /// One socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SocketRow {
     #[serde(rename = "protocol")]
     pub proto: SockProto,
@@ -296,6 +296,73 @@ pub struct SocketRow {
     /// `None` for IPv4 and UNIX sockets, and when the source does not say (/proc/net).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub v6only: Option<bool>,
+    /// With `-i`, for TCP sockets read over netlink: the kernel's `struct tcp_info`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_info: Option<TcpInfo>,
+    /// With `-o`, for TCP sockets read over netlink: the running timer; `None` when none runs or not asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timer: Option<Timer>,
+}
+
+/// The parts of the kernel's `struct tcp_info` that `ss -i` shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpInfo {
+    pub rtt_ms: f64,
+    pub rttvar_ms: f64,
+    pub rto_ms: f64,
+    /// Congestion window, in segments.
+    pub cwnd: u32,
+    /// Slow-start threshold in segments; `None` while it is still "infinite" (ss then omits it).
+    pub ssthresh: Option<u32>,
+    /// Retransmissions of the current segment (the RTO backoff count).
+    pub retransmits: u8,
+    pub total_retrans: u32,
+    /// The kernel's delivery-rate estimate, in bits per second.
+    pub delivery_rate_bps: u64,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+}
+
+/// Which socket timer runs (the inet_diag `idiag_timer` codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimerKind {
+    /// The retransmission timer (ss: `on`).
+    On,
+    Keepalive,
+    Timewait,
+    /// The zero-window probe timer.
+    Persist,
+}
+
+impl TimerKind {
+    /// From `idiag_timer`; `None` for 0 (no timer) and unknown codes.
+    pub fn from_kernel(code: u8) -> Option<TimerKind> {
+        match code {
+            1 => Some(TimerKind::On),
+            2 => Some(TimerKind::Keepalive),
+            3 => Some(TimerKind::Timewait),
+            4 => Some(TimerKind::Persist),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::On => "on",
+            TimerKind::Keepalive => "keepalive",
+            TimerKind::Timewait => "timewait",
+            TimerKind::Persist => "persist",
+        }
+    }
+}
+
+/// A running socket timer: its kind, the time left and the retransmissions (or keepalive probes) so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Timer {
+    pub kind: TimerKind,
+    pub expires_ms: u64,
+    pub retrans: u8,
 }
 
 impl SocketRow {
@@ -355,6 +422,10 @@ pub struct SocketsRequest {
     pub services: bool,
     /// Reverse-resolve addresses.
     pub resolve: bool,
+    /// Ask the kernel for TCP info (`-i`).
+    pub info: bool,
+    /// Show socket timers (`-o`).
+    pub timers: bool,
     pub source: Source,
 }
 
@@ -454,6 +525,12 @@ pub struct SocketsReport {
     pub source: Source,
     /// True when the owner columns were filled in.
     pub processes: bool,
+    /// True with `-i`: the table has a TCP-INFO column.
+    #[serde(skip)]
+    pub info: bool,
+    /// True with `-o`: the table has a TIMER column.
+    #[serde(skip)]
+    pub timers: bool,
     pub sockets: Vec<SocketRow>,
     /// Things the reader should know (fallbacks, permission limits).
     pub notes: Vec<String>,

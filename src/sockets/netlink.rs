@@ -9,7 +9,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use super::model::{Endpoint, SockProto, SocketRow, State};
+use super::model::{Endpoint, SockProto, SocketRow, State, TcpInfo, Timer, TimerKind};
 use crate::net::netlink::{self, NetlinkSocket};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
@@ -35,6 +35,14 @@ const UNIX_DIAG_RQLEN: u16 = 4;
 const UNIX_DIAG_UID: u16 = 7;
 /// The inet_diag attribute the kernel adds to every AF_INET6 socket: its IPV6_V6ONLY flag (one byte).
 const INET_DIAG_SKV6ONLY: u16 = 11;
+/// The inet_diag attribute carrying `struct tcp_info`; asked for with bit `INET_DIAG_INFO - 1` of idiag_ext.
+const INET_DIAG_INFO: u16 = 2;
+/// The idiag_ext bit that asks for INET_DIAG_INFO.
+pub const EXT_INFO: u8 = 1 << (INET_DIAG_INFO - 1);
+/// The bytes of `struct tcp_info` read here (through `tcpi_delivery_rate`); kernels since 4.9 send at least this.
+const TCP_INFO_MIN: usize = 168;
+/// tcp_info's "infinite" slow-start threshold (TCP_INFINITE_SSTHRESH); ss omits ssthresh at or above 0xFFFF.
+const SSTHRESH_SHOWN_BELOW: u32 = 0xFFFF;
 
 /// Bytes per read: large reads let the kernel pack many sockets per datagram, so big tables come in few syscalls.
 const RECV_BUF: usize = 1 << 20;
@@ -56,7 +64,7 @@ pub enum DumpStatus {
 
 /// Builds the dump request for one protocol: `inet_diag_req_v2` for TCP/UDP (family AF_INET or AF_INET6),
 /// `unix_diag_req` for UNIX sockets. `states` is the kernel state bitmask (bit N = state N).
-pub fn request(proto: SockProto, v6: bool, states: u32, seq: u32) -> Vec<u8> {
+pub fn request(proto: SockProto, v6: bool, states: u32, ext: u8, seq: u32) -> Vec<u8> {
     let mut body = Vec::with_capacity(56);
     if proto.is_unix() {
         body.push(libc::AF_UNIX as u8);
@@ -73,7 +81,7 @@ pub fn request(proto: SockProto, v6: bool, states: u32, seq: u32) -> Vec<u8> {
             SockProto::Udp => libc::IPPROTO_UDP,
             _ => libc::IPPROTO_TCP,
         } as u8);
-        body.push(0); // idiag_ext: no extensions
+        body.push(if proto == SockProto::Tcp { ext } else { 0 }); // idiag_ext
         body.push(0); // pad
         body.extend_from_slice(&states.to_ne_bytes());
         body.extend_from_slice(&[0u8; 48]); // inet_diag_sockid: match everything
@@ -90,10 +98,10 @@ pub fn request(proto: SockProto, v6: bool, states: u32, seq: u32) -> Vec<u8> {
 }
 
 /// Builds the older `inet_diag_req` TCP dump request, which answers for both families at once.
-pub fn request_tcp_both(states: u32, seq: u32) -> Vec<u8> {
+pub fn request_tcp_both(states: u32, ext: u8, seq: u32) -> Vec<u8> {
     let mut body = Vec::with_capacity(60);
     body.push(libc::AF_INET as u8); // ignored: the kernel dumps every family for this request type
-    body.extend_from_slice(&[0, 0, 0]); // src_len, dst_len, ext
+    body.extend_from_slice(&[0, 0, ext]); // src_len, dst_len, ext
     body.extend_from_slice(&[0u8; 48]); // inet_diag_sockid: match everything
     body.extend_from_slice(&states.to_ne_bytes());
     body.extend_from_slice(&0u32.to_ne_bytes()); // dbs
@@ -109,19 +117,25 @@ pub fn request_tcp_both(states: u32, seq: u32) -> Vec<u8> {
 }
 
 /// Dumps TCP sockets of both families in one kernel walk.
-pub fn dump_tcp_both(states: u32, out: &mut Vec<SocketRow>) -> io::Result<()> {
+pub fn dump_tcp_both(states: u32, ext: u8, out: &mut Vec<SocketRow>) -> io::Result<()> {
     if states == 0 {
         return Ok(());
     }
-    run_dump(&request_tcp_both(states, 1), SockProto::Tcp, out)
+    run_dump(&request_tcp_both(states, ext, 1), SockProto::Tcp, out)
 }
 
 /// Dumps one protocol's sockets (one family for TCP/UDP) into `out`.
-pub fn dump(proto: SockProto, v6: bool, states: u32, out: &mut Vec<SocketRow>) -> io::Result<()> {
+pub fn dump(
+    proto: SockProto,
+    v6: bool,
+    states: u32,
+    ext: u8,
+    out: &mut Vec<SocketRow>,
+) -> io::Result<()> {
     if states == 0 {
         return Ok(());
     }
-    run_dump(&request(proto, v6, states, 1), proto, out)
+    run_dump(&request(proto, v6, states, ext, 1), proto, out)
 }
 
 /// Sends one dump request and reads the replies until NLMSG_DONE.
@@ -240,6 +254,17 @@ pub fn parse_inet_msg(p: &[u8], proto: SockProto) -> Option<SocketRow> {
     } else {
         None
     };
+    let attrs = &p[INET_DIAG_MSG_LEN..];
+    let timer = TimerKind::from_kernel(p[2]).map(|kind| Timer {
+        kind,
+        expires_ms: u64::from(u32_ne(p, 52).unwrap_or(0)),
+        retrans: p[3],
+    });
+    let tcp_info = if proto == SockProto::Tcp {
+        inet_attr(attrs, INET_DIAG_INFO).and_then(parse_tcp_info)
+    } else {
+        None
+    };
     Some(SocketRow {
         proto,
         state,
@@ -251,6 +276,53 @@ pub fn parse_inet_msg(p: &[u8], proto: SockProto) -> Option<SocketRow> {
         inode: u64::from(u32_ne(p, 68)?),
         owners: None,
         v6only,
+        tcp_info,
+        timer,
+    })
+}
+
+/// The payload of the first attribute of this kind among those after an `inet_diag_msg`; `None` when absent or
+/// when the attributes are malformed before it.
+fn inet_attr(attrs: &[u8], want: u16) -> Option<&[u8]> {
+    let mut off = 0usize;
+    while off + 4 <= attrs.len() {
+        let len = usize::from(u16_ne(attrs, off)?);
+        let kind = u16_ne(attrs, off + 2)? & 0x3fff;
+        if len < 4 || len > attrs.len() - off {
+            return None;
+        }
+        if kind == want {
+            return Some(&attrs[off + 4..off + len]);
+        }
+        off = off.saturating_add((len + 3) & !3);
+    }
+    None
+}
+
+fn u64_ne(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(
+        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
+}
+
+/// Parses the start of `struct tcp_info` (linux/tcp.h). Pure; `None` when shorter than [`TCP_INFO_MIN`].
+pub fn parse_tcp_info(b: &[u8]) -> Option<TcpInfo> {
+    if b.len() < TCP_INFO_MIN {
+        return None;
+    }
+    let us_to_ms = |at: usize| u32_ne(b, at).map(|us| f64::from(us) / 1000.0);
+    let ssthresh = u32_ne(b, 76)?;
+    Some(TcpInfo {
+        rtt_ms: us_to_ms(68)?,
+        rttvar_ms: us_to_ms(72)?,
+        rto_ms: us_to_ms(8)?,
+        cwnd: u32_ne(b, 80)?,
+        ssthresh: (ssthresh < SSTHRESH_SHOWN_BELOW).then_some(ssthresh),
+        retransmits: b[2],
+        total_retrans: u32_ne(b, 100)?,
+        delivery_rate_bps: u64_ne(b, 160)?.saturating_mul(8),
+        bytes_acked: u64_ne(b, 120)?,
+        bytes_received: u64_ne(b, 128)?,
     })
 }
 
@@ -318,6 +390,8 @@ pub fn parse_unix_msg(p: &[u8]) -> Option<SocketRow> {
         inode,
         owners: None,
         v6only: None,
+        tcp_info: None,
+        timer: None,
     })
 }
 
@@ -382,19 +456,72 @@ mod tests {
     }
 
     #[test]
+    fn reads_timers_and_tcp_info() {
+        let mut p = inet_msg(
+            libc::AF_INET as u8,
+            1,
+            1,
+            2,
+            &[127, 0, 0, 1],
+            &[127, 0, 0, 1],
+        );
+        p[2] = 2; // keepalive
+        p[3] = 1;
+        p[52..56].copy_from_slice(&7200u32.to_ne_bytes());
+        let mut info = vec![0u8; 232];
+        info[2] = 3;
+        info[8..12].copy_from_slice(&204_000u32.to_ne_bytes());
+        info[68..72].copy_from_slice(&1_500u32.to_ne_bytes());
+        info[72..76].copy_from_slice(&750u32.to_ne_bytes());
+        info[76..80].copy_from_slice(&0x7fff_ffffu32.to_ne_bytes());
+        info[80..84].copy_from_slice(&10u32.to_ne_bytes());
+        info[100..104].copy_from_slice(&4u32.to_ne_bytes());
+        info[120..128].copy_from_slice(&99u64.to_ne_bytes());
+        info[128..136].copy_from_slice(&77u64.to_ne_bytes());
+        info[160..168].copy_from_slice(&1000u64.to_ne_bytes());
+        p.extend_from_slice(&(4u16 + 232).to_ne_bytes());
+        p.extend_from_slice(&INET_DIAG_INFO.to_ne_bytes());
+        p.extend_from_slice(&info);
+        let row = parse_inet_msg(&p, SockProto::Tcp).unwrap();
+        let t = row.timer.unwrap();
+        assert_eq!(
+            (t.kind, t.expires_ms, t.retrans),
+            (TimerKind::Keepalive, 7200, 1)
+        );
+        let i = row.tcp_info.unwrap();
+        assert_eq!((i.rtt_ms, i.rttvar_ms, i.rto_ms), (1.5, 0.75, 204.0));
+        assert_eq!(
+            (i.cwnd, i.ssthresh, i.retransmits, i.total_retrans),
+            (10, None, 3, 4)
+        );
+        assert_eq!(
+            (i.delivery_rate_bps, i.bytes_acked, i.bytes_received),
+            (8000, 99, 77)
+        );
+        // A short tcp_info is not read; every truncation of the attribute parses without a panic.
+        assert!(parse_tcp_info(&info[..100]).is_none());
+        for cut in INET_DIAG_MSG_LEN..p.len() {
+            let _ = parse_inet_msg(&p[..cut], SockProto::Tcp);
+        }
+        assert_eq!(request(SockProto::Tcp, false, 1, EXT_INFO, 7)[18], EXT_INFO);
+        assert_eq!(request(SockProto::Udp, false, 1, EXT_INFO, 7)[18], 0);
+        assert_eq!(request_tcp_both(1, EXT_INFO, 7)[19], EXT_INFO);
+    }
+
+    #[test]
     fn request_has_the_kernel_layout() {
-        let r = request(SockProto::Tcp, false, 1 << 10, 7);
+        let r = request(SockProto::Tcp, false, 1 << 10, 0, 7);
         assert_eq!(r.len(), 72);
         assert_eq!(u32_ne(&r, 0), Some(72));
         assert_eq!(u16_ne(&r, 4), Some(SOCK_DIAG_BY_FAMILY));
         assert_eq!(r[16], libc::AF_INET as u8);
         assert_eq!(r[17], libc::IPPROTO_TCP as u8);
         assert_eq!(u32_ne(&r, 20), Some(1 << 10));
-        let b = request_tcp_both(1 << 10, 7);
+        let b = request_tcp_both(1 << 10, 0, 7);
         assert_eq!(b.len(), 16 + 60);
         assert_eq!(u16_ne(&b, 4), Some(TCPDIAG_GETSOCK));
         assert_eq!(u32_ne(&b, 16 + 52), Some(1 << 10));
-        let u = request(SockProto::UnixStream, false, !0, 7);
+        let u = request(SockProto::UnixStream, false, !0, 0, 7);
         assert_eq!(u.len(), 16 + 24);
         assert_eq!(u[16], libc::AF_UNIX as u8);
     }

@@ -248,6 +248,8 @@ pub fn parse_inet_line(line: &[u8], proto: SockProto) -> Option<SocketRow> {
         inode,
         owners: None,
         v6only: None,
+        tcp_info: None,
+        timer: None,
     })
 }
 
@@ -305,6 +307,8 @@ pub fn parse_unix_line(line: &[u8]) -> Option<SocketRow> {
         inode,
         owners: None,
         v6only: None,
+        tcp_info: None,
+        timer: None,
     })
 }
 

@@ -3,12 +3,15 @@
 
 use std::fmt::Write as _;
 
-use super::model::{Endpoint, Owner, SocketRow, SocketsReport, State, SummaryReport};
+use super::model::{
+    Endpoint, Owner, SocketRow, SocketsReport, State, SummaryReport, TcpInfo, Timer,
+};
 use crate::exit::Outcome;
 use crate::render::view::push_u64;
 use crate::render::{Column, Line, Report, Table, Tone, View};
 
-fn columns(processes: bool) -> Vec<Column> {
+fn columns(r: &SocketsReport) -> Vec<Column> {
+    let processes = r.processes;
     let mut c = vec![
         Column::left("PROTO"),
         Column::left("STATE"),
@@ -22,6 +25,12 @@ fn columns(processes: bool) -> Vec<Column> {
     if processes {
         c.extend([Column::right("PID"), Column::cut("PROGRAM")]);
     }
+    if r.timers {
+        c.push(Column::left("TIMER"));
+    }
+    if r.info {
+        c.push(Column::cut("TCP-INFO"));
+    }
     c
 }
 
@@ -31,10 +40,16 @@ impl Report for SocketsReport {
     }
 
     fn view(&self) -> View<'_> {
-        let mut t = Table::new(columns(self.processes));
+        let mut t = Table::new(columns(self));
         t.reserve(self.sockets.len(), 96);
         for s in &self.sockets {
             cells(s, self.processes, &mut t);
+            if self.timers {
+                timer_cell(s.timer.as_ref(), &mut t);
+            }
+            if self.info {
+                info_cell(s.tcp_info.as_ref(), &mut t);
+            }
         }
         let mut v = View::new();
         v.table(t);
@@ -67,6 +82,73 @@ fn cells(s: &SocketRow, processes: bool, t: &mut Table) {
     t.num(s.inode);
     if processes {
         owners(t, s.owners.as_deref().unwrap_or(&[]));
+    }
+}
+
+/// ss's `timer:(keepalive,7.2s,0)` without the wrapper: kind, time left, retransmissions.
+fn timer_cell(timer: Option<&Timer>, t: &mut Table) {
+    match timer {
+        None => {
+            t.cell("-");
+        }
+        Some(tm) => {
+            let _ = write!(
+                t.buf(),
+                "{},{},{}",
+                tm.kind.as_str(),
+                time_left(tm.expires_ms),
+                tm.retrans
+            );
+            t.end_cell(Tone::Plain);
+        }
+    }
+}
+
+/// Time left as ss writes it: `250ms`, `7.2s`, `1min30s`.
+fn time_left(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}min{}s", ms / 60_000, ms % 60_000 / 1000)
+    }
+}
+
+/// ss -i's second line, shortened: `rtt:0.05/0.025 rto:204 cwnd:10 ssthresh:7 retrans:0/0 rate:1.2Gbps
+/// acked:10 rcvd:5`.
+fn info_cell(info: Option<&TcpInfo>, t: &mut Table) {
+    let Some(i) = info else {
+        t.cell("-");
+        return;
+    };
+    let b = t.buf();
+    let _ = write!(
+        b,
+        "rtt:{}/{} rto:{} cwnd:{}",
+        i.rtt_ms, i.rttvar_ms, i.rto_ms, i.cwnd
+    );
+    if let Some(ss) = i.ssthresh {
+        let _ = write!(b, " ssthresh:{ss}");
+    }
+    let _ = write!(
+        b,
+        " retrans:{}/{} rate:{} acked:{} rcvd:{}",
+        i.retransmits,
+        i.total_retrans,
+        rate(i.delivery_rate_bps),
+        i.bytes_acked,
+        i.bytes_received
+    );
+    t.end_cell(Tone::Plain);
+}
+
+fn rate(bps: u64) -> String {
+    match bps {
+        b if b >= 1_000_000_000 => format!("{:.1}Gbps", b as f64 / 1e9),
+        b if b >= 1_000_000 => format!("{:.1}Mbps", b as f64 / 1e6),
+        b if b >= 1_000 => format!("{:.1}Kbps", b as f64 / 1e3),
+        b => format!("{b}bps"),
     }
 }
 
@@ -219,6 +301,8 @@ pub(crate) fn sample_row(i: u32) -> SocketRow {
             program: "python3".into(),
         }]),
         v6only: None,
+        tcp_info: None,
+        timer: None,
     }
 }
 
@@ -247,10 +331,14 @@ mod tests {
             inode: 9,
             owners: Some(Vec::new()),
             v6only: None,
+            tcp_info: None,
+            timer: None,
         });
         SocketsReport {
             source: Source::Netlink,
             processes,
+            info: false,
+            timers: false,
             sockets,
             notes: Vec::new(),
             interrupted: false,
