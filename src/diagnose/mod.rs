@@ -442,6 +442,7 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
         host: t.host.clone(),
         port: t.port,
         path: t.path.clone(),
+        user: None,
     };
     let shown_url = format!("{}://{}{}", scheme.as_str(), url.authority(), url.path);
     let addr = match connected {
