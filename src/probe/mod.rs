@@ -270,49 +270,18 @@ fn run_engine(
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(8);
-    let mut i = 0;
-    while i < plan.len() {
-        let ports = plan[i].2;
-        let mut j = i;
-        while j < plan.len() && plan[j].2 == ports {
-            j += 1;
-        }
-        let addrs: Vec<IpAddr> = plan[i..j].iter().map(|(_, a, _)| *a).collect();
-        let work = engine::Work {
-            addrs: &addrs,
-            ports,
-        };
-        let cfg = engine::Config {
-            timeout: req.timeout,
-            concurrency,
-            threads,
-            rate: req.rate,
-            graceful_close: false,
-            adaptive: true,
-        };
-        let out = engine::run(&work, &cfg, progress);
-        for (k, (host, addr, _)) in plan[i..j].iter().enumerate() {
-            let n = ports.len();
-            let mut counts = Counts::default();
-            for (pi, d) in out.done[k * n..(k + 1) * n].iter().enumerate() {
-                counts.add(d.state);
-                let r = from_done(host, crate::target::socket_addr(*addr, ports[pi]), d);
-                if listed(&r) && d.state != PortState::Interrupted {
-                    report.results.push(r);
-                }
-            }
-            report.summary.push(Summary {
-                host: host.clone(),
-                address: *addr,
-                probed: n - counts.interrupted,
-                counts,
-            });
-        }
-        if out.interrupted {
-            break;
-        }
-        i = j;
-    }
+    let cfg = engine::Config {
+        timeout: req.timeout,
+        concurrency,
+        threads,
+        rate: req.rate,
+        graceful_close: false,
+        adaptive: true,
+    };
+    let _ = run_grouped(plan, report, listed, |work| {
+        let out = engine::run(work, &cfg, progress);
+        Ok((out.done, out.interrupted))
+    });
 }
 
 /// `--syn`: half-open scans through the raw engine, one run per group of addresses sharing a port list.
@@ -333,6 +302,26 @@ fn run_syn(
         },
     };
     let mut stats = SynStats::default();
+    run_grouped(plan, report, listed, |work| {
+        let out = syn::run(work, &cfg, progress)?;
+        stats.packets += out.sent.packets;
+        stats.sending += out.sent.sending;
+        Ok((out.done, out.interrupted))
+    })?;
+    stats.rate = req.rate.unwrap_or(syn::DEFAULT_RATE);
+    stats.retries = cfg.retries;
+    report.syn = Some(stats);
+    Ok(())
+}
+
+/// Runs `scan` once per group of consecutive plan entries sharing a port list, and files each address's
+/// listed results and its summary; stops after a group that Ctrl-C cut short.
+fn run_grouped(
+    plan: &[Planned],
+    report: &mut ProbeReport,
+    listed: &dyn Fn(&PortResult) -> bool,
+    mut scan: impl FnMut(&engine::Work) -> anyhow::Result<(Vec<engine::Done>, bool)>,
+) -> anyhow::Result<()> {
     let mut i = 0;
     while i < plan.len() {
         let ports = plan[i].2;
@@ -341,19 +330,16 @@ fn run_syn(
             j += 1;
         }
         let addrs: Vec<IpAddr> = plan[i..j].iter().map(|(_, a, _)| *a).collect();
-        let work = engine::Work {
+        let (done, interrupted) = scan(&engine::Work {
             addrs: &addrs,
             ports,
-        };
-        let out = syn::run(&work, &cfg, progress)?;
-        stats.packets += out.sent.packets;
-        stats.sending += out.sent.sending;
+        })?;
         for (k, (host, addr, _)) in plan[i..j].iter().enumerate() {
             let n = ports.len();
             let mut counts = Counts::default();
-            for (pi, d) in out.done[k * n..(k + 1) * n].iter().enumerate() {
+            for (pi, d) in done[k * n..(k + 1) * n].iter().enumerate() {
                 counts.add(d.state);
-                let r = from_done(host, SocketAddr::new(*addr, ports[pi]), d);
+                let r = from_done(host, crate::target::socket_addr(*addr, ports[pi]), d);
                 if listed(&r) && d.state != PortState::Interrupted {
                     report.results.push(r);
                 }
@@ -365,14 +351,11 @@ fn run_syn(
                 counts,
             });
         }
-        if out.interrupted {
+        if interrupted {
             break;
         }
         i = j;
     }
-    stats.rate = req.rate.unwrap_or(syn::DEFAULT_RATE);
-    stats.retries = cfg.retries;
-    report.syn = Some(stats);
     Ok(())
 }
 
