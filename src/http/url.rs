@@ -82,7 +82,7 @@ impl Url {
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(end);
         let (user, authority) = match authority.rsplit_once('@') {
-            Some((u, _)) if u.is_empty() => return Err(bad("empty user before '@'")),
+            Some(("", _)) => return Err(bad("empty user before '@'")),
             Some((u, a)) => (
                 Some(percent_decode(u).ok_or_else(|| bad("bad %-escape in the user"))?),
                 a,
