@@ -346,7 +346,7 @@ fn closed_port_exits_1_refused() {
 fn bad_input_is_one_line_and_exit_2() {
     for args in [
         vec!["http-get", "ftp://127.0.0.1/"],
-        vec!["http-get", "http://user@127.0.0.1/"],
+        vec!["http-get", "http://@127.0.0.1/"],
         vec!["http-get", "http://[::1/"],
         vec!["http-get", "127.0.0.1", "-H", "no colon"],
         vec!["http-get", "127.0.0.1", "--max-size", "lots"],
