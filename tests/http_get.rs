@@ -346,7 +346,7 @@ fn closed_port_exits_1_refused() {
 fn bad_input_is_one_line_and_exit_2() {
     for args in [
         vec!["http-get", "ftp://127.0.0.1/"],
-        vec!["http-get", "http://user@127.0.0.1/"],
+        vec!["http-get", "http://@127.0.0.1/"],
         vec!["http-get", "http://[::1/"],
         vec!["http-get", "127.0.0.1", "-H", "no colon"],
         vec!["http-get", "127.0.0.1", "--max-size", "lots"],
@@ -1015,4 +1015,45 @@ fn curl_habits_data_and_methods_send_the_body_as_curl_does() {
         assert_eq!(err.lines().count(), 1, "{bad:?}: {err}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn curl_habits_user_in_the_url_is_basic_auth_and_never_shown() {
+    let port = echo_body_server(12);
+    let secret = "s3cr%40t";
+    let with_pass = format!("http://user:{secret}@127.0.0.1:{port}/a");
+    let user_only = format!("http://user@127.0.0.1:{port}/a");
+    for url in [&with_pass, &user_only] {
+        let (code, out, err) = run(&["http-get", "-s", url]);
+        assert_eq!(code, 0, "{url}: {out}{err}");
+        assert!(out.contains("Authorization: Basic "), "{url}: {out}");
+        if let Some(theirs) = curl(&[url]) {
+            assert_eq!(
+                out, theirs,
+                "{url}: netdiag and curl sent different requests"
+            );
+        }
+    }
+    // The password (s3cr@t, base64 dXNlcjpzM2NyQHQ=) never appears: URL and Authorization value masked.
+    for args in [vec![], vec!["-v"], vec!["--json"], vec!["--json", "-v"]] {
+        let mut a: Vec<&str> = Vec::new();
+        let json = args.contains(&"--json");
+        if json {
+            a.push("--json");
+        }
+        a.push("http-get");
+        a.extend(args.iter().filter(|x| **x != "--json"));
+        a.push(&with_pass);
+        let (code, out, err) = run(&a);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        let all = format!("{out}{err}");
+        for leak in ["s3cr", "dXNlcjpzM2NyQHQ"] {
+            assert!(!all.contains(leak), "{args:?} shows the password: {all}");
+        }
+        assert!(all.contains("user:***@127.0.0.1"), "{args:?}: {all}");
+        assert!(all.contains("Basic ***"), "{args:?}: {all}");
+    }
+    let (code, out, err) = run(&["http-get", &format!("http://@127.0.0.1:{port}/")]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -8,6 +8,7 @@ use std::io::Write;
 use anyhow::{bail, Result};
 use clap::Args;
 use netdiag::exit::Outcome;
+use netdiag::http::url::base64;
 use netdiag::http::{
     self, HttpGetReport, HttpRequest, Method, Show, TlsOptions, Url, MAX_REDIRECTS,
 };
@@ -187,12 +188,17 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
         if netdiag::interrupt::requested() {
             break;
         }
+        // Credentials in the URL are basic authentication, as curl sends them; -u wins over them.
+        let mut headers = headers.clone();
+        if let (Some(auth), None) = (url.basic_auth(), &args.user) {
+            headers.push(("Authorization".to_string(), auth));
+        }
         let req = HttpRequest {
             url,
             method,
             http10: args.http10,
             body: body.clone(),
-            headers: headers.clone(),
+            headers,
             timeout: args.timeout,
             max_size: match (args.max_size, &args.output) {
                 (Some(n), _) => n,
@@ -281,7 +287,6 @@ fn request_body(data: &[String]) -> Result<Option<Vec<u8>>> {
     Ok(Some(body))
 }
 
-/// Standard base64 with padding (for -u's Basic credentials).
 /// Prints a response head as it arrives (a terminal only), before the body is read; the report follows.
 fn print_head(url: &Url, head: &http::Head) {
     // A hostile server's bytes never reach the terminal as control sequences.
@@ -303,35 +308,14 @@ fn print_head(url: &Url, head: &http::Head) {
     let _ = o.flush();
 }
 
-fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn base64_as_rfc_4648() {
-        assert_eq!(super::base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(super::base64(b"a"), "YQ==");
-        assert_eq!(super::base64(b"ab"), "YWI=");
-        assert_eq!(super::base64(b""), "");
+        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b""), "");
     }
 
     use super::*;

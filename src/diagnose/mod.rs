@@ -31,6 +31,12 @@ pub fn parse_target(s: &str) -> Result<DiagnoseTarget, InputError> {
     if s.contains("://") {
         // URLs have one parser, the http module's.
         let u = crate::http::Url::parse(s)?;
+        if u.user.is_some() {
+            return Err(InputError(format!(
+                "invalid target '{}': user information (user@host) is not used by diagnose; drop it",
+                crate::target::shown(s)
+            )));
+        }
         return Ok(DiagnoseTarget {
             input: s.to_string(),
             host: u.host,
@@ -442,6 +448,7 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
         host: t.host.clone(),
         port: t.port,
         path: t.path.clone(),
+        user: None,
     };
     let shown_url = format!("{}://{}{}", scheme.as_str(), url.authority(), url.path);
     let addr = match connected {

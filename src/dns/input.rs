@@ -184,6 +184,12 @@ pub fn parse_server(s: &str, forced: Option<Protocol>) -> Result<Server> {
     if protocol == Protocol::Https {
         let url = crate::http::Url::parse(&format!("https://{rest}"))
             .map_err(|e| InputError(format!("invalid server '{}': {}", shown(s), e.0)))?;
+        if url.user.is_some() {
+            return Err(InputError(format!(
+                "invalid server '{}': user information (user@host) is not supported for DNS over HTTPS",
+                shown(s)
+            )));
+        }
         let path = if url.path == "/" {
             "/dns-query".to_string()
         } else {

@@ -348,6 +348,7 @@ fn https(
         host: server.host.clone(),
         port: server.port,
         path,
+        user: None,
     };
     let mut req = crate::http::HttpRequest::new(url);
     req.headers = vec![("Accept".into(), "application/dns-message".into())];

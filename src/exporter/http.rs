@@ -66,6 +66,14 @@ pub fn probe(
         format!("http://{target}")
     };
     let url = match Url::parse(&with_scheme) {
+        Ok(u) if u.user.is_some() => {
+            return out.fail(
+                "target",
+                texts::bad_target(
+                    "user information (user@host) is not used here; set http.basic_auth",
+                ),
+            )
+        }
         Ok(u) => u,
         Err(e) => return out.fail("target", texts::bad_target(&e.0)),
     };

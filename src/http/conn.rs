@@ -91,6 +91,20 @@ pub(super) fn request_bytes(url: &Url, req: &HttpRequest) -> String {
     s
 }
 
+/// The request with each `Authorization` value masked as `SCHEME ***` (curl's -v shows it; we never do).
+pub(super) fn mask_authorization(request: &str) -> String {
+    request
+        .split_inclusive("\r\n")
+        .map(|line| match line.split_once(':') {
+            Some((name, value)) if name.eq_ignore_ascii_case("authorization") => {
+                let scheme = value.split_whitespace().next().unwrap_or("");
+                format!("{name}: {scheme} ***\r\n")
+            }
+            _ => line.to_string(),
+        })
+        .collect()
+}
+
 fn new_hop(url: &Url, request: String) -> Hop {
     Hop {
         url: url.clone(),
@@ -167,6 +181,8 @@ fn run(
     let remaining = crate::duration::left(deadline).ok_or_else(|| explain::timeout(req.timeout))?;
     let _ = conn.sock().set_write_timeout(Some(remaining));
     let mut wire = hop.request.as_bytes().to_vec();
+    // What is shown and recorded never holds the credentials: the Authorization value is masked once sent.
+    hop.request = mask_authorization(&hop.request);
     if let Some(b) = &req.body {
         wire.extend_from_slice(b);
     }
@@ -362,6 +378,15 @@ fn parse_error(e: &ParseError) -> Explanation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authorization_is_masked() {
+        let r = "GET / HTTP/1.1\r\nHost: h\r\nauthorization: Basic dTpw\r\n\r\n";
+        assert_eq!(
+            mask_authorization(r),
+            "GET / HTTP/1.1\r\nHost: h\r\nauthorization: Basic ***\r\n\r\n"
+        );
+    }
 
     #[test]
     fn request_has_the_defaults_and_user_headers() {

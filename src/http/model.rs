@@ -250,7 +250,7 @@ pub struct Hop {
     /// Every address of the Happy Eyeballs race (RFC 8305) in the order tried: which won, which failed, which
     /// were abandoned while still connecting, which were never tried.
     pub attempts: Vec<ConnectAttempt>,
-    /// The request exactly as sent.
+    /// The request exactly as sent, with any `Authorization` value masked as `SCHEME ***` once sent.
     pub request: String,
     pub tls: Option<TlsInfo>,
     /// 1xx interim responses before the final one.

@@ -1,7 +1,8 @@
 //! The URLs `http-get` accepts: `host`, `host:port`, `[v6]:port`, `http://host[:port]/path?query` and `https://…`.
 //!
 //! A small parser for exactly these forms (the host goes through [`crate::target::Host::parse`]); anything else
-//! (user info, other schemes, spaces or control bytes) gets one clear error naming the input and the forms.
+//! `user:password@` before the host is kept for basic authentication and shown with the password as `***`;
+//! anything else (other schemes, spaces or control bytes) gets one clear error naming the input and the forms.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -45,6 +46,8 @@ pub struct Url {
     pub host: Host,
     pub port: u16,
     pub path: String,
+    /// `user:password` (or `user`) from `user:password@host`, percent-decoded: curl's basic authentication.
+    pub user: Option<String>,
 }
 
 impl Url {
@@ -78,9 +81,14 @@ impl Url {
         };
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(end);
-        if authority.contains('@') {
-            return Err(bad("user information (user@host) is not supported"));
-        }
+        let (user, authority) = match authority.rsplit_once('@') {
+            Some(("", _)) => return Err(bad("empty user before '@'")),
+            Some((u, a)) => (
+                Some(percent_decode(u).ok_or_else(|| bad("bad %-escape in the user"))?),
+                a,
+            ),
+            None => (None, authority),
+        };
         let (host, port) = parse_authority(authority).map_err(|why| bad(&why))?;
         let tail = tail.split('#').next().unwrap_or("");
         let path = if tail.is_empty() {
@@ -95,6 +103,19 @@ impl Url {
             host,
             port: port.unwrap_or(scheme.default_port()),
             path,
+            user,
+        })
+    }
+
+    /// The `Authorization` header value for the user in the URL, as curl sends it (`user` alone: empty password).
+    pub fn basic_auth(&self) -> Option<String> {
+        self.user.as_ref().map(|u| {
+            let pair = if u.contains(':') {
+                u.clone()
+            } else {
+                format!("{u}:")
+            };
+            format!("Basic {}", base64(pair.as_bytes()))
         })
     }
 
@@ -141,6 +162,29 @@ impl Url {
         let joined = format!("{}://{}{}", self.scheme.as_str(), self.authority(), path);
         Url::parse(&joined)
     }
+}
+
+/// Decodes `%XX` escapes; None for a bad escape or bytes that are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Standard base64 with padding (RFC 4648), for basic authentication.
+pub fn base64(data: &[u8]) -> String {
+    data_encoding::BASE64.encode(data)
 }
 
 fn parse_authority(a: &str) -> Result<(Host, Option<u16>), String> {
@@ -234,8 +278,16 @@ impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}://{}{}",
+            "{}://{}{}{}",
             self.scheme.as_str(),
+            match self
+                .user
+                .as_deref()
+                .map(|u| u.split(':').next().unwrap_or(u))
+            {
+                Some(name) => format!("{name}:***@"),
+                None => String::new(),
+            },
             self.authority(),
             self.path
         )
@@ -313,7 +365,8 @@ mod tests {
             "",
             "ftp://h/",
             "http://",
-            "http://user@h/",
+            "http://@h/",
+            "http://u%zz:p@h/",
             "http://h:0/",
             "http://h:99999/",
             "http://h:x/",
