@@ -122,12 +122,18 @@ pub fn run(args: ProbeArgs, out: &Output) -> Result<Outcome> {
     });
     finished.store(true, Ordering::SeqCst);
     if let Some(h) = watcher {
+        // Woken now rather than at its next tick, so the report is not held back by a sleep.
+        h.thread().unpark();
         let _ = h.join();
     }
     if let Some(e) = line_err {
         return Err(e.into());
     }
-    Ok(out.print(&report?)?)
+    let report = report?;
+    probe::syn::phase("watcher joined");
+    let outcome = out.print(&report)?;
+    probe::syn::phase("printed");
+    Ok(outcome)
 }
 
 /// Prints open ports as they are found and redraws the progress line (after half a second) until the run ends;
@@ -152,7 +158,8 @@ fn watch(mut live: Live, p: &Progress, finished: &AtomicBool, total: usize, prot
                 &format!("{open} open"),
             ));
         }
-        std::thread::sleep(tick);
+        // Parked between ticks; the run's end unparks it at once.
+        std::thread::park_timeout(tick);
     }
     live.clear();
 }

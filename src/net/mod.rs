@@ -37,9 +37,13 @@ pub mod packet;
 pub mod poll;
 pub mod process;
 #[cfg(target_os = "linux")]
+pub mod route;
+#[cfg(target_os = "linux")]
 pub mod raw;
 pub mod socket;
 pub mod sockopt;
+#[cfg(target_os = "linux")]
+pub mod txring;
 
 /// Why a socket that may need privilege could not be opened.
 #[derive(Debug)]

@@ -104,6 +104,7 @@ pub fn probe_observed(
     on_attempt: &mut dyn FnMut(&PortResult, u32),
 ) -> anyhow::Result<ProbeReport> {
     let started = Instant::now();
+    syn::phase("probe start");
     let (plan, unresolved) = plan(req);
     let total: usize = plan.iter().map(|(_, _, p)| p.len()).sum();
     if total > MAX_PROBES {
@@ -127,8 +128,9 @@ pub fn probe_observed(
         named: req.named.clone(),
         syn: None,
     };
-    let listed = |r: &PortResult| {
-        !req.scan || req.list_all || r.state == PortState::Open || req.named.contains(&r.port)
+    // Decided from the state and port alone, so a range scan builds results only for the ports it lists.
+    let listed = |state: PortState, port: u16| {
+        !req.scan || req.list_all || state == PortState::Open || req.named.contains(&port)
     };
     if req.count.is_some() {
         run_counted(req, &plan, &mut report, on_attempt);
@@ -162,6 +164,7 @@ pub fn probe_observed(
         || report.summary.iter().any(|s| s.counts.interrupted > 0)
         || report.summary.len() < plan.len();
     report.elapsed = started.elapsed();
+    syn::phase("report built");
     Ok(report)
 }
 
@@ -199,7 +202,7 @@ fn run_udp(
     plan: &[Planned],
     progress: Option<&Progress>,
     report: &mut ProbeReport,
-    listed: &dyn Fn(&PortResult) -> bool,
+    listed: &dyn Fn(PortState, u16) -> bool,
 ) {
     for (host, addr, ports) in plan {
         let addrs: Vec<SocketAddr> = ports
@@ -220,7 +223,7 @@ fn run_talks(
     req: &ProbeRequest,
     plan: &[Planned],
     report: &mut ProbeReport,
-    listed: &dyn Fn(&PortResult) -> bool,
+    listed: &dyn Fn(PortState, u16) -> bool,
 ) {
     for (host, addr, ports) in plan {
         let mut rs = Vec::new();
@@ -265,7 +268,7 @@ fn run_engine(
     concurrency: usize,
     progress: Option<&Progress>,
     report: &mut ProbeReport,
-    listed: &dyn Fn(&PortResult) -> bool,
+    listed: &dyn Fn(PortState, u16) -> bool,
 ) {
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -290,7 +293,7 @@ fn run_syn(
     plan: &[Planned],
     progress: Option<&Progress>,
     report: &mut ProbeReport,
-    listed: &dyn Fn(&PortResult) -> bool,
+    listed: &dyn Fn(PortState, u16) -> bool,
 ) -> anyhow::Result<()> {
     let cfg = syn::Config {
         timeout: req.timeout,
@@ -302,14 +305,25 @@ fn run_syn(
         },
     };
     let mut stats = SynStats::default();
+    let (mut ring_packets, mut raw_packets) = (0, 0);
     run_grouped(plan, report, listed, |work| {
         let out = syn::run(work, &cfg, progress)?;
         stats.packets += out.sent.packets;
+        ring_packets += out.sent.ring_packets;
+        raw_packets += out.sent.raw_packets;
         stats.sending += out.sent.sending;
         Ok((out.done, out.interrupted))
     })?;
     stats.rate = req.rate.unwrap_or(syn::DEFAULT_RATE);
     stats.retries = cfg.retries;
+    stats.method = syn::Sent {
+        packets: stats.packets,
+        ring_packets,
+        raw_packets,
+        ..syn::Sent::default()
+    }
+    .method()
+    .name();
     report.syn = Some(stats);
     Ok(())
 }
@@ -319,7 +333,7 @@ fn run_syn(
 fn run_grouped(
     plan: &[Planned],
     report: &mut ProbeReport,
-    listed: &dyn Fn(&PortResult) -> bool,
+    listed: &dyn Fn(PortState, u16) -> bool,
     mut scan: impl FnMut(&engine::Work) -> anyhow::Result<(Vec<engine::Done>, bool)>,
 ) -> anyhow::Result<()> {
     let mut i = 0;
@@ -339,8 +353,8 @@ fn run_grouped(
             let mut counts = Counts::default();
             for (pi, d) in done[k * n..(k + 1) * n].iter().enumerate() {
                 counts.add(d.state);
-                let r = from_done(host, crate::target::socket_addr(*addr, ports[pi]), d);
-                if listed(&r) && d.state != PortState::Interrupted {
+                if listed(d.state, ports[pi]) && d.state != PortState::Interrupted {
+                    let r = from_done(host, crate::target::socket_addr(*addr, ports[pi]), d);
                     report.results.push(r);
                 }
             }
@@ -466,12 +480,12 @@ impl ProbeReport {
         host: &str,
         addr: IpAddr,
         rs: Vec<PortResult>,
-        listed: &dyn Fn(&PortResult) -> bool,
+        listed: &dyn Fn(PortState, u16) -> bool,
     ) {
         let mut counts = Counts::default();
         for r in rs {
             counts.add(r.state);
-            if listed(&r) && r.state != PortState::Interrupted {
+            if listed(r.state, r.port) && r.state != PortState::Interrupted {
                 self.results.push(r);
             }
         }

@@ -427,6 +427,9 @@ pub struct SynStats {
     pub rate: u32,
     /// SYNs to a silent port after the first.
     pub retries: u32,
+    /// How the SYNs left: `tx-ring` (whole frames through an AF_PACKET transmit ring), `sendmmsg` (a raw IP
+    /// socket's batches), or `mixed`.
+    pub method: &'static str,
 }
 
 impl ProbeReport {

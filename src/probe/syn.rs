@@ -1,7 +1,11 @@
 //! The SYN (half-open) scanner: raw SYNs, never a handshake, as masscan, ZMap and `nmap -sS` do.
 //!
-//! - Sending: one raw TCP socket per family (the kernel writes the IP header), SYNs built with `pnet_packet`
-//!   from one template, sent in `sendmmsg` batches of up to 1,024 under a packets-per-second cap.
+//! - Sending: when the route to a target leaves by an Ethernet interface and the next hop's MAC is in the
+//!   neighbour table, whole frames (Ethernet, IP, TCP) through an AF_PACKET transmit ring per sending thread,
+//!   qdisc bypassed: one frame template per target built once with `pnet_packet`, each SYN a copy with the
+//!   port and cookie patched and the checksum updated (RFC 1624), one `send()` per batch. Otherwise (loopback,
+//!   tunnels, an unresolved next hop) a raw TCP socket per family (the kernel writes the IP header) in
+//!   `sendmmsg` batches. Batches of up to 1,024 under a packets-per-second cap either way.
 //! - Matching: the sequence number is a SYN cookie, a keyed SipHash of (target address, our address, target
 //!   port, our port) with a key drawn for the run, as masscan does. A SYN-ACK counts only when `ack - 1` is the
 //!   cookie; a RST when `ack` is the cookie + 1 (or the cookie, as ZMap accepts); an ICMP error only when the
@@ -26,7 +30,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use pnet_packet::ip::IpNextHeaderProtocols;
-use pnet_packet::ipv4::Ipv4Packet;
+use pnet_packet::ipv4::{Ipv4Packet, MutableIpv4Packet};
 use pnet_packet::tcp::{self, MutableTcpPacket, TcpFlags, TcpPacket};
 use socket2::Socket;
 
@@ -39,7 +43,19 @@ use crate::net::filter;
 use crate::net::mmsg::RecvBatch;
 use crate::net::poll::{self, Interest, PollFd};
 use crate::net::raw::{RawProtocol, RawSocket};
+use crate::net::route;
+use crate::net::txring::{self, LinkInfo, TxRing};
 use crate::net::{sockopt, OpenError};
+
+/// `NETDIAG_SYN_PHASES=1` in the environment: one line on stderr per phase of a run (sockets open, warm-up
+/// answered, each round sent, the wait over, results built), with the milliseconds since the first, for
+/// profiling where a scan's time goes. Nothing is printed without it.
+pub fn phase(name: &str) {
+    static START: std::sync::OnceLock<Option<Instant>> = std::sync::OnceLock::new();
+    if let Some(t0) = START.get_or_init(|| std::env::var_os("NETDIAG_SYN_PHASES").map(|_| Instant::now())) {
+        eprintln!("syn phase: {:9.3} ms  {name}", t0.elapsed().as_secs_f64() * 1e3);
+    }
+}
 
 /// The default packets-per-second cap: 100,000 SYNs of 64 bytes on the wire are about 51 Mbit/s, a twentieth of a
 /// gigabit LAN.
@@ -98,6 +114,45 @@ pub struct Sent {
     pub tries: u32,
     /// The wait after the last round.
     pub last_wait: Duration,
+    /// SYNs of the rounds that left through the packet socket's transmit ring, and through the raw socket
+    /// (the warm-up's always go through the kernel's stack, which resolves the next hop; they are in neither).
+    pub ring_packets: u64,
+    pub raw_packets: u64,
+}
+
+/// How the SYNs left, as the report names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendMethod {
+    /// Whole Ethernet frames through an AF_PACKET transmit ring (PACKET_TX_RING, qdisc bypassed).
+    TxRing,
+    /// TCP headers through a raw IP socket in `sendmmsg` batches: the route is not over Ethernet or loopback,
+    /// or the next hop's link-layer address was not known.
+    Sendmmsg,
+    /// Some targets one way, some the other.
+    Mixed,
+}
+
+impl SendMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            SendMethod::TxRing => "tx-ring",
+            SendMethod::Sendmmsg => "sendmmsg",
+            SendMethod::Mixed => "mixed",
+        }
+    }
+}
+
+impl Sent {
+    /// The method of this run (sendmmsg when nothing was sent).
+    pub fn method(&self) -> SendMethod {
+        if self.ring_packets == 0 {
+            SendMethod::Sendmmsg
+        } else if self.raw_packets == 0 {
+            SendMethod::TxRing
+        } else {
+            SendMethod::Mixed
+        }
+    }
 }
 
 /// The result of a run: one `Done` per item, as the connect engine gives it.
@@ -161,6 +216,7 @@ struct Shared<'a> {
 /// Opens what a scan of `work` needs (raw sockets of each family it uses). Fails before any packet is sent when
 /// the process lacks the privilege.
 pub fn run(work: &Work, cfg: &Config, progress: Option<&Progress>) -> Result<Outcome, SynError> {
+    phase("syn run");
     let total = work.len();
     let need4 = work.addrs.iter().any(IpAddr::is_ipv4);
     let need6 = work.addrs.iter().any(IpAddr::is_ipv6);
@@ -175,6 +231,7 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&Progress>) -> Result<Out
         });
         by_addr.entry(*a).or_insert(i);
     }
+    phase("sockets open, sources found");
     let mut port_index = vec![u32::MAX; 65536];
     for (i, p) in work.ports.iter().enumerate() {
         if port_index[usize::from(*p)] == u32::MAX {
@@ -204,9 +261,12 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&Progress>) -> Result<Out
         let sent = send_rounds(&shared, cfg);
         shared.stop.store(true, Ordering::SeqCst);
         let _ = rx.join();
+        phase("receiver stopped");
         sent
     });
-    Ok(finish(&shared, sent))
+    let out = finish(&shared, sent);
+    phase("states collected");
+    Ok(out)
 }
 
 fn open_family(v6: bool) -> Result<Family, SynError> {
@@ -336,12 +396,13 @@ fn send_rounds(sh: &Shared, cfg: &Config) -> Sent {
     let mut sent = Sent::default();
     let mut first: Option<Instant> = None;
     let mut last = Instant::now();
+    let mut paths: Option<Paths> = None;
     for round in 0..=cfg.retries {
         let todo: Vec<usize> = if round == 0 {
             // Warm-up: the first port of each address, and a short wait for the answers.
             let warm: Vec<usize> = (0..sh.work.addrs.len()).map(|a| a * n).collect();
             first = Some(Instant::now());
-            sent.packets += send_items(sh, &warm, &mut Pacer::new(cfg.rate.max(1))) as u64;
+            sent.packets += send_items(sh, &warm, &mut Pacer::new(cfg.rate.max(1)), None).0 as u64;
             let until = Instant::now() + WARMUP.min(cfg.timeout);
             while Instant::now() < until
                 && !interrupt::requested()
@@ -351,6 +412,17 @@ fn send_rounds(sh: &Shared, cfg: &Config) -> Sent {
             {
                 std::thread::sleep(Duration::from_micros(200));
             }
+            phase("warm-up answered");
+            // The warm-up's SYNs went through the kernel, which resolved each next hop's link-layer address;
+            // from here frames can be built whole.
+            paths = find_paths(sh);
+            phase(&format!(
+                "paths found ({} of {} targets by the transmit ring)",
+                paths
+                    .as_ref()
+                    .map_or(0, |p| p.frames.iter().flatten().count()),
+                sh.targets.len()
+            ));
             sample_answers(sh, &mut est, &mut sampled);
             (0..total).filter(|i| i % n != 0).collect()
         } else {
@@ -369,7 +441,11 @@ fn send_rounds(sh: &Shared, cfg: &Config) -> Sent {
             .fold(Duration::ZERO, |w, a| w.max(est[a].timeout_for(tries)));
         let wait = if todo.is_empty() { cfg.timeout } else { wait };
         first.get_or_insert_with(Instant::now);
-        sent.packets += send_parallel(sh, &todo, cfg.rate.max(1)) as u64;
+        let (all, ring) = send_parallel(sh, &todo, cfg.rate.max(1), paths.as_ref());
+        sent.packets += all as u64;
+        sent.ring_packets += ring as u64;
+        sent.raw_packets += (all - ring) as u64;
+        phase(&format!("round {round} sent ({} packets, wait up to {wait:?})", todo.len()));
         sent.tries = round + 1;
         sent.last_wait = wait;
         last = Instant::now();
@@ -380,6 +456,10 @@ fn send_rounds(sh: &Shared, cfg: &Config) -> Sent {
         {
             std::thread::sleep(Duration::from_micros(200));
         }
+        phase(&format!(
+            "round {round} wait over ({} of {total} answered)",
+            sh.answered.load(Ordering::Acquire)
+        ));
         if interrupt::requested() || sh.answered.load(Ordering::Acquire) >= total {
             break;
         }
@@ -448,29 +528,46 @@ impl Pacer {
 /// Sends `items` from one thread per core, each with its share of the rate. On a local link the kernel does the
 /// whole round trip (our send, the target's stack, its answer, our receive queue) inside the sending system
 /// call, so the sending threads are where the cores are spent.
-fn send_parallel(sh: &Shared, items: &[usize], rate: u32) -> usize {
+fn send_parallel(
+    sh: &Shared,
+    items: &[usize],
+    rate: u32,
+    paths: Option<&Paths>,
+) -> (usize, usize) {
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 8)
         .min(items.len().div_ceil(BATCH).max(1));
     if threads == 1 {
-        return send_items(sh, items, &mut Pacer::new(rate));
+        return send_items(sh, items, &mut Pacer::new(rate), paths);
     }
     let share = (rate / threads as u32).max(1);
     let per = items.len().div_ceil(threads);
     std::thread::scope(|s| {
         let hs: Vec<_> = items
             .chunks(per)
-            .map(|chunk| s.spawn(move || send_items(sh, chunk, &mut Pacer::new(share))))
+            .map(|chunk| s.spawn(move || send_items(sh, chunk, &mut Pacer::new(share), paths)))
             .collect();
-        hs.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or((0, 0)))
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d))
     })
 }
 
-/// Sends the SYNs of `items` in batches under the pacer; returns how many went out.
-fn send_items(sh: &Shared, items: &[usize], pacer: &mut Pacer) -> usize {
+/// Sends the SYNs of `items` in batches under the pacer, through the transmit ring for the targets `paths`
+/// has a frame for, else through the raw socket; returns how many went out, and how many by the ring.
+fn send_items(
+    sh: &Shared,
+    items: &[usize],
+    pacer: &mut Pacer,
+    paths: Option<&Paths>,
+) -> (usize, usize) {
     let mut bufs = vec![[0u8; SYN_LEN]; BATCH];
     let mut count = 0;
+    let mut ring_count = 0;
+    let n = sh.work.ports.len();
+    // This thread's own ring (a ring is one socket's), opened at the first item that goes by it.
+    let mut ring: Option<TxRing> = None;
     let mut k = 0;
     while k < items.len() {
         if interrupt::requested() {
@@ -479,6 +576,43 @@ fn send_items(sh: &Shared, items: &[usize], pacer: &mut Pacer) -> usize {
         let want = pacer.allow((items.len() - k).min(BATCH));
         if want == 0 {
             break;
+        }
+        // A batch through the ring: every item up to the first whose target has no frame.
+        if let Some(p) = paths.filter(|p| !p.failed.load(Ordering::Relaxed)) {
+            if p.frames[items[k] / n].is_some() {
+                if ring.is_none() {
+                    match TxRing::open(p.interface, RING_SLOTS, RING_SLOT) {
+                        Ok(r) => ring = Some(r),
+                        Err(_) => p.failed.store(true, Ordering::Relaxed),
+                    }
+                }
+                if let Some(r) = ring.as_mut() {
+                    let end = (k..items.len())
+                        .take(want)
+                        .find(|&j| p.frames[items[j] / n].is_none())
+                        .unwrap_or((k + want).min(items.len()));
+                    match send_ring(sh, p, r, &items[k..end]) {
+                        Ok(m) => {
+                            count += m;
+                            ring_count += m;
+                            let all = k + m == end;
+                            k += m;
+                            // Frames the ring could not take go by the raw socket below.
+                            if all {
+                                continue;
+                            }
+                        }
+                        Err(_) => {
+                            // The interface went away or refuses frames: the raw socket from here on; items
+                            // whose frames were queued but not sent are pending and go again in the retry.
+                            p.failed.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    if k >= items.len() {
+                        break;
+                    }
+                }
+            }
         }
         // Build a batch of one family (a batch goes to one socket).
         let v6 = sh.targets[items[k] / sh.work.ports.len()].addr.is_ipv6();
@@ -546,7 +680,244 @@ fn send_items(sh: &Shared, items: &[usize], pacer: &mut Pacer) -> usize {
             }
         }
     }
-    count
+    (count, ring_count)
+}
+
+/// Slots of each sending thread's transmit ring, and their size (a 78-byte IPv6 SYN frame and the slot header).
+const RING_SLOTS: usize = 4096;
+const RING_SLOT: usize = 128;
+
+/// Queues the frames of `items` on the ring and hands them to the driver; returns how many went. Fewer than
+/// asked when the ring stayed full (the caller sends the rest another way); an error when the kernel refused
+/// the flush outright.
+fn send_ring(sh: &Shared, p: &Paths, ring: &mut TxRing, items: &[usize]) -> io::Result<usize> {
+    let n = sh.work.ports.len();
+    let now = sh.micros();
+    let mut done = 0;
+    let mut stalls = 0;
+    while done < items.len() {
+        let i = items[done];
+        let a = i / n;
+        let Some(f) = p.frames[a].as_ref() else {
+            break;
+        };
+        let t = sh.targets[a];
+        let dport = sh.work.ports[i % n];
+        let seq = sh.cookie(t.addr, t.src, dport, p.port(t.addr.is_ipv6()));
+        sh.sent_at[i].store(now, Ordering::Relaxed);
+        if ring.push(|buf| f.write(buf, dport, seq)) {
+            done += 1;
+            continue;
+        }
+        // The ring is full: send what it holds and wait for a slot.
+        flush(ring)?;
+        if !ring.wait_slot(Duration::from_millis(10))? {
+            stalls += 1;
+            if stalls > 100 || interrupt::requested() {
+                break;
+            }
+        }
+    }
+    flush(ring)?;
+    Ok(done)
+}
+
+/// Hands the ring's queued frames to the driver, waiting out a full device queue (bounded).
+fn flush(ring: &mut TxRing) -> io::Result<()> {
+    for _ in 0..1000 {
+        if ring.queued() == 0 {
+            return Ok(());
+        }
+        match ring.flush() {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == Some(libc::ENOBUFS) =>
+            {
+                let _ = ring.wait_slot(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::ENOBUFS))
+}
+
+/// The SYN frame of one target: Ethernet, IP and TCP headers, with port and sequence number 0; each SYN is the
+/// copy with those two patched and the TCP checksum updated for them (RFC 1624), nothing recomputed.
+struct Frame {
+    bytes: Vec<u8>,
+    /// Offset of the TCP header.
+    tcp: usize,
+    /// The template's TCP checksum.
+    sum: u16,
+}
+
+impl Frame {
+    /// Writes the SYN to `dport` with sequence number `seq` into `buf`; returns its length.
+    fn write(&self, buf: &mut [u8], dport: u16, seq: u32) -> usize {
+        let len = self.bytes.len();
+        let Some(out) = buf.get_mut(..len) else {
+            return 0;
+        };
+        out.copy_from_slice(&self.bytes);
+        let t = self.tcp;
+        out[t + 2..t + 4].copy_from_slice(&dport.to_be_bytes());
+        out[t + 4..t + 8].copy_from_slice(&seq.to_be_bytes());
+        let sum = patched_checksum(self.sum, &[dport, (seq >> 16) as u16, seq as u16]);
+        out[t + 16..t + 18].copy_from_slice(&sum.to_be_bytes());
+        len
+    }
+}
+
+/// RFC 1624's incremental update of a ones'-complement checksum whose covered words were 0 and now are
+/// `words`: HC' = ~(~HC + m').
+fn patched_checksum(sum: u16, words: &[u16]) -> u16 {
+    let mut acc = u32::from(!sum);
+    for w in words {
+        acc += u32::from(*w);
+    }
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
+
+/// The targets the transmit ring reaches, with their frames.
+struct Paths {
+    /// The ring's interface: the first target's.
+    interface: u32,
+    /// Per target, its frame when it leaves by that interface with a known next hop.
+    frames: Vec<Option<Frame>>,
+    /// Source ports per family.
+    ports: (u16, u16),
+    /// The ring failed: the raw socket from then on.
+    failed: AtomicBool,
+}
+
+impl Paths {
+    fn port(&self, v6: bool) -> u16 {
+        if v6 {
+            self.ports.1
+        } else {
+            self.ports.0
+        }
+    }
+}
+
+/// Finds, for each target, the route the kernel would take and the next hop's link-layer address; builds a
+/// frame for those leaving by an Ethernet interface with a usable neighbour entry, all on the
+/// interface of the first such target. None when no target qualifies.
+fn find_paths(sh: &Shared) -> Option<Paths> {
+    let mut nl = route::Rtnl::open().ok()?;
+    let mut links: HashMap<u32, Option<LinkInfo>> = HashMap::new();
+    let mut neigh: HashMap<(u32, bool), HashMap<IpAddr, Vec<u8>>> = HashMap::new();
+    let mut interface = None;
+    let mut frames = Vec::with_capacity(sh.targets.len());
+    for t in &sh.targets {
+        frames.push((|| {
+            let fam = sh.family(t.addr.is_ipv6())?;
+            if let IpAddr::V6(a) = t.addr {
+                // A link-local target needs its scope, which the frame cannot carry: the raw socket's job.
+                if a.is_unicast_link_local() {
+                    return None;
+                }
+            }
+            let r = nl.route(t.addr).ok()?;
+            if r.source.is_some_and(|s| s != t.src) {
+                return None;
+            }
+            if interface.is_some_and(|i| i != r.interface) {
+                return None;
+            }
+            let link = (*links
+                .entry(r.interface)
+                .or_insert_with(|| txring::link_info(r.interface).ok()))?;
+            // Loopback is left to the raw socket: a frame written to `lo` arrives marked as outgoing, not
+            // for this host, and TCP drops it (IPv4) — the kernel's own path is the right one there.
+            let dst_mac = match link.hardware_type {
+                txring::ARPHRD_ETHER => {
+                    let v6 = t.addr.is_ipv6();
+                    let table = neigh.entry((r.interface, v6)).or_insert_with(|| {
+                        nl.neighbours(r.interface, v6)
+                            .map(|v| v.into_iter().collect())
+                            .unwrap_or_default()
+                    });
+                    <[u8; 6]>::try_from(table.get(&r.next_hop(t.addr))?.as_slice()).ok()?
+                }
+                _ => return None,
+            };
+            interface = Some(r.interface);
+            Some(template(t, fam.port, link.mac, dst_mac))
+        })());
+    }
+    Some(Paths {
+        interface: interface?,
+        frames,
+        ports: (
+            sh.v4.as_ref().map_or(0, |f| f.port),
+            sh.v6.as_ref().map_or(0, |f| f.port),
+        ),
+        failed: AtomicBool::new(false),
+    })
+}
+
+/// The SYN frame to `t` from `sport` with destination port and sequence number 0.
+fn template(t: &Target, sport: u16, src_mac: [u8; 6], dst_mac: [u8; 6]) -> Frame {
+    let mut tcp_hdr = [0u8; SYN_LEN];
+    {
+        let mut p = MutableTcpPacket::new(&mut tcp_hdr).expect("24 bytes hold a TCP header");
+        p.set_source(sport);
+        p.set_data_offset(6);
+        p.set_flags(TcpFlags::SYN);
+        p.set_window(1024);
+        p.set_options(&[tcp::TcpOption::mss(1460)]);
+        let sum = match (t.src, t.addr) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => tcp::ipv4_checksum(&p.to_immutable(), &s, &d),
+            (IpAddr::V6(s), IpAddr::V6(d)) => tcp::ipv6_checksum(&p.to_immutable(), &s, &d),
+            _ => 0,
+        };
+        p.set_checksum(sum);
+    }
+    let mut b = Vec::with_capacity(14 + 40 + SYN_LEN);
+    b.extend_from_slice(&dst_mac);
+    b.extend_from_slice(&src_mac);
+    match (t.src, t.addr) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            b.extend_from_slice(&0x0800u16.to_be_bytes());
+            let mut ip = [0u8; 20];
+            {
+                let mut h = MutableIpv4Packet::new(&mut ip).expect("20 bytes hold an IPv4 header");
+                h.set_version(4);
+                h.set_header_length(5);
+                h.set_total_length((20 + SYN_LEN) as u16);
+                h.set_flags(pnet_packet::ipv4::Ipv4Flags::DontFragment);
+                h.set_ttl(64);
+                h.set_next_level_protocol(IpNextHeaderProtocols::Tcp);
+                h.set_source(s);
+                h.set_destination(d);
+                let sum = pnet_packet::ipv4::checksum(&h.to_immutable());
+                h.set_checksum(sum);
+            }
+            b.extend_from_slice(&ip);
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            b.extend_from_slice(&0x86ddu16.to_be_bytes());
+            b.extend_from_slice(&[0x60, 0, 0, 0]);
+            b.extend_from_slice(&(SYN_LEN as u16).to_be_bytes());
+            b.extend_from_slice(&[6, 64]);
+            b.extend_from_slice(&s.octets());
+            b.extend_from_slice(&d.octets());
+        }
+        _ => {}
+    }
+    let tcp_at = b.len();
+    let sum = u16::from_be_bytes([tcp_hdr[16], tcp_hdr[17]]);
+    b.extend_from_slice(&tcp_hdr);
+    Frame {
+        bytes: b,
+        tcp: tcp_at,
+        sum,
+    }
 }
 
 /// The receive thread: reads replies from every socket until told to stop.
@@ -566,7 +937,8 @@ fn receive(sh: &Shared) {
                 ]
             })
             .collect();
-        let ready = poll::poll(&mut fds, Instant::now() + Duration::from_millis(5)).unwrap_or(0);
+        // A short timeout: the stop flag is seen within a millisecond of the last round.
+        let ready = poll::poll(&mut fds, Instant::now() + Duration::from_millis(1)).unwrap_or(0);
         let flags: Vec<bool> = fds.iter().map(PollFd::ready).collect();
         drop(fds);
         if ready > 0 {
