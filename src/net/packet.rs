@@ -173,7 +173,14 @@ impl Capture {
             None => (Framing::Cooked, 0),
             Some(name) => {
                 let ifindex = interface_index(name)?;
-                let tmp = probe(libc::SOCK_DGRAM)?;
+                // The ioctl works on any socket; an IPv4 datagram one closes at once, where closing a packet
+                // socket waits for an RCU grace period (milliseconds on a busy machine).
+                // SAFETY: socket() has no memory preconditions.
+                let tmp = check(unsafe {
+                    libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+                })
+                // SAFETY: the fd was just returned by socket() and is owned by nothing else.
+                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })?;
                 let framing = match hardware_type(tmp.as_fd(), name)? {
                     ARPHRD_ETHER | ARPHRD_LOOPBACK => Framing::Ethernet,
                     ARPHRD_NONE => Framing::RawIp,

@@ -316,6 +316,7 @@ fn run_syn(
     })?;
     stats.rate = req.rate.unwrap_or(syn::DEFAULT_RATE);
     stats.retries = cfg.retries;
+    stats.ring_packets = ring_packets;
     stats.method = syn::Sent {
         packets: stats.packets,
         ring_packets,

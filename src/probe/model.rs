@@ -427,9 +427,11 @@ pub struct SynStats {
     pub rate: u32,
     /// SYNs to a silent port after the first.
     pub retries: u32,
-    /// How the SYNs left: `tx-ring` (whole frames through an AF_PACKET transmit ring), `sendmmsg` (a raw IP
-    /// socket's batches), or `mixed`.
+    /// How the SYNs left: `tx-ring` (whole frames through an AF_PACKET transmit ring, after the first batches
+    /// while it is set up) or `sendmmsg` (a raw IP socket's batches only).
     pub method: &'static str,
+    /// SYNs that went through the transmit ring.
+    pub ring_packets: u64,
 }
 
 impl ProbeReport {

@@ -26,7 +26,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use pnet_packet::ip::IpNextHeaderProtocols;
@@ -41,6 +41,7 @@ use crate::explain::icmp::Message;
 use crate::interrupt;
 use crate::net::filter;
 use crate::net::mmsg::RecvBatch;
+use crate::net::packet::{self, Capture, Framing};
 use crate::net::poll::{self, Interest, PollFd};
 use crate::net::raw::{RawProtocol, RawSocket};
 use crate::net::route;
@@ -125,11 +126,9 @@ pub struct Sent {
 pub enum SendMethod {
     /// Whole Ethernet frames through an AF_PACKET transmit ring (PACKET_TX_RING, qdisc bypassed).
     TxRing,
-    /// TCP headers through a raw IP socket in `sendmmsg` batches: the route is not over Ethernet or loopback,
-    /// or the next hop's link-layer address was not known.
+    /// TCP headers through a raw IP socket in `sendmmsg` batches only: the route is not over Ethernet, the
+    /// next hop's link-layer address was not known, or the scan is small.
     Sendmmsg,
-    /// Some targets one way, some the other.
-    Mixed,
 }
 
 impl SendMethod {
@@ -137,20 +136,18 @@ impl SendMethod {
         match self {
             SendMethod::TxRing => "tx-ring",
             SendMethod::Sendmmsg => "sendmmsg",
-            SendMethod::Mixed => "mixed",
         }
     }
 }
 
 impl Sent {
-    /// The method of this run (sendmmsg when nothing was sent).
+    /// The method of this run: the transmit ring once it carried any SYN (the first batches of a run go by the
+    /// raw socket while the ring is set up; `ring_packets` counts the rest).
     pub fn method(&self) -> SendMethod {
         if self.ring_packets == 0 {
             SendMethod::Sendmmsg
-        } else if self.raw_packets == 0 {
-            SendMethod::TxRing
         } else {
-            SendMethod::Mixed
+            SendMethod::TxRing
         }
     }
 }
@@ -209,6 +206,8 @@ struct Shared<'a> {
     progress: Option<&'a Progress>,
     start: Instant,
     stop: AtomicBool,
+    /// The packet socket reading replies from the ring's interface, once every target goes by the ring.
+    capture: Arc<OnceLock<Mutex<Option<Capture>>>>,
     v4: Option<Family>,
     v6: Option<Family>,
 }
@@ -253,6 +252,7 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&Progress>) -> Result<Out
         progress,
         start: Instant::now(),
         stop: AtomicBool::new(false),
+        capture: Arc::new(OnceLock::new()),
         v4,
         v6,
     };
@@ -261,6 +261,9 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&Progress>) -> Result<Out
         let sent = send_rounds(&shared, cfg);
         shared.stop.store(true, Ordering::SeqCst);
         let _ = rx.join();
+        if let Some(c) = shared.capture.get().and_then(|m| m.lock().ok()?.take()) {
+            close_in_background(vec![c]);
+        }
         phase("receiver stopped");
         sent
     });
@@ -423,6 +426,12 @@ fn send_rounds(sh: &Shared, cfg: &Config) -> Sent {
                     .map_or(0, |p| p.frames.iter().flatten().count()),
                 sh.targets.len()
             ));
+            if total < RING_MIN {
+                paths = None;
+            }
+            if let Some(p) = paths.as_ref() {
+                open_in_background(sh, p);
+            }
             sample_answers(sh, &mut est, &mut sampled);
             (0..total).filter(|i| i % n != 0).collect()
         } else {
@@ -466,6 +475,9 @@ fn send_rounds(sh: &Shared, cfg: &Config) -> Sent {
         sample_answers(sh, &mut est, &mut sampled);
     }
     sent.sending = first.map_or(Duration::ZERO, |f| last.saturating_duration_since(f));
+    if let Some(p) = paths {
+        close_in_background(p.rings.lock().map(|mut v| v.split_off(0)).unwrap_or_default());
+    }
     sent
 }
 
@@ -534,10 +546,7 @@ fn send_parallel(
     rate: u32,
     paths: Option<&Paths>,
 ) -> (usize, usize) {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 8)
-        .min(items.len().div_ceil(BATCH).max(1));
+    let threads = sending_threads().min(items.len().div_ceil(BATCH).max(1));
     if threads == 1 {
         return send_items(sh, items, &mut Pacer::new(rate), paths);
     }
@@ -581,10 +590,7 @@ fn send_items(
         if let Some(p) = paths.filter(|p| !p.failed.load(Ordering::Relaxed)) {
             if p.frames[items[k] / n].is_some() {
                 if ring.is_none() {
-                    match TxRing::open(p.interface, RING_SLOTS, RING_SLOT) {
-                        Ok(r) => ring = Some(r),
-                        Err(_) => p.failed.store(true, Ordering::Relaxed),
-                    }
+                    ring = p.rings.lock().ok().and_then(|mut v| v.pop());
                 }
                 if let Some(r) = ring.as_mut() {
                     let end = (k..items.len())
@@ -678,6 +684,11 @@ fn send_items(
             if stalls > 1000 || interrupt::requested() {
                 break;
             }
+        }
+    }
+    if let (Some(r), Some(p)) = (ring, paths) {
+        if let Ok(mut v) = p.rings.lock() {
+            v.push(r);
         }
     }
     (count, ring_count)
@@ -792,6 +803,8 @@ struct Paths {
     ports: (u16, u16),
     /// The ring failed: the raw socket from then on.
     failed: AtomicBool,
+    /// Transmit rings ready for a sending thread (opened in the background), taken for a round and given back.
+    rings: Arc<Mutex<Vec<TxRing>>>,
 }
 
 impl Paths {
@@ -858,6 +871,7 @@ fn find_paths(sh: &Shared) -> Option<Paths> {
             sh.v6.as_ref().map_or(0, |f| f.port),
         ),
         failed: AtomicBool::new(false),
+        rings: Arc::new(Mutex::new(Vec::new())),
     })
 }
 
@@ -920,6 +934,86 @@ fn template(t: &Target, sport: u16, src_mac: [u8; 6], dst_mac: [u8; 6]) -> Frame
     }
 }
 
+/// Scans of fewer probes than this keep to the raw sockets: a packet socket costs the kernel an RCU grace
+/// period (milliseconds) to set up and as much to close, more than such a scan takes.
+const RING_MIN: usize = 4096;
+
+/// Opens, each in a thread of its own so their RCU grace periods overlap, one transmit ring per sending
+/// thread and — when every target goes by the ring — the packet socket that reads replies from that interface.
+/// Nothing waits for them: sending starts through the raw socket and moves to a ring as soon as one is ready;
+/// replies are read from the raw TCP sockets until the packet socket is there.
+fn open_in_background(sh: &Shared, p: &Paths) {
+    for _ in 0..sending_threads() {
+        let rings = Arc::clone(&p.rings);
+        let index = p.interface;
+        std::thread::spawn(move || {
+            if let Ok(r) = TxRing::open(index, RING_SLOTS, RING_SLOT) {
+                if let Ok(mut v) = rings.lock() {
+                    v.push(r);
+                }
+            }
+        });
+    }
+    if p.frames.iter().all(Option::is_some) {
+        let slot = Arc::clone(&sh.capture);
+        let index = p.interface;
+        let port = |f: Option<&Family>| f.map_or(0, |f| f.port);
+        let ports = (port(sh.v4.as_ref()), port(sh.v6.as_ref()));
+        std::thread::spawn(move || {
+            if let Some(c) = open_capture(index, ports) {
+                let _ = slot.set(Mutex::new(Some(c)));
+            }
+        });
+    }
+}
+
+/// Closes packet sockets each in a detached thread, so their RCU grace periods overlap each other and the
+/// report's printing instead of adding up.
+fn close_in_background<T: Send + 'static>(things: Vec<T>) {
+    for t in things {
+        std::thread::spawn(move || drop(t));
+    }
+}
+
+/// The threads that send a round (one per core, at most 8).
+fn sending_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8)
+}
+
+/// A packet socket with a receive ring on interface `index`, its kernel filter passing only TCP to our ports
+/// (IPv4, IPv6), started before it is returned (so no reply after this is missed). None when it cannot be had.
+fn open_capture(index: u32, ports: (u16, u16)) -> Option<Capture> {
+    let opts = packet::Options {
+        interface: Some(packet::interface_name(index)?),
+        snaplen: 128,
+        buffer: 4 << 20,
+        block_timeout: Duration::from_millis(1),
+        promiscuous: false,
+    };
+    let (mut cap, framing) = Capture::open(&opts).ok()?;
+    if framing != Framing::Ethernet {
+        return None;
+    }
+    let prog = filter::ethernet_tcp_to_port(ports.0, ports.1, 128);
+    cap.start(&prog, &opts).ok()?;
+    Some(cap)
+}
+
+/// An Ethernet frame from the packet ring: a TCP segment over IPv4 or IPv6.
+fn on_frame(sh: &Shared, data: &[u8]) {
+    let Some(et) = data.get(12..14) else { return };
+    match u16::from_be_bytes([et[0], et[1]]) {
+        0x0800 => on_tcp(sh, false, &data[14..], None),
+        0x86dd if data.len() >= 54 && data[20] == 6 => {
+            let src: [u8; 16] = data[22..38].try_into().unwrap_or([0; 16]);
+            on_tcp(sh, true, &data[54..], Some(IpAddr::from(src)));
+        }
+        _ => {}
+    }
+}
+
 /// The receive thread: reads replies from every socket until told to stop.
 fn receive(sh: &Shared) {
     let fams: Vec<&Family> = [sh.v4.as_ref(), sh.v6.as_ref()]
@@ -927,7 +1021,20 @@ fn receive(sh: &Shared) {
         .flatten()
         .collect();
     let mut batch = RecvBatch::new(256, 256);
+    let mut muted = false;
     loop {
+        // Set once by the sending side; only this thread locks it.
+        let mut guard = sh.capture.get().and_then(|m| m.lock().ok());
+        let mut cap = guard.as_mut().and_then(|g| g.as_mut());
+        if cap.is_some() && !muted {
+            // Replies now come through the packet socket: the raw TCP sockets stop queueing them (what they
+            // hold already is still read below).
+            muted = true;
+            for f in &fams {
+                let _ = f.tcp.attach_filter(&filter::accept_all(0));
+            }
+            phase("replies by the packet ring");
+        }
         let mut fds: Vec<PollFd> = fams
             .iter()
             .flat_map(|f| {
@@ -937,10 +1044,21 @@ fn receive(sh: &Shared) {
                 ]
             })
             .collect();
+        if let Some(c) = cap.as_ref() {
+            fds.push(PollFd::borrowed(c.fd(), Interest::Readable));
+        }
         // A short timeout: the stop flag is seen within a millisecond of the last round.
         let ready = poll::poll(&mut fds, Instant::now() + Duration::from_millis(1)).unwrap_or(0);
         let flags: Vec<bool> = fds.iter().map(PollFd::ready).collect();
         drop(fds);
+        if let Some(c) = cap.as_mut() {
+            if flags.get(2 * fams.len()) == Some(&true) {
+                let _ = c.dispatch(Duration::ZERO, &mut |f| {
+                    on_frame(sh, f.data);
+                    true
+                });
+            }
+        }
         if ready > 0 {
             for (k, f) in fams.iter().enumerate() {
                 let v6 = f.tcp.is_v6();
@@ -956,6 +1074,19 @@ fn receive(sh: &Shared) {
         }
         if sh.stop.load(Ordering::SeqCst) {
             // One last read of what already arrived.
+            if let Some(c) = cap.as_mut() {
+                // Without unbinding (that waits for an RCU grace period; the socket is closed in the
+                // background): the blocks the kernel hands over within its block timeout, when answers are
+                // still missing.
+                if sh.answered.load(Ordering::Acquire) < sh.work.len() {
+                    for _ in 0..3 {
+                        let _ = c.dispatch(Duration::from_millis(2), &mut |f| {
+                            on_frame(sh, f.data);
+                            true
+                        });
+                    }
+                }
+            }
             for f in &fams {
                 let v6 = f.tcp.is_v6();
                 drain(&f.tcp, &mut batch, |data, from| on_tcp(sh, v6, data, from));
@@ -965,6 +1096,7 @@ fn receive(sh: &Shared) {
             }
             return;
         }
+        drop(guard);
     }
 }
 
