@@ -279,7 +279,65 @@ fn full_range_open_set_equals_ss() {
             65535,
             "{c}"
         );
+        // Over the veth pair (Ethernet, next hop resolved by the warm-up) the SYNs leave through the AF_PACKET
+        // transmit ring, after the first batches that go while it is set up.
+        assert_eq!(v["syn"]["method"], "tx-ring", "{target}: {}", v["syn"]);
+        let ring = v["syn"]["ring_packets"].as_u64().unwrap();
+        assert!(
+            ring > 0 && ring <= v["syn"]["packets"].as_u64().unwrap(),
+            "{}",
+            v["syn"]
+        );
     }
+}
+
+/// The fallback: loopback is not Ethernet for the transmit ring (a frame written there arrives marked as
+/// outgoing), so the raw socket's `sendmmsg` batches carry the scan, and the open set is still exactly
+/// `ss -tln`'s. A small scan over the veth pair keeps to the raw socket too.
+#[test]
+fn fallback_raw_socket_on_loopback_equals_ss() {
+    if !common::can_netns("fallback_raw_socket_on_loopback_equals_ss") {
+        return;
+    }
+    let pair = VethPair::new("synl");
+    let _ls: Vec<TcpListener> = (0..3).map(|_| pair.b.listen("0.0.0.0:0")).collect();
+    let _l6 = pair.b.listen("[::]:0");
+    let want = ss_listening(&pair);
+    assert_eq!(want.len(), 4, "{want:?}");
+    let (code, out, err) = pair.b.run(&[
+        "--json",
+        "probe",
+        "127.0.0.1",
+        "-p-",
+        "--syn",
+        "--rate",
+        "10000000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(open_ports(&v), want);
+    assert_eq!(v["syn"]["method"], "sendmmsg", "{}", v["syn"]);
+    assert_eq!(v["syn"]["ring_packets"], 0, "{}", v["syn"]);
+    let c = &v["summary"][0]["counts"];
+    assert_eq!(
+        c["closed"].as_u64().unwrap() as usize + want.len(),
+        65535,
+        "{c}"
+    );
+    // A few ports over the veth: fewer probes than a packet socket's set-up is worth.
+    let list: Vec<String> = want.iter().map(u16::to_string).collect();
+    let (code, out, err) = pair.a.run(&[
+        "--json",
+        "probe",
+        &pair.b_ip,
+        "-p",
+        &format!("{},1001", list.join(",")),
+        "--syn",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let v = json(&out);
+    assert_eq!(open_ports(&v), want);
+    assert_eq!(v["syn"]["method"], "sendmmsg", "{}", v["syn"]);
 }
 
 /// Without CAP_NET_RAW: one line that names the capability and points at the connect scan, exit 2.

@@ -93,7 +93,8 @@ pub fn ethernet_tcp_to_port(port4: u16, port6: u16, snap: u32) -> crate::net::bp
         /* 4 */ Insn::stmt(bpf::LD | bpf::B | bpf::ABS, 23),
         /* 5 */ Insn::jump(bpf::JMP | bpf::JEQ | bpf::K, 6, 0, 11),
         /* 6 */ Insn::stmt(bpf::LD | bpf::H | bpf::ABS, 20),
-        /* 7 */ Insn::jump(bpf::JMP | bpf::JSET | bpf::K, 0x1fff, 9, 0), // a later fragment: drop
+        /* 7 */
+        Insn::jump(bpf::JMP | bpf::JSET | bpf::K, 0x1fff, 9, 0), // a later fragment: drop
         /* 8 */ Insn::stmt(bpf::LDX | bpf::B | bpf::MSH, 14),
         /* 9 */ Insn::stmt(bpf::LD | bpf::H | bpf::IND, 16),
         /* 10 */ Insn::jump(bpf::JMP | bpf::JEQ | bpf::K, port4, 5, 6),

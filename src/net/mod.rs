@@ -37,9 +37,9 @@ pub mod packet;
 pub mod poll;
 pub mod process;
 #[cfg(target_os = "linux")]
-pub mod route;
-#[cfg(target_os = "linux")]
 pub mod raw;
+#[cfg(target_os = "linux")]
+pub mod route;
 pub mod socket;
 pub mod sockopt;
 #[cfg(target_os = "linux")]

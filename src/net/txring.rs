@@ -57,7 +57,8 @@ pub fn link_info(index: u32) -> io::Result<LinkInfo> {
     let name = super::packet::interface_name(index)
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such interface"))?;
     // SAFETY: socket() has no memory preconditions.
-    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    let fd =
+        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: the fd was just returned by socket() and is owned by nothing else.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: an all-zero ifreq is a valid value.
@@ -117,7 +118,12 @@ impl TxRing {
         })?;
         // SAFETY: the fd was just returned by socket() and is owned by nothing else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        setopt(fd.as_fd(), libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V2)?;
+        setopt(
+            fd.as_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_VERSION,
+            &TPACKET_V2,
+        )?;
         // Straight to the driver: no qdisc (and none of its drops or requeues). Old kernels lack it: not fatal.
         let _ = setopt(
             fd.as_fd(),
@@ -141,7 +147,12 @@ impl TxRing {
             0
         };
         // A malformed slot is skipped rather than stopping the ring.
-        setopt(fd.as_fd(), libc::SOL_PACKET, libc::PACKET_LOSS, &1 as &libc::c_int)?;
+        setopt(
+            fd.as_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_LOSS,
+            &1 as &libc::c_int,
+        )?;
         // A power of two, so a block of pages holds whole slots.
         let frame_size = frame_size.max(64).next_power_of_two();
         let block_size = (frame_size * 32).max(64 * 1024);
@@ -240,7 +251,8 @@ impl TxRing {
             )
         };
         let (hdr, data) = area.split_at_mut(self.vnet);
-        let len = fill(&mut data[..self.frame_size - DATA_OFFSET - self.vnet]).min(self.max_frame());
+        let len =
+            fill(&mut data[..self.frame_size - DATA_OFFSET - self.vnet]).min(self.max_frame());
         if self.vnet > 0 {
             // struct virtio_net_hdr (little-endian): no flags, no GSO, hdr_len = the whole frame, the rest 0.
             hdr.fill(0);
@@ -266,14 +278,8 @@ impl TxRing {
     pub fn flush(&mut self) -> io::Result<usize> {
         loop {
             // SAFETY: a send with no buffer on a socket with a TX ring transmits the ring's ready slots.
-            let rc = unsafe {
-                libc::send(
-                    self.fd.as_raw_fd(),
-                    std::ptr::null(),
-                    0,
-                    libc::MSG_DONTWAIT,
-                )
-            };
+            let rc =
+                unsafe { libc::send(self.fd.as_raw_fd(), std::ptr::null(), 0, libc::MSG_DONTWAIT) };
             if rc >= 0 {
                 self.queued = 0;
                 return Ok(rc as usize);

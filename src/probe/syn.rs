@@ -53,8 +53,13 @@ use crate::net::{sockopt, OpenError};
 /// profiling where a scan's time goes. Nothing is printed without it.
 pub fn phase(name: &str) {
     static START: std::sync::OnceLock<Option<Instant>> = std::sync::OnceLock::new();
-    if let Some(t0) = START.get_or_init(|| std::env::var_os("NETDIAG_SYN_PHASES").map(|_| Instant::now())) {
-        eprintln!("syn phase: {:9.3} ms  {name}", t0.elapsed().as_secs_f64() * 1e3);
+    if let Some(t0) =
+        START.get_or_init(|| std::env::var_os("NETDIAG_SYN_PHASES").map(|_| Instant::now()))
+    {
+        eprintln!(
+            "syn phase: {:9.3} ms  {name}",
+            t0.elapsed().as_secs_f64() * 1e3
+        );
     }
 }
 
@@ -454,7 +459,10 @@ fn send_rounds(sh: &Shared, cfg: &Config) -> Sent {
         sent.packets += all as u64;
         sent.ring_packets += ring as u64;
         sent.raw_packets += (all - ring) as u64;
-        phase(&format!("round {round} sent ({} packets, wait up to {wait:?})", todo.len()));
+        phase(&format!(
+            "round {round} sent ({} packets, wait up to {wait:?})",
+            todo.len()
+        ));
         sent.tries = round + 1;
         sent.last_wait = wait;
         last = Instant::now();
@@ -476,7 +484,12 @@ fn send_rounds(sh: &Shared, cfg: &Config) -> Sent {
     }
     sent.sending = first.map_or(Duration::ZERO, |f| last.saturating_duration_since(f));
     if let Some(p) = paths {
-        close_in_background(p.rings.lock().map(|mut v| v.split_off(0)).unwrap_or_default());
+        close_in_background(
+            p.rings
+                .lock()
+                .map(|mut v| v.split_off(0))
+                .unwrap_or_default(),
+        );
     }
     sent
 }
@@ -540,12 +553,7 @@ impl Pacer {
 /// Sends `items` from one thread per core, each with its share of the rate. On a local link the kernel does the
 /// whole round trip (our send, the target's stack, its answer, our receive queue) inside the sending system
 /// call, so the sending threads are where the cores are spent.
-fn send_parallel(
-    sh: &Shared,
-    items: &[usize],
-    rate: u32,
-    paths: Option<&Paths>,
-) -> (usize, usize) {
+fn send_parallel(sh: &Shared, items: &[usize], rate: u32, paths: Option<&Paths>) -> (usize, usize) {
     let threads = sending_threads().min(items.len().div_ceil(BATCH).max(1));
     if threads == 1 {
         return send_items(sh, items, &mut Pacer::new(rate), paths);
@@ -1302,5 +1310,92 @@ fn finish(sh: &Shared, sent: Sent) -> Outcome {
         interrupted: done.iter().any(|d| d.state == PortState::Interrupted),
         done,
         sent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::bpf::Meta;
+
+    fn target(addr: &str, src: &str) -> Target {
+        Target {
+            addr: addr.parse().unwrap(),
+            src: src.parse().unwrap(),
+        }
+    }
+
+    /// Each patched frame carries the checksum a full computation gives, and the filter of the packet ring
+    /// passes a reply to our port only.
+    #[test]
+    fn patched_frames_match_full_checksums() {
+        for t in [target("10.1.2.3", "10.1.2.1"), target("fd00::2", "fd00::1")] {
+            let f = template(&t, 40_000, [2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+            let mut buf = [0u8; 128];
+            for (dport, seq) in [
+                (1u16, 0u32),
+                (22, 0xdead_beef),
+                (65535, u32::MAX),
+                (80, 0x0001_0000),
+            ] {
+                let n = f.write(&mut buf, dport, seq);
+                assert_eq!(n, f.bytes.len());
+                let seg = &buf[f.tcp..n];
+                let p = TcpPacket::new(seg).unwrap();
+                assert_eq!(p.get_destination(), dport);
+                assert_eq!(p.get_sequence(), seq);
+                let want = match (t.src, t.addr) {
+                    (IpAddr::V4(s), IpAddr::V4(d)) => tcp::ipv4_checksum(&p, &s, &d),
+                    (IpAddr::V6(s), IpAddr::V6(d)) => tcp::ipv6_checksum(&p, &s, &d),
+                    _ => unreachable!(),
+                };
+                // Ones' complement has two zeros; a receiver accepts either.
+                let got = p.get_checksum();
+                assert!(
+                    got == want || (got, want) == (0xffff, 0) || (got, want) == (0, 0xffff),
+                    "{got:#x} {want:#x}"
+                );
+            }
+            if t.addr.is_ipv4() {
+                let ip = Ipv4Packet::new(&buf[14..34]).unwrap();
+                assert_eq!(pnet_packet::ipv4::checksum(&ip), ip.get_checksum());
+                assert_eq!(ip.get_total_length() as usize, 20 + SYN_LEN);
+            }
+        }
+    }
+
+    #[test]
+    fn the_ring_filter_passes_replies_to_our_ports_only() {
+        let prog = filter::ethernet_tcp_to_port(40_000, 40_001, 128);
+        let incoming = Meta {
+            pkttype: 0,
+            ..Meta::default()
+        };
+        let outgoing = Meta {
+            pkttype: 4,
+            ..Meta::default()
+        };
+        // A reply is a frame whose TCP source is the scanned port and destination ours: swap the template's.
+        let reply = |t: &Target, sport: u16, ours: u16| {
+            let back = Target {
+                addr: t.src,
+                src: t.addr,
+            };
+            let f = template(&back, sport, [0; 6], [0; 6]);
+            let mut buf = [0u8; 128];
+            let n = f.write(&mut buf, ours, 1);
+            buf[..n].to_vec()
+        };
+        let v4 = target("10.1.2.3", "10.1.2.1");
+        let v6 = target("fd00::2", "fd00::1");
+        let r = reply(&v4, 22, 40_000);
+        assert_eq!(prog.run(&r, r.len() as u32, &incoming), 128);
+        assert_eq!(prog.run(&r, r.len() as u32, &outgoing), 0);
+        let r = reply(&v4, 22, 40_001);
+        assert_eq!(prog.run(&r, r.len() as u32, &incoming), 0);
+        let r = reply(&v6, 22, 40_001);
+        assert_eq!(prog.run(&r, r.len() as u32, &incoming), 128);
+        let r = reply(&v6, 22, 40_000);
+        assert_eq!(prog.run(&r, r.len() as u32, &incoming), 0);
     }
 }
