@@ -4,6 +4,7 @@
 //! files as the fallback. The owning processes come from one walk of `/proc/*/fd`, made only when asked for.
 //! Other platforms get a clear "not supported on this platform yet" error.
 
+pub mod filter;
 mod model;
 #[cfg(target_os = "linux")]
 pub mod netlink;
@@ -23,7 +24,8 @@ use anyhow::Result;
 #[cfg(target_os = "linux")]
 pub fn list(req: &SocketsRequest) -> Result<SocketsReport> {
     let (mut sockets, source, mut notes) = read_table(req)?;
-    sockets.retain(|s| req.matches(s));
+    let ctx = filter::EvalCtx::read();
+    sockets.retain(|s| req.matches(s) && req.filter.matches(s, &ctx));
     let processes = req.processes || !req.pids.is_empty();
     if processes {
         let wanted: std::collections::HashSet<u64> = sockets

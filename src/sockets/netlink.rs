@@ -278,6 +278,7 @@ pub fn parse_inet_msg(p: &[u8], proto: SockProto) -> Option<SocketRow> {
         v6only,
         tcp_info,
         timer,
+        iface: u32_ne(p, 40)?,
     })
 }
 
@@ -392,6 +393,7 @@ pub fn parse_unix_msg(p: &[u8]) -> Option<SocketRow> {
         v6only: None,
         tcp_info: None,
         timer: None,
+        iface: 0,
     })
 }
 
