@@ -153,6 +153,7 @@ fn request(a: &SocketsArgs) -> Result<SocketsRequest> {
         sockets::filter::ParseCtx {
             tcp: a.tcp || none,
             udp: a.udp || none,
+            family: Family::from_flags(a.ipv4, a.ipv6),
         },
     )?;
     Ok(SocketsRequest {

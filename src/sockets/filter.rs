@@ -27,10 +27,14 @@
 //! 0.0.0.0/0` lists nothing in ss, and so here). `dev` conditions are checked only in userspace, as ss does
 //! (the kernel bytecode has no device test, so ss then sends no bytecode at all).
 //!
-//! `autobound` (ss: the local port was picked by the kernel, not by bind) is approximated as "the local port is in
-//! net.ipv4.ip_local_port_range", the check ss makes in userspace; the kernel's own flag (SOCK_BINDPORT_LOCK) is
-//! not in the sock_diag reply. `fwmark`, `cgroup`, `unix:`/`inet:` address prefixes and host names are not
-//! supported (one-line error).
+//! `autobound` (the kernel picked the local port; bind was not given one) is checked as ss checks it: the kernel's
+//! SOCK_BINDPORT_LOCK flag (not in the sock_diag reply, so taken as set exactly on listening and unconnected
+//! sockets whose port is outside net.ipv4.ip_local_port_range; accepted and TIME-WAIT sockets never carry it)
+//! and ss's userspace test (the local port is in that range). A socket bound by hand to a port inside the range
+//! is the case this cannot tell apart.
+//!
+//! `fwmark`, `cgroup`, `unix:`/`inet:` address prefixes and host names are not supported (one-line error). UNIX
+//! sockets (`-x`) have no address or port here: `src`/`dst` with an address never match them, ports read as 0.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -155,6 +159,8 @@ const EXPECTED_TERM: &str = "expected sport, dport, src, dst, dev, autobound, no
 pub struct ParseCtx {
     pub tcp: bool,
     pub udp: bool,
+    /// `-4`/`-6`: addresses of the other family are refused, as ss refuses them.
+    pub family: crate::target::Family,
 }
 
 impl SsFilter {
@@ -603,6 +609,20 @@ impl<'a> Parser<'a> {
         } else {
             Some(parse_prefix(addr).ok_or_else(|| bad_addr(addr))?)
         };
+        if let Some((ip, _)) = prefix {
+            if !self.ctx.family.matches(&ip) {
+                let (flag, fam) = if ip.is_ipv4() {
+                    ("-6", "IPv6")
+                } else {
+                    ("-4", "IPv4")
+                };
+                return Err(self.err(format!(
+                    "'{}' after '{key}' is not {fam}, and {flag} lists {fam} sockets only (as in ss); write an \
+                     {fam} address or drop {flag}",
+                    shown(addr)
+                )));
+            }
+        }
         Ok(HostCond { prefix, port })
     }
 }
@@ -681,7 +701,18 @@ fn eval(e: &Expr, row: &SocketRow, ctx: &EvalCtx, check: Check) -> bool {
         Expr::Dev(i) => row.iface == *i,
         Expr::Autobound => {
             let p = row.local.port();
-            !row.proto.is_unix() && ctx.ephemeral.0 <= p && p <= ctx.ephemeral.1
+            let ephemeral = ctx.ephemeral.0 <= p && p <= ctx.ephemeral.1;
+            if row.proto.is_unix() {
+                return false;
+            }
+            match check {
+                Check::Userspace => ephemeral,
+                // SOCK_BINDPORT_LOCK: set by bind() with a port; accepted sockets do not inherit it.
+                Check::Kernel => {
+                    let bound = matches!(row.state, State::Listen | State::Unconn | State::Close);
+                    !(bound && !ephemeral)
+                }
+            }
         }
     }
 }
