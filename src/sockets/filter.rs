@@ -710,7 +710,7 @@ fn eval(e: &Expr, row: &SocketRow, ctx: &EvalCtx, check: Check) -> bool {
                 // SOCK_BINDPORT_LOCK: set by bind() with a port; accepted sockets do not inherit it.
                 Check::Kernel => {
                     let bound = matches!(row.state, State::Listen | State::Unconn | State::Close);
-                    !(bound && !ephemeral)
+                    !bound || ephemeral
                 }
             }
         }
@@ -792,6 +792,7 @@ mod tests {
             ParseCtx {
                 tcp: true,
                 udp: false,
+                family: crate::target::Family::Any,
             },
         )
     }
