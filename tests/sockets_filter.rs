@@ -174,7 +174,17 @@ fn netdiag_json(ns: &NetNs, flags: &[&str], words: &[String], env: Option<(&str,
         code, 0,
         "netdiag sockets {flags:?} {words:?}: exit {code}\n{err}"
     );
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON ({e}): {out}"))
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON ({e}): {out}"));
+    // The expression goes to the kernel as inet_diag bytecode: a program it refused would fall back to /proc
+    // with a note, which must not happen.
+    if env.is_none() && v.get("source").is_some() {
+        assert_eq!(v["source"], "netlink", "{flags:?} {words:?}: {v}");
+        assert!(
+            v["notes"].as_array().is_some_and(|n| n.is_empty()),
+            "{flags:?} {words:?}: {v}"
+        );
+    }
+    v
 }
 
 fn ss(ns: &NetNs, flags: &[&str], words: &[String]) -> String {

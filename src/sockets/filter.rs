@@ -237,6 +237,19 @@ impl SsFilter {
         user && (has_dev(e) || eval(e, row, ctx, Check::Kernel))
     }
 
+    /// The expression as inet_diag bytecode (INET_DIAG_REQ_BYTECODE), as ss compiles it, so the kernel sends only
+    /// the sockets that pass; `None` when there is no expression or it holds a `dev` condition (the bytecode has
+    /// no device test; ss then sends none either). The rows are still checked in userspace afterwards.
+    pub fn bytecode(&self) -> Option<Vec<u8>> {
+        let e = self.expr.as_ref()?;
+        if has_dev(e) {
+            return None;
+        }
+        let bc = compile(e);
+        // Jumps are 16-bit; a program this long is not worth sending (the userspace check still applies).
+        (bc.len() <= 16 * 1024).then_some(bc)
+    }
+
     /// The states to list for a protocol (ss's state set), when `state`/`exclude` were given.
     pub fn state_set(&self) -> Option<StateSet> {
         self.states
@@ -651,6 +664,103 @@ fn parse_prefix(s: &str) -> Option<(IpAddr, u8)> {
     Some((ip, bits))
 }
 
+// inet_diag bytecode (include/uapi/linux/inet_diag.h). Each op is {code: u8, yes: u8, no: u16}: the kernel moves
+// `yes` bytes on a match and `no` bytes otherwise; running off the end exactly accepts the socket, jumping 4 bytes
+// past it rejects it.
+const BC_JMP: u8 = 1;
+const BC_S_GE: u8 = 2;
+const BC_S_LE: u8 = 3;
+const BC_D_GE: u8 = 4;
+const BC_D_LE: u8 = 5;
+const BC_AUTO: u8 = 6;
+const BC_S_COND: u8 = 7;
+const BC_D_COND: u8 = 8;
+
+fn op(code: u8, yes: u8, no: u16) -> [u8; 4] {
+    let n = no.to_ne_bytes();
+    [code, yes, n[0], n[1]]
+}
+
+/// Compiles as ss's ssfilter_bytecompile does.
+fn compile(e: &Expr) -> Vec<u8> {
+    match e {
+        Expr::Autobound => op(BC_AUTO, 4, 8).to_vec(),
+        Expr::PortGe(end, p) | Expr::PortLe(end, p) => {
+            let ge = matches!(e, Expr::PortGe(..));
+            let code = match (end, ge) {
+                (End::Local, true) => BC_S_GE,
+                (End::Local, false) => BC_S_LE,
+                (End::Peer, true) => BC_D_GE,
+                (End::Peer, false) => BC_D_LE,
+            };
+            let mut v = op(code, 8, 12).to_vec();
+            v.extend_from_slice(&op(0, 0, *p));
+            v
+        }
+        Expr::Host(end, cond) => {
+            let code = if *end == End::Local {
+                BC_S_COND
+            } else {
+                BC_D_COND
+            };
+            // struct inet_diag_hostcond { u8 family; u8 prefix_len; int port; __be32 addr[]; }
+            let (family, bits, addr): (u8, u8, Vec<u8>) = match cond.prefix {
+                None => (0, 0, vec![0; 4]),
+                Some((IpAddr::V4(a), b)) => (libc::AF_INET as u8, b, a.octets().to_vec()),
+                Some((IpAddr::V6(a), b)) => (libc::AF_INET6 as u8, b, a.octets().to_vec()),
+            };
+            let len = 4 + 8 + addr.len();
+            let mut v = op(code, len as u8, len as u16 + 4).to_vec();
+            v.extend_from_slice(&[family, bits, 0, 0]);
+            let port: i32 = cond.port.map_or(-1, i32::from);
+            v.extend_from_slice(&port.to_ne_bytes());
+            v.extend_from_slice(&addr);
+            v
+        }
+        Expr::And(a, b) => {
+            let mut x = compile(a);
+            let y = compile(b);
+            // Rejections of the first part jump past the end of the whole.
+            patch(&mut x, y.len());
+            x.extend_from_slice(&y);
+            x
+        }
+        Expr::Or(a, b) => {
+            let mut x = compile(a);
+            let y = compile(b);
+            // The first part passing jumps over the second to the end; failing lands on the second.
+            x.extend_from_slice(&op(BC_JMP, 4, y.len() as u16 + 4));
+            x.extend_from_slice(&y);
+            x
+        }
+        Expr::Not(a) => {
+            let mut x = compile(a);
+            x.extend_from_slice(&op(BC_JMP, 4, 8));
+            x
+        }
+        // Never compiled (see `bytecode`); a program that accepts everything keeps the userspace check exact.
+        Expr::Dev(_) => Vec::new(),
+    }
+}
+
+/// ss's ssfilter_patch: the ops of `code` whose `no` jumps to 4 bytes past its end are moved `reloc` further.
+fn patch(code: &mut [u8], reloc: usize) {
+    let len = code.len();
+    let mut at = 0usize;
+    while at + 4 <= len {
+        let yes = usize::from(code[at + 1]);
+        let no = usize::from(u16::from_ne_bytes([code[at + 2], code[at + 3]]));
+        if no == len - at + 4 {
+            let n = (no + reloc) as u16;
+            code[at + 2..at + 4].copy_from_slice(&n.to_ne_bytes());
+        }
+        if yes == 0 {
+            break;
+        }
+        at += yes;
+    }
+}
+
 /// The two checks ss makes (see the module comment).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Check {
@@ -965,6 +1075,31 @@ mod tests {
             assert!(e.contains(needle), "{s}: {e}");
             assert!(!e.contains('\n'), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn compiles_bytecode_as_ss_does() {
+        let bc = |s: &str| parse(s).unwrap().bytecode().unwrap();
+        let mut want = vec![BC_S_COND, 16];
+        want.extend_from_slice(&20u16.to_ne_bytes());
+        want.extend_from_slice(&[0, 0, 0, 0]);
+        want.extend_from_slice(&22i32.to_ne_bytes());
+        want.extend_from_slice(&[0; 4]);
+        assert_eq!(bc("sport = :22"), want);
+        // and: the first condition's rejection jumps past the whole program.
+        let and = bc("sport = :22 dport >= :80");
+        assert_eq!(and.len(), 16 + 8);
+        assert_eq!(u16::from_ne_bytes([and[2], and[3]]), 16 + 8 + 4);
+        assert_eq!(&and[16..20], &op(BC_D_GE, 8, 12));
+        // or: a jump over the second part; not: a jump 8 bytes on.
+        let or = bc("src 10.0.0.0/8 or not autobound");
+        assert_eq!(or.len(), 16 + 4 + 4 + 4);
+        assert_eq!(&or[16..20], &op(BC_JMP, 4, 12));
+        assert_eq!(
+            &or[20..],
+            &[op(BC_AUTO, 4, 8), op(BC_JMP, 4, 8)].concat()[..]
+        );
+        assert!(parse("dev lo or sport = :22").unwrap().bytecode().is_none());
     }
 
     fn row(local: &str, peer: &str) -> SocketRow {
