@@ -128,7 +128,7 @@ pub fn with_bytecode(mut msg: Vec<u8>, bc: &[u8]) -> Vec<u8> {
     msg.extend_from_slice(&attr_len.to_ne_bytes());
     msg.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
     msg.extend_from_slice(bc);
-    while msg.len() % 4 != 0 {
+    while !msg.len().is_multiple_of(4) {
         msg.push(0);
     }
     let len = msg.len() as u32;
