@@ -125,11 +125,11 @@ rss = dict(l.rstrip("\n").split("|") for l in open(sys.argv[2]))
 bin_ = sys.argv[3]
 short = lambda c: c.replace(bin_, "netdiag")
 print(f"sockets held: {sys.argv[4]}")
-print(f"{'command':28} {'median':>10} {'min-max':>19} {'peak RSS':>10}")
+print(f"{'command':36} {'median':>10} {'min-max':>19} {'peak RSS':>10}")
 for c, r in res.items():
     m = r["median"] * 1000
     kib = rss.get(c)
-    print(f"{short(c):28} {m:8.1f} ms {r['min']*1000:8.1f}-{r['max']*1000:6.1f} ms {(kib + ' KiB') if kib else '':>10}")
+    print(f"{short(c):36} {m:8.1f} ms {r['min']*1000:8.1f}-{r['max']*1000:6.1f} ms {(kib + ' KiB') if kib else '':>10}")
 med = lambda c: res[c]["median"]
 print()
 print(f"netdiag sockets -t  / ss -tan      = {med(bin_ + ' sockets -t') / med('ss -tan'):.2f}x the time (goal <= 1.00)")
