@@ -184,15 +184,12 @@ fn run(
                 .filter(|ip| req.family.matches(ip))
                 .collect();
             if hop.resolved.is_empty() {
-                let (asked, other) = match req.family {
-                    crate::target::Family::V6 => ("IPv6", "IPv4"),
-                    _ => ("IPv4", "IPv6"),
+                let asked = if req.family == crate::target::Family::V6 {
+                    "IPv6"
+                } else {
+                    "IPv4"
                 };
-                return Err(explain::no_address_in_family(
-                    &format!("{host} (--resolve {})", pin.rule),
-                    asked,
-                    other,
-                ));
+                return Err(explain::http::resolve_option_family(&pin.rule, asked));
             }
         }
         None => {
