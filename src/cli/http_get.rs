@@ -208,16 +208,7 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
             "application/x-www-form-urlencoded".to_string(),
         ));
     }
-    let addresses = args
-        .resolve
-        .iter()
-        .map(|s| reroute::parse_resolve(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    let connect_to = args
-        .connect_to
-        .iter()
-        .map(|s| reroute::parse_connect_to(s))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (addresses, connect_to) = reroutes(&args)?;
     let write_out = args.write_out.as_deref().map(load_write_out).transpose()?;
     if write_out.is_some() && !out.is_text() {
         bail!("-w with --json or --format csv: both write a summary to stdout; use -w's %{{json}}, or drop -w");
@@ -266,52 +257,19 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
         };
         results.push(http::fetch(&req));
     }
+    let report = HttpGetReport {
+        results,
+        interrupted: netdiag::interrupt::requested(),
+        show: Show {
+            raw: args.raw,
+            body: args.body && write_out.is_none(),
+        },
+    };
     if let Some(w) = write_out {
-        let report = HttpGetReport {
-            results,
-            interrupted: netdiag::interrupt::requested(),
-            show: Show {
-                raw: args.raw,
-                body: false,
-            },
-        };
-        // The report takes the place of curl's progress meter: on stderr, and not with -s.
-        if !args.silent {
-            out.write(&report, &mut std::io::stderr().lock())?;
-        }
-        let filename = args.output.as_deref().map(|p| p.display().to_string());
-        let mut o = std::io::stdout().lock();
-        let mut e = std::io::stderr().lock();
-        for (i, r) in report.results.iter().enumerate() {
-            if body_to_stdout {
-                o.write_all(&r.body)?;
-            }
-            let cx = Context {
-                report: r,
-                exit_code: exit_code(r),
-                urlnum: i,
-                filename: filename.as_deref(),
-            };
-            w.write(&cx, &mut o, &mut e)?;
-        }
-        o.flush()?;
-        drop(e);
-        let outcome = netdiag::render::Report::outcome(&report);
-        if args.silent {
-            failure_line(&report, outcome);
-        }
-        return Ok(outcome);
+        return print_write_out(&w, &report, &args, out, body_to_stdout);
     }
     if body_only {
         // curl -s / -o -: the body alone on stdout; a failure in one line on stderr.
-        let report = HttpGetReport {
-            results,
-            interrupted: netdiag::interrupt::requested(),
-            show: Show {
-                raw: false,
-                body: false,
-            },
-        };
         let mut o = std::io::stdout().lock();
         for r in &report.results {
             o.write_all(&r.body)?;
@@ -321,15 +279,58 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
         failure_line(&report, outcome);
         return Ok(outcome);
     }
-    let report = HttpGetReport {
-        results,
-        interrupted: netdiag::interrupt::requested(),
-        show: Show {
-            raw: args.raw,
-            body: args.body,
-        },
-    };
     Ok(out.print(&report)?)
+}
+
+/// -w: stdout as curl's (each body unless -o FILE took it, then the -w text); the report goes to stderr in
+/// place of curl's progress meter, or with -s only a failure's line.
+fn print_write_out(
+    w: &WriteOut,
+    report: &HttpGetReport,
+    args: &HttpGetArgs,
+    out: &Output,
+    body_to_stdout: bool,
+) -> Result<Outcome> {
+    if !args.silent {
+        out.write(report, &mut std::io::stderr().lock())?;
+    }
+    let filename = args.output.as_deref().map(|p| p.display().to_string());
+    let mut o = std::io::stdout().lock();
+    let mut e = std::io::stderr().lock();
+    for (i, r) in report.results.iter().enumerate() {
+        if body_to_stdout {
+            o.write_all(&r.body)?;
+        }
+        let cx = Context {
+            report: r,
+            exit_code: exit_code(r),
+            urlnum: i,
+            filename: filename.as_deref(),
+        };
+        w.write(&cx, &mut o, &mut e)?;
+    }
+    o.flush()?;
+    drop(e);
+    let outcome = netdiag::render::Report::outcome(report);
+    if args.silent {
+        failure_line(report, outcome);
+    }
+    Ok(outcome)
+}
+
+/// The --resolve and --connect-to entries, checked.
+fn reroutes(args: &HttpGetArgs) -> Result<(Vec<http::Pin>, Vec<http::ConnectTo>)> {
+    let pins = args
+        .resolve
+        .iter()
+        .map(|s| reroute::parse_resolve(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let connect_to = args
+        .connect_to
+        .iter()
+        .map(|s| reroute::parse_connect_to(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((pins, connect_to))
 }
 
 /// A failed run in one line on stderr (-s).

@@ -168,37 +168,7 @@ fn run(
     body: &mut Vec<u8>,
     sink: Option<&mut Sink>,
 ) -> Result<(), Explanation> {
-    // --connect-to picks where to connect; --resolve (or the caller) may say what that host's addresses are.
-    let (host, port, via) = reroute::connect_target(url, req);
-    hop.connect_to = via;
-    match reroute::pinned(req, &host, port) {
-        Some(pin) => {
-            hop.address_source = pin.source;
-            if pin.source == AddressSource::ResolveOption {
-                hop.resolve_rule = Some(pin.rule.clone());
-            }
-            hop.resolved = pin
-                .addresses
-                .iter()
-                .copied()
-                .filter(|ip| req.family.matches(ip))
-                .collect();
-            if hop.resolved.is_empty() {
-                let asked = if req.family == crate::target::Family::V6 {
-                    "IPv6"
-                } else {
-                    "IPv4"
-                };
-                return Err(explain::http::resolve_option_family(&pin.rule, asked));
-            }
-        }
-        None => {
-            if let Host::Ip(_) = host {
-                hop.address_source = AddressSource::Literal;
-            }
-            hop.resolved = resolve(&host, req, deadline)?;
-        }
-    }
+    let port = addresses(hop, url, req, deadline)?;
     marks.dns = Some(Instant::now());
     let sock = connect(hop, port, req, deadline)?;
     marks.connect = Some(Instant::now());
@@ -227,6 +197,44 @@ fn run(
     hop.upload_bytes = req.body.as_ref().map_or(0, |b| b.len() as u64);
     marks.request = Some(Instant::now());
     read_response(&mut conn, url, req, deadline, marks, hop, body, sink)
+}
+
+/// Fills the hop's addresses and says which port to connect to: `--connect-to` picks where to connect, then
+/// `--resolve` (or the caller) may say what that host's addresses are; otherwise the resolver is asked.
+fn addresses(
+    hop: &mut Hop,
+    url: &Url,
+    req: &HttpRequest,
+    deadline: Instant,
+) -> Result<u16, Explanation> {
+    let (host, port, via) = reroute::connect_target(url, req);
+    hop.connect_to = via;
+    let Some(pin) = reroute::pinned(req, &host, port) else {
+        if let Host::Ip(_) = host {
+            hop.address_source = AddressSource::Literal;
+        }
+        hop.resolved = resolve(&host, req, deadline)?;
+        return Ok(port);
+    };
+    hop.address_source = pin.source;
+    if pin.source == AddressSource::ResolveOption {
+        hop.resolve_rule = Some(pin.rule.clone());
+    }
+    hop.resolved = pin
+        .addresses
+        .iter()
+        .copied()
+        .filter(|ip| req.family.matches(ip))
+        .collect();
+    if hop.resolved.is_empty() {
+        let asked = if req.family == crate::target::Family::V6 {
+            "IPv6"
+        } else {
+            "IPv4"
+        };
+        return Err(explain::http::resolve_option_family(&pin.rule, asked));
+    }
+    Ok(port)
 }
 
 /// Resolves under the deadline (see [`crate::resolve::resolve_within`]), noticing Ctrl-C.

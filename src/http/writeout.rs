@@ -419,3 +419,104 @@ mod tests {
         assert!(VARIABLES.windows(2).all(|w| w[0] < w[1]), "alphabetical");
     }
 }
+
+#[cfg(test)]
+mod value_tests {
+    use super::*;
+    use crate::explain::Verdict;
+    use crate::http::model::{BodyInfo, Method, Phases, Timings};
+    use crate::http::parse::{Head, Header};
+    use crate::http::url::Url;
+
+    fn ms(n: u64) -> Option<Duration> {
+        Some(Duration::from_millis(n))
+    }
+
+    /// A hop whose phases end at the given milliseconds from its own start.
+    fn hop(url: &str, status: u16, cumulative: [u64; 4], total: u64) -> Hop {
+        let [dns, connect, first_byte, _] = cumulative;
+        Hop {
+            url: Url::parse(url).unwrap(),
+            resolved: vec!["127.0.0.1".parse().unwrap()],
+            address_source: Default::default(),
+            resolve_rule: None,
+            connect_to: None,
+            address: Some("127.0.0.1:8080".parse().unwrap()),
+            local_address: Some("127.0.0.1:40000".parse().unwrap()),
+            failed_addresses: Vec::new(),
+            attempts: Vec::new(),
+            request: "GET / HTTP/1.1\r\nHost: h\r\n\r\n".into(),
+            request_bytes: 30,
+            upload_bytes: 0,
+            tls: None,
+            interim: Vec::new(),
+            response: Some(Head {
+                version: "HTTP/1.1".into(),
+                status,
+                reason: String::new(),
+                headers: vec![Header {
+                    name: "Content-Type".into(),
+                    value: "text/plain".into(),
+                    non_utf8: false,
+                }],
+            }),
+            body: BodyInfo {
+                length: 12,
+                complete: true,
+                ..BodyInfo::default()
+            },
+            timings: Timings {
+                phases: Phases::default(),
+                cumulative: Phases {
+                    dns: ms(dns),
+                    connect: ms(connect),
+                    tls: None,
+                    request: ms(connect + 1),
+                    first_byte: ms(first_byte),
+                    body: ms(total),
+                },
+                total: Duration::from_millis(total),
+            },
+            location: (status == 302).then(|| "/f".to_string()),
+            error: None,
+            raw_head: vec![b'x'; 100 + usize::from(status == 302)],
+        }
+    }
+
+    #[test]
+    fn times_add_up_over_redirects_as_curl_adds_them() {
+        let r = HttpReport {
+            url: Url::parse("http://h:8080/r").unwrap(),
+            method: Method::Get,
+            ok: true,
+            status: Some(200),
+            verdict: Verdict::Ok,
+            summary: String::new(),
+            explanation: None,
+            hops: vec![
+                hop("http://h:8080/r", 302, [1, 3, 10, 0], 12),
+                hop("http://h:8080/f", 200, [2, 5, 20, 0], 25),
+            ],
+            saved: None,
+            body: Vec::new(),
+        };
+        let cx = Context {
+            report: &r,
+            exit_code: 0,
+            urlnum: 0,
+            filename: None,
+        };
+        let (w, _) = WriteOut::parse(
+            "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_pretransfer} %{time_starttransfer} %{time_total} %{time_redirect}|%{size_header} %{size_request} %{size_download} %{num_redirects} %{num_connects} %{url_effective} %{redirect_url} %{http_code} %{local_port}",
+        );
+        assert_eq!(
+            w.to_text(&cx),
+            "0.003000 0.008000 0.000000 0.008000 0.030000 0.037000 0.012000|201 60 12 1 2 http://h:8080/f  200 40000"
+        );
+        let v: serde_json::Value = serde_json::from_str(&json(&cx)).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), VARIABLES.len());
+        assert_eq!(v["http_code"], 200);
+        assert_eq!(v["redirect_url"], serde_json::Value::Null);
+        assert_eq!(v["scheme"], "HTTP");
+    }
+}
