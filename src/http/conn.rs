@@ -375,13 +375,7 @@ fn read_response(
                     Err(e) => break Err(parse_error(&e)),
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if crate::net::is_slice_end(&e) => {}
             Err(e) => break Err(explain::io_error(&e)),
         }
     };
