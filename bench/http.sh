@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/http.sh - `netdiag http-get` against `curl -s -o /dev/null` side by side, in one run:
-#   1. whole-process wall time (hyperfine -N) fetching a 1 KiB file from python3 -m http.server
+#   1. whole-process wall time (hyperfine -N) fetching a 1 KiB file from python3 -m http.server, as the report
+#      and as curl's script line (-s -o /dev/null -w FORMAT, the same format for both)
 #   2. peak RSS of both (/usr/bin/time -v)
 #   3. peak RSS of netdiag against a 1 GiB streamed response (must stay under 50 MB), both with the default
 #      --max-size (reads 10 MiB, reports the truncation) and with --max-size 2G (reads and discards all 1 GiB)
@@ -51,15 +52,11 @@ X() { ip netns exec "$NS" "$@"; }
 echo "== sample =="
 X "$BIN" http-get "$URL"
 
-echo "== whole-process wall time: hyperfine -N, $RUNS runs after 5 warm-ups, two passes in both orders =="
-# hyperfine runs one command's runs, then the other's: a second pass in the other order evens out load drift.
-X hyperfine --style basic -N --warmup 5 --runs "$RUNS" --export-json "$TMP/h1.json" \
-    "$BIN http-get $URL" \
-    "curl -s -o /dev/null $URL" >/dev/null 2>&1
-X hyperfine --style basic -N --warmup 5 --runs "$RUNS" --export-json "$TMP/h2.json" \
-    "curl -s -o /dev/null $URL" \
-    "$BIN http-get $URL" >/dev/null 2>&1
-python3 - "$TMP/h1.json" "$TMP/h2.json" <<'PYEOF'
+side_by_side() {  # side_by_side NETDIAG_CMD CURL_CMD: hyperfine -N, two passes in both orders, medians
+    # hyperfine runs one command's runs, then the other's: a second pass in the other order evens out load drift.
+    X hyperfine --style basic -N --warmup 5 --runs "$RUNS" --export-json "$TMP/h1.json" "$1" "$2" >/dev/null 2>&1
+    X hyperfine --style basic -N --warmup 5 --runs "$RUNS" --export-json "$TMP/h2.json" "$2" "$1" >/dev/null 2>&1
+    python3 - "$TMP/h1.json" "$TMP/h2.json" <<'PYEOF'
 import json, statistics, sys
 times = {}
 for f in sys.argv[1:]:
@@ -73,6 +70,16 @@ nd = next(v for k, v in meds.items() if "netdiag" in k)
 curl = next(v for k, v in meds.items() if k.startswith("curl"))
 print(f'ratio netdiag/curl: {nd/curl:.2f}  (curl takes {curl/nd:.2f}x netdiag\'s time; goal <= 0.50)')
 PYEOF
+}
+
+echo "== whole-process wall time: hyperfine -N, $RUNS runs after 5 warm-ups, two passes in both orders =="
+side_by_side "$BIN http-get $URL" "curl -s -o /dev/null $URL"
+
+echo "== the script line: -s -o /dev/null -w (curl's habit), same format for both =="
+WFMT="'%{http_code} %{size_download} %{time_connect} %{time_starttransfer} %{time_total}\\n'"
+X "$BIN" http-get -s -o /dev/null -w "${WFMT//\'/}" "$URL"
+X curl -s -o /dev/null -w "${WFMT//\'/}" "$URL"
+side_by_side "$BIN http-get -s -o /dev/null -w $WFMT $URL" "curl -s -o /dev/null -w $WFMT $URL"
 
 rss() {  # rss LABEL cmd... : median peak RSS of 5 runs, in MB
     local label="$1"; shift

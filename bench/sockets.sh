@@ -95,6 +95,14 @@ SJSON="$TMPD/summary.json"
 in_ns hyperfine --style basic -N --warmup 20 --runs "$SUMMARY_RUNS" --export-json "$SJSON" \
     "$BIN sockets -s" "ss -s" >/dev/null
 
+echo "== filter expressions: sockets -tan sport = :PORT vs ss -tan sport = :PORT (hyperfine -N, $RUNS runs) =="
+echo "rows for sport = :$BASE_PORT: ss $(in_ns ss -tanH "sport = :$BASE_PORT" | wc -l), netdiag $(( $(in_ns "$BIN" sockets -tan sport = ":$BASE_PORT" | wc -l) - 1 ))"
+echo "rows for sport = :1:         ss $(in_ns ss -tanH "sport = :1" | wc -l), netdiag $(( $(in_ns "$BIN" sockets -tan sport = :1 | wc -l) - 1 ))"
+FJSON="$TMPD/filter.json"
+in_ns hyperfine --style basic -N --warmup 2 --runs "$RUNS" --export-json "$FJSON" \
+    "$BIN sockets -tan sport = :$BASE_PORT" "ss -tan sport = :$BASE_PORT" \
+    "$BIN sockets -tan sport = :1" "ss -tan sport = :1" >/dev/null
+
 echo "== peak RSS (/usr/bin/time -v, median of 3) =="
 RSS="$TMPD/rss.txt"
 for c in "$BIN sockets -t" "$BIN sockets -tp" "ss -tan" "ss -tanp" "netstat -tan" "netstat -tanp"; do
@@ -107,24 +115,28 @@ for c in "$BIN sockets -t" "$BIN sockets -tp" "ss -tan" "ss -tanp" "netstat -tan
     echo "$c|$(printf '%s\n' "${vals[@]}" | sort -n | sed -n 2p)" >>"$RSS"
 done
 
-"$PY" - "$JSON" "$RSS" "$BIN" "$((2 * N))" "$SJSON" <<'PYEOF'
+"$PY" - "$JSON" "$RSS" "$BIN" "$((2 * N))" "$SJSON" "$FJSON" "$BASE_PORT" <<'PYEOF'
 import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 res.update({r["command"]: r for r in json.load(open(sys.argv[5]))["results"]})
+res.update({r["command"]: r for r in json.load(open(sys.argv[6]))["results"]})
+port = sys.argv[7]
 rss = dict(l.rstrip("\n").split("|") for l in open(sys.argv[2]))
 bin_ = sys.argv[3]
 short = lambda c: c.replace(bin_, "netdiag")
 print(f"sockets held: {sys.argv[4]}")
-print(f"{'command':28} {'median':>10} {'min-max':>19} {'peak RSS':>10}")
+print(f"{'command':36} {'median':>10} {'min-max':>19} {'peak RSS':>10}")
 for c, r in res.items():
     m = r["median"] * 1000
     kib = rss.get(c)
-    print(f"{short(c):28} {m:8.1f} ms {r['min']*1000:8.1f}-{r['max']*1000:6.1f} ms {(kib + ' KiB') if kib else '':>10}")
+    print(f"{short(c):36} {m:8.1f} ms {r['min']*1000:8.1f}-{r['max']*1000:6.1f} ms {(kib + ' KiB') if kib else '':>10}")
 med = lambda c: res[c]["median"]
 print()
 print(f"netdiag sockets -t  / ss -tan      = {med(bin_ + ' sockets -t') / med('ss -tan'):.2f}x the time (goal <= 1.00)")
 print(f"ss -tanp / netdiag sockets -tp     = {med('ss -tanp') / med(bin_ + ' sockets -tp'):.2f}x faster (goal >= 1.50)")
 print(f"netdiag sockets -s / ss -s         = {med(bin_ + ' sockets -s') / med('ss -s'):.2f}x the time (goal <= 1.00)")
+print(f"netdiag -tan sport = :{port} / ss   = {med(bin_ + ' sockets -tan sport = :' + port) / med('ss -tan sport = :' + port):.2f}x the time (goal <= 1.00)")
+print(f"netdiag -tan sport = :1 / ss        = {med(bin_ + ' sockets -tan sport = :1') / med('ss -tan sport = :1'):.2f}x the time (goal <= 1.00)")
 print(f"netstat -tan / netdiag sockets -t  = {med('netstat -tan') / med(bin_ + ' sockets -t'):.2f}x faster")
 print(f"netstat -tanp / netdiag sockets -tp = {med('netstat -tanp') / med(bin_ + ' sockets -tp'):.2f}x faster")
 PYEOF

@@ -426,6 +426,19 @@ fn every_subcommand_follows_the_one_schema() {
             url("/"),
         ],
         vec!["http-get".into(), format!("http://localhost:{web}/")],
+        // Issue 12: `address_source`, `resolve_rule` and `connect_to` (curl's --resolve, --connect-to).
+        vec![
+            "http-get".into(),
+            "--resolve".into(),
+            format!("example.test:{web}:127.0.0.1"),
+            format!("http://example.test:{web}/"),
+        ],
+        vec![
+            "http-get".into(),
+            "--connect-to".into(),
+            format!("example.test:80:127.0.0.1:{web}"),
+            "http://example.test/".into(),
+        ],
         vec!["sockets".into(), "-tl".into()],
         vec!["sockets".into(), "-t".into(), "-i".into(), "-o".into()],
         vec!["sockets".into(), "--summary".into()],

@@ -8,9 +8,12 @@ use std::io::Write;
 use anyhow::{bail, Result};
 use clap::Args;
 use netdiag::exit::Outcome;
+use netdiag::explain::Verdict;
 use netdiag::http::url::base64;
+use netdiag::http::writeout::{Context, WriteOut};
 use netdiag::http::{
-    self, HttpGetReport, HttpRequest, Method, Show, TlsOptions, Url, MAX_REDIRECTS,
+    self, reroute, HttpGetReport, HttpReport, HttpRequest, Method, Show, TlsOptions, Url,
+    MAX_REDIRECTS,
 };
 use netdiag::render::Output;
 use netdiag::target::Family;
@@ -20,7 +23,10 @@ use netdiag::target::Family;
 Examples:
   netdiag http-get http://127.0.0.1:8080/        status, headers, body size, where the time went
   netdiag http-get -L https://localhost:8443/ -k follow redirects, accept a self-signed certificate
-  netdiag http-get http://localhost/ --json      the same as one JSON document")]
+  netdiag http-get http://localhost/ --json      the same as one JSON document
+  netdiag http-get --resolve web.test:80:127.0.0.1 http://web.test/
+  netdiag http-get --connect-to web.test:443:127.0.0.1:8443 https://web.test/
+  netdiag http-get -s -o /dev/null -w '%{http_code} %{time_total}\\n' localhost")]
 pub struct HttpGetArgs {
     /// What to fetch: HOST, HOST:PORT, [IPv6]:PORT, http://HOST[:PORT]/PATH?QUERY or https://…
     /// (a bare host means http://HOST/).
@@ -94,6 +100,34 @@ pub struct HttpGetArgs {
     /// Trust the certificates in this PEM file instead of the system's trust store.
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
+
+    /// Use ADDRESS for HOST at PORT instead of DNS and /etc/hosts, as curl's --resolve:
+    /// HOST:PORT:ADDRESS[,ADDRESS...] (IPv6 in brackets: [::1]). It applies where the host and port connected
+    /// to match, redirects included; the report says the address came from --resolve. Repeatable.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDRESS")]
+    pub resolve: Vec<String>,
+
+    /// Connect to CONNECT_HOST:CONNECT_PORT instead, for requests to HOST:PORT, as curl's --connect-to
+    /// (an empty HOST or PORT matches any; an empty CONNECT_HOST or CONNECT_PORT keeps the URL's). The Host
+    /// header, SNI and the certificate check keep the URL's host. Redirects included; the first match
+    /// applies. Repeatable.
+    #[arg(
+        long = "connect-to",
+        value_name = "HOST:PORT:CONNECT_HOST:CONNECT_PORT"
+    )]
+    pub connect_to: Vec<String>,
+
+    /// After each transfer print FORMAT to stdout, as curl's -w ('@FILE' reads it from FILE, '@-' from
+    /// stdin). stdout is then as curl's: the body (nothing with -o FILE), then FORMAT; the report goes to
+    /// stderr, or with -s only a failure's one line. %{name} variables: http_code response_code
+    /// size_download size_header size_request size_upload time_namelookup time_connect time_appconnect
+    /// time_pretransfer time_starttransfer time_total time_redirect (seconds, 6 decimals, from the start)
+    /// remote_ip remote_port local_ip local_port num_redirects num_connects num_headers url url_effective
+    /// redirect_url content_type scheme http_version method speed_download speed_upload ssl_verify_result
+    /// filename_effective urlnum exitcode (netdiag's) errormsg; %{json} (all of them), %header{NAME},
+    /// %{stderr} %{stdout} %{onerror}; escapes \n \t \r and %%.
+    #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
+    pub write_out: Option<String>,
 
     /// IPv4 addresses only.
     #[arg(short = '4', conflicts_with = "ipv6")]
@@ -174,14 +208,21 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
             "application/x-www-form-urlencoded".to_string(),
         ));
     }
+    let (addresses, connect_to) = reroutes(&args)?;
+    let write_out = args.write_out.as_deref().map(load_write_out).transpose()?;
+    if write_out.is_some() && !out.is_text() {
+        bail!("-w with --json or --format csv: both write a summary to stdout; use -w's %{{json}}, or drop -w");
+    }
     let to_stdout = args.output.as_deref().is_some_and(|p| p.as_os_str() == "-");
     let body_only = args.silent || to_stdout;
+    // With -w the body goes to stdout as curl's, unless -o FILE takes it.
+    let body_to_stdout = body_only || (write_out.is_some() && args.output.is_none());
     if args.output.is_some() && urls.len() > 1 {
         bail!("-o FILE saves one body: give one URL");
     }
     let tls = TlsOptions::from_flags(args.insecure, args.cacert.as_deref())?;
     // On a terminal the head shows as soon as it arrives; piped output and --json stay whole documents.
-    let live_head = out.is_text() && out.tty && !body_only;
+    let live_head = out.is_text() && out.tty && !body_only && write_out.is_none();
     netdiag::interrupt::install();
     let mut results = Vec::with_capacity(urls.len());
     for url in urls {
@@ -206,54 +247,143 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
                 (None, None) => DEFAULT_MAX_SIZE,
             },
             max_redirects: if args.follow { MAX_REDIRECTS } else { 0 },
-            keep_body: args.body || body_only,
+            keep_body: args.body || body_to_stdout,
             output: if to_stdout { None } else { args.output.clone() },
             family: Family::from_flags(args.ipv4, args.ipv6),
             tls: tls.clone(),
-            addresses: None,
+            addresses: addresses.clone(),
+            connect_to: connect_to.clone(),
             on_head: live_head.then_some(print_head as fn(&Url, &http::Head)),
         };
         results.push(http::fetch(&req));
-    }
-    if body_only {
-        // curl -s / -o -: the body alone on stdout; a failure in one line on stderr.
-        let report = HttpGetReport {
-            results,
-            interrupted: netdiag::interrupt::requested(),
-            show: Show {
-                raw: false,
-                body: false,
-            },
-        };
-        let mut o = std::io::stdout().lock();
-        for r in &report.results {
-            o.write_all(&r.body)?;
-        }
-        o.flush()?;
-        let outcome = netdiag::render::Report::outcome(&report);
-        if outcome != Outcome::Success {
-            let _ = writeln!(
-                std::io::stderr(),
-                "netdiag: http-get: {}",
-                report
-                    .results
-                    .iter()
-                    .filter_map(|r| r.explanation.as_ref().map(ToString::to_string))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            );
-        }
-        return Ok(outcome);
     }
     let report = HttpGetReport {
         results,
         interrupted: netdiag::interrupt::requested(),
         show: Show {
             raw: args.raw,
-            body: args.body,
+            body: args.body && write_out.is_none(),
         },
     };
+    if let Some(w) = write_out {
+        return print_write_out(&w, &report, &args, out, body_to_stdout);
+    }
+    if body_only {
+        // curl -s / -o -: the body alone on stdout; a failure in one line on stderr.
+        let mut o = std::io::stdout().lock();
+        for r in &report.results {
+            o.write_all(&r.body)?;
+        }
+        o.flush()?;
+        let outcome = netdiag::render::Report::outcome(&report);
+        failure_line(&report, outcome);
+        return Ok(outcome);
+    }
     Ok(out.print(&report)?)
+}
+
+/// -w: stdout as curl's (each body unless -o FILE took it, then the -w text); the report goes to stderr in
+/// place of curl's progress meter, or with -s only a failure's line.
+fn print_write_out(
+    w: &WriteOut,
+    report: &HttpGetReport,
+    args: &HttpGetArgs,
+    out: &Output,
+    body_to_stdout: bool,
+) -> Result<Outcome> {
+    if !args.silent {
+        out.write(report, &mut std::io::stderr().lock())?;
+    }
+    let filename = args.output.as_deref().map(|p| p.display().to_string());
+    let mut o = std::io::stdout().lock();
+    let mut e = std::io::stderr().lock();
+    for (i, r) in report.results.iter().enumerate() {
+        if body_to_stdout {
+            o.write_all(&r.body)?;
+        }
+        let cx = Context {
+            report: r,
+            exit_code: exit_code(r),
+            urlnum: i,
+            filename: filename.as_deref(),
+        };
+        w.write(&cx, &mut o, &mut e)?;
+    }
+    o.flush()?;
+    drop(e);
+    let outcome = netdiag::render::Report::outcome(report);
+    if args.silent {
+        failure_line(report, outcome);
+    }
+    Ok(outcome)
+}
+
+/// The --resolve and --connect-to entries, checked.
+fn reroutes(args: &HttpGetArgs) -> Result<(Vec<http::Pin>, Vec<http::ConnectTo>)> {
+    let pins = args
+        .resolve
+        .iter()
+        .map(|s| reroute::parse_resolve(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let connect_to = args
+        .connect_to
+        .iter()
+        .map(|s| reroute::parse_connect_to(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((pins, connect_to))
+}
+
+/// A failed run in one line on stderr (-s).
+fn failure_line(report: &HttpGetReport, outcome: Outcome) {
+    if outcome == Outcome::Success {
+        return;
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "netdiag: http-get: {}",
+        report
+            .results
+            .iter()
+            .filter_map(|r| r.explanation.as_ref().map(ToString::to_string))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+}
+
+/// The exit code one transfer alone would give (-w's %{exitcode}).
+fn exit_code(r: &HttpReport) -> u8 {
+    if r.verdict == Verdict::Interrupted {
+        Outcome::Interrupted.code()
+    } else {
+        netdiag::render::Report::outcome(r).code()
+    }
+}
+
+/// The -w format: as given, or read from '@FILE' ('@-': stdin); unknown variables are named on stderr once
+/// each, and print nothing, as curl does.
+fn load_write_out(arg: &str) -> Result<WriteOut> {
+    let format = match arg.strip_prefix('@') {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .map_err(|e| anyhow::anyhow!("-w @-: cannot read stdin: {e}"))?;
+            s
+        }
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!(
+                "-w @{path}: cannot read the file ({e}); give a readable file or the format itself"
+            )
+        })?,
+        None => arg.to_string(),
+    };
+    let (w, unknown) = WriteOut::parse(&format);
+    for name in unknown {
+        let _ = writeln!(
+            std::io::stderr(),
+            "netdiag: http-get: unknown --write-out variable: '{name}' (it prints nothing; `netdiag http-get --help` lists the variables)"
+        );
+    }
+    Ok(w)
 }
 
 /// The body -d asks for, as curl builds it: each DATA as given, '@FILE' read from FILE with CR and LF

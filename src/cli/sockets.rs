@@ -17,10 +17,26 @@ const SOURCE_ENV: &str = "NETDIAG_SOCKETS_SOURCE";
 With no protocol flag, TCP and UDP sockets in every state are listed (like `ss -tua`). Filters combine: \
 `-tl --port 22` lists TCP listeners on port 22. ss/netstat habits such as `-tanp` work.
 
+FILTER, as ss takes it: [state STATE | exclude STATE]... [EXPRESSION]
+  STATE: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait,
+    closed, close-wait, last-ack, listening, closing, or a group: all,
+    connected, synchronized, bucket, big. These replace what -l selects.
+  EXPRESSION: conditions joined by and (&&, or nothing), or (||), not (!)
+    and parentheses. As in ss, and/or have equal precedence and group left to
+    right: use parentheses. Quote ( ) < > ! for the shell.
+    src|dst ADDR[/PREFIX][:PORT]   also [IPV6]:PORT, *:PORT, :PORT
+    sport|dport OP PORT            PORT: 22, :22, :ssh; OP: = == eq != ne neq
+                                   < lt > gt <= le leq >= ge geq
+    dev NAME, dev != NAME, autobound
+
 Examples:
   netdiag sockets -tl            what is listening on TCP
   netdiag sockets -tp --port 443 who holds connections to or from port 443
   netdiag sockets --state time-wait,close-wait
+  netdiag sockets -tn sport = :22
+  netdiag sockets -t '( dport = :443 or dport = :80 )'
+  netdiag sockets -tan dst 10.0.0.0/8 and not sport = :22
+  netdiag sockets -t state established '( sport = :ssh )'
   netdiag sockets -s             counts from the kernel's counters (ss -s)
   netdiag sockets -s -t          counts TCP sockets per state")]
 pub struct SocketsArgs {
@@ -90,7 +106,7 @@ pub struct SocketsArgs {
     pub numeric: bool,
 
     /// Count sockets from the kernel's counters, as `ss -s` does; with filters
-    /// (-t, -u, -x, -l, -4, -6, --state, --port, --pid) count the matching
+    /// (-t, -u, -x, -l, -4, -6, --state, --port, --pid, FILTER) count the matching
     /// sockets per protocol and state instead.
     #[arg(short, long)]
     pub summary: bool,
@@ -98,6 +114,11 @@ pub struct SocketsArgs {
     /// Where to read the socket table: netlink (as ss does), proc (/proc/net, as netstat does) or auto.
     #[arg(long, hide = true, value_name = "SOURCE")]
     pub source: Option<String>,
+
+    /// ss's filter: `state STATE`/`exclude STATE` words, then an expression such as `sport = :22`,
+    /// `dst 10.0.0.0/8`, `not dport = :443` (see below).
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 /// Turns the flags into a request.
@@ -127,6 +148,14 @@ fn request(a: &SocketsArgs) -> Result<SocketsRequest> {
         })?,
     };
     let none = !a.tcp && !a.udp && !a.unix;
+    let filter = sockets::filter::SsFilter::parse(
+        &a.filter,
+        sockets::filter::ParseCtx {
+            tcp: a.tcp || none,
+            udp: a.udp || none,
+            family: Family::from_flags(a.ipv4, a.ipv6),
+        },
+    )?;
     Ok(SocketsRequest {
         tcp: a.tcp || none,
         udp: a.udp || none,
@@ -142,6 +171,7 @@ fn request(a: &SocketsArgs) -> Result<SocketsRequest> {
         info: a.info,
         timers: a.timers,
         source,
+        filter,
     })
 }
 
@@ -159,6 +189,7 @@ fn unfiltered(a: &SocketsArgs) -> bool {
         || !a.state.is_empty()
         || !a.port.is_empty()
         || !a.pid.is_empty()
+        || !a.filter.is_empty()
         || a.source.is_some())
 }
 

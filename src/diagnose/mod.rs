@@ -466,7 +466,13 @@ fn talk_step(req: &DiagnoseRequest, connected: Option<SocketAddr>) -> Step {
     h.max_size = 1024 * 1024;
     h.tls = req.tls.clone();
     // Resolved once, in the resolve step: talk to the address that accepted the connection.
-    h.addresses = Some((t.host.clone(), vec![addr.ip()]));
+    h.addresses = vec![crate::http::Pin {
+        host: t.host.clone(),
+        port: None,
+        addresses: vec![addr.ip()],
+        source: crate::http::AddressSource::Given,
+        rule: String::new(),
+    }];
     let report = crate::http::fetch(&h);
     let hop = report.hops.last();
     let via = hop.and_then(|h| h.address).map_or(addr.ip(), |a| a.ip());

@@ -304,13 +304,7 @@ fn read_full<S: Framed>(
                 ))
             }
             Ok(n) => got += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if crate::net::is_slice_end(&e) => {}
             Err(e) => return Err(stream_error(&e, label, timeout)),
         }
     }

@@ -83,6 +83,17 @@ fn status_class(status: u16) -> Option<Explanation> {
     })
 }
 
+/// `--resolve` gave a host only addresses of the other family than -4/-6 asks for.
+pub fn resolve_option_family(rule: &str, asked: &str) -> Explanation {
+    let flag = if asked == "IPv6" { "-6" } else { "-4" };
+    Explanation::new(
+        Verdict::NotFound,
+        "no-address-in-family",
+        format!("--resolve {rule} gives no {asked} address"),
+        format!("drop {flag}, or add an {asked} address to --resolve"),
+    )
+}
+
 /// A redirect that cannot be followed: `code` is `bad-location`, `too-many-redirects` or `redirect-loop`.
 pub fn redirect(code: &str, cause: &str) -> Explanation {
     Explanation::new(

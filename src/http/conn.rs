@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use rustls::{ClientConnection, StreamOwned};
 
 use super::eyeballs;
-use super::model::{Attempt, BodyInfo, Hop, HttpRequest, Marks, Method};
+use super::model::{AddressSource, Attempt, BodyInfo, Hop, HttpRequest, Marks, Method};
 use super::output::Sink;
 use super::parse::{Framing, ParseError};
 use super::parse::{Limits, ResponseDecoder};
+use super::reroute;
 use super::tls;
 use super::url::{Scheme, Url};
 use crate::explain::{self, Explanation};
@@ -109,10 +110,16 @@ fn new_hop(url: &Url, request: String) -> Hop {
     Hop {
         url: url.clone(),
         resolved: Vec::new(),
+        address_source: AddressSource::Resolver,
+        resolve_rule: None,
+        connect_to: None,
         address: None,
+        local_address: None,
         failed_addresses: Vec::new(),
         attempts: Vec::new(),
         request,
+        request_bytes: 0,
+        upload_bytes: 0,
         tls: None,
         interim: Vec::new(),
         response: None,
@@ -161,13 +168,11 @@ fn run(
     body: &mut Vec<u8>,
     sink: Option<&mut Sink>,
 ) -> Result<(), Explanation> {
-    hop.resolved = match &req.addresses {
-        Some((host, addrs)) if *host == url.host && !addrs.is_empty() => addrs.clone(),
-        _ => resolve(&url.host, req, deadline)?,
-    };
+    let port = addresses(hop, url, req, deadline)?;
     marks.dns = Some(Instant::now());
-    let sock = connect(hop, url.port, req, deadline)?;
+    let sock = connect(hop, port, req, deadline)?;
     marks.connect = Some(Instant::now());
+    hop.local_address = sock.local_addr().ok();
     let _ = sock.set_nodelay(true);
     let mut conn = match url.scheme {
         Scheme::Http => Conn::Plain(sock),
@@ -188,8 +193,48 @@ fn run(
     }
     conn.write_all(&wire)
         .map_err(|e| write_error(&e, req.timeout))?;
+    hop.request_bytes = wire.len() as u64;
+    hop.upload_bytes = req.body.as_ref().map_or(0, |b| b.len() as u64);
     marks.request = Some(Instant::now());
     read_response(&mut conn, url, req, deadline, marks, hop, body, sink)
+}
+
+/// Fills the hop's addresses and says which port to connect to: `--connect-to` picks where to connect, then
+/// `--resolve` (or the caller) may say what that host's addresses are; otherwise the resolver is asked.
+fn addresses(
+    hop: &mut Hop,
+    url: &Url,
+    req: &HttpRequest,
+    deadline: Instant,
+) -> Result<u16, Explanation> {
+    let (host, port, via) = reroute::connect_target(url, req);
+    hop.connect_to = via;
+    let Some(pin) = reroute::pinned(req, &host, port) else {
+        if let Host::Ip(_) = host {
+            hop.address_source = AddressSource::Literal;
+        }
+        hop.resolved = resolve(&host, req, deadline)?;
+        return Ok(port);
+    };
+    hop.address_source = pin.source;
+    if pin.source == AddressSource::ResolveOption {
+        hop.resolve_rule = Some(pin.rule.clone());
+    }
+    hop.resolved = pin
+        .addresses
+        .iter()
+        .copied()
+        .filter(|ip| req.family.matches(ip))
+        .collect();
+    if hop.resolved.is_empty() {
+        let asked = if req.family == crate::target::Family::V6 {
+            "IPv6"
+        } else {
+            "IPv4"
+        };
+        return Err(explain::http::resolve_option_family(&pin.rule, asked));
+    }
+    Ok(port)
 }
 
 /// Resolves under the deadline (see [`crate::resolve::resolve_within`]), noticing Ctrl-C.
@@ -330,13 +375,7 @@ fn read_response(
                     Err(e) => break Err(parse_error(&e)),
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if crate::net::is_slice_end(&e) => {}
             Err(e) => break Err(explain::io_error(&e)),
         }
     };

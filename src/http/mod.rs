@@ -11,8 +11,10 @@ mod model;
 mod output;
 pub mod parse;
 mod render;
+pub mod reroute;
 pub mod tls;
 pub mod url;
+pub mod writeout;
 
 use std::collections::HashSet;
 use std::time::Instant;

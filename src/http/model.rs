@@ -87,9 +87,13 @@ pub struct HttpRequest {
     pub output: Option<PathBuf>,
     pub family: Family,
     pub tls: TlsOptions,
-    /// Addresses to use for the URL's host instead of resolving it again (as curl --resolve), for callers
-    /// that resolved it already (diagnose). Redirects to other hosts resolve as usual.
-    pub addresses: Option<(crate::target::Host, Vec<IpAddr>)>,
+    /// Addresses to use for a host (and port) instead of the system resolver: curl's `--resolve`, and callers
+    /// that resolved the name already (diagnose). The first entry that matches the host and port connected to
+    /// (after `connect_to`) applies, on every hop; other hosts resolve as usual.
+    pub addresses: Vec<Pin>,
+    /// curl's `--connect-to`: connect somewhere else while the Host header, SNI and the certificate check
+    /// keep the URL's host. The first entry that matches a hop's host and port applies.
+    pub connect_to: Vec<ConnectTo>,
     /// Called once per exchange when the response head has arrived, before the body is read (http-get on a
     /// terminal shows the head at once, while a slow body is still coming).
     pub on_head: Option<fn(&Url, &Head)>,
@@ -111,10 +115,60 @@ impl HttpRequest {
             output: None,
             family: Family::Any,
             tls: TlsOptions::default(),
-            addresses: None,
+            addresses: Vec::new(),
+            connect_to: Vec::new(),
             on_head: None,
         }
     }
+}
+
+/// Where a hop's addresses came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddressSource {
+    /// The system resolver (/etc/hosts, DNS), as getaddrinfo answers.
+    #[default]
+    Resolver,
+    /// The URL (or a `--connect-to` target) is an address.
+    Literal,
+    /// A `--resolve HOST:PORT:ADDRESS` entry, not the resolver.
+    ResolveOption,
+    /// The caller resolved the name before (diagnose's resolve step).
+    Given,
+}
+
+/// Addresses to use for a host instead of resolving it (curl's `--resolve HOST:PORT:ADDRESS[,ADDRESS...]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub host: crate::target::Host,
+    /// The port it applies to; `None`: every port (diagnose).
+    pub port: Option<u16>,
+    pub addresses: Vec<IpAddr>,
+    pub source: AddressSource,
+    /// The entry as typed, shown in the report.
+    pub rule: String,
+}
+
+/// curl's `--connect-to HOST:PORT:CONNECT_HOST:CONNECT_PORT`: `None` in `host`/`port` matches any; `None` in
+/// `to_host`/`to_port` keeps the URL's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectTo {
+    pub host: Option<crate::target::Host>,
+    pub port: Option<u16>,
+    pub to_host: Option<crate::target::Host>,
+    pub to_port: Option<u16>,
+    /// The entry as typed.
+    pub rule: String,
+}
+
+/// Where a hop connected instead of the URL's host and port (`--connect-to`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectedVia {
+    /// The host connected to (a name or an address, as the rule gives it).
+    pub host: String,
+    pub port: u16,
+    /// The `--connect-to` entry as typed.
+    pub rule: String,
 }
 
 /// Time spent in each phase (null when the phase did not happen: no TLS, or it failed before).
@@ -242,9 +296,18 @@ pub struct Hop {
     pub url: Url,
     /// Every address the name resolved to, in resolver order.
     pub resolved: Vec<IpAddr>,
+    /// Where `resolved` came from: the resolver, an address in the URL, `--resolve`, or the caller.
+    pub address_source: AddressSource,
+    /// The `--resolve` entry that gave the addresses, as typed (null otherwise).
+    pub resolve_rule: Option<String>,
+    /// Where the hop connected instead of the URL's host and port (`--connect-to`); null otherwise.
+    pub connect_to: Option<ConnectedVia>,
     /// The address actually used.
     #[serde(serialize_with = "crate::target::ser_opt_endpoint")]
     pub address: Option<SocketAddr>,
+    /// This side's address of the connection.
+    #[serde(serialize_with = "crate::target::ser_opt_endpoint")]
+    pub local_address: Option<SocketAddr>,
     /// Addresses that failed (refused, unreachable, no answer), with why.
     pub failed_addresses: Vec<Attempt>,
     /// Every address of the Happy Eyeballs race (RFC 8305) in the order tried: which won, which failed, which
@@ -252,6 +315,11 @@ pub struct Hop {
     pub attempts: Vec<ConnectAttempt>,
     /// The request exactly as sent, with any `Authorization` value masked as `SCHEME ***` once sent.
     pub request: String,
+    /// Bytes of the request written (head and body, as sent: before any masking).
+    pub request_bytes: u64,
+    /// Of those, the body's bytes.
+    #[serde(skip)]
+    pub upload_bytes: u64,
     pub tls: Option<TlsInfo>,
     /// 1xx interim responses before the final one.
     pub interim: Vec<Head>,

@@ -144,6 +144,25 @@ fn where_pairs(hop: &Hop) -> Pairs {
         hop.address
             .map_or_else(|| "-".to_string(), |a| a.to_string()),
     );
+    if let Some(c) = &hop.connect_to {
+        let host = match c.host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
+            _ => c.host.clone(),
+        };
+        p.add(
+            "connect to",
+            format!(
+                "{host}:{} (--connect-to {}; the Host header and the TLS name stay {})",
+                c.port, c.rule, hop.url.host
+            ),
+        );
+    }
+    if let Some(rule) = &hop.resolve_rule {
+        p.add(
+            "resolved by",
+            format!("--resolve {rule} (not DNS or /etc/hosts)"),
+        );
+    }
     if hop.attempts.len() > 1 {
         // Happy Eyeballs: what each address did.
         let winner = hop

@@ -479,13 +479,7 @@ pub(crate) fn handshake(
                 return Err(failed(explain_tls::closed_during_handshake(), None));
             }
             Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if crate::net::is_slice_end(&e) => {}
             Err(e) => {
                 let cert = cert_of(&seen);
                 let x = explain_error(&e, &host_text, cert.as_ref());

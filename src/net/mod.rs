@@ -105,6 +105,15 @@ pub fn is_permission(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
 }
 
+/// True when a read or write on a socket with a short timeout slice ended without progress (EAGAIN, the timeout,
+/// EINTR): the caller checks its own deadline and tries again. Any other error is the connection's.
+pub fn is_slice_end(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

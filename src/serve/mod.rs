@@ -285,14 +285,7 @@ fn echo_tcp(
                 bytes += n as u64;
                 last = Instant::now();
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
+            Err(e) if crate::net::is_slice_end(&e) => {
                 if last.elapsed() >= idle {
                     let _ = s.shutdown(std::net::Shutdown::Both);
                     return (CloseReason::Idle, bytes, None);

@@ -4,6 +4,7 @@
 //! files as the fallback. The owning processes come from one walk of `/proc/*/fd`, made only when asked for.
 //! Other platforms get a clear "not supported on this platform yet" error.
 
+pub mod filter;
 mod model;
 #[cfg(target_os = "linux")]
 pub mod netlink;
@@ -23,7 +24,8 @@ use anyhow::Result;
 #[cfg(target_os = "linux")]
 pub fn list(req: &SocketsRequest) -> Result<SocketsReport> {
     let (mut sockets, source, mut notes) = read_table(req)?;
-    sockets.retain(|s| req.matches(s));
+    let ctx = filter::EvalCtx::read();
+    sockets.retain(|s| req.matches(s) && req.filter.matches(s, &ctx));
     let processes = req.processes || !req.pids.is_empty();
     if processes {
         let wanted: std::collections::HashSet<u64> = sockets
@@ -84,6 +86,8 @@ fn read_table(req: &SocketsRequest) -> Result<(Vec<SocketRow>, Source, Vec<Strin
     let mut notes = Vec::new();
     let mut used_proc = false;
     let mut tcp_both = false;
+    // The filter expression as a kernel program, as ss sends it: the kernel then skips what cannot match.
+    let bc = req.filter.bytecode().unwrap_or_default();
     for (proto, v6) in req.dumps() {
         if proto == SockProto::Tcp && v6 && tcp_both {
             continue; // the IPv4 step already dumped both families
@@ -97,7 +101,7 @@ fn read_table(req: &SocketsRequest) -> Result<(Vec<SocketRow>, Source, Vec<Strin
                 let mut result = Err(std::io::Error::from(std::io::ErrorKind::Unsupported));
                 if both {
                     let before = rows.len();
-                    result = netlink::dump_tcp_both(mask, ext, &mut rows);
+                    result = netlink::dump_tcp_both(mask, ext, &bc, &mut rows);
                     tcp_both = result.is_ok();
                     if !tcp_both {
                         rows.truncate(before);
@@ -105,7 +109,7 @@ fn read_table(req: &SocketsRequest) -> Result<(Vec<SocketRow>, Source, Vec<Strin
                 }
                 if !tcp_both || proto != SockProto::Tcp {
                     let before = rows.len();
-                    result = netlink::dump(proto, v6, mask, ext, &mut rows);
+                    result = netlink::dump(proto, v6, mask, ext, &bc, &mut rows);
                     if result.is_err() {
                         rows.truncate(before);
                     }

@@ -302,6 +302,9 @@ pub struct SocketRow {
     /// With `-o`, for TCP sockets read over netlink: the running timer; `None` when none runs or not asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timer: Option<Timer>,
+    /// The interface the socket is bound to (`idiag_if`, for `dev NAME` filters); 0 for none or unknown.
+    #[serde(skip)]
+    pub iface: u32,
 }
 
 /// The parts of the kernel's `struct tcp_info` that `ss -i` shows.
@@ -427,6 +430,8 @@ pub struct SocketsRequest {
     /// Show socket timers (`-o`).
     pub timers: bool,
     pub source: Source,
+    /// ss's filter words: `state`/`exclude` and the expression (`sport = :22`, `dst 10.0.0.0/8`).
+    pub filter: super::filter::SsFilter,
 }
 
 impl SocketsRequest {
@@ -451,6 +456,11 @@ impl SocketsRequest {
     }
 
     fn state_wanted(&self, proto: SockProto, st: State) -> bool {
+        let explicit = self.states.is_empty() || self.states.contains(&st);
+        // ss's `state`/`exclude` words replace what -l would pick, as in ss.
+        if let Some(set) = self.filter.state_set() {
+            return set.contains(st) && explicit;
+        }
         if self.listening {
             let listening = match proto {
                 SockProto::Tcp | SockProto::UnixStream | SockProto::UnixSeqpacket => {
@@ -462,7 +472,7 @@ impl SocketsRequest {
                 return false;
             }
         }
-        self.states.is_empty() || self.states.contains(&st)
+        explicit
     }
 
     /// The netlink state bitmask for a dump: every kernel state that can show as a wanted state.

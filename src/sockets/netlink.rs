@@ -116,26 +116,53 @@ pub fn request_tcp_both(states: u32, ext: u8, seq: u32) -> Vec<u8> {
     msg
 }
 
-/// Dumps TCP sockets of both families in one kernel walk.
-pub fn dump_tcp_both(states: u32, ext: u8, out: &mut Vec<SocketRow>) -> io::Result<()> {
+/// The netlink attribute that carries an inet_diag filter program after the request.
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
+
+/// Appends a filter program (`bc`, see `sockets::filter`) to a TCP/UDP dump request; nothing when empty.
+pub fn with_bytecode(mut msg: Vec<u8>, bc: &[u8]) -> Vec<u8> {
+    if bc.is_empty() {
+        return msg;
+    }
+    let attr_len = (4 + bc.len()) as u16;
+    msg.extend_from_slice(&attr_len.to_ne_bytes());
+    msg.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+    msg.extend_from_slice(bc);
+    while !msg.len().is_multiple_of(4) {
+        msg.push(0);
+    }
+    let len = msg.len() as u32;
+    msg[..4].copy_from_slice(&len.to_ne_bytes());
+    msg
+}
+
+/// Dumps TCP sockets of both families in one kernel walk; `bc` is a filter program for the kernel (may be empty).
+pub fn dump_tcp_both(states: u32, ext: u8, bc: &[u8], out: &mut Vec<SocketRow>) -> io::Result<()> {
     if states == 0 {
         return Ok(());
     }
-    run_dump(&request_tcp_both(states, ext, 1), SockProto::Tcp, out)
+    let req = with_bytecode(request_tcp_both(states, ext, 1), bc);
+    run_dump(&req, SockProto::Tcp, out)
 }
 
-/// Dumps one protocol's sockets (one family for TCP/UDP) into `out`.
+/// Dumps one protocol's sockets (one family for TCP/UDP) into `out`; `bc` is a filter program for the kernel
+/// (TCP/UDP only; may be empty).
 pub fn dump(
     proto: SockProto,
     v6: bool,
     states: u32,
     ext: u8,
+    bc: &[u8],
     out: &mut Vec<SocketRow>,
 ) -> io::Result<()> {
     if states == 0 {
         return Ok(());
     }
-    run_dump(&request(proto, v6, states, ext, 1), proto, out)
+    let mut req = request(proto, v6, states, ext, 1);
+    if !proto.is_unix() {
+        req = with_bytecode(req, bc);
+    }
+    run_dump(&req, proto, out)
 }
 
 /// Sends one dump request and reads the replies until NLMSG_DONE.
@@ -278,6 +305,7 @@ pub fn parse_inet_msg(p: &[u8], proto: SockProto) -> Option<SocketRow> {
         v6only,
         tcp_info,
         timer,
+        iface: u32_ne(p, 40)?,
     })
 }
 
@@ -392,6 +420,7 @@ pub fn parse_unix_msg(p: &[u8]) -> Option<SocketRow> {
         v6only: None,
         tcp_info: None,
         timer: None,
+        iface: 0,
     })
 }
 

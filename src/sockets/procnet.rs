@@ -250,6 +250,7 @@ pub fn parse_inet_line(line: &[u8], proto: SockProto) -> Option<SocketRow> {
         v6only: None,
         tcp_info: None,
         timer: None,
+        iface: 0,
     })
 }
 
@@ -309,6 +310,7 @@ pub fn parse_unix_line(line: &[u8]) -> Option<SocketRow> {
         v6only: None,
         tcp_info: None,
         timer: None,
+        iface: 0,
     })
 }
 

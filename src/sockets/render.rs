@@ -303,6 +303,7 @@ pub(crate) fn sample_row(i: u32) -> SocketRow {
         v6only: None,
         tcp_info: None,
         timer: None,
+        iface: 0,
     }
 }
 
@@ -333,6 +334,7 @@ mod tests {
             v6only: None,
             tcp_info: None,
             timer: None,
+            iface: 0,
         });
         SocketsReport {
             source: Source::Netlink,
