@@ -79,36 +79,6 @@ pub fn icmp_unreachable(ip_header: bool, snap: u32) -> Vec<libc::sock_filter> {
     p
 }
 
-/// For a packet socket reading Ethernet frames: incoming TCP segments to local port `port4` over IPv4 (first
-/// fragments) or `port6` over IPv6 (TCP as the first next header), first `snap` bytes; outgoing frames are
-/// dropped.
-pub fn ethernet_tcp_to_port(port4: u16, port6: u16, snap: u32) -> crate::net::bpf::Program {
-    use crate::net::bpf::{self, Insn};
-    let (port4, port6) = (u32::from(port4), u32::from(port6));
-    let insns = vec![
-        /* 0 */ Insn::stmt(bpf::LD | bpf::W | bpf::ABS, bpf::AD_PKTTYPE),
-        /* 1 */ Insn::jump(bpf::JMP | bpf::JEQ | bpf::K, 4, 15, 0), // outgoing: drop
-        /* 2 */ Insn::stmt(bpf::LD | bpf::H | bpf::ABS, 12),
-        /* 3 */ Insn::jump(bpf::JMP | bpf::JEQ | bpf::K, 0x0800, 0, 7),
-        /* 4 */ Insn::stmt(bpf::LD | bpf::B | bpf::ABS, 23),
-        /* 5 */ Insn::jump(bpf::JMP | bpf::JEQ | bpf::K, 6, 0, 11),
-        /* 6 */ Insn::stmt(bpf::LD | bpf::H | bpf::ABS, 20),
-        /* 7 */
-        Insn::jump(bpf::JMP | bpf::JSET | bpf::K, 0x1fff, 9, 0), // a later fragment: drop
-        /* 8 */ Insn::stmt(bpf::LDX | bpf::B | bpf::MSH, 14),
-        /* 9 */ Insn::stmt(bpf::LD | bpf::H | bpf::IND, 16),
-        /* 10 */ Insn::jump(bpf::JMP | bpf::JEQ | bpf::K, port4, 5, 6),
-        /* 11 */ Insn::jump(bpf::JMP | bpf::JEQ | bpf::K, 0x86dd, 0, 5),
-        /* 12 */ Insn::stmt(bpf::LD | bpf::B | bpf::ABS, 20),
-        /* 13 */ Insn::jump(bpf::JMP | bpf::JEQ | bpf::K, 6, 0, 3),
-        /* 14 */ Insn::stmt(bpf::LD | bpf::H | bpf::ABS, 56),
-        /* 15 */ Insn::jump(bpf::JMP | bpf::JEQ | bpf::K, port6, 0, 1),
-        /* 16 */ Insn::stmt(bpf::RET | bpf::K, snap),
-        /* 17 */ Insn::stmt(bpf::RET | bpf::K, 0),
-    ];
-    bpf::Program::new(insns).expect("a fixed, checked program")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pnet_packet::ip::IpNextHeaderProtocols;
@@ -41,7 +41,6 @@ use crate::explain::icmp::Message;
 use crate::interrupt;
 use crate::net::filter;
 use crate::net::mmsg::RecvBatch;
-use crate::net::packet::{self, Capture, Framing};
 use crate::net::poll::{self, Interest, PollFd};
 use crate::net::raw::{RawProtocol, RawSocket};
 use crate::net::route;
@@ -211,8 +210,6 @@ struct Shared<'a> {
     progress: Option<&'a Progress>,
     start: Instant,
     stop: AtomicBool,
-    /// The packet socket reading replies from the ring's interface, once every target goes by the ring.
-    capture: Arc<OnceLock<Mutex<Option<Capture>>>>,
     v4: Option<Family>,
     v6: Option<Family>,
 }
@@ -257,7 +254,6 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&Progress>) -> Result<Out
         progress,
         start: Instant::now(),
         stop: AtomicBool::new(false),
-        capture: Arc::new(OnceLock::new()),
         v4,
         v6,
     };
@@ -266,9 +262,6 @@ pub fn run(work: &Work, cfg: &Config, progress: Option<&Progress>) -> Result<Out
         let sent = send_rounds(&shared, cfg);
         shared.stop.store(true, Ordering::SeqCst);
         let _ = rx.join();
-        if let Some(c) = shared.capture.get().and_then(|m| m.lock().ok()?.take()) {
-            close_in_background(vec![c]);
-        }
         phase("receiver stopped");
         sent
     });
@@ -435,7 +428,7 @@ fn send_rounds(sh: &Shared, cfg: &Config) -> Sent {
                 paths = None;
             }
             if let Some(p) = paths.as_ref() {
-                open_in_background(sh, p);
+                open_in_background(p);
             }
             sample_answers(sh, &mut est, &mut sampled);
             (0..total).filter(|i| i % n != 0).collect()
@@ -947,10 +940,10 @@ fn template(t: &Target, sport: u16, src_mac: [u8; 6], dst_mac: [u8; 6]) -> Frame
 const RING_MIN: usize = 4096;
 
 /// Opens, each in a thread of its own so their RCU grace periods overlap, one transmit ring per sending
-/// thread and — when every target goes by the ring — the packet socket that reads replies from that interface.
-/// Nothing waits for them: sending starts through the raw socket and moves to a ring as soon as one is ready;
-/// replies are read from the raw TCP sockets until the packet socket is there.
-fn open_in_background(sh: &Shared, p: &Paths) {
+/// thread. Nothing waits for them: sending starts through the raw socket and moves to a ring as soon as one is
+/// ready. Replies are read from the raw sockets either way (a packet socket's receive ring was tried: under
+/// load it dropped whole blocks of replies, where the raw sockets' 32 MB buffers lose none).
+fn open_in_background(p: &Paths) {
     for _ in 0..sending_threads() {
         let rings = Arc::clone(&p.rings);
         let index = p.interface;
@@ -959,17 +952,6 @@ fn open_in_background(sh: &Shared, p: &Paths) {
                 if let Ok(mut v) = rings.lock() {
                     v.push(r);
                 }
-            }
-        });
-    }
-    if p.frames.iter().all(Option::is_some) {
-        let slot = Arc::clone(&sh.capture);
-        let index = p.interface;
-        let port = |f: Option<&Family>| f.map_or(0, |f| f.port);
-        let ports = (port(sh.v4.as_ref()), port(sh.v6.as_ref()));
-        std::thread::spawn(move || {
-            if let Some(c) = open_capture(index, ports) {
-                let _ = slot.set(Mutex::new(Some(c)));
             }
         });
     }
@@ -990,38 +972,6 @@ fn sending_threads() -> usize {
         .clamp(1, 8)
 }
 
-/// A packet socket with a receive ring on interface `index`, its kernel filter passing only TCP to our ports
-/// (IPv4, IPv6), started before it is returned (so no reply after this is missed). None when it cannot be had.
-fn open_capture(index: u32, ports: (u16, u16)) -> Option<Capture> {
-    let opts = packet::Options {
-        interface: Some(packet::interface_name(index)?),
-        snaplen: 128,
-        buffer: 4 << 20,
-        block_timeout: Duration::from_millis(1),
-        promiscuous: false,
-    };
-    let (mut cap, framing) = Capture::open(&opts).ok()?;
-    if framing != Framing::Ethernet {
-        return None;
-    }
-    let prog = filter::ethernet_tcp_to_port(ports.0, ports.1, 128);
-    cap.start(&prog, &opts).ok()?;
-    Some(cap)
-}
-
-/// An Ethernet frame from the packet ring: a TCP segment over IPv4 or IPv6.
-fn on_frame(sh: &Shared, data: &[u8]) {
-    let Some(et) = data.get(12..14) else { return };
-    match u16::from_be_bytes([et[0], et[1]]) {
-        0x0800 => on_tcp(sh, false, &data[14..], None),
-        0x86dd if data.len() >= 54 && data[20] == 6 => {
-            let src: [u8; 16] = data[22..38].try_into().unwrap_or([0; 16]);
-            on_tcp(sh, true, &data[54..], Some(IpAddr::from(src)));
-        }
-        _ => {}
-    }
-}
-
 /// The receive thread: reads replies from every socket until told to stop.
 fn receive(sh: &Shared) {
     let fams: Vec<&Family> = [sh.v4.as_ref(), sh.v6.as_ref()]
@@ -1029,20 +979,8 @@ fn receive(sh: &Shared) {
         .flatten()
         .collect();
     let mut batch = RecvBatch::new(256, 256);
-    let mut muted = false;
     loop {
         // Set once by the sending side; only this thread locks it.
-        let mut guard = sh.capture.get().and_then(|m| m.lock().ok());
-        let mut cap = guard.as_mut().and_then(|g| g.as_mut());
-        if cap.is_some() && !muted {
-            // Replies now come through the packet socket: the raw TCP sockets stop queueing them (what they
-            // hold already is still read below).
-            muted = true;
-            for f in &fams {
-                let _ = f.tcp.attach_filter(&filter::accept_all(0));
-            }
-            phase("replies by the packet ring");
-        }
         let mut fds: Vec<PollFd> = fams
             .iter()
             .flat_map(|f| {
@@ -1052,21 +990,10 @@ fn receive(sh: &Shared) {
                 ]
             })
             .collect();
-        if let Some(c) = cap.as_ref() {
-            fds.push(PollFd::borrowed(c.fd(), Interest::Readable));
-        }
         // A short timeout: the stop flag is seen within a millisecond of the last round.
         let ready = poll::poll(&mut fds, Instant::now() + Duration::from_millis(1)).unwrap_or(0);
         let flags: Vec<bool> = fds.iter().map(PollFd::ready).collect();
         drop(fds);
-        if let Some(c) = cap.as_mut() {
-            if flags.get(2 * fams.len()) == Some(&true) {
-                let _ = c.dispatch(Duration::ZERO, &mut |f| {
-                    on_frame(sh, f.data);
-                    true
-                });
-            }
-        }
         if ready > 0 {
             for (k, f) in fams.iter().enumerate() {
                 let v6 = f.tcp.is_v6();
@@ -1082,19 +1009,6 @@ fn receive(sh: &Shared) {
         }
         if sh.stop.load(Ordering::SeqCst) {
             // One last read of what already arrived.
-            if let Some(c) = cap.as_mut() {
-                // Without unbinding (that waits for an RCU grace period; the socket is closed in the
-                // background): the blocks the kernel hands over within its block timeout, when answers are
-                // still missing.
-                if sh.answered.load(Ordering::Acquire) < sh.work.len() {
-                    for _ in 0..3 {
-                        let _ = c.dispatch(Duration::from_millis(2), &mut |f| {
-                            on_frame(sh, f.data);
-                            true
-                        });
-                    }
-                }
-            }
             for f in &fams {
                 let v6 = f.tcp.is_v6();
                 drain(&f.tcp, &mut batch, |data, from| on_tcp(sh, v6, data, from));
@@ -1104,7 +1018,6 @@ fn receive(sh: &Shared) {
             }
             return;
         }
-        drop(guard);
     }
 }
 
@@ -1316,7 +1229,6 @@ fn finish(sh: &Shared, sent: Sent) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::bpf::Meta;
 
     fn target(addr: &str, src: &str) -> Target {
         Target {
@@ -1325,8 +1237,7 @@ mod tests {
         }
     }
 
-    /// Each patched frame carries the checksum a full computation gives, and the filter of the packet ring
-    /// passes a reply to our port only.
+    /// Each patched frame carries the checksum a full computation gives.
     #[test]
     fn patched_frames_match_full_checksums() {
         for t in [target("10.1.2.3", "10.1.2.1"), target("fd00::2", "fd00::1")] {
@@ -1362,40 +1273,5 @@ mod tests {
                 assert_eq!(ip.get_total_length() as usize, 20 + SYN_LEN);
             }
         }
-    }
-
-    #[test]
-    fn the_ring_filter_passes_replies_to_our_ports_only() {
-        let prog = filter::ethernet_tcp_to_port(40_000, 40_001, 128);
-        let incoming = Meta {
-            pkttype: 0,
-            ..Meta::default()
-        };
-        let outgoing = Meta {
-            pkttype: 4,
-            ..Meta::default()
-        };
-        // A reply is a frame whose TCP source is the scanned port and destination ours: swap the template's.
-        let reply = |t: &Target, sport: u16, ours: u16| {
-            let back = Target {
-                addr: t.src,
-                src: t.addr,
-            };
-            let f = template(&back, sport, [0; 6], [0; 6]);
-            let mut buf = [0u8; 128];
-            let n = f.write(&mut buf, ours, 1);
-            buf[..n].to_vec()
-        };
-        let v4 = target("10.1.2.3", "10.1.2.1");
-        let v6 = target("fd00::2", "fd00::1");
-        let r = reply(&v4, 22, 40_000);
-        assert_eq!(prog.run(&r, r.len() as u32, &incoming), 128);
-        assert_eq!(prog.run(&r, r.len() as u32, &outgoing), 0);
-        let r = reply(&v4, 22, 40_001);
-        assert_eq!(prog.run(&r, r.len() as u32, &incoming), 0);
-        let r = reply(&v6, 22, 40_001);
-        assert_eq!(prog.run(&r, r.len() as u32, &incoming), 128);
-        let r = reply(&v6, 22, 40_000);
-        assert_eq!(prog.run(&r, r.len() as u32, &incoming), 0);
     }
 }
