@@ -256,7 +256,7 @@ fn full_range_open_set_equals_ss() {
     let want = ss_listening(&pair);
     assert_eq!(want.len(), 4, "{want:?}");
     for (target, rate) in [
-        (pair.b_ip.as_str(), "10000000"),
+        (pair.b_ip.as_str(), "0"),
         (pair.b_ip.as_str(), "20000"),
         (pair.b_ip6.as_str(), "10000000"),
     ] {
@@ -273,6 +273,8 @@ fn full_range_open_set_equals_ss() {
         } else {
             assert_eq!(got, v4_only, "{target} --rate {rate}");
         }
+        // The cap reported is the one asked for: 0 is unpaced, not the default.
+        assert_eq!(v["syn"]["rate"].to_string(), rate, "{}", v["syn"]);
         let c = &v["summary"][0]["counts"];
         assert_eq!(
             c["closed"].as_u64().unwrap() as usize + got.len(),

@@ -294,7 +294,7 @@ fn request(args: &ProbeArgs) -> Result<ProbeRequest> {
         protocol: if args.udp { Proto::Udp } else { Proto::Tcp },
         timeout: args.timeout,
         concurrency: args.concurrency.map(|n| n as usize),
-        rate: args.rate.filter(|r| *r > 0),
+        rate: args.rate,
         count: args.count,
         interval: args.interval,
         // --expect alone on TCP checks the banner.

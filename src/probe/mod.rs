@@ -277,7 +277,8 @@ fn run_engine(
         timeout: req.timeout,
         concurrency,
         threads,
-        rate: req.rate,
+        // 0 is unpaced, as no cap.
+        rate: req.rate.filter(|r| *r > 0),
         graceful_close: false,
         adaptive: true,
     };

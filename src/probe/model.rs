@@ -289,7 +289,7 @@ pub struct ProbeRequest {
     pub timeout: Duration,
     /// Sockets in flight at once; `None` derives it from the open-files limit.
     pub concurrency: Option<usize>,
-    /// New connections per second.
+    /// New connections per second (SYNs per second with --syn); `Some(0)` is unpaced, `None` the default.
     pub rate: Option<u32>,
     /// Repeat each probe this many times and report statistics.
     pub count: Option<u32>,
@@ -423,7 +423,7 @@ pub struct SynStats {
     /// From the first SYN to the last.
     #[serde(serialize_with = "crate::duration::ser_ms", rename = "sending_ms")]
     pub sending: Duration,
-    /// The packets-per-second cap.
+    /// The packets-per-second cap; 0 is unpaced.
     pub rate: u32,
     /// SYNs to a silent port after the first.
     pub retries: u32,
