@@ -578,6 +578,15 @@ fn write_out_matches_curl_for_the_same_requests() {
     let url = format!("http://127.0.0.1:{p}/f");
     let (code, out, _) = run(&["http-get", "-s", "-o", "/dev/null", "-w", "%{json}", &url]);
     assert_eq!(code, 0);
+    // -o wrote into the device; it did not rename a file over it.
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device(),
+        "/dev/null is no longer a device after -o /dev/null"
+    );
     let mine: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     for k in EXACT.iter().chain(TIMES.iter()) {
         assert!(mine.get(*k).is_some(), "%{{json}} lacks {k}: {out}");

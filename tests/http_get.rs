@@ -198,6 +198,49 @@ fn until_close_http10_and_output_file() {
     assert_eq!(std::fs::read(&file).unwrap(), b"body until close");
 }
 
+/// -o into a FIFO writes through it (as curl does) and leaves the FIFO a FIFO; -o through a symbolic link
+/// replaces the file it points to and keeps the link.
+#[test]
+fn output_into_a_fifo_and_through_a_symlink() {
+    use std::os::unix::fs::FileTypeExt;
+    let srv = fixed(4, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // A reader that does not block: netdiag's open for writing finds it, the 5 bytes wait in the pipe.
+    let mut reader = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap()
+    };
+    let (code, out, err) = run(&["http-get", &srv.url("/"), "-o", fifo.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut got = Vec::new();
+    let _ = reader.read_to_end(&mut got);
+    assert_eq!(got, b"hello");
+    let ft = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(ft.is_fifo(), "{ft:?}");
+
+    let real = dir.path().join("real.txt");
+    std::fs::write(&real, b"old").unwrap();
+    let link = dir.path().join("link.txt");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (code, out, err) = run(&["http-get", &srv.url("/"), "-o", link.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read(&real).unwrap(), b"hello");
+}
+
 #[test]
 fn not_found_exits_1_with_an_explanation() {
     let srv = fixed(1, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");

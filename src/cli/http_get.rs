@@ -74,7 +74,7 @@ pub struct HttpGetArgs {
 
     /// Save the body to FILE: streamed to a temporary file beside it and renamed into place only when the
     /// whole body arrived (no size limit unless --max-size is given); otherwise nothing is left under FILE and
-    /// the run fails, saying why. '-' writes only the body to
+    /// the run fails, saying why. A device or FIFO (/dev/null) is written in place. '-' writes only the body to
     /// stdout, as curl -o - does.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
