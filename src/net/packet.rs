@@ -95,7 +95,8 @@ pub struct Capture {
 // SAFETY: the ring is owned by this value alone; moving it to another thread moves that ownership.
 unsafe impl Send for Capture {}
 
-fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+/// A libc return code as a Result: negative is the errno.
+pub(super) fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -103,7 +104,13 @@ fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-fn setopt<T>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, v: &T) -> io::Result<()> {
+/// setsockopt with a plain value.
+pub(super) fn setopt<T>(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: &T,
+) -> io::Result<()> {
     // SAFETY: `v` points at a live T of the size passed; the kernel only reads it.
     check(unsafe {
         libc::setsockopt(

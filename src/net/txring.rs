@@ -6,6 +6,7 @@
 //!
 //! Also here: the interface facts the frames need — its index, hardware type and MAC address.
 
+use super::packet::{check, setopt};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -21,28 +22,6 @@ const DATA_OFFSET: usize = 32;
 const VNET_HDR: usize = 10;
 /// ARPHRD_ETHER: interfaces whose frames start with an Ethernet header.
 pub const ARPHRD_ETHER: u16 = 1;
-
-fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
-
-fn setopt<T>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, v: &T) -> io::Result<()> {
-    // SAFETY: `v` points at a live T of the size passed; the kernel only reads it.
-    check(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            v as *const T as *const libc::c_void,
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    })
-    .map(|_| ())
-}
 
 /// An interface's hardware type (ARPHRD_*) and address (the first 6 bytes: a MAC for Ethernet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
