@@ -134,22 +134,16 @@ pub fn probe_observed(
     };
     if req.count.is_some() {
         run_counted(req, &plan, &mut report, on_attempt);
-    } else if req.syn {
-        run_syn(req, &plan, progress, &mut report, &listed)?;
-        if req.banner || req.send.is_some() {
-            let open: Vec<&mut PortResult> = report
-                .results
-                .iter_mut()
-                .filter(|r| r.state == PortState::Open)
-                .collect();
-            talk_all(open, req);
-        }
-    } else if req.protocol == Proto::Udp {
+    } else if req.protocol == Proto::Udp && !req.syn {
         run_udp(req, &plan, progress, &mut report, &listed);
-    } else if (req.banner || req.send.is_some()) && !req.scan {
+    } else if (req.banner || req.send.is_some()) && !req.scan && !req.syn {
         run_talks(req, &plan, &mut report, &listed);
     } else {
-        run_engine(req, &plan, concurrency, progress, &mut report, &listed);
+        if req.syn {
+            run_syn(req, &plan, progress, &mut report, &listed)?;
+        } else {
+            run_engine(req, &plan, concurrency, progress, &mut report, &listed);
+        }
         if req.banner || req.send.is_some() {
             // Talk only to the ports the scan found open, up to TALKERS at once.
             let open: Vec<&mut PortResult> = report
