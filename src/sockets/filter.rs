@@ -38,99 +38,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+pub use super::model::{End, Expr, HostCond, SsFilter, StateSet};
 use super::model::{SocketRow, State};
 use crate::services::Proto;
 use crate::target::{shown, InputError};
-
-/// Which end of a socket a condition looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// `src`, `sport`: the local end.
-    Local,
-    /// `dst`, `dport`: the peer.
-    Peer,
-}
-
-/// An address prefix and/or a port (`src 10.0.0.0/8:22`, `sport = :22`); `None` parts match anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostCond {
-    pub prefix: Option<(IpAddr, u8)>,
-    pub port: Option<u16>,
-}
-
-/// A parsed filter expression.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    Not(Box<Expr>),
-    Host(End, HostCond),
-    /// The end's port is at least this.
-    PortGe(End, u16),
-    /// The end's port is at most this.
-    PortLe(End, u16),
-    /// Bound to this interface index.
-    Dev(u32),
-    Autobound,
-}
-
-/// A bit set of [`State`]s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct StateSet(u16);
-
-impl StateSet {
-    pub const ALL: StateSet = StateSet((1 << State::ALL.len()) - 1);
-
-    fn of(states: &[State]) -> StateSet {
-        StateSet(states.iter().fold(0, |m, s| m | (1 << *s as u16)))
-    }
-
-    pub fn contains(self, s: State) -> bool {
-        self.0 & (1 << s as u16) != 0
-    }
-
-    fn minus(self, o: StateSet) -> StateSet {
-        StateSet(self.0 & !o.0)
-    }
-
-    fn union(self, o: StateSet) -> StateSet {
-        StateSet(self.0 | o.0)
-    }
-
-    /// A state word as ss's `state`/`exclude` take it: a state (ss's names or netdiag's), or one of ss's groups
-    /// `all`, `connected`, `synchronized`, `bucket`, `big`. ss's CLOSE covers both netdiag's `close` (TCP) and
-    /// `unconn` (UDP, UNIX).
-    pub fn parse(word: &str) -> Option<StateSet> {
-        use State::*;
-        let closed = StateSet::of(&[Close, Unconn]);
-        let set = match word.to_ascii_lowercase().as_str() {
-            "all" => StateSet::ALL,
-            "connected" => StateSet::ALL.minus(closed).minus(StateSet::of(&[Listen])),
-            "synchronized" => StateSet::ALL
-                .minus(closed)
-                .minus(StateSet::of(&[Listen, SynSent])),
-            "bucket" => StateSet::of(&[SynRecv, TimeWait]),
-            "big" => StateSet::ALL.minus(StateSet::of(&[SynRecv, TimeWait])),
-            "syn-rcv" => StateSet::of(&[SynRecv]),
-            "close" | "closed" | "unconn" | "unconnected" => closed,
-            _ => match State::parse(word) {
-                Ok(s) if s != Unknown => StateSet::of(&[s]),
-                _ => return None,
-            },
-        };
-        Some(set)
-    }
-}
-
-/// A whole filter: the `state`/`exclude` words and the expression.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SsFilter {
-    /// The states `state`/`exclude` select; `None` when neither was given.
-    pub states: Option<StateSet>,
-    pub expr: Option<Expr>,
-    /// The filter as given (for messages).
-    pub text: String,
-}
 
 /// What evaluation needs from the machine: the ephemeral port range (for `autobound`).
 #[derive(Debug, Clone, Copy)]
