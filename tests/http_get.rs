@@ -241,6 +241,43 @@ fn output_into_a_fifo_and_through_a_symlink() {
     assert_eq!(std::fs::read(&real).unwrap(), b"hello");
 }
 
+/// With -L, a redirect's own body is not saved: a FIFO given to -o gets the final body only, as curl -L -o.
+#[test]
+fn followed_redirect_body_is_not_written_to_a_fifo() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let srv = serve(2, |_, s, req| {
+        let answer: &[u8] = if path_of(req) == "/r" {
+            b"HTTP/1.1 302 Found\r\nLocation: /f\r\nContent-Length: 10\r\n\r\nmoved here"
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal"
+        };
+        let _ = s.write_all(answer);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut reader = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let (code, out, err) = run(&[
+        "http-get",
+        "-L",
+        &srv.url("/r"),
+        "-o",
+        fifo.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut got = Vec::new();
+    let _ = reader.read_to_end(&mut got);
+    assert_eq!(got, b"final");
+}
+
 #[test]
 fn not_found_exits_1_with_an_explanation() {
     let srv = fixed(1, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");

@@ -364,7 +364,15 @@ fn read_response(
                     }
                 }
                 if let Some(s) = sink.as_deref_mut() {
-                    if let Err(e) = s.write(&dec.drain_body()) {
+                    // A redirect that will be followed is not the body asked for (curl -L -o saves the last
+                    // one only): a device or FIFO could not take it back.
+                    let chunk = dec.drain_body();
+                    let followed = dec.response().head.as_ref().is_some_and(|h| {
+                        req.max_redirects > 0
+                            && (300..400).contains(&h.status)
+                            && h.header("location").is_some()
+                    });
+                    if let Err(e) = if followed { Ok(()) } else { s.write(&chunk) } {
                         let path = s.path().display().to_string();
                         break Err(explain::http::not_saved(&path, &e.to_string()));
                     }
