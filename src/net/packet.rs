@@ -151,6 +151,12 @@ pub fn interface_name(index: u32) -> Option<String> {
 
 /// The ARPHRD_ type of an interface (SIOCGIFHWADDR).
 fn hardware_type(fd: BorrowedFd<'_>, name: &str) -> io::Result<u16> {
+    Ok(hardware_address(fd, name)?.sa_family)
+}
+
+/// An interface's hardware address (SIOCGIFHWADDR on any socket `fd`): `sa_family` is its ARPHRD_ type, `sa_data`
+/// starts with its MAC on Ethernet.
+pub(super) fn hardware_address(fd: BorrowedFd<'_>, name: &str) -> io::Result<libc::sockaddr> {
     // SAFETY: an all-zero ifreq is a valid value.
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
     for (d, s) in ifr
@@ -163,7 +169,7 @@ fn hardware_type(fd: BorrowedFd<'_>, name: &str) -> io::Result<u16> {
     // SAFETY: `ifr` is a valid ifreq with a NUL-terminated name; SIOCGIFHWADDR writes into it.
     check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFHWADDR, &mut ifr) })?;
     // SAFETY: SIOCGIFHWADDR fills the ifr_hwaddr member of the union.
-    Ok(unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_family })
+    Ok(unsafe { ifr.ifr_ifru.ifru_hwaddr })
 }
 
 impl Capture {

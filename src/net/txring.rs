@@ -40,19 +40,7 @@ pub fn link_info(index: u32) -> io::Result<LinkInfo> {
         check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: the fd was just returned by socket() and is owned by nothing else.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: an all-zero ifreq is a valid value.
-    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in ifr
-        .ifr_name
-        .iter_mut()
-        .zip(name.bytes().take(libc::IF_NAMESIZE - 1))
-    {
-        *d = s as libc::c_char;
-    }
-    // SAFETY: `ifr` is a valid ifreq with a NUL-terminated name; SIOCGIFHWADDR writes into it.
-    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFHWADDR, &mut ifr) })?;
-    // SAFETY: SIOCGIFHWADDR fills the ifr_hwaddr member of the union.
-    let sa = unsafe { ifr.ifr_ifru.ifru_hwaddr };
+    let sa = super::packet::hardware_address(fd.as_fd(), &name)?;
     let mut mac = [0u8; 6];
     for (d, s) in mac.iter_mut().zip(sa.sa_data.iter()) {
         *d = *s as u8;
