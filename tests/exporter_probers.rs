@@ -262,6 +262,41 @@ fn connect_and_target_failures_are_explained() {
     assert_eq!(failure(&out), ("target".into(), "bad-target".into()));
 }
 
+#[test]
+fn tcp_connect_hangs_up_in_order() {
+    // blackbox closes a tcp_connect probe's connection with a FIN, so the target reads the end of the stream.
+    // A linger-0 close (an RST) would spare the exporter a TIME_WAIT port per probe, which only matters when one
+    // target is probed thousands of times a second (bench/exporter.sh), but would show every target a reset.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (s, out) = probe(&module("    prober: tcp\n"), &format!("127.0.0.1:{port}"));
+    assert!(s, "{:?} {:?}", out.failure, out.log);
+    // The handshake completed before the probe returned, so the connection waits in the accept queue.
+    l.set_nonblocking(true).unwrap();
+    let mut conn = None;
+    for _ in 0..500 {
+        match l.accept() {
+            Ok((c, _)) => {
+                conn = Some(c);
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("accepting the probe's connection: {e}"),
+        }
+    }
+    let mut conn = conn.expect("the probe's connection reaches the accept queue");
+    conn.set_nonblocking(false).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut b = [0u8; 64];
+    match conn.read(&mut b) {
+        Ok(0) => {}
+        other => panic!("the target should read the end of the stream (a FIN), got {other:?}"),
+    }
+}
+
 /// A line-based server: says `greeting`, then answers each line through `reply`.
 fn talker(greeting: &'static str, reply: fn(&str) -> Option<String>) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
