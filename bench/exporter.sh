@@ -51,7 +51,7 @@ ip netns exec "$NS" sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_bac
 # probes/s all of the range's ~14k even ports (which connect() tries first) are in TIME_WAIT, and one may be
 # taken again only once it is tcp_tw_reuse_delay (1 s) old: each connect() then scans the range in the kernel
 # (__inet_hash_connect, under its bucket locks). With the default, netdiag's tcp_connect (3.5x blackbox's rate)
-# spent 48% of its CPU in connect(), 39% in that scan, and its p99 was 60-116 ms against blackbox's 36-41 ms;
+# spent 48% of its CPU in connect(), 39% in that scan, and its p99 was 60-116 ms against blackbox's 35-41 ms;
 # with it at 1 ms, 5-8 ms. That wall belongs to the bench's one 4-tuple, not to an exporter (Prometheus probes
 # many targets, each a few times a minute), and blackbox at its rate stays below it. Same for both exporters.
 if [ -e /proc/sys/net/ipv4/tcp_tw_reuse_delay ]; then
