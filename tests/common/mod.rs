@@ -29,6 +29,47 @@ pub fn decode(o: Output) -> (i32, String, String) {
     )
 }
 
+/// Parses a JSON report; panics with the text when it is not JSON.
+pub fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{stdout}"))
+}
+
+/// Runs netdiag with bad input and checks what bad input gets: exit 2, nothing on stdout, one line on stderr
+/// that starts `netdiag: error: ` and contains `want`, no panic. Returns that line.
+pub fn bad_input(args: &[&str], want: &str) -> String {
+    let (code, out, err) = run(args);
+    assert_eq!(code, 2, "{args:?}: {out}{err}");
+    assert!(out.is_empty(), "{args:?}: {out}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("netdiag: error: "), "{args:?}: {err}");
+    assert!(err.contains(want), "{args:?}: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{args:?}: {err}"
+    );
+    err
+}
+
+/// Starts `cmd` with its output piped, sends it SIGINT after `after` and waits for it. Returns (exit code,
+/// stdout, stderr, how long it took to end after the signal).
+pub fn interrupted_after(
+    mut cmd: Command,
+    after: std::time::Duration,
+) -> (i32, String, String, std::time::Duration) {
+    use std::process::Stdio;
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netdiag");
+    std::thread::sleep(after);
+    // SAFETY: signalling our own child by its pid (`ip netns exec` execs netdiag in place).
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = std::time::Instant::now();
+    let (code, out, err) = decode(child.wait_with_output().expect("wait for netdiag"));
+    (code, out, err, start.elapsed())
+}
+
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
@@ -901,3 +942,5 @@ impl Drop for MplsRouter {
     }
 }
 pub mod dns;
+pub mod http;
+pub mod scan;
