@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Reads one request: its head and the body its Content-Length announces. Bounded: 1 MiB, and the socket's
 /// read timeout. Returns the bytes read.
@@ -74,8 +74,8 @@ impl Seen {
     }
 }
 
-/// A server of the test's own: accepts up to `max` connections one after the other, reads each request and
-/// hands it to a handler. Remembers what it saw and how many connections it accepted.
+/// A server of the test's own: accepts up to `max` connections one after the other (for at most two minutes),
+/// reads each request and hands it to a handler. Remembers what it saw and how many connections it accepted.
 pub struct Server {
     pub port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -116,13 +116,25 @@ impl Server {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let hits = Arc::new(AtomicUsize::new(0));
         let (r, h) = (seen.clone(), hits.clone());
+        l.set_nonblocking(true).unwrap();
         thread::spawn(move || {
-            for i in 0..max {
-                let Ok((s, _)) = l.accept() else { return };
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let mut i = 0;
+            while i < max && Instant::now() < deadline {
+                let s = match l.accept() {
+                    Ok((s, _)) => s,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                    Err(_) => return,
+                };
                 h.fetch_add(1, Ordering::SeqCst);
+                let _ = s.set_nonblocking(false);
                 let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
                 let _ = s.set_write_timeout(Some(Duration::from_secs(20)));
                 conn(i, s, &|got| r.lock().unwrap().push(got));
+                i += 1;
             }
         });
         Server { port, seen, hits }
@@ -167,6 +179,19 @@ where
     F: Fn(usize, &mut TlsStream, &str) + Send + 'static,
 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    serve_tls_on(l, config, max, handler)
+}
+
+/// The same on a listener of the caller's.
+pub fn serve_tls_on<F>(
+    l: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    max: usize,
+    handler: F,
+) -> Server
+where
+    F: Fn(usize, &mut TlsStream, &str) + Send + 'static,
+{
     Server::start(l, max, move |i, s, record| {
         let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
             return;
