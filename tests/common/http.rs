@@ -74,7 +74,7 @@ impl Seen {
     }
 }
 
-/// A server of the test's own: accepts up to `max` connections one after the other (for at most two minutes),
+/// A server of the test's own: accepts up to `max` connections one after the other (for at most five minutes),
 /// reads each request and hands it to a handler. Remembers what it saw and how many connections it accepted.
 pub struct Server {
     pub port: u16,
@@ -118,7 +118,7 @@ impl Server {
         let (r, h) = (seen.clone(), hits.clone());
         l.set_nonblocking(true).unwrap();
         thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(120);
+            let deadline = Instant::now() + Duration::from_secs(300);
             let mut i = 0;
             while i < max && Instant::now() < deadline {
                 let s = match l.accept() {
@@ -271,4 +271,70 @@ pub fn tls_config(p: &Pki, alpn: &[&str]) -> Arc<rustls::ServerConfig> {
         .unwrap();
     config.alpn_protocols = alpn.iter().map(|a| a.as_bytes().to_vec()).collect();
     Arc::new(config)
+}
+
+/// An nginx of the test's own inside a namespace, run in the foreground with its files in `dir` (the caller's,
+/// left in place); killed on drop.
+pub struct Nginx {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+}
+
+impl Nginx {
+    /// `http`: what goes in the `http { }` block after the temp paths (e.g. `server { }` blocks); `wait_for`:
+    /// an address inside the namespace that accepts once nginx is up.
+    pub fn start(ns: &super::NetNs, dir: &std::path::Path, http: &str, wait_for: &str) -> Nginx {
+        use std::process::{Command, Stdio};
+        let d = dir.display();
+        let conf = format!(
+            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+             {http}\n}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name, "nginx", "-p"])
+            .arg(dir)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let n = Nginx {
+            child,
+            dir: dir.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr: std::net::SocketAddr = wait_for.parse().unwrap();
+        while !ns.enter(move || TcpStream::connect(addr).is_ok()) {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start: {}",
+                n.log()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        n
+    }
+
+    /// nginx's error log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM: nginx's fast shutdown, which also stops its workers.
+        // SAFETY: kill on the pid of a child this test started and has not reaped.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
 }
