@@ -497,11 +497,7 @@ fn without_icmp_privilege_reach_is_skipped_with_the_reason() {
     if !can_netns("without_icmp_privilege_reach_is_skipped_with_the_reason") {
         return;
     }
-    if std::process::Command::new("setpriv")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if !common::have_setpriv() {
         eprintln!("skipping without_icmp_privilege_reach_is_skipped_with_the_reason: setpriv (util-linux) is missing");
         return;
     }
@@ -511,22 +507,9 @@ fn without_icmp_privilege_reach_is_skipped_with_the_reason() {
     ns.sh("echo '1 0' > /proc/sys/net/ipv4/ping_group_range");
     let l = ns.listen("127.0.0.1:0");
     let port = l.local_addr().unwrap().port();
-    let o = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.name,
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ])
-        .arg(env!("CARGO_BIN_EXE_netdiag"))
-        .args(["diagnose", &format!("127.0.0.1:{port}")])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) = ns
+        .run_as_nobody(&["diagnose", &format!("127.0.0.1:{port}")])
+        .expect("nobody runs netdiag");
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("skipped: ICMP echo is not possible here"),

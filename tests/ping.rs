@@ -7,8 +7,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -419,7 +418,7 @@ fn without_icmp_permission_it_says_so_and_pings_with_tcp() {
         eprintln!("skipping without_icmp_permission_it_says_so_and_pings_with_tcp: needs root to switch users");
         return;
     }
-    if !Path::new("/usr/bin/setpriv").exists() && !Path::new("/bin/setpriv").exists() {
+    if !common::have_setpriv() {
         eprintln!("skipping without_icmp_permission_it_says_so_and_pings_with_tcp: setpriv (util-linux) missing");
         return;
     }
@@ -430,16 +429,8 @@ fn without_icmp_permission_it_says_so_and_pings_with_tcp() {
     }
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port().to_string();
-    let o = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(env!("CARGO_BIN_EXE_netdiag"))
+    let o = common::as_nobody(None, env!("CARGO_BIN_EXE_netdiag"))
         .args(["ping", "-c", "1", "--tcp-port", &port, "127.0.0.1"])
-        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     let (code, out, err) = decode(o);

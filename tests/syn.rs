@@ -332,19 +332,8 @@ fn without_cap_net_raw_one_line_error() {
         eprintln!("skipping without_cap_net_raw_one_line_error: needs root to drop privileges");
         return;
     }
-    let o = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_netdiag"),
-            "probe",
-            "127.0.0.1",
-            "-p",
-            "1-10",
-            "--syn",
-        ])
-        .env("NO_COLOR", "1")
+    let o = common::as_nobody(None, env!("CARGO_BIN_EXE_netdiag"))
+        .args(["probe", "127.0.0.1", "-p", "1-10", "--syn"])
         .output()
         .unwrap();
     let (code, out, err) = decode(o);

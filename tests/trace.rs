@@ -611,28 +611,8 @@ fn unprivileged_tracing_as_nobody() {
         let dst = c.server(v6);
         let want = all(c.expected(v6));
         // traceroute's default (UDP) works without privilege too: the anchor, run as nobody as well.
-        let tr = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &c.client.name,
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-            ])
-            .args([
-                "traceroute",
-                "-n",
-                "-q",
-                "1",
-                "-w",
-                "1",
-                "-m",
-                "8",
-                fam,
-                dst,
-            ])
+        let tr = common::as_nobody(Some(&c.client), "traceroute")
+            .args(["-n", "-q", "1", "-w", "1", "-m", "8", fam, dst])
             .output()
             .unwrap();
         let tr: Hops = traceroute_hops(&String::from_utf8_lossy(&tr.stdout))

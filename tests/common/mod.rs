@@ -753,25 +753,43 @@ fn ptr_reply(
     Some(r)
 }
 
+/// True when setpriv (util-linux) is installed.
+pub fn have_setpriv() -> bool {
+    have("setpriv")
+}
+
+/// `program` run as user nobody (uid and gid 65534, no groups, no capabilities) with setpriv, inside `ns` when
+/// one is given, without color.
+pub fn as_nobody(ns: Option<&NetNs>, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &ns.name, "setpriv"]);
+            c
+        }
+        None => Command::new("setpriv"),
+    };
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+    ])
+    .arg(program)
+    .env("NO_COLOR", "1");
+    c
+}
+
 impl NetNs {
-    /// Runs netdiag in the namespace as user nobody (uid and gid 65534, no groups, no capabilities) with
-    /// setpriv; None (after saying why) when setpriv is missing or nobody cannot run the test binary.
+    /// Runs netdiag in the namespace as user nobody ([`as_nobody`]); None (after saying why) when setpriv is
+    /// missing or nobody cannot run the test binary.
     pub fn run_as_nobody(&self, args: &[&str]) -> Option<(i32, String, String)> {
-        if !have("setpriv") {
+        if !have_setpriv() {
             eprintln!("setpriv (util-linux) is not installed");
             return None;
         }
-        let o = Command::new("ip")
-            .args(["netns", "exec", &self.name, "setpriv"])
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-            ])
-            .arg(env!("CARGO_BIN_EXE_netdiag"))
+        let o = as_nobody(Some(self), env!("CARGO_BIN_EXE_netdiag"))
             .args(args)
-            .env("NO_COLOR", "1")
             .output()
             .ok()?;
         let r = decode(o);
