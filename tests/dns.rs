@@ -742,12 +742,7 @@ fn bad_input_exits_2_with_one_line() {
         ),
     ];
     for (args, want) in cases {
-        let (code, out, err) = common::run(&args);
-        assert_eq!(code, 2, "{args:?}: {out}{err}");
-        assert!(out.is_empty(), "{args:?}: {out}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("netdiag: error: "), "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: {err}");
+        common::bad_input(&args, want);
     }
 }
 

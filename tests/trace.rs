@@ -1078,10 +1078,7 @@ fn bad_input_is_one_line_and_exit_2() {
         ),
         (vec!["trace", "no such host!", "-n"], "invalid"),
     ] {
-        let (code, out, err) = run(&args);
-        assert_eq!(code, 2, "{args:?}: {out}{err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains(says), "{args:?}: {err}");
+        common::bad_input(&args, says);
     }
 }
 
