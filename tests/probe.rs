@@ -23,10 +23,16 @@ fn serve(l: TcpListener, max: usize, f: fn(std::net::TcpStream)) {
     });
 }
 
-#[test]
-fn open_port_exits_0_with_latency() {
+/// A loopback listener and its address.
+fn listener() -> (TcpListener, String) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
+    (l, addr)
+}
+
+#[test]
+fn open_port_exits_0_with_latency() {
+    let (_l, addr) = listener();
     let (code, out, err) = run(&["probe", &addr]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("open"), "{out}");
@@ -152,8 +158,7 @@ fn bad_inputs_exit_2_with_one_line() {
 
 #[test]
 fn banner_shows_the_greeting() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
+    let (l, addr) = listener();
     serve(l, 4, |mut s| {
         let _ = s.write_all(b"SSH-2.0-netdiag_test\r\n");
         thread::sleep(Duration::from_millis(300));
@@ -202,8 +207,7 @@ fn banner_on_a_range_scan_talks_to_open_ports_only() {
 
 #[test]
 fn banner_of_a_silent_server_is_empty_within_the_timeout() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
+    let (l, addr) = listener();
     serve(l, 1, |s| {
         thread::sleep(Duration::from_secs(3));
         drop(s);
@@ -229,33 +233,20 @@ fn echo(mut s: std::net::TcpStream) {
 
 #[test]
 fn send_shows_the_reply_and_expect_checks_it() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
+    let (l, addr) = listener();
     serve(l, 3, echo);
-    let (code, out, err) = run(&["probe", &addr, "--send", "hello\\r\\n", "--timeout", "3"]);
+    // `probe ADDR --send SEND --timeout 3` and more arguments.
+    let send = |send: &str, more: &[&str]| {
+        let mut a = vec!["probe", &addr, "--send", send, "--timeout", "3"];
+        a.extend_from_slice(more);
+        run(&a)
+    };
+    let (code, out, err) = send("hello\\r\\n", &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("hello\\r\\n"), "{out}");
-    let (code, out, _) = run(&[
-        "probe",
-        &addr,
-        "--send",
-        "ping",
-        "--expect",
-        "ping",
-        "--timeout",
-        "3",
-    ]);
+    let (code, out, _) = send("ping", &["--expect", "ping"]);
     assert_eq!(code, 0, "{out}");
-    let (code, out, _) = run(&[
-        "probe",
-        &addr,
-        "--send",
-        "ping",
-        "--expect",
-        "pong",
-        "--timeout",
-        "3",
-    ]);
+    let (code, out, _) = send("ping", &["--expect", "pong"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("unexpected reply"), "{out}");
     assert!(out.contains("got: 'ping'"), "{out}");
@@ -263,8 +254,7 @@ fn send_shows_the_reply_and_expect_checks_it() {
 
 #[test]
 fn count_reports_min_avg_max_and_loss() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
+    let (_l, addr) = listener();
     let (code, out, err) = run(&[
         "--json",
         "probe",
@@ -327,6 +317,12 @@ fn udp_reply_is_open_refusal_closed_silence_open_filtered() {
             }
         }
     });
+    // `probe --udp ADDR --send SEND --timeout SECONDS` and more arguments.
+    let udp = |addr: &str, send: &str, timeout: &str, more: &[&str]| {
+        let mut a = vec!["probe", "--udp", addr, "--send", send, "--timeout", timeout];
+        a.extend_from_slice(more);
+        run(&a)
+    };
     let (code, out, err) = run(&[
         "--json",
         "probe",
@@ -342,69 +338,40 @@ fn udp_reply_is_open_refusal_closed_silence_open_filtered() {
     assert_eq!(v["protocol"], "udp");
     assert_eq!(v["results"][0]["state"], "open");
     assert_eq!(v["results"][0]["reply"]["text"], "hello");
-    let (code, out, _) = run(&[
-        "probe",
-        "--udp",
-        &echo_addr,
-        "--send",
-        "hello",
-        "--expect",
-        "hello",
-        "--timeout",
-        "3",
-    ]);
+    let (code, out, _) = udp(&echo_addr, "hello", "3", &["--expect", "hello"]);
     assert_eq!(code, 0, "{out}");
-    let (code, out, _) = run(&[
-        "probe",
-        "--udp",
-        &echo_addr,
-        "--send",
-        "hello",
-        "--expect",
-        "bye",
-        "--timeout",
-        "3",
-    ]);
+    let (code, out, _) = udp(&echo_addr, "hello", "3", &["--expect", "bye"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("unexpected reply"), "{out}");
 
+    // The JSON report's first result, after checking the exit code is 1.
+    let failed = |addr: &str, timeout: &str| {
+        let (code, out, err) = run(&[
+            "--json",
+            "probe",
+            "--udp",
+            addr,
+            "--send",
+            "x",
+            "--timeout",
+            timeout,
+        ]);
+        assert_eq!(code, 1, "{out}{err}");
+        json(&out)["results"][0].clone()
+    };
     let closed = {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         s.local_addr().unwrap().to_string()
     };
-    let (code, out, _) = run(&[
-        "--json",
-        "probe",
-        "--udp",
-        &closed,
-        "--send",
-        "x",
-        "--timeout",
-        "2",
-    ]);
-    assert_eq!(code, 1, "{out}");
-    assert_eq!(json(&out)["results"][0]["state"], "closed");
+    let r = failed(&closed, "2");
+    assert_eq!(r["state"], "closed");
     // The ICMP port unreachable from the error queue, named with its sender.
-    assert_eq!(
-        json(&out)["results"][0]["explanation"]["code"],
-        "icmp-port-unreachable"
-    );
-    assert_eq!(json(&out)["results"][0]["icmp"]["from"], "127.0.0.1");
+    assert_eq!(r["explanation"]["code"], "icmp-port-unreachable");
+    assert_eq!(r["icmp"]["from"], "127.0.0.1");
 
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let silent_addr = silent.local_addr().unwrap().to_string();
-    let (code, out, _) = run(&[
-        "--json",
-        "probe",
-        "--udp",
-        &silent_addr,
-        "--send",
-        "x",
-        "--timeout",
-        "0.3",
-    ]);
-    assert_eq!(code, 1, "{out}");
-    assert_eq!(json(&out)["results"][0]["state"], "open|filtered");
+    assert_eq!(failed(&silent_addr, "0.3")["state"], "open|filtered");
     drop(silent);
 }
 
