@@ -56,6 +56,13 @@ impl Exporter {
         Exporter::start(c)
     }
 
+    /// On loopback with a blackbox.yml of `text` (in the directory returned with it) and more arguments.
+    fn with_config(text: &str, extra: &[&str]) -> (Exporter, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Exporter::on_loopback(Some(&write_config(&dir, text)), extra);
+        (e, dir)
+    }
+
     fn get(&self, path: &str) -> (u16, String) {
         http(self.addr, "GET", path, &[])
     }
@@ -201,8 +208,7 @@ const MODULES: &str = "modules:
 
 #[test]
 fn probe_answers_like_blackbox() {
-    let dir = tempfile::tempdir().unwrap();
-    let e = Exporter::on_loopback(Some(&write_config(&dir, MODULES)), &[]);
+    let (e, _dir) = Exporter::with_config(MODULES, &[]);
     let port = web(10);
     let closed = common::closed_port();
 
@@ -307,11 +313,7 @@ fn probe_answers_like_blackbox() {
 
 #[test]
 fn probe_timeout_is_the_scrape_timeout_less_the_offset_capped_by_the_module() {
-    let dir = tempfile::tempdir().unwrap();
-    let e = Exporter::on_loopback(
-        Some(&write_config(&dir, MODULES)),
-        &["--timeout-offset", "0.5"],
-    );
+    let (e, _dir) = Exporter::with_config(MODULES, &["--timeout-offset", "0.5"]);
     let (port, _held) = silent();
     let seconds = |module: &str, scrape: &str| {
         let (code, body) = http(
@@ -429,11 +431,7 @@ fn slow_probes(e: &Exporter, port: u16, n: usize) -> Vec<thread::JoinHandle<(u16
 
 #[test]
 fn a_cap_on_concurrent_probes_gives_503_and_slow_probes_do_not_block_fast_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let e = Exporter::on_loopback(
-        Some(&write_config(&dir, MODULES)),
-        &["--max-concurrent", "2"],
-    );
+    let (e, _dir) = Exporter::with_config(MODULES, &["--max-concurrent", "2"]);
     let (port, _held) = silent();
     let slow = slow_probes(&e, port, 2);
     let (code, body) = e.get(&format!(
@@ -452,7 +450,7 @@ fn a_cap_on_concurrent_probes_gives_503_and_slow_probes_do_not_block_fast_ones()
     );
 
     // With room, a fast probe is answered while slow ones are still running.
-    let e = Exporter::on_loopback(Some(&write_config(&dir, MODULES)), &[]);
+    let (e, _dir) = Exporter::with_config(MODULES, &[]);
     let slow = slow_probes(&e, port, 4);
     let (code, body) = e.get(&format!("/probe?module=tcp_connect&target={}", e.addr));
     assert_eq!((code, value(&body, "probe_success ")), (200, Some(1.0)));
