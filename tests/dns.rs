@@ -221,11 +221,7 @@ fn recursive_answers_match_dig_and_ttls_count_down() {
 fn negative_answers_are_explained() {
     let Some(w) = world(
         "negative_answers_are_explained",
-        Parts {
-            resolver: true,
-            servfail: true,
-            ..Default::default()
-        },
+        Parts::RESOLVER_AND_SERVFAIL,
     ) else {
         return;
     };
@@ -797,11 +793,7 @@ fn steps<'a>(v: &'a Value, step: &str) -> Vec<&'a Value> {
 fn diagnose_names_why_a_name_does_not_resolve() {
     let Some(w) = world(
         "diagnose_names_why_a_name_does_not_resolve",
-        Parts {
-            resolver: true,
-            servfail: true,
-            ..Default::default()
-        },
+        Parts::RESOLVER_AND_SERVFAIL,
     ) else {
         return;
     };

@@ -118,6 +118,12 @@ impl Parts {
         encrypted: false,
         hierarchy: false,
     };
+
+    /// The recursive resolver and the resolver whose upstream is dead (SERVFAIL).
+    pub const RESOLVER_AND_SERVFAIL: Parts = Parts {
+        servfail: true,
+        ..Parts::RESOLVER
+    };
 }
 
 /// A certificate authority and a server certificate for RESOLVER, DOH and dns.test.
