@@ -485,9 +485,8 @@ fn https_with_a_self_signed_certificate_fails_at_talk_and_insecure_or_cacert_pas
     assert!(out.contains("TLSv1.3"), "{out}");
     assert!(out.contains("CN=netdiag diagnose test"), "{out}");
 
-    let ca = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(ca.path(), &p.ca_pem).unwrap();
-    let (code, out, err) = diagnose_in(&dns.ns, &["--cacert", ca.path().to_str().unwrap(), &url]);
+    let ca = p.ca_file();
+    let (code, out, err) = diagnose_in(&dns.ns, &["--cacert", &ca.arg(), &url]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("ok: works end to end"), "{out}");
 }

@@ -363,19 +363,17 @@ fn expired_certificate_is_layer_tls_code_cert_expired() {
     let p = cert(true);
     // Serves the certificate and nothing more (the client refuses it).
     let port = serve_tls(tls_config(&p, &[]), 2, |_, _, _| {}).port;
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &p.ca_pem).unwrap();
+    let ca = p.ca_file();
     let m = module(&format!(
         "    prober: tcp\n    tcp:\n      tls: true\n      tls_config:\n        ca_file: {}\n        server_name: localhost\n",
-        ca.display()
+        ca.arg()
     ));
     let (s, out) = probe(&m, &format!("127.0.0.1:{port}"));
     assert!(!s);
     assert_eq!(failure(&out), ("tls".into(), "cert-expired".into()));
     let m = module(&format!(
         "    prober: http\n    http:\n      tls_config:\n        ca_file: {}\n",
-        ca.display()
+        ca.arg()
     ));
     let (s, out) = probe(&m, &format!("https://localhost:{port}/"));
     assert!(!s);
@@ -397,12 +395,10 @@ fn hostname_is_the_tls_name_of_an_https_probe() {
     // hostname=vhost.test is both the Host header and the name checked.
     let p = cert_for(&["vhost.test"], false);
     let port = https_server(&p, 3);
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &p.ca_pem).unwrap();
+    let ca = p.ca_file();
     let m = module(&format!(
         "    prober: http\n    http:\n      tls_config:\n        ca_file: {}\n",
-        ca.display()
+        ca.arg()
     ));
     let target = format!("https://127.0.0.1:{port}/");
     let (s, out) = run_prober(

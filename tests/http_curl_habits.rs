@@ -218,10 +218,8 @@ fn resolve_applies_only_where_host_and_port_match() {
 #[test]
 fn connect_to_keeps_the_host_header_sni_and_certificate_check_on_the_url_name() {
     let p = cert(&["web.test"]);
-    let dir = tempfile::tempdir().unwrap();
-    let ca_path = dir.path().join("ca.pem");
-    std::fs::write(&ca_path, &p.ca_pem).unwrap();
-    let ca_arg = ca_path.display().to_string();
+    let ca_file = p.ca_file();
+    let ca_arg = ca_file.arg();
     let srv = tls_server(&p, 20);
     let p = srv.port;
     let rule = format!("web.test:443:127.0.0.1:{p}");
@@ -487,10 +485,8 @@ fn write_out_matches_curl_for_the_same_requests() {
 #[test]
 fn write_out_over_tls_has_an_appconnect_time_like_curl() {
     let p = cert(&["web.test"]);
-    let dir = tempfile::tempdir().unwrap();
-    let ca_path = dir.path().join("ca.pem");
-    std::fs::write(&ca_path, &p.ca_pem).unwrap();
-    let ca_arg = ca_path.display().to_string();
+    let ca_file = p.ca_file();
+    let ca_arg = ca_file.arg();
     let srv = tls_server(&p, 4);
     let pin = format!("web.test:{}:127.0.0.1", srv.port);
     let url = format!("https://web.test:{}/f", srv.port);

@@ -630,14 +630,12 @@ fn unknown_issuer_without_cacert_and_ok_with_it() {
         .unwrap()
         .contains("issued by an authority this machine does not trust"));
 
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &p.ca_pem).unwrap();
+    let ca = p.ca_file();
     for host in ["127.0.0.1", "localhost"] {
         let (code, out, err) = run(&[
             "http-get",
             "--cacert",
-            ca.to_str().unwrap(),
+            &ca.arg(),
             "--body",
             "-4",
             &https(&srv, host),
@@ -650,31 +648,17 @@ fn unknown_issuer_without_cacert_and_ok_with_it() {
 
 #[test]
 fn name_mismatch_and_expired_certificates() {
-    let p = cert(&["only.example"], false, false);
-    let srv = tls_server(&p, 1);
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &p.ca_pem).unwrap();
-    let (code, v, _) = json(&[
-        "http-get",
-        "--cacert",
-        ca.to_str().unwrap(),
-        &https(&srv, "127.0.0.1"),
-    ]);
-    assert_eq!(code, 1);
-    assert_eq!(v["results"][0]["explanation"]["code"], "cert-name-mismatch");
-
-    let p = cert(&["127.0.0.1"], false, true);
-    let srv = tls_server(&p, 1);
-    std::fs::write(&ca, &p.ca_pem).unwrap();
-    let (code, v, _) = json(&[
-        "http-get",
-        "--cacert",
-        ca.to_str().unwrap(),
-        &https(&srv, "127.0.0.1"),
-    ]);
-    assert_eq!(code, 1);
-    assert_eq!(v["results"][0]["explanation"]["code"], "cert-expired");
+    for (names, expired, want) in [
+        (&["only.example"][..], false, "cert-name-mismatch"),
+        (&["127.0.0.1"][..], true, "cert-expired"),
+    ] {
+        let p = cert(names, false, expired);
+        let srv = tls_server(&p, 1);
+        let ca = p.ca_file();
+        let (code, v, _) = json(&["http-get", "--cacert", &ca.arg(), &https(&srv, "127.0.0.1")]);
+        assert_eq!(code, 1, "{names:?}");
+        assert_eq!(v["results"][0]["explanation"]["code"], want);
+    }
 }
 
 #[test]

@@ -216,6 +216,29 @@ pub struct Pki {
     pub key_pem: String,
 }
 
+/// The CA's PEM in a file of its own (`ca.pem` in a temporary directory, removed on drop).
+pub struct CaFile {
+    _dir: tempfile::TempDir,
+    pub path: std::path::PathBuf,
+}
+
+impl CaFile {
+    /// The path as an argument (`--cacert PATH`, `ca_file: PATH`).
+    pub fn arg(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl Pki {
+    /// Writes the CA's PEM to a file of its own.
+    pub fn ca_file(&self) -> CaFile {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, &self.ca_pem).unwrap();
+        CaFile { _dir: dir, path }
+    }
+}
+
 /// A certificate for `names` with the common name `cn`, issued by a CA of the test's own whose common name is
 /// `ca` (self-signed when `ca` is None). `years`: valid from January 1 of the first year to January 1 of the
 /// second (rcgen's default validity when None).
