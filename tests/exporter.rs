@@ -563,12 +563,8 @@ fn prometheus_scrapes_probes_and_sees_why_they_failed() {
     let exporter_port = free_port(ns);
     let prom_port = free_port(ns);
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Command::new("ip");
+    let mut c = ns.netdiag();
     c.args([
-        "netns",
-        "exec",
-        &ns.name,
-        env!("CARGO_BIN_EXE_netdiag"),
         "exporter",
         "--listen",
         &format!("127.0.0.1:{exporter_port}"),
@@ -759,16 +755,8 @@ fn hostile_targets_get_200_or_400_and_the_server_stays_up() {
     let dns = common::DnsNs::new("hexp", &[]);
     let ns = &dns.ns;
     let port = free_port(ns);
-    let mut c = Command::new("ip");
-    c.args([
-        "netns",
-        "exec",
-        &ns.name,
-        env!("CARGO_BIN_EXE_netdiag"),
-        "exporter",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-    ]);
+    let mut c = ns.netdiag();
+    c.args(["exporter", "--listen", &format!("127.0.0.1:{port}")]);
     let e = Exporter::start(c);
     let long = "a".repeat(100_000);
     let targets = [
