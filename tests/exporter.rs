@@ -573,40 +573,38 @@ fn prometheus_scrapes_probes_and_sees_why_they_failed() {
     let live_url = format!("http://web.test:{live_port}/");
     let closed_url = format!("http://127.0.0.1:{closed_port}/");
     let nowhere = "http://nothing.test/".to_string();
+    // A blackbox job: the targets become the probe's `target` parameter, scraped through the exporter.
+    let job = |name: &str, module: &str, targets: &str, more: &str| {
+        format!(
+            "  - job_name: {name}
+    metrics_path: /probe
+    params:
+      module: [{module}]
+    static_configs:
+      - targets: [{targets}]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: 127.0.0.1:{exporter_port}
+{more}"
+        )
+    };
     let scrape = format!(
         "global:
   scrape_interval: 1s
   scrape_timeout: 1s
 scrape_configs:
-  - job_name: blackbox_http
-    metrics_path: /probe
-    params:
-      module: [http_2xx]
-    static_configs:
-      - targets: ['{live_url}', '{closed_url}', '{nowhere}']
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - target_label: __address__
-        replacement: 127.0.0.1:{exporter_port}
-      - target_label: site
-        replacement: test-site
-  - job_name: diagnose
-    metrics_path: /probe
-    params:
-      module: [diagnose]
-    static_configs:
-      - targets: ['{live_url}']
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - target_label: __address__
-        replacement: 127.0.0.1:{exporter_port}
-"
+{}{}",
+        job(
+            "blackbox_http",
+            "http_2xx",
+            &format!("'{live_url}', '{closed_url}', '{nowhere}'"),
+            "      - target_label: site\n        replacement: test-site\n"
+        ),
+        job("diagnose", "diagnose", &format!("'{live_url}'"), "")
     );
     std::fs::write(dir.path().join("prometheus.yml"), scrape).unwrap();
     let mut p = Command::new("ip");

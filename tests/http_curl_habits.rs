@@ -276,33 +276,27 @@ fn connect_to_keeps_the_host_header_sni_and_certificate_check_on_the_url_name() 
     assert_eq!((code, out.as_str()), (0, BODY), "{err}");
     // The certificate is still checked against the URL's name: another name fails, for curl too.
     let wrong = format!("other.test:443:127.0.0.1:{p}");
-    let (code, v) = json(&[
+    let wrong = [
         "--cacert",
         &ca_arg,
         "--connect-to",
         &wrong,
         "https://other.test/f",
-    ]);
+    ];
+    let (code, v) = json(&wrong);
     assert_eq!(code, 1, "{v}");
     assert_eq!(
         v["results"][0]["explanation"]["code"], "cert-name-mismatch",
         "{v}"
     );
     if have_curl() {
-        let (c, _, _) = curl(&[
-            "-s",
-            "--cacert",
-            &ca_arg,
-            "--connect-to",
-            &wrong,
-            "https://other.test/f",
-        ]);
+        let (c, _, _) = curl(&[&["-s"], &wrong[..]].concat());
         assert_eq!(c, 60, "curl rejects the name too");
     }
     // --connect-to to a name, resolved by --resolve (curl's order: connect-to, then the pinned address).
     let via_name = format!("web.test:443:backend.test:{p}");
     let pin = format!("backend.test:{p}:127.0.0.1");
-    let (code, v) = json(&[
+    let via_name = [
         "--cacert",
         &ca_arg,
         "--connect-to",
@@ -310,22 +304,14 @@ fn connect_to_keeps_the_host_header_sni_and_certificate_check_on_the_url_name() 
         "--resolve",
         &pin,
         "https://web.test/f",
-    ]);
+    ];
+    let (code, v) = json(&via_name);
     assert_eq!(code, 0, "{v}");
     let h = &hops(&v)[0];
     assert_eq!(h["address_source"], "resolve-option", "{h}");
     assert_eq!(h["connect_to"]["host"], "backend.test", "{h}");
     if have_curl() {
-        let (c, out, err) = curl(&[
-            "-s",
-            "--cacert",
-            &ca_arg,
-            "--connect-to",
-            &via_name,
-            "--resolve",
-            &pin,
-            "https://web.test/f",
-        ]);
+        let (c, out, err) = curl(&[&["-s"], &via_name[..]].concat());
         assert_eq!((c, out.as_str()), (0, BODY), "{err}");
     }
 }
