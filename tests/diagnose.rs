@@ -103,12 +103,7 @@ fn working_http_server_across_a_veth_works_end_to_end() {
     let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(j["ok"], true);
     assert_eq!(j["verdict"], "ok");
-    let talk = j["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == "talk")
-        .unwrap();
+    let talk = common::step(&j, "talk");
     assert_eq!(talk["status"], "ok");
     assert!(talk["elapsed_ms"].as_f64().unwrap() > 0.0);
     assert!(server.hits() >= 2);
@@ -546,8 +541,7 @@ fn ctrl_c_while_connect_waits_says_interrupted_not_an_errno() {
     assert_eq!(j["verdict"], "interrupted", "{out}");
     assert_eq!(j["interrupted"], true, "{out}");
     assert_eq!(j["ok"], false, "{out}");
-    let steps = j["steps"].as_array().unwrap();
-    let connect = steps.iter().find(|s| s["step"] == "connect").unwrap();
+    let connect = common::step(&j, "connect");
     assert_eq!(connect["status"], "interrupted", "{out}");
     assert_eq!(connect["result"], "interrupted (Ctrl-C)", "{out}");
     assert_eq!(connect["explanation"]["verdict"], "interrupted", "{out}");

@@ -9,6 +9,7 @@ use common::dns::{
     parse_dig, Dig, DnsWorld, Parts, AUTH, AUTH6, DEAD, DEAD6, DOH, DROPPED, RESOLVER, ROOT,
     SERVFAIL, UNROUTED,
 };
+use common::steps;
 use serde_json::Value;
 
 type Rec = (String, u32, String, String, String);
@@ -775,16 +776,6 @@ fn json_follows_the_conventions() {
     }
     let (code, v) = w.json(&["lookup", "www.zone.test", &format!("@{AUTH}")]);
     assert_eq!((code, v["ok"].as_bool()), (0, Some(true)));
-}
-
-/// The diagnose report's step rows named `step`.
-fn steps<'a>(v: &'a Value, step: &str) -> Vec<&'a Value> {
-    v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["step"] == step)
-        .collect()
 }
 
 /// diagnose: when the system resolver fails, each nameserver is asked directly and the cause is named

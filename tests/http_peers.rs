@@ -581,13 +581,7 @@ fn happy_eyeballs_reaches_ipv4_when_ipv6_is_dropped() {
     );
     assert_eq!(c, 0, "{out}{err}");
     let v = parse(&out);
-    let talk = v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == "talk")
-        .unwrap_or_else(|| panic!("no talk step: {v}"))
-        .clone();
+    let talk = common::step(&v, "talk").clone();
     assert!(
         talk["tried"]
             .as_str()

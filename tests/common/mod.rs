@@ -34,6 +34,24 @@ pub fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{stdout}"))
 }
 
+/// The rows of a diagnose report's `steps` named `step`.
+pub fn steps<'a>(report: &'a serde_json::Value, step: &str) -> Vec<&'a serde_json::Value> {
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["step"] == step)
+        .collect()
+}
+
+/// The first row of a diagnose report's `steps` named `step`; panics with the report when there is none.
+pub fn step<'a>(report: &'a serde_json::Value, step: &str) -> &'a serde_json::Value {
+    steps(report, step)
+        .first()
+        .copied()
+        .unwrap_or_else(|| panic!("no {step} step: {report}"))
+}
+
 /// Runs netdiag with bad input and checks what bad input gets: exit 2, nothing on stdout, one line on stderr
 /// that starts `netdiag: error: ` and contains `want`, no panic. Returns that line.
 pub fn bad_input(args: &[&str], want: &str) -> String {
