@@ -231,20 +231,7 @@ fn tcp(tr: &mut Track, dir: usize, t: f64, s: &super::decode::TcpSeg) {
     let rst = s.flags & RST != 0;
     let ack = s.flags & ACK != 0;
     let other = 1 - dir;
-    if syn {
-        tr.sides[dir].syns += 1;
-        if dir == 0 && !ack && tr.syn.is_none() {
-            tr.syn = Some(t);
-        }
-        if dir == 1 && ack && tr.syn_ack.is_none() {
-            tr.syn_ack = Some(t);
-            if let Some(s0) = tr.syn {
-                tr.rtt.push(t - s0);
-            }
-        }
-    } else if dir == 0 && ack && tr.syn_ack.is_some() && tr.ack.is_none() {
-        tr.ack = Some(t);
-    }
+    tr.handshake(dir, t, syn, ack);
     if rst {
         let total = tr.sides[0].packets + tr.sides[1].packets;
         let side = &mut tr.sides[dir];
@@ -257,47 +244,10 @@ fn tcp(tr: &mut Track, dir: usize, t: f64, s: &super::decode::TcpSeg) {
     if fin && tr.sides[dir].fin.is_none() {
         tr.sides[dir].fin = Some(t);
     }
-    let seg = s.len + u32::from(syn) + u32::from(fin);
     let side = &mut tr.sides[dir];
-    side.payload += u64::from(s.len);
-    // Retransmission: sequence space sent again (a keep-alive or window probe, one byte below, is not).
-    let mut retransmitted = false;
-    if let Some(next) = side.next_seq {
-        let keepalive = s.len <= 1 && !syn && !fin && s.seq == next.wrapping_sub(1);
-        if seg > 0 && before(s.seq, next) && !keepalive && !syn {
-            side.retrans += 1;
-            side.in_flight.clear();
-            retransmitted = true;
-        }
-    }
-    if s.len > 0 && !retransmitted {
-        side.data_segments += 1;
-    }
-    let end = s.seq.wrapping_add(seg);
-    if seg > 0 {
-        match side.next_seq {
-            Some(n) if !before(n, end) => {}
-            _ => {
-                side.next_seq = Some(end);
-                if !retransmitted && !syn && side.in_flight.len() < 1024 {
-                    side.in_flight.push_back((end, t));
-                }
-            }
-        }
-    } else if side.next_seq.is_none() {
-        side.next_seq = Some(s.seq);
-    }
-    // Zero window: the receiver has no room; a later non-zero window from the same side ends the period.
+    side.sequence(s, t, syn, fin);
     if !syn {
-        if s.win == 0 {
-            if side.zero_since.is_none() {
-                side.zero_since = Some(t);
-                side.zero_events += 1;
-            }
-        } else if let Some(since) = side.zero_since.take() {
-            side.zero_longest = side.zero_longest.max(t - since);
-            side.zero_total += t - since;
-        }
+        side.window(s.win, t);
     }
     // Duplicate ACK: nothing new, same ACK and window, while the other side has data outstanding.
     if ack && s.len == 0 && !syn && !fin {
@@ -309,17 +259,7 @@ fn tcp(tr: &mut Track, dir: usize, t: f64, s: &super::decode::TcpSeg) {
         }
     }
     if ack {
-        // RTT: the newest segment of the other side this ACK covers, if it was not retransmitted.
-        let mut sample = None;
-        let flight = &mut tr.sides[other].in_flight;
-        while let Some(&(e, sent)) = flight.front() {
-            if before(s.ack, e) {
-                break;
-            }
-            sample = Some(t - sent);
-            flight.pop_front();
-        }
-        if let Some(x) = sample {
+        if let Some(x) = tr.sides[other].acked(s.ack, t) {
             if tr.rtt.len() < 10_000 {
                 tr.rtt.push(x);
             }
@@ -328,6 +268,89 @@ fn tcp(tr: &mut Track, dir: usize, t: f64, s: &super::decode::TcpSeg) {
     let side = &mut tr.sides[dir];
     side.last_ack = Some(s.ack);
     side.last_win = Some(s.win);
+}
+
+impl Track {
+    /// The handshake's times (SYN, SYN-ACK, the ACK that completes it) and its RTT sample.
+    fn handshake(&mut self, dir: usize, t: f64, syn: bool, ack: bool) {
+        if syn {
+            self.sides[dir].syns += 1;
+            if dir == 0 && !ack && self.syn.is_none() {
+                self.syn = Some(t);
+            }
+            if dir == 1 && ack && self.syn_ack.is_none() {
+                self.syn_ack = Some(t);
+                if let Some(s0) = self.syn {
+                    self.rtt.push(t - s0);
+                }
+            }
+        } else if dir == 0 && ack && self.syn_ack.is_some() && self.ack.is_none() {
+            self.ack = Some(t);
+        }
+    }
+}
+
+impl Side {
+    /// A segment's sequence space: payload, data segments, retransmissions, the next sequence number expected
+    /// and the segments in flight for RTT samples.
+    fn sequence(&mut self, s: &super::decode::TcpSeg, t: f64, syn: bool, fin: bool) {
+        let seg = s.len + u32::from(syn) + u32::from(fin);
+        self.payload += u64::from(s.len);
+        // Retransmission: sequence space sent again (a keep-alive or window probe, one byte below, is not).
+        let mut retransmitted = false;
+        if let Some(next) = self.next_seq {
+            let keepalive = s.len <= 1 && !syn && !fin && s.seq == next.wrapping_sub(1);
+            if seg > 0 && before(s.seq, next) && !keepalive && !syn {
+                self.retrans += 1;
+                self.in_flight.clear();
+                retransmitted = true;
+            }
+        }
+        if s.len > 0 && !retransmitted {
+            self.data_segments += 1;
+        }
+        let end = s.seq.wrapping_add(seg);
+        if seg > 0 {
+            match self.next_seq {
+                Some(n) if !before(n, end) => {}
+                _ => {
+                    self.next_seq = Some(end);
+                    if !retransmitted && !syn && self.in_flight.len() < 1024 {
+                        self.in_flight.push_back((end, t));
+                    }
+                }
+            }
+        } else if self.next_seq.is_none() {
+            self.next_seq = Some(s.seq);
+        }
+    }
+
+    /// Zero window: the receiver has no room; a later non-zero window from the same side ends the period.
+    fn window(&mut self, win: u16, t: f64) {
+        if win == 0 {
+            if self.zero_since.is_none() {
+                self.zero_since = Some(t);
+                self.zero_events += 1;
+            }
+        } else if let Some(since) = self.zero_since.take() {
+            self.zero_longest = self.zero_longest.max(t - since);
+            self.zero_total += t - since;
+        }
+    }
+
+    /// An ACK from the other side up to `ack`: the segments it covers leave the flight; the RTT sample is the
+    /// newest of them (none when they were retransmitted, as the flight was cleared then).
+    fn acked(&mut self, ack: u32, t: f64) -> Option<f64> {
+        let mut sample = None;
+        while let Some(&(e, sent)) = self.in_flight.front() {
+            if before(ack, e) {
+                break;
+            }
+            sample = Some(t - sent);
+            self.in_flight.pop_front();
+        }
+        sample
+    }
 }
 
 fn dur(s: f64) -> std::time::Duration {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use clap::{ArgAction, Args, ValueEnum};
 use netdiag::capture::rows::Packets;
-use netdiag::capture::{self, CaptureReport, PacketRow, Request, Source, Started, TimeFormat};
+use netdiag::capture::{
+    self, CaptureReport, PacketRow, Request, Source, Started, Summary, TimeFormat,
+};
 use netdiag::exit::Outcome;
 use netdiag::interrupt;
 use netdiag::render::Output;
@@ -108,6 +110,42 @@ pub struct CaptureArgs {
 }
 
 pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
+    let req = request(&a)?;
+    let live = a.read.is_none();
+    let rows = Packets::new(a.time.into(), a.numeric > 0, a.verbose > 0, live);
+    let mut lines = Lines::new(rows, out.is_text());
+    let mut started_info: Option<Started> = None;
+    let verbose = a.verbose > 0;
+    let dump = a.dump;
+    let mut on_start = |st: &Started| -> Result<()> {
+        if dump {
+            // Stop right after: the program is what was asked for.
+            let _ = write!(io::stdout(), "{}", st.program);
+            bail!(DumpDone);
+        }
+        announce(st, verbose);
+        started_info = Some(st.clone());
+        Ok(())
+    };
+    let mut on_packet = |s: &capture::Seen<'_>| lines.packet(s);
+    interrupt::install();
+    let result = capture::run(&req, &mut on_start, &mut on_packet);
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) if e.downcast_ref::<DumpDone>().is_some() => return Ok(Outcome::Success),
+        Err(e) => {
+            let _ = lines.w.flush();
+            return Err(e);
+        }
+    };
+    let packets = lines.finish(summary.conversations.is_some())?;
+    let report = report(&req, live, started_info.as_ref(), packets, summary);
+    render(&report, out)
+}
+
+/// The capture the flags ask for. The filter is checked here, before the network is touched, so a bad one
+/// fails the same with or without root.
+fn request(a: &CaptureArgs) -> Result<Request> {
     let filter = a.filter.join(" ");
     let interface = match a.interface.as_deref() {
         None | Some("any") => None,
@@ -121,13 +159,11 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
             buffer: (a.buffer_kib as usize) * 1024,
         },
     };
-    // Check the filter before touching the network, so a bad one fails the same with or without root.
     if let Err(e) = capture::filter::parse(&filter) {
         bail!("{e}");
     }
     let show = (a.write.is_none() && !a.conversations) || a.print;
-    let live = a.read.is_none();
-    let req = Request {
+    Ok(Request {
         source,
         filter,
         snaplen: a.snaplen,
@@ -143,91 +179,118 @@ pub fn run(a: CaptureArgs, out: &Output) -> Result<Outcome> {
             Duration::from_millis(1000)
         },
         stop: None,
-    };
-    let time = match a.time {
-        TimeArg::Absolute => TimeFormat::Absolute,
-        TimeArg::Relative => TimeFormat::Relative,
-        TimeArg::Delta => TimeFormat::Delta,
-        TimeArg::Epoch => TimeFormat::Epoch,
-        TimeArg::Date => TimeFormat::Date,
-    };
-    let mut rows = Packets::new(time, a.numeric > 0, a.verbose > 0, live);
-    // Text streams each packet's line as it comes; JSON and CSV keep the rows for the one document.
-    let text = out.is_text();
-    let stdout = io::stdout();
-    let tty = stdout.is_terminal();
-    let mut w = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let mut kept: Vec<PacketRow> = Vec::new();
-    let mut started_info: Option<Started> = None;
-    let mut lines = 0u64;
-    let mut last_flush = Instant::now();
-    let verbose = a.verbose > 0;
-    let dump = a.dump;
-    let mut on_start = |st: &Started| -> Result<()> {
-        if dump {
-            // Stop right after: the program is what was asked for.
-            let _ = write!(io::stdout(), "{}", st.program);
-            bail!(DumpDone);
+    })
+}
+
+impl From<TimeArg> for TimeFormat {
+    fn from(t: TimeArg) -> Self {
+        match t {
+            TimeArg::Absolute => TimeFormat::Absolute,
+            TimeArg::Relative => TimeFormat::Relative,
+            TimeArg::Delta => TimeFormat::Delta,
+            TimeArg::Epoch => TimeFormat::Epoch,
+            TimeArg::Date => TimeFormat::Date,
         }
-        // On stderr in every format, as tcpdump does: scripts wait for it to know the filter is in place.
+    }
+}
+
+/// The capture has started: say so on stderr in every format, as tcpdump does (scripts wait for it to know the
+/// filter is in place), and with -v how the filter runs.
+fn announce(st: &Started, verbose: bool) {
+    eprintln!(
+        "{}",
+        capture::started_text(&st.source, st.live, st.link, st.snaplen)
+    );
+    if verbose {
         eprintln!(
-            "{}",
-            capture::started_text(&st.source, st.live, st.link, st.snaplen)
+            "filter: {} classic BPF instructions, run {}; nothing is left to filter in user space",
+            st.program.len(),
+            if st.live {
+                "by the kernel on the socket"
+            } else {
+                "on each packet of the file"
+            }
         );
-        if verbose {
-            eprintln!(
-                "filter: {} classic BPF instructions, run {}; nothing is left to filter in user space",
-                st.program.len(),
-                if st.live { "by the kernel on the socket" } else { "on each packet of the file" }
-            );
+    }
+}
+
+/// Where matched packets go: text streams each packet's line as it comes; JSON and CSV keep the rows for the
+/// one document.
+struct Lines {
+    rows: Packets,
+    text: bool,
+    tty: bool,
+    w: io::BufWriter<io::StdoutLock<'static>>,
+    kept: Vec<PacketRow>,
+    lines: u64,
+    last_flush: Instant,
+}
+
+impl Lines {
+    fn new(rows: Packets, text: bool) -> Lines {
+        let stdout = io::stdout();
+        Lines {
+            rows,
+            text,
+            tty: stdout.is_terminal(),
+            w: io::BufWriter::with_capacity(64 * 1024, stdout.lock()),
+            kept: Vec::new(),
+            lines: 0,
+            last_flush: Instant::now(),
         }
-        started_info = Some(st.clone());
-        Ok(())
-    };
-    let mut on_packet = |s: &capture::Seen<'_>| -> io::Result<()> {
-        if !text {
-            kept.push(rows.row(s));
+    }
+
+    fn packet(&mut self, s: &capture::Seen<'_>) -> io::Result<()> {
+        if !self.text {
+            self.kept.push(self.rows.row(s));
             return Ok(());
         }
-        writeln!(w, "{}", rows.line(s))?;
-        lines += 1;
-        if tty || last_flush.elapsed() >= Duration::from_millis(200) {
-            w.flush()?;
-            last_flush = Instant::now();
+        writeln!(self.w, "{}", self.rows.line(s))?;
+        self.lines += 1;
+        if self.tty || self.last_flush.elapsed() >= Duration::from_millis(200) {
+            self.w.flush()?;
+            self.last_flush = Instant::now();
         }
         Ok(())
-    };
-    interrupt::install();
-    let result = capture::run(&req, &mut on_start, &mut on_packet);
-    let summary = match result {
-        Ok(s) => s,
-        Err(e) if e.downcast_ref::<DumpDone>().is_some() => return Ok(Outcome::Success),
-        Err(e) => {
-            let _ = w.flush();
-            return Err(e);
-        }
-    };
-    if text && lines > 0 && summary.conversations.is_some() {
-        writeln!(w)?;
     }
-    w.flush()?;
-    drop(w);
-    let st = started_info.as_ref();
-    let report = CaptureReport {
+
+    /// Ends the packet lines (a blank line before a conversation table that follows them) and releases
+    /// stdout; returns the rows kept for JSON and CSV.
+    fn finish(mut self, conversations: bool) -> io::Result<Vec<PacketRow>> {
+        if self.text && self.lines > 0 && conversations {
+            writeln!(self.w)?;
+        }
+        self.w.flush()?;
+        Ok(self.kept)
+    }
+}
+
+fn report(
+    req: &Request,
+    live: bool,
+    st: Option<&Started>,
+    packets: Vec<PacketRow>,
+    summary: Summary,
+) -> CaptureReport {
+    CaptureReport {
         source: st.map(|s| s.source.clone()).unwrap_or_default(),
         live,
         link_type: st
             .map(|s| s.link.describe().to_string())
             .unwrap_or_default(),
         filter: req.filter.clone(),
-        packets: kept,
+        packets,
         counts: summary.counts,
         conversations: summary.conversations,
         written: summary.written,
         interrupted: summary.interrupted,
         packets_shown: req.show,
-    };
-    let outcome = out.print(&report)?;
+    }
+}
+
+/// The report in the chosen format, then the counts on stderr (not in JSON, which has them).
+fn render(report: &CaptureReport, out: &Output) -> Result<Outcome> {
+    let outcome = out.print(report)?;
     if !out.is_json() {
         if report.interrupted {
             eprintln!();

@@ -169,6 +169,52 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
         .iter()
         .map(|u| Url::parse(u))
         .collect::<Result<Vec<_>, _>>()?;
+    let message = message(&args)?;
+    let (addresses, connect_to) = reroutes(&args)?;
+    let sinks = Sinks::from_flags(&args, out, urls.len())?;
+    let common = Common {
+        message,
+        tls: TlsOptions::from_flags(args.insecure, args.cacert.as_deref())?,
+        addresses,
+        connect_to,
+    };
+    netdiag::interrupt::install();
+    let mut results = Vec::with_capacity(urls.len());
+    for url in urls {
+        if netdiag::interrupt::requested() {
+            break;
+        }
+        results.push(http::fetch(&request(url, &common, &args, &sinks)));
+    }
+    let report = HttpGetReport {
+        results,
+        interrupted: netdiag::interrupt::requested(),
+        show: Show {
+            raw: args.raw,
+            body: args.body && sinks.write_out.is_none(),
+        },
+    };
+    emit(&report, &args, out, &sinks)
+}
+
+/// What every URL's request shares, from the flags.
+struct Common {
+    message: Message,
+    tls: TlsOptions,
+    addresses: Vec<http::Pin>,
+    connect_to: Vec<http::ConnectTo>,
+}
+
+/// The method, headers and body of every request.
+struct Message {
+    method: Method,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+/// The method, headers and body the flags ask for (-X, -H, -u, -d, -I), checked; a body without a
+/// Content-Type header gets curl's form type.
+fn message(args: &HttpGetArgs) -> Result<Message> {
     let mut headers = args
         .headers
         .iter()
@@ -208,78 +254,105 @@ pub fn run(args: HttpGetArgs, out: &Output) -> Result<Outcome> {
             "application/x-www-form-urlencoded".to_string(),
         ));
     }
-    let (addresses, connect_to) = reroutes(&args)?;
-    let write_out = args.write_out.as_deref().map(load_write_out).transpose()?;
-    if write_out.is_some() && !out.is_text() {
-        bail!("-w with --json or --format csv: both write a summary to stdout; use -w's %{{json}}, or drop -w");
-    }
-    let to_stdout = args.output.as_deref().is_some_and(|p| p.as_os_str() == "-");
-    let body_only = args.silent || to_stdout;
-    // With -w the body goes to stdout as curl's, unless -o FILE takes it.
-    let body_to_stdout = body_only || (write_out.is_some() && args.output.is_none());
-    if args.output.is_some() && urls.len() > 1 {
-        bail!("-o FILE saves one body: give one URL");
-    }
-    let tls = TlsOptions::from_flags(args.insecure, args.cacert.as_deref())?;
-    // On a terminal the head shows as soon as it arrives; piped output and --json stay whole documents.
-    let live_head = out.is_text() && out.tty && !body_only && write_out.is_none();
-    netdiag::interrupt::install();
-    let mut results = Vec::with_capacity(urls.len());
-    for url in urls {
-        if netdiag::interrupt::requested() {
-            break;
+    Ok(Message {
+        method,
+        headers,
+        body,
+    })
+}
+
+/// Where the output goes: -w's format, and whether bodies go to stdout (-s, -o -, -w) or a head shows live.
+struct Sinks {
+    write_out: Option<WriteOut>,
+    to_stdout: bool,
+    body_only: bool,
+    body_to_stdout: bool,
+    live_head: bool,
+}
+
+impl Sinks {
+    fn from_flags(args: &HttpGetArgs, out: &Output, urls: usize) -> Result<Sinks> {
+        let write_out = args.write_out.as_deref().map(load_write_out).transpose()?;
+        if write_out.is_some() && !out.is_text() {
+            bail!("-w with --json or --format csv: both write a summary to stdout; use -w's %{{json}}, or drop -w");
         }
-        // Credentials in the URL are basic authentication, as curl sends them; -u wins over them.
-        let mut headers = headers.clone();
-        if let (Some(auth), None) = (url.basic_auth(), &args.user) {
-            headers.push(("Authorization".to_string(), auth));
+        let to_stdout = args.output.as_deref().is_some_and(|p| p.as_os_str() == "-");
+        let body_only = args.silent || to_stdout;
+        // With -w the body goes to stdout as curl's, unless -o FILE takes it.
+        let body_to_stdout = body_only || (write_out.is_some() && args.output.is_none());
+        if args.output.is_some() && urls > 1 {
+            bail!("-o FILE saves one body: give one URL");
         }
-        let req = HttpRequest {
-            url,
-            method,
-            http10: args.http10,
-            body: body.clone(),
-            headers,
-            timeout: args.timeout,
-            max_size: match (args.max_size, &args.output) {
-                (Some(n), _) => n,
-                (None, Some(_)) => u64::MAX,
-                (None, None) => DEFAULT_MAX_SIZE,
-            },
-            max_redirects: if args.follow { MAX_REDIRECTS } else { 0 },
-            keep_body: args.body || body_to_stdout,
-            output: if to_stdout { None } else { args.output.clone() },
-            family: Family::from_flags(args.ipv4, args.ipv6),
-            tls: tls.clone(),
-            addresses: addresses.clone(),
-            connect_to: connect_to.clone(),
-            on_head: live_head.then_some(print_head as fn(&Url, &http::Head)),
-        };
-        results.push(http::fetch(&req));
+        // On a terminal the head shows as soon as it arrives; piped output and --json stay whole documents.
+        let live_head = out.is_text() && out.tty && !body_only && write_out.is_none();
+        Ok(Sinks {
+            write_out,
+            to_stdout,
+            body_only,
+            body_to_stdout,
+            live_head,
+        })
     }
-    let report = HttpGetReport {
-        results,
-        interrupted: netdiag::interrupt::requested(),
-        show: Show {
-            raw: args.raw,
-            body: args.body && write_out.is_none(),
+}
+
+/// One URL's request.
+fn request(url: Url, common: &Common, args: &HttpGetArgs, sinks: &Sinks) -> HttpRequest {
+    // Credentials in the URL are basic authentication, as curl sends them; -u wins over them.
+    let mut headers = common.message.headers.clone();
+    if let (Some(auth), None) = (url.basic_auth(), &args.user) {
+        headers.push(("Authorization".to_string(), auth));
+    }
+    HttpRequest {
+        url,
+        method: common.message.method,
+        http10: args.http10,
+        body: common.message.body.clone(),
+        headers,
+        timeout: args.timeout,
+        max_size: match (args.max_size, &args.output) {
+            (Some(n), _) => n,
+            (None, Some(_)) => u64::MAX,
+            (None, None) => DEFAULT_MAX_SIZE,
         },
-    };
-    if let Some(w) = write_out {
-        return print_write_out(&w, &report, &args, out, body_to_stdout);
+        max_redirects: if args.follow { MAX_REDIRECTS } else { 0 },
+        keep_body: args.body || sinks.body_to_stdout,
+        output: if sinks.to_stdout {
+            None
+        } else {
+            args.output.clone()
+        },
+        family: Family::from_flags(args.ipv4, args.ipv6),
+        tls: common.tls.clone(),
+        addresses: common.addresses.clone(),
+        connect_to: common.connect_to.clone(),
+        on_head: sinks
+            .live_head
+            .then_some(print_head as fn(&Url, &http::Head)),
     }
-    if body_only {
+}
+
+/// The report as the flags ask: -w's text, the bodies alone (-s, -o -), or the report itself.
+fn emit(
+    report: &HttpGetReport,
+    args: &HttpGetArgs,
+    out: &Output,
+    sinks: &Sinks,
+) -> Result<Outcome> {
+    if let Some(w) = &sinks.write_out {
+        return print_write_out(w, report, args, out, sinks.body_to_stdout);
+    }
+    if sinks.body_only {
         // curl -s / -o -: the body alone on stdout; a failure in one line on stderr.
         let mut o = std::io::stdout().lock();
         for r in &report.results {
             o.write_all(&r.body)?;
         }
         o.flush()?;
-        let outcome = netdiag::render::Report::outcome(&report);
-        failure_line(&report, outcome);
+        let outcome = netdiag::render::Report::outcome(report);
+        failure_line(report, outcome);
         return Ok(outcome);
     }
-    Ok(out.print(&report)?)
+    Ok(out.print(report)?)
 }
 
 /// -w: stdout as curl's (each body unless -o FILE took it, then the -w text); the report goes to stderr in

@@ -317,50 +317,15 @@ fn direct(args: LookupArgs, family: Family, out: &Output) -> Result<Outcome> {
         .iter()
         .map(|s| input::parse_server(s, forced))
         .collect::<Result<_, _>>()?;
-    let tls = netdiag::http::TlsOptions::from_flags(args.insecure, args.cacert.as_deref())?;
-    let options = QueryOptions {
-        flags: dns::QueryFlags {
-            recurse: !args.no_recurse,
-            checking_disabled: args.cd,
-            edns: (!args.no_edns).then_some(args.bufsize),
-            dnssec: args.dnssec,
-        },
-        timeout: args.timeout,
-        tcp_fallback: !args.ignore_tc,
-        tls,
-        family,
-    };
+    let options = query_options(&args, family)?;
     if args.trace || !args.root.is_empty() {
-        if !servers.is_empty() {
-            bail!(InputError(
-                "--trace starts at the root hints or at --root ADDR, not at @SERVER: use --root ADDR for a private root".into()
-            ));
-        }
-        let roots = args
-            .root
-            .iter()
-            .map(|r| dns::trace::parse_root(r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let report = dns::trace::trace(&dns::trace::TraceRequest {
-            questions,
-            roots,
-            options,
-        });
-        return Ok(out.print(&report)?);
+        return trace(&args, questions, &servers, options, out);
     }
     let protocol = forced.unwrap_or(Protocol::Udp);
     if args.all_servers {
-        let mut list = match dns::resolv::system_servers(family, protocol) {
-            Ok(l) => l,
-            Err(e) if servers.is_empty() => {
-                bail!(InputError(format!("--all-servers: {}; {}", e.cause, e.fix)))
-            }
-            Err(_) => Vec::new(),
-        };
-        list.extend(servers);
         let report = dns::compare::compare(&dns::compare::CompareRequest {
             questions,
-            servers: list,
+            servers: all_servers(servers, family, protocol)?,
             options,
             system: true,
         });
@@ -382,19 +347,85 @@ fn direct(args: LookupArgs, family: Family, out: &Output) -> Result<Outcome> {
     report.short = args.short;
     let outcome = out.print(&report)?;
     if args.short && !out.is_json() {
-        for r in report.results.iter().filter(|r| !r.ok()) {
-            if let Some(e) = &r.explanation {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "netdiag: {} @{}: {}: {} ({})",
-                    r.question.describe(),
-                    r.server_label,
-                    r.status,
-                    e.cause,
-                    e.code
-                );
-            }
-        }
+        short_failures(&report);
     }
     Ok(outcome)
+}
+
+/// How each query is asked: the DNS flags, the timeout, TLS and the address family.
+fn query_options(args: &LookupArgs, family: Family) -> Result<QueryOptions> {
+    let tls = netdiag::http::TlsOptions::from_flags(args.insecure, args.cacert.as_deref())?;
+    Ok(QueryOptions {
+        flags: dns::QueryFlags {
+            recurse: !args.no_recurse,
+            checking_disabled: args.cd,
+            edns: (!args.no_edns).then_some(args.bufsize),
+            dnssec: args.dnssec,
+        },
+        timeout: args.timeout,
+        tcp_fallback: !args.ignore_tc,
+        tls,
+        family,
+    })
+}
+
+/// --trace and --root: from the root hints (or the given roots) down to the answer.
+fn trace(
+    args: &LookupArgs,
+    questions: Vec<Question>,
+    servers: &[dns::Server],
+    options: QueryOptions,
+    out: &Output,
+) -> Result<Outcome> {
+    if !servers.is_empty() {
+        bail!(InputError(
+            "--trace starts at the root hints or at --root ADDR, not at @SERVER: use --root ADDR for a private root".into()
+        ));
+    }
+    let roots = args
+        .root
+        .iter()
+        .map(|r| dns::trace::parse_root(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let report = dns::trace::trace(&dns::trace::TraceRequest {
+        questions,
+        roots,
+        options,
+    });
+    Ok(out.print(&report)?)
+}
+
+/// --all-servers: the nameservers of /etc/resolv.conf, then the given ones (without any, resolv.conf must
+/// have some).
+fn all_servers(
+    given: Vec<dns::Server>,
+    family: Family,
+    protocol: Protocol,
+) -> Result<Vec<dns::Server>> {
+    let mut list = match dns::resolv::system_servers(family, protocol) {
+        Ok(l) => l,
+        Err(e) if given.is_empty() => {
+            bail!(InputError(format!("--all-servers: {}; {}", e.cause, e.fix)))
+        }
+        Err(_) => Vec::new(),
+    };
+    list.extend(given);
+    Ok(list)
+}
+
+/// --short prints the answer data only: each failed query gets a line on stderr.
+fn short_failures(report: &dns::DnsReport) {
+    for r in report.results.iter().filter(|r| !r.ok()) {
+        if let Some(e) = &r.explanation {
+            let _ = writeln!(
+                std::io::stderr(),
+                "netdiag: {} @{}: {}: {} ({})",
+                r.question.describe(),
+                r.server_label,
+                r.status,
+                e.cause,
+                e.code
+            );
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! `netdiag ping` flags: ping's options for one host, fping's for many, and the TCP fallback.
 
+use std::collections::HashSet;
 use std::io::Write;
-use std::time::Duration;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::Args;
@@ -177,75 +179,27 @@ pub fn request(args: &PingArgs) -> Result<PingRequest> {
 pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
     let req = request(&args)?;
     interrupt::install();
-    let stream = req.hosts.len() == 1 && out.is_text() && !args.quiet;
-    // Several hosts on a terminal: each host as it first answers (fping style) and a progress line.
     let total = req.hosts.len();
-    let mut live = (total > 1).then(|| Live::new(out));
-    let mut answered: std::collections::HashSet<std::net::IpAddr> = Default::default();
-    let mut drawn = std::time::Instant::now();
+    let mut progress = (total > 1).then(|| Progress::new(out, total, args.quiet));
+    let mut echo = Echo {
+        stream: total == 1 && out.is_text() && !args.quiet,
+        seq_name: "icmp_seq",
+    };
     let mut write_err: Option<std::io::Error> = None;
-    let mut seq_name = "icmp_seq";
     let mut on_event = |ev: &PingEvent| {
         if let (
-            Some(l),
+            Some(p),
             PingEvent::Reply {
                 host,
                 address,
                 reply,
             },
-        ) = (live.as_mut(), ev)
+        ) = (progress.as_mut(), ev)
         {
-            if answered.insert(*address) {
-                if !args.quiet {
-                    let who = if *host == address.to_string() {
-                        address.to_string()
-                    } else {
-                        format!("{host} ({address})")
-                    };
-                    l.line(&format!("{who} is alive ({})", ping::reply_time(reply)));
-                }
-                if drawn.elapsed() > std::time::Duration::from_millis(100) {
-                    l.status(&format!(
-                        "{}/{total} hosts answered  {} elapsed",
-                        answered.len(),
-                        netdiag::duration::fmt_ms(l.elapsed())
-                    ));
-                    drawn = std::time::Instant::now();
-                }
-            }
+            p.reply(host, *address, reply);
         }
-        let line = match ev {
-            PingEvent::Started {
-                method,
-                note,
-                first,
-                ..
-            } => {
-                if *method == ping::Method::Tcp {
-                    seq_name = "seq";
-                }
-                if let Some(n) = note {
-                    let _ = writeln!(std::io::stderr(), "netdiag: note: {n}");
-                }
-                match first {
-                    Some((label, addr)) if stream => {
-                        ping::header_line(label, *addr, req.size, *method, &req.tcp_ports)
-                    }
-                    _ => return,
-                }
-            }
-            _ if !stream => return,
-            PingEvent::Reply { address, reply, .. } => ping::reply_line(*address, reply),
-            PingEvent::IcmpError { error, .. } => ping::error_line(error),
-            PingEvent::SendError {
-                address,
-                seq,
-                error,
-                ..
-            } => format!(
-                "To {address} {seq_name}={seq}: send failed: {} ({})",
-                error.cause, error.code
-            ),
+        let Some(line) = echo.line(ev, &req) else {
+            return;
         };
         if write_err.is_none() {
             if let Err(e) = out.line(&line) {
@@ -256,12 +210,107 @@ pub fn run(args: PingArgs, out: &Output) -> Result<Outcome> {
         }
     };
     let mut report = ping::ping_with(&req, &mut on_event)?;
-    if let Some(l) = live.as_mut() {
-        l.clear();
+    if let Some(p) = progress.as_mut() {
+        p.live.clear();
     }
     report.failures_only = args.quiet;
     if let Some(e) = write_err {
         return Err(e.into());
     }
     Ok(out.print(&report)?)
+}
+
+/// Several hosts on a terminal: each host as it first answers (fping style) and a progress line.
+struct Progress {
+    live: Live,
+    total: usize,
+    quiet: bool,
+    answered: HashSet<IpAddr>,
+    drawn: Instant,
+}
+
+impl Progress {
+    fn new(out: &Output, total: usize, quiet: bool) -> Progress {
+        Progress {
+            live: Live::new(out),
+            total,
+            quiet,
+            answered: HashSet::new(),
+            drawn: Instant::now(),
+        }
+    }
+
+    fn reply(&mut self, host: &str, address: IpAddr, reply: &ping::ReplyRecord) {
+        if !self.answered.insert(address) {
+            return;
+        }
+        if !self.quiet {
+            let who = if host == address.to_string() {
+                address.to_string()
+            } else {
+                format!("{host} ({address})")
+            };
+            self.live
+                .line(&format!("{who} is alive ({})", ping::reply_time(reply)));
+        }
+        if self.drawn.elapsed() > Duration::from_millis(100) {
+            self.live.status(&format!(
+                "{}/{} hosts answered  {} elapsed",
+                self.answered.len(),
+                self.total,
+                netdiag::duration::fmt_ms(self.live.elapsed())
+            ));
+            self.drawn = Instant::now();
+        }
+    }
+}
+
+/// One host: ping's own lines (the header, a line per reply or error), streamed as they happen.
+struct Echo {
+    stream: bool,
+    /// `seq` for the TCP method, `icmp_seq` for ICMP, as in the header.
+    seq_name: &'static str,
+}
+
+impl Echo {
+    /// The line an event prints, if any; a note about the method goes to stderr whether lines stream or not.
+    fn line(&mut self, ev: &PingEvent, req: &PingRequest) -> Option<String> {
+        match ev {
+            PingEvent::Started {
+                method,
+                note,
+                first,
+                ..
+            } => {
+                if *method == ping::Method::Tcp {
+                    self.seq_name = "seq";
+                }
+                if let Some(n) = note {
+                    let _ = writeln!(std::io::stderr(), "netdiag: note: {n}");
+                }
+                match first {
+                    Some((label, addr)) if self.stream => Some(ping::header_line(
+                        label,
+                        *addr,
+                        req.size,
+                        *method,
+                        &req.tcp_ports,
+                    )),
+                    _ => None,
+                }
+            }
+            _ if !self.stream => None,
+            PingEvent::Reply { address, reply, .. } => Some(ping::reply_line(*address, reply)),
+            PingEvent::IcmpError { error, .. } => Some(ping::error_line(error)),
+            PingEvent::SendError {
+                address,
+                seq,
+                error,
+                ..
+            } => Some(format!(
+                "To {address} {}={seq}: send failed: {} ({})",
+                self.seq_name, error.cause, error.code
+            )),
+        }
+    }
 }

@@ -84,7 +84,43 @@ fn one(req: &CompareRequest, q: &Question) -> Comparison {
         RecordType::AAAA => Some(Family::V6),
         _ => None,
     };
-    let (exchanges, system) = std::thread::scope(|s| {
+    let (exchanges, system) = ask_all(req, q, family);
+    let mut rows: Vec<SourceRow> = exchanges.iter().map(server_row).collect();
+    let mut findings = Vec::new();
+    let groups = group(&rows);
+    let agree = groups.len() <= 1;
+    if !agree {
+        findings.push(disagreement(q, &groups));
+    }
+    let dns_answers: Option<Vec<String>> = groups.first().map(|((_, a), _)| a.clone());
+    if let Some(sys) = system {
+        rows.push(sys);
+    }
+    if req.system {
+        let (row, finding) = hosts_row(q, family, dns_answers.as_deref());
+        findings.extend(finding);
+        rows.push(row);
+    }
+    let failed: Vec<&Exchange> = exchanges.iter().filter(|e| !e.ok()).collect();
+    let ok = failed.is_empty() && agree && !exchanges.is_empty();
+    let summary = summary(&exchanges, &failed, agree, &groups);
+    Comparison {
+        question: q.clone(),
+        ok,
+        agree,
+        summary,
+        servers: rows,
+        findings,
+    }
+}
+
+/// Asks every nameserver at once, each on its own thread, and the system resolver beside them when asked.
+fn ask_all(
+    req: &CompareRequest,
+    q: &Question,
+    family: Option<Family>,
+) -> (Vec<Exchange>, Option<SourceRow>) {
+    std::thread::scope(|s| {
         let hs: Vec<_> = req
             .servers
             .iter()
@@ -101,10 +137,11 @@ fn one(req: &CompareRequest, q: &Question) -> Comparison {
             })
             .collect();
         (ex, sys.and_then(|h| h.join().ok()))
-    });
-    let mut rows: Vec<SourceRow> = exchanges.iter().map(server_row).collect();
-    let mut findings = Vec::new();
-    // Group the servers that answered by what they said.
+    })
+}
+
+/// The servers that answered, grouped by what they said, in the order the groups were first seen.
+fn group(rows: &[SourceRow]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for r in rows
         .iter()
@@ -116,64 +153,53 @@ fn one(req: &CompareRequest, q: &Question) -> Comparison {
             None => groups.push((key, vec![r.source.clone()])),
         }
     }
-    let agree = groups.len() <= 1;
-    if !agree {
-        let described: Vec<(String, String)> = groups
-            .iter()
-            .map(|((status, answers), who)| {
-                let what = if answers.is_empty() {
-                    status.to_string()
-                } else {
-                    answers.join(", ")
-                };
-                (who.join(", "), what)
-            })
-            .collect();
-        findings.push(explain::dns::disagree(&q.name.to_ascii(), &described));
-    }
-    let dns_answers: Option<Vec<String>> = groups.first().map(|((_, a), _)| a.clone());
-    if let Some(sys) = system {
-        rows.push(sys);
-    }
-    if req.system {
-        let hosts: Vec<IpAddr> = super::resolv::hosts_addresses(&q.name.to_ascii())
-            .into_iter()
-            .filter(|ip| family.is_some_and(|f| f.matches(ip)))
-            .collect();
-        let hosts_txt: Vec<String> = hosts.iter().map(IpAddr::to_string).collect();
-        if !hosts.is_empty() {
-            findings.push(explain::dns::hosts_override(
-                &q.name.to_ascii(),
-                &hosts_txt,
-                dns_answers.as_deref(),
-            ));
-        }
-        rows.push(SourceRow {
-            source: super::resolv::HOSTS.into(),
-            kind: "hosts",
-            server: None,
-            status: if hosts.is_empty() {
-                "not-listed"
+    groups
+}
+
+/// The finding for servers that disagree: who said what.
+fn disagreement(q: &Question, groups: &[Group]) -> Explanation {
+    let described: Vec<(String, String)> = groups
+        .iter()
+        .map(|((status, answers), who)| {
+            let what = if answers.is_empty() {
+                status.to_string()
             } else {
-                "override"
-            },
-            rcode: None,
-            answers: hosts_txt,
-            time: None,
-            explanation: None,
-        });
-    }
-    let failed: Vec<&Exchange> = exchanges.iter().filter(|e| !e.ok()).collect();
-    let ok = failed.is_empty() && agree && !exchanges.is_empty();
-    let summary = summary(&exchanges, &failed, agree, &groups);
-    Comparison {
-        question: q.clone(),
-        ok,
-        agree,
-        summary,
-        servers: rows,
-        findings,
-    }
+                answers.join(", ")
+            };
+            (who.join(", "), what)
+        })
+        .collect();
+    explain::dns::disagree(&q.name.to_ascii(), &described)
+}
+
+/// What /etc/hosts says for the name (addresses of the family asked), and a finding when it overrides DNS.
+fn hosts_row(
+    q: &Question,
+    family: Option<Family>,
+    dns_answers: Option<&[String]>,
+) -> (SourceRow, Option<Explanation>) {
+    let hosts: Vec<IpAddr> = super::resolv::hosts_addresses(&q.name.to_ascii())
+        .into_iter()
+        .filter(|ip| family.is_some_and(|f| f.matches(ip)))
+        .collect();
+    let hosts_txt: Vec<String> = hosts.iter().map(IpAddr::to_string).collect();
+    let finding = (!hosts.is_empty())
+        .then(|| explain::dns::hosts_override(&q.name.to_ascii(), &hosts_txt, dns_answers));
+    let row = SourceRow {
+        source: super::resolv::HOSTS.into(),
+        kind: "hosts",
+        server: None,
+        status: if hosts.is_empty() {
+            "not-listed"
+        } else {
+            "override"
+        },
+        rcode: None,
+        answers: hosts_txt,
+        time: None,
+        explanation: None,
+    };
+    (row, finding)
 }
 
 fn summary(all: &[Exchange], failed: &[&Exchange], agree: bool, groups: &[Group]) -> String {

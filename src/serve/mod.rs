@@ -89,65 +89,32 @@ pub fn serve(cfg: &ServeConfig, log: &(dyn Fn(&Event) + Sync)) -> anyhow::Result
     if cfg.tcp.is_none() && cfg.udp.is_none() {
         anyhow::bail!("nothing to serve: give --tcp PORT and/or --udp PORT");
     }
-    let any = cfg.bind.is_empty();
-    let mut tcp = Vec::new();
-    let mut udp = Vec::new();
-    let mut report = ServeReport::default();
-    for ip in bind_addrs(cfg) {
-        if let Some(port) = cfg.tcp {
-            let s = bind_one(ip, port, Type::STREAM, Protocol::TCP, any)?;
-            s.listen(1024)
-                .with_context(|| format!("listening on tcp {ip} port {port}"))?;
-            s.set_nonblocking(true)?;
-            let l: TcpListener = s.into();
-            let address = l.local_addr()?;
-            report.listeners.push(Listener {
-                proto: Proto::Tcp,
-                address,
-            });
-            tcp.push(l);
-        }
-        if let Some(port) = cfg.udp {
-            let s = bind_one(ip, port, Type::DGRAM, Protocol::UDP, any)?;
-            s.set_nonblocking(true)?;
-            let u: UdpSocket = s.into();
-            let address = u.local_addr()?;
-            report.listeners.push(Listener {
-                proto: Proto::Udp,
-                address,
-            });
-            udp.push(u);
-        }
-    }
-    for l in &report.listeners {
+    let Sockets {
+        tcp,
+        udp,
+        listeners,
+    } = listen(cfg)?;
+    for l in &listeners {
         log(&Event::Listening {
             proto: l.proto,
             address: l.address,
         });
     }
+    let mut report = ServeReport {
+        listeners,
+        ..ServeReport::default()
+    };
     let start = Instant::now();
     let stop = AtomicBool::new(false);
     let counters = Counters::default();
     let mut udp_state = UdpState::default();
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let mut fds: Vec<PollFd> = tcp
-            .iter()
-            .map(|l| PollFd::new(l, Interest::Readable))
-            .chain(udp.iter().map(|u| PollFd::new(u, Interest::Readable)))
-            .collect();
+        let mut fds = poll_fds(&tcp, &udp);
         let mut buf = vec![0u8; UDP_MAX];
         loop {
-            if crate::interrupt::requested() {
-                report.interrupted = true;
-                log(&Event::Stopping {
-                    why: "interrupted (Ctrl-C)",
-                });
-                break;
-            }
-            if cfg.max_time.is_some_and(|t| start.elapsed() >= t) {
-                log(&Event::Stopping {
-                    why: "the --duration ran out",
-                });
+            if let Some(end) = stop_now(cfg, start) {
+                report.interrupted = end == Stop::Interrupted;
+                log(&Event::Stopping { why: end.why() });
                 break;
             }
             // A signal ends the wait with nothing ready; the loop then looks at the Ctrl-C flag.
@@ -170,14 +137,98 @@ pub fn serve(cfg: &ServeConfig, log: &(dyn Fn(&Event) + Sync)) -> anyhow::Result
         Ok(())
     })?;
     report.elapsed = start.elapsed();
+    tally(&mut report, &counters, &udp_state);
+    Ok(report)
+}
+
+/// The listening sockets, non-blocking: TCP and UDP (as asked) on each bind address.
+struct Sockets {
+    tcp: Vec<TcpListener>,
+    udp: Vec<UdpSocket>,
+    /// Each socket's protocol and bound address, TCP and UDP of one address in turn.
+    listeners: Vec<Listener>,
+}
+
+fn listen(cfg: &ServeConfig) -> anyhow::Result<Sockets> {
+    let any = cfg.bind.is_empty();
+    let mut socks = Sockets {
+        tcp: Vec::new(),
+        udp: Vec::new(),
+        listeners: Vec::new(),
+    };
+    for ip in bind_addrs(cfg) {
+        if let Some(port) = cfg.tcp {
+            let s = bind_one(ip, port, Type::STREAM, Protocol::TCP, any)?;
+            s.listen(1024)
+                .with_context(|| format!("listening on tcp {ip} port {port}"))?;
+            s.set_nonblocking(true)?;
+            let l: TcpListener = s.into();
+            let address = l.local_addr()?;
+            socks.listeners.push(Listener {
+                proto: Proto::Tcp,
+                address,
+            });
+            socks.tcp.push(l);
+        }
+        if let Some(port) = cfg.udp {
+            let s = bind_one(ip, port, Type::DGRAM, Protocol::UDP, any)?;
+            s.set_nonblocking(true)?;
+            let u: UdpSocket = s.into();
+            let address = u.local_addr()?;
+            socks.listeners.push(Listener {
+                proto: Proto::Udp,
+                address,
+            });
+            socks.udp.push(u);
+        }
+    }
+    Ok(socks)
+}
+
+/// What the poll loop waits on: the TCP listeners first, then the UDP sockets.
+fn poll_fds<'a>(tcp: &'a [TcpListener], udp: &'a [UdpSocket]) -> Vec<PollFd<'a>> {
+    tcp.iter()
+        .map(|l| PollFd::new(l, Interest::Readable))
+        .chain(udp.iter().map(|u| PollFd::new(u, Interest::Readable)))
+        .collect()
+}
+
+/// Why the server stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Interrupted,
+    TimeUp,
+}
+
+impl Stop {
+    fn why(self) -> &'static str {
+        match self {
+            Stop::Interrupted => "interrupted (Ctrl-C)",
+            Stop::TimeUp => "the --duration ran out",
+        }
+    }
+}
+
+/// Whether the server stops now: Ctrl-C, or `max_time` has passed since `start`.
+fn stop_now(cfg: &ServeConfig, start: Instant) -> Option<Stop> {
+    if crate::interrupt::requested() {
+        Some(Stop::Interrupted)
+    } else if cfg.max_time.is_some_and(|t| start.elapsed() >= t) {
+        Some(Stop::TimeUp)
+    } else {
+        None
+    }
+}
+
+/// The counts of the run, into the report.
+fn tally(report: &mut ServeReport, counters: &Counters, udp: &UdpState) {
     report.tcp_connections = counters.connections.load(Ordering::SeqCst);
     report.tcp_refused = counters.refused.load(Ordering::SeqCst);
     report.tcp_idle_closed = counters.idle_closed.load(Ordering::SeqCst);
     report.tcp_bytes = counters.tcp_bytes.load(Ordering::SeqCst);
-    report.udp_datagrams = udp_state.datagrams;
-    report.udp_bytes = udp_state.bytes;
-    report.udp_peers = udp_state.peers_seen;
-    Ok(report)
+    report.udp_datagrams = udp.datagrams;
+    report.udp_bytes = udp.bytes;
+    report.udp_peers = udp.peers_seen;
 }
 
 /// Shows an IPv4 client of a dual-stack socket as IPv4 (`127.0.0.1:5000`, not `[::ffff:127.0.0.1]:5000`).
