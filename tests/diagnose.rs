@@ -9,64 +9,43 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{can_netns, can_nft, decode, run, DnsNs, NetNs, VethPair};
+use common::http::{pki, serve_on, serve_tls_on, tls_config, Pki, Server};
+use common::{can_netns, can_nft, decode, interrupted_after, run, DnsNs, NetNs, VethPair};
 
-/// A tiny HTTP server on a listener (already bound inside a namespace): answers every request with `status`,
-/// for up to 30 s or 20 requests. `hits` counts the requests it answered.
+/// A tiny HTTP server on a listener (already bound inside a namespace): answers every GET with `status`, for up
+/// to 20 connections (a connect-only client gets nothing).
 struct HttpResponder {
     port: u16,
-    hits: Arc<AtomicUsize>,
+    server: Server,
 }
 
 impl HttpResponder {
     fn start(listener: TcpListener, status: &'static str) -> HttpResponder {
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
-        let hits = Arc::new(AtomicUsize::new(0));
-        let h = hits.clone();
-        std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let mut served = 0;
-            while Instant::now() < deadline && served < 20 {
-                let Ok((mut s, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                };
-                served += 1;
-                let _ = s.set_nonblocking(false);
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut req = Vec::new();
-                let mut buf = [0u8; 1024];
-                // Read the request head (bounded), or give up on a connect-only client.
-                while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16 * 1024 {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => req.extend_from_slice(&buf[..n]),
-                    }
-                }
-                if !req.starts_with(b"GET ") {
-                    continue;
-                }
-                let body = format!("status {status}\n");
-                let resp = format!(
-                    "HTTP/1.1 {status}\r\nServer: tiny-test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = s.write_all(resp.as_bytes());
-                h.fetch_add(1, Ordering::SeqCst);
+        let server = serve_on(listener, 20, move |_, s, req| {
+            if !req.starts_with("GET ") {
+                return;
             }
+            let body = format!("status {status}\n");
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nServer: tiny-test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(resp.as_bytes());
         });
-        HttpResponder { port, hits }
+        HttpResponder {
+            port: server.port,
+            server,
+        }
     }
 
+    /// The requests it answered.
     fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
+        let seen = self.server.seen();
+        seen.iter().filter(|r| r.text.starts_with("GET ")).count()
     }
 }
 
@@ -124,12 +103,7 @@ fn working_http_server_across_a_veth_works_end_to_end() {
     let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(j["ok"], true);
     assert_eq!(j["verdict"], "ok");
-    let talk = j["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == "talk")
-        .unwrap();
+    let talk = common::step(&j, "talk");
     assert_eq!(talk["status"], "ok");
     assert!(talk["elapsed_ms"].as_f64().unwrap() > 0.0);
     assert!(server.hits() >= 2);
@@ -453,10 +427,7 @@ fn bad_targets_are_one_line_errors() {
         (vec!["diagnose", "a", "b"], "unexpected argument 'b'"),
         (vec!["diagnose", "--timeout", "0", "x"], "duration"),
     ] {
-        let (code, out, err) = run(&args);
-        assert_eq!(code, 2, "{args:?}: {out}{err}");
-        assert!(err.contains(needle), "{args:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        common::bad_input(&args, needle);
     }
 }
 
@@ -471,69 +442,16 @@ fn closed_loopback_port_without_root() {
     );
 }
 
-/// A self-signed certificate for `names` (DER cert, DER PKCS#8 key, PEM cert).
-fn self_signed(names: &[&str]) -> (Vec<u8>, Vec<u8>, String) {
-    let mut params =
-        rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "netdiag diagnose test");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    (cert.der().to_vec(), key.serialize_der(), cert.pem())
-}
-
-/// An HTTPS responder (200 OK) on a listener bound inside a namespace, for up to `max` connections or 30 s.
-fn https_responder(listener: TcpListener, cert: Vec<u8>, key: Vec<u8>, max: usize) -> u16 {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(cert)],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
-        )
-        .unwrap();
-    let config = Arc::new(config);
-    let port = listener.local_addr().unwrap().port();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut served = 0;
-        while Instant::now() < deadline && served < max {
-            let Ok((s, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            };
-            served += 1;
-            let _ = s.set_nonblocking(false);
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
-                return;
-            };
-            let mut tls = rustls::StreamOwned::new(conn, s);
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16 * 1024 {
-                match tls.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
-            if req.is_empty() {
-                continue;
-            }
+/// An HTTPS responder (200 OK) on a listener bound inside a namespace, for up to `max` connections.
+fn https_responder(listener: TcpListener, p: &Pki, max: usize) -> u16 {
+    serve_tls_on(listener, tls_config(p, &[]), max, |_, tls, req| {
+        if !req.is_empty() {
             let _ = tls.write_all(
                 b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure",
             );
-            tls.conn.send_close_notify();
-            let _ = tls.flush();
         }
-    });
-    port
+    })
+    .port
 }
 
 #[test]
@@ -543,8 +461,8 @@ fn https_with_a_self_signed_certificate_fails_at_talk_and_insecure_or_cacert_pas
         return;
     }
     let dns = DnsNs::new("dgtl", &[("secure.test", "127.0.0.1")]);
-    let (cert, key, pem) = self_signed(&["secure.test"]);
-    let port = https_responder(dns.ns.listen("127.0.0.1:0"), cert, key, 10);
+    let p = pki(&["secure.test"], "netdiag diagnose test", None, None);
+    let port = https_responder(dns.ns.listen("127.0.0.1:0"), &p, 10);
     let url = format!("https://secure.test:{port}/");
 
     let (code, out, err) = diagnose_in(&dns.ns, &[&url]);
@@ -562,9 +480,8 @@ fn https_with_a_self_signed_certificate_fails_at_talk_and_insecure_or_cacert_pas
     assert!(out.contains("TLSv1.3"), "{out}");
     assert!(out.contains("CN=netdiag diagnose test"), "{out}");
 
-    let ca = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(ca.path(), pem).unwrap();
-    let (code, out, err) = diagnose_in(&dns.ns, &["--cacert", ca.path().to_str().unwrap(), &url]);
+    let ca = p.ca_file();
+    let (code, out, err) = diagnose_in(&dns.ns, &["--cacert", &ca.arg(), &url]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("ok: works end to end"), "{out}");
 }
@@ -574,11 +491,7 @@ fn without_icmp_privilege_reach_is_skipped_with_the_reason() {
     if !can_netns("without_icmp_privilege_reach_is_skipped_with_the_reason") {
         return;
     }
-    if std::process::Command::new("setpriv")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if !common::have_setpriv() {
         eprintln!("skipping without_icmp_privilege_reach_is_skipped_with_the_reason: setpriv (util-linux) is missing");
         return;
     }
@@ -588,22 +501,9 @@ fn without_icmp_privilege_reach_is_skipped_with_the_reason() {
     ns.sh("echo '1 0' > /proc/sys/net/ipv4/ping_group_range");
     let l = ns.listen("127.0.0.1:0");
     let port = l.local_addr().unwrap().port();
-    let o = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.name,
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ])
-        .arg(env!("CARGO_BIN_EXE_netdiag"))
-        .args(["diagnose", &format!("127.0.0.1:{port}")])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) = ns
+        .run_as_nobody(&["diagnose", &format!("127.0.0.1:{port}")])
+        .expect("nobody runs netdiag");
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("skipped: ICMP echo is not possible here"),
@@ -611,20 +511,6 @@ fn without_icmp_privilege_reach_is_skipped_with_the_reason() {
     );
     assert!(out.contains("the connect step tests reachability"), "{out}");
     assert!(out.contains("ok: works end to end"), "{out}");
-}
-
-/// Starts `cmd`, sends it SIGINT after `after`, and returns (exit code, stdout, stderr).
-fn interrupted_after(mut cmd: std::process::Command, after: Duration) -> (i32, String, String) {
-    use std::process::Stdio;
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start netdiag");
-    std::thread::sleep(after);
-    // SAFETY: signalling our own child by its pid (`ip netns exec` execs netdiag in place).
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    decode(child.wait_with_output().expect("wait for netdiag"))
 }
 
 #[test]
@@ -636,7 +522,7 @@ fn ctrl_c_while_connect_waits_says_interrupted_not_an_errno() {
     ns.nft_input("tcp dport 8082 drop");
     let mut cmd = ns.netdiag();
     cmd.args(["diagnose", "--timeout", "3", "127.0.0.1:8082"]);
-    let (code, out, err) = interrupted_after(cmd, Duration::from_secs(1));
+    let (code, out, err, _) = interrupted_after(cmd, Duration::from_secs(1));
     assert_eq!(code, 130, "{out}{err}");
     assert!(out.contains("interrupted (Ctrl-C)"), "{out}");
     assert!(out.contains("skipped: interrupted"), "{out}");
@@ -647,17 +533,15 @@ fn ctrl_c_while_connect_waits_says_interrupted_not_an_errno() {
 
     let mut cmd = ns.netdiag();
     cmd.args(["--json", "diagnose", "--timeout", "3", "127.0.0.1:8082"]);
-    let (code, out, err) = interrupted_after(cmd, Duration::from_secs(1));
+    let (code, out, err, _) = interrupted_after(cmd, Duration::from_secs(1));
     assert_eq!(code, 130, "{out}{err}");
     assert!(!out.contains("errno 5"), "{out}");
     assert!(!out.contains("input/output error"), "{out}");
-    let j: serde_json::Value =
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{out}"));
+    let j = common::json(&out);
     assert_eq!(j["verdict"], "interrupted", "{out}");
     assert_eq!(j["interrupted"], true, "{out}");
     assert_eq!(j["ok"], false, "{out}");
-    let steps = j["steps"].as_array().unwrap();
-    let connect = steps.iter().find(|s| s["step"] == "connect").unwrap();
+    let connect = common::step(&j, "connect");
     assert_eq!(connect["status"], "interrupted", "{out}");
     assert_eq!(connect["result"], "interrupted (Ctrl-C)", "{out}");
     assert_eq!(connect["explanation"]["verdict"], "interrupted", "{out}");

@@ -9,6 +9,7 @@ use common::dns::{
     parse_dig, Dig, DnsWorld, Parts, AUTH, AUTH6, DEAD, DEAD6, DOH, DROPPED, RESOLVER, ROOT,
     SERVFAIL, UNROUTED,
 };
+use common::steps;
 use serde_json::Value;
 
 type Rec = (String, u32, String, String, String);
@@ -221,11 +222,7 @@ fn recursive_answers_match_dig_and_ttls_count_down() {
 fn negative_answers_are_explained() {
     let Some(w) = world(
         "negative_answers_are_explained",
-        Parts {
-            resolver: true,
-            servfail: true,
-            ..Default::default()
-        },
+        Parts::RESOLVER_AND_SERVFAIL,
     ) else {
         return;
     };
@@ -742,12 +739,7 @@ fn bad_input_exits_2_with_one_line() {
         ),
     ];
     for (args, want) in cases {
-        let (code, out, err) = common::run(&args);
-        assert_eq!(code, 2, "{args:?}: {out}{err}");
-        assert!(out.is_empty(), "{args:?}: {out}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("netdiag: error: "), "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: {err}");
+        common::bad_input(&args, want);
     }
 }
 
@@ -786,27 +778,13 @@ fn json_follows_the_conventions() {
     assert_eq!((code, v["ok"].as_bool()), (0, Some(true)));
 }
 
-/// The diagnose report's step rows named `step`.
-fn steps<'a>(v: &'a Value, step: &str) -> Vec<&'a Value> {
-    v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["step"] == step)
-        .collect()
-}
-
 /// diagnose: when the system resolver fails, each nameserver is asked directly and the cause is named
 /// precisely — the same rcode dig gets from that nameserver, or the transport failure dig reports.
 #[test]
 fn diagnose_names_why_a_name_does_not_resolve() {
     let Some(w) = world(
         "diagnose_names_why_a_name_does_not_resolve",
-        Parts {
-            resolver: true,
-            servfail: true,
-            ..Default::default()
-        },
+        Parts::RESOLVER_AND_SERVFAIL,
     ) else {
         return;
     };

@@ -56,6 +56,13 @@ impl Exporter {
         Exporter::start(c)
     }
 
+    /// On loopback with a blackbox.yml of `text` (in the directory returned with it) and more arguments.
+    fn with_config(text: &str, extra: &[&str]) -> (Exporter, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Exporter::on_loopback(Some(&write_config(&dir, text)), extra);
+        (e, dir)
+    }
+
     fn get(&self, path: &str) -> (u16, String) {
         http(self.addr, "GET", path, &[])
     }
@@ -201,8 +208,7 @@ const MODULES: &str = "modules:
 
 #[test]
 fn probe_answers_like_blackbox() {
-    let dir = tempfile::tempdir().unwrap();
-    let e = Exporter::on_loopback(Some(&write_config(&dir, MODULES)), &[]);
+    let (e, _dir) = Exporter::with_config(MODULES, &[]);
     let port = web(10);
     let closed = common::closed_port();
 
@@ -307,11 +313,7 @@ fn probe_answers_like_blackbox() {
 
 #[test]
 fn probe_timeout_is_the_scrape_timeout_less_the_offset_capped_by_the_module() {
-    let dir = tempfile::tempdir().unwrap();
-    let e = Exporter::on_loopback(
-        Some(&write_config(&dir, MODULES)),
-        &["--timeout-offset", "0.5"],
-    );
+    let (e, _dir) = Exporter::with_config(MODULES, &["--timeout-offset", "0.5"]);
     let (port, _held) = silent();
     let seconds = |module: &str, scrape: &str| {
         let (code, body) = http(
@@ -429,11 +431,7 @@ fn slow_probes(e: &Exporter, port: u16, n: usize) -> Vec<thread::JoinHandle<(u16
 
 #[test]
 fn a_cap_on_concurrent_probes_gives_503_and_slow_probes_do_not_block_fast_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let e = Exporter::on_loopback(
-        Some(&write_config(&dir, MODULES)),
-        &["--max-concurrent", "2"],
-    );
+    let (e, _dir) = Exporter::with_config(MODULES, &["--max-concurrent", "2"]);
     let (port, _held) = silent();
     let slow = slow_probes(&e, port, 2);
     let (code, body) = e.get(&format!(
@@ -452,7 +450,7 @@ fn a_cap_on_concurrent_probes_gives_503_and_slow_probes_do_not_block_fast_ones()
     );
 
     // With room, a fast probe is answered while slow ones are still running.
-    let e = Exporter::on_loopback(Some(&write_config(&dir, MODULES)), &[]);
+    let (e, _dir) = Exporter::with_config(MODULES, &[]);
     let slow = slow_probes(&e, port, 4);
     let (code, body) = e.get(&format!("/probe?module=tcp_connect&target={}", e.addr));
     assert_eq!((code, value(&body, "probe_success ")), (200, Some(1.0)));
@@ -565,12 +563,8 @@ fn prometheus_scrapes_probes_and_sees_why_they_failed() {
     let exporter_port = free_port(ns);
     let prom_port = free_port(ns);
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Command::new("ip");
+    let mut c = ns.netdiag();
     c.args([
-        "netns",
-        "exec",
-        &ns.name,
-        env!("CARGO_BIN_EXE_netdiag"),
         "exporter",
         "--listen",
         &format!("127.0.0.1:{exporter_port}"),
@@ -579,40 +573,38 @@ fn prometheus_scrapes_probes_and_sees_why_they_failed() {
     let live_url = format!("http://web.test:{live_port}/");
     let closed_url = format!("http://127.0.0.1:{closed_port}/");
     let nowhere = "http://nothing.test/".to_string();
+    // A blackbox job: the targets become the probe's `target` parameter, scraped through the exporter.
+    let job = |name: &str, module: &str, targets: &str, more: &str| {
+        format!(
+            "  - job_name: {name}
+    metrics_path: /probe
+    params:
+      module: [{module}]
+    static_configs:
+      - targets: [{targets}]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: 127.0.0.1:{exporter_port}
+{more}"
+        )
+    };
     let scrape = format!(
         "global:
   scrape_interval: 1s
   scrape_timeout: 1s
 scrape_configs:
-  - job_name: blackbox_http
-    metrics_path: /probe
-    params:
-      module: [http_2xx]
-    static_configs:
-      - targets: ['{live_url}', '{closed_url}', '{nowhere}']
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - target_label: __address__
-        replacement: 127.0.0.1:{exporter_port}
-      - target_label: site
-        replacement: test-site
-  - job_name: diagnose
-    metrics_path: /probe
-    params:
-      module: [diagnose]
-    static_configs:
-      - targets: ['{live_url}']
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - target_label: __address__
-        replacement: 127.0.0.1:{exporter_port}
-"
+{}{}",
+        job(
+            "blackbox_http",
+            "http_2xx",
+            &format!("'{live_url}', '{closed_url}', '{nowhere}'"),
+            "      - target_label: site\n        replacement: test-site\n"
+        ),
+        job("diagnose", "diagnose", &format!("'{live_url}'"), "")
     );
     std::fs::write(dir.path().join("prometheus.yml"), scrape).unwrap();
     let mut p = Command::new("ip");
@@ -761,16 +753,8 @@ fn hostile_targets_get_200_or_400_and_the_server_stays_up() {
     let dns = common::DnsNs::new("hexp", &[]);
     let ns = &dns.ns;
     let port = free_port(ns);
-    let mut c = Command::new("ip");
-    c.args([
-        "netns",
-        "exec",
-        &ns.name,
-        env!("CARGO_BIN_EXE_netdiag"),
-        "exporter",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-    ]);
+    let mut c = ns.netdiag();
+    c.args(["exporter", "--listen", &format!("127.0.0.1:{port}")]);
     let e = Exporter::start(c);
     let long = "a".repeat(100_000);
     let targets = [

@@ -5,10 +5,11 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
+
+use common::http::{pki, serve, serve_tls, tls_config, Pki, Server};
 
 use netdiag::exporter::config::{self, Module};
 use netdiag::exporter::server::{finish, run_prober};
@@ -28,54 +29,11 @@ fn failure(out: &ProbeOut) -> (String, String) {
     (f.layer.to_string(), f.explanation.code.clone())
 }
 
-/// Reads a request head and body (bounded).
-fn read_request(s: &mut TcpStream) -> String {
-    let mut buf = Vec::new();
-    let mut b = [0u8; 4096];
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                break;
-            }
-        }
-        match s.read(&mut b) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&b[..n]),
-        }
-        if buf.len() > 1 << 20 {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
 /// An HTTP server on loopback: `answer(request)` gives the bytes to send; requests are kept.
-struct Web {
-    port: u16,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-fn web(max: usize, answer: impl Fn(&str) -> String + Send + 'static) -> Web {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let r = requests.clone();
-    thread::spawn(move || {
-        for _ in 0..max {
-            let Ok((mut s, _)) = l.accept() else { return };
-            let req = read_request(&mut s);
-            r.lock().unwrap().push(req.clone());
-            let _ = s.write_all(answer(&req).as_bytes());
-        }
-    });
-    Web { port, requests }
+fn web(max: usize, answer: impl Fn(&str) -> String + Send + 'static) -> Server {
+    serve(max, move |_, s, req| {
+        let _ = s.write_all(answer(req).as_bytes());
+    })
 }
 
 fn ok(body: &str, extra: &str) -> String {
@@ -115,7 +73,7 @@ fn http_success_sets_blackbox_metrics() {
             "{phase}"
         );
     }
-    let req = w.requests.lock().unwrap()[0].clone();
+    let req = w.request(0);
     assert!(req.starts_with("GET /x HTTP/1.1\r\n"), "{req}");
     assert!(
         req.contains(&format!("Host: 127.0.0.1:{}", w.port)),
@@ -158,7 +116,7 @@ fn post_body_headers_and_basic_auth_reach_the_server() {
     );
     let (success, out) = probe(&m, &format!("http://127.0.0.1:{}/api", w.port));
     assert!(success, "{:?}", out.failure);
-    let req = w.requests.lock().unwrap()[0].clone();
+    let req = w.request(0);
     assert!(req.starts_with("POST /api HTTP/1.1\r\n"), "{req}");
     assert!(req.contains("Content-Type: application/json\r\n"), "{req}");
     assert!(req.contains("Content-Length: 7\r\n"), "{req}");
@@ -177,7 +135,7 @@ fn hostname_sets_the_host_header() {
         Deadline::new(Duration::from_secs(5)),
     );
     assert!(success);
-    let req = w.requests.lock().unwrap()[0].clone();
+    let req = w.request(0);
     assert!(req.contains("Host: vhost.test\r\n"), "{req}");
     assert_eq!(req.matches("Host:").count(), 1, "{req}");
 }
@@ -362,61 +320,24 @@ fn tcp_query_response_expands_captures() {
 
 // ---- TLS ----
 
-struct Pki {
-    ca_pem: String,
-    cert_der: Vec<u8>,
-    key_der: Vec<u8>,
+fn cert(expired: bool) -> Pki {
+    cert_for(&["localhost", "127.0.0.1"], expired)
 }
 
-fn pki(expired: bool) -> Pki {
-    pki_for(&["localhost", "127.0.0.1"], expired)
-}
-
-fn pki_for(names: &[&str], expired: bool) -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let mut leaf = CertificateParams::new(names).unwrap();
-    leaf.distinguished_name
-        .push(DnType::CommonName, "exporter test");
-    leaf.not_before = rcgen::date_time_ymd(2020, 1, 1);
-    leaf.not_after = if expired {
-        rcgen::date_time_ymd(2021, 1, 1)
-    } else {
-        rcgen::date_time_ymd(2100, 1, 1)
-    };
-    let leaf_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "exporter test CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).unwrap();
-    Pki {
-        ca_pem: ca_cert.pem(),
-        cert_der: cert.der().to_vec(),
-        key_der: leaf_key.serialize_der(),
-    }
-}
-
-fn server_config(p: &Pki) -> Arc<rustls::ServerConfig> {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(p.cert_der.clone())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(p.key_der.clone())),
-        )
-        .unwrap();
-    Arc::new(config)
+/// A certificate valid from 2020 to 2021 (`expired`) or to 2100, issued by a CA of the test's own.
+fn cert_for(names: &[&str], expired: bool) -> Pki {
+    let until = if expired { 2021 } else { 2100 };
+    pki(
+        names,
+        "exporter test",
+        Some("exporter test CA"),
+        Some((2020, until)),
+    )
 }
 
 /// An SMTP-like server: `220` greeting, `STARTTLS` → `220 go ahead` then TLS, where `EHLO` gets `250-AUTH`.
 fn starttls_server(p: &Pki) -> u16 {
-    let config = server_config(p);
+    let config = tls_config(p, &[]);
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     thread::spawn(move || {
@@ -452,7 +373,7 @@ fn starttls_server(p: &Pki) -> u16 {
 
 #[test]
 fn starttls_dialogue_and_tls_metrics() {
-    let p = pki(false);
+    let p = cert(false);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ca.pem"), &p.ca_pem).unwrap();
     let port = starttls_server(&p);
@@ -474,35 +395,20 @@ fn starttls_dialogue_and_tls_metrics() {
 
 #[test]
 fn expired_certificate_is_layer_tls_code_cert_expired() {
-    let p = pki(true);
-    let config = server_config(&p);
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for _ in 0..2 {
-            let Ok((s, _)) = l.accept() else { return };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
-                return;
-            };
-            let mut tls = rustls::StreamOwned::new(conn, s);
-            let mut b = [0u8; 64];
-            let _ = tls.read(&mut b);
-        }
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &p.ca_pem).unwrap();
+    let p = cert(true);
+    // Serves the certificate and nothing more (the client refuses it).
+    let port = serve_tls(tls_config(&p, &[]), 2, |_, _, _| {}).port;
+    let ca = p.ca_file();
     let m = module(&format!(
         "    prober: tcp\n    tcp:\n      tls: true\n      tls_config:\n        ca_file: {}\n        server_name: localhost\n",
-        ca.display()
+        ca.arg()
     ));
     let (s, out) = probe(&m, &format!("127.0.0.1:{port}"));
     assert!(!s);
     assert_eq!(failure(&out), ("tls".into(), "cert-expired".into()));
     let m = module(&format!(
         "    prober: http\n    http:\n      tls_config:\n        ca_file: {}\n",
-        ca.display()
+        ca.arg()
     ));
     let (s, out) = probe(&m, &format!("https://localhost:{port}/"));
     assert!(!s);
@@ -511,40 +417,23 @@ fn expired_certificate_is_layer_tls_code_cert_expired() {
 
 /// An HTTPS server answering 200 to `max` connections.
 fn https_server(p: &Pki, max: usize) -> u16 {
-    let config = server_config(p);
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for _ in 0..max {
-            let Ok((s, _)) = l.accept() else { return };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
-                return;
-            };
-            let mut tls = rustls::StreamOwned::new(conn, s);
-            let mut b = [0u8; 4096];
-            let _ = tls.read(&mut b);
-            let _ = tls
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-            tls.conn.send_close_notify();
-            let _ = tls.flush();
-        }
-    });
-    port
+    serve_tls(tls_config(p, &[]), max, |_, tls, _| {
+        let _ =
+            tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    })
+    .port
 }
 
 #[test]
 fn hostname_is_the_tls_name_of_an_https_probe() {
     // The certificate is for vhost.test only: the probe of https://127.0.0.1 passes verification only when
     // hostname=vhost.test is both the Host header and the name checked.
-    let p = pki_for(&["vhost.test"], false);
+    let p = cert_for(&["vhost.test"], false);
     let port = https_server(&p, 3);
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &p.ca_pem).unwrap();
+    let ca = p.ca_file();
     let m = module(&format!(
         "    prober: http\n    http:\n      tls_config:\n        ca_file: {}\n",
-        ca.display()
+        ca.arg()
     ));
     let target = format!("https://127.0.0.1:{port}/");
     let (s, out) = run_prober(

@@ -8,51 +8,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::Duration;
 
+use common::http::{pki, serve_on, serve_tls, tls_config, Pki, Server};
 use common::{decode, run};
 use serde_json::Value;
-
-/// What the server saw of one request: its head, the bytes it read, and the TLS name asked (SNI).
-#[derive(Debug, Clone, Default)]
-struct Seen {
-    head: String,
-    bytes: usize,
-    sni: Option<String>,
-}
-
-impl Seen {
-    fn host(&self) -> &str {
-        self.head
-            .lines()
-            .find_map(|l| {
-                let (n, v) = l.split_once(':')?;
-                n.eq_ignore_ascii_case("host").then_some(v.trim())
-            })
-            .unwrap_or("")
-    }
-}
-
-/// A loopback server answering up to `max` requests with fixed bytes: `/r` redirects to `/f` (absolute, on
-/// `redirect_host`), anything else is a 200 with a known body. It remembers what it saw.
-struct Server {
-    port: u16,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Server {
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    fn clear(&self) {
-        self.seen.lock().unwrap().clear();
-    }
-}
 
 const BODY: &str = "hello from the test server\n";
 
@@ -69,38 +30,6 @@ fn answer(path: &str, redirect_host: &str) -> Vec<u8> {
         )
         .into_bytes()
     }
-}
-
-/// Reads a request head and its Content-Length body (bounded: 64 KiB, 10 s).
-fn read_request(s: &mut impl Read) -> (String, usize) {
-    let mut buf = Vec::new();
-    let mut b = [0u8; 4096];
-    let mut want = None;
-    while buf.len() < 65536 {
-        if want.is_none() {
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let len = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                want = Some(end + 4 + len);
-            }
-        }
-        if want.is_some_and(|w| buf.len() >= w) {
-            break;
-        }
-        match s.read(&mut b) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&b[..n]),
-        }
-    }
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(buf.len(), |e| e + 4);
-    (String::from_utf8_lossy(&buf[..end]).into_owned(), buf.len())
 }
 
 fn respond(s: &mut dyn Write, head: &str, redirect_host: &str) {
@@ -120,92 +49,31 @@ fn respond(s: &mut dyn Write, head: &str, redirect_host: &str) {
     let _ = s.flush();
 }
 
-fn plain_server(listener: TcpListener, max: usize, redirect_host: String) -> Server {
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s2 = seen.clone();
-    thread::spawn(move || {
-        for _ in 0..max {
-            let Ok((mut s, _)) = listener.accept() else {
-                return;
-            };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-            let (head, bytes) = read_request(&mut s);
-            s2.lock().unwrap().push(Seen {
-                head: head.clone(),
-                bytes,
-                sni: None,
-            });
-            respond(&mut s, &head, &redirect_host);
-        }
-    });
-    Server { port, seen }
-}
-
+/// A loopback server answering up to `max` requests with fixed bytes: `/r` redirects to `/f` (absolute, on
+/// `redirect_host`), anything else is a 200 with a known body. It remembers what it saw.
 fn serve(max: usize, redirect_host: impl Fn(u16) -> String) -> Server {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    plain_server(l, max, redirect_host(port))
+    let redirect_host = redirect_host(l.local_addr().unwrap().port());
+    serve_on(l, max, move |_, s, req| respond(s, req, &redirect_host))
 }
 
-/// A certificate for `names` issued by a CA of the test's own; returns (CA PEM, leaf DER, key DER).
-fn pki(names: &[&str]) -> (String, Vec<u8>, Vec<u8>) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "netdiag habits CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let leaf =
-        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
-    (ca_cert.pem(), cert.der().to_vec(), key.serialize_der())
+/// A certificate for `names` issued by a CA of the test's own.
+fn cert(names: &[&str]) -> Pki {
+    pki(
+        names,
+        "netdiag habits server",
+        Some("netdiag habits CA"),
+        None,
+    )
 }
 
 /// An HTTPS server on 127.0.0.1 with that certificate, remembering the SNI each client sent.
-fn tls_server(cert: &[u8], key: &[u8], max: usize) -> Server {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(cert.to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec())),
-        )
-        .unwrap();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let config = Arc::new(config);
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s2 = seen.clone();
-    thread::spawn(move || {
-        for _ in 0..max {
-            let Ok((s, _)) = l.accept() else { return };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
-                return;
-            };
-            let mut tls = rustls::StreamOwned::new(conn, s);
-            let (head, bytes) = read_request(&mut tls);
-            let sni = tls.conn.server_name().map(str::to_string);
-            s2.lock().unwrap().push(Seen {
-                head: head.clone(),
-                bytes,
-                sni,
-            });
-            if !head.is_empty() {
-                respond(&mut tls, &head, "unused.test");
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
-            }
+fn tls_server(p: &Pki, max: usize) -> Server {
+    serve_tls(tls_config(p, &["http/1.1"]), max, |_, tls, req| {
+        if !req.is_empty() {
+            respond(tls, req, "unused.test");
         }
-    });
-    Server { port, seen }
+    })
 }
 
 fn have_curl() -> bool {
@@ -349,12 +217,10 @@ fn resolve_applies_only_where_host_and_port_match() {
 
 #[test]
 fn connect_to_keeps_the_host_header_sni_and_certificate_check_on_the_url_name() {
-    let (ca, cert, key) = pki(&["web.test"]);
-    let dir = tempfile::tempdir().unwrap();
-    let ca_path = dir.path().join("ca.pem");
-    std::fs::write(&ca_path, &ca).unwrap();
-    let ca_arg = ca_path.display().to_string();
-    let srv = tls_server(&cert, &key, 20);
+    let p = cert(&["web.test"]);
+    let ca_file = p.ca_file();
+    let ca_arg = ca_file.arg();
+    let srv = tls_server(&p, 20);
     let p = srv.port;
     let rule = format!("web.test:443:127.0.0.1:{p}");
     let args = [
@@ -410,33 +276,27 @@ fn connect_to_keeps_the_host_header_sni_and_certificate_check_on_the_url_name() 
     assert_eq!((code, out.as_str()), (0, BODY), "{err}");
     // The certificate is still checked against the URL's name: another name fails, for curl too.
     let wrong = format!("other.test:443:127.0.0.1:{p}");
-    let (code, v) = json(&[
+    let wrong = [
         "--cacert",
         &ca_arg,
         "--connect-to",
         &wrong,
         "https://other.test/f",
-    ]);
+    ];
+    let (code, v) = json(&wrong);
     assert_eq!(code, 1, "{v}");
     assert_eq!(
         v["results"][0]["explanation"]["code"], "cert-name-mismatch",
         "{v}"
     );
     if have_curl() {
-        let (c, _, _) = curl(&[
-            "-s",
-            "--cacert",
-            &ca_arg,
-            "--connect-to",
-            &wrong,
-            "https://other.test/f",
-        ]);
+        let (c, _, _) = curl(&[&["-s"], &wrong[..]].concat());
         assert_eq!(c, 60, "curl rejects the name too");
     }
     // --connect-to to a name, resolved by --resolve (curl's order: connect-to, then the pinned address).
     let via_name = format!("web.test:443:backend.test:{p}");
     let pin = format!("backend.test:{p}:127.0.0.1");
-    let (code, v) = json(&[
+    let via_name = [
         "--cacert",
         &ca_arg,
         "--connect-to",
@@ -444,22 +304,14 @@ fn connect_to_keeps_the_host_header_sni_and_certificate_check_on_the_url_name() 
         "--resolve",
         &pin,
         "https://web.test/f",
-    ]);
+    ];
+    let (code, v) = json(&via_name);
     assert_eq!(code, 0, "{v}");
     let h = &hops(&v)[0];
     assert_eq!(h["address_source"], "resolve-option", "{h}");
     assert_eq!(h["connect_to"]["host"], "backend.test", "{h}");
     if have_curl() {
-        let (c, out, err) = curl(&[
-            "-s",
-            "--cacert",
-            &ca_arg,
-            "--connect-to",
-            &via_name,
-            "--resolve",
-            &pin,
-            "https://web.test/f",
-        ]);
+        let (c, out, err) = curl(&[&["-s"], &via_name[..]].concat());
         assert_eq!((c, out.as_str()), (0, BODY), "{err}");
     }
 }
@@ -618,12 +470,10 @@ fn write_out_matches_curl_for_the_same_requests() {
 
 #[test]
 fn write_out_over_tls_has_an_appconnect_time_like_curl() {
-    let (ca, cert, key) = pki(&["web.test"]);
-    let dir = tempfile::tempdir().unwrap();
-    let ca_path = dir.path().join("ca.pem");
-    std::fs::write(&ca_path, &ca).unwrap();
-    let ca_arg = ca_path.display().to_string();
-    let srv = tls_server(&cert, &key, 4);
+    let p = cert(&["web.test"]);
+    let ca_file = p.ca_file();
+    let ca_arg = ca_file.arg();
+    let srv = tls_server(&p, 4);
     let pin = format!("web.test:{}:127.0.0.1", srv.port);
     let url = format!("https://web.test:{}/f", srv.port);
     let fmt = format_all();
@@ -746,10 +596,6 @@ fn bad_input_is_one_line_naming_the_right_form_and_exit_2() {
         let mut a = vec!["http-get"];
         a.extend_from_slice(args);
         a.push("http://127.0.0.1:9/");
-        let (code, out, err) = run(&a);
-        assert_eq!(code, 2, "{args:?}: {out}{err}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: {err}");
-        assert!(out.is_empty(), "{args:?}: {out}");
+        common::bad_input(&a, want);
     }
 }

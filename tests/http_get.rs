@@ -5,89 +5,16 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::http::{fixed, pki, serve, serve_on, serve_tls, tls_config, Pki, Server};
 use common::{netdiag, run};
 use serde_json::Value;
 
-/// A loopback server: accepts up to `max` connections one after the other, reads each request head and hands
-/// it to the handler. Remembers the requests it got.
-struct Server {
-    port: u16,
-    requests: Arc<Mutex<Vec<String>>>,
-    hits: Arc<AtomicUsize>,
-}
-
-impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn request(&self, i: usize) -> String {
-        self.requests.lock().unwrap()[i].clone()
-    }
-}
-
-fn serve<F>(max: usize, handler: F) -> Server
-where
-    F: Fn(usize, &mut TcpStream, &str) + Send + 'static,
-{
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    serve_on(l, max, handler)
-}
-
-fn serve_on<F>(l: TcpListener, max: usize, handler: F) -> Server
-where
-    F: Fn(usize, &mut TcpStream, &str) + Send + 'static,
-{
-    let port = l.local_addr().unwrap().port();
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let hits = Arc::new(AtomicUsize::new(0));
-    let (r, h) = (requests.clone(), hits.clone());
-    thread::spawn(move || {
-        for i in 0..max {
-            let Ok((mut s, _)) = l.accept() else { return };
-            h.fetch_add(1, Ordering::SeqCst);
-            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
-            let _ = s.set_write_timeout(Some(Duration::from_secs(20)));
-            let req = read_head(&mut s);
-            r.lock().unwrap().push(req.clone());
-            handler(i, &mut s, &req);
-        }
-    });
-    Server {
-        port,
-        requests,
-        hits,
-    }
-}
-
-/// Reads a request head (bounded: 64 KiB).
-fn read_head(s: &mut impl Read) -> String {
-    let mut buf = Vec::new();
-    let mut b = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
-        match s.read(&mut b) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&b[..n]),
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
 fn path_of(req: &str) -> &str {
     req.split(' ').nth(1).unwrap_or("")
-}
-
-/// A server that answers every request with the same bytes.
-fn fixed(max: usize, answer: &'static [u8]) -> Server {
-    serve(max, move |_, s, _| {
-        let _ = s.write_all(answer);
-    })
 }
 
 fn json(args: &[&str]) -> (i32, Value, String) {
@@ -364,7 +291,7 @@ fn redirect_loop_is_detected() {
     let (code, out, _) = run(&["http-get", "-L", &srv.url("/loop1")]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("redirect loop"), "{out}");
-    assert_eq!(srv.hits.load(Ordering::SeqCst), 2);
+    assert_eq!(srv.hits(), 2);
 }
 
 #[test]
@@ -437,10 +364,7 @@ fn bad_input_is_one_line_and_exit_2() {
             "/nonexistent/ca.pem",
         ],
     ] {
-        let (code, out, err) = run(&args);
-        assert_eq!(code, 2, "{args:?}: {out}{err}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("netdiag: error: "), "{err}");
+        common::bad_input(&args, "");
     }
 }
 
@@ -638,85 +562,22 @@ fn connect_timeout_in_a_namespace_is_filtered() {
 
 // ---- TLS ----
 
-struct Pki {
-    ca_pem: String,
-    cert_der: Vec<u8>,
-    key_der: Vec<u8>,
-}
-
-/// A leaf certificate for `names`, self-signed or issued by a test CA (whose PEM is returned).
-fn pki(names: &[&str], self_signed: bool, expired: bool) -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let mut leaf =
-        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    leaf.distinguished_name
-        .push(DnType::CommonName, "netdiag test server");
-    if expired {
-        leaf.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        leaf.not_after = rcgen::date_time_ymd(2021, 1, 1);
-    }
-    let leaf_key = KeyPair::generate().unwrap();
-    if self_signed {
-        let cert = leaf.self_signed(&leaf_key).unwrap();
-        return Pki {
-            ca_pem: cert.pem(),
-            cert_der: cert.der().to_vec(),
-            key_der: leaf_key.serialize_der(),
-        };
-    }
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "netdiag test CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).unwrap();
-    Pki {
-        ca_pem: ca_cert.pem(),
-        cert_der: cert.der().to_vec(),
-        key_der: leaf_key.serialize_der(),
-    }
+/// A certificate for `names`, self-signed or issued by a test CA (whose PEM is `ca_pem`).
+fn cert(names: &[&str], self_signed: bool, expired: bool) -> Pki {
+    let ca = (!self_signed).then_some("netdiag test CA");
+    pki(
+        names,
+        "netdiag test server",
+        ca,
+        expired.then_some((2020, 2021)),
+    )
 }
 
 /// An HTTPS server on loopback answering 200 "secure" (ALPN http/1.1).
 fn tls_server(p: &Pki, max: usize) -> Server {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(p.cert_der.clone())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(p.key_der.clone())),
-        )
-        .unwrap();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let config = Arc::new(config);
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
-    thread::spawn(move || {
-        for _ in 0..max {
-            let Ok((s, _)) = l.accept() else { return };
-            h.fetch_add(1, Ordering::SeqCst);
-            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
-            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
-                return;
-            };
-            let mut tls = rustls::StreamOwned::new(conn, s);
-            let _ = read_head(&mut tls);
-            let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure");
-            tls.conn.send_close_notify();
-            let _ = tls.flush();
-        }
-    });
-    Server {
-        port,
-        requests: Arc::new(Mutex::new(Vec::new())),
-        hits,
-    }
+    serve_tls(tls_config(p, &["http/1.1"]), max, |_, tls, _| {
+        let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure");
+    })
 }
 
 fn https(srv: &Server, host: &str) -> String {
@@ -725,7 +586,7 @@ fn https(srv: &Server, host: &str) -> String {
 
 #[test]
 fn self_signed_certificate_is_explained_and_insecure_looks_anyway() {
-    let p = pki(&["localhost", "127.0.0.1"], true, false);
+    let p = cert(&["localhost", "127.0.0.1"], true, false);
     let srv = tls_server(&p, 2);
     let (code, out, _) = run(&["http-get", &https(&srv, "127.0.0.1")]);
     assert_eq!(code, 1, "{out}");
@@ -756,7 +617,7 @@ fn self_signed_certificate_is_explained_and_insecure_looks_anyway() {
 
 #[test]
 fn unknown_issuer_without_cacert_and_ok_with_it() {
-    let p = pki(&["localhost", "127.0.0.1"], false, false);
+    let p = cert(&["localhost", "127.0.0.1"], false, false);
     let srv = tls_server(&p, 3);
     let (code, v, _) = json(&["http-get", &https(&srv, "127.0.0.1")]);
     assert_eq!(code, 1);
@@ -769,14 +630,12 @@ fn unknown_issuer_without_cacert_and_ok_with_it() {
         .unwrap()
         .contains("issued by an authority this machine does not trust"));
 
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &p.ca_pem).unwrap();
+    let ca = p.ca_file();
     for host in ["127.0.0.1", "localhost"] {
         let (code, out, err) = run(&[
             "http-get",
             "--cacert",
-            ca.to_str().unwrap(),
+            &ca.arg(),
             "--body",
             "-4",
             &https(&srv, host),
@@ -789,31 +648,17 @@ fn unknown_issuer_without_cacert_and_ok_with_it() {
 
 #[test]
 fn name_mismatch_and_expired_certificates() {
-    let p = pki(&["only.example"], false, false);
-    let srv = tls_server(&p, 1);
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &p.ca_pem).unwrap();
-    let (code, v, _) = json(&[
-        "http-get",
-        "--cacert",
-        ca.to_str().unwrap(),
-        &https(&srv, "127.0.0.1"),
-    ]);
-    assert_eq!(code, 1);
-    assert_eq!(v["results"][0]["explanation"]["code"], "cert-name-mismatch");
-
-    let p = pki(&["127.0.0.1"], false, true);
-    let srv = tls_server(&p, 1);
-    std::fs::write(&ca, &p.ca_pem).unwrap();
-    let (code, v, _) = json(&[
-        "http-get",
-        "--cacert",
-        ca.to_str().unwrap(),
-        &https(&srv, "127.0.0.1"),
-    ]);
-    assert_eq!(code, 1);
-    assert_eq!(v["results"][0]["explanation"]["code"], "cert-expired");
+    for (names, expired, want) in [
+        (&["only.example"][..], false, "cert-name-mismatch"),
+        (&["127.0.0.1"][..], true, "cert-expired"),
+    ] {
+        let p = cert(names, false, expired);
+        let srv = tls_server(&p, 1);
+        let ca = p.ca_file();
+        let (code, v, _) = json(&["http-get", "--cacert", &ca.arg(), &https(&srv, "127.0.0.1")]);
+        assert_eq!(code, 1, "{names:?}");
+        assert_eq!(v["results"][0]["explanation"]["code"], want);
+    }
 }
 
 #[test]
@@ -849,7 +694,7 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
         .unwrap();
     // Wait (bounded) until the server has the request, then a little for the head to be read.
     for _ in 0..200 {
-        if !srv.requests.lock().unwrap().is_empty() {
+        if !srv.seen().is_empty() {
             break;
         }
         thread::sleep(Duration::from_millis(50));
@@ -877,7 +722,9 @@ fn openssl_style_self_signed_ca_certificate_is_explained() {
     let p = Pki {
         ca_pem: cert.pem(),
         cert_der: cert.der().to_vec(),
+        cert_pem: cert.pem(),
         key_der: key.serialize_der(),
+        key_pem: key.serialize_pem(),
     };
     let srv = tls_server(&p, 1);
     let (code, v, _) = json(&["http-get", &https(&srv, "127.0.0.1")]);
@@ -892,39 +739,21 @@ fn openssl_style_self_signed_ca_certificate_is_explained() {
 
 /// A server that answers every request with its own request line and Authorization header as the body.
 fn echo_request_server(n: usize) -> u16 {
-    use std::io::{Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().take(n).flatten() {
-            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-            let mut buf = vec![0u8; 8192];
-            let mut got = 0;
-            while got < buf.len() {
-                match s.read(&mut buf[got..]) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => got += k,
-                }
-                if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
-            let req = String::from_utf8_lossy(&buf[..got]).into_owned();
-            let line = req.lines().next().unwrap_or("").to_string();
-            let auth = req
-                .lines()
-                .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
-                .unwrap_or("no-auth")
-                .to_string();
-            let body = format!("{line}\n{auth}\n");
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    port
+    serve(n, |_, s, req| {
+        let line = req.lines().next().unwrap_or("").to_string();
+        let auth = req
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+            .unwrap_or("no-auth")
+            .to_string();
+        let body = format!("{line}\n{auth}\n");
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    })
+    .port
 }
 
 #[test]
@@ -970,57 +799,28 @@ fn curl_habits_silent_body_to_stdout_head_method_and_basic_auth() {
 /// A server that answers each request with what it got: the request line, the Host, Content-Type and
 /// Authorization headers, and the body (read by its Content-Length).
 fn echo_body_server(n: usize) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for mut s in l.incoming().take(n).flatten() {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-            let mut buf = Vec::new();
-            let mut b = [0u8; 4096];
-            let mut want = None;
-            while buf.len() < 1 << 20 {
-                if want.is_none() {
-                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                        let len = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        want = Some(end + 4 + len);
-                    }
-                }
-                if want.is_some_and(|w| buf.len() >= w) {
-                    break;
-                }
-                match s.read(&mut b) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => buf.extend_from_slice(&b[..k]),
-                }
-            }
-            let req = String::from_utf8_lossy(&buf).into_owned();
-            let (head, body) = req.split_once("\r\n\r\n").unwrap_or((&req, ""));
-            let header = |name: &str| {
-                head.lines()
-                    .find(|l| l.to_ascii_lowercase().starts_with(name))
-                    .unwrap_or("-")
-                    .to_string()
-            };
-            let answer = format!(
-                "{}\n{}\n{}\n{}\nbody={body}\n",
-                head.lines().next().unwrap_or(""),
-                header("host:"),
-                header("content-type:"),
-                header("authorization:"),
-            );
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
-    });
-    port
+    serve(n, |_, s, req| {
+        let (head, body) = req.split_once("\r\n\r\n").unwrap_or((req, ""));
+        let header = |name: &str| {
+            head.lines()
+                .find(|l| l.to_ascii_lowercase().starts_with(name))
+                .unwrap_or("-")
+                .to_string()
+        };
+        let answer = format!(
+            "{}\n{}\n{}\n{}\nbody={body}\n",
+            head.lines().next().unwrap_or(""),
+            header("host:"),
+            header("content-type:"),
+            header("authorization:"),
+        );
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+            answer.len()
+        );
+    })
+    .port
 }
 
 fn curl(args: &[&str]) -> Option<String> {

@@ -10,9 +10,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use common::http::Nginx;
 use common::{decode, NetNs, VethPair};
 use serde_json::Value;
 
@@ -24,61 +24,9 @@ fn ready(test: &str) -> bool {
         && common::need_tool(test, "unshare", "util-linux")
 }
 
-/// An nginx of the test's own inside a namespace, with the given `server { }` blocks; killed on drop.
-struct Nginx {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    /// `wait_for`: an address inside the namespace that accepts once nginx is up.
-    fn start(ns: &NetNs, dir: &Path, servers: &str, wait_for: &str) -> Nginx {
-        let d = dir.display();
-        let conf = format!(
-            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             default_type application/octet-stream;\n{servers}\n}}\n"
-        );
-        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns.name, "nginx", "-p"])
-            .arg(dir)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx");
-        let n = Nginx {
-            child,
-            dir: dir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let addr: std::net::SocketAddr = wait_for.parse().unwrap();
-        while !ns.enter(move || std::net::TcpStream::connect(addr).is_ok()) {
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not start: {}",
-                std::fs::read_to_string(n.dir.join("error.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        n
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SAFETY: kill on the pid of a child this test started and has not reaped.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-    }
+/// nginx's `http { }` body for these `server { }` blocks: files are served as application/octet-stream.
+fn with_default_type(servers: &str) -> String {
+    format!("default_type application/octet-stream;\n{servers}")
 }
 
 /// Variables that point curl, OpenSSL and rustls-native-certs at a store of their own: cleared, so every tool
@@ -163,7 +111,7 @@ fn openssl_self_signed_certificate_is_trusted_with_cacert_like_curl() {
         server(9443, "old"),
     ]
     .join("\n");
-    let _nginx = Nginx::start(&ns, d, &conf, "127.0.0.1:443");
+    let _nginx = Nginx::start(&ns, d, &with_default_type(&conf), "127.0.0.1:443");
     let dp = d.display();
     let curl = |args: &str| {
         ns_try(
@@ -268,7 +216,7 @@ fn a_ca_added_to_the_system_store_is_trusted_like_curl() {
     let conf = format!(
         "server {{ listen 127.0.0.1:443 ssl; ssl_certificate {dp}/leaf.pem; ssl_certificate_key {dp}/leaf.key; return 200 \"secure\\n\"; }}"
     );
-    let _nginx = Nginx::start(&ns, d, &conf, "127.0.0.1:443");
+    let _nginx = Nginx::start(&ns, d, &with_default_type(&conf), "127.0.0.1:443");
     let curl = "curl -sS -o /dev/null -w '%{http_code}' https://127.0.0.1/";
     let netdiag = format!("{} --json http-get https://127.0.0.1/", nd());
 
@@ -375,7 +323,7 @@ fn many_headers_from_nginx_are_read_like_curl() {
         headers(150),
         headers(5100)
     );
-    let _nginx = Nginx::start(&ns, dir.path(), &conf, "127.0.0.1:8080");
+    let _nginx = Nginx::start(&ns, dir.path(), &with_default_type(&conf), "127.0.0.1:8080");
     // curl's count of response headers (lines after the status line, before the blank one).
     let curl_count = |port: u16| -> usize {
         let (c, out, err) = ns_try(
@@ -453,7 +401,7 @@ fn output_file_is_whole_or_absent() {
         "server {{ listen 127.0.0.1:8080; root {}; location = /moved {{ return 301 /big.bin; }} }}",
         www.display()
     );
-    let _nginx = Nginx::start(&ns, d, &conf, "127.0.0.1:8080");
+    let _nginx = Nginx::start(&ns, d, &with_default_type(&conf), "127.0.0.1:8080");
     let out_dir = d.join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
     let od = out_dir.display();
@@ -565,7 +513,12 @@ fn happy_eyeballs_reaches_ipv4_when_ipv6_is_dropped() {
     let pair = VethPair::new("hpe");
     let dir = tempfile::tempdir().unwrap();
     let conf = "server { listen 0.0.0.0:80; listen [::]:80; return 200 \"dual\\n\"; }";
-    let _nginx = Nginx::start(&pair.b, dir.path(), conf, &format!("{}:80", pair.b_ip));
+    let _nginx = Nginx::start(
+        &pair.b,
+        dir.path(),
+        &with_default_type(conf),
+        &format!("{}:80", pair.b_ip),
+    );
     pair.b.nft_input("meta nfproto ipv6 tcp dport 80 drop");
     // The client's names: dual.test has both addresses, the AAAA first (ip netns exec bind-mounts these).
     let etc = PathBuf::from(format!("/etc/netns/{}", pair.a.name));
@@ -628,13 +581,7 @@ fn happy_eyeballs_reaches_ipv4_when_ipv6_is_dropped() {
     );
     assert_eq!(c, 0, "{out}{err}");
     let v = parse(&out);
-    let talk = v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == "talk")
-        .unwrap_or_else(|| panic!("no talk step: {v}"))
-        .clone();
+    let talk = common::step(&v, "talk").clone();
     assert!(
         talk["tried"]
             .as_str()

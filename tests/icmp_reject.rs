@@ -7,12 +7,8 @@ mod common;
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 
-use common::{can_nft, need_tool, VethPair};
+use common::{can_nft, json, need_tool, VethPair};
 use serde_json::Value;
-
-fn json(stdout: &str) -> Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{stdout}"))
-}
 
 /// port → (state, explanation code, cause) from a probe's JSON report.
 fn by_port(v: &Value) -> HashMap<u16, (String, String, String)> {

@@ -8,12 +8,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
 
+use common::http::{serve, Nginx};
 use common::{closed_port, decode, netdiag, DnsNs, NetNs};
 use serde_json::Value;
 
@@ -256,26 +256,17 @@ fn check_csv(what: &str, text: &str) {
 /// A loopback HTTP server for the whole test: 200 on `/`, 404 on `/missing`, a redirect on `/moved`. Serves at
 /// most `max` connections, then stops.
 fn http_server(max: usize) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming().take(max) {
-            let Ok(mut s) = s else { continue };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut buf = [0u8; 2048];
-            let n = s.read(&mut buf).unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]);
-            let answer: &[u8] = if req.starts_with("GET /missing ") {
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            } else if req.starts_with("GET /moved ") {
-                b"HTTP/1.1 301 Moved Permanently\r\nLocation: /\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            } else {
-                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
-            };
-            let _ = s.write_all(answer);
-        }
-    });
-    port
+    serve(max, |_, s, req| {
+        let answer: &[u8] = if req.starts_with("GET /missing ") {
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        } else if req.starts_with("GET /moved ") {
+            b"HTTP/1.1 301 Moved Permanently\r\nLocation: /\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+        };
+        let _ = s.write_all(answer);
+    })
+    .port
 }
 
 /// Runs netdiag with `--json` and with `--format csv`, checks both, and returns the exit code.
@@ -681,64 +672,16 @@ fn endpoint_and_status_word_rules_can_fail() {
 }
 
 /// An nginx of the test's own, in the test's namespace: listening on 127.0.0.1:80 and :8080, answering 200.
-/// Killed by pid on drop.
-struct Nginx {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    fn start(ns: &NetNs) -> Nginx {
-        let dir = std::env::temp_dir().join(format!("netdiag-json-nginx-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let d = dir.display();
-        let conf = format!(
-            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             server {{\n    listen 127.0.0.1:80;\n    listen 127.0.0.1:8080;\n    return 200 \"ok\\n\";\n  }}\n}}\n"
-        );
-        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns.name, "nginx", "-p"])
-            .arg(&dir)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx");
-        let n = Nginx { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !ns.enter(|| TcpStream::connect("127.0.0.1:8080").is_ok()) {
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not start: {:?}",
-                n.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        n
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM: nginx's fast shutdown, which also stops its workers.
-        // SAFETY: kill on the pid of a child this test started and has not reaped.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// Its files live in the directory returned with it (removed after nginx is stopped).
+fn nginx(ns: &NetNs) -> (Nginx, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let n = Nginx::start(
+        ns,
+        dir.path(),
+        "server {\n    listen 127.0.0.1:80;\n    listen 127.0.0.1:8080;\n    return 200 \"ok\\n\";\n  }",
+        "127.0.0.1:8080",
+    );
+    (n, dir)
 }
 
 /// The jq lines of a Markdown file: lines in a fenced block that start with `netdiag ` and pipe into jq.
@@ -815,7 +758,7 @@ fn documented_jq_one_liners_print_what_they_say() {
     assert!(lines.len() >= 8, "{lines:?}");
     let ns = NetNs::new("jq");
     ns.nft_input("ip daddr 127.0.0.3 icmp type echo-request drop");
-    let _nginx = Nginx::start(&ns);
+    let _nginx = nginx(&ns);
     let bin = Path::new(env!("CARGO_BIN_EXE_netdiag")).parent().unwrap();
     let path = format!(
         "{}:{}",

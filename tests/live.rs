@@ -24,6 +24,20 @@ fn on_a_terminal(cmdline: &str) -> std::process::Child {
         .expect("script")
 }
 
+/// What the child writes, chunk by chunk as it comes, from a reader thread.
+fn chunks(mut stdout: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 #[test]
 fn open_ports_show_while_the_scan_runs_and_the_progress_line_is_erased() {
     if !can_nft("open_ports_show_while_the_scan_runs_and_the_progress_line_is_erased")
@@ -45,16 +59,7 @@ fn open_ports_show_while_the_scan_runs_and_the_progress_line_is_erased() {
         port + 2
     );
     let mut child = on_a_terminal(&cmdline);
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = chunks(child.stdout.take().unwrap());
     let found = format!("open  {}:{port}/tcp", v.b_ip);
     let mut seen = Vec::new();
     let mut running_when_found = None;
@@ -139,16 +144,7 @@ fn http_get_on_a_terminal_shows_the_head_before_a_slow_body_ends() {
         env!("CARGO_BIN_EXE_netdiag")
     );
     let mut child = on_a_terminal(&cmdline);
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = chunks(child.stdout.take().unwrap());
     let mut seen = Vec::new();
     let mut running_when_head_shown = None;
     while let Ok(chunk) = rx.recv_timeout(Duration::from_secs(60)) {

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use netdiag::net::icmp::{IcmpKind, IcmpOptions, IcmpSocket};
 use netdiag::net::raw::{RawProtocol, RawSocket};
 use netdiag::net::{self, OpenError};
@@ -20,14 +18,12 @@ fn raw_sockets_as_nobody_are_not_permitted() {
         eprintln!("skipping raw_sockets_as_nobody_are_not_permitted: needs root to become nobody");
         return;
     }
-    if !std::path::Path::new("/usr/bin/setpriv").exists() {
+    if !common::have_setpriv() {
         eprintln!("skipping raw_sockets_as_nobody_are_not_permitted: setpriv (util-linux) is not installed");
         return;
     }
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&exe)
+    let out = common::as_nobody(None, &exe)
         .args([
             "--exact",
             "child_opens_raw_sockets",
@@ -105,51 +101,6 @@ fn child_opens_raw_sockets() {
     eprintln!("child: all refusals checked");
 }
 
-/// Client, router and server namespaces: client 10.77.1.2 — 10.77.1.1 router 10.77.2.1 — 10.77.2.2 server.
-/// These addresses exist only inside the three namespaces.
-struct Routed {
-    client: common::NetNs,
-    router: common::NetNs,
-    server: common::NetNs,
-}
-
-impl Routed {
-    fn new() -> Routed {
-        let client = common::NetNs::new("nc");
-        let router = common::NetNs::new("nr");
-        let server = common::NetNs::new("ns");
-        let name = |p: &str, ns: &common::NetNs| -> String {
-            format!("{p}{}", &ns.name[2..]).chars().take(15).collect()
-        };
-        let (c, rc) = (name("c", &client), name("rc", &client));
-        let (s, rs) = (name("s", &server), name("rs", &server));
-        common::sh(&format!(
-            "ip link add {c} netns {} type veth peer name {rc} netns {}",
-            client.name, router.name
-        ));
-        common::sh(&format!(
-            "ip link add {s} netns {} type veth peer name {rs} netns {}",
-            server.name, router.name
-        ));
-        client.sh(&format!(
-            "ip addr add 10.77.1.2/24 dev {c} && ip link set {c} up && ip route add default via 10.77.1.1"
-        ));
-        server.sh(&format!(
-            "ip addr add 10.77.2.2/24 dev {s} && ip link set {s} up && ip route add default via 10.77.2.1"
-        ));
-        router.sh(&format!(
-            "ip addr add 10.77.1.1/24 dev {rc} && ip link set {rc} up && \
-             ip addr add 10.77.2.1/24 dev {rs} && ip link set {rs} up && \
-             echo 1 > /proc/sys/net/ipv4/ip_forward"
-        ));
-        Routed {
-            client,
-            router,
-            server,
-        }
-    }
-}
-
 /// What issue 17 and a tracepath-style trace need from the error queue: a TCP connect and a UDP datagram
 /// rejected by a router name the router and the reason, and a datagram whose TTL runs out names the hop.
 #[test]
@@ -162,17 +113,19 @@ fn the_error_queue_names_the_router_and_the_reason() {
     if !common::can_nft("the_error_queue_names_the_router_and_the_reason") {
         return;
     }
-    let n = Routed::new();
-    n.router.sh(
-        "echo 'table inet f { chain through { type filter hook forward priority 0; policy accept; \
-         tcp dport 7001 reject with icmpx type admin-prohibited; \
-         udp dport 7002 reject with icmpx type admin-prohibited; } ; }' | nft -f -",
+    // client — router — server; the router faces the client at 10.77.1.2, the server is 10.77.2.2.
+    let n = common::Chain::line("neq", 1);
+    n.nft(
+        0,
+        "forward",
+        "tcp dport 7001 reject with icmpx type admin-prohibited ; \
+         udp dport 7002 reject with icmpx type admin-prohibited",
     );
     // A listener on the server, reached through the router, proves the path works at all.
-    let _listener = n.server.listen("10.77.2.2:7003");
-    let reports = n.client.enter(|| {
+    let server: std::net::IpAddr = n.server_ip.parse().unwrap();
+    let _listener = n.server.listen(&format!("{server}:7003"));
+    let reports = n.client.enter(move || {
         let end = Instant::now() + Duration::from_secs(10);
-        let server: std::net::IpAddr = "10.77.2.2".parse().unwrap();
         // TCP: the connect fails, and the error queue says who refused it and how.
         let tcp = socket::tcp_socket(false).unwrap();
         errqueue::enable(&tcp, false).unwrap();
@@ -219,7 +172,7 @@ fn the_error_queue_names_the_router_and_the_reason() {
         )
     });
     let (errno, tcp_report, open_ok, udp_report, hop_report) = reports;
-    let router: std::net::IpAddr = "10.77.1.1".parse().unwrap();
+    let router: std::net::IpAddr = n.hops[0].parse().unwrap();
     assert!(open_ok, "the open port behind the router must connect");
     assert_eq!(errno, Some(libc::EHOSTUNREACH));
     let t = tcp_report.expect("a TCP error report");

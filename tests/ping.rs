@@ -7,21 +7,13 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::{closed_port, decode, netdiag, run, NetNs, VethPair};
-
-/// nftables rules for a namespace's input chain (`rules` separated by `;`). The table closes with `; }`, which
-/// nftables 1.0.6 requires in the one-line form.
-fn nft_input(ns: &NetNs, rules: &str) {
-    let script = format!(
-        "table inet pingt {{ chain input {{ type filter hook input priority 0; policy accept; {rules} ; }} ; }}"
-    );
-    ns.sh(&format!("echo '{script}' | nft -f -"));
-}
+use common::{
+    bad_input, closed_port, decode, interrupted_after, json, netdiag, run, NetNs, VethPair,
+};
 
 /// True when this process may send ICMP (raw as root, or a ping socket); prints why not otherwise.
 fn can_icmp(test: &str) -> bool {
@@ -41,10 +33,6 @@ fn can_icmp(test: &str) -> bool {
             false
         }
     }
-}
-
-fn json(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{stdout}"))
 }
 
 #[test]
@@ -136,17 +124,10 @@ fn dropped_address_loses_everything_after_the_timeout_and_exits_1() {
         return;
     }
     let v = VethPair::new("pdrp");
-    nft_input(
-        &v.b,
-        "icmp type echo-request drop ; icmpv6 type echo-request drop",
-    );
+    v.b.nft_input("icmp type echo-request drop ; icmpv6 type echo-request drop");
     let t = Instant::now();
-    let o =
-        v.a.netdiag()
-            .args(["ping", "-c", "2", "-i", "0.3", "-W", "1", &v.b_ip])
-            .output()
-            .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) =
+        v.a.run(&["ping", "-c", "2", "-i", "0.3", "-W", "1", &v.b_ip]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         t.elapsed() >= Duration::from_millis(1000),
@@ -158,12 +139,8 @@ fn dropped_address_loses_everything_after_the_timeout_and_exits_1() {
     );
     assert!(out.contains("filtered: no answer within"), "{out}");
     // Both families at once, JSON; the veth's own side still answers.
-    let o =
-        v.a.netdiag()
-            .args(["--json", "ping", "-W", "1", &v.b_ip, &v.b_ip6, &v.a_ip])
-            .output()
-            .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) =
+        v.a.run(&["--json", "ping", "-W", "1", &v.b_ip, &v.b_ip6, &v.a_ip]);
     assert_eq!(code, 1, "{out}{err}");
     let j = json(&out);
     assert_eq!(j["alive"], 1);
@@ -209,12 +186,8 @@ fn icmp_errors_from_a_router_are_reported_with_their_sender() {
     let v = VethPair::new("prtr");
     v.a.sh(&format!("ip route add 10.77.0.0/16 via {}", v.b_ip));
     v.b.sh("echo 1 > /proc/sys/net/ipv4/ip_forward");
-    let o =
-        v.a.netdiag()
-            .args(["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.77.1.1"])
-            .output()
-            .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) =
+        v.a.run(&["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.77.1.1"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains(&format!(
@@ -234,12 +207,7 @@ fn icmp_errors_from_a_router_are_reported_with_their_sender() {
     // The same over IPv6: b answers ICMPv6 "no route".
     v.a.sh(&format!("ip -6 route add fd77::/16 via {}", v.b_ip6));
     v.b.sh("echo 1 > /proc/sys/net/ipv6/conf/all/forwarding");
-    let o =
-        v.a.netdiag()
-            .args(["ping", "-c", "1", "-W", "3", "fd77::1"])
-            .output()
-            .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) = v.a.run(&["ping", "-c", "1", "-W", "3", "fd77::1"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains(&format!(
@@ -252,51 +220,17 @@ fn icmp_errors_from_a_router_are_reported_with_their_sender() {
     // packet goes back to a, which does not forward, and nothing comes back.
     v.a.sh(&format!("ip route add 10.78.0.0/16 via {}", v.b_ip));
     v.b.sh(&format!("ip route add 10.78.0.0/16 via {}", v.a_ip));
-    let o =
-        v.a.netdiag()
-            .args(["ping", "-c", "1", "-W", "1", "--ttl", "1", "10.78.0.5"])
-            .output()
-            .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) =
+        v.a.run(&["ping", "-c", "1", "-W", "1", "--ttl", "1", "10.78.0.5"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains(&format!("From {} icmp_seq=1 Time to live exceeded", v.b_ip)),
         "{out}"
     );
-    let o =
-        v.a.netdiag()
-            .args(["--json", "ping", "-c", "1", "-W", "1", "10.78.0.5"])
-            .output()
-            .unwrap();
-    let (code, out, _) = decode(o);
+    let (code, out, _) =
+        v.a.run(&["--json", "ping", "-c", "1", "-W", "1", "10.78.0.5"]);
     assert_eq!(code, 1);
     assert_eq!(json(&out)["results"][0]["status"], "filtered", "{out}");
-}
-
-/// Runs netdiag in `ns` as user nobody (uid/gid 65534, no capabilities).
-fn netdiag_as_nobody(ns: &NetNs, args: &[&str]) -> Option<(i32, String, String)> {
-    if !Path::new("/usr/bin/setpriv").exists() && !Path::new("/bin/setpriv").exists() {
-        return None;
-    }
-    let o = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "setpriv"])
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(env!("CARGO_BIN_EXE_netdiag"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .ok()?;
-    let r = decode(o);
-    if r.0 == 126 || r.0 == 127 {
-        eprintln!("nobody cannot run the test binary: {}", r.2);
-        return None;
-    }
-    Some(r)
 }
 
 #[test]
@@ -310,21 +244,18 @@ fn unprivileged_datagram_sockets_ping_and_report_icmp_errors() {
     v.a.sh("echo 0 2147483647 > /proc/sys/net/ipv4/ping_group_range");
     v.a.sh(&format!("ip route add 10.77.0.0/16 via {}", v.b_ip));
     v.b.sh("echo 1 > /proc/sys/net/ipv4/ip_forward");
-    let Some((code, out, err)) = netdiag_as_nobody(
-        &v.a,
-        &[
-            "--json",
-            "ping",
-            "-c",
-            "2",
-            "-i",
-            "0.2",
-            "127.0.0.1",
-            "localhost",
-            "::1",
-            &v.b_ip,
-        ],
-    ) else {
+    let Some((code, out, err)) = v.a.run_as_nobody(&[
+        "--json",
+        "ping",
+        "-c",
+        "2",
+        "-i",
+        "0.2",
+        "127.0.0.1",
+        "localhost",
+        "::1",
+        &v.b_ip,
+    ]) else {
         eprintln!("skipping {test}: setpriv missing or nobody cannot run the binary");
         return;
     };
@@ -345,7 +276,8 @@ fn unprivileged_datagram_sockets_ping_and_report_icmp_errors() {
     }
     // A router's "net unreachable" comes through the socket's error queue.
     let (code, out, err) =
-        netdiag_as_nobody(&v.a, &["ping", "-c", "1", "-W", "2", "10.77.1.1"]).unwrap();
+        v.a.run_as_nobody(&["ping", "-c", "1", "-W", "2", "10.77.1.1"])
+            .unwrap();
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains(&format!(
@@ -443,23 +375,18 @@ fn tcp_ping_to_a_dropped_port_is_down() {
         return;
     }
     let v = VethPair::new("ptcp");
-    nft_input(&v.b, "tcp dport 9 drop");
-    let o =
-        v.a.netdiag()
-            .args([
-                "ping",
-                "--tcp",
-                "--tcp-port",
-                "9",
-                "-c",
-                "1",
-                "-W",
-                "1",
-                &v.b_ip,
-            ])
-            .output()
-            .unwrap();
-    let (code, out, err) = decode(o);
+    v.b.nft_input("tcp dport 9 drop");
+    let (code, out, err) = v.a.run(&[
+        "ping",
+        "--tcp",
+        "--tcp-port",
+        "9",
+        "-c",
+        "1",
+        "-W",
+        "1",
+        &v.b_ip,
+    ]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains("1 packets transmitted, 0 received, 100% packet loss"),
@@ -467,22 +394,17 @@ fn tcp_ping_to_a_dropped_port_is_down() {
     );
     assert!(out.contains("filtered: no answer within"), "{out}");
     // The same host on a port that is not dropped answers (refused): up.
-    let o =
-        v.a.netdiag()
-            .args([
-                "ping",
-                "--tcp",
-                "--tcp-port",
-                "9,10",
-                "-c",
-                "1",
-                "-W",
-                "1",
-                &v.b_ip,
-            ])
-            .output()
-            .unwrap();
-    let (code, out, err) = decode(o);
+    let (code, out, err) = v.a.run(&[
+        "ping",
+        "--tcp",
+        "--tcp-port",
+        "9,10",
+        "-c",
+        "1",
+        "-W",
+        "1",
+        &v.b_ip,
+    ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains(&format!("tcp refused from {}:10", v.b_ip)),
@@ -496,7 +418,7 @@ fn without_icmp_permission_it_says_so_and_pings_with_tcp() {
         eprintln!("skipping without_icmp_permission_it_says_so_and_pings_with_tcp: needs root to switch users");
         return;
     }
-    if !Path::new("/usr/bin/setpriv").exists() && !Path::new("/bin/setpriv").exists() {
+    if !common::have_setpriv() {
         eprintln!("skipping without_icmp_permission_it_says_so_and_pings_with_tcp: setpriv (util-linux) missing");
         return;
     }
@@ -507,16 +429,8 @@ fn without_icmp_permission_it_says_so_and_pings_with_tcp() {
     }
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port().to_string();
-    let o = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(env!("CARGO_BIN_EXE_netdiag"))
+    let o = common::as_nobody(None, env!("CARGO_BIN_EXE_netdiag"))
         .args(["ping", "-c", "1", "--tcp-port", &port, "127.0.0.1"])
-        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     let (code, out, err) = decode(o);
@@ -611,12 +525,7 @@ fn bad_input_is_one_line_and_exit_2() {
         (vec!["ping", "bad..host"], "invalid host"),
         (vec!["ping"], "required"),
     ] {
-        let (code, out, err) = run(&args);
-        assert_eq!(code, 2, "{args:?}: {out}{err}");
-        assert!(out.is_empty(), "{args:?}: {out}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("netdiag: error: "), "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: {err}");
+        bad_input(&args, want);
     }
 }
 
@@ -643,19 +552,6 @@ fn a_closed_pipe_ends_quietly() {
     assert_eq!(o.status.code(), Some(0), "{err}");
 }
 
-/// Starts `cmd`, sends it SIGINT after `after`, and returns (exit code, stdout, stderr).
-fn interrupted_after(mut cmd: Command, after: Duration) -> (i32, String, String) {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    sleep(after);
-    // SAFETY: signalling our own child by its pid (`ip netns exec` execs netdiag in place).
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    decode(child.wait_with_output().unwrap())
-}
-
 #[test]
 fn ctrl_c_during_a_sweep_reports_the_waiting_host_as_interrupted_not_filtered() {
     if !common::can_nft(
@@ -664,11 +560,11 @@ fn ctrl_c_during_a_sweep_reports_the_waiting_host_as_interrupted_not_filtered() 
         return;
     }
     let v = VethPair::new("pint");
-    nft_input(&v.b, "icmp type echo-request drop");
+    v.b.nft_input("icmp type echo-request drop");
     let mut cmd = v.a.netdiag();
     cmd.args(["ping", "-W", "3", "--retries", "0", &v.a_ip, &v.b_ip]);
     // Ctrl-C before the dropped host's ping had time to answer (a host that never answered gets a second).
-    let (code, out, err) = interrupted_after(cmd, Duration::from_millis(600));
+    let (code, out, err, _) = interrupted_after(cmd, Duration::from_millis(600));
     assert_eq!(code, 130, "{out}{err}");
     assert!(!out.contains("filtered"), "{out}");
     assert!(!out.contains("no answer within"), "{out}");
@@ -690,7 +586,7 @@ fn ctrl_c_during_a_sweep_reports_the_waiting_host_as_interrupted_not_filtered() 
         &v.a_ip,
         &v.b_ip,
     ]);
-    let (code, out, err) = interrupted_after(cmd, Duration::from_millis(600));
+    let (code, out, err, _) = interrupted_after(cmd, Duration::from_millis(600));
     assert_eq!(code, 130, "{out}{err}");
     let j = json(&out);
     assert_eq!(j["interrupted"], true);
@@ -711,11 +607,11 @@ fn ctrl_c_statistics_count_pings_that_had_time_to_answer() {
         return;
     }
     let v = VethPair::new("pcst");
-    nft_input(&v.b, "icmp type echo-request drop");
+    v.b.nft_input("icmp type echo-request drop");
     let mut cmd = v.a.netdiag();
     cmd.args(["ping", "-c", "3", &v.b_ip]);
     // Pings go out at 0, 1 and 2 s; the first has waited well over a second at Ctrl-C.
-    let (code, out, err) = interrupted_after(cmd, Duration::from_millis(2600));
+    let (code, out, err, _) = interrupted_after(cmd, Duration::from_millis(2600));
     assert_eq!(code, 130, "{out}{err}");
     let stats = out
         .lines()
@@ -736,12 +632,8 @@ fn quiet_sweep_lists_no_host_and_a_silent_neighbour_is_unreachable_every_run() {
     let v = VethPair::new("pnei");
     let absent = v.b_ip.replace(".0.2", ".0.99");
     for run in 0..2 {
-        let o =
-            v.a.netdiag()
-                .args(["--json", "ping", "-c", "1", "-W", "0.5", &absent, &v.b_ip])
-                .output()
-                .unwrap();
-        let (code, out, err) = decode(o);
+        let (code, out, err) =
+            v.a.run(&["--json", "ping", "-c", "1", "-W", "0.5", &absent, &v.b_ip]);
         assert_eq!(code, 1, "{out}{err}");
         let j = json(&out);
         let h = j["results"]
@@ -754,12 +646,8 @@ fn quiet_sweep_lists_no_host_and_a_silent_neighbour_is_unreachable_every_run() {
         assert_eq!(h["status"], "unreachable", "run {run}: {h}");
         assert_eq!(j["counts"]["unreachable"], 1, "run {run}: {j}");
     }
-    let o =
-        v.a.netdiag()
-            .args(["ping", "-q", "-c", "1", "-W", "0.5", &absent, &v.b_ip])
-            .output()
-            .unwrap();
-    let (code, out, _) = decode(o);
+    let (code, out, _) =
+        v.a.run(&["ping", "-q", "-c", "1", "-W", "0.5", &absent, &v.b_ip]);
     assert_eq!(code, 1);
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.starts_with("1 ok, 1 unreachable (2 hosts"), "{out}");
@@ -783,19 +671,11 @@ fn a_sweep_at_30_percent_loss_finds_both_live_hosts_as_fping_does() {
     let dev =
         v.b.sh("ip -o -4 addr show | grep -v ' lo ' | head -1 | cut -d' ' -f2");
     v.b.sh(&format!("ip addr add {second}/24 dev {}", dev.trim()));
-    nft_input(
-        &v.b,
-        "icmp type echo-request numgen random mod 100 lt 30 drop",
-    );
+    v.b.nft_input("icmp type echo-request numgen random mod 100 lt 30 drop");
     const RUNS: usize = 20;
     let (mut ours, mut theirs, mut retried) = (0, 0, false);
     for _ in 0..RUNS {
-        let o =
-            v.a.netdiag()
-                .args(["--json", "ping", "-W", "1", &v.b_ip, &second])
-                .output()
-                .unwrap();
-        let (_, out, err) = decode(o);
+        let (_, out, err) = v.a.run(&["--json", "ping", "-W", "1", &v.b_ip, &second]);
         let j = json(&out);
         ours += j["alive"].as_u64().unwrap_or_else(|| panic!("{out}{err}")) as usize;
         retried |= j["results"]
@@ -814,12 +694,8 @@ fn a_sweep_at_30_percent_loss_finds_both_live_hosts_as_fping_does() {
     assert!(ours >= 2 * RUNS - 2, "netdiag found {ours} of {}", 2 * RUNS);
     assert!(ours + 2 >= theirs, "netdiag {ours}, fping {theirs}");
     // An explicit -c 1 sends exactly one echo (no retries unless asked).
-    let o =
-        v.a.netdiag()
-            .args(["--json", "ping", "-c", "1", "-W", "1", &v.b_ip, &second])
-            .output()
-            .unwrap();
-    let (_, out, _) = decode(o);
+    let (_, out, _) =
+        v.a.run(&["--json", "ping", "-c", "1", "-W", "1", &v.b_ip, &second]);
     for h in json(&out)["results"].as_array().unwrap() {
         assert_eq!(h["sent"], 1, "{h}");
     }

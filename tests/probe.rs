@@ -5,29 +5,14 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{can_netns, can_nft, closed_port, decode, run, NetNs};
-use serde_json::Value;
-
-fn json(stdout: &str) -> Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{stdout}"))
-}
-
-/// Open ports listed in a JSON report, sorted.
-fn open_ports(v: &Value) -> Vec<u16> {
-    let mut p: Vec<u16> = v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["state"] == "open")
-        .map(|r| r["port"].as_u64().unwrap() as u16)
-        .collect();
-    p.sort_unstable();
-    p
-}
+use common::scan::{open_ports, ports_of, probe_in};
+use common::{
+    bad_input, can_netns, can_nft, closed_port, decode, interrupted_after, json, run, NetNs,
+};
 
 /// A TCP server that accepts connections on a thread and runs `f` on each, for a bounded number of them.
 fn serve(l: TcpListener, max: usize, f: fn(std::net::TcpStream)) {
@@ -38,10 +23,16 @@ fn serve(l: TcpListener, max: usize, f: fn(std::net::TcpStream)) {
     });
 }
 
-#[test]
-fn open_port_exits_0_with_latency() {
+/// A loopback listener and its address.
+fn listener() -> (TcpListener, String) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
+    (l, addr)
+}
+
+#[test]
+fn open_port_exits_0_with_latency() {
+    let (_l, addr) = listener();
     let (code, out, err) = run(&["probe", &addr]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("open"), "{out}");
@@ -157,22 +148,17 @@ fn bad_inputs_exit_2_with_one_line() {
         &["probe"],
     ];
     for args in cases {
-        let (code, out, err) = run(args);
-        assert_eq!(code, 2, "{args:?}: {out}{err}");
-        assert!(out.is_empty(), "{args:?}: {out}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("netdiag: error: "), "{args:?}: {err}");
+        bad_input(args, "");
     }
-    let (_, _, err) = run(&["probe", "127.0.0.1", "-p", "100-10"]);
-    assert!(err.contains("100-10") && err.contains("reversed"), "{err}");
-    let (_, _, err) = run(&["probe", "127.0.0.1:80", "--timeout", "abc"]);
-    assert!(err.contains("abc") && err.contains("expected"), "{err}");
+    let err = bad_input(&["probe", "127.0.0.1", "-p", "100-10"], "100-10");
+    assert!(err.contains("reversed"), "{err}");
+    let err = bad_input(&["probe", "127.0.0.1:80", "--timeout", "abc"], "abc");
+    assert!(err.contains("expected"), "{err}");
 }
 
 #[test]
 fn banner_shows_the_greeting() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
+    let (l, addr) = listener();
     serve(l, 4, |mut s| {
         let _ = s.write_all(b"SSH-2.0-netdiag_test\r\n");
         thread::sleep(Duration::from_millis(300));
@@ -207,18 +193,11 @@ fn banner_on_a_range_scan_talks_to_open_ports_only() {
         let _ = s.write_all(b"220 netdiag.test ESMTP\r\n");
         thread::sleep(Duration::from_millis(300));
     });
-    let (code, out, err) = ns.run(&[
-        "--json",
-        "probe",
-        "127.0.0.1",
-        "-p",
-        "1-65535",
-        "--banner",
-        "--timeout",
-        "2",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let v = json(&out);
+    let v = probe_in(
+        &ns,
+        &["127.0.0.1", "-p", "1-65535", "--banner", "--timeout", "2"],
+        0,
+    );
     assert_eq!(open_ports(&v), [2525]);
     assert_eq!(
         v["results"][0]["reply"]["text"],
@@ -228,8 +207,7 @@ fn banner_on_a_range_scan_talks_to_open_ports_only() {
 
 #[test]
 fn banner_of_a_silent_server_is_empty_within_the_timeout() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
+    let (l, addr) = listener();
     serve(l, 1, |s| {
         thread::sleep(Duration::from_secs(3));
         drop(s);
@@ -255,33 +233,20 @@ fn echo(mut s: std::net::TcpStream) {
 
 #[test]
 fn send_shows_the_reply_and_expect_checks_it() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
+    let (l, addr) = listener();
     serve(l, 3, echo);
-    let (code, out, err) = run(&["probe", &addr, "--send", "hello\\r\\n", "--timeout", "3"]);
+    // `probe ADDR --send SEND --timeout 3` and more arguments.
+    let send = |send: &str, more: &[&str]| {
+        let mut a = vec!["probe", &addr, "--send", send, "--timeout", "3"];
+        a.extend_from_slice(more);
+        run(&a)
+    };
+    let (code, out, err) = send("hello\\r\\n", &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("hello\\r\\n"), "{out}");
-    let (code, out, _) = run(&[
-        "probe",
-        &addr,
-        "--send",
-        "ping",
-        "--expect",
-        "ping",
-        "--timeout",
-        "3",
-    ]);
+    let (code, out, _) = send("ping", &["--expect", "ping"]);
     assert_eq!(code, 0, "{out}");
-    let (code, out, _) = run(&[
-        "probe",
-        &addr,
-        "--send",
-        "ping",
-        "--expect",
-        "pong",
-        "--timeout",
-        "3",
-    ]);
+    let (code, out, _) = send("ping", &["--expect", "pong"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("unexpected reply"), "{out}");
     assert!(out.contains("got: 'ping'"), "{out}");
@@ -289,8 +254,7 @@ fn send_shows_the_reply_and_expect_checks_it() {
 
 #[test]
 fn count_reports_min_avg_max_and_loss() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
+    let (_l, addr) = listener();
     let (code, out, err) = run(&[
         "--json",
         "probe",
@@ -353,6 +317,12 @@ fn udp_reply_is_open_refusal_closed_silence_open_filtered() {
             }
         }
     });
+    // `probe --udp ADDR --send SEND --timeout SECONDS` and more arguments.
+    let udp = |addr: &str, send: &str, timeout: &str, more: &[&str]| {
+        let mut a = vec!["probe", "--udp", addr, "--send", send, "--timeout", timeout];
+        a.extend_from_slice(more);
+        run(&a)
+    };
     let (code, out, err) = run(&[
         "--json",
         "probe",
@@ -368,69 +338,40 @@ fn udp_reply_is_open_refusal_closed_silence_open_filtered() {
     assert_eq!(v["protocol"], "udp");
     assert_eq!(v["results"][0]["state"], "open");
     assert_eq!(v["results"][0]["reply"]["text"], "hello");
-    let (code, out, _) = run(&[
-        "probe",
-        "--udp",
-        &echo_addr,
-        "--send",
-        "hello",
-        "--expect",
-        "hello",
-        "--timeout",
-        "3",
-    ]);
+    let (code, out, _) = udp(&echo_addr, "hello", "3", &["--expect", "hello"]);
     assert_eq!(code, 0, "{out}");
-    let (code, out, _) = run(&[
-        "probe",
-        "--udp",
-        &echo_addr,
-        "--send",
-        "hello",
-        "--expect",
-        "bye",
-        "--timeout",
-        "3",
-    ]);
+    let (code, out, _) = udp(&echo_addr, "hello", "3", &["--expect", "bye"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("unexpected reply"), "{out}");
 
+    // The JSON report's first result, after checking the exit code is 1.
+    let failed = |addr: &str, timeout: &str| {
+        let (code, out, err) = run(&[
+            "--json",
+            "probe",
+            "--udp",
+            addr,
+            "--send",
+            "x",
+            "--timeout",
+            timeout,
+        ]);
+        assert_eq!(code, 1, "{out}{err}");
+        json(&out)["results"][0].clone()
+    };
     let closed = {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         s.local_addr().unwrap().to_string()
     };
-    let (code, out, _) = run(&[
-        "--json",
-        "probe",
-        "--udp",
-        &closed,
-        "--send",
-        "x",
-        "--timeout",
-        "2",
-    ]);
-    assert_eq!(code, 1, "{out}");
-    assert_eq!(json(&out)["results"][0]["state"], "closed");
+    let r = failed(&closed, "2");
+    assert_eq!(r["state"], "closed");
     // The ICMP port unreachable from the error queue, named with its sender.
-    assert_eq!(
-        json(&out)["results"][0]["explanation"]["code"],
-        "icmp-port-unreachable"
-    );
-    assert_eq!(json(&out)["results"][0]["icmp"]["from"], "127.0.0.1");
+    assert_eq!(r["explanation"]["code"], "icmp-port-unreachable");
+    assert_eq!(r["icmp"]["from"], "127.0.0.1");
 
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let silent_addr = silent.local_addr().unwrap().to_string();
-    let (code, out, _) = run(&[
-        "--json",
-        "probe",
-        "--udp",
-        &silent_addr,
-        "--send",
-        "x",
-        "--timeout",
-        "0.3",
-    ]);
-    assert_eq!(code, 1, "{out}");
-    assert_eq!(json(&out)["results"][0]["state"], "open|filtered");
+    assert_eq!(failed(&silent_addr, "0.3")["state"], "open|filtered");
     drop(silent);
 }
 
@@ -509,21 +450,7 @@ fn unresolvable_name_is_reported_and_exits_1() {
     }
     // Inside a namespace whose resolver is the test's own DNS responder: no query can leave the machine.
     let dns = common::DnsNs::new("pname", &[]);
-    let o = dns
-        .ns
-        .netdiag()
-        .args([
-            "--json",
-            "probe",
-            "no-such-host.invalid:80",
-            "--timeout",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    let (code, out, err) = decode(o);
-    assert_eq!(code, 1, "{out}{err}");
-    let v = json(&out);
+    let v = probe_in(&dns.ns, &["no-such-host.invalid:80", "--timeout", "1"], 1);
     assert_eq!(v["unresolved"][0]["host"], "no-such-host.invalid");
     assert!(v["unresolved"][0]["explanation"]["code"]
         .as_str()
@@ -542,20 +469,8 @@ fn ipv6_full_scan_in_a_namespace_is_exact() {
         .iter()
         .map(|a| ns.listen(a))
         .collect();
-    let mut want: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
-    want.sort_unstable();
-    let (code, out, err) = ns.run(&[
-        "--json",
-        "probe",
-        "-6",
-        "::1",
-        "-p",
-        "1-65535",
-        "--timeout",
-        "2",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let v = json(&out);
+    let want = ports_of(&ls);
+    let v = probe_in(&ns, &["-6", "::1", "-p", "1-65535", "--timeout", "2"], 0);
     assert_eq!(open_ports(&v), want);
     assert_eq!(v["summary"][0]["address"], "::1");
     assert_eq!(v["summary"][0]["counts"]["closed"], 65535 - want.len());
@@ -567,17 +482,12 @@ fn thousand_dropped_ports_finish_near_the_timeout() {
         return;
     }
     let ns = dropping_ns("pthou", "20000-20999");
-    let (code, out, err) = ns.run(&[
-        "--json",
-        "probe",
-        "127.0.0.1",
-        "-p",
-        "20000-20999",
-        "--timeout",
-        "0.5",
-    ]);
-    assert_eq!(code, 1, "no open port: {out}{err}");
-    let v = json(&out);
+    // No open port: exit 1.
+    let v = probe_in(
+        &ns,
+        &["127.0.0.1", "-p", "20000-20999", "--timeout", "0.5"],
+        1,
+    );
     assert_eq!(v["summary"][0]["counts"]["filtered"], 1000);
     assert_eq!(v["results"].as_array().unwrap().len(), 0);
     // All 1,000 in flight at once: about one timeout (generous bound for a loaded machine).
@@ -597,8 +507,7 @@ fn listeners(ns: &NetNs) -> (Vec<TcpListener>, Vec<u16>) {
     ] {
         ls.push(ns.listen(a));
     }
-    let mut ports: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
-    ports.sort_unstable();
+    let ports = ports_of(&ls);
     assert!(
         ports.iter().any(|p| (32768..=60999).contains(p)),
         "a listener in the ephemeral range: {ports:?}"
@@ -614,17 +523,7 @@ fn full_scan_in_a_namespace_is_exact() {
     let ns = NetNs::new("pfull");
     let (_ls, want) = listeners(&ns);
     for round in 0..2 {
-        let (code, out, err) = ns.run(&[
-            "--json",
-            "probe",
-            "127.0.0.1",
-            "-p",
-            "1-65535",
-            "--timeout",
-            "2",
-        ]);
-        assert_eq!(code, 0, "{err}");
-        let v = json(&out);
+        let v = probe_in(&ns, &["127.0.0.1", "-p", "1-65535", "--timeout", "2"], 0);
         assert_eq!(open_ports(&v), want, "round {round}");
         let c = &v["summary"][0]["counts"];
         assert_eq!(c["open"], want.len());
@@ -653,35 +552,29 @@ fn full_scan_under_ulimit_256_is_exact() {
     }
     let ns = NetNs::new("pulim");
     let (_ls, want) = listeners(&ns);
-    let cmd = format!(
-        "ulimit -n 256; exec {} --json probe 127.0.0.1 -p 1-65535 --timeout 2",
-        env!("CARGO_BIN_EXE_netdiag")
-    );
-    let o = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "sh", "-c", &cmd])
-        .output()
-        .unwrap();
-    let (code, out, err) = decode(o);
-    assert_eq!(code, 0, "{err}");
+    // A full scan in `ns` with at most `fds` descriptors: (stdout, stderr), after checking it exits 0 and
+    // finds exactly the listeners.
+    let scan = |fds: u32, extra: &str| {
+        let cmd = format!(
+            "ulimit -n {fds}; exec {} --json probe 127.0.0.1 -p 1-65535 --timeout 2{extra}",
+            env!("CARGO_BIN_EXE_netdiag")
+        );
+        let o = Command::new("ip")
+            .args(["netns", "exec", &ns.name, "sh", "-c", &cmd])
+            .output()
+            .unwrap();
+        let (code, out, err) = decode(o);
+        assert_eq!(code, 0, "ulimit -n {fds}: {err}");
+        let v = json(&out);
+        assert_eq!(open_ports(&v), want, "ulimit -n {fds}");
+        assert_eq!(v["summary"][0]["counts"]["closed"], 65535 - want.len());
+        (v, out, err)
+    };
+    let (v, out, err) = scan(256, "");
     assert!(!err.contains("EMFILE") && !out.contains("EMFILE"), "{err}");
-    let v = json(&out);
-    assert_eq!(open_ports(&v), want);
-    assert_eq!(v["summary"][0]["counts"]["closed"], 65535 - want.len());
     assert!(v["concurrency"].as_u64().unwrap() < 256);
     // Asking for far more sockets than descriptors: EMFILE is absorbed (retry, lower concurrency), never a state.
-    let cmd = format!(
-        "ulimit -n 64; exec {} --json probe 127.0.0.1 -p 1-65535 --timeout 2 --concurrency 5000",
-        env!("CARGO_BIN_EXE_netdiag")
-    );
-    let o = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "sh", "-c", &cmd])
-        .output()
-        .unwrap();
-    let (code, out, err) = decode(o);
-    assert_eq!(code, 0, "{err}");
-    let v = json(&out);
-    assert_eq!(open_ports(&v), want);
-    assert_eq!(v["summary"][0]["counts"]["closed"], 65535 - want.len());
+    scan(64, " --concurrency 5000");
 }
 
 #[test]
@@ -692,18 +585,11 @@ fn concurrency_one_is_still_exact() {
     let ns = NetNs::new("pconc");
     let (_ls, want) = listeners(&ns);
     let small: Vec<u16> = want.iter().copied().filter(|p| *p < 9000).collect();
-    let (code, out, err) = ns.run(&[
-        "--json",
-        "probe",
-        "127.0.0.1",
-        "-p",
-        "1-9000",
-        "--concurrency",
-        "1",
-        "--all",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let v = json(&out);
+    let v = probe_in(
+        &ns,
+        &["127.0.0.1", "-p", "1-9000", "--concurrency", "1", "--all"],
+        0,
+    );
     assert_eq!(
         v["results"].as_array().unwrap().len(),
         9000,
@@ -740,37 +626,20 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
     }
     let ns = dropping_ns("pintr", "10000-65535");
     let _l = ns.listen("127.0.0.1:4242");
-    let child = ns
-        .netdiag()
-        .args([
-            "--json",
-            "probe",
-            "127.0.0.1",
-            "-p",
-            "1-65535",
-            "--timeout",
-            "5",
-            "--concurrency",
-            "500",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // `ip netns exec` execs netdiag, so this pid is netdiag's own.
-    thread::sleep(Duration::from_secs(3));
-    // SAFETY: kill() on our own child's pid.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let start = Instant::now();
-    let o = child.wait_with_output().unwrap();
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "stops promptly: {:?}",
-        start.elapsed()
-    );
-    let (code, out, err) = decode(o);
+    let mut cmd = ns.netdiag();
+    cmd.args([
+        "--json",
+        "probe",
+        "127.0.0.1",
+        "-p",
+        "1-65535",
+        "--timeout",
+        "5",
+        "--concurrency",
+        "500",
+    ]);
+    let (code, out, err, stop) = interrupted_after(cmd, Duration::from_secs(3));
+    assert!(stop < Duration::from_secs(5), "stops promptly: {stop:?}");
     assert_eq!(code, 130, "{err}");
     let v = json(&out);
     assert_eq!(v["interrupted"], true);
@@ -785,24 +654,15 @@ fn ctrl_c_prints_what_was_found_and_exits_130() {
 /// of the test's own, where nothing else listens.
 #[test]
 fn adjacent_explicit_ports_are_not_a_scan() {
-    if !common::can_netns("adjacent_explicit_ports_are_not_a_scan") {
+    if !can_netns("adjacent_explicit_ports_are_not_a_scan") {
         return;
     }
-    let ns = common::NetNs::new("padj");
+    let ns = NetNs::new("padj");
     let _l = ns.listen("127.0.0.1:40001");
-    let probe = |ports: &str| {
-        common::decode(
-            ns.netdiag()
-                .args(["--json", "probe", "127.0.0.1", "-p", ports])
-                .output()
-                .unwrap(),
-        )
-    };
-    let (code, out, _) = probe("40001,40002");
-    assert_eq!(code, 1, "{out}");
-    assert_eq!(json(&out)["results"].as_array().unwrap().len(), 2, "{out}");
-    let (code, out, _) = probe("40001-40002");
-    assert_eq!(code, 0, "a range scan succeeds with one open port: {out}");
+    let v = probe_in(&ns, &["127.0.0.1", "-p", "40001,40002"], 1);
+    assert_eq!(v["results"].as_array().unwrap().len(), 2, "{v}");
+    // A range scan succeeds with one open port.
+    probe_in(&ns, &["127.0.0.1", "-p", "40001-40002"], 0);
 }
 
 #[test]

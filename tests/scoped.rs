@@ -90,11 +90,7 @@ fn scoped_link_local_addresses_work_in_ping_probe_http_get_and_diagnose() {
     let (code, out, err) =
         v.a.run(&["--json", "diagnose", &bracketed, "--timeout", "5"]);
     let doc: serde_json::Value = serde_json::from_str(&out).expect(&err);
-    let steps = doc["steps"].as_array().expect("steps");
-    let connect = steps
-        .iter()
-        .find(|s| s["step"] == "connect")
-        .unwrap_or_else(|| panic!("no connect step: {out}"));
+    let connect = common::step(&doc, "connect");
     assert_eq!(connect["status"], "ok", "diagnose connect ({code}): {out}");
 }
 

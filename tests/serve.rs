@@ -131,86 +131,79 @@ fn tcp_round_trip(addr: SocketAddr, msg: &[u8]) -> Vec<u8> {
     got
 }
 
-#[test]
-fn fifty_concurrent_tcp_clients_get_their_own_bytes_back() {
-    let mut srv = Server::start(&["--tcp", "0", "--max-conns", "200"]);
-    let addr = srv.tcp.unwrap();
-    let n = 50;
+/// Runs `client(i)` for i in 0..n, each on a thread of its own, and waits for all; `client` waits on the barrier
+/// once it is ready, so all start their exchange together.
+fn together(n: usize, client: fn(usize, SocketAddr, &Barrier), addr: SocketAddr) {
     let barrier = Arc::new(Barrier::new(n));
     let handles: Vec<_> = (0..n)
         .map(|i| {
             let b = barrier.clone();
-            std::thread::spawn(move || {
-                let mut c =
-                    TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
-                c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-                // Every client is connected before any sends: 50 connections open at once.
-                b.wait();
-                let msg = format!("client {i} says hello\n").repeat(100);
-                c.write_all(msg.as_bytes()).unwrap();
-                let mut got = vec![0u8; msg.len()];
-                c.read_exact(&mut got).expect("echo");
-                assert_eq!(got, msg.as_bytes(), "client {i}");
-            })
+            std::thread::spawn(move || client(i, addr, &b))
         })
         .collect();
     for h in handles {
         h.join().expect("client thread");
     }
-    assert!(srv.wait_for("connected", Duration::from_secs(5)));
+}
+
+/// Stops the server once its log has a `first` line: it exits 130, with `n` log lines containing `each` and
+/// one containing `total`.
+fn stop_and_count(mut srv: Server, first: &str, each: &str, n: usize, total: &str) {
+    assert!(srv.wait_for(first, Duration::from_secs(5)));
     let (code, lines, _) = srv.interrupt();
     assert_eq!(code, 130);
-    let connected = lines
-        .iter()
-        .filter(|l| l.contains(" connected to "))
-        .count();
-    assert_eq!(connected, n, "{lines:?}");
-    assert!(
-        lines.iter().any(|l| l.contains("50 connections")),
-        "{lines:?}"
+    let count = lines.iter().filter(|l| l.contains(each)).count();
+    assert_eq!(count, n, "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains(total)), "{lines:?}");
+}
+
+#[test]
+fn fifty_concurrent_tcp_clients_get_their_own_bytes_back() {
+    let srv = Server::start(&["--tcp", "0", "--max-conns", "200"]);
+    together(
+        50,
+        |i, addr, b| {
+            let mut c =
+                TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
+            c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+            // Every client is connected before any sends: 50 connections open at once.
+            b.wait();
+            let msg = format!("client {i} says hello\n").repeat(100);
+            c.write_all(msg.as_bytes()).unwrap();
+            let mut got = vec![0u8; msg.len()];
+            c.read_exact(&mut got).expect("echo");
+            assert_eq!(got, msg.as_bytes(), "client {i}");
+        },
+        srv.tcp.unwrap(),
     );
+    stop_and_count(srv, "connected", " connected to ", 50, "50 connections");
 }
 
 #[test]
 fn fifty_concurrent_udp_clients_get_their_datagrams_back() {
-    let mut srv = Server::start(&["--udp", "0"]);
-    let addr = srv.udp.unwrap();
-    let n = 50;
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let b = barrier.clone();
-            std::thread::spawn(move || {
-                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-                let msg = format!("datagram from client {i}");
-                b.wait();
-                let mut buf = [0u8; 256];
-                // UDP may drop under load: up to 5 tries, each with its own wait.
-                for _ in 0..5 {
-                    s.send_to(msg.as_bytes(), addr).unwrap();
-                    if let Ok((len, from)) = s.recv_from(&mut buf) {
-                        assert_eq!(from, addr);
-                        assert_eq!(&buf[..len], msg.as_bytes(), "client {i}");
-                        return;
-                    }
+    let srv = Server::start(&["--udp", "0"]);
+    together(
+        50,
+        |i, addr, b| {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let msg = format!("datagram from client {i}");
+            b.wait();
+            let mut buf = [0u8; 256];
+            // UDP may drop under load: up to 5 tries, each with its own wait.
+            for _ in 0..5 {
+                s.send_to(msg.as_bytes(), addr).unwrap();
+                if let Ok((len, from)) = s.recv_from(&mut buf) {
+                    assert_eq!(from, addr);
+                    assert_eq!(&buf[..len], msg.as_bytes(), "client {i}");
+                    return;
                 }
-                panic!("client {i}: no echo after 5 tries");
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().expect("client thread");
-    }
-    assert!(srv.wait_for("first datagram", Duration::from_secs(5)));
-    let (code, lines, _) = srv.interrupt();
-    assert_eq!(code, 130);
-    let peers = lines
-        .iter()
-        .filter(|l| l.contains("first datagram"))
-        .count();
-    assert_eq!(peers, n, "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("50 peers")), "{lines:?}");
+            }
+            panic!("client {i}: no echo after 5 tries");
+        },
+        srv.udp.unwrap(),
+    );
+    stop_and_count(srv, "first datagram", "first datagram", 50, "50 peers");
 }
 
 #[test]

@@ -8,16 +8,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{can_nft, decode, need_tool, VethPair};
+use common::scan::{open_ports, probe_in};
+use common::{can_nft, decode, interrupted_after, json, need_tool, VethPair};
 use serde_json::Value;
-
-fn json(stdout: &str) -> Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{stdout}"))
-}
 
 /// A target namespace with listeners, closed ports, and ports nftables drops or rejects each way.
 struct Scene {
@@ -231,16 +227,15 @@ fn ss_listening(pair: &VethPair) -> Vec<u16> {
     ports
 }
 
-fn open_ports(v: &Value) -> Vec<u16> {
-    let mut p: Vec<u16> = v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["state"] == "open")
-        .map(|r| r["port"].as_u64().unwrap() as u16)
-        .collect();
-    p.sort_unstable();
-    p
+/// A veth pair whose namespace b has three IPv4 listeners and one on [::]: (pair, the IPv4 listeners, the
+/// [::] one, the listening ports as `ss -tln` shows them).
+fn listening_pair(tag: &str) -> (VethPair, Vec<TcpListener>, TcpListener, Vec<u16>) {
+    let pair = VethPair::new(tag);
+    let ls: Vec<TcpListener> = (0..3).map(|_| pair.b.listen("0.0.0.0:0")).collect();
+    let l6 = pair.b.listen("[::]:0");
+    let want = ss_listening(&pair);
+    assert_eq!(want.len(), 4, "{want:?}");
+    (pair, ls, l6, want)
 }
 
 /// The whole range, at full speed and under --rate: the open set is exactly what `ss -tln` lists, every other
@@ -250,21 +245,13 @@ fn full_range_open_set_equals_ss() {
     if !common::can_netns("full_range_open_set_equals_ss") {
         return;
     }
-    let pair = VethPair::new("synf");
-    let _ls: Vec<TcpListener> = (0..3).map(|_| pair.b.listen("0.0.0.0:0")).collect();
-    let l6 = pair.b.listen("[::]:0");
-    let want = ss_listening(&pair);
-    assert_eq!(want.len(), 4, "{want:?}");
+    let (pair, _ls, l6, want) = listening_pair("synf");
     for (target, rate) in [
         (pair.b_ip.as_str(), "0"),
         (pair.b_ip.as_str(), "20000"),
         (pair.b_ip6.as_str(), "10000000"),
     ] {
-        let (code, out, err) = pair
-            .a
-            .run(&["--json", "probe", target, "-p-", "--syn", "--rate", rate]);
-        assert_eq!(code, 0, "{err}");
-        let v = json(&out);
+        let v = probe_in(&pair.a, &[target, "-p-", "--syn", "--rate", rate], 0);
         let v4_only: Vec<u16> = want[..].to_vec();
         let got = open_ports(&v);
         if target.contains(':') {
@@ -301,22 +288,12 @@ fn fallback_raw_socket_on_loopback_equals_ss() {
     if !common::can_netns("fallback_raw_socket_on_loopback_equals_ss") {
         return;
     }
-    let pair = VethPair::new("synl");
-    let _ls: Vec<TcpListener> = (0..3).map(|_| pair.b.listen("0.0.0.0:0")).collect();
-    let _l6 = pair.b.listen("[::]:0");
-    let want = ss_listening(&pair);
-    assert_eq!(want.len(), 4, "{want:?}");
-    let (code, out, err) = pair.b.run(&[
-        "--json",
-        "probe",
-        "127.0.0.1",
-        "-p-",
-        "--syn",
-        "--rate",
-        "10000000",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let v = json(&out);
+    let (pair, _ls, _l6, want) = listening_pair("synl");
+    let v = probe_in(
+        &pair.b,
+        &["127.0.0.1", "-p-", "--syn", "--rate", "10000000"],
+        0,
+    );
     assert_eq!(open_ports(&v), want);
     assert_eq!(v["syn"]["method"], "sendmmsg", "{}", v["syn"]);
     assert_eq!(v["syn"]["ring_packets"], 0, "{}", v["syn"]);
@@ -328,16 +305,16 @@ fn fallback_raw_socket_on_loopback_equals_ss() {
     );
     // A few ports over the veth: fewer probes than a packet socket's set-up is worth.
     let list: Vec<String> = want.iter().map(u16::to_string).collect();
-    let (code, out, err) = pair.a.run(&[
-        "--json",
-        "probe",
-        &pair.b_ip,
-        "-p",
-        &format!("{},1001", list.join(",")),
-        "--syn",
-    ]);
-    assert_eq!(code, 1, "{err}");
-    let v = json(&out);
+    let v = probe_in(
+        &pair.a,
+        &[
+            &pair.b_ip,
+            "-p",
+            &format!("{},1001", list.join(",")),
+            "--syn",
+        ],
+        1,
+    );
     assert_eq!(open_ports(&v), want);
     assert_eq!(v["syn"]["method"], "sendmmsg", "{}", v["syn"]);
 }
@@ -355,19 +332,8 @@ fn without_cap_net_raw_one_line_error() {
         eprintln!("skipping without_cap_net_raw_one_line_error: needs root to drop privileges");
         return;
     }
-    let o = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_netdiag"),
-            "probe",
-            "127.0.0.1",
-            "-p",
-            "1-10",
-            "--syn",
-        ])
-        .env("NO_COLOR", "1")
+    let o = common::as_nobody(None, env!("CARGO_BIN_EXE_netdiag"))
+        .args(["probe", "127.0.0.1", "-p", "1-10", "--syn"])
         .output()
         .unwrap();
     let (code, out, err) = decode(o);
@@ -389,32 +355,20 @@ fn ctrl_c_prints_what_was_found() {
     let l = pair.b.listen("0.0.0.0:0");
     let port = l.local_addr().unwrap().port();
     pair.b.nft_input(&format!("tcp dport != {port} drop"));
-    let child = pair
-        .a
-        .netdiag()
-        .args([
-            "--json",
-            "probe",
-            &pair.b_ip,
-            "-p-",
-            "--syn",
-            "--timeout",
-            "30",
-            "--rate",
-            "10000000",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    thread::sleep(Duration::from_secs(3));
-    // SAFETY: kill() on our own child's pid (`ip netns exec` execs netdiag).
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let start = Instant::now();
-    let (code, out, err) = decode(child.wait_with_output().unwrap());
-    assert!(start.elapsed() < Duration::from_secs(10), "stops promptly");
+    let mut cmd = pair.a.netdiag();
+    cmd.args([
+        "--json",
+        "probe",
+        &pair.b_ip,
+        "-p-",
+        "--syn",
+        "--timeout",
+        "30",
+        "--rate",
+        "10000000",
+    ]);
+    let (code, out, err, stop) = interrupted_after(cmd, Duration::from_secs(3));
+    assert!(stop < Duration::from_secs(10), "stops promptly: {stop:?}");
     assert_eq!(code, 130, "{err}");
     let v = json(&out);
     assert_eq!(v["interrupted"], true);

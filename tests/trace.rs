@@ -13,8 +13,12 @@ use std::thread;
 use common::*;
 use serde_json::Value;
 
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+/// True when the test can build its chain (with nftables when `nft`) and traceroute and mtr, the anchors it
+/// compares with, are there.
+fn anchors_ready(test: &str, nft: bool) -> bool {
+    (if nft { can_nft(test) } else { can_netns(test) })
+        && need_tool(test, "traceroute", "traceroute")
+        && need_tool(test, "mtr", "mtr-tiny")
 }
 
 /// `netdiag --json trace -n ARGS` in `ns`: (exit code, the report's one result, stderr).
@@ -153,10 +157,7 @@ fn every_hop_in_order(v6: bool) {
     } else {
         "every_hop_in_order_v4"
     };
-    if !can_netns(test)
-        || !need_tool(test, "traceroute", "traceroute")
-        || !need_tool(test, "mtr", "mtr-tiny")
-    {
+    if !anchors_ready(test, false) {
         return;
     }
     let c = Chain::new("trin");
@@ -202,10 +203,7 @@ fn every_hop_in_order_v6() {
 #[test]
 fn a_router_that_sends_no_time_exceeded_is_a_silent_hop() {
     let test = "a_router_that_sends_no_time_exceeded_is_a_silent_hop";
-    if !can_nft(test)
-        || !need_tool(test, "traceroute", "traceroute")
-        || !need_tool(test, "mtr", "mtr-tiny")
-    {
+    if !anchors_ready(test, true) {
         return;
     }
     let c = Chain::new("trsi");
@@ -242,10 +240,7 @@ fn a_router_that_sends_no_time_exceeded_is_a_silent_hop() {
 #[test]
 fn a_firewall_dropping_tcp_443_at_r2_stops_the_tcp_trace_after_r2() {
     let test = "a_firewall_dropping_tcp_443_at_r2_stops_the_tcp_trace_after_r2";
-    if !can_nft(test)
-        || !need_tool(test, "traceroute", "traceroute")
-        || !need_tool(test, "mtr", "mtr-tiny")
-    {
+    if !anchors_ready(test, true) {
         return;
     }
     let c = Chain::new("trdr");
@@ -308,12 +303,7 @@ fn a_firewall_dropping_tcp_443_at_r2_stops_the_tcp_trace_after_r2() {
         assert_eq!(code, 1, "{out}{err}");
         let d = json(&out);
         assert_eq!(d["verdict"], "filtered");
-        let step = d["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["step"] == "path")
-            .unwrap_or_else(|| panic!("no path step: {out}"));
+        let step = step(&d, "path");
         assert_eq!(step["result"], format!("nothing after hop 2 ({})", h[1]));
         let summary = d["summary"].as_str().unwrap();
         assert!(
@@ -341,10 +331,7 @@ fn a_firewall_dropping_tcp_443_at_r2_stops_the_tcp_trace_after_r2() {
 #[test]
 fn a_router_rejecting_with_admin_prohibited_is_named_with_its_code() {
     let test = "a_router_rejecting_with_admin_prohibited_is_named_with_its_code";
-    if !can_nft(test)
-        || !need_tool(test, "traceroute", "traceroute")
-        || !need_tool(test, "mtr", "mtr-tiny")
-    {
+    if !anchors_ready(test, true) {
         return;
     }
     let c = Chain::new("trrj");
@@ -398,12 +385,7 @@ fn a_router_rejecting_with_admin_prohibited_is_named_with_its_code() {
             .run(&["--json", "diagnose", &target, "--timeout", "1"]);
         assert_eq!(code, 1, "{out}{err}");
         let d = json(&out);
-        let step = d["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["step"] == "path")
-            .unwrap();
+        let step = step(&d, "path");
         assert_eq!(
             step["result"],
             format!("rejected at hop 3 by {} (admin-prohibited)", h[1]),
@@ -611,28 +593,8 @@ fn unprivileged_tracing_as_nobody() {
         let dst = c.server(v6);
         let want = all(c.expected(v6));
         // traceroute's default (UDP) works without privilege too: the anchor, run as nobody as well.
-        let tr = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &c.client.name,
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-            ])
-            .args([
-                "traceroute",
-                "-n",
-                "-q",
-                "1",
-                "-w",
-                "1",
-                "-m",
-                "8",
-                fam,
-                dst,
-            ])
+        let tr = common::as_nobody(Some(&c.client), "traceroute")
+            .args(["-n", "-q", "1", "-w", "1", "-m", "8", fam, dst])
             .output()
             .unwrap();
         let tr: Hops = traceroute_hops(&String::from_utf8_lossy(&tr.stdout))
@@ -1098,10 +1060,7 @@ fn bad_input_is_one_line_and_exit_2() {
         ),
         (vec!["trace", "no such host!", "-n"], "invalid"),
     ] {
-        let (code, out, err) = run(&args);
-        assert_eq!(code, 2, "{args:?}: {out}{err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains(says), "{args:?}: {err}");
+        common::bad_input(&args, says);
     }
 }
 

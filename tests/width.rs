@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::thread;
-use std::time::Duration;
 
+use common::http::serve_on;
 use common::{can_netns, can_nft, decode, netdiag, NetNs, VethPair};
 
 const STATES: &[&str] = &[
@@ -80,17 +79,12 @@ fn check(what: &str, mut cmd: impl FnMut() -> std::process::Command) {
 }
 
 fn http_server(l: TcpListener, n: usize) {
-    thread::spawn(move || {
-        for mut s in l.incoming().take(n).flatten() {
-            let mut buf = [0u8; 4096];
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let _ = s.read(&mut buf);
-            let long = "x".repeat(150);
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Long: a rather long header value that wraps {long}\r\nConnection: close\r\n\r\nhi\n"
-            );
-        }
+    serve_on(l, n, |_, s, _| {
+        let long = "x".repeat(150);
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Long: a rather long header value that wraps {long}\r\nConnection: close\r\n\r\nhi\n"
+        );
     });
 }
 

@@ -118,6 +118,12 @@ impl Parts {
         encrypted: false,
         hierarchy: false,
     };
+
+    /// The recursive resolver and the resolver whose upstream is dead (SERVFAIL).
+    pub const RESOLVER_AND_SERVFAIL: Parts = Parts {
+        servfail: true,
+        ..Parts::RESOLVER
+    };
 }
 
 /// A certificate authority and a server certificate for RESOLVER, DOH and dns.test.
@@ -389,30 +395,16 @@ impl DnsWorld {
     }
 
     fn make_pki(&self) -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "netdiag DNS test CA");
-        let ca_key = KeyPair::generate().expect("key");
-        let ca_cert = ca.self_signed(&ca_key).expect("ca");
-        let mut leaf = CertificateParams::new(vec![
-            RESOLVER.to_string(),
-            DOH.to_string(),
-            "dns.test".to_string(),
-        ])
-        .expect("leaf params");
-        leaf.distinguished_name.push(DnType::CommonName, "dns.test");
-        let key = KeyPair::generate().expect("key");
-        let cert = leaf.signed_by(&key, &ca_cert, &ca_key).expect("sign");
+        let names = [RESOLVER, DOH, "dns.test"];
+        let made = super::http::pki(&names, "dns.test", Some("netdiag DNS test CA"), None);
         let pki = Pki {
             ca: self.path("ca.pem"),
             cert: self.path("cert.pem"),
             key: self.path("key.pem"),
         };
-        std::fs::write(&pki.ca, ca_cert.pem()).expect("write ca");
-        std::fs::write(&pki.cert, cert.pem()).expect("write cert");
-        std::fs::write(&pki.key, key.serialize_pem()).expect("write key");
+        std::fs::write(&pki.ca, made.ca_pem).expect("write ca");
+        std::fs::write(&pki.cert, made.cert_pem).expect("write cert");
+        std::fs::write(&pki.key, made.key_pem).expect("write key");
         pki
     }
 

@@ -29,6 +29,65 @@ pub fn decode(o: Output) -> (i32, String, String) {
     )
 }
 
+/// Parses a JSON report; panics with the text when it is not JSON.
+pub fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("invalid JSON ({e}):\n{stdout}"))
+}
+
+/// The rows of a diagnose report's `steps` named `step`.
+pub fn steps<'a>(report: &'a serde_json::Value, step: &str) -> Vec<&'a serde_json::Value> {
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["step"] == step)
+        .collect()
+}
+
+/// The first row of a diagnose report's `steps` named `step`; panics with the report when there is none.
+pub fn step<'a>(report: &'a serde_json::Value, step: &str) -> &'a serde_json::Value {
+    steps(report, step)
+        .first()
+        .copied()
+        .unwrap_or_else(|| panic!("no {step} step: {report}"))
+}
+
+/// Runs netdiag with bad input and checks what bad input gets: exit 2, nothing on stdout, one line on stderr
+/// that starts `netdiag: error: ` and contains `want`, no panic. Returns that line.
+pub fn bad_input(args: &[&str], want: &str) -> String {
+    let (code, out, err) = run(args);
+    assert_eq!(code, 2, "{args:?}: {out}{err}");
+    assert!(out.is_empty(), "{args:?}: {out}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("netdiag: error: "), "{args:?}: {err}");
+    assert!(err.contains(want), "{args:?}: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{args:?}: {err}"
+    );
+    err
+}
+
+/// Starts `cmd` with its output piped, sends it SIGINT after `after` and waits for it. Returns (exit code,
+/// stdout, stderr, how long it took to end after the signal).
+pub fn interrupted_after(
+    mut cmd: Command,
+    after: std::time::Duration,
+) -> (i32, String, String, std::time::Duration) {
+    use std::process::Stdio;
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netdiag");
+    std::thread::sleep(after);
+    // SAFETY: signalling our own child by its pid (`ip netns exec` execs netdiag in place).
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = std::time::Instant::now();
+    let (code, out, err) = decode(child.wait_with_output().expect("wait for netdiag"));
+    (code, out, err, start.elapsed())
+}
+
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
@@ -712,25 +771,43 @@ fn ptr_reply(
     Some(r)
 }
 
+/// True when setpriv (util-linux) is installed.
+pub fn have_setpriv() -> bool {
+    have("setpriv")
+}
+
+/// `program` run as user nobody (uid and gid 65534, no groups, no capabilities) with setpriv, inside `ns` when
+/// one is given, without color.
+pub fn as_nobody(ns: Option<&NetNs>, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &ns.name, "setpriv"]);
+            c
+        }
+        None => Command::new("setpriv"),
+    };
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+    ])
+    .arg(program)
+    .env("NO_COLOR", "1");
+    c
+}
+
 impl NetNs {
-    /// Runs netdiag in the namespace as user nobody (uid and gid 65534, no groups, no capabilities) with
-    /// setpriv; None (after saying why) when setpriv is missing or nobody cannot run the test binary.
+    /// Runs netdiag in the namespace as user nobody ([`as_nobody`]); None (after saying why) when setpriv is
+    /// missing or nobody cannot run the test binary.
     pub fn run_as_nobody(&self, args: &[&str]) -> Option<(i32, String, String)> {
-        if !have("setpriv") {
+        if !have_setpriv() {
             eprintln!("setpriv (util-linux) is not installed");
             return None;
         }
-        let o = Command::new("ip")
-            .args(["netns", "exec", &self.name, "setpriv"])
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-            ])
-            .arg(env!("CARGO_BIN_EXE_netdiag"))
+        let o = as_nobody(Some(self), env!("CARGO_BIN_EXE_netdiag"))
             .args(args)
-            .env("NO_COLOR", "1")
             .output()
             .ok()?;
         let r = decode(o);
@@ -901,3 +978,5 @@ impl Drop for MplsRouter {
     }
 }
 pub mod dns;
+pub mod http;
+pub mod scan;
